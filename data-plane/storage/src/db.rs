@@ -1,0 +1,358 @@
+//! `Database`: opening (with recovery), DDL, snapshots, and the shared state behind them.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex};
+
+use crate::chunk::Chunk;
+use crate::chunk_file;
+use crate::commit::{CommitQueue, apply_delete, apply_put};
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::reader::{Snapshot, TableReader};
+use crate::stats::TableStats;
+use crate::store::{CatalogEntry, Manifest, META_NEXT_FILE, META_NEXT_LSN, META_NEXT_TABLE, Store, StoreBatch, WalOp};
+use crate::txn::WriteTxn;
+use crate::types::{Key, TableDef, TableShape};
+use crate::version::{DbVersion, TableVersion};
+
+/// Counters that only the commit leader (holder of `Inner::commit`) changes.
+pub(crate) struct CommitState {
+    pub next_lsn: u64,
+    pub next_file_id: u64,
+    pub next_table_id: u64,
+}
+
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub chunk_dir: PathBuf,
+    pub opts: Options,
+    pub store: Store,
+    pub current: ArcSwap<DbVersion>,
+    /// The commit leader's lock: whoever holds it writes the store and publishes versions.
+    pub commit: Mutex<CommitState>,
+    pub queue: Mutex<CommitQueue>,
+    pub queue_cv: Condvar,
+    /// One retrain at a time (background or explicit).
+    pub retrain_lock: Mutex<()>,
+    pub shutdown: AtomicBool,
+    pub wake: (Mutex<bool>, Condvar),
+    _lock: File,
+}
+
+/// An open database directory. Dropping it stops the background task and releases the directory.
+pub struct Database {
+    pub(crate) inner: Arc<Inner>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Database {
+    /// Opens (or creates) the database in `dir`, replaying the WAL after the manifest.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {
+        let dir = dir.as_ref().to_path_buf();
+        let chunk_dir = dir.join("chunks");
+        std::fs::create_dir_all(&chunk_dir).map_err(|e| Error::io(&chunk_dir, e))?;
+        let lock_path = dir.join("LOCK");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::AlreadyOpen(dir)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
+        let meta_path = dir.join("meta.redb");
+        let marker = dir.join("OMENDB_VERSION");
+        let meta_len = std::fs::metadata(&meta_path).map(|m| m.len()).unwrap_or(0);
+        if marker.exists() && meta_len == 0 {
+            // redb would happily create a fresh, empty store here and every table would silently vanish.
+            return Err(Error::corrupt(&meta_path, "metadata store is missing or empty in an initialised directory"));
+        }
+        let store = Store::open(&meta_path)?;
+        if !marker.exists() {
+            std::fs::write(&marker, "1\n").map_err(|e| Error::io(&marker, e))?;
+            chunk_file::sync_dir(&dir)?;
+        }
+        let (version, state) = recover(&store, &chunk_dir, &opts)?;
+        let inner = Arc::new(Inner {
+            dir,
+            chunk_dir,
+            opts,
+            store,
+            current: ArcSwap::from_pointee(version),
+            commit: Mutex::new(state),
+            queue: Mutex::new(CommitQueue::default()),
+            queue_cv: Condvar::new(),
+            retrain_lock: Mutex::new(()),
+            shutdown: AtomicBool::new(false),
+            wake: (Mutex::new(false), Condvar::new()),
+            _lock: lock,
+        });
+        // Tails longer than the seal threshold after replay become chunks before anyone reads.
+        inner.seal_long_tails(&mut inner.commit.lock());
+        let worker = inner
+            .opts
+            .background
+            .then(|| {
+                let w = inner.clone();
+                std::thread::Builder::new().name("omendb-retrain".into()).spawn(move || crate::retrain::worker(w))
+            })
+            .transpose()
+            .map_err(|e| Error::io("retrain thread", e))?;
+        Ok(Database { inner, worker })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// A consistent read-only view of every table.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(self.inner.current.load_full())
+    }
+
+    /// Shorthand for `snapshot().table(name)`.
+    pub fn table(&self, name: &str) -> Result<TableReader> {
+        self.snapshot().table(name)
+    }
+
+    /// Starts a write transaction reading from the current snapshot.
+    pub fn begin(&self) -> WriteTxn {
+        WriteTxn::new(self.inner.clone())
+    }
+
+    pub fn table_names(&self) -> Vec<String> {
+        self.inner.current.load().names.keys().cloned().collect()
+    }
+
+    pub fn create_table(&self, def: TableDef) -> Result<()> {
+        self.inner.create_table(def)
+    }
+
+    pub fn drop_table(&self, name: &str) -> Result<()> {
+        self.inner.drop_or_truncate(name, true)
+    }
+
+    pub fn truncate_table(&self, name: &str) -> Result<()> {
+        self.inner.drop_or_truncate(name, false)
+    }
+
+    /// Merges the table's delta, tombstones and in-memory chunks into new chunk files with new models, now.
+    pub fn retrain(&self, name: &str) -> Result<crate::retrain::RetrainReport> {
+        let id = *self.inner.current.load().names.get(name).ok_or_else(|| Error::UnknownTable(name.into()))?;
+        crate::retrain::retrain_table(&self.inner, id, crate::retrain::Mode::Full)
+    }
+
+    pub fn stats(&self, name: &str) -> Result<TableStats> {
+        Ok(TableStats::of(self.inner.current.load().table(name)?))
+    }
+
+    pub fn all_stats(&self) -> Vec<TableStats> {
+        self.inner.current.load().tables.values().map(|t| TableStats::of(t)).collect()
+    }
+
+    /// Stops the background task; the directory is released when the last transaction handle is gone.
+    pub fn close(self) {}
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.inner.shutdown.store(true, Ordering::Release);
+        self.inner.notify_worker();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Inner {
+    pub fn notify_worker(&self) {
+        let (m, c) = &self.wake;
+        *m.lock() = true;
+        c.notify_one();
+    }
+
+    pub fn chunk_path(&self, id: u64) -> PathBuf {
+        chunk_file::path_for(&self.chunk_dir, id)
+    }
+
+    /// Publishes a new version of one table (caller holds the commit lock).
+    pub fn publish_table(&self, tv: TableVersion) {
+        let mut v = (**self.current.load()).clone();
+        v.tables.insert(tv.shape.id, Arc::new(tv));
+        self.current.store(Arc::new(v));
+    }
+
+    /// Seals tails that reached the threshold into in-memory chunks (caller holds the commit lock).
+    pub fn seal_long_tails(&self, _state: &mut CommitState) {
+        let v = self.current.load_full();
+        for tv in v.tables.values() {
+            if tv.tail_len >= self.opts.tail_seal_rows {
+                self.publish_table(seal_tail(tv, self.opts.epsilon));
+            }
+        }
+    }
+
+    fn create_table(&self, def: TableDef) -> Result<()> {
+        let mut state = self.commit.lock();
+        let cur = self.current.load_full();
+        if cur.names.contains_key(&def.name) {
+            return Err(Error::TableExists(def.name));
+        }
+        let id = state.next_table_id;
+        let shape = Arc::new(TableShape::new(id, def.clone())?);
+        let checkpoint = state.next_lsn - 1;
+        let batch = StoreBatch {
+            catalog: vec![(id, Some(CatalogEntry { id, def }))],
+            manifests: vec![(id, Some(Manifest { checkpoint_lsn: checkpoint, chunks: Vec::new() }))],
+            meta: vec![(META_NEXT_TABLE, id + 1)],
+            ..StoreBatch::default()
+        };
+        self.store.commit(batch)?;
+        state.next_table_id = id + 1;
+        let mut v = (*cur).clone();
+        v.names.insert(shape.def.name.clone(), id);
+        v.tables.insert(id, Arc::new(TableVersion::empty(shape, self.opts.epsilon, checkpoint)));
+        self.current.store(Arc::new(v));
+        Ok(())
+    }
+
+    fn drop_or_truncate(&self, name: &str, drop: bool) -> Result<()> {
+        let state = self.commit.lock();
+        let cur = self.current.load_full();
+        let old = cur.table(name)?.clone();
+        let id = old.shape.id;
+        let checkpoint = state.next_lsn - 1;
+        let batch = if drop {
+            StoreBatch { catalog: vec![(id, None)], manifests: vec![(id, None)], ..StoreBatch::default() }
+        } else {
+            let m = Manifest { checkpoint_lsn: checkpoint, chunks: Vec::new() };
+            StoreBatch { manifests: vec![(id, Some(m))], ..StoreBatch::default() }
+        };
+        self.store.commit(batch)?;
+        let mut v = (*cur).clone();
+        if drop {
+            v.names.remove(name);
+            v.tables.remove(&id);
+        } else {
+            let mut fresh = TableVersion::empty(old.shape.clone(), self.opts.epsilon, checkpoint);
+            fresh.epoch = old.epoch + 1;
+            fresh.counters = old.counters.clone();
+            v.tables.insert(id, Arc::new(fresh));
+        }
+        self.current.store(Arc::new(v));
+        for c in old.chunks.iter() {
+            c.mark_obsolete();
+        }
+        Ok(())
+    }
+}
+
+/// Moves the first `tail_len` tail rows into an immutable in-memory chunk and starts an empty tail.
+pub(crate) fn seal_tail(tv: &TableVersion, epsilon: usize) -> TableVersion {
+    let mut next = tv.clone();
+    if tv.tail_len == 0 {
+        return next;
+    }
+    let chunk = Chunk::memory(tv.tail.seal(tv.tail_len), tv.shape.clone());
+    let mut chunks = (*tv.chunks).clone();
+    chunks.push(chunk);
+    next.chunks = Arc::new(chunks);
+    next.tail = crate::tail::Tail::new(tv.shape.clone(), epsilon);
+    next.tail_len = 0;
+    next
+}
+
+/// Rebuilds the in-memory state: catalog and manifests from redb, then the WAL replayed on top.
+fn recover(store: &Store, chunk_dir: &Path, opts: &Options) -> Result<(DbVersion, CommitState)> {
+    let loaded = store.load()?;
+    let meta = |k: &str| loaded.meta.get(k).copied();
+    let last_wal = loaded.wal.last().map(|(l, _)| *l).unwrap_or(0);
+    let mut state = CommitState {
+        next_lsn: meta(META_NEXT_LSN).unwrap_or(1).max(last_wal + 1),
+        next_file_id: meta(META_NEXT_FILE).unwrap_or(1),
+        next_table_id: meta(META_NEXT_TABLE).unwrap_or(1),
+    };
+    let mut version = DbVersion { lsn: state.next_lsn - 1, tables: imbl::OrdMap::new(), names: imbl::OrdMap::new() };
+    let mut live_files = HashSet::new();
+    for entry in &loaded.catalog {
+        let shape = Arc::new(TableShape::new(entry.id, entry.def.clone())?);
+        let manifest = loaded.manifests.get(&entry.id).cloned().unwrap_or_default();
+        let mut tv = TableVersion::empty(shape.clone(), opts.epsilon, manifest.checkpoint_lsn);
+        let mut chunks = Vec::with_capacity(manifest.chunks.len());
+        for m in manifest.chunks {
+            let id = m.file_id.ok_or_else(|| Error::corrupt(store.path(), "manifest names an unsaved chunk"))?;
+            let path = chunk_file::path_for(chunk_dir, id);
+            chunk_file::verify_footer(&path, entry.id, m.rows)?;
+            live_files.insert(id);
+            tv.live_rows += m.rows;
+            tv.max_key = Some(m.max_key.clone());
+            chunks.push(Chunk::file(m, shape.clone(), path, None));
+        }
+        tv.chunks = Arc::new(chunks);
+        state.next_table_id = state.next_table_id.max(entry.id + 1);
+        version.names.insert(entry.def.name.clone(), entry.id);
+        version.tables.insert(entry.id, Arc::new(tv));
+    }
+    remove_orphans(chunk_dir, &live_files, &mut state)?;
+
+    for (lsn, record) in &loaded.wal {
+        for t in &record.tables {
+            let Some(tv) = version.tables.get(&t.table_id) else { continue };
+            if *lsn <= tv.checkpoint_lsn {
+                continue;
+            }
+            let mut tv = (**tv).clone();
+            for op in &t.ops {
+                match op {
+                    WalOp::Put(row) => {
+                        let key = tv.shape.key_of(row);
+                        let exists = tv.contains(&key)?;
+                        apply_put(&mut tv, key, Arc::new(row.clone()), exists, *lsn);
+                    }
+                    WalOp::Delete(key) => {
+                        let exists = tv.contains(key)?;
+                        apply_delete(&mut tv, key.clone(), exists, *lsn);
+                    }
+                }
+            }
+            version.tables.insert(t.table_id, Arc::new(tv));
+        }
+    }
+    for tv in version.tables.values() {
+        if let (true, Some(Key::Int(max))) = (tv.shape.has_rowid(), &tv.max_key) {
+            tv.shape.next_rowid.store(max + 1, Ordering::Relaxed);
+        }
+    }
+    Ok((version, state))
+}
+
+/// Deletes chunk files no manifest names (written before a crash, or replaced before one).
+fn remove_orphans(chunk_dir: &Path, live: &HashSet<u64>, state: &mut CommitState) -> Result<()> {
+    let entries = std::fs::read_dir(chunk_dir).map_err(|e| Error::io(chunk_dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(chunk_dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let id = chunk_file::id_from_name(&name);
+        if let Some(id) = id {
+            state.next_file_id = state.next_file_id.max(id + 1);
+        }
+        if id.is_none_or(|id| !live.contains(&id)) && (name.ends_with(".chunk") || name.ends_with(".tmp")) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! The engine's one error type. Every failure a caller can cause or meet (bad input, corrupt files, full
+//! disks, a second process on the same directory) is a variant here, never a panic.
+
+use std::path::PathBuf;
+
+/// Result alias used across the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("table \"{0}\" does not exist")]
+    UnknownTable(String),
+    #[error("table \"{0}\" already exists")]
+    TableExists(String),
+    #[error("invalid table definition: {0}")]
+    InvalidDefinition(String),
+    #[error("duplicate key value violates primary key of table \"{table}\": key {key} already exists")]
+    DuplicateKey { table: String, key: String },
+    #[error("null value in column \"{column}\" of table \"{table}\" violates not-null constraint")]
+    NotNull { table: String, column: String },
+    #[error("column \"{column}\" of table \"{table}\" is {expected}, got {got}")]
+    WrongType { table: String, column: String, expected: String, got: String },
+    #[error("table \"{table}\" has {expected} columns, row has {got}")]
+    WrongArity { table: String, expected: usize, got: usize },
+    #[error("key of table \"{table}\" must be {expected}, got {got}")]
+    WrongKeyType { table: String, expected: String, got: String },
+    #[error("table \"{0}\" was dropped or truncated by a concurrent transaction")]
+    Conflict(String),
+    #[error("corrupt file {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("data directory {0} is already opened by another process")]
+    AlreadyOpen(PathBuf),
+    #[error("no space left on device while writing {path}: {source}")]
+    DiskFull { path: PathBuf, source: std::io::Error },
+    #[error("i/o error on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("metadata store error: {0}")]
+    Store(String),
+    #[error("the database is closed")]
+    Closed,
+}
+
+impl Error {
+    /// Classifies an I/O error so that a full disk is reported as such (it is recoverable by freeing space).
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.raw_os_error() == Some(28) || source.kind() == std::io::ErrorKind::StorageFull {
+            Error::DiskFull { path, source }
+        } else {
+            Error::Io { path, source }
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Corrupt { path: path.into(), reason: reason.into() }
+    }
+
+    /// A short static name per variant, for metric labels and SQLSTATE mapping in the server.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::UnknownTable(_) => "unknown_table",
+            Error::TableExists(_) => "table_exists",
+            Error::InvalidDefinition(_) => "invalid_definition",
+            Error::DuplicateKey { .. } => "duplicate_key",
+            Error::NotNull { .. } => "not_null",
+            Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => "wrong_type",
+            Error::Conflict(_) => "conflict",
+            Error::Corrupt { .. } => "corrupt",
+            Error::AlreadyOpen(_) => "already_open",
+            Error::DiskFull { .. } => "disk_full",
+            Error::Io { .. } => "io",
+            Error::Store(_) => "store",
+            Error::Closed => "closed",
+        }
+    }
+}
+
+/// redb errors mostly carry I/O failures; keep their text, and keep "disk full" recognisable.
+pub(crate) fn store_err(path: &std::path::Path, e: impl Into<redb::Error>) -> Error {
+    let e: redb::Error = e.into();
+    match e {
+        redb::Error::Io(io) => Error::io(path, io),
+        redb::Error::DatabaseAlreadyOpen => Error::AlreadyOpen(path.to_path_buf()),
+        redb::Error::Corrupted(msg) => Error::corrupt(path, msg),
+        other => Error::Store(format!("{}: {other}", path.display())),
+    }
+}
+
+impl Error {
+    /// A copy of this error for every transaction of a failed commit group (errors are not `Clone`).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Io { path, source } => {
+                Error::Io { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+            }
+            Error::DiskFull { path, source } => {
+                Error::DiskFull { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+            }
+            Error::Corrupt { path, reason } => Error::Corrupt { path: path.clone(), reason: reason.clone() },
+            Error::AlreadyOpen(p) => Error::AlreadyOpen(p.clone()),
+            other => Error::Store(other.to_string()),
+        }
+    }
+}

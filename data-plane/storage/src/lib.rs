@@ -1,0 +1,52 @@
+//! OmenDB's learned-array storage engine.
+//!
+//! Every table is durable and learned: rows live in immutable sorted chunks of Arrow arrays, each with its
+//! own PGM-style learned model over the primary key; appends beyond the largest key extend an open tail
+//! indexed by a streaming model; other writes go to an ordered delta (deletes are tombstones); a background
+//! task retrains. redb holds the catalog, the manifest of live chunk files and the WAL; concurrent commits
+//! share one redb transaction (group commit).
+//!
+//! ```
+//! use omendb_storage::{ColumnDef, DataType, Database, Key, Options, TableDef, Value};
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Database::open(dir.path(), Options::default()).unwrap();
+//! db.create_table(TableDef {
+//!     name: "ticks".into(),
+//!     columns: vec![ColumnDef::new("ts", DataType::BigInt), ColumnDef::new("price", DataType::Double)],
+//!     primary_key: Some(0),
+//! }).unwrap();
+//! let mut tx = db.begin();
+//! tx.insert("ticks", vec![Value::Int64(1), Value::Float64(9.5)]).unwrap();
+//! tx.commit().unwrap();
+//! let row = db.table("ticks").unwrap().get(&Key::Int(1)).unwrap();
+//! assert_eq!(row, Some(vec![Value::Int64(1), Value::Float64(9.5)]));
+//! ```
+//!
+//! Design notes: `docs/storage.md` at the repository root.
+
+mod chunk;
+mod chunk_file;
+mod columnar;
+mod commit;
+mod db;
+mod error;
+mod options;
+mod reader;
+mod retrain;
+mod stats;
+mod store;
+mod tail;
+mod txn;
+mod types;
+mod version;
+
+pub use commit::CommitInfo;
+pub use db::Database;
+pub use error::{Error, Result};
+pub use options::{Options, RetrainPolicy};
+pub use reader::{Snapshot, TableReader};
+pub use retrain::{Mode as RetrainMode, RetrainReport};
+pub use stats::TableStats;
+pub use txn::WriteTxn;
+pub use types::{ColumnDef, DataType, Key, KeyKind, ROWID_COLUMN, Row, TableDef, Value};
+pub use version::{KeyRange, ScanIter};

@@ -1,0 +1,129 @@
+//! The read API: snapshots of the database and readers of one table in a snapshot.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::error::Result;
+use crate::types::{Key, Row, TableDef};
+use crate::version::{DbVersion, KeyRange, ScanIter, TableVersion};
+
+/// A consistent view of every table at one commit. Holding it keeps the files it reads alive.
+#[derive(Clone)]
+pub struct Snapshot {
+    version: Arc<DbVersion>,
+}
+
+impl Snapshot {
+    pub(crate) fn new(version: Arc<DbVersion>) -> Snapshot {
+        Snapshot { version }
+    }
+
+    /// The LSN of the last commit this snapshot includes.
+    pub fn lsn(&self) -> u64 {
+        self.version.lsn
+    }
+
+    pub fn table(&self, name: &str) -> Result<TableReader> {
+        Ok(TableReader { version: self.version.table(name)?.clone() })
+    }
+
+    pub fn table_names(&self) -> Vec<String> {
+        self.version.names.keys().cloned().collect()
+    }
+}
+
+/// Reads one table as of a snapshot (or a transaction's view with its own writes).
+#[derive(Clone)]
+pub struct TableReader {
+    pub(crate) version: Arc<TableVersion>,
+}
+
+impl TableReader {
+    pub fn def(&self) -> &TableDef {
+        &self.version.shape.def
+    }
+
+    /// Arrow schema of the rows `get` and `scan` return (no hidden row id).
+    pub fn schema(&self) -> SchemaRef {
+        self.version.shape.user.clone()
+    }
+
+    /// Physical schema: user columns plus the hidden row id for tables without a primary key.
+    pub fn physical_schema(&self) -> SchemaRef {
+        self.version.shape.physical.clone()
+    }
+
+    /// Live rows.
+    pub fn len(&self) -> u64 {
+        self.version.live_rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.version.live_rows == 0
+    }
+
+    /// Point lookup through the learned index.
+    pub fn get(&self, key: &Key) -> Result<Option<Row>> {
+        self.version.shape.check_key(key)?;
+        Ok(self.version.get(key)?.map(|r| self.user_row(r)))
+    }
+
+    /// Multi-key lookup (`pk IN (...)`), one learned-index probe per key, answers in the order asked.
+    pub fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Row>>> {
+        keys.iter().map(|k| self.get(k)).collect()
+    }
+
+    /// Rows of a key range in key order, as record batches of the user schema.
+    pub fn scan(&self, range: KeyRange) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
+        self.check_range(&range)?;
+        let shape = self.version.shape.clone();
+        Ok(ScanIter::new(self.version.clone(), range).map(move |b| {
+            let b = b?;
+            Ok(if shape.has_rowid() { b.project(&(0..shape.def.columns.len()).collect::<Vec<_>>()).expect("in range") } else { b })
+        }))
+    }
+
+    /// Like `scan`, but batches keep the hidden row id column (tables without a primary key).
+    pub fn scan_physical(&self, range: KeyRange) -> Result<ScanIter> {
+        self.check_range(&range)?;
+        Ok(ScanIter::new(self.version.clone(), range))
+    }
+
+    /// Rows of a key range with their keys, for callers that want rows rather than batches.
+    pub fn rows(&self, range: KeyRange) -> Result<Vec<(Key, Row)>> {
+        let shape = &self.version.shape;
+        let mut out = Vec::new();
+        for b in self.scan_physical(range)? {
+            let b = b?;
+            for i in 0..b.num_rows() {
+                let row = crate::columnar::row_at(&b, i);
+                let key = shape.key_of(&row);
+                out.push((key, self.user_row_owned(row)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_range(&self, range: &KeyRange) -> Result<()> {
+        use std::ops::Bound::*;
+        for b in [&range.start, &range.end] {
+            if let Included(k) | Excluded(k) = b {
+                self.version.shape.check_key(k)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn user_row(&self, r: Row) -> Row {
+        self.user_row_owned(r)
+    }
+
+    fn user_row_owned(&self, mut r: Row) -> Row {
+        if self.version.shape.has_rowid() {
+            r.pop();
+        }
+        r
+    }
+}

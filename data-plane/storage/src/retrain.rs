@@ -1,0 +1,283 @@
+//! Retraining: merge a table's delta and tombstones into new chunks with freshly fitted models, off the
+//! query path, then swap the table version in atomically. Readers never wait: they keep the version they
+//! hold, and replaced chunk files are deleted only when the last version naming them is gone.
+//!
+//! A *flush* is the cheap relative: it writes in-memory chunks (sealed appends, durable only in the WAL) to
+//! chunk files with the models they already have, leaving the delta alone.
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arrow_array::RecordBatch;
+use arrow_select::concat::concat_batches;
+
+use crate::chunk::{Chunk, ChunkData, ChunkMeta};
+use crate::chunk_file;
+use crate::db::{Inner, seal_tail};
+use crate::error::{Error, Result};
+use crate::options::RetrainPolicy;
+use crate::store::{Manifest, StoreBatch};
+use crate::version::{KeyRange, ScanIter, TableVersion};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Mode {
+    /// Merge delta and tombstones, refit models.
+    Full,
+    /// Persist in-memory chunks only.
+    Flush,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RetrainReport {
+    pub table: String,
+    pub mode: Mode,
+    pub rows_written: u64,
+    pub chunks_written: usize,
+    pub chunks_reused: usize,
+    pub micros: u64,
+}
+
+/// What the policy asks for this table now, if anything.
+pub(crate) fn wanted(tv: &TableVersion, p: &RetrainPolicy) -> Option<Mode> {
+    let delta = tv.delta.len();
+    let rows = tv.live_rows.max(1) as f64;
+    if delta >= p.hard_cap {
+        return Some(Mode::Full);
+    }
+    if p.automatic {
+        if delta >= p.min_delta_rows && delta as f64 >= p.delta_fraction * rows {
+            return Some(Mode::Full);
+        }
+        if tv.tombstones >= p.min_delta_rows.min(10_000) && tv.tombstones as f64 >= p.tombstone_fraction * rows {
+            return Some(Mode::Full);
+        }
+    }
+    let memory_rows: u64 = tv.chunks.iter().filter(|c| !c.is_persisted()).map(|c| c.meta.rows).sum();
+    (memory_rows >= p.flush_rows as u64).then_some(Mode::Flush)
+}
+
+/// The background task: wakes on commits that cross a trigger, and once a second.
+pub(crate) fn worker(inner: Arc<Inner>) {
+    loop {
+        {
+            let (m, c) = &inner.wake;
+            let mut woken = m.lock();
+            if !*woken {
+                c.wait_for(&mut woken, Duration::from_secs(1));
+            }
+            *woken = false;
+        }
+        if inner.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        let v = inner.current.load_full();
+        for tv in v.tables.values() {
+            if let Some(mode) = wanted(tv, &inner.opts.retrain) {
+                if let Err(e) = retrain_table(&inner, tv.shape.id, mode) {
+                    tracing::warn!(table = %tv.shape.def.name, "background retrain failed: {e}");
+                }
+            }
+            if inner.shutdown.load(Ordering::Acquire) {
+                return;
+            }
+        }
+    }
+}
+
+/// A maximal run of neighbouring chunks that are rewritten together, as a key range of the snapshot.
+struct Run {
+    range: KeyRange,
+    chunks: Vec<usize>,
+}
+
+pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<RetrainReport> {
+    let _one_at_a_time = inner.retrain_lock.lock();
+    let started = Instant::now();
+    // 1. Seal the tail so the snapshot's rows all sit in chunks + delta, and remember the LSN it includes.
+    let (snap, snap_lsn) = {
+        let state = inner.commit.lock();
+        let cur = inner.current.load_full();
+        let tv = cur.tables.get(&id).ok_or_else(|| Error::UnknownTable(format!("#{id}")))?;
+        let sealed = seal_tail(tv, inner.opts.epsilon);
+        if tv.tail_len > 0 {
+            inner.publish_table(sealed.clone());
+        }
+        (Arc::new(sealed), state.next_lsn - 1)
+    };
+    let name = snap.shape.def.name.clone();
+
+    // 2. Plan which chunks to keep as they are and which runs to rewrite.
+    let chunks = &snap.chunks;
+    let keep = |i: usize| -> bool {
+        let c = &chunks[i];
+        if !c.is_persisted() {
+            return false;
+        }
+        match mode {
+            Mode::Flush => true,
+            Mode::Full => {
+                let lo = if i == 0 { Bound::Unbounded } else { Bound::Excluded(&chunks[i - 1].meta.max_key) };
+                let hi = if i + 1 == chunks.len() { Bound::Unbounded } else { Bound::Included(&c.meta.max_key) };
+                c.meta.rows as usize >= inner.opts.chunk_rows / 2 && snap.delta.range((lo, hi)).next().is_none()
+            }
+        }
+    };
+    let mut plan: Vec<Result<usize, Run>> = Vec::new();
+    for i in 0..chunks.len() {
+        if keep(i) {
+            plan.push(Ok(i));
+            continue;
+        }
+        let lo = if i == 0 { Bound::Unbounded } else { Bound::Excluded(chunks[i - 1].meta.max_key.clone()) };
+        let hi = if i + 1 == chunks.len() { Bound::Unbounded } else { Bound::Included(chunks[i].meta.max_key.clone()) };
+        match plan.last_mut() {
+            Some(Err(run)) => {
+                run.range.end = hi;
+                run.chunks.push(i);
+            }
+            _ => plan.push(Err(Run { range: KeyRange::new(lo, hi), chunks: vec![i] })),
+        }
+    }
+    if mode == Mode::Full && (chunks.is_empty() || matches!(plan.last(), Some(Ok(_)))) && !snap.delta.is_empty() {
+        // Delta rows above the last kept chunk (or in an empty table) need a run of their own.
+        let lo = chunks.last().map_or(Bound::Unbounded, |c| Bound::Excluded(c.meta.max_key.clone()));
+        if snap.delta.range((lo.as_ref(), Bound::Unbounded)).next().is_some() {
+            plan.push(Err(Run { range: KeyRange::new(lo, Bound::Unbounded), chunks: vec![] }));
+        }
+    }
+    if plan.iter().all(|p| p.is_ok()) && (mode == Mode::Flush || snap.delta.is_empty()) {
+        return Ok(RetrainReport { table: name, mode, rows_written: 0, chunks_written: 0, chunks_reused: chunks.len(), micros: 0 });
+    }
+
+    // 3. Build and write the new chunks, off every lock but ours.
+    let mut written: Vec<std::path::PathBuf> = Vec::new();
+    let result = build_runs(inner, &snap, mode, plan, &mut written);
+    let (new_chunks, rows_written, reused) = match result {
+        Ok(x) => x,
+        Err(e) => {
+            for f in &written {
+                let _ = std::fs::remove_file(f);
+            }
+            return Err(e);
+        }
+    };
+    chunk_file::sync_dir(&inner.chunk_dir)?;
+
+    // 4. Swap: under the commit lock, graft what committed meanwhile onto the new chunks.
+    let state = inner.commit.lock();
+    let cur_db = inner.current.load_full();
+    let Some(cur) = cur_db.tables.get(&id).filter(|t| t.epoch == snap.epoch) else {
+        for f in &written {
+            let _ = std::fs::remove_file(f);
+        }
+        return Err(Error::Conflict(name));
+    };
+    let mut next = (**cur).clone();
+    let mut list = new_chunks;
+    list.extend(cur.chunks.iter().filter(|c| !snap.chunks.iter().any(|s| Arc::ptr_eq(s, c))).cloned());
+    next.chunks = Arc::new(list);
+    if mode == Mode::Full {
+        next.delta = cur.delta.iter().filter(|(_, e)| e.lsn > snap_lsn).map(|(k, e)| (k.clone(), e.clone())).collect();
+        next.tombstones = next.delta.values().filter(|e| e.row.is_none()).count();
+        next.checkpoint_lsn = snap_lsn;
+    } else if snap.delta.is_empty() {
+        next.checkpoint_lsn = snap_lsn;
+    }
+    let manifest = Manifest {
+        checkpoint_lsn: next.checkpoint_lsn,
+        chunks: next.chunks.iter().filter(|c| c.is_persisted()).map(|c| c.meta.clone()).collect(),
+    };
+    let last_lsn = state.next_lsn - 1;
+    let floor = cur_db
+        .tables
+        .values()
+        .map(|t| if t.shape.id == id { &next } else { &**t })
+        .map(|t| {
+            let clean = t.delta.is_empty() && t.tail_len == 0 && t.chunks.iter().all(|c| c.is_persisted());
+            if clean { last_lsn } else { t.checkpoint_lsn }
+        })
+        .min()
+        .unwrap_or(last_lsn);
+    let batch = StoreBatch {
+        manifests: vec![(id, Some(manifest))],
+        truncate_wal_upto: Some(floor),
+        ..StoreBatch::default()
+    };
+    if let Err(e) = inner.store.commit(batch) {
+        for f in &written {
+            let _ = std::fs::remove_file(f);
+        }
+        return Err(e);
+    }
+    let micros = started.elapsed().as_micros() as u64;
+    if mode == Mode::Full {
+        next.counters.retrains.fetch_add(1, Ordering::Relaxed);
+        next.counters.last_retrain_micros.store(micros, Ordering::Relaxed);
+    }
+    let replaced: Vec<Arc<Chunk>> =
+        snap.chunks.iter().filter(|c| !next.chunks.iter().any(|n| Arc::ptr_eq(n, c))).cloned().collect();
+    inner.publish_table(next);
+    drop(state);
+    for c in replaced {
+        c.mark_obsolete();
+    }
+    Ok(RetrainReport { table: name, mode, rows_written, chunks_written: written.len(), chunks_reused: reused, micros })
+}
+
+/// Writes every run of the plan as new chunk files; returns the table's new chunk list in key order.
+fn build_runs(
+    inner: &Arc<Inner>,
+    snap: &Arc<TableVersion>,
+    mode: Mode,
+    plan: Vec<Result<usize, Run>>,
+    written: &mut Vec<std::path::PathBuf>,
+) -> Result<(Vec<Arc<Chunk>>, u64, usize)> {
+    let mut out = Vec::new();
+    let mut rows_written = 0u64;
+    let mut reused = 0;
+    for step in plan {
+        let run = match step {
+            Ok(i) => {
+                out.push(snap.chunks[i].clone());
+                reused += 1;
+                continue;
+            }
+            Err(run) => run,
+        };
+        let batches: Vec<RecordBatch> = match mode {
+            Mode::Full => ScanIter::new(snap.clone(), run.range).collect::<Result<_>>()?,
+            Mode::Flush => run.chunks.iter().map(|&i| Ok(snap.chunks[i].data()?.batch.clone())).collect::<Result<_>>()?,
+        };
+        let all = concat_batches(&snap.shape.physical, &batches).map_err(|e| Error::Store(e.to_string()))?;
+        drop(batches);
+        let n = all.num_rows();
+        let pieces = n.div_ceil(inner.opts.chunk_rows).max(1);
+        let per = n.div_ceil(pieces).max(1);
+        let mut at = 0;
+        while at < n {
+            let len = per.min(n - at);
+            let data = ChunkData::build(all.slice(at, len), &snap.shape, inner.opts.epsilon);
+            let file_id = {
+                let mut st = inner.commit.lock();
+                st.next_file_id += 1;
+                st.next_file_id - 1
+            };
+            let path = inner.chunk_path(file_id);
+            let bytes = chunk_file::write(&inner.chunk_dir, file_id, snap.shape.id, &data)?;
+            written.push(path.clone());
+            let meta = ChunkMeta {
+                file_id: Some(file_id),
+                rows: len as u64,
+                min_key: data.key_at(0),
+                max_key: data.key_at(len - 1),
+                file_bytes: bytes,
+            };
+            out.push(Chunk::file(meta, snap.shape.clone(), path, Some(Arc::new(data))));
+            rows_written += len as u64;
+            at += len;
+        }
+    }
+    Ok((out, rows_written, reused))
+}

@@ -1,0 +1,374 @@
+//! Column types, values, rows and keys, and their mapping to Arrow.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef, TimeUnit};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// SQL column types the engine stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataType {
+    SmallInt,
+    Integer,
+    BigInt,
+    Real,
+    Double,
+    Boolean,
+    Text,
+    Bytea,
+    /// Microseconds since the Unix epoch, no zone.
+    Timestamp,
+    /// Microseconds since the Unix epoch, UTC.
+    TimestampTz,
+    /// Days since the Unix epoch.
+    Date,
+    /// Fixed-point decimal stored as an i128 scaled by `10^scale`.
+    Numeric { precision: u8, scale: i8 },
+}
+
+impl DataType {
+    pub fn arrow(&self) -> ArrowType {
+        match self {
+            DataType::SmallInt => ArrowType::Int16,
+            DataType::Integer => ArrowType::Int32,
+            DataType::BigInt => ArrowType::Int64,
+            DataType::Real => ArrowType::Float32,
+            DataType::Double => ArrowType::Float64,
+            DataType::Boolean => ArrowType::Boolean,
+            DataType::Text => ArrowType::Utf8,
+            DataType::Bytea => ArrowType::Binary,
+            DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, None),
+            DataType::TimestampTz => ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            DataType::Date => ArrowType::Date32,
+            DataType::Numeric { precision, scale } => ArrowType::Decimal128(*precision, *scale),
+        }
+    }
+
+    /// Which key representation a primary key of this type uses, if it can be a key at all.
+    pub fn key_kind(&self) -> Option<KeyKind> {
+        match self {
+            DataType::SmallInt
+            | DataType::Integer
+            | DataType::BigInt
+            | DataType::Timestamp
+            | DataType::TimestampTz
+            | DataType::Date => Some(KeyKind::Int),
+            DataType::Text | DataType::Bytea => Some(KeyKind::Bytes),
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            DataType::SmallInt => "smallint".into(),
+            DataType::Integer => "integer".into(),
+            DataType::BigInt => "bigint".into(),
+            DataType::Real => "real".into(),
+            DataType::Double => "double precision".into(),
+            DataType::Boolean => "boolean".into(),
+            DataType::Text => "text".into(),
+            DataType::Bytea => "bytea".into(),
+            DataType::Timestamp => "timestamp".into(),
+            DataType::TimestampTz => "timestamptz".into(),
+            DataType::Date => "date".into(),
+            DataType::Numeric { precision, scale } => format!("numeric({precision},{scale})"),
+        }
+    }
+
+    fn accepts(&self, v: &Value) -> bool {
+        matches!(
+            (self, v),
+            (_, Value::Null)
+                | (DataType::SmallInt, Value::Int16(_))
+                | (DataType::Integer, Value::Int32(_))
+                | (DataType::BigInt, Value::Int64(_))
+                | (DataType::Real, Value::Float32(_))
+                | (DataType::Double, Value::Float64(_))
+                | (DataType::Boolean, Value::Bool(_))
+                | (DataType::Text, Value::Text(_))
+                | (DataType::Bytea, Value::Bytes(_))
+                | (DataType::Timestamp | DataType::TimestampTz, Value::Timestamp(_))
+                | (DataType::Date, Value::Date(_))
+                | (DataType::Numeric { .. }, Value::Decimal(_))
+        )
+    }
+}
+
+/// One stored value. Timestamps are microseconds, dates days, decimals scaled integers (the column has the scale).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int16(i16),
+    Int32(i32),
+    Int64(i64),
+    Float32(f32),
+    Float64(f64),
+    Text(String),
+    Bytes(Vec<u8>),
+    Timestamp(i64),
+    Date(i32),
+    Decimal(i128),
+}
+
+impl Value {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int16(_) => "smallint",
+            Value::Int32(_) => "integer",
+            Value::Int64(_) => "bigint",
+            Value::Float32(_) => "real",
+            Value::Float64(_) => "double precision",
+            Value::Text(_) => "text",
+            Value::Bytes(_) => "bytea",
+            Value::Timestamp(_) => "timestamp",
+            Value::Date(_) => "date",
+            Value::Decimal(_) => "numeric",
+        }
+    }
+}
+
+/// A row: one value per column, in table order.
+pub type Row = Vec<Value>;
+
+/// How a table's keys are represented and ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyKind {
+    /// Any integer-like key (integers, timestamps, dates, the hidden row id), ordered as i64.
+    Int,
+    /// Text or bytea keys, ordered bytewise (text therefore in the C collation).
+    Bytes,
+}
+
+/// A primary-key value. All keys of one table share a kind.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Key {
+    Int(i64),
+    Bytes(Vec<u8>),
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Key::Int(a), Key::Int(b)) => a.cmp(b),
+            (Key::Bytes(a), Key::Bytes(b)) => a.cmp(b),
+            (Key::Int(_), Key::Bytes(_)) => Ordering::Less,
+            (Key::Bytes(_), Key::Int(_)) => Ordering::Greater,
+        }
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::Int(v) => write!(f, "({v})"),
+            Key::Bytes(b) => match std::str::from_utf8(b) {
+                Ok(s) => write!(f, "({s})"),
+                Err(_) => write!(f, "(\\x{})", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+            },
+        }
+    }
+}
+
+impl Key {
+    /// The learned index's u64 image of the key: exact for integers, an order-preserving prefix for bytes.
+    #[inline]
+    pub fn learned(&self) -> u64 {
+        match self {
+            Key::Int(v) => omendb_learned::key_from_i64(*v),
+            Key::Bytes(b) => omendb_learned::key_from_bytes_prefix(b),
+        }
+    }
+
+    pub fn kind(&self) -> KeyKind {
+        match self {
+            Key::Int(_) => KeyKind::Int,
+            Key::Bytes(_) => KeyKind::Bytes,
+        }
+    }
+
+    /// The key a value makes when used as a primary key.
+    pub fn from_value(v: &Value) -> Option<Key> {
+        Some(match v {
+            Value::Int16(x) => Key::Int(i64::from(*x)),
+            Value::Int32(x) => Key::Int(i64::from(*x)),
+            Value::Int64(x) | Value::Timestamp(x) => Key::Int(*x),
+            Value::Date(x) => Key::Int(i64::from(*x)),
+            Value::Text(s) => Key::Bytes(s.as_bytes().to_vec()),
+            Value::Bytes(b) => Key::Bytes(b.clone()),
+            _ => return None,
+        })
+    }
+}
+
+/// One column of a table definition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub name: String,
+    pub data_type: DataType,
+    pub nullable: bool,
+}
+
+impl ColumnDef {
+    pub fn new(name: impl Into<String>, data_type: DataType) -> Self {
+        ColumnDef { name: name.into(), data_type, nullable: true }
+    }
+
+    pub fn not_null(mut self) -> Self {
+        self.nullable = false;
+        self
+    }
+}
+
+/// What `create_table` takes: a name, columns, and at most one primary-key column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableDef {
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    /// Index into `columns` of the primary key; `None` gives the table a hidden row id as its key.
+    pub primary_key: Option<usize>,
+}
+
+/// Name of the hidden key column of tables without a primary key.
+pub const ROWID_COLUMN: &str = "__omendb_rowid";
+
+/// A table as the engine holds it: the definition plus derived physical layout. Immutable once created.
+#[derive(Debug)]
+pub struct TableShape {
+    pub id: u64,
+    pub def: TableDef,
+    /// Physical schema: user columns, then the hidden row id when there is no primary key.
+    pub physical: SchemaRef,
+    /// User-visible schema (no hidden row id).
+    pub user: SchemaRef,
+    pub key_col: usize,
+    pub key_kind: KeyKind,
+    /// Next hidden row id (tables without a primary key).
+    pub next_rowid: std::sync::atomic::AtomicI64,
+}
+
+impl TableShape {
+    pub fn new(id: u64, def: TableDef) -> Result<Self> {
+        validate_def(&def)?;
+        let mut fields: Vec<Field> = def
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Field::new(&c.name, c.data_type.arrow(), c.nullable && def.primary_key != Some(i)))
+            .collect();
+        let user = Arc::new(Schema::new(fields.clone()));
+        let (key_col, key_kind) = match def.primary_key {
+            Some(pk) => (pk, def.columns[pk].data_type.key_kind().unwrap_or(KeyKind::Int)),
+            None => {
+                fields.push(Field::new(ROWID_COLUMN, ArrowType::Int64, false));
+                (def.columns.len(), KeyKind::Int)
+            }
+        };
+        Ok(TableShape {
+            id,
+            physical: Arc::new(Schema::new(fields)),
+            user,
+            key_col,
+            key_kind,
+            def,
+            next_rowid: std::sync::atomic::AtomicI64::new(1),
+        })
+    }
+
+    pub fn has_rowid(&self) -> bool {
+        self.def.primary_key.is_none()
+    }
+
+    /// The key of a physical row.
+    pub fn key_of(&self, row: &[Value]) -> Key {
+        match &row[self.key_col] {
+            Value::Int64(v) if self.has_rowid() => Key::Int(*v),
+            v => Key::from_value(v).unwrap_or(Key::Int(0)),
+        }
+    }
+
+    /// Checks a user row (arity, types, NOT NULL) before it enters a transaction.
+    pub fn check_row(&self, row: &[Value]) -> Result<()> {
+        let table = || self.def.name.clone();
+        if row.len() != self.def.columns.len() {
+            return Err(Error::WrongArity { table: table(), expected: self.def.columns.len(), got: row.len() });
+        }
+        for (i, (col, v)) in self.def.columns.iter().zip(row).enumerate() {
+            if !col.data_type.accepts(v) {
+                return Err(Error::WrongType {
+                    table: table(),
+                    column: col.name.clone(),
+                    expected: col.data_type.name(),
+                    got: v.type_name().into(),
+                });
+            }
+            if matches!(v, Value::Null) && (!col.nullable || self.def.primary_key == Some(i)) {
+                return Err(Error::NotNull { table: table(), column: col.name.clone() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that a key given to a lookup has this table's kind.
+    pub fn check_key(&self, key: &Key) -> Result<()> {
+        if key.kind() == self.key_kind {
+            Ok(())
+        } else {
+            let name = |k: KeyKind| if k == KeyKind::Int { "an integer" } else { "text or bytea" };
+            Err(Error::WrongKeyType {
+                table: self.def.name.clone(),
+                expected: name(self.key_kind).into(),
+                got: name(key.kind()).into(),
+            })
+        }
+    }
+}
+
+fn validate_def(def: &TableDef) -> Result<()> {
+    let bad = |m: String| Err(Error::InvalidDefinition(m));
+    if def.name.is_empty() || def.name.len() > 63 {
+        return bad(format!("table name \"{}\" must be 1 to 63 bytes", def.name));
+    }
+    if def.columns.is_empty() {
+        return bad(format!("table \"{}\" has no columns", def.name));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &def.columns {
+        if c.name.is_empty() || c.name == ROWID_COLUMN {
+            return bad(format!("invalid column name \"{}\"", c.name));
+        }
+        if !seen.insert(c.name.as_str()) {
+            return bad(format!("column \"{}\" specified more than once", c.name));
+        }
+        if let DataType::Numeric { precision, scale } = c.data_type {
+            if precision == 0 || precision > 38 || scale < 0 || scale as u8 > precision {
+                return bad(format!("invalid numeric({precision},{scale}) for column \"{}\"", c.name));
+            }
+        }
+    }
+    if let Some(pk) = def.primary_key {
+        let Some(col) = def.columns.get(pk) else {
+            return bad(format!("primary key column index {pk} out of range"));
+        };
+        if col.data_type.key_kind().is_none() {
+            return bad(format!(
+                "column \"{}\" of type {} cannot be a primary key (use an integer, timestamp, date, text or bytea)",
+                col.name,
+                col.data_type.name()
+            ));
+        }
+    }
+    Ok(())
+}

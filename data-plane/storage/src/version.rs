@@ -1,0 +1,347 @@
+//! Immutable versions of tables and of the whole database, and every read path over them.
+//!
+//! A table version is chunks (sorted, disjoint, each with a learned model) + the open tail + an ordered delta
+//! of out-of-order writes and tombstones. Reads merge the three; every point, range and multi-key read finds
+//! positions through the learned models, never by scanning.
+
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_select::interleave::interleave;
+
+use crate::chunk::Chunk;
+use crate::columnar::{row_at, rows_to_batch};
+use crate::error::{Error, Result};
+use crate::tail::Tail;
+use crate::types::{Key, Row, TableShape};
+
+/// A delta entry: the newest image of a key written out of order, or a tombstone (`row == None`).
+#[derive(Clone, Debug)]
+pub(crate) struct DeltaEntry {
+    pub lsn: u64,
+    pub row: Option<Arc<Row>>,
+}
+
+/// Counters that outlive versions (monitoring).
+#[derive(Debug, Default)]
+pub(crate) struct TableCounters {
+    pub lookups: AtomicU64,
+    pub window_sum: AtomicU64,
+    pub retrains: AtomicU64,
+    pub last_retrain_micros: AtomicU64,
+}
+
+#[derive(Clone)]
+pub(crate) struct TableVersion {
+    pub shape: Arc<TableShape>,
+    pub chunks: Arc<Vec<Arc<Chunk>>>,
+    pub tail: Arc<Tail>,
+    pub tail_len: usize,
+    pub delta: imbl::OrdMap<Key, DeltaEntry>,
+    pub tombstones: usize,
+    /// The largest key ever placed in a chunk or the tail (monotone until retrain or truncate).
+    pub max_key: Option<Key>,
+    pub live_rows: u64,
+    /// Bumped by TRUNCATE and DROP so that a retrain started before them is discarded.
+    pub epoch: u64,
+    /// Chunk files hold every commit up to this LSN for this table (the WAL replays what follows).
+    pub checkpoint_lsn: u64,
+    pub counters: Arc<TableCounters>,
+}
+
+impl TableVersion {
+    pub fn empty(shape: Arc<TableShape>, epsilon: usize, checkpoint_lsn: u64) -> TableVersion {
+        TableVersion {
+            tail: Tail::new(shape.clone(), epsilon),
+            shape,
+            chunks: Arc::new(Vec::new()),
+            tail_len: 0,
+            delta: imbl::OrdMap::new(),
+            tombstones: 0,
+            max_key: None,
+            live_rows: 0,
+            epoch: 0,
+            checkpoint_lsn,
+            counters: Arc::new(TableCounters::default()),
+        }
+    }
+
+    /// The row stored under `key` in chunks or tail, ignoring the delta.
+    fn base_get(&self, key: &Key) -> Result<Option<Row>> {
+        let n = self.chunks.len();
+        let i = self.chunks.partition_point(|c| c.meta.max_key < *key);
+        if i < n {
+            let c = &self.chunks[i];
+            if c.meta.min_key > *key {
+                return Ok(None);
+            }
+            let d = c.data()?;
+            self.count_lookup(d.index.search(key.learned()).len());
+            return Ok(d.find(key).map(|pos| row_at(&d.batch, pos)));
+        }
+        if self.tail_len == 0 {
+            return Ok(None);
+        }
+        self.count_lookup(2 * omendb_learned::DEFAULT_EPSILON + 2);
+        Ok(self.tail.get(self.tail_len, key).map(|r| (*r).clone()))
+    }
+
+    fn count_lookup(&self, window: usize) {
+        self.counters.lookups.fetch_add(1, Ordering::Relaxed);
+        self.counters.window_sum.fetch_add(window as u64, Ordering::Relaxed);
+    }
+
+    /// The physical row under `key`: delta first (newest), then chunk or tail through the learned index.
+    pub fn get(&self, key: &Key) -> Result<Option<Row>> {
+        if let Some(e) = self.delta.get(key) {
+            return Ok(e.row.as_deref().cloned());
+        }
+        self.base_get(key)
+    }
+
+    /// Whether a live row has `key`.
+    pub fn contains(&self, key: &Key) -> Result<bool> {
+        if let Some(e) = self.delta.get(key) {
+            return Ok(e.row.is_some());
+        }
+        let i = self.chunks.partition_point(|c| c.meta.max_key < *key);
+        if i < self.chunks.len() {
+            let c = &self.chunks[i];
+            return Ok(c.meta.min_key <= *key && c.data()?.find(key).is_some());
+        }
+        Ok(self.tail_len > 0 && self.tail.get(self.tail_len, key).is_some())
+    }
+
+    /// Whether `key` would extend the table (greater than every key placed so far).
+    pub fn is_append(&self, key: &Key) -> bool {
+        self.max_key.as_ref().is_none_or(|m| key > m)
+    }
+
+}
+
+/// A key range for scans.
+#[derive(Clone, Debug)]
+pub struct KeyRange {
+    pub start: Bound<Key>,
+    pub end: Bound<Key>,
+}
+
+impl KeyRange {
+    pub fn all() -> KeyRange {
+        KeyRange { start: Bound::Unbounded, end: Bound::Unbounded }
+    }
+
+    pub fn new(start: Bound<Key>, end: Bound<Key>) -> KeyRange {
+        KeyRange { start, end }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match (&self.start, &self.end) {
+            (Bound::Included(a), Bound::Included(b)) => a > b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Excluded(b))
+            | (Bound::Excluded(a), Bound::Included(b)) => a >= b,
+            _ => false,
+        }
+    }
+}
+
+fn max_lower<'a>(a: Bound<&'a Key>, b: Bound<&'a Key>) -> Bound<&'a Key> {
+    match (a, b) {
+        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
+        (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.max(y)),
+        (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.max(y)),
+        (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
+            if i > e { Bound::Included(i) } else { Bound::Excluded(e) }
+        }
+    }
+}
+
+fn min_upper<'a>(a: Bound<&'a Key>, b: Bound<&'a Key>) -> Bound<&'a Key> {
+    match (a, b) {
+        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
+        (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.min(y)),
+        (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.min(y)),
+        (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
+            if i < e { Bound::Included(i) } else { Bound::Excluded(e) }
+        }
+    }
+}
+
+/// A place rows come from in key order: one chunk, or the tail.
+enum Source<'a> {
+    Chunk(&'a Chunk),
+    Tail,
+}
+
+/// Streams the rows of a key range in key order, one record batch per chunk touched, merging delta entries
+/// and dropping tombstoned rows. Batches use the physical schema.
+pub struct ScanIter {
+    version: Arc<TableVersion>,
+    range: KeyRange,
+    next_source: usize,
+    done: bool,
+}
+
+impl ScanIter {
+    pub(crate) fn new(version: Arc<TableVersion>, range: KeyRange) -> ScanIter {
+        let done = range.is_empty();
+        // Skip chunks entirely below the range through the fence keys.
+        let first = match &range.start {
+            Bound::Unbounded => 0,
+            Bound::Included(k) | Bound::Excluded(k) => version.chunks.partition_point(|c| c.meta.max_key < *k),
+        };
+        ScanIter { version, range, next_source: first, done }
+    }
+
+    fn source_count(&self) -> usize {
+        self.version.chunks.len() + 1
+    }
+
+    /// Rows of source `i` restricted to the range, merged with the delta of the source's key span.
+    fn scan_source(&self, i: usize) -> Result<Option<RecordBatch>> {
+        let v = &*self.version;
+        let chunks = &v.chunks;
+        let source = if i < chunks.len() { Source::Chunk(&chunks[i]) } else { Source::Tail };
+        // Source i owns keys in (max of source i-1, max of source i]; the tail owns everything above.
+        let span_lo = if i == 0 { Bound::Unbounded } else { Bound::Excluded(&chunks[i - 1].meta.max_key) };
+        let span_hi = match source {
+            Source::Chunk(c) => Bound::Included(&c.meta.max_key),
+            Source::Tail => Bound::Unbounded,
+        };
+        let lo = max_lower(span_lo, self.range.start.as_ref());
+        let hi = min_upper(span_hi, self.range.end.as_ref());
+        if KeyRange::new(lo.cloned(), hi.cloned()).is_empty() {
+            return Ok(None);
+        }
+        let (base, p0, p1): (RecordBatch, usize, usize) = match source {
+            Source::Chunk(c) => {
+                let d = c.data()?;
+                let p0 = match lo {
+                    Bound::Unbounded => 0,
+                    Bound::Included(k) => d.lower_bound(k),
+                    Bound::Excluded(k) => d.lower_bound(k) + usize::from(d.find(k).is_some()),
+                };
+                let p1 = match hi {
+                    Bound::Unbounded => d.len(),
+                    Bound::Excluded(k) => d.lower_bound(k),
+                    Bound::Included(k) => d.lower_bound(k) + usize::from(d.find(k).is_some()),
+                };
+                let p1 = p1.max(p0);
+                (d.batch.slice(p0, p1 - p0), p0, p1)
+            }
+            Source::Tail => {
+                let n = v.tail_len;
+                let pos = |k: &Key, after_eq: bool| {
+                    let p = v.tail.lower_bound(n, k);
+                    p + usize::from(after_eq && p < n && v.tail.key_at(p) == *k)
+                };
+                let p0 = match lo {
+                    Bound::Unbounded => 0,
+                    Bound::Included(k) => pos(k, false),
+                    Bound::Excluded(k) => pos(k, true),
+                };
+                let p1 = match hi {
+                    Bound::Unbounded => n,
+                    Bound::Excluded(k) => pos(k, false),
+                    Bound::Included(k) => pos(k, true),
+                }
+                .max(p0);
+                let rows = v.tail.rows(p0, p1);
+                (rows_to_batch(&v.shape.physical, rows.iter().map(|r| r.as_slice())), p0, p1)
+            }
+        };
+        let delta: Vec<(&Key, &DeltaEntry)> = v.delta.range((lo, hi)).collect();
+        if delta.is_empty() {
+            return Ok((base.num_rows() > 0).then_some(base));
+        }
+        // Merge: walk the base rows and the delta keys in order; a delta key replaces or deletes the base row.
+        let key_at = |p: usize| -> Result<Key> {
+            Ok(match source {
+                Source::Chunk(c) => c.data()?.key_at(p),
+                Source::Tail => v.tail.key_at(p),
+            })
+        };
+        let lower_bound = |k: &Key| -> Result<usize> {
+            Ok(match source {
+                Source::Chunk(c) => c.data()?.lower_bound(k),
+                Source::Tail => v.tail.lower_bound(v.tail_len, k),
+            })
+        };
+        let puts: Vec<&[crate::types::Value]> =
+            delta.iter().filter_map(|(_, e)| e.row.as_deref().map(|r| r.as_slice())).collect();
+        let delta_batch = rows_to_batch(&v.shape.physical, puts.iter().copied());
+        let mut order: Vec<(usize, usize)> = Vec::with_capacity(base.num_rows() + puts.len());
+        let mut at = p0;
+        let mut next_put = 0;
+        for (k, e) in &delta {
+            let j = lower_bound(k)?.clamp(at, p1);
+            order.extend((at..j).map(|p| (0, p - p0)));
+            at = j;
+            if at < p1 && key_at(at)? == **k {
+                at += 1;
+            }
+            if e.row.is_some() {
+                order.push((1, next_put));
+                next_put += 1;
+            }
+        }
+        order.extend((at..p1).map(|p| (0, p - p0)));
+        if order.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<ArrayRef> = (0..base.num_columns())
+            .map(|c| interleave(&[base.column(c).as_ref(), delta_batch.column(c).as_ref()], &order))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Store(format!("merging delta into scan: {e}")))?;
+        Ok(Some(RecordBatch::try_new(base.schema(), columns).map_err(|e| Error::Store(e.to_string()))?))
+    }
+}
+
+impl Iterator for ScanIter {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done && self.next_source < self.source_count() {
+            let i = self.next_source;
+            self.next_source += 1;
+            // Source i owns keys above the previous chunk's max: once that max reaches the end, we are done.
+            let prev_max = (i > 0).then(|| &self.version.chunks[i - 1].meta.max_key);
+            let beyond = match &self.range.end {
+                Bound::Included(e) | Bound::Excluded(e) => prev_max.is_some_and(|m| m >= e),
+                Bound::Unbounded => false,
+            };
+            if beyond {
+                self.done = true;
+                return None;
+            }
+            match self.scan_source(i) {
+                Ok(Some(b)) => return Some(Ok(b)),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The whole database at one commit: every table's version.
+#[derive(Clone)]
+pub(crate) struct DbVersion {
+    pub lsn: u64,
+    pub tables: imbl::OrdMap<u64, Arc<TableVersion>>,
+    pub names: imbl::OrdMap<String, u64>,
+}
+
+impl DbVersion {
+    pub fn table(&self, name: &str) -> Result<&Arc<TableVersion>> {
+        self.names
+            .get(name)
+            .and_then(|id| self.tables.get(id))
+            .ok_or_else(|| Error::UnknownTable(name.to_string()))
+    }
+}
