@@ -77,10 +77,6 @@ impl ChunkData {
         key_at(self.key_column(), self.kind, &self.lkeys, i)
     }
 
-    /// Bytes of the row data (Arrow buffers).
-    pub fn data_bytes(&self) -> usize {
-        self.batch.get_array_memory_size()
-    }
 }
 
 /// First index in `lo..hi` where `pred` turns false (`pred` is true then false over the range).

@@ -44,45 +44,71 @@ pub(crate) fn id_from_name(name: &str) -> Option<u64> {
 pub(crate) fn write(dir: &Path, id: u64, table_id: u64, data: &ChunkData) -> Result<u64> {
     let path = path_for(dir, id);
     let tmp = path.with_extension("tmp");
-    let mut ipc = Vec::with_capacity(data.data_bytes() + 1024);
-    {
-        let mut w = StreamWriter::try_new(&mut ipc, &data.batch.schema())
-            .map_err(|e| Error::Store(format!("encoding chunk {}: {e}", path.display())))?;
-        w.write(&data.batch).map_err(|e| Error::Store(format!("encoding chunk {}: {e}", path.display())))?;
-        w.finish().map_err(|e| Error::Store(format!("encoding chunk {}: {e}", path.display())))?;
+    let result = write_to(&tmp, table_id, data);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
+    let len = result?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    Ok(len)
+}
+
+/// Counts and checksums what passes through, so the IPC stream goes to the file without a copy in memory.
+struct Checksummed<W> {
+    inner: W,
+    crc: u32,
+    len: u64,
+}
+
+impl<W: Write> Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc = crc32c::crc32c_append(self.crc, &buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn write_to(tmp: &Path, table_id: u64, data: &ChunkData) -> Result<u64> {
+    let io = |e| Error::io(tmp, e);
+    let file = File::create(tmp).map_err(io)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    out.write_all(MAGIC).map_err(io)?;
+    let mut ipc = Checksummed { inner: out, crc: 0, len: 0 };
+    {
+        let encode = |e: arrow_schema::ArrowError| match e {
+            arrow_schema::ArrowError::IoError(_, source) => Error::io(tmp, source),
+            other => Error::Store(format!("encoding chunk {}: {other}", tmp.display())),
+        };
+        let mut w = StreamWriter::try_new(&mut ipc, &data.batch.schema()).map_err(encode)?;
+        w.write(&data.batch).map_err(encode)?;
+        w.finish().map_err(encode)?;
+    }
+    let (mut out, ipc_crc, ipc_len) = (ipc.inner, ipc.crc, ipc.len);
     let mut model = Vec::new();
     data.index.encode(&mut model);
 
     let mut footer = Vec::with_capacity(FOOTER);
     footer.extend_from_slice(&table_id.to_le_bytes());
     footer.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    footer.extend_from_slice(&(ipc.len() as u64).to_le_bytes());
+    footer.extend_from_slice(&ipc_len.to_le_bytes());
     footer.extend_from_slice(&(model.len() as u64).to_le_bytes());
-    footer.extend_from_slice(&crc32c::crc32c(&ipc).to_le_bytes());
+    footer.extend_from_slice(&ipc_crc.to_le_bytes());
     footer.extend_from_slice(&crc32c::crc32c(&model).to_le_bytes());
     footer.extend_from_slice(&VERSION.to_le_bytes());
     footer.extend_from_slice(&0u32.to_le_bytes());
     let crc = crc32c::crc32c(&footer);
     footer.extend_from_slice(&crc.to_le_bytes());
     footer.extend_from_slice(END);
-
-    let io = |e| Error::io(&tmp, e);
-    let mut f = File::create(&tmp).map_err(io)?;
-    let result = (|| {
-        f.write_all(MAGIC)?;
-        f.write_all(&ipc)?;
-        f.write_all(&model)?;
-        f.write_all(&footer)?;
-        f.sync_all()
-    })();
-    if let Err(e) = result {
-        drop(f);
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(&tmp, e));
-    }
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-    Ok((MAGIC.len() + ipc.len() + model.len() + FOOTER) as u64)
+    out.write_all(&model).map_err(io)?;
+    out.write_all(&footer).map_err(io)?;
+    let file = out.into_inner().map_err(|e| Error::io(tmp, e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    Ok(MAGIC.len() as u64 + ipc_len + model.len() as u64 + FOOTER as u64)
 }
 
 /// Fsyncs a directory so that renames and removals in it are durable.

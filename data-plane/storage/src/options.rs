@@ -12,8 +12,9 @@ pub struct RetrainPolicy {
     pub delta_fraction: f64,
     /// Automatic: retrain once tombstones are this share of the rows.
     pub tombstone_fraction: f64,
-    /// Automatic: retrain once the mean search window measured on lookups exceeds `cost_drift` times the
-    /// model's bound (2·epsilon+2), e.g. because lookups keep missing into the delta and tail.
+    /// Automatic: lookup-cost drift. Retrain once this share of the point lookups measured since the last
+    /// retrain were answered by the delta (a tree walk) instead of a chunk's learned model, over at least
+    /// 10,000 lookups and 1,000 delta entries: hot keys have drifted out of the learned chunks.
     pub cost_drift: f64,
     /// Any policy: retrain when the delta reaches this many entries (bounds memory and WAL).
     pub hard_cap: usize,
@@ -29,7 +30,7 @@ impl RetrainPolicy {
             min_delta_rows: 100_000,
             delta_fraction: 0.05,
             tombstone_fraction: 0.10,
-            cost_drift: 4.0,
+            cost_drift: 0.25,
             hard_cap: 4_000_000,
             flush_rows: 1 << 20,
         }

@@ -53,6 +53,12 @@ pub(crate) fn wanted(tv: &TableVersion, p: &RetrainPolicy) -> Option<Mode> {
         if tv.tombstones >= p.min_delta_rows.min(10_000) && tv.tombstones as f64 >= p.tombstone_fraction * rows {
             return Some(Mode::Full);
         }
+        let c = &tv.counters;
+        let lookups = c.lookups.load(Ordering::Relaxed) - c.lookups_at_retrain.load(Ordering::Relaxed);
+        let hits = c.delta_hits.load(Ordering::Relaxed) - c.delta_hits_at_retrain.load(Ordering::Relaxed);
+        if delta >= 1_000 && lookups >= 10_000 && hits as f64 >= p.cost_drift * lookups as f64 {
+            return Some(Mode::Full);
+        }
     }
     let memory_rows: u64 = tv.chunks.iter().filter(|c| !c.is_persisted()).map(|c| c.meta.rows).sum();
     (memory_rows >= p.flush_rows as u64).then_some(Mode::Flush)
@@ -214,6 +220,9 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
     let micros = started.elapsed().as_micros() as u64;
     if mode == Mode::Full {
         next.counters.retrains.fetch_add(1, Ordering::Relaxed);
+        let c = &next.counters;
+        c.lookups_at_retrain.store(c.lookups.load(Ordering::Relaxed), Ordering::Relaxed);
+        c.delta_hits_at_retrain.store(c.delta_hits.load(Ordering::Relaxed), Ordering::Relaxed);
         next.counters.last_retrain_micros.store(micros, Ordering::Relaxed);
     }
     let replaced: Vec<Arc<Chunk>> =

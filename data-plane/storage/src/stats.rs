@@ -23,6 +23,8 @@ pub struct TableStats {
     pub retrain_count: u64,
     pub last_retrain_micros: u64,
     pub lookups: u64,
+    /// Point lookups answered by the delta instead of a learned model.
+    pub delta_lookups: u64,
     pub mean_window: f64,
 }
 
@@ -58,6 +60,7 @@ impl TableStats {
             retrain_count: tv.counters.retrains.load(Ordering::Relaxed),
             last_retrain_micros: tv.counters.last_retrain_micros.load(Ordering::Relaxed),
             lookups,
+            delta_lookups: tv.counters.delta_hits.load(Ordering::Relaxed),
             mean_window: if lookups == 0 { 0.0 } else { window as f64 / lookups as f64 },
         }
     }

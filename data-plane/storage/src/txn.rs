@@ -11,7 +11,10 @@ use std::sync::atomic::Ordering;
 
 use arrow_array::{Array, Int64Array, RecordBatch};
 
-use crate::columnar::{column_key_at, row_at, strictly_increasing};
+use crate::columnar::{column_key_at, row_at, rows_to_batch, strictly_increasing};
+
+/// In-order inserts buffered as rows are turned into one columnar batch at this many rows.
+const APPENDS_PER_BATCH: usize = 1 << 15;
 use crate::commit::{CommitInfo, KeyedBatch, PendingOp, TableWrites, TxnWrites};
 use crate::db::Inner;
 use crate::error::{Error, Result};
@@ -101,6 +104,15 @@ impl WriteTxn {
             tw.map.insert(key, PendingOp::Upsert(row));
         } else if above_all {
             tw.appends.push((key, row));
+            if tw.appends.len() >= APPENDS_PER_BATCH {
+                // Long in-order runs go columnar: a fraction of the memory of boxed rows, and at commit they
+                // take the bulk path without another conversion.
+                let rows = std::mem::take(&mut tw.appends);
+                let batch = rows_to_batch(&base.shape.physical, rows.iter().map(|(_, r)| r.as_slice()));
+                let (first, last) = (rows[0].0.clone(), rows[rows.len() - 1].0.clone());
+                drop(rows);
+                tw.batches.push(KeyedBatch { first, last, batch });
+            }
         } else {
             tw.map.insert(key, PendingOp::Insert(row));
         }

@@ -29,6 +29,11 @@ pub(crate) struct DeltaEntry {
 pub(crate) struct TableCounters {
     pub lookups: AtomicU64,
     pub window_sum: AtomicU64,
+    /// Point lookups answered by the delta rather than a learned model.
+    pub delta_hits: AtomicU64,
+    /// `lookups` and `delta_hits` when the table was last retrained (the drift baseline).
+    pub lookups_at_retrain: AtomicU64,
+    pub delta_hits_at_retrain: AtomicU64,
     pub retrains: AtomicU64,
     pub last_retrain_micros: AtomicU64,
 }
@@ -96,6 +101,8 @@ impl TableVersion {
     /// The physical row under `key`: delta first (newest), then chunk or tail through the learned index.
     pub fn get(&self, key: &Key) -> Result<Option<Row>> {
         if let Some(e) = self.delta.get(key) {
+            self.counters.lookups.fetch_add(1, Ordering::Relaxed);
+            self.counters.delta_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(e.row.as_deref().cloned());
         }
         self.base_get(key)

@@ -216,6 +216,43 @@ fn commits_span_tables_atomically_and_snapshots_are_stable() {
 }
 
 #[test]
+fn lookup_cost_drift_triggers_a_retrain() {
+    let dir = tempfile::tempdir().unwrap();
+    // Size triggers out of reach: only the share of lookups served by the delta can fire.
+    let o = Options {
+        background: true,
+        retrain: RetrainPolicy { min_delta_rows: usize::MAX, tombstone_fraction: 2.0, ..RetrainPolicy::automatic() },
+        ..opts()
+    };
+    let db = Database::open(dir.path(), o).unwrap();
+    db.create_table(kv()).unwrap();
+    let mut tx = db.begin();
+    for i in 0..20_000 {
+        tx.insert("a", vec![Value::Int64(i * 2), Value::Int64(i)]).unwrap();
+    }
+    tx.commit().unwrap();
+    let mut tx = db.begin();
+    for i in 0..2_000 {
+        tx.insert("a", vec![Value::Int64(i * 2 + 1), Value::Int64(i)]).unwrap();
+    }
+    tx.commit().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(db.stats("a").unwrap().retrain_count, 0, "retrained before any drift");
+    let t = db.table("a").unwrap();
+    for i in 0..20_000 {
+        t.get(&Key::Int((i % 2_000) * 2 + 1)).unwrap().unwrap(); // hot keys, all in the delta
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while db.stats("a").unwrap().retrain_count == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let st = db.stats("a").unwrap();
+    assert_eq!(st.retrain_count, 1, "{st:?}");
+    assert!(st.delta_lookups >= 20_000, "{st:?}");
+    assert_eq!(st.delta_rows, 0, "{st:?}");
+}
+
+#[test]
 fn background_retraining_follows_the_policy() {
     let dir = tempfile::tempdir().unwrap();
     let auto = Options {
