@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "omendb", version, about = "OmenDB Cloud: managed PostgreSQL-compatible learned-index database")]
+#[command(
+    name = "omendb",
+    version,
+    about = "OmenDB Cloud: managed PostgreSQL-compatible learned-index database"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

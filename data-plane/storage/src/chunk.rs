@@ -29,13 +29,25 @@ impl ChunkData {
     pub fn build(batch: RecordBatch, shape: &TableShape, epsilon: usize) -> ChunkData {
         let lkeys = learned_keys(batch.column(shape.key_col).as_ref(), shape.key_kind);
         let index = PgmIndex::build(&lkeys, epsilon);
-        ChunkData { batch, lkeys, index, kind: shape.key_kind, key_col: shape.key_col }
+        ChunkData {
+            batch,
+            lkeys,
+            index,
+            kind: shape.key_kind,
+            key_col: shape.key_col,
+        }
     }
 
     /// Reassembles a chunk from a persisted model: no refit.
     pub fn with_index(batch: RecordBatch, index: PgmIndex, shape: &TableShape) -> ChunkData {
         let lkeys = learned_keys(batch.column(shape.key_col).as_ref(), shape.key_kind);
-        ChunkData { batch, lkeys, index, kind: shape.key_kind, key_col: shape.key_col }
+        ChunkData {
+            batch,
+            lkeys,
+            index,
+            kind: shape.key_kind,
+            key_col: shape.key_col,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -53,7 +65,11 @@ impl ChunkData {
         match (self.kind, key) {
             (KeyKind::Bytes, Key::Bytes(full)) => {
                 // Keys sharing the 8-byte prefix form a run; the full key decides inside it.
-                let run_end = if lk == u64::MAX { self.len() } else { self.index.lower_bound(&self.lkeys, lk + 1) };
+                let run_end = if lk == u64::MAX {
+                    self.len()
+                } else {
+                    self.index.lower_bound(&self.lkeys, lk + 1)
+                };
                 let col = self.key_column();
                 partition_range(pos, run_end, |i| bytes_at(col, i) < full.as_slice())
             }
@@ -67,7 +83,8 @@ impl ChunkData {
             (KeyKind::Int, _) => self.index.find(&self.lkeys, key.learned()),
             (KeyKind::Bytes, Key::Bytes(full)) => {
                 let pos = self.lower_bound(key);
-                (pos < self.len() && bytes_at(self.key_column(), pos) == full.as_slice()).then_some(pos)
+                (pos < self.len() && bytes_at(self.key_column(), pos) == full.as_slice())
+                    .then_some(pos)
             }
             _ => None,
         }
@@ -76,7 +93,6 @@ impl ChunkData {
     pub fn key_at(&self, i: usize) -> Key {
         key_at(self.key_column(), self.kind, &self.lkeys, i)
     }
-
 }
 
 /// First index in `lo..hi` where `pred` turns false (`pred` is true then false over the range).
@@ -128,7 +144,12 @@ impl Chunk {
     }
 
     /// A file-backed chunk; `data` is given when it was just built, otherwise it loads on first use.
-    pub fn file(meta: ChunkMeta, shape: Arc<TableShape>, path: PathBuf, data: Option<Arc<ChunkData>>) -> Arc<Chunk> {
+    pub fn file(
+        meta: ChunkMeta,
+        shape: Arc<TableShape>,
+        path: PathBuf,
+        data: Option<Arc<ChunkData>>,
+    ) -> Arc<Chunk> {
         let chunk = Chunk::new(meta, shape, Some(path));
         if let Some(d) = data {
             let _ = chunk.data.set(d);
@@ -137,7 +158,14 @@ impl Chunk {
     }
 
     fn new(meta: ChunkMeta, shape: Arc<TableShape>, path: Option<PathBuf>) -> Chunk {
-        Chunk { meta, shape, path, data: OnceLock::new(), load: Mutex::new(()), obsolete: AtomicBool::new(false) }
+        Chunk {
+            meta,
+            shape,
+            path,
+            data: OnceLock::new(),
+            load: Mutex::new(()),
+            obsolete: AtomicBool::new(false),
+        }
     }
 
     pub fn is_persisted(&self) -> bool {
@@ -157,7 +185,10 @@ impl Chunk {
         if let Some(d) = self.data.get() {
             return Ok(d);
         }
-        let path = self.path.as_ref().expect("a chunk without data is file-backed");
+        let path = self
+            .path
+            .as_ref()
+            .expect("a chunk without data is file-backed");
         let loaded = crate::chunk_file::read(path, &self.shape, self.meta.rows)?;
         Ok(self.data.get_or_init(|| Arc::new(loaded)))
     }
@@ -170,11 +201,11 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        if self.obsolete.load(Ordering::Acquire) {
-            if let Some(p) = &self.path {
-                // The manifest no longer names this file; a leftover would be removed at the next open.
-                let _ = std::fs::remove_file(p);
-            }
+        if self.obsolete.load(Ordering::Acquire)
+            && let Some(p) = &self.path
+        {
+            // The manifest no longer names this file; a leftover would be removed at the next open.
+            let _ = std::fs::remove_file(p);
         }
     }
 }

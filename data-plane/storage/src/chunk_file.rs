@@ -36,15 +36,24 @@ pub(crate) fn path_for(dir: &Path, id: u64) -> PathBuf {
 /// Parses a chunk file name back into its id.
 pub(crate) fn id_from_name(name: &str) -> Option<u64> {
     let hex = name.strip_suffix(".chunk")?;
-    (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok()).flatten()
+    (hex.len() == 16)
+        .then(|| u64::from_str_radix(hex, 16).ok())
+        .flatten()
 }
 
-/// Writes the chunk durably: data to a temporary name, fsync, rename. The caller fsyncs the directory once for
+/// Writes the chunk: data to a temporary name, fsync (unless the caller batches fsyncs), rename. The caller fsyncs the directory once for
 /// all files of one operation, before the manifest names them.
-pub(crate) fn write(dir: &Path, id: u64, table_id: u64, data: &ChunkData) -> Result<u64> {
+/// With `sync == false` the caller must fsync the file before any manifest names it.
+pub(crate) fn write(
+    dir: &Path,
+    id: u64,
+    table_id: u64,
+    data: &ChunkData,
+    sync: bool,
+) -> Result<u64> {
     let path = path_for(dir, id);
     let tmp = path.with_extension("tmp");
-    let result = write_to(&tmp, table_id, data);
+    let result = write_to(&tmp, table_id, data, sync);
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -73,12 +82,16 @@ impl<W: Write> Write for Checksummed<W> {
     }
 }
 
-fn write_to(tmp: &Path, table_id: u64, data: &ChunkData) -> Result<u64> {
+fn write_to(tmp: &Path, table_id: u64, data: &ChunkData, sync: bool) -> Result<u64> {
     let io = |e| Error::io(tmp, e);
     let file = File::create(tmp).map_err(io)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     out.write_all(MAGIC).map_err(io)?;
-    let mut ipc = Checksummed { inner: out, crc: 0, len: 0 };
+    let mut ipc = Checksummed {
+        inner: out,
+        crc: 0,
+        len: 0,
+    };
     {
         let encode = |e: arrow_schema::ArrowError| match e {
             arrow_schema::ArrowError::IoError(_, source) => Error::io(tmp, source),
@@ -106,14 +119,20 @@ fn write_to(tmp: &Path, table_id: u64, data: &ChunkData) -> Result<u64> {
     footer.extend_from_slice(END);
     out.write_all(&model).map_err(io)?;
     out.write_all(&footer).map_err(io)?;
-    let file = out.into_inner().map_err(|e| Error::io(tmp, e.into_error()))?;
-    file.sync_all().map_err(io)?;
+    let file = out
+        .into_inner()
+        .map_err(|e| Error::io(tmp, e.into_error()))?;
+    if sync {
+        file.sync_all().map_err(io)?;
+    }
     Ok(MAGIC.len() as u64 + ipc_len + model.len() as u64 + FOOTER as u64)
 }
 
 /// Fsyncs a directory so that renames and removals in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
 }
 
 struct Footer {
@@ -148,7 +167,9 @@ fn parse_footer(path: &Path, f: &[u8], file_len: u64) -> Result<Footer> {
     };
     let expect = (MAGIC.len() + FOOTER) as u64 + footer.ipc_len + footer.model_len;
     if expect != file_len {
-        return bad(&format!("chunk file is {file_len} bytes, footer says {expect}"));
+        return bad(&format!(
+            "chunk file is {file_len} bytes, footer says {expect}"
+        ));
     }
     Ok(footer)
 }
@@ -165,7 +186,10 @@ pub(crate) fn verify_footer(path: &Path, table_id: u64, rows: u64) -> Result<()>
     })?;
     let len = f.metadata().map_err(io)?.len();
     if len < (MAGIC.len() + FOOTER) as u64 {
-        return Err(Error::corrupt(path, format!("chunk file is truncated ({len} bytes)")));
+        return Err(Error::corrupt(
+            path,
+            format!("chunk file is truncated ({len} bytes)"),
+        ));
     }
     let mut head = [0u8; 8];
     f.read_exact(&mut head).map_err(io)?;
@@ -177,7 +201,10 @@ pub(crate) fn verify_footer(path: &Path, table_id: u64, rows: u64) -> Result<()>
     f.read_exact(&mut footer).map_err(io)?;
     let ft = parse_footer(path, &footer, len)?;
     if ft.table_id != table_id || ft.rows != rows {
-        return Err(Error::corrupt(path, "chunk file does not match the manifest (table or row count)"));
+        return Err(Error::corrupt(
+            path,
+            "chunk file does not match the manifest (table or row count)",
+        ));
     }
     Ok(())
 }
@@ -191,7 +218,10 @@ pub(crate) fn read(path: &Path, shape: &TableShape, rows: u64) -> Result<ChunkDa
     }
     let ft = parse_footer(path, &bytes[len - FOOTER..], len as u64)?;
     if ft.table_id != shape.id || ft.rows != rows {
-        return Err(Error::corrupt(path, "chunk file does not match the manifest (table or row count)"));
+        return Err(Error::corrupt(
+            path,
+            "chunk file does not match the manifest (table or row count)",
+        ));
     }
     let ipc_end = MAGIC.len() + ft.ipc_len as usize;
     let model_end = ipc_end + ft.model_len as usize;
@@ -206,10 +236,16 @@ pub(crate) fn read(path: &Path, shape: &TableShape, rows: u64) -> Result<ChunkDa
     let mut buf = Buffer::from_vec(bytes).slice_with_length(MAGIC.len(), ft.ipc_len as usize);
     let batch = decode_batch(path, &mut buf)?;
     if batch.num_rows() as u64 != rows || index.len() as u64 != rows {
-        return Err(Error::corrupt(path, "row count differs between data, model and manifest"));
+        return Err(Error::corrupt(
+            path,
+            "row count differs between data, model and manifest",
+        ));
     }
     if batch.schema().fields() != shape.physical.fields() {
-        return Err(Error::corrupt(path, "chunk schema does not match the table"));
+        return Err(Error::corrupt(
+            path,
+            "chunk schema does not match the table",
+        ));
     }
     Ok(ChunkData::with_index(batch, index, shape))
 }
@@ -219,10 +255,10 @@ fn decode_batch(path: &Path, buf: &mut Buffer) -> Result<RecordBatch> {
     let mut decoder = StreamDecoder::new();
     let mut batch = None;
     while !buf.is_empty() {
-        if let Some(b) = decoder.decode(buf).map_err(err)? {
-            if batch.replace(b).is_some() {
-                return Err(Error::corrupt(path, "more than one batch in chunk"));
-            }
+        if let Some(b) = decoder.decode(buf).map_err(err)?
+            && batch.replace(b).is_some()
+        {
+            return Err(Error::corrupt(path, "more than one batch in chunk"));
         }
     }
     decoder.finish().map_err(err)?;

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder, Int16Builder,
-    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    TimestampMicrosecondType,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, SchemaRef};
@@ -17,7 +19,10 @@ use crate::types::{Key, KeyKind, Value};
 
 /// Builds a batch of `schema` from physical rows. The rows were type-checked on entry, so a mismatch here is a
 /// bug and becomes a null rather than a panic.
-pub(crate) fn rows_to_batch<'a>(schema: &SchemaRef, rows: impl ExactSizeIterator<Item = &'a [Value]> + Clone) -> RecordBatch {
+pub(crate) fn rows_to_batch<'a>(
+    schema: &SchemaRef,
+    rows: impl ExactSizeIterator<Item = &'a [Value]> + Clone,
+) -> RecordBatch {
     let n = rows.len();
     let columns: Vec<ArrayRef> = schema
         .fields()
@@ -25,7 +30,8 @@ pub(crate) fn rows_to_batch<'a>(schema: &SchemaRef, rows: impl ExactSizeIterator
         .enumerate()
         .map(|(c, field)| build_column(field.data_type(), n, rows.clone().map(move |r| &r[c])))
         .collect();
-    RecordBatch::try_new(schema.clone(), columns).expect("rows were checked against the schema on entry")
+    RecordBatch::try_new(schema.clone(), columns)
+        .expect("rows were checked against the schema on entry")
 }
 
 macro_rules! build_prim {
@@ -88,7 +94,11 @@ fn build_column<'a>(dt: &ArrowType, n: usize, vals: impl Iterator<Item = &'a Val
                     _ => b.append_null(),
                 }
             }
-            Arc::new(b.finish().with_precision_and_scale(*p, *s).expect("precision validated at CREATE TABLE"))
+            Arc::new(
+                b.finish()
+                    .with_precision_and_scale(*p, *s)
+                    .expect("precision validated at CREATE TABLE"),
+            )
         }
         other => unreachable!("type {other} is never part of a table schema"),
     }
@@ -109,32 +119,64 @@ pub(crate) fn value_at(array: &dyn Array, row: usize) -> Value {
         ArrowType::Date32 => Value::Date(array.as_primitive::<Date32Type>().value(row)),
         ArrowType::Utf8 => Value::Text(array.as_string::<i32>().value(row).to_owned()),
         ArrowType::Binary => Value::Bytes(array.as_binary::<i32>().value(row).to_vec()),
-        ArrowType::Timestamp(_, _) => Value::Timestamp(array.as_primitive::<TimestampMicrosecondType>().value(row)),
-        ArrowType::Decimal128(_, _) => Value::Decimal(array.as_primitive::<Decimal128Type>().value(row)),
+        ArrowType::Timestamp(_, _) => {
+            Value::Timestamp(array.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        ArrowType::Decimal128(_, _) => {
+            Value::Decimal(array.as_primitive::<Decimal128Type>().value(row))
+        }
         _ => Value::Null,
     }
 }
 
 /// One physical row of a batch.
 pub(crate) fn row_at(batch: &RecordBatch, row: usize) -> Vec<Value> {
-    batch.columns().iter().map(|c| value_at(c.as_ref(), row)).collect()
+    batch
+        .columns()
+        .iter()
+        .map(|c| value_at(c.as_ref(), row))
+        .collect()
 }
 
 /// The learned-index keys (u64 images) of a key column.
 pub(crate) fn learned_keys(col: &dyn Array, kind: KeyKind) -> Vec<u64> {
     match kind {
-        KeyKind::Int => int_key_values(col).map(omendb_learned::key_from_i64).collect(),
-        KeyKind::Bytes => (0..col.len()).map(|i| omendb_learned::key_from_bytes_prefix(bytes_at(col, i))).collect(),
+        KeyKind::Int => int_key_values(col)
+            .map(omendb_learned::key_from_i64)
+            .collect(),
+        KeyKind::Bytes => (0..col.len())
+            .map(|i| omendb_learned::key_from_bytes_prefix(bytes_at(col, i)))
+            .collect(),
     }
 }
 
 /// Integer key values of a key column of any integer-like type, widened to i64.
 pub(crate) fn int_key_values(col: &dyn Array) -> Box<dyn Iterator<Item = i64> + '_> {
     match col.data_type() {
-        ArrowType::Int16 => Box::new(col.as_primitive::<Int16Type>().values().iter().map(|v| i64::from(*v))),
-        ArrowType::Int32 => Box::new(col.as_primitive::<Int32Type>().values().iter().map(|v| i64::from(*v))),
-        ArrowType::Date32 => Box::new(col.as_primitive::<Date32Type>().values().iter().map(|v| i64::from(*v))),
-        ArrowType::Timestamp(_, _) => Box::new(col.as_primitive::<TimestampMicrosecondType>().values().iter().copied()),
+        ArrowType::Int16 => Box::new(
+            col.as_primitive::<Int16Type>()
+                .values()
+                .iter()
+                .map(|v| i64::from(*v)),
+        ),
+        ArrowType::Int32 => Box::new(
+            col.as_primitive::<Int32Type>()
+                .values()
+                .iter()
+                .map(|v| i64::from(*v)),
+        ),
+        ArrowType::Date32 => Box::new(
+            col.as_primitive::<Date32Type>()
+                .values()
+                .iter()
+                .map(|v| i64::from(*v)),
+        ),
+        ArrowType::Timestamp(_, _) => Box::new(
+            col.as_primitive::<TimestampMicrosecondType>()
+                .values()
+                .iter()
+                .copied(),
+        ),
         _ => Box::new(col.as_primitive::<Int64Type>().values().iter().copied()),
     }
 }

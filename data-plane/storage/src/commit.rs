@@ -14,7 +14,9 @@ use crate::chunk_file;
 use crate::columnar::{row_at, rows_to_batch};
 use crate::db::{CommitState, Inner, seal_tail};
 use crate::error::{Error, Result};
-use crate::store::{META_NEXT_FILE, META_NEXT_LSN, Manifest, StoreBatch, WalOp, WalRecord, WalTable, encode};
+use crate::store::{
+    META_NEXT_FILE, META_NEXT_LSN, Manifest, StoreBatch, WalOp, WalRecord, WalTable, encode,
+};
 use crate::tail::Tail;
 use crate::types::{Key, Row};
 use crate::version::{DbVersion, DeltaEntry, TableVersion};
@@ -89,7 +91,10 @@ impl Inner {
         if writes.tables.values().all(TableWrites::is_empty) {
             return Ok(CommitInfo { lsn: 0 });
         }
-        let me = Arc::new(Pending { writes: Mutex::new(Some(writes)), result: Mutex::new(None) });
+        let me = Arc::new(Pending {
+            writes: Mutex::new(Some(writes)),
+            result: Mutex::new(None),
+        });
         let mut q = self.queue.lock();
         q.waiting.push(me.clone());
         loop {
@@ -123,7 +128,11 @@ impl Inner {
         let mut undo = Undo::default();
         let first_lsn = state.next_lsn;
         for p in group {
-            let writes = p.writes.lock().take().expect("each pending transaction is committed once");
+            let writes = p
+                .writes
+                .lock()
+                .take()
+                .expect("each pending transaction is committed once");
             let lsn = state.next_lsn;
             match self.apply_txn(&mut head, writes, lsn, state, &mut batch, &mut undo) {
                 Ok(record) => {
@@ -184,12 +193,27 @@ impl Inner {
         // Validate everything first, so a failing transaction leaves no trace.
         let mut plans = Vec::with_capacity(writes.tables.len());
         for (id, tw) in writes.tables {
-            let tv = head.tables.get(&id).filter(|t| t.epoch == tw.epoch).ok_or_else(|| Error::Conflict(tw.name.clone()))?;
-            let TableWrites { name, appends, batches, map, .. } = tw;
+            let tv = head
+                .tables
+                .get(&id)
+                .filter(|t| t.epoch == tw.epoch)
+                .ok_or_else(|| Error::Conflict(tw.name.clone()))?;
+            let TableWrites {
+                name,
+                appends,
+                batches,
+                map,
+                ..
+            } = tw;
             // The map overrides an append of the same key (written later in the transaction).
-            let mut appends: Vec<(Key, Row)> = appends.into_iter().filter(|(k, _)| !map.contains_key(k)).collect();
+            let mut appends: Vec<(Key, Row)> = appends
+                .into_iter()
+                .filter(|(k, _)| !map.contains_key(k))
+                .collect();
             let batch_rows: usize = batches.iter().map(|b| b.batch.num_rows()).sum();
-            let fresh = batches.first().map_or_else(|| appends.first().map(|(k, _)| k), |b| Some(&b.first));
+            let fresh = batches
+                .first()
+                .map_or_else(|| appends.first().map(|(k, _)| k), |b| Some(&b.first));
             let fresh = fresh.is_some_and(|k| tv.is_append(k));
             let mut bulk = Vec::new();
             if fresh && batch_rows + appends.len() >= self.opts.bulk_rows {
@@ -197,7 +221,10 @@ impl Inner {
                 bulk = batches.into_iter().map(|b| b.batch).collect();
                 if !appends.is_empty() {
                     let rows = std::mem::take(&mut appends);
-                    bulk.push(rows_to_batch(&tv.shape.physical, rows.iter().map(|(_, r)| r.as_slice())));
+                    bulk.push(rows_to_batch(
+                        &tv.shape.physical,
+                        rows.iter().map(|(_, r)| r.as_slice()),
+                    ));
                 }
             } else if !batches.is_empty() {
                 let mut rows = Vec::with_capacity(batch_rows + appends.len());
@@ -214,14 +241,20 @@ impl Inner {
             if bulk.is_empty() {
                 for (k, _) in &appends {
                     if !tv.is_append(k) && tv.contains(k)? {
-                        return Err(Error::DuplicateKey { table: name, key: k.to_string() });
+                        return Err(Error::DuplicateKey {
+                            table: name,
+                            key: k.to_string(),
+                        });
                     }
                 }
             }
             for (k, op) in &map {
                 // Also loads the chunks the map touches, so applying below cannot fail on I/O.
                 if tv.contains(k)? && matches!(op, PendingOp::Insert(_)) {
-                    return Err(Error::DuplicateKey { table: name, key: k.to_string() });
+                    return Err(Error::DuplicateKey {
+                        table: name,
+                        key: k.to_string(),
+                    });
                 }
             }
             plans.push((id, bulk, appends, map));
@@ -232,7 +265,9 @@ impl Inner {
         let applied = (|| -> Result<()> {
             for (id, bulk, appends, map) in plans {
                 let mut tv = (**head.tables.get(&id).expect("validated above")).clone();
-                undo.tails.entry(id).or_insert_with(|| (tv.tail.clone(), tv.tail_len));
+                undo.tails
+                    .entry(id)
+                    .or_insert_with(|| (tv.tail.clone(), tv.tail_len));
                 let mut wal_ops = Vec::new();
                 if !bulk.is_empty() {
                     self.bulk_append(&mut tv, bulk, state, batch, undo)?;
@@ -263,7 +298,10 @@ impl Inner {
                     }
                 }
                 if !wal_ops.is_empty() {
-                    record.tables.push(WalTable { table_id: id, ops: wal_ops });
+                    record.tables.push(WalTable {
+                        table_id: id,
+                        ops: wal_ops,
+                    });
                 }
                 head.tables.insert(id, Arc::new(tv));
             }
@@ -272,10 +310,10 @@ impl Inner {
         if let Err(e) = applied {
             // Only reachable through I/O on a bulk chunk file: put head and every tail back as they were.
             for (id, t) in before.tables.iter() {
-                if let Some((tail, _)) = undo.tails.get(id) {
-                    if Arc::ptr_eq(tail, &t.tail) {
-                        tail.truncate(t.tail_len);
-                    }
+                if let Some((tail, _)) = undo.tails.get(id)
+                    && Arc::ptr_eq(tail, &t.tail)
+                {
+                    tail.truncate(t.tail_len);
                 }
             }
             *head = before;
@@ -297,7 +335,8 @@ impl Inner {
         if tv.tail_len > 0 {
             *tv = seal_tail(tv, self.opts.epsilon);
         }
-        let all = concat_batches(&tv.shape.physical, &batches).map_err(|e| Error::Store(e.to_string()))?;
+        let all = concat_batches(&tv.shape.physical, &batches)
+            .map_err(|e| Error::Store(e.to_string()))?;
         drop(batches);
         let mut chunks = (*tv.chunks).clone();
         let n = all.num_rows();
@@ -308,7 +347,7 @@ impl Inner {
             let file_id = state.next_file_id;
             state.next_file_id += 1;
             let path = self.chunk_path(file_id);
-            let bytes = chunk_file::write(&self.chunk_dir, file_id, tv.shape.id, &data)?;
+            let bytes = chunk_file::write(&self.chunk_dir, file_id, tv.shape.id, &data, true)?;
             undo.files.push(path.clone());
             let meta = ChunkMeta {
                 file_id: Some(file_id),
@@ -318,14 +357,24 @@ impl Inner {
                 file_bytes: bytes,
             };
             tv.max_key = Some(meta.max_key.clone());
-            chunks.push(Chunk::file(meta, tv.shape.clone(), path, Some(Arc::new(data))));
+            chunks.push(Chunk::file(
+                meta,
+                tv.shape.clone(),
+                path,
+                Some(Arc::new(data)),
+            ));
             at += len;
         }
         tv.live_rows += n as u64;
         tv.chunks = Arc::new(chunks);
         let manifest = Manifest {
             checkpoint_lsn: tv.checkpoint_lsn,
-            chunks: tv.chunks.iter().filter(|c| c.is_persisted()).map(|c| c.meta.clone()).collect(),
+            chunks: tv
+                .chunks
+                .iter()
+                .filter(|c| c.is_persisted())
+                .map(|c| c.meta.clone())
+                .collect(),
         };
         batch.manifests.retain(|(id, _)| *id != tv.shape.id);
         batch.manifests.push((tv.shape.id, Some(manifest)));
@@ -337,7 +386,10 @@ impl Inner {
             return;
         }
         let v = self.current.load();
-        if v.tables.values().any(|t| crate::retrain::wanted(t, &self.opts.retrain).is_some()) {
+        if v.tables
+            .values()
+            .any(|t| crate::retrain::wanted(t, &self.opts.retrain).is_some())
+        {
             self.notify_worker();
         }
     }
@@ -356,10 +408,15 @@ pub(crate) fn apply_put(tv: &mut TableVersion, key: Key, row: Arc<Row>, exists: 
         tv.tail.push(key.clone(), row);
         tv.tail_len += 1;
         tv.max_key = Some(key);
-    } else if let Some(prev) = tv.delta.insert(key, DeltaEntry { lsn, row: Some(row) }) {
-        if prev.row.is_none() {
-            tv.tombstones -= 1;
-        }
+    } else if let Some(prev) = tv.delta.insert(
+        key,
+        DeltaEntry {
+            lsn,
+            row: Some(row),
+        },
+    ) && prev.row.is_none()
+    {
+        tv.tombstones -= 1;
     }
     if !exists {
         tv.live_rows += 1;

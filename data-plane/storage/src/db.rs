@@ -17,7 +17,10 @@ use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::reader::{Snapshot, TableReader};
 use crate::stats::TableStats;
-use crate::store::{CatalogEntry, Manifest, META_NEXT_FILE, META_NEXT_LSN, META_NEXT_TABLE, Store, StoreBatch, WalOp};
+use crate::store::{
+    CatalogEntry, META_NEXT_FILE, META_NEXT_LSN, META_NEXT_TABLE, Manifest, Store, StoreBatch,
+    WalOp,
+};
 use crate::txn::WriteTxn;
 use crate::types::{Key, TableDef, TableShape};
 use crate::version::{DbVersion, TableVersion};
@@ -75,7 +78,10 @@ impl Database {
         let meta_len = std::fs::metadata(&meta_path).map(|m| m.len()).unwrap_or(0);
         if marker.exists() && meta_len == 0 {
             // redb would happily create a fresh, empty store here and every table would silently vanish.
-            return Err(Error::corrupt(&meta_path, "metadata store is missing or empty in an initialised directory"));
+            return Err(Error::corrupt(
+                &meta_path,
+                "metadata store is missing or empty in an initialised directory",
+            ));
         }
         let store = Store::open(&meta_path)?;
         if !marker.exists() {
@@ -104,7 +110,9 @@ impl Database {
             .background
             .then(|| {
                 let w = inner.clone();
-                std::thread::Builder::new().name("omendb-retrain".into()).spawn(move || crate::retrain::worker(w))
+                std::thread::Builder::new()
+                    .name("omendb-retrain".into())
+                    .spawn(move || crate::retrain::worker(w))
             })
             .transpose()
             .map_err(|e| Error::io("retrain thread", e))?;
@@ -152,7 +160,13 @@ impl Database {
 
     /// Merges the table's delta, tombstones and in-memory chunks into new chunk files with new models, now.
     pub fn retrain(&self, name: &str) -> Result<crate::retrain::RetrainReport> {
-        let id = *self.inner.current.load().names.get(name).ok_or_else(|| Error::UnknownTable(name.into()))?;
+        let id = *self
+            .inner
+            .current
+            .load()
+            .names
+            .get(name)
+            .ok_or_else(|| Error::UnknownTable(name.into()))?;
         crate::retrain::retrain_table(&self.inner, id, crate::retrain::Mode::Full)
     }
 
@@ -161,7 +175,13 @@ impl Database {
     }
 
     pub fn all_stats(&self) -> Vec<TableStats> {
-        self.inner.current.load().tables.values().map(|t| TableStats::of(t)).collect()
+        self.inner
+            .current
+            .load()
+            .tables
+            .values()
+            .map(|t| TableStats::of(t))
+            .collect()
     }
 
     /// Stops the background task; the directory is released when the last transaction handle is gone.
@@ -217,7 +237,13 @@ impl Inner {
         let checkpoint = state.next_lsn - 1;
         let batch = StoreBatch {
             catalog: vec![(id, Some(CatalogEntry { id, def }))],
-            manifests: vec![(id, Some(Manifest { checkpoint_lsn: checkpoint, chunks: Vec::new() }))],
+            manifests: vec![(
+                id,
+                Some(Manifest {
+                    checkpoint_lsn: checkpoint,
+                    chunks: Vec::new(),
+                }),
+            )],
             meta: vec![(META_NEXT_TABLE, id + 1)],
             ..StoreBatch::default()
         };
@@ -225,7 +251,10 @@ impl Inner {
         state.next_table_id = id + 1;
         let mut v = (*cur).clone();
         v.names.insert(shape.def.name.clone(), id);
-        v.tables.insert(id, Arc::new(TableVersion::empty(shape, self.opts.epsilon, checkpoint)));
+        v.tables.insert(
+            id,
+            Arc::new(TableVersion::empty(shape, self.opts.epsilon, checkpoint)),
+        );
         self.current.store(Arc::new(v));
         Ok(())
     }
@@ -237,10 +266,20 @@ impl Inner {
         let id = old.shape.id;
         let checkpoint = state.next_lsn - 1;
         let batch = if drop {
-            StoreBatch { catalog: vec![(id, None)], manifests: vec![(id, None)], ..StoreBatch::default() }
+            StoreBatch {
+                catalog: vec![(id, None)],
+                manifests: vec![(id, None)],
+                ..StoreBatch::default()
+            }
         } else {
-            let m = Manifest { checkpoint_lsn: checkpoint, chunks: Vec::new() };
-            StoreBatch { manifests: vec![(id, Some(m))], ..StoreBatch::default() }
+            let m = Manifest {
+                checkpoint_lsn: checkpoint,
+                chunks: Vec::new(),
+            };
+            StoreBatch {
+                manifests: vec![(id, Some(m))],
+                ..StoreBatch::default()
+            }
         };
         self.store.commit(batch)?;
         let mut v = (*cur).clone();
@@ -286,7 +325,11 @@ fn recover(store: &Store, chunk_dir: &Path, opts: &Options) -> Result<(DbVersion
         next_file_id: meta(META_NEXT_FILE).unwrap_or(1),
         next_table_id: meta(META_NEXT_TABLE).unwrap_or(1),
     };
-    let mut version = DbVersion { lsn: state.next_lsn - 1, tables: imbl::OrdMap::new(), names: imbl::OrdMap::new() };
+    let mut version = DbVersion {
+        lsn: state.next_lsn - 1,
+        tables: imbl::OrdMap::new(),
+        names: imbl::OrdMap::new(),
+    };
     let mut live_files = HashSet::new();
     for entry in &loaded.catalog {
         let shape = Arc::new(TableShape::new(entry.id, entry.def.clone())?);
@@ -294,7 +337,9 @@ fn recover(store: &Store, chunk_dir: &Path, opts: &Options) -> Result<(DbVersion
         let mut tv = TableVersion::empty(shape.clone(), opts.epsilon, manifest.checkpoint_lsn);
         let mut chunks = Vec::with_capacity(manifest.chunks.len());
         for m in manifest.chunks {
-            let id = m.file_id.ok_or_else(|| Error::corrupt(store.path(), "manifest names an unsaved chunk"))?;
+            let id = m
+                .file_id
+                .ok_or_else(|| Error::corrupt(store.path(), "manifest names an unsaved chunk"))?;
             let path = chunk_file::path_for(chunk_dir, id);
             chunk_file::verify_footer(&path, entry.id, m.rows)?;
             live_files.insert(id);
@@ -311,7 +356,9 @@ fn recover(store: &Store, chunk_dir: &Path, opts: &Options) -> Result<(DbVersion
 
     for (lsn, record) in &loaded.wal {
         for t in &record.tables {
-            let Some(tv) = version.tables.get(&t.table_id) else { continue };
+            let Some(tv) = version.tables.get(&t.table_id) else {
+                continue;
+            };
             if *lsn <= tv.checkpoint_lsn {
                 continue;
             }
@@ -350,7 +397,9 @@ fn remove_orphans(chunk_dir: &Path, live: &HashSet<u64>, state: &mut CommitState
         if let Some(id) = id {
             state.next_file_id = state.next_file_id.max(id + 1);
         }
-        if id.is_none_or(|id| !live.contains(&id)) && (name.ends_with(".chunk") || name.ends_with(".tmp")) {
+        if id.is_none_or(|id| !live.contains(&id))
+            && (name.ends_with(".chunk") || name.ends_with(".tmp"))
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -15,16 +15,31 @@ pub enum Error {
     TableExists(String),
     #[error("invalid table definition: {0}")]
     InvalidDefinition(String),
-    #[error("duplicate key value violates primary key of table \"{table}\": key {key} already exists")]
+    #[error(
+        "duplicate key value violates primary key of table \"{table}\": key {key} already exists"
+    )]
     DuplicateKey { table: String, key: String },
     #[error("null value in column \"{column}\" of table \"{table}\" violates not-null constraint")]
     NotNull { table: String, column: String },
     #[error("column \"{column}\" of table \"{table}\" is {expected}, got {got}")]
-    WrongType { table: String, column: String, expected: String, got: String },
+    WrongType {
+        table: String,
+        column: String,
+        expected: String,
+        got: String,
+    },
     #[error("table \"{table}\" has {expected} columns, row has {got}")]
-    WrongArity { table: String, expected: usize, got: usize },
+    WrongArity {
+        table: String,
+        expected: usize,
+        got: usize,
+    },
     #[error("key of table \"{table}\" must be {expected}, got {got}")]
-    WrongKeyType { table: String, expected: String, got: String },
+    WrongKeyType {
+        table: String,
+        expected: String,
+        got: String,
+    },
     #[error("table \"{0}\" was dropped or truncated by a concurrent transaction")]
     Conflict(String),
     #[error("corrupt file {path}: {reason}")]
@@ -32,9 +47,15 @@ pub enum Error {
     #[error("data directory {0} is already opened by another process")]
     AlreadyOpen(PathBuf),
     #[error("no space left on device while writing {path}: {source}")]
-    DiskFull { path: PathBuf, source: std::io::Error },
+    DiskFull {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("i/o error on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("metadata store error: {0}")]
     Store(String),
     #[error("the database is closed")]
@@ -53,7 +74,10 @@ impl Error {
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::Corrupt { path: path.into(), reason: reason.into() }
+        Error::Corrupt {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 
     /// A short static name per variant, for metric labels and SQLSTATE mapping in the server.
@@ -64,7 +88,9 @@ impl Error {
             Error::InvalidDefinition(_) => "invalid_definition",
             Error::DuplicateKey { .. } => "duplicate_key",
             Error::NotNull { .. } => "not_null",
-            Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => "wrong_type",
+            Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => {
+                "wrong_type"
+            }
             Error::Conflict(_) => "conflict",
             Error::Corrupt { .. } => "corrupt",
             Error::AlreadyOpen(_) => "already_open",
@@ -91,13 +117,18 @@ impl Error {
     /// A copy of this error for every transaction of a failed commit group (errors are not `Clone`).
     pub(crate) fn duplicate(&self) -> Error {
         match self {
-            Error::Io { path, source } => {
-                Error::Io { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
-            }
-            Error::DiskFull { path, source } => {
-                Error::DiskFull { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
-            }
-            Error::Corrupt { path, reason } => Error::Corrupt { path: path.clone(), reason: reason.clone() },
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::DiskFull { path, source } => Error::DiskFull {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Corrupt { path, reason } => Error::Corrupt {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
             Error::AlreadyOpen(p) => Error::AlreadyOpen(p.clone()),
             other => Error::Store(other.to_string()),
         }

@@ -37,7 +37,10 @@ impl RetrainPolicy {
     }
 
     pub fn manual() -> RetrainPolicy {
-        RetrainPolicy { automatic: false, ..RetrainPolicy::automatic() }
+        RetrainPolicy {
+            automatic: false,
+            ..RetrainPolicy::automatic()
+        }
     }
 }
 

@@ -26,7 +26,9 @@ impl Snapshot {
     }
 
     pub fn table(&self, name: &str) -> Result<TableReader> {
-        Ok(TableReader { version: self.version.table(name)?.clone() })
+        Ok(TableReader {
+            version: self.version.table(name)?.clone(),
+        })
     }
 
     pub fn table_names(&self) -> Vec<String> {
@@ -76,12 +78,20 @@ impl TableReader {
     }
 
     /// Rows of a key range in key order, as record batches of the user schema.
-    pub fn scan(&self, range: KeyRange) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
+    pub fn scan(
+        &self,
+        range: KeyRange,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
         self.check_range(&range)?;
         let shape = self.version.shape.clone();
         Ok(ScanIter::new(self.version.clone(), range).map(move |b| {
             let b = b?;
-            Ok(if shape.has_rowid() { b.project(&(0..shape.def.columns.len()).collect::<Vec<_>>()).expect("in range") } else { b })
+            Ok(if shape.has_rowid() {
+                b.project(&(0..shape.def.columns.len()).collect::<Vec<_>>())
+                    .expect("in range")
+            } else {
+                b
+            })
         }))
     }
 

@@ -50,17 +50,26 @@ pub(crate) fn wanted(tv: &TableVersion, p: &RetrainPolicy) -> Option<Mode> {
         if delta >= p.min_delta_rows && delta as f64 >= p.delta_fraction * rows {
             return Some(Mode::Full);
         }
-        if tv.tombstones >= p.min_delta_rows.min(10_000) && tv.tombstones as f64 >= p.tombstone_fraction * rows {
+        if tv.tombstones >= p.min_delta_rows.min(10_000)
+            && tv.tombstones as f64 >= p.tombstone_fraction * rows
+        {
             return Some(Mode::Full);
         }
         let c = &tv.counters;
-        let lookups = c.lookups.load(Ordering::Relaxed) - c.lookups_at_retrain.load(Ordering::Relaxed);
-        let hits = c.delta_hits.load(Ordering::Relaxed) - c.delta_hits_at_retrain.load(Ordering::Relaxed);
+        let lookups =
+            c.lookups.load(Ordering::Relaxed) - c.lookups_at_retrain.load(Ordering::Relaxed);
+        let hits =
+            c.delta_hits.load(Ordering::Relaxed) - c.delta_hits_at_retrain.load(Ordering::Relaxed);
         if delta >= 1_000 && lookups >= 10_000 && hits as f64 >= p.cost_drift * lookups as f64 {
             return Some(Mode::Full);
         }
     }
-    let memory_rows: u64 = tv.chunks.iter().filter(|c| !c.is_persisted()).map(|c| c.meta.rows).sum();
+    let memory_rows: u64 = tv
+        .chunks
+        .iter()
+        .filter(|c| !c.is_persisted())
+        .map(|c| c.meta.rows)
+        .sum();
     (memory_rows >= p.flush_rows as u64).then_some(Mode::Flush)
 }
 
@@ -80,10 +89,10 @@ pub(crate) fn worker(inner: Arc<Inner>) {
         }
         let v = inner.current.load_full();
         for tv in v.tables.values() {
-            if let Some(mode) = wanted(tv, &inner.opts.retrain) {
-                if let Err(e) = retrain_table(&inner, tv.shape.id, mode) {
-                    tracing::warn!(table = %tv.shape.def.name, "background retrain failed: {e}");
-                }
+            if let Some(mode) = wanted(tv, &inner.opts.retrain)
+                && let Err(e) = retrain_table(&inner, tv.shape.id, mode)
+            {
+                tracing::warn!(table = %tv.shape.def.name, "background retrain failed: {e}");
             }
             if inner.shutdown.load(Ordering::Acquire) {
                 return;
@@ -105,7 +114,10 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
     let (snap, snap_lsn) = {
         let state = inner.commit.lock();
         let cur = inner.current.load_full();
-        let tv = cur.tables.get(&id).ok_or_else(|| Error::UnknownTable(format!("#{id}")))?;
+        let tv = cur
+            .tables
+            .get(&id)
+            .ok_or_else(|| Error::UnknownTable(format!("#{id}")))?;
         let sealed = seal_tail(tv, inner.opts.epsilon);
         if tv.tail_len > 0 {
             inner.publish_table(sealed.clone());
@@ -124,9 +136,18 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
         match mode {
             Mode::Flush => true,
             Mode::Full => {
-                let lo = if i == 0 { Bound::Unbounded } else { Bound::Excluded(&chunks[i - 1].meta.max_key) };
-                let hi = if i + 1 == chunks.len() { Bound::Unbounded } else { Bound::Included(&c.meta.max_key) };
-                c.meta.rows as usize >= inner.opts.chunk_rows / 2 && snap.delta.range((lo, hi)).next().is_none()
+                let lo = if i == 0 {
+                    Bound::Unbounded
+                } else {
+                    Bound::Excluded(&chunks[i - 1].meta.max_key)
+                };
+                let hi = if i + 1 == chunks.len() {
+                    Bound::Unbounded
+                } else {
+                    Bound::Included(&c.meta.max_key)
+                };
+                c.meta.rows as usize >= inner.opts.chunk_rows / 2
+                    && snap.delta.range((lo, hi)).next().is_none()
             }
         }
     };
@@ -136,25 +157,56 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
             plan.push(Ok(i));
             continue;
         }
-        let lo = if i == 0 { Bound::Unbounded } else { Bound::Excluded(chunks[i - 1].meta.max_key.clone()) };
-        let hi = if i + 1 == chunks.len() { Bound::Unbounded } else { Bound::Included(chunks[i].meta.max_key.clone()) };
+        let lo = if i == 0 {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(chunks[i - 1].meta.max_key.clone())
+        };
+        let hi = if i + 1 == chunks.len() {
+            Bound::Unbounded
+        } else {
+            Bound::Included(chunks[i].meta.max_key.clone())
+        };
         match plan.last_mut() {
             Some(Err(run)) => {
                 run.range.end = hi;
                 run.chunks.push(i);
             }
-            _ => plan.push(Err(Run { range: KeyRange::new(lo, hi), chunks: vec![i] })),
+            _ => plan.push(Err(Run {
+                range: KeyRange::new(lo, hi),
+                chunks: vec![i],
+            })),
         }
     }
-    if mode == Mode::Full && (chunks.is_empty() || matches!(plan.last(), Some(Ok(_)))) && !snap.delta.is_empty() {
+    if mode == Mode::Full
+        && (chunks.is_empty() || matches!(plan.last(), Some(Ok(_))))
+        && !snap.delta.is_empty()
+    {
         // Delta rows above the last kept chunk (or in an empty table) need a run of their own.
-        let lo = chunks.last().map_or(Bound::Unbounded, |c| Bound::Excluded(c.meta.max_key.clone()));
-        if snap.delta.range((lo.as_ref(), Bound::Unbounded)).next().is_some() {
-            plan.push(Err(Run { range: KeyRange::new(lo, Bound::Unbounded), chunks: vec![] }));
+        let lo = chunks.last().map_or(Bound::Unbounded, |c| {
+            Bound::Excluded(c.meta.max_key.clone())
+        });
+        if snap
+            .delta
+            .range((lo.as_ref(), Bound::Unbounded))
+            .next()
+            .is_some()
+        {
+            plan.push(Err(Run {
+                range: KeyRange::new(lo, Bound::Unbounded),
+                chunks: vec![],
+            }));
         }
     }
     if plan.iter().all(|p| p.is_ok()) && (mode == Mode::Flush || snap.delta.is_empty()) {
-        return Ok(RetrainReport { table: name, mode, rows_written: 0, chunks_written: 0, chunks_reused: chunks.len(), micros: 0 });
+        return Ok(RetrainReport {
+            table: name,
+            mode,
+            rows_written: 0,
+            chunks_written: 0,
+            chunks_reused: chunks.len(),
+            micros: 0,
+        });
     }
 
     // 3. Build and write the new chunks, off every lock but ours.
@@ -182,10 +234,24 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
     };
     let mut next = (**cur).clone();
     let mut list = new_chunks;
-    list.extend(cur.chunks.iter().filter(|c| !snap.chunks.iter().any(|s| Arc::ptr_eq(s, c))).cloned());
+    list.extend(
+        cur.chunks
+            .iter()
+            .filter(|c| !snap.chunks.iter().any(|s| Arc::ptr_eq(s, c)))
+            .cloned(),
+    );
     next.chunks = Arc::new(list);
     if mode == Mode::Full {
-        next.delta = cur.delta.iter().filter(|(_, e)| e.lsn > snap_lsn).map(|(k, e)| (k.clone(), e.clone())).collect();
+        // Usually nothing was written meanwhile: then the merged delta is simply gone.
+        next.delta = if cur.delta.ptr_eq(&snap.delta) {
+            imbl::OrdMap::new()
+        } else {
+            cur.delta
+                .iter()
+                .filter(|(_, e)| e.lsn > snap_lsn)
+                .map(|(k, e)| (k.clone(), e.clone()))
+                .collect()
+        };
         next.tombstones = next.delta.values().filter(|e| e.row.is_none()).count();
         next.checkpoint_lsn = snap_lsn;
     } else if snap.delta.is_empty() {
@@ -193,7 +259,12 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
     }
     let manifest = Manifest {
         checkpoint_lsn: next.checkpoint_lsn,
-        chunks: next.chunks.iter().filter(|c| c.is_persisted()).map(|c| c.meta.clone()).collect(),
+        chunks: next
+            .chunks
+            .iter()
+            .filter(|c| c.is_persisted())
+            .map(|c| c.meta.clone())
+            .collect(),
     };
     let last_lsn = state.next_lsn - 1;
     let floor = cur_db
@@ -201,7 +272,8 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
         .values()
         .map(|t| if t.shape.id == id { &next } else { &**t })
         .map(|t| {
-            let clean = t.delta.is_empty() && t.tail_len == 0 && t.chunks.iter().all(|c| c.is_persisted());
+            let clean =
+                t.delta.is_empty() && t.tail_len == 0 && t.chunks.iter().all(|c| c.is_persisted());
             if clean { last_lsn } else { t.checkpoint_lsn }
         })
         .min()
@@ -221,21 +293,43 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
     if mode == Mode::Full {
         next.counters.retrains.fetch_add(1, Ordering::Relaxed);
         let c = &next.counters;
-        c.lookups_at_retrain.store(c.lookups.load(Ordering::Relaxed), Ordering::Relaxed);
-        c.delta_hits_at_retrain.store(c.delta_hits.load(Ordering::Relaxed), Ordering::Relaxed);
-        next.counters.last_retrain_micros.store(micros, Ordering::Relaxed);
+        c.lookups_at_retrain
+            .store(c.lookups.load(Ordering::Relaxed), Ordering::Relaxed);
+        c.delta_hits_at_retrain
+            .store(c.delta_hits.load(Ordering::Relaxed), Ordering::Relaxed);
+        next.counters
+            .last_retrain_micros
+            .store(micros, Ordering::Relaxed);
     }
-    let replaced: Vec<Arc<Chunk>> =
-        snap.chunks.iter().filter(|c| !next.chunks.iter().any(|n| Arc::ptr_eq(n, c))).cloned().collect();
+    let replaced: Vec<Arc<Chunk>> = snap
+        .chunks
+        .iter()
+        .filter(|c| !next.chunks.iter().any(|n| Arc::ptr_eq(n, c)))
+        .cloned()
+        .collect();
     inner.publish_table(next);
     drop(state);
-    for c in replaced {
+    for c in &replaced {
         c.mark_obsolete();
     }
-    Ok(RetrainReport { table: name, mode, rows_written, chunks_written: written.len(), chunks_reused: reused, micros })
+    // Freeing the old version (hundreds of MB, file unlinks) is nobody's wait: do it off the caller's path.
+    let _ = std::thread::Builder::new()
+        .name("omendb-free".into())
+        .spawn(move || drop((snap, replaced)));
+    Ok(RetrainReport {
+        table: name,
+        mode,
+        rows_written,
+        chunks_written: written.len(),
+        chunks_reused: reused,
+        micros,
+    })
 }
 
 /// Writes every run of the plan as new chunk files; returns the table's new chunk list in key order.
+///
+/// Two stages run side by side: one thread merges (scans the snapshot), the caller's thread fits models
+/// and writes files. Files are fsynced together at the end, so the kernel writes back while we merge.
 fn build_runs(
     inner: &Arc<Inner>,
     snap: &Arc<TableVersion>,
@@ -255,38 +349,104 @@ fn build_runs(
             }
             Err(run) => run,
         };
-        let batches: Vec<RecordBatch> = match mode {
-            Mode::Full => ScanIter::new(snap.clone(), run.range).collect::<Result<_>>()?,
-            Mode::Flush => run.chunks.iter().map(|&i| Ok(snap.chunks[i].data()?.batch.clone())).collect::<Result<_>>()?,
-        };
-        let all = concat_batches(&snap.shape.physical, &batches).map_err(|e| Error::Store(e.to_string()))?;
-        drop(batches);
-        let n = all.num_rows();
-        let pieces = n.div_ceil(inner.opts.chunk_rows).max(1);
-        let per = n.div_ceil(pieces).max(1);
-        let mut at = 0;
-        while at < n {
-            let len = per.min(n - at);
-            let data = ChunkData::build(all.slice(at, len), &snap.shape, inner.opts.epsilon);
-            let file_id = {
-                let mut st = inner.commit.lock();
-                st.next_file_id += 1;
-                st.next_file_id - 1
-            };
-            let path = inner.chunk_path(file_id);
-            let bytes = chunk_file::write(&inner.chunk_dir, file_id, snap.shape.id, &data)?;
-            written.push(path.clone());
-            let meta = ChunkMeta {
-                file_id: Some(file_id),
-                rows: len as u64,
-                min_key: data.key_at(0),
-                max_key: data.key_at(len - 1),
-                file_bytes: bytes,
-            };
-            out.push(Chunk::file(meta, snap.shape.clone(), path, Some(Arc::new(data))));
-            rows_written += len as u64;
-            at += len;
-        }
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(2);
+            let snap2 = snap.clone();
+            scope.spawn(move || {
+                let source: Box<dyn Iterator<Item = Result<RecordBatch>>> = match mode {
+                    Mode::Full => Box::new(ScanIter::new(snap2, run.range)),
+                    Mode::Flush => Box::new(
+                        run.chunks
+                            .into_iter()
+                            .map(move |i| Ok(snap2.chunks[i].data()?.batch.clone())),
+                    ),
+                };
+                for b in source {
+                    if tx.send(b).is_err() {
+                        break;
+                    }
+                }
+            });
+            let target = inner.opts.chunk_rows;
+            let mut pending: Vec<RecordBatch> = Vec::new();
+            let mut pending_rows = 0;
+            let mut emit =
+                |pending: &mut Vec<RecordBatch>, out: &mut Vec<Arc<Chunk>>| -> Result<()> {
+                    let all = if pending.len() == 1 {
+                        pending.pop().expect("one batch")
+                    } else {
+                        let all = concat_batches(&snap.shape.physical, pending.iter())
+                            .map_err(|e| Error::Store(e.to_string()))?;
+                        pending.clear();
+                        all
+                    };
+                    let n = all.num_rows();
+                    let pieces = n.div_ceil(2 * target).max(1);
+                    let per = n.div_ceil(pieces).max(1);
+                    let mut at = 0;
+                    while at < n {
+                        let len = per.min(n - at);
+                        let chunk = write_chunk(inner, snap, all.slice(at, len), written)?;
+                        out.push(chunk);
+                        rows_written += len as u64;
+                        at += len;
+                    }
+                    Ok(())
+                };
+            for b in rx {
+                let b = b?;
+                if b.num_rows() == 0 {
+                    continue;
+                }
+                pending_rows += b.num_rows();
+                pending.push(b);
+                if pending_rows >= target {
+                    emit(&mut pending, &mut out)?;
+                    pending_rows = 0;
+                }
+            }
+            if !pending.is_empty() {
+                emit(&mut pending, &mut out)?;
+            }
+            Ok(())
+        })?;
+    }
+    for path in written.iter() {
+        std::fs::File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(path, e))?;
     }
     Ok((out, rows_written, reused))
+}
+
+/// Fits a model over `batch` and writes it as a new chunk file (not yet fsynced).
+fn write_chunk(
+    inner: &Arc<Inner>,
+    snap: &Arc<TableVersion>,
+    batch: RecordBatch,
+    written: &mut Vec<std::path::PathBuf>,
+) -> Result<Arc<Chunk>> {
+    let len = batch.num_rows();
+    let data = ChunkData::build(batch, &snap.shape, inner.opts.epsilon);
+    let file_id = {
+        let mut st = inner.commit.lock();
+        st.next_file_id += 1;
+        st.next_file_id - 1
+    };
+    let path = inner.chunk_path(file_id);
+    let bytes = chunk_file::write(&inner.chunk_dir, file_id, snap.shape.id, &data, false)?;
+    written.push(path.clone());
+    let meta = ChunkMeta {
+        file_id: Some(file_id),
+        rows: len as u64,
+        min_key: data.key_at(0),
+        max_key: data.key_at(len - 1),
+        file_bytes: bytes,
+    };
+    Ok(Chunk::file(
+        meta,
+        snap.shape.clone(),
+        path,
+        Some(Arc::new(data)),
+    ))
 }

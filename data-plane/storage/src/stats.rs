@@ -61,7 +61,11 @@ impl TableStats {
             last_retrain_micros: tv.counters.last_retrain_micros.load(Ordering::Relaxed),
             lookups,
             delta_lookups: tv.counters.delta_hits.load(Ordering::Relaxed),
-            mean_window: if lookups == 0 { 0.0 } else { window as f64 / lookups as f64 },
+            mean_window: if lookups == 0 {
+                0.0
+            } else {
+                window as f64 / lookups as f64
+            },
         }
     }
 }

@@ -101,7 +101,10 @@ impl Store {
         let db = std::panic::catch_unwind(|| Database::builder().create(path))
             .map_err(|_| Error::corrupt(path, "metadata store could not be read"))?
             .map_err(|e| store_err(path, e))?;
-        let store = Store { db, path: path.to_path_buf() };
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+        };
         // Create the tables on first use so readers can always open them.
         store.commit(StoreBatch::default())?;
         Ok(store)
@@ -116,27 +119,55 @@ impl Store {
         let e = |x: redb::Error| store_err(p, x);
         let tx = self.db.begin_read().map_err(|x| e(x.into()))?;
         let mut catalog = Vec::new();
-        for item in tx.open_table(CATALOG).map_err(|x| e(x.into()))?.iter().map_err(|x| e(x.into()))? {
+        for item in tx
+            .open_table(CATALOG)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
             let (_, v) = item.map_err(|x| e(x.into()))?;
             catalog.push(decode::<CatalogEntry>(p, "catalog entry", v.value())?);
         }
         let mut manifests = HashMap::new();
-        for item in tx.open_table(MANIFEST).map_err(|x| e(x.into()))?.iter().map_err(|x| e(x.into()))? {
+        for item in tx
+            .open_table(MANIFEST)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
             let (k, v) = item.map_err(|x| e(x.into()))?;
             manifests.insert(k.value(), decode::<Manifest>(p, "manifest", v.value())?);
         }
         let mut wal = Vec::new();
-        for item in tx.open_table(WAL).map_err(|x| e(x.into()))?.iter().map_err(|x| e(x.into()))? {
+        for item in tx
+            .open_table(WAL)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
             let (k, v) = item.map_err(|x| e(x.into()))?;
             let lsn = k.value();
-            wal.push((lsn, decode::<WalRecord>(p, &format!("WAL record {lsn}"), v.value())?));
+            wal.push((
+                lsn,
+                decode::<WalRecord>(p, &format!("WAL record {lsn}"), v.value())?,
+            ));
         }
         let mut meta = HashMap::new();
-        for item in tx.open_table(META).map_err(|x| e(x.into()))?.iter().map_err(|x| e(x.into()))? {
+        for item in tx
+            .open_table(META)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
             let (k, v) = item.map_err(|x| e(x.into()))?;
             meta.insert(k.value().to_string(), v.value());
         }
-        Ok(Loaded { catalog, manifests, wal, meta })
+        Ok(Loaded {
+            catalog,
+            manifests,
+            wal,
+            meta,
+        })
     }
 
     /// One redb transaction with Immediate durability: when this returns Ok, the batch is on disk.
@@ -144,14 +175,17 @@ impl Store {
         let p = &self.path;
         let e = |x: redb::Error| store_err(p, x);
         let mut tx = self.db.begin_write().map_err(|x| e(x.into()))?;
-        tx.set_durability(Durability::Immediate).map_err(|x| Error::Store(x.to_string()))?;
+        tx.set_durability(Durability::Immediate)
+            .map_err(|x| Error::Store(x.to_string()))?;
         {
             let mut wal = tx.open_table(WAL).map_err(|x| e(x.into()))?;
             if let Some(upto) = b.truncate_wal_upto {
-                wal.retain_in(..=upto, |_, _| false).map_err(|x| e(x.into()))?;
+                wal.retain_in(..=upto, |_, _| false)
+                    .map_err(|x| e(x.into()))?;
             }
             for (lsn, bytes) in &b.wal {
-                wal.insert(*lsn, bytes.as_slice()).map_err(|x| e(x.into()))?;
+                wal.insert(*lsn, bytes.as_slice())
+                    .map_err(|x| e(x.into()))?;
             }
             let mut man = tx.open_table(MANIFEST).map_err(|x| e(x.into()))?;
             for (id, m) in &b.manifests {

@@ -33,7 +33,12 @@ pub struct WriteTxn {
 impl WriteTxn {
     pub(crate) fn new(inner: Arc<Inner>) -> WriteTxn {
         let snapshot = inner.current.load_full();
-        WriteTxn { inner, snapshot, writes: TxnWrites::default(), overlays: HashMap::new() }
+        WriteTxn {
+            inner,
+            snapshot,
+            writes: TxnWrites::default(),
+            overlays: HashMap::new(),
+        }
     }
 
     /// The table as this transaction sees it. Tables created after `begin` are visible too.
@@ -46,11 +51,14 @@ impl WriteTxn {
 
     fn writes_for(&mut self, base: &TableVersion) -> &mut TableWrites {
         self.overlays.remove(&base.shape.id);
-        self.writes.tables.entry(base.shape.id).or_insert_with(|| TableWrites {
-            name: base.shape.def.name.clone(),
-            epoch: base.epoch,
-            ..TableWrites::default()
-        })
+        self.writes
+            .tables
+            .entry(base.shape.id)
+            .or_insert_with(|| TableWrites {
+                name: base.shape.def.name.clone(),
+                epoch: base.epoch,
+                ..TableWrites::default()
+            })
     }
 
     /// The physical row under `key` as this transaction sees it.
@@ -59,7 +67,9 @@ impl WriteTxn {
             if let Some(op) = tw.map.get(key) {
                 return Ok(match op {
                     PendingOp::Delete => None,
-                    PendingOp::Insert(r) | PendingOp::Upsert(r) | PendingOp::Update(r) => Some(r.clone()),
+                    PendingOp::Insert(r) | PendingOp::Upsert(r) | PendingOp::Update(r) => {
+                        Some(r.clone())
+                    }
                 });
             }
             if let Ok(i) = tw.appends.binary_search_by(|(k, _)| k.cmp(key)) {
@@ -93,9 +103,13 @@ impl WriteTxn {
         };
         // Above everything the table and this transaction hold, the key cannot exist: skip the lookup
         // (the in-order bulk-load path).
-        let fresh = base.is_append(&key) && self.writes.tables.get(&base.shape.id).is_none_or(above_all);
+        let fresh =
+            base.is_append(&key) && self.writes.tables.get(&base.shape.id).is_none_or(above_all);
         if !fresh && self.lookup(&base, &key)?.is_some() {
-            return Err(Error::DuplicateKey { table: table.into(), key: key.to_string() });
+            return Err(Error::DuplicateKey {
+                table: table.into(),
+                key: key.to_string(),
+            });
         }
         let tw = self.writes_for(&base);
         let above_all = above_all(tw);
@@ -108,7 +122,8 @@ impl WriteTxn {
                 // Long in-order runs go columnar: a fraction of the memory of boxed rows, and at commit they
                 // take the bulk path without another conversion.
                 let rows = std::mem::take(&mut tw.appends);
-                let batch = rows_to_batch(&base.shape.physical, rows.iter().map(|(_, r)| r.as_slice()));
+                let batch =
+                    rows_to_batch(&base.shape.physical, rows.iter().map(|(_, r)| r.as_slice()));
                 let (first, last) = (rows[0].0.clone(), rows[rows.len() - 1].0.clone());
                 drop(rows);
                 tw.batches.push(KeyedBatch { first, last, batch });
@@ -133,7 +148,9 @@ impl WriteTxn {
         let mut columns = batch.columns().to_vec();
         if shape.has_rowid() {
             let start = shape.next_rowid.fetch_add(n as i64, Ordering::Relaxed);
-            columns.push(Arc::new(Int64Array::from_iter_values(start..start + n as i64)));
+            columns.push(Arc::new(Int64Array::from_iter_values(
+                start..start + n as i64,
+            )));
         }
         let physical = RecordBatch::try_new(shape.physical.clone(), columns)
             .map_err(|e| Error::InvalidDefinition(format!("batch for table \"{table}\": {e}")))?;
@@ -148,7 +165,11 @@ impl WriteTxn {
                     && tw.batches.last().is_none_or(|b| first > b.last)
             });
         if above && strictly_increasing(key_col, shape.key_kind) {
-            self.writes_for(&base).batches.push(KeyedBatch { first, last, batch: physical });
+            self.writes_for(&base).batches.push(KeyedBatch {
+                first,
+                last,
+                batch: physical,
+            });
             return Ok(());
         }
         let saved = self.writes.tables.get(&shape.id).cloned();
@@ -177,7 +198,9 @@ impl WriteTxn {
         }
         let row = Self::physical(&base.shape, row, None)?;
         let key = base.shape.key_of(&row);
-        self.writes_for(&base).map.insert(key, PendingOp::Upsert(row));
+        self.writes_for(&base)
+            .map
+            .insert(key, PendingOp::Upsert(row));
         Ok(())
     }
 
@@ -188,12 +211,19 @@ impl WriteTxn {
         if self.lookup(&base, key)?.is_none() {
             return Ok(false);
         }
-        let rowid = if let (true, Key::Int(id)) = (base.shape.has_rowid(), key) { Some(*id) } else { None };
+        let rowid = if let (true, Key::Int(id)) = (base.shape.has_rowid(), key) {
+            Some(*id)
+        } else {
+            None
+        };
         let row = Self::physical(&base.shape, row, rowid)?;
         let new_key = base.shape.key_of(&row);
         if new_key != *key {
             if self.lookup(&base, &new_key)?.is_some() {
-                return Err(Error::DuplicateKey { table: table.into(), key: new_key.to_string() });
+                return Err(Error::DuplicateKey {
+                    table: table.into(),
+                    key: new_key.to_string(),
+                });
             }
             let tw = self.writes_for(&base);
             tw.map.insert(key.clone(), PendingOp::Delete);
@@ -218,7 +248,9 @@ impl WriteTxn {
         if self.lookup(&base, key)?.is_none() {
             return Ok(false);
         }
-        self.writes_for(&base).map.insert(key.clone(), PendingOp::Delete);
+        self.writes_for(&base)
+            .map
+            .insert(key.clone(), PendingOp::Delete);
         Ok(true)
     }
 
@@ -227,10 +259,10 @@ impl WriteTxn {
         let base = self.base(table)?;
         base.shape.check_key(key)?;
         let mut row = self.lookup(&base, key)?;
-        if base.shape.has_rowid() {
-            if let Some(r) = row.as_mut() {
-                r.pop();
-            }
+        if base.shape.has_rowid()
+            && let Some(r) = row.as_mut()
+        {
+            r.pop();
         }
         Ok(row)
     }
@@ -253,13 +285,25 @@ impl WriteTxn {
                     if !exists {
                         o.live_rows += 1;
                     }
-                    o.delta.insert(k.clone(), DeltaEntry { lsn: u64::MAX, row: Some(Arc::new(r.clone())) });
+                    o.delta.insert(
+                        k.clone(),
+                        DeltaEntry {
+                            lsn: u64::MAX,
+                            row: Some(Arc::new(r.clone())),
+                        },
+                    );
                 }
                 None => {
                     if exists {
                         o.live_rows -= 1;
                     }
-                    o.delta.insert(k.clone(), DeltaEntry { lsn: u64::MAX, row: None });
+                    o.delta.insert(
+                        k.clone(),
+                        DeltaEntry {
+                            lsn: u64::MAX,
+                            row: None,
+                        },
+                    );
                 }
             }
         };
@@ -282,7 +326,9 @@ impl WriteTxn {
             match op {
                 PendingOp::Delete => put(&mut o, k, None),
                 PendingOp::Update(_) if !exists => {}
-                PendingOp::Insert(r) | PendingOp::Upsert(r) | PendingOp::Update(r) => put(&mut o, k, Some(r)),
+                PendingOp::Insert(r) | PendingOp::Upsert(r) | PendingOp::Update(r) => {
+                    put(&mut o, k, Some(r))
+                }
             }
         }
         let o = Arc::new(o);
@@ -305,19 +351,30 @@ impl WriteTxn {
 }
 
 /// The batch and row holding `key` among a transaction's inserted batches.
-fn find_in_batches<'a>(batches: &'a [KeyedBatch], shape: &TableShape, key: &Key) -> Option<(&'a KeyedBatch, usize)> {
+fn find_in_batches<'a>(
+    batches: &'a [KeyedBatch],
+    shape: &TableShape,
+    key: &Key,
+) -> Option<(&'a KeyedBatch, usize)> {
     let i = batches.partition_point(|b| b.last < *key);
     let b = batches.get(i).filter(|b| b.first <= *key)?;
     let col = b.batch.column(shape.key_col).as_ref();
-    let pos = crate::chunk::partition_range(0, b.batch.num_rows(), |j| column_key_at(col, shape.key_kind, j) < *key);
-    (pos < b.batch.num_rows() && column_key_at(col, shape.key_kind, pos) == *key).then_some((b, pos))
+    let pos = crate::chunk::partition_range(0, b.batch.num_rows(), |j| {
+        column_key_at(col, shape.key_kind, j) < *key
+    });
+    (pos < b.batch.num_rows() && column_key_at(col, shape.key_kind, pos) == *key)
+        .then_some((b, pos))
 }
 
 /// A batch must have the table's columns with their types, and no NULL where the table forbids one.
 fn check_batch(shape: &TableShape, batch: &RecordBatch) -> Result<()> {
     let table = || shape.def.name.clone();
     if batch.num_columns() != shape.def.columns.len() {
-        return Err(Error::WrongArity { table: table(), expected: shape.def.columns.len(), got: batch.num_columns() });
+        return Err(Error::WrongArity {
+            table: table(),
+            expected: shape.def.columns.len(),
+            got: batch.num_columns(),
+        });
     }
     for (i, (col, array)) in shape.def.columns.iter().zip(batch.columns()).enumerate() {
         if array.data_type() != &col.data_type.arrow() {
@@ -329,7 +386,10 @@ fn check_batch(shape: &TableShape, batch: &RecordBatch) -> Result<()> {
             });
         }
         if (!col.nullable || shape.def.primary_key == Some(i)) && array.null_count() > 0 {
-            return Err(Error::NotNull { table: table(), column: col.name.clone() });
+            return Err(Error::NotNull {
+                table: table(),
+                column: col.name.clone(),
+            });
         }
     }
     Ok(())

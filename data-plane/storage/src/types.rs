@@ -27,7 +27,10 @@ pub enum DataType {
     /// Days since the Unix epoch.
     Date,
     /// Fixed-point decimal stored as an i128 scaled by `10^scale`.
-    Numeric { precision: u8, scale: i8 },
+    Numeric {
+        precision: u8,
+        scale: i8,
+    },
 }
 
 impl DataType {
@@ -42,7 +45,9 @@ impl DataType {
             DataType::Text => ArrowType::Utf8,
             DataType::Bytea => ArrowType::Binary,
             DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, None),
-            DataType::TimestampTz => ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            DataType::TimestampTz => {
+                ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            }
             DataType::Date => ArrowType::Date32,
             DataType::Numeric { precision, scale } => ArrowType::Decimal128(*precision, *scale),
         }
@@ -91,7 +96,10 @@ impl DataType {
                 | (DataType::Boolean, Value::Bool(_))
                 | (DataType::Text, Value::Text(_))
                 | (DataType::Bytea, Value::Bytes(_))
-                | (DataType::Timestamp | DataType::TimestampTz, Value::Timestamp(_))
+                | (
+                    DataType::Timestamp | DataType::TimestampTz,
+                    Value::Timestamp(_)
+                )
                 | (DataType::Date, Value::Date(_))
                 | (DataType::Numeric { .. }, Value::Decimal(_))
         )
@@ -176,7 +184,11 @@ impl fmt::Display for Key {
             Key::Int(v) => write!(f, "({v})"),
             Key::Bytes(b) => match std::str::from_utf8(b) {
                 Ok(s) => write!(f, "({s})"),
-                Err(_) => write!(f, "(\\x{})", b.iter().map(|x| format!("{x:02x}")).collect::<String>()),
+                Err(_) => write!(
+                    f,
+                    "(\\x{})",
+                    b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+                ),
             },
         }
     }
@@ -223,7 +235,11 @@ pub struct ColumnDef {
 
 impl ColumnDef {
     pub fn new(name: impl Into<String>, data_type: DataType) -> Self {
-        ColumnDef { name: name.into(), data_type, nullable: true }
+        ColumnDef {
+            name: name.into(),
+            data_type,
+            nullable: true,
+        }
     }
 
     pub fn not_null(mut self) -> Self {
@@ -266,11 +282,20 @@ impl TableShape {
             .columns
             .iter()
             .enumerate()
-            .map(|(i, c)| Field::new(&c.name, c.data_type.arrow(), c.nullable && def.primary_key != Some(i)))
+            .map(|(i, c)| {
+                Field::new(
+                    &c.name,
+                    c.data_type.arrow(),
+                    c.nullable && def.primary_key != Some(i),
+                )
+            })
             .collect();
         let user = Arc::new(Schema::new(fields.clone()));
         let (key_col, key_kind) = match def.primary_key {
-            Some(pk) => (pk, def.columns[pk].data_type.key_kind().unwrap_or(KeyKind::Int)),
+            Some(pk) => (
+                pk,
+                def.columns[pk].data_type.key_kind().unwrap_or(KeyKind::Int),
+            ),
             None => {
                 fields.push(Field::new(ROWID_COLUMN, ArrowType::Int64, false));
                 (def.columns.len(), KeyKind::Int)
@@ -303,7 +328,11 @@ impl TableShape {
     pub fn check_row(&self, row: &[Value]) -> Result<()> {
         let table = || self.def.name.clone();
         if row.len() != self.def.columns.len() {
-            return Err(Error::WrongArity { table: table(), expected: self.def.columns.len(), got: row.len() });
+            return Err(Error::WrongArity {
+                table: table(),
+                expected: self.def.columns.len(),
+                got: row.len(),
+            });
         }
         for (i, (col, v)) in self.def.columns.iter().zip(row).enumerate() {
             if !col.data_type.accepts(v) {
@@ -315,7 +344,10 @@ impl TableShape {
                 });
             }
             if matches!(v, Value::Null) && (!col.nullable || self.def.primary_key == Some(i)) {
-                return Err(Error::NotNull { table: table(), column: col.name.clone() });
+                return Err(Error::NotNull {
+                    table: table(),
+                    column: col.name.clone(),
+                });
             }
         }
         Ok(())
@@ -326,7 +358,13 @@ impl TableShape {
         if key.kind() == self.key_kind {
             Ok(())
         } else {
-            let name = |k: KeyKind| if k == KeyKind::Int { "an integer" } else { "text or bytea" };
+            let name = |k: KeyKind| {
+                if k == KeyKind::Int {
+                    "an integer"
+                } else {
+                    "text or bytea"
+                }
+            };
             Err(Error::WrongKeyType {
                 table: self.def.name.clone(),
                 expected: name(self.key_kind).into(),
@@ -352,10 +390,13 @@ fn validate_def(def: &TableDef) -> Result<()> {
         if !seen.insert(c.name.as_str()) {
             return bad(format!("column \"{}\" specified more than once", c.name));
         }
-        if let DataType::Numeric { precision, scale } = c.data_type {
-            if precision == 0 || precision > 38 || scale < 0 || scale as u8 > precision {
-                return bad(format!("invalid numeric({precision},{scale}) for column \"{}\"", c.name));
-            }
+        if let DataType::Numeric { precision, scale } = c.data_type
+            && (precision == 0 || precision > 38 || scale < 0 || scale as u8 > precision)
+        {
+            return bad(format!(
+                "invalid numeric({precision},{scale}) for column \"{}\"",
+                c.name
+            ));
         }
     }
     if let Some(pk) = def.primary_key {

@@ -8,8 +8,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_select::interleave::interleave;
+use arrow_array::{ArrayRef, RecordBatch, make_array};
+use arrow_data::transform::MutableArrayData;
 
 use crate::chunk::Chunk;
 use crate::columnar::{row_at, rows_to_batch};
@@ -95,7 +95,9 @@ impl TableVersion {
 
     fn count_lookup(&self, window: usize) {
         self.counters.lookups.fetch_add(1, Ordering::Relaxed);
-        self.counters.window_sum.fetch_add(window as u64, Ordering::Relaxed);
+        self.counters
+            .window_sum
+            .fetch_add(window as u64, Ordering::Relaxed);
     }
 
     /// The physical row under `key`: delta first (newest), then chunk or tail through the learned index.
@@ -125,7 +127,6 @@ impl TableVersion {
     pub fn is_append(&self, key: &Key) -> bool {
         self.max_key.as_ref().is_none_or(|m| key > m)
     }
-
 }
 
 /// A key range for scans.
@@ -137,7 +138,10 @@ pub struct KeyRange {
 
 impl KeyRange {
     pub fn all() -> KeyRange {
-        KeyRange { start: Bound::Unbounded, end: Bound::Unbounded }
+        KeyRange {
+            start: Bound::Unbounded,
+            end: Bound::Unbounded,
+        }
     }
 
     pub fn new(start: Bound<Key>, end: Bound<Key>) -> KeyRange {
@@ -160,7 +164,11 @@ fn max_lower<'a>(a: Bound<&'a Key>, b: Bound<&'a Key>) -> Bound<&'a Key> {
         (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.max(y)),
         (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.max(y)),
         (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
-            if i > e { Bound::Included(i) } else { Bound::Excluded(e) }
+            if i > e {
+                Bound::Included(i)
+            } else {
+                Bound::Excluded(e)
+            }
         }
     }
 }
@@ -171,7 +179,11 @@ fn min_upper<'a>(a: Bound<&'a Key>, b: Bound<&'a Key>) -> Bound<&'a Key> {
         (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.min(y)),
         (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.min(y)),
         (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
-            if i < e { Bound::Included(i) } else { Bound::Excluded(e) }
+            if i < e {
+                Bound::Included(i)
+            } else {
+                Bound::Excluded(e)
+            }
         }
     }
 }
@@ -197,9 +209,16 @@ impl ScanIter {
         // Skip chunks entirely below the range through the fence keys.
         let first = match &range.start {
             Bound::Unbounded => 0,
-            Bound::Included(k) | Bound::Excluded(k) => version.chunks.partition_point(|c| c.meta.max_key < *k),
+            Bound::Included(k) | Bound::Excluded(k) => {
+                version.chunks.partition_point(|c| c.meta.max_key < *k)
+            }
         };
-        ScanIter { version, range, next_source: first, done }
+        ScanIter {
+            version,
+            range,
+            next_source: first,
+            done,
+        }
     }
 
     fn source_count(&self) -> usize {
@@ -210,9 +229,17 @@ impl ScanIter {
     fn scan_source(&self, i: usize) -> Result<Option<RecordBatch>> {
         let v = &*self.version;
         let chunks = &v.chunks;
-        let source = if i < chunks.len() { Source::Chunk(&chunks[i]) } else { Source::Tail };
+        let source = if i < chunks.len() {
+            Source::Chunk(&chunks[i])
+        } else {
+            Source::Tail
+        };
         // Source i owns keys in (max of source i-1, max of source i]; the tail owns everything above.
-        let span_lo = if i == 0 { Bound::Unbounded } else { Bound::Excluded(&chunks[i - 1].meta.max_key) };
+        let span_lo = if i == 0 {
+            Bound::Unbounded
+        } else {
+            Bound::Excluded(&chunks[i - 1].meta.max_key)
+        };
         let span_hi = match source {
             Source::Chunk(c) => Bound::Included(&c.meta.max_key),
             Source::Tail => Bound::Unbounded,
@@ -256,7 +283,11 @@ impl ScanIter {
                 }
                 .max(p0);
                 let rows = v.tail.rows(p0, p1);
-                (rows_to_batch(&v.shape.physical, rows.iter().map(|r| r.as_slice())), p0, p1)
+                (
+                    rows_to_batch(&v.shape.physical, rows.iter().map(|r| r.as_slice())),
+                    p0,
+                    p1,
+                )
             }
         };
         let delta: Vec<(&Key, &DeltaEntry)> = v.delta.range((lo, hi)).collect();
@@ -276,33 +307,56 @@ impl ScanIter {
                 Source::Tail => v.tail.lower_bound(v.tail_len, k),
             })
         };
-        let puts: Vec<&[crate::types::Value]> =
-            delta.iter().filter_map(|(_, e)| e.row.as_deref().map(|r| r.as_slice())).collect();
+        let puts: Vec<&[crate::types::Value]> = delta
+            .iter()
+            .filter_map(|(_, e)| e.row.as_deref().map(|r| r.as_slice()))
+            .collect();
         let delta_batch = rows_to_batch(&v.shape.physical, puts.iter().copied());
-        let mut order: Vec<(usize, usize)> = Vec::with_capacity(base.num_rows() + puts.len());
+        // Runs of base rows are copied as ranges, so the cost follows the number of delta keys, not rows.
+        let mut runs: Vec<(usize, usize, usize)> = Vec::with_capacity(2 * delta.len() + 1);
+        let mut push = |src: usize, start: usize, end: usize| {
+            if start >= end {
+                return;
+            }
+            match runs.last_mut() {
+                Some((s, _, e)) if *s == src && *e == start => *e = end,
+                _ => runs.push((src, start, end)),
+            }
+        };
         let mut at = p0;
         let mut next_put = 0;
         for (k, e) in &delta {
             let j = lower_bound(k)?.clamp(at, p1);
-            order.extend((at..j).map(|p| (0, p - p0)));
+            push(0, at - p0, j - p0);
             at = j;
             if at < p1 && key_at(at)? == **k {
                 at += 1;
             }
             if e.row.is_some() {
-                order.push((1, next_put));
+                push(1, next_put, next_put + 1);
                 next_put += 1;
             }
         }
-        order.extend((at..p1).map(|p| (0, p - p0)));
-        if order.is_empty() {
+        push(0, at - p0, p1 - p0);
+        if runs.is_empty() {
             return Ok(None);
         }
+        let rows: usize = runs.iter().map(|(_, s, e)| e - s).sum();
         let columns: Vec<ArrayRef> = (0..base.num_columns())
-            .map(|c| interleave(&[base.column(c).as_ref(), delta_batch.column(c).as_ref()], &order))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Store(format!("merging delta into scan: {e}")))?;
-        Ok(Some(RecordBatch::try_new(base.schema(), columns).map_err(|e| Error::Store(e.to_string()))?))
+            .map(|c| {
+                let (a, b) = (base.column(c).to_data(), delta_batch.column(c).to_data());
+                let mut out = MutableArrayData::new(vec![&a, &b], false, rows);
+                for &(src, start, end) in &runs {
+                    out.try_extend(src, start, end)
+                        .map_err(|e| Error::Store(format!("merging delta into scan: {e}")))?;
+                }
+                Ok(make_array(out.freeze()))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(
+            RecordBatch::try_new(base.schema(), columns)
+                .map_err(|e| Error::Store(e.to_string()))?,
+        ))
     }
 }
 

@@ -12,7 +12,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use omendb_storage::{ColumnDef, DataType, Database, Key, KeyRange, Options, RetrainPolicy, TableDef, Value};
+use omendb_storage::{
+    ColumnDef, DataType, Database, Key, KeyRange, Options, RetrainPolicy, TableDef, Value,
+};
 use rand::Rng;
 
 const CHILD_DIR: &str = "OMENDB_CRASH_CHILD_DIR";
@@ -24,7 +26,12 @@ fn opts(background: bool) -> Options {
         chunk_rows: 500,
         tail_seal_rows: 64,
         bulk_rows: 1 << 20,
-        retrain: RetrainPolicy { min_delta_rows: 50, delta_fraction: 0.0, flush_rows: 128, ..RetrainPolicy::automatic() },
+        retrain: RetrainPolicy {
+            min_delta_rows: 50,
+            delta_fraction: 0.0,
+            flush_rows: 128,
+            ..RetrainPolicy::automatic()
+        },
         background,
         cache_bytes: 4 << 20,
     }
@@ -60,8 +67,12 @@ fn worker_rows(db: &Database, table: &str, w: i64) -> BTreeMap<i64, i64> {
         .unwrap()
         .into_iter()
         .map(|(k, r)| {
-            let Key::Int(k) = k else { panic!("integer keys") };
-            let Value::Int64(v) = r[1] else { panic!("bigint value") };
+            let Key::Int(k) = k else {
+                panic!("integer keys")
+            };
+            let Value::Int64(v) = r[1] else {
+                panic!("bigint value")
+            };
             (k & 0xffff_ffff, v)
         })
         .collect()
@@ -73,7 +84,10 @@ fn child(dir: &str) {
         if db.table(t).is_err() {
             let def = TableDef {
                 name: t.into(),
-                columns: vec![ColumnDef::new("k", DataType::BigInt), ColumnDef::new("v", DataType::BigInt)],
+                columns: vec![
+                    ColumnDef::new("k", DataType::BigInt),
+                    ColumnDef::new("v", DataType::BigInt),
+                ],
                 primary_key: Some(0),
             };
             // Creating `a` and `b` is two commits: a kill in between leaves `a` only, which is fine.
@@ -89,10 +103,18 @@ fn child(dir: &str) {
             loop {
                 let mut tx = db.begin();
                 for t in ["a", "b"] {
-                    tx.insert(t, vec![Value::Int64(key(w, i)), Value::Int64(i)]).unwrap();
+                    tx.insert(t, vec![Value::Int64(key(w, i)), Value::Int64(i)])
+                        .unwrap();
                     if i >= 2 {
                         let k = Key::Int(key(w, i - 1));
-                        assert!(tx.update(t, &k, vec![Value::Int64(key(w, i - 1)), Value::Int64(1000 + i - 1)]).unwrap());
+                        assert!(
+                            tx.update(
+                                t,
+                                &k,
+                                vec![Value::Int64(key(w, i - 1)), Value::Int64(1000 + i - 1)]
+                            )
+                            .unwrap()
+                        );
                     }
                     if i >= 3 && i % 2 == 0 {
                         assert!(tx.delete(t, &Key::Int(key(w, i - 2))).unwrap());
@@ -107,8 +129,11 @@ fn child(dir: &str) {
     // Explicit retrains on top of the background ones, so kills land inside retraining often.
     loop {
         std::thread::sleep(Duration::from_millis(3));
-        let _ = db.retrain("a");
-        let _ = db.retrain("b");
+        for t in ["a", "b"] {
+            println!("retrain start");
+            let _ = db.retrain(t);
+            println!("retrain end");
+        }
     }
 }
 
@@ -121,15 +146,25 @@ fn crash_child_entry() {
 
 #[test]
 fn acknowledged_commits_survive_sigkill() {
-    let rounds: usize = std::env::var("OMENDB_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let rounds: usize = std::env::var("OMENDB_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut acked = [0i64; WORKERS as usize];
     let mut rng = rand::rng();
     let mut total_acks = 0usize;
+    let mut kills_in_retrain = 0usize;
     for round in 0..rounds {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child_entry", "--nocapture", "--test-threads", "1"])
+            .args([
+                "--exact",
+                "crash_child_entry",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env(CHILD_DIR, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -137,10 +172,16 @@ fn acknowledged_commits_survive_sigkill() {
             .unwrap();
         let out = child.stdout.take().unwrap();
         let acks = Arc::new(Mutex::new(Vec::<(usize, i64)>::new()));
+        let in_retrain = Arc::new(Mutex::new(false));
         let reader = {
-            let acks = acks.clone();
+            let (acks, in_retrain) = (acks.clone(), in_retrain.clone());
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    match line.as_str() {
+                        "retrain start" => *in_retrain.lock().unwrap() = true,
+                        "retrain end" => *in_retrain.lock().unwrap() = false,
+                        _ => {}
+                    }
                     if let Some(rest) = line.strip_prefix("ack ") {
                         let mut it = rest.split(' ');
                         let w: usize = it.next().unwrap().parse().unwrap();
@@ -154,14 +195,21 @@ fn acknowledged_commits_survive_sigkill() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         reader.join().unwrap();
+        if *in_retrain.lock().unwrap() {
+            kills_in_retrain += 1;
+        }
         for (w, i) in acks.lock().unwrap().iter() {
             acked[*w] = acked[*w].max(*i);
             total_acks += 1;
         }
 
-        let db = Database::open(dir.path(), opts(false)).unwrap_or_else(|e| panic!("round {round}: reopen: {e}"));
+        let db = Database::open(dir.path(), opts(false))
+            .unwrap_or_else(|e| panic!("round {round}: reopen: {e}"));
         if db.table("b").is_err() {
-            assert_eq!(acked, [0; WORKERS as usize], "round {round}: tables missing after commits were acknowledged");
+            assert_eq!(
+                acked, [0; WORKERS as usize],
+                "round {round}: tables missing after commits were acknowledged"
+            );
             continue;
         }
         for w in 0..WORKERS {
@@ -169,12 +217,35 @@ fn acknowledged_commits_survive_sigkill() {
             let b = worker_rows(&db, "b", w);
             let last = a.keys().max().copied().unwrap_or(0);
             let acked_w = acked[w as usize];
-            assert!(last >= acked_w, "round {round}: worker {w} acknowledged {acked_w} but only {last} survived");
-            assert!(last <= acked_w + 1, "round {round}: worker {w} has {last}, acknowledged only {acked_w}");
-            assert_eq!(a, model(last), "round {round}: worker {w} table a is not the state after commit {last}");
-            assert_eq!(b, model(last), "round {round}: worker {w} table b differs from a: torn commit");
+            assert!(
+                last >= acked_w,
+                "round {round}: worker {w} acknowledged {acked_w} but only {last} survived"
+            );
+            assert!(
+                last <= acked_w + 1,
+                "round {round}: worker {w} has {last}, acknowledged only {acked_w}"
+            );
+            assert_eq!(
+                a,
+                model(last),
+                "round {round}: worker {w} table a is not the state after commit {last}"
+            );
+            assert_eq!(
+                b,
+                model(last),
+                "round {round}: worker {w} table b differs from a: torn commit"
+            );
         }
     }
-    assert!(total_acks > rounds, "the child acknowledged too few commits ({total_acks}) to test anything");
-    eprintln!("crash test: {rounds} kills, {total_acks} acknowledged commits, all present");
+    assert!(
+        total_acks > rounds,
+        "the child acknowledged too few commits ({total_acks}) to test anything"
+    );
+    eprintln!(
+        "crash test: {rounds} kills ({kills_in_retrain} inside a retrain), {total_acks} acknowledged commits, all present"
+    );
+    assert!(
+        rounds < 20 || kills_in_retrain > 0,
+        "no kill landed inside a retrain"
+    );
 }

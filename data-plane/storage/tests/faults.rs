@@ -4,7 +4,9 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use omendb_storage::{ColumnDef, DataType, Database, Error, Key, KeyRange, Options, RetrainPolicy, TableDef, Value};
+use omendb_storage::{
+    ColumnDef, DataType, Database, Error, Key, KeyRange, Options, RetrainPolicy, TableDef, Value,
+};
 
 fn opts() -> Options {
     Options {
@@ -30,7 +32,11 @@ fn def(name: &str) -> TableDef {
 }
 
 fn row(i: i64) -> Vec<Value> {
-    vec![Value::Int64(i), Value::Text(format!("name-{i}")), Value::Float64(i as f64 / 2.0)]
+    vec![
+        Value::Int64(i),
+        Value::Text(format!("name-{i}")),
+        Value::Float64(i as f64 / 2.0),
+    ]
 }
 
 /// A database with `n` rows in chunk files (retrained) plus a few WAL-only rows.
@@ -54,7 +60,10 @@ fn all_rows(db: &Database) -> Result<Vec<(Key, Vec<Value>)>, Error> {
 
 /// No test may skip silently: `scripts/test` sets OMENDB_NO_SKIP=1 so a missing capability fails.
 fn skip(why: &str) {
-    assert!(std::env::var("OMENDB_NO_SKIP").is_err(), "required test could not run: {why}");
+    assert!(
+        std::env::var("OMENDB_NO_SKIP").is_err(),
+        "required test could not run: {why}"
+    );
     eprintln!("\n*** SKIPPED: {why} ***\n");
 }
 
@@ -63,26 +72,68 @@ fn bad_input_gets_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path(), opts()).unwrap();
     db.create_table(def("t")).unwrap();
-    assert!(matches!(db.create_table(def("t")), Err(Error::TableExists(_))));
-    let bad_pk = TableDef { primary_key: Some(2), ..def("u") };
-    assert!(matches!(db.create_table(bad_pk), Err(Error::InvalidDefinition(_))));
-    let dup_col = TableDef { columns: vec![ColumnDef::new("a", DataType::BigInt); 2], ..def("v") };
-    assert!(matches!(db.create_table(dup_col), Err(Error::InvalidDefinition(_))));
+    assert!(matches!(
+        db.create_table(def("t")),
+        Err(Error::TableExists(_))
+    ));
+    let bad_pk = TableDef {
+        primary_key: Some(2),
+        ..def("u")
+    };
+    assert!(matches!(
+        db.create_table(bad_pk),
+        Err(Error::InvalidDefinition(_))
+    ));
+    let dup_col = TableDef {
+        columns: vec![ColumnDef::new("a", DataType::BigInt); 2],
+        ..def("v")
+    };
+    assert!(matches!(
+        db.create_table(dup_col),
+        Err(Error::InvalidDefinition(_))
+    ));
 
     let mut tx = db.begin();
     tx.insert("t", row(1)).unwrap();
     let e = tx.insert("t", row(1)).unwrap_err();
     assert!(matches!(e, Error::DuplicateKey { .. }), "{e}");
     assert!(e.to_string().contains("(1) already exists"), "{e}");
-    let e = tx.insert("t", vec![Value::Int64(2), Value::Null, Value::Null]).unwrap_err();
-    assert!(matches!(&e, Error::NotNull { column, .. } if column == "name"), "{e}");
-    let e = tx.insert("t", vec![Value::Null, Value::Text("x".into()), Value::Null]).unwrap_err();
-    assert!(matches!(&e, Error::NotNull { column, .. } if column == "id"), "{e}");
-    let e = tx.insert("t", vec![Value::Int32(2), Value::Text("x".into()), Value::Null]).unwrap_err();
-    assert!(matches!(&e, Error::WrongType { column, .. } if column == "id"), "{e}");
-    assert!(matches!(tx.insert("t", vec![Value::Int64(3)]), Err(Error::WrongArity { .. })));
-    assert!(matches!(tx.insert("nope", row(1)), Err(Error::UnknownTable(_))));
-    assert!(matches!(tx.get("t", &Key::Bytes(b"x".to_vec())), Err(Error::WrongKeyType { .. })));
+    let e = tx
+        .insert("t", vec![Value::Int64(2), Value::Null, Value::Null])
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::NotNull { column, .. } if column == "name"),
+        "{e}"
+    );
+    let e = tx
+        .insert("t", vec![Value::Null, Value::Text("x".into()), Value::Null])
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::NotNull { column, .. } if column == "id"),
+        "{e}"
+    );
+    let e = tx
+        .insert(
+            "t",
+            vec![Value::Int32(2), Value::Text("x".into()), Value::Null],
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::WrongType { column, .. } if column == "id"),
+        "{e}"
+    );
+    assert!(matches!(
+        tx.insert("t", vec![Value::Int64(3)]),
+        Err(Error::WrongArity { .. })
+    ));
+    assert!(matches!(
+        tx.insert("nope", row(1)),
+        Err(Error::UnknownTable(_))
+    ));
+    assert!(matches!(
+        tx.get("t", &Key::Bytes(b"x".to_vec())),
+        Err(Error::WrongKeyType { .. })
+    ));
     tx.commit().unwrap();
     assert!(matches!(db.table("nope"), Err(Error::UnknownTable(_))));
 
@@ -94,7 +145,11 @@ fn bad_input_gets_typed_errors() {
     b.insert("t", row(11)).unwrap();
     b.commit().unwrap();
     assert!(matches!(a.commit(), Err(Error::DuplicateKey { .. })));
-    assert_eq!(db.table("t").unwrap().get(&Key::Int(10)).unwrap(), None, "failed commit left a row behind");
+    assert_eq!(
+        db.table("t").unwrap().get(&Key::Int(10)).unwrap(),
+        None,
+        "failed commit left a row behind"
+    );
 }
 
 #[test]
@@ -108,7 +163,10 @@ fn second_open_of_a_directory_is_refused() {
 }
 
 fn chunk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("chunks")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("chunks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     v.sort();
     v
 }
@@ -121,7 +179,18 @@ fn corrupt_chunk_files_are_reported_with_their_name() {
     let original = chunk_files(base.path());
     assert!(original.len() >= 2, "expected several chunk files");
     let len = std::fs::metadata(&original[0]).unwrap().len();
-    let offsets = [0, 5, 9, 200, len / 2, len - 200, len - 60, len - 30, len - 10, len - 1];
+    let offsets = [
+        0,
+        5,
+        9,
+        200,
+        len / 2,
+        len - 200,
+        len - 60,
+        len - 30,
+        len - 10,
+        len - 1,
+    ];
     for &off in &offsets {
         for truncate in [false, true] {
             let dir = tempfile::tempdir().unwrap();
@@ -134,11 +203,18 @@ fn corrupt_chunk_files_are_reported_with_their_name() {
                 bytes[off as usize] ^= 0x5a;
             }
             std::fs::write(&file, &bytes).unwrap();
-            let what = format!("chunk {} at {off}", if truncate { "truncated" } else { "flipped" });
+            let what = format!(
+                "chunk {} at {off}",
+                if truncate { "truncated" } else { "flipped" }
+            );
             let outcome = Database::open(dir.path(), opts()).and_then(|db| all_rows(&db));
             match outcome {
                 Err(Error::Corrupt { path, .. }) => assert_eq!(path, file, "{what}"),
-                Ok(rows) => panic!("{what}: not detected ({} rows read, {} expected)", rows.len(), expected.len()),
+                Ok(rows) => panic!(
+                    "{what}: not detected ({} rows read, {} expected)",
+                    rows.len(),
+                    expected.len()
+                ),
                 Err(e) => panic!("{what}: wrong error {e}"),
             }
         }
@@ -148,7 +224,9 @@ fn corrupt_chunk_files_are_reported_with_their_name() {
     copy_dir(base.path(), dir.path());
     let file = chunk_files(dir.path())[0].clone();
     std::fs::remove_file(&file).unwrap();
-    assert!(matches!(Database::open(dir.path(), opts()), Err(Error::Corrupt { path, .. }) if path == file));
+    assert!(
+        matches!(Database::open(dir.path(), opts()), Err(Error::Corrupt { path, .. }) if path == file)
+    );
 }
 
 #[test]
@@ -171,8 +249,13 @@ fn corrupt_metadata_store_is_reported_never_silently_wrong() {
                 bytes[off as usize] ^= 0xff;
             }
             std::fs::write(&file, &bytes).unwrap();
-            let what = format!("meta.redb {} at {off}", if truncate { "truncated" } else { "flipped" });
-            let outcome = std::panic::catch_unwind(|| Database::open(dir.path(), opts()).and_then(|db| all_rows(&db)));
+            let what = format!(
+                "meta.redb {} at {off}",
+                if truncate { "truncated" } else { "flipped" }
+            );
+            let outcome = std::panic::catch_unwind(|| {
+                Database::open(dir.path(), opts()).and_then(|db| all_rows(&db))
+            });
             match outcome {
                 Ok(Ok(rows)) => assert_eq!(rows, expected, "{what}: silently wrong data"),
                 Ok(Err(Error::Corrupt { path, .. })) => assert_eq!(path, file, "{what}"),
@@ -225,7 +308,14 @@ fn disk_full_is_an_error_and_recoverable() {
     let mut acked = 0i64;
     let mut saw_full = false;
     {
-        let db = Database::open(&dir, Options { tail_seal_rows: 64, ..opts() }).unwrap();
+        let db = Database::open(
+            &dir,
+            Options {
+                tail_seal_rows: 64,
+                ..opts()
+            },
+        )
+        .unwrap();
         db.create_table(def("t")).unwrap();
         'fill: for batch in 0..10_000i64 {
             let mut tx = db.begin();
@@ -235,7 +325,10 @@ fn disk_full_is_an_error_and_recoverable() {
             match tx.commit() {
                 Ok(_) => acked = (batch + 1) * 200,
                 Err(e) => {
-                    assert!(matches!(e, Error::DiskFull { .. }), "expected DiskFull, got {e}");
+                    assert!(
+                        matches!(e, Error::DiskFull { .. }),
+                        "expected DiskFull, got {e}"
+                    );
                     saw_full = true;
                     break 'fill;
                 }
@@ -248,16 +341,27 @@ fn disk_full_is_an_error_and_recoverable() {
     std::fs::remove_file(&ballast).unwrap();
     let db = Database::open(&dir, opts()).unwrap();
     let t = db.table("t").unwrap();
-    assert_eq!(t.len(), acked as u64, "acknowledged rows lost after disk full");
+    assert_eq!(
+        t.len(),
+        acked as u64,
+        "acknowledged rows lost after disk full"
+    );
     assert_eq!(t.get(&Key::Int(acked - 1)).unwrap(), Some(row(acked - 1)));
-    assert_eq!(t.get(&Key::Int(acked)).unwrap(), None, "a failed commit became visible");
+    assert_eq!(
+        t.get(&Key::Int(acked)).unwrap(),
+        None,
+        "a failed commit became visible"
+    );
     let mut tx = db.begin();
     tx.insert("t", row(acked)).unwrap();
     tx.commit().unwrap();
     let n = db
         .table("t")
         .unwrap()
-        .rows(KeyRange::new(Bound::Included(Key::Int(0)), Bound::Unbounded))
+        .rows(KeyRange::new(
+            Bound::Included(Key::Int(0)),
+            Bound::Unbounded,
+        ))
         .unwrap()
         .len();
     assert_eq!(n as i64, acked + 1);

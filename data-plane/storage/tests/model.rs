@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType as ArrowType, Field, Schema};
-use omendb_storage::{ColumnDef, DataType, Database, Error, Key, KeyRange, Options, RetrainPolicy, TableDef, Value};
+use omendb_storage::{
+    ColumnDef, DataType, Database, Error, Key, KeyRange, Options, RetrainPolicy, TableDef, Value,
+};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -56,7 +58,10 @@ fn opts() -> Options {
         chunk_rows: 24,
         tail_seal_rows: 8,
         bulk_rows: 16,
-        retrain: RetrainPolicy { flush_rows: 20, ..RetrainPolicy::manual() },
+        retrain: RetrainPolicy {
+            flush_rows: 20,
+            ..RetrainPolicy::manual()
+        },
         background: false,
         cache_bytes: 1 << 20,
     }
@@ -65,7 +70,11 @@ fn opts() -> Options {
 /// The two key kinds: integers, and text keys that share their first 8 bytes (the learned prefix is equal
 /// for all of them, so the full-key check inside the window decides).
 fn key(text: bool, k: u16) -> Key {
-    if text { Key::Bytes(format!("shared__{k:05}").into_bytes()) } else { Key::Int(i64::from(k) * 7 - 1000) }
+    if text {
+        Key::Bytes(format!("shared__{k:05}").into_bytes())
+    } else {
+        Key::Int(i64::from(k) * 7 - 1000)
+    }
 }
 
 fn key_value(text: bool, k: u16) -> Value {
@@ -76,24 +85,42 @@ fn key_value(text: bool, k: u16) -> Value {
 }
 
 fn row(text: bool, k: u16, v: i64) -> Vec<Value> {
-    let note = if v % 3 == 0 { Value::Null } else { Value::Text(format!("v{v}")) };
+    let note = if v % 3 == 0 {
+        Value::Null
+    } else {
+        Value::Text(format!("v{v}"))
+    };
     vec![key_value(text, k), Value::Int64(v), note]
 }
 
 fn batch(text: bool, rows: &[(u16, i64)]) -> RecordBatch {
     let key: ArrayRef = if text {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|(k, _)| match key_value(true, *k) {
-            Value::Text(s) => s,
-            _ => unreachable!(),
-        })))
+        Arc::new(StringArray::from_iter_values(rows.iter().map(
+            |(k, _)| match key_value(true, *k) {
+                Value::Text(s) => s,
+                _ => unreachable!(),
+            },
+        )))
     } else {
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|(k, _)| i64::from(*k) * 7 - 1000)))
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|(k, _)| i64::from(*k) * 7 - 1000),
+        ))
     };
     let v: ArrayRef = Arc::new(Int64Array::from_iter_values(rows.iter().map(|(_, v)| *v)));
-    let note: ArrayRef =
-        Arc::new(StringArray::from_iter(rows.iter().map(|(_, v)| (v % 3 != 0).then(|| format!("v{v}")))));
+    let note: ArrayRef = Arc::new(StringArray::from_iter(
+        rows.iter()
+            .map(|(_, v)| (v % 3 != 0).then(|| format!("v{v}"))),
+    ));
     let schema = Arc::new(Schema::new(vec![
-        Field::new("k", if text { ArrowType::Utf8 } else { ArrowType::Int64 }, false),
+        Field::new(
+            "k",
+            if text {
+                ArrowType::Utf8
+            } else {
+                ArrowType::Int64
+            },
+            false,
+        ),
         Field::new("v", ArrowType::Int64, false),
         Field::new("note", ArrowType::Utf8, true),
     ]));
@@ -104,7 +131,14 @@ fn def(text: bool) -> TableDef {
     TableDef {
         name: "t".into(),
         columns: vec![
-            ColumnDef::new("k", if text { DataType::Text } else { DataType::BigInt }),
+            ColumnDef::new(
+                "k",
+                if text {
+                    DataType::Text
+                } else {
+                    DataType::BigInt
+                },
+            ),
             ColumnDef::new("v", DataType::BigInt).not_null(),
             ColumnDef::new("note", DataType::Text),
         ],
@@ -125,11 +159,14 @@ fn run(text: bool, ops: Vec<Op>) {
         match op {
             Op::Insert(k, v) => {
                 let r = t.insert("t", row(text, k, v));
-                if pending.contains_key(&k) {
-                    assert!(matches!(r, Err(Error::DuplicateKey { .. })), "insert of existing {k}: {r:?}");
-                } else {
+                if let std::collections::btree_map::Entry::Vacant(e) = pending.entry(k) {
                     r.unwrap();
-                    pending.insert(k, v);
+                    e.insert(v);
+                } else {
+                    assert!(
+                        matches!(r, Err(Error::DuplicateKey { .. })),
+                        "insert of existing {k}: {r:?}"
+                    );
                 }
             }
             Op::Upsert(k, v) => {
@@ -150,14 +187,35 @@ fn run(text: bool, ops: Vec<Op>) {
             Op::Get(k) => {
                 let got = t.get("t", &key(text, k)).unwrap();
                 assert_eq!(got, pending.get(&k).map(|v| row(text, k, *v)), "get {k}");
-                let snap = db.as_ref().unwrap().table("t").unwrap().get(&key(text, k)).unwrap();
-                assert_eq!(snap, committed.get(&k).map(|v| row(text, k, *v)), "snapshot get {k}");
+                let snap = db
+                    .as_ref()
+                    .unwrap()
+                    .table("t")
+                    .unwrap()
+                    .get(&key(text, k))
+                    .unwrap();
+                assert_eq!(
+                    snap,
+                    committed.get(&k).map(|v| row(text, k, *v)),
+                    "snapshot get {k}"
+                );
             }
             Op::Range(a, b, inclusive) => {
                 let (lo, hi) = (a.min(b), a.max(b));
-                let end = if inclusive { Bound::Included(key(text, hi)) } else { Bound::Excluded(key(text, hi)) };
+                let end = if inclusive {
+                    Bound::Included(key(text, hi))
+                } else {
+                    Bound::Excluded(key(text, hi))
+                };
                 let range = KeyRange::new(Bound::Included(key(text, lo)), end);
-                let got: Vec<Vec<Value>> = t.table("t").unwrap().rows(range).unwrap().into_iter().map(|(_, r)| r).collect();
+                let got: Vec<Vec<Value>> = t
+                    .table("t")
+                    .unwrap()
+                    .rows(range)
+                    .unwrap()
+                    .into_iter()
+                    .map(|(_, r)| r)
+                    .collect();
                 let want: Vec<Vec<Value>> = pending
                     .range(lo..=hi)
                     .filter(|(k, _)| inclusive || **k < hi)
@@ -177,17 +235,22 @@ fn run(text: bool, ops: Vec<Op>) {
             Op::Batch(rows) => {
                 let mut keys: Vec<u16> = rows.iter().map(|(k, _)| *k).collect();
                 keys.sort_unstable();
-                let clash = keys.windows(2).any(|w| w[0] == w[1]) || keys.iter().any(|k| pending.contains_key(k));
+                let clash = keys.windows(2).any(|w| w[0] == w[1])
+                    || keys.iter().any(|k| pending.contains_key(k));
                 let r = t.insert_batch("t", &batch(text, &rows));
                 if clash {
-                    assert!(matches!(r, Err(Error::DuplicateKey { .. })), "batch with clash: {r:?}");
+                    assert!(
+                        matches!(r, Err(Error::DuplicateKey { .. })),
+                        "batch with clash: {r:?}"
+                    );
                 } else {
                     r.unwrap();
                     pending.extend(rows.iter().copied());
                 }
             }
             Op::SortedBatch(n) => {
-                let rows: Vec<(u16, i64)> = (0..n).map(|i| (next_bulk + i, i64::from(i) * 3)).collect();
+                let rows: Vec<(u16, i64)> =
+                    (0..n).map(|i| (next_bulk + i, i64::from(i) * 3)).collect();
                 t.insert_batch("t", &batch(text, &rows)).unwrap();
                 pending.extend(rows.iter().copied());
                 next_bulk += n;
@@ -219,10 +282,19 @@ fn run(text: bool, ops: Vec<Op>) {
     for round in 0..2 {
         let d = db.as_ref().unwrap();
         let reader = d.table("t").unwrap();
-        let got: Vec<Vec<Value>> = reader.rows(KeyRange::all()).unwrap().into_iter().map(|(_, r)| r).collect();
+        let got: Vec<Vec<Value>> = reader
+            .rows(KeyRange::all())
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
         let want: Vec<Vec<Value>> = committed.iter().map(|(k, v)| row(text, *k, *v)).collect();
         assert_eq!(got, want, "full scan, round {round}");
-        assert_eq!(reader.len(), committed.len() as u64, "row count, round {round}");
+        assert_eq!(
+            reader.len(),
+            committed.len() as u64,
+            "row count, round {round}"
+        );
         assert_eq!(d.stats("t").unwrap().rows, committed.len() as u64);
         drop(db.take());
         db = Some(Database::open(dir.path(), opts()).unwrap());
