@@ -1,7 +1,7 @@
 //! Immutable sorted chunks: a record batch sorted by key, the keys' learned-index images, and the chunk's own
 //! learned model. File-backed chunks load lazily on first use, so reopening a large table is fast.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -27,24 +27,24 @@ pub(crate) struct ChunkData {
 impl ChunkData {
     /// Fits a new model over a batch already sorted by key with unique keys.
     pub fn build(batch: RecordBatch, shape: &TableShape, epsilon: usize) -> ChunkData {
-        let lkeys = learned_keys(batch.column(shape.key_col).as_ref(), shape.key_kind);
-        let index = PgmIndex::build(&lkeys, epsilon);
-        ChunkData {
-            batch,
-            lkeys,
-            index,
-            kind: shape.key_kind,
-            key_col: shape.key_col,
-        }
+        Self::assemble(batch, shape, |lkeys| PgmIndex::build(lkeys, epsilon))
     }
 
     /// Reassembles a chunk from a persisted model: no refit.
     pub fn with_index(batch: RecordBatch, index: PgmIndex, shape: &TableShape) -> ChunkData {
+        Self::assemble(batch, shape, |_| index)
+    }
+
+    fn assemble(
+        batch: RecordBatch,
+        shape: &TableShape,
+        index: impl FnOnce(&[u64]) -> PgmIndex,
+    ) -> ChunkData {
         let lkeys = learned_keys(batch.column(shape.key_col).as_ref(), shape.key_kind);
         ChunkData {
+            index: index(&lkeys),
             batch,
             lkeys,
-            index,
             kind: shape.key_kind,
             key_col: shape.key_col,
         }
@@ -191,6 +191,29 @@ impl Chunk {
             .expect("a chunk without data is file-backed");
         let loaded = crate::chunk_file::read(path, &self.shape, self.meta.rows)?;
         Ok(self.data.get_or_init(|| Arc::new(loaded)))
+    }
+
+    /// Fits a model over `batch` (sorted, unique keys) and writes it as chunk file `file_id`. With
+    /// `sync == false` the caller fsyncs the file before any manifest names it.
+    pub fn write_new(
+        chunk_dir: &Path,
+        file_id: u64,
+        shape: &Arc<TableShape>,
+        batch: RecordBatch,
+        epsilon: usize,
+        sync: bool,
+    ) -> Result<Arc<Chunk>> {
+        let data = ChunkData::build(batch, shape, epsilon);
+        let file_bytes = crate::chunk_file::write(chunk_dir, file_id, shape.id, &data, sync)?;
+        let meta = ChunkMeta {
+            file_id: Some(file_id),
+            rows: data.len() as u64,
+            min_key: data.key_at(0),
+            max_key: data.key_at(data.len() - 1),
+            file_bytes,
+        };
+        let path = crate::chunk_file::path_for(chunk_dir, file_id);
+        Ok(Chunk::file(meta, shape.clone(), path, Some(Arc::new(data))))
     }
 
     /// Once no version references this chunk any more, its file is deleted (see `Drop`).

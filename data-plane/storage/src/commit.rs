@@ -9,7 +9,7 @@ use arrow_array::RecordBatch;
 use arrow_select::concat::concat_batches;
 use parking_lot::Mutex;
 
-use crate::chunk::{Chunk, ChunkData, ChunkMeta};
+use crate::chunk::Chunk;
 use crate::chunk_file;
 use crate::columnar::{row_at, rows_to_batch};
 use crate::db::{CommitState, Inner, seal_tail};
@@ -343,39 +343,24 @@ impl Inner {
         let mut at = 0;
         while at < n {
             let len = self.opts.chunk_rows.min(n - at);
-            let data = ChunkData::build(all.slice(at, len), &tv.shape, self.opts.epsilon);
             let file_id = state.next_file_id;
             state.next_file_id += 1;
-            let path = self.chunk_path(file_id);
-            let bytes = chunk_file::write(&self.chunk_dir, file_id, tv.shape.id, &data, true)?;
-            undo.files.push(path.clone());
-            let meta = ChunkMeta {
-                file_id: Some(file_id),
-                rows: len as u64,
-                min_key: data.key_at(0),
-                max_key: data.key_at(len - 1),
-                file_bytes: bytes,
-            };
-            tv.max_key = Some(meta.max_key.clone());
-            chunks.push(Chunk::file(
-                meta,
-                tv.shape.clone(),
-                path,
-                Some(Arc::new(data)),
-            ));
+            let chunk = Chunk::write_new(
+                &self.chunk_dir,
+                file_id,
+                &tv.shape,
+                all.slice(at, len),
+                self.opts.epsilon,
+                true,
+            )?;
+            undo.files.push(self.chunk_path(file_id));
+            tv.max_key = Some(chunk.meta.max_key.clone());
+            chunks.push(chunk);
             at += len;
         }
         tv.live_rows += n as u64;
         tv.chunks = Arc::new(chunks);
-        let manifest = Manifest {
-            checkpoint_lsn: tv.checkpoint_lsn,
-            chunks: tv
-                .chunks
-                .iter()
-                .filter(|c| c.is_persisted())
-                .map(|c| c.meta.clone())
-                .collect(),
-        };
+        let manifest = Manifest::of(tv);
         batch.manifests.retain(|(id, _)| *id != tv.shape.id);
         batch.manifests.push((tv.shape.id, Some(manifest)));
         Ok(())

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use arrow_array::RecordBatch;
 use arrow_select::concat::concat_batches;
 
-use crate::chunk::{Chunk, ChunkData, ChunkMeta};
+use crate::chunk::Chunk;
 use crate::chunk_file;
 use crate::db::{Inner, seal_tail};
 use crate::error::{Error, Result};
@@ -257,15 +257,7 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
     } else if snap.delta.is_empty() {
         next.checkpoint_lsn = snap_lsn;
     }
-    let manifest = Manifest {
-        checkpoint_lsn: next.checkpoint_lsn,
-        chunks: next
-            .chunks
-            .iter()
-            .filter(|c| c.is_persisted())
-            .map(|c| c.meta.clone())
-            .collect(),
-    };
+    let manifest = Manifest::of(&next);
     let last_lsn = state.next_lsn - 1;
     let floor = cur_db
         .tables
@@ -426,27 +418,18 @@ fn write_chunk(
     batch: RecordBatch,
     written: &mut Vec<std::path::PathBuf>,
 ) -> Result<Arc<Chunk>> {
-    let len = batch.num_rows();
-    let data = ChunkData::build(batch, &snap.shape, inner.opts.epsilon);
     let file_id = {
         let mut st = inner.commit.lock();
         st.next_file_id += 1;
         st.next_file_id - 1
     };
-    let path = inner.chunk_path(file_id);
-    let bytes = chunk_file::write(&inner.chunk_dir, file_id, snap.shape.id, &data, false)?;
-    written.push(path.clone());
-    let meta = ChunkMeta {
-        file_id: Some(file_id),
-        rows: len as u64,
-        min_key: data.key_at(0),
-        max_key: data.key_at(len - 1),
-        file_bytes: bytes,
-    };
-    Ok(Chunk::file(
-        meta,
-        snap.shape.clone(),
-        path,
-        Some(Arc::new(data)),
-    ))
+    written.push(inner.chunk_path(file_id));
+    Chunk::write_new(
+        &inner.chunk_dir,
+        file_id,
+        &snap.shape,
+        batch,
+        inner.opts.epsilon,
+        false,
+    )
 }

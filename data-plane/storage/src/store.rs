@@ -34,6 +34,21 @@ pub(crate) struct Manifest {
     pub chunks: Vec<ChunkMeta>,
 }
 
+impl Manifest {
+    /// The manifest of a table version: its file-backed chunks and checkpoint.
+    pub fn of(tv: &crate::version::TableVersion) -> Manifest {
+        Manifest {
+            checkpoint_lsn: tv.checkpoint_lsn,
+            chunks: tv
+                .chunks
+                .iter()
+                .filter(|c| c.is_persisted())
+                .map(|c| c.meta.clone())
+                .collect(),
+        }
+    }
+}
+
 /// One commit's changes: full row images and deletions, replayed blindly (in LSN order) on recovery.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct WalRecord {
