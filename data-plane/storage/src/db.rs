@@ -55,6 +55,14 @@ pub struct Database {
     worker: Option<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Database {
     /// Opens (or creates) the database in `dir`, replaying the WAL after the manifest.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {

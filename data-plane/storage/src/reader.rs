@@ -77,6 +77,21 @@ impl TableReader {
         keys.iter().map(|k| self.get(k)).collect()
     }
 
+    /// The rows under `keys` that exist, in the order asked, as one batch of the user schema: the answer to
+    /// `pk IN (...)`, one learned-index probe per key.
+    pub fn get_batch(&self, keys: &[Key]) -> Result<RecordBatch> {
+        let mut rows = Vec::with_capacity(keys.len());
+        for k in keys {
+            if let Some(r) = self.get(k)? {
+                rows.push(r);
+            }
+        }
+        Ok(crate::columnar::rows_to_batch(
+            &self.version.shape.user,
+            rows.iter().map(|r| r.as_slice()),
+        ))
+    }
+
     /// Rows of a key range in key order, as record batches of the user schema.
     pub fn scan(
         &self,

@@ -130,7 +130,7 @@ impl TableVersion {
 }
 
 /// A key range for scans.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyRange {
     pub start: Bound<Key>,
     pub end: Bound<Key>,

@@ -1,0 +1,168 @@
+//! `LearnedTable`: the DataFusion table provider over one learned-array table.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use omendb_storage::{Database, KeyKind, KeyRange};
+
+use crate::pushdown::{KeyPlan, intersect, plan_filter};
+
+/// How scans were answered, for tests and metrics: the learned index must serve every primary-key query.
+#[derive(Debug, Default)]
+pub struct ScanCounters {
+    /// Scans answered by point probes (`=`, `IN`, OR of `=`).
+    pub point: AtomicU64,
+    /// Scans answered by one key range.
+    pub range: AtomicU64,
+    /// Scans that read the whole table.
+    pub full: AtomicU64,
+    /// Keys probed by point scans.
+    pub keys_probed: AtomicU64,
+}
+
+#[derive(Debug)]
+pub struct LearnedTable {
+    db: Arc<Database>,
+    name: String,
+    schema: SchemaRef,
+    /// Primary-key column and its key kind; `None` for tables keyed by a hidden row id.
+    pk: Option<(String, KeyKind)>,
+    counters: Arc<ScanCounters>,
+}
+
+fn external(e: omendb_storage::Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+impl LearnedTable {
+    pub fn new(db: Arc<Database>, name: &str) -> omendb_storage::Result<LearnedTable> {
+        let reader = db.table(name)?;
+        let def = reader.def();
+        let pk = def.primary_key.map(|i| {
+            let col = &def.columns[i];
+            (
+                col.name.clone(),
+                col.data_type.key_kind().unwrap_or(KeyKind::Int),
+            )
+        });
+        Ok(LearnedTable {
+            schema: reader.schema(),
+            db,
+            name: name.to_string(),
+            pk,
+            counters: Arc::default(),
+        })
+    }
+
+    pub fn counters(&self) -> &Arc<ScanCounters> {
+        &self.counters
+    }
+
+    fn plan(&self, filter: &Expr) -> Option<KeyPlan> {
+        let (pk, kind) = self.pk.as_ref()?;
+        plan_filter(filter, pk, *kind)
+    }
+}
+
+#[async_trait]
+impl TableProvider for LearnedTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Primary-key predicates are answered exactly by the learned index; DataFusion evaluates the rest.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if self.plan(f).is_some() {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let reader = self.db.table(&self.name).map_err(external)?;
+        // Only filters we declared Exact arrive here, so the plan answers all of them and LIMIT is safe.
+        let plan = filters
+            .iter()
+            .filter_map(|f| self.plan(f))
+            .fold(KeyPlan::Full, intersect);
+        let batches: Vec<RecordBatch> = match plan {
+            KeyPlan::Points(keys) => {
+                self.counters.point.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .keys_probed
+                    .fetch_add(keys.len() as u64, Ordering::Relaxed);
+                let found = reader.get_batch(&keys).map_err(external)?;
+                let n = limit.map_or(found.num_rows(), |l| l.min(found.num_rows()));
+                if n == 0 {
+                    vec![]
+                } else {
+                    vec![found.slice(0, n)]
+                }
+            }
+            KeyPlan::Range(range) => {
+                self.counters.range.fetch_add(1, Ordering::Relaxed);
+                collect(reader.scan(range).map_err(external)?, limit)?
+            }
+            KeyPlan::Full => {
+                self.counters.full.fetch_add(1, Ordering::Relaxed);
+                collect(reader.scan(KeyRange::all()).map_err(external)?, limit)?
+            }
+        };
+        Ok(MemorySourceConfig::try_new_exec(
+            &[batches],
+            self.schema.clone(),
+            projection.cloned(),
+        )?)
+    }
+}
+
+/// Batches of a scan, stopping once `limit` rows are in hand.
+fn collect(
+    scan: impl Iterator<Item = omendb_storage::Result<RecordBatch>>,
+    limit: Option<usize>,
+) -> Result<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    let mut rows = 0;
+    for b in scan {
+        let b = b.map_err(external)?;
+        let take = limit.map_or(b.num_rows(), |l| (l - rows).min(b.num_rows()));
+        rows += take;
+        out.push(if take < b.num_rows() {
+            b.slice(0, take)
+        } else {
+            b
+        });
+        if limit.is_some_and(|l| rows >= l) {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,182 @@
+//! Which filters the learned index can answer, and the key lookups they become.
+
+use std::ops::Bound;
+
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
+use omendb_storage::{Key, KeyKind, KeyRange};
+
+/// How a scan reads the table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyPlan {
+    /// Exactly these keys (ascending, distinct): one learned-index probe each.
+    Points(Vec<Key>),
+    /// One key range: the learned index finds both ends in every chunk.
+    Range(KeyRange),
+    /// No usable primary-key predicate.
+    Full,
+}
+
+/// The key a literal makes for a primary key of `kind`, if it is one (NULL never matches).
+fn literal_key(v: &ScalarValue, kind: KeyKind) -> Option<Key> {
+    let k = match v {
+        ScalarValue::Int8(Some(x)) => Key::Int(i64::from(*x)),
+        ScalarValue::Int16(Some(x)) => Key::Int(i64::from(*x)),
+        ScalarValue::Int32(Some(x)) => Key::Int(i64::from(*x)),
+        ScalarValue::Int64(Some(x)) => Key::Int(*x),
+        ScalarValue::UInt8(Some(x)) => Key::Int(i64::from(*x)),
+        ScalarValue::UInt16(Some(x)) => Key::Int(i64::from(*x)),
+        ScalarValue::UInt32(Some(x)) => Key::Int(i64::from(*x)),
+        ScalarValue::UInt64(Some(x)) => Key::Int(i64::try_from(*x).ok()?),
+        ScalarValue::Date32(Some(x)) => Key::Int(i64::from(*x)),
+        ScalarValue::TimestampMicrosecond(Some(x), _) => Key::Int(*x),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Key::Bytes(s.as_bytes().to_vec()),
+        ScalarValue::Binary(Some(b))
+        | ScalarValue::LargeBinary(Some(b))
+        | ScalarValue::BinaryView(Some(b)) => Key::Bytes(b.clone()),
+        _ => return None,
+    };
+    (k.kind() == kind).then_some(k)
+}
+
+fn is_pk(e: &Expr, pk: &str) -> bool {
+    matches!(e, Expr::Column(c) if c.name == pk)
+}
+
+fn literal(e: &Expr, kind: KeyKind) -> Option<Key> {
+    match e {
+        Expr::Literal(v, _) => literal_key(v, kind),
+        _ => None,
+    }
+}
+
+/// The plan for one filter, or `None` when the learned index cannot answer it exactly.
+pub(crate) fn plan_filter(e: &Expr, pk: &str, kind: KeyKind) -> Option<KeyPlan> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            if *op == Operator::Or {
+                let (KeyPlan::Points(mut a), KeyPlan::Points(b)) =
+                    (plan_filter(left, pk, kind)?, plan_filter(right, pk, kind)?)
+                else {
+                    return None;
+                };
+                a.extend(b);
+                a.sort();
+                a.dedup();
+                return Some(KeyPlan::Points(a));
+            }
+            if *op == Operator::And {
+                return Some(intersect(
+                    plan_filter(left, pk, kind)?,
+                    plan_filter(right, pk, kind)?,
+                ));
+            }
+            // Normalise to `pk <op> literal`.
+            let (op, k) = if is_pk(left, pk) {
+                (*op, literal(right, kind)?)
+            } else if is_pk(right, pk) {
+                (op.swap()?, literal(left, kind)?)
+            } else {
+                return None;
+            };
+            Some(match op {
+                Operator::Eq => KeyPlan::Points(vec![k]),
+                Operator::Lt => KeyPlan::Range(KeyRange::new(Bound::Unbounded, Bound::Excluded(k))),
+                Operator::LtEq => {
+                    KeyPlan::Range(KeyRange::new(Bound::Unbounded, Bound::Included(k)))
+                }
+                Operator::Gt => KeyPlan::Range(KeyRange::new(Bound::Excluded(k), Bound::Unbounded)),
+                Operator::GtEq => {
+                    KeyPlan::Range(KeyRange::new(Bound::Included(k), Bound::Unbounded))
+                }
+                _ => return None,
+            })
+        }
+        Expr::InList(list) if !list.negated && is_pk(&list.expr, pk) => {
+            let mut keys = list
+                .list
+                .iter()
+                .map(|e| literal(e, kind))
+                .collect::<Option<Vec<_>>>()?;
+            keys.sort();
+            keys.dedup();
+            Some(KeyPlan::Points(keys))
+        }
+        Expr::Between(Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        }) if is_pk(expr, pk) => {
+            let (lo, hi) = (literal(low, kind)?, literal(high, kind)?);
+            Some(KeyPlan::Range(KeyRange::new(
+                Bound::Included(lo),
+                Bound::Included(hi),
+            )))
+        }
+        _ => None,
+    }
+}
+
+fn in_range(k: &Key, r: &KeyRange) -> bool {
+    let above = match &r.start {
+        Bound::Included(s) => k >= s,
+        Bound::Excluded(s) => k > s,
+        Bound::Unbounded => true,
+    };
+    let below = match &r.end {
+        Bound::Included(e) => k <= e,
+        Bound::Excluded(e) => k < e,
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+fn tighter_start(a: Bound<Key>, b: Bound<Key>) -> Bound<Key> {
+    match (a, b) {
+        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
+        (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.max(y)),
+        (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.max(y)),
+        (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
+            if i > e {
+                Bound::Included(i)
+            } else {
+                Bound::Excluded(e)
+            }
+        }
+    }
+}
+
+fn tighter_end(a: Bound<Key>, b: Bound<Key>) -> Bound<Key> {
+    match (a, b) {
+        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
+        (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.min(y)),
+        (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.min(y)),
+        (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
+            if i < e {
+                Bound::Included(i)
+            } else {
+                Bound::Excluded(e)
+            }
+        }
+    }
+}
+
+/// Both plans at once (filters are ANDed).
+pub(crate) fn intersect(a: KeyPlan, b: KeyPlan) -> KeyPlan {
+    match (a, b) {
+        (KeyPlan::Full, x) | (x, KeyPlan::Full) => x,
+        (KeyPlan::Points(p), KeyPlan::Points(q)) => {
+            KeyPlan::Points(p.into_iter().filter(|k| q.contains(k)).collect())
+        }
+        (KeyPlan::Points(p), KeyPlan::Range(r)) | (KeyPlan::Range(r), KeyPlan::Points(p)) => {
+            KeyPlan::Points(p.into_iter().filter(|k| in_range(k, &r)).collect())
+        }
+        (KeyPlan::Range(r), KeyPlan::Range(s)) => KeyPlan::Range(KeyRange::new(
+            tighter_start(r.start, s.start),
+            tighter_end(r.end, s.end),
+        )),
+    }
+}
