@@ -120,50 +120,6 @@ pub(crate) fn plan_filter(e: &Expr, pk: &str, kind: KeyKind) -> Option<KeyPlan> 
     }
 }
 
-fn in_range(k: &Key, r: &KeyRange) -> bool {
-    let above = match &r.start {
-        Bound::Included(s) => k >= s,
-        Bound::Excluded(s) => k > s,
-        Bound::Unbounded => true,
-    };
-    let below = match &r.end {
-        Bound::Included(e) => k <= e,
-        Bound::Excluded(e) => k < e,
-        Bound::Unbounded => true,
-    };
-    above && below
-}
-
-fn tighter_start(a: Bound<Key>, b: Bound<Key>) -> Bound<Key> {
-    match (a, b) {
-        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
-        (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.max(y)),
-        (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.max(y)),
-        (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
-            if i > e {
-                Bound::Included(i)
-            } else {
-                Bound::Excluded(e)
-            }
-        }
-    }
-}
-
-fn tighter_end(a: Bound<Key>, b: Bound<Key>) -> Bound<Key> {
-    match (a, b) {
-        (Bound::Unbounded, x) | (x, Bound::Unbounded) => x,
-        (Bound::Included(x), Bound::Included(y)) => Bound::Included(x.min(y)),
-        (Bound::Excluded(x), Bound::Excluded(y)) => Bound::Excluded(x.min(y)),
-        (Bound::Included(i), Bound::Excluded(e)) | (Bound::Excluded(e), Bound::Included(i)) => {
-            if i < e {
-                Bound::Included(i)
-            } else {
-                Bound::Excluded(e)
-            }
-        }
-    }
-}
-
 /// Both plans at once (filters are ANDed).
 pub(crate) fn intersect(a: KeyPlan, b: KeyPlan) -> KeyPlan {
     match (a, b) {
@@ -172,11 +128,8 @@ pub(crate) fn intersect(a: KeyPlan, b: KeyPlan) -> KeyPlan {
             KeyPlan::Points(p.into_iter().filter(|k| q.contains(k)).collect())
         }
         (KeyPlan::Points(p), KeyPlan::Range(r)) | (KeyPlan::Range(r), KeyPlan::Points(p)) => {
-            KeyPlan::Points(p.into_iter().filter(|k| in_range(k, &r)).collect())
+            KeyPlan::Points(p.into_iter().filter(|k| r.contains(k)).collect())
         }
-        (KeyPlan::Range(r), KeyPlan::Range(s)) => KeyPlan::Range(KeyRange::new(
-            tighter_start(r.start, s.start),
-            tighter_end(r.end, s.end),
-        )),
+        (KeyPlan::Range(r), KeyPlan::Range(s)) => KeyPlan::Range(r.intersect(&s)),
     }
 }

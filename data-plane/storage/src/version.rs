@@ -148,6 +148,19 @@ impl KeyRange {
         KeyRange { start, end }
     }
 
+    /// The keys in both ranges.
+    pub fn intersect(&self, other: &KeyRange) -> KeyRange {
+        KeyRange::new(
+            max_lower(self.start.as_ref(), other.start.as_ref()).cloned(),
+            min_upper(self.end.as_ref(), other.end.as_ref()).cloned(),
+        )
+    }
+
+    pub fn contains(&self, k: &Key) -> bool {
+        let point = KeyRange::new(Bound::Included(k.clone()), Bound::Included(k.clone()));
+        !self.intersect(&point).is_empty()
+    }
+
     pub fn is_empty(&self) -> bool {
         match (&self.start, &self.end) {
             (Bound::Included(a), Bound::Included(b)) => a > b,
