@@ -9,8 +9,11 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use omendb_storage::{Database, KeyKind, KeyRange};
 
@@ -36,6 +39,8 @@ pub struct LearnedTable {
     schema: SchemaRef,
     /// Primary-key column and its key kind; `None` for tables keyed by a hidden row id.
     pk: Option<(String, KeyKind)>,
+    /// Every scan returns rows in primary-key order: declared so `ORDER BY pk` needs no sort.
+    ordering: Option<LexOrdering>,
     counters: Arc<ScanCounters>,
 }
 
@@ -54,11 +59,18 @@ impl LearnedTable {
                 col.data_type.key_kind().unwrap_or(KeyKind::Int),
             )
         });
+        let ordering = def.primary_key.and_then(|i| {
+            LexOrdering::new([PhysicalSortExpr::new_default(Arc::new(Column::new(
+                &def.columns[i].name,
+                i,
+            )))])
+        });
         Ok(LearnedTable {
             schema: reader.schema(),
             db,
             name: name.to_string(),
             pk,
+            ordering,
             counters: Arc::default(),
         })
     }
@@ -136,11 +148,12 @@ impl TableProvider for LearnedTable {
                 collect(reader.scan(KeyRange::all()).map_err(external)?, limit)?
             }
         };
-        Ok(MemorySourceConfig::try_new_exec(
-            &[batches],
-            self.schema.clone(),
-            projection.cloned(),
-        )?)
+        let mut source =
+            MemorySourceConfig::try_new(&[batches], self.schema.clone(), projection.cloned())?;
+        if let Some(o) = &self.ordering {
+            source = source.try_with_sort_information(vec![o.clone()])?;
+        }
+        Ok(DataSourceExec::from_data_source(source))
     }
 }
 

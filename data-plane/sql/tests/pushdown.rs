@@ -227,6 +227,37 @@ async fn compare(text: bool) {
 }
 
 #[tokio::test]
+async fn primary_key_order_needs_no_sort() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = populated(dir.path(), false);
+    let ctx = SessionContext::new();
+    ctx.register_table("t", Arc::new(LearnedTable::new(db, "t").unwrap()))
+        .unwrap();
+    let plan = run(
+        &ctx,
+        "EXPLAIN SELECT * FROM t WHERE id > 100 ORDER BY id LIMIT 5",
+    )
+    .await;
+    assert!(
+        !plan.contains("SortExec"),
+        "ORDER BY pk should use the scan's order:\n{plan}"
+    );
+    let plan = run(&ctx, "EXPLAIN SELECT * FROM t ORDER BY x DESC LIMIT 5").await;
+    assert!(
+        plan.contains("SortExec"),
+        "other orders still sort:\n{plan}"
+    );
+    assert_eq!(
+        run(&ctx, "SELECT id FROM t WHERE id > 100 ORDER BY id LIMIT 3").await,
+        run(
+            &ctx,
+            "SELECT id FROM (SELECT id FROM t WHERE id > 100 AND id < 200) ORDER BY id LIMIT 3"
+        )
+        .await
+    );
+}
+
+#[tokio::test]
 async fn integer_keys_give_datafusions_answers_through_the_learned_index() {
     compare(false).await;
 }
