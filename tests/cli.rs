@@ -21,7 +21,7 @@ fn help_lists_every_subcommand() {
 
 #[test]
 fn unbuilt_subcommands_say_so_and_fail() {
-    for sub in ["up", "server", "control-plane", "operator"] {
+    for sub in ["up", "control-plane", "operator"] {
         let out = omendb().arg(sub).output().unwrap();
         assert_eq!(
             out.status.code(),
@@ -45,4 +45,43 @@ fn unknown_subcommand_is_a_usage_error() {
             .unwrap()
             .contains("unrecognized subcommand")
     );
+}
+
+#[test]
+fn server_refuses_to_start_without_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = omendb()
+        .args(["server", "--data-dir"])
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+        .env_remove("OMENDB_USER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no users"), "{err}");
+}
+
+#[test]
+fn passwd_prints_a_scram_verifier_not_the_password() {
+    use std::io::Write;
+    let mut child = omendb()
+        .arg("passwd")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.starts_with("SCRAM-SHA-256$4096:"), "{line}");
+    assert!(!line.contains("correct horse"));
+    let v = omendb_server::scram::Verifier::parse(line.trim()).unwrap();
+    assert!(v.matches("correct horse"));
 }

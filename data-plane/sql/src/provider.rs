@@ -15,7 +15,9 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
-use omendb_storage::{Database, KeyKind, KeyRange};
+use std::collections::HashMap;
+
+use omendb_storage::{Database, KeyKind, KeyRange, TableReader};
 
 use crate::pushdown::{KeyPlan, intersect, plan_filter};
 
@@ -32,11 +34,32 @@ pub struct ScanCounters {
     pub keys_probed: AtomicU64,
 }
 
+/// Where a table's rows come from at scan time.
+#[derive(Clone)]
+enum Source {
+    /// The newest committed version when the scan starts.
+    Live(Arc<Database>),
+    /// One fixed view: a statement's snapshot or a transaction's own writes over its snapshot.
+    Fixed(TableReader),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Live(_) => "Live",
+            Source::Fixed(_) => "Fixed",
+        })
+    }
+}
+
 #[derive(Debug)]
 pub struct LearnedTable {
-    db: Arc<Database>,
+    source: Source,
     name: String,
     schema: SchemaRef,
+    /// Scans include the hidden row id of tables without a primary key (UPDATE and DELETE need it).
+    physical: bool,
+    defaults: HashMap<String, Expr>,
     /// Primary-key column and its key kind; `None` for tables keyed by a hidden row id.
     pk: Option<(String, KeyKind)>,
     /// Every scan returns rows in primary-key order: declared so `ORDER BY pk` needs no sort.
@@ -49,9 +72,27 @@ fn external(e: omendb_storage::Error) -> DataFusionError {
 }
 
 impl LearnedTable {
+    /// A table that reads the newest committed version at every scan.
     pub fn new(db: Arc<Database>, name: &str) -> omendb_storage::Result<LearnedTable> {
         let reader = db.table(name)?;
+        Ok(Self::build(Source::Live(db), &reader, false))
+    }
+
+    /// A table over one fixed view (a snapshot, or a transaction's writes over its snapshot). With
+    /// `physical`, tables without a primary key expose their hidden row id column.
+    pub fn from_reader(reader: TableReader, physical: bool) -> LearnedTable {
+        Self::build(Source::Fixed(reader.clone()), &reader, physical)
+    }
+
+    /// DEFAULT expressions by column name, used by INSERT for columns it does not name.
+    pub fn with_defaults(mut self, defaults: HashMap<String, Expr>) -> Self {
+        self.defaults = defaults;
+        self
+    }
+
+    fn build(source: Source, reader: &TableReader, physical: bool) -> LearnedTable {
         let def = reader.def();
+        let name = def.name.clone();
         let pk = def.primary_key.map(|i| {
             let col = &def.columns[i];
             (
@@ -65,14 +106,21 @@ impl LearnedTable {
                 i,
             )))])
         });
-        Ok(LearnedTable {
-            schema: reader.schema(),
-            db,
-            name: name.to_string(),
+        let physical = physical && def.primary_key.is_none();
+        LearnedTable {
+            schema: if physical {
+                reader.physical_schema()
+            } else {
+                reader.schema()
+            },
+            source,
+            name,
+            physical,
+            defaults: HashMap::new(),
             pk,
             ordering,
             counters: Arc::default(),
-        })
+        }
     }
 
     pub fn counters(&self) -> &Arc<ScanCounters> {
@@ -93,6 +141,10 @@ impl TableProvider for LearnedTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.get(column)
     }
 
     /// Primary-key predicates are answered exactly by the learned index; DataFusion evaluates the rest.
@@ -119,7 +171,10 @@ impl TableProvider for LearnedTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let reader = self.db.table(&self.name).map_err(external)?;
+        let reader = match &self.source {
+            Source::Live(db) => db.table(&self.name).map_err(external)?,
+            Source::Fixed(r) => r.clone(),
+        };
         // Only filters we declared Exact arrive here, so the plan answers all of them and LIMIT is safe.
         let plan = filters
             .iter()
@@ -142,6 +197,13 @@ impl TableProvider for LearnedTable {
             KeyPlan::Range(range) => {
                 self.counters.range.fetch_add(1, Ordering::Relaxed);
                 collect(reader.scan(range).map_err(external)?, limit)?
+            }
+            KeyPlan::Full if self.physical => {
+                self.counters.full.fetch_add(1, Ordering::Relaxed);
+                collect(
+                    reader.scan_physical(KeyRange::all()).map_err(external)?,
+                    limit,
+                )?
             }
             KeyPlan::Full => {
                 self.counters.full.fetch_add(1, Ordering::Relaxed);

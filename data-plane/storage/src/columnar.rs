@@ -105,7 +105,7 @@ fn build_column<'a>(dt: &ArrowType, n: usize, vals: impl Iterator<Item = &'a Val
 }
 
 /// The value at `row` of an array built by `rows_to_batch`.
-pub(crate) fn value_at(array: &dyn Array, row: usize) -> Value {
+pub fn value_at(array: &dyn Array, row: usize) -> Value {
     if array.is_null(row) {
         return Value::Null;
     }
@@ -130,7 +130,7 @@ pub(crate) fn value_at(array: &dyn Array, row: usize) -> Value {
 }
 
 /// One physical row of a batch.
-pub(crate) fn row_at(batch: &RecordBatch, row: usize) -> Vec<Value> {
+pub fn row_at(batch: &RecordBatch, row: usize) -> Vec<Value> {
     batch
         .columns()
         .iter()
@@ -199,7 +199,7 @@ pub(crate) fn key_at(col: &dyn Array, kind: KeyKind, lkeys: &[u64], i: usize) ->
 }
 
 /// The key at row `i` of a key column, read from the column itself.
-pub(crate) fn column_key_at(col: &dyn Array, kind: KeyKind, i: usize) -> Key {
+pub fn column_key_at(col: &dyn Array, kind: KeyKind, i: usize) -> Key {
     match kind {
         KeyKind::Bytes => Key::Bytes(bytes_at(col, i).to_vec()),
         KeyKind::Int => Key::Int(match col.data_type() {

@@ -40,6 +40,8 @@ mod txn;
 mod types;
 mod version;
 
+/// Arrow rows back to engine values, for the SQL layer's writes.
+pub use columnar::{column_key_at, row_at, value_at};
 pub use commit::CommitInfo;
 pub use db::Database;
 pub use error::{Error, Result};

@@ -231,6 +231,8 @@ pub struct ColumnDef {
     pub name: String,
     pub data_type: DataType,
     pub nullable: bool,
+    /// SQL text of the column's DEFAULT expression; the engine stores it, the SQL layer evaluates it.
+    pub default: Option<String>,
 }
 
 impl ColumnDef {
@@ -239,11 +241,17 @@ impl ColumnDef {
             name: name.into(),
             data_type,
             nullable: true,
+            default: None,
         }
     }
 
     pub fn not_null(mut self) -> Self {
         self.nullable = false;
+        self
+    }
+
+    pub fn with_default(mut self, sql: impl Into<String>) -> Self {
+        self.default = Some(sql.into());
         self
     }
 }

@@ -1,0 +1,286 @@
+//! Server configuration: a TOML file, then `OMENDB_*` environment variables, then command-line flags (the
+//! binary applies those last). Users carry SCRAM verifiers only; a plaintext password is refused.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::scram::Verifier;
+
+/// How much `/metrics` exposes, by tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Monitoring {
+    /// `/metrics` answers 404.
+    None,
+    /// Server-wide counters and histograms.
+    #[default]
+    Metrics,
+    /// Also per-table learned-index health.
+    Full,
+}
+
+impl std::str::FromStr for Monitoring {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Monitoring::None),
+            "metrics" => Ok(Monitoring::Metrics),
+            "full" => Ok(Monitoring::Full),
+            _ => Err(Error::Config(format!(
+                "monitoring must be none, metrics or full, not {s:?}"
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    pub pg: SocketAddr,
+    pub http: SocketAddr,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            pg: "127.0.0.1:5432".parse().expect("literal address"),
+            http: "127.0.0.1:8080".parse().expect("literal address"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub name: String,
+    /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, as `omendb passwd` prints it.
+    pub scram: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tier {
+    pub auto_retrain: bool,
+    pub monitoring: Monitoring,
+}
+
+impl Default for Tier {
+    fn default() -> Self {
+        Tier {
+            auto_retrain: true,
+            monitoring: Monitoring::Metrics,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// 0 = no timeout (PostgreSQL's default); sessions may still `SET statement_timeout`.
+    pub statement_timeout_ms: u64,
+    /// Memory a query may use for sorts, joins and aggregates, in MiB; 0 = no limit.
+    pub max_query_memory_mb: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 100,
+            statement_timeout_ms: 0,
+            max_query_memory_mb: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    /// The one database this server serves; other names in a connection's startup are refused.
+    pub database: String,
+    pub listen: Listen,
+    pub users: Vec<User>,
+    pub tls: Option<Tls>,
+    pub tier: Tier,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./omendb-data"),
+            database: "omendb".into(),
+            listen: Listen::default(),
+            users: Vec::new(),
+            tls: None,
+            tier: Tier::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_toml(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+    }
+
+    /// Applies `OMENDB_*` variables from `vars` (the process environment in the binary).
+    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<()> {
+        let vars: BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("OMENDB_"))
+            .collect();
+        let parse = |k: &str, v: &str| Error::Config(format!("{k}={v:?} is not valid"));
+        for (k, v) in &vars {
+            match k.as_str() {
+                "OMENDB_DATA_DIR" => self.data_dir = v.into(),
+                "OMENDB_DATABASE" => self.database = v.clone(),
+                "OMENDB_PG_LISTEN" => self.listen.pg = v.parse().map_err(|_| parse(k, v))?,
+                "OMENDB_HTTP_LISTEN" => self.listen.http = v.parse().map_err(|_| parse(k, v))?,
+                "OMENDB_MAX_CONNECTIONS" => {
+                    self.limits.max_connections = v.parse().map_err(|_| parse(k, v))?
+                }
+                "OMENDB_STATEMENT_TIMEOUT_MS" => {
+                    self.limits.statement_timeout_ms = v.parse().map_err(|_| parse(k, v))?
+                }
+                "OMENDB_MAX_QUERY_MEMORY_MB" => {
+                    self.limits.max_query_memory_mb = v.parse().map_err(|_| parse(k, v))?
+                }
+                "OMENDB_AUTO_RETRAIN" => {
+                    self.tier.auto_retrain = v.parse().map_err(|_| parse(k, v))?
+                }
+                "OMENDB_MONITORING" => self.tier.monitoring = v.parse()?,
+                "OMENDB_TLS_CERT" | "OMENDB_TLS_KEY" => {}
+                // `name:verifier`: how the control plane hands a tenant's owner to the process.
+                "OMENDB_USER" => {
+                    let (name, scram) = v.split_once(':').ok_or_else(|| parse(k, "<redacted>"))?;
+                    self.users.retain(|u| u.name != name);
+                    self.users.push(User {
+                        name: name.into(),
+                        scram: scram.into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        if let (Some(cert), Some(key)) = (vars.get("OMENDB_TLS_CERT"), vars.get("OMENDB_TLS_KEY")) {
+            self.tls = Some(Tls {
+                cert: cert.into(),
+                key: key.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks everything that can be checked before binding sockets.
+    pub fn validate(&self) -> Result<()> {
+        if self.users.is_empty() {
+            return Err(Error::Config(
+                "no users: add [[users]] with a SCRAM verifier (omendb passwd prints one) or set OMENDB_USER".into(),
+            ));
+        }
+        for u in &self.users {
+            if u.name.is_empty() {
+                return Err(Error::Config("a user has an empty name".into()));
+            }
+            Verifier::parse(&u.scram)?;
+        }
+        if self.limits.max_connections == 0 {
+            return Err(Error::Config(
+                "limits.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.database.is_empty() {
+            return Err(Error::Config("database name is empty".into()));
+        }
+        Ok(())
+    }
+
+    pub fn verifiers(&self) -> Result<BTreeMap<String, Verifier>> {
+        self.users
+            .iter()
+            .map(|u| Ok((u.name.clone(), Verifier::parse(&u.scram)?)))
+            .collect()
+    }
+
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        (self.limits.statement_timeout_ms > 0)
+            .then(|| Duration::from_millis(self.limits.statement_timeout_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_then_env_then_validation() {
+        let v = Verifier::new("pw", 4096).to_string();
+        let mut c = Config::from_toml(&format!(
+            r#"
+            data_dir = "/tmp/x"
+            database = "app"
+            [listen]
+            pg = "127.0.0.1:6000"
+            [[users]]
+            name = "owner"
+            scram = "{v}"
+            [tier]
+            auto_retrain = false
+            monitoring = "full"
+            [limits]
+            max_connections = 7
+            "#
+        ))
+        .unwrap();
+        assert_eq!(c.limits.max_connections, 7);
+        assert_eq!(c.tier.monitoring, Monitoring::Full);
+        assert_eq!(c.listen.http.port(), 8080);
+        c.apply_env([
+            ("OMENDB_MAX_CONNECTIONS".to_string(), "9".to_string()),
+            ("OMENDB_MONITORING".to_string(), "none".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ])
+        .unwrap();
+        assert_eq!(c.limits.max_connections, 9);
+        assert_eq!(c.tier.monitoring, Monitoring::None);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn plaintext_passwords_and_unknown_keys_are_refused() {
+        let c = Config::from_toml("[[users]]\nname = \"a\"\nscram = \"hunter2\"\n").unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("SCRAM-SHA-256")
+        );
+        assert!(Config::from_toml("pasword = 1").is_err());
+        let mut c = Config::default();
+        assert!(
+            c.apply_env([("OMENDB_MONITORING".into(), "loud".into())])
+                .is_err()
+        );
+        assert!(c.validate().unwrap_err().to_string().contains("no users"));
+    }
+}

@@ -1,0 +1,628 @@
+//! `COPY table [(cols)] FROM STDIN` in PostgreSQL's text and CSV formats. Rows are parsed as CopyData
+//! arrives, straight into typed Arrow builders; the whole COPY commits at CopyDone in one transaction (or
+//! joins the open one), so it is all or nothing.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    ArrayBuilder, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef;
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use datafusion::sql::sqlparser::ast::{
+    CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement,
+};
+use omendb_storage::{DataType, Database};
+
+use crate::ddl;
+use crate::error::{Error, Result, code};
+
+const BATCH_ROWS: usize = 1 << 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Csv,
+}
+
+pub struct CopyIn {
+    pub table: String,
+    schema: SchemaRef,
+    types: Vec<DataType>,
+    /// For each table column, its position in the COPY column list.
+    source: Vec<Option<usize>>,
+    ncols: usize,
+    pub format: Format,
+    delimiter: u8,
+    null: Vec<u8>,
+    quote: u8,
+    escape: u8,
+    skip_header: bool,
+    pending: Vec<u8>,
+    builders: Vec<Box<dyn ArrayBuilder>>,
+    rows_in_builders: usize,
+    pub batches: Vec<RecordBatch>,
+    pub rows: usize,
+    /// 1-based line number, for error messages.
+    line: usize,
+    ended: bool,
+}
+
+fn bad(line: usize, msg: impl std::fmt::Display) -> Error {
+    Error::sql(code::BAD_COPY_FORMAT, format!("COPY line {line}: {msg}"))
+}
+
+fn builder(t: DataType) -> Box<dyn ArrayBuilder> {
+    match t {
+        DataType::SmallInt => Box::new(Int16Builder::new()),
+        DataType::Integer => Box::new(Int32Builder::new()),
+        DataType::BigInt => Box::new(Int64Builder::new()),
+        DataType::Real => Box::new(Float32Builder::new()),
+        DataType::Double => Box::new(Float64Builder::new()),
+        DataType::Boolean => Box::new(BooleanBuilder::new()),
+        DataType::Text => Box::new(StringBuilder::new()),
+        DataType::Bytea => Box::new(BinaryBuilder::new()),
+        DataType::Date => Box::new(Date32Builder::new()),
+        DataType::Timestamp => Box::new(TimestampMicrosecondBuilder::new()),
+        DataType::TimestampTz => Box::new(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+        DataType::Numeric { precision, scale } => Box::new(
+            Decimal128Builder::new()
+                .with_precision_and_scale(precision, scale)
+                .expect("precision validated at CREATE TABLE"),
+        ),
+    }
+}
+
+macro_rules! push {
+    ($b:expr, $ty:ty, $v:expr) => {
+        $b.as_any_mut()
+            .downcast_mut::<$ty>()
+            .expect("builder matches column type")
+            .append_option($v)
+    };
+}
+
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
+        "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_float(s: &str) -> Option<f64> {
+    match s.to_ascii_lowercase().as_str() {
+        "nan" => Some(f64::NAN),
+        "infinity" | "inf" => Some(f64::INFINITY),
+        "-infinity" | "-inf" => Some(f64::NEG_INFINITY),
+        _ => s.parse().ok(),
+    }
+}
+
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let s = s.trim();
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc().timestamp_micros());
+        }
+        if f == "%Y-%m-%d"
+            && let Ok(d) = NaiveDate::parse_from_str(s, f)
+        {
+            return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros());
+        }
+    }
+    None
+}
+
+pub fn parse_timestamptz(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let fixed = if let Some(x) = s.strip_suffix('Z') {
+        format!("{x}+00:00")
+    } else if s.len() > 3
+        && (s.as_bytes()[s.len() - 3] == b'+' || s.as_bytes()[s.len() - 3] == b'-')
+    {
+        // "+00" as PostgreSQL prints it.
+        format!("{s}:00")
+    } else {
+        s.to_string()
+    };
+    for f in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+        if let Ok(t) = DateTime::parse_from_str(&fixed, f) {
+            return Some(t.timestamp_micros());
+        }
+    }
+    // No zone: the session's, which is always UTC.
+    parse_timestamp(s)
+}
+
+fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
+    let d: rust_decimal::Decimal = s.trim().parse().ok()?;
+    let mut d = d;
+    d.rescale(scale as u32);
+    (d.scale() == scale as u32).then(|| d.mantissa())
+}
+
+fn parse_bytea(s: &str) -> Option<Vec<u8>> {
+    let hex = s.strip_prefix("\\x")?;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+impl CopyIn {
+    pub fn plan(stmt: &Statement, db: &Database) -> Result<CopyIn> {
+        let Statement::Copy {
+            source,
+            to,
+            target,
+            options,
+            legacy_options,
+            ..
+        } = stmt
+        else {
+            return Err(Error::sql(code::INTERNAL, "not a COPY"));
+        };
+        if *to || !matches!(target, CopyTarget::Stdin) {
+            return Err(Error::unsupported(
+                "COPY other than FROM STDIN (use SELECT for reading; server files are not reachable)",
+            ));
+        }
+        let CopySource::Table {
+            table_name,
+            columns,
+        } = source
+        else {
+            return Err(Error::unsupported("COPY (query) FROM"));
+        };
+        let table = ddl::table_name(table_name)?;
+        let reader = db.table(&table)?;
+        let def = reader.def().clone();
+        let listed: Vec<String> = columns.iter().map(ddl::ident).collect();
+        let mut source = vec![None; def.columns.len()];
+        if listed.is_empty() {
+            for (i, s) in source.iter_mut().enumerate() {
+                *s = Some(i);
+            }
+        } else {
+            for (pos, name) in listed.iter().enumerate() {
+                let i = def
+                    .columns
+                    .iter()
+                    .position(|c| &c.name == name)
+                    .ok_or_else(|| {
+                        Error::sql(
+                            code::UNDEFINED_COLUMN,
+                            format!("column \"{name}\" of relation \"{table}\" does not exist"),
+                        )
+                    })?;
+                source[i] = Some(pos);
+            }
+            if let Some(c) = def
+                .columns
+                .iter()
+                .zip(&source)
+                .find(|(c, s)| s.is_none() && c.default.is_some())
+            {
+                return Err(Error::unsupported(format!(
+                    "COPY leaving out column \"{}\", which has a DEFAULT",
+                    c.0.name
+                )));
+            }
+        }
+        let mut c = CopyIn {
+            ncols: if listed.is_empty() {
+                def.columns.len()
+            } else {
+                listed.len()
+            },
+            schema: reader.schema(),
+            types: def.columns.iter().map(|c| c.data_type).collect(),
+            builders: def.columns.iter().map(|c| builder(c.data_type)).collect(),
+            source,
+            table,
+            format: Format::Text,
+            delimiter: b'\t',
+            null: b"\\N".to_vec(),
+            quote: b'"',
+            escape: b'"',
+            skip_header: false,
+            pending: Vec::new(),
+            rows_in_builders: 0,
+            batches: Vec::new(),
+            rows: 0,
+            line: 0,
+            ended: false,
+        };
+        let mut escape = None;
+        let mut delimiter = None;
+        let mut null = None;
+        for o in options {
+            match o {
+                CopyOption::Format(f) => match f.value.to_lowercase().as_str() {
+                    "text" => c.format = Format::Text,
+                    "csv" => c.format = Format::Csv,
+                    other => return Err(Error::unsupported(format!("COPY format {other}"))),
+                },
+                CopyOption::Delimiter(d) => delimiter = Some(*d),
+                CopyOption::Null(n) => null = Some(n.clone()),
+                CopyOption::Header(h) => c.skip_header = *h,
+                CopyOption::Quote(q) => c.quote = *q as u8,
+                CopyOption::Escape(e) => escape = Some(*e as u8),
+                CopyOption::Encoding(e)
+                    if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
+                other => return Err(Error::unsupported(format!("COPY option {other}"))),
+            }
+        }
+        for o in legacy_options {
+            match o {
+                CopyLegacyOption::Csv(_) => c.format = Format::Csv,
+                CopyLegacyOption::Delimiter(d) => delimiter = Some(*d),
+                CopyLegacyOption::Null(n) => null = Some(n.clone()),
+                CopyLegacyOption::Header => c.skip_header = true,
+                other => return Err(Error::unsupported(format!("COPY option {other}"))),
+            }
+        }
+        if c.format == Format::Csv {
+            c.delimiter = b',';
+            c.null = Vec::new();
+        }
+        if let Some(d) = delimiter {
+            if !d.is_ascii() || d == '\n' || d == '\r' {
+                return Err(Error::sql(
+                    code::INVALID_PARAMETER_VALUE,
+                    "COPY delimiter must be a single one-byte character",
+                ));
+            }
+            c.delimiter = d as u8;
+        }
+        if let Some(n) = null {
+            c.null = n.into_bytes();
+        }
+        c.escape = escape.unwrap_or(c.quote);
+        if c.format == Format::Text && c.skip_header {
+            return Err(Error::unsupported("COPY HEADER in text format (use CSV)"));
+        }
+        Ok(c)
+    }
+
+    pub fn columns(&self) -> usize {
+        self.ncols
+    }
+
+    /// Feeds a CopyData payload.
+    pub fn data(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.ended {
+            return Ok(());
+        }
+        self.pending.extend_from_slice(bytes);
+        let buf = std::mem::take(&mut self.pending);
+        let consumed = self.records(&buf, false)?;
+        self.pending = buf[consumed..].to_vec();
+        Ok(())
+    }
+
+    /// CopyDone: the last record may lack its newline.
+    pub fn finish(&mut self) -> Result<()> {
+        let buf = std::mem::take(&mut self.pending);
+        if !buf.is_empty() && !self.ended {
+            let consumed = self.records(&buf, true)?;
+            if consumed < buf.len() {
+                return Err(bad(self.line + 1, "unterminated CSV quoted field"));
+            }
+        }
+        self.flush()
+    }
+
+    /// Parses the complete records at the start of `buf`; returns the bytes consumed.
+    fn records(&mut self, buf: &[u8], at_end: bool) -> Result<usize> {
+        let mut pos = 0;
+        let mut fields: Vec<Option<Vec<u8>>> = Vec::with_capacity(self.ncols);
+        while pos < buf.len() && !self.ended {
+            fields.clear();
+            let end = match self.format {
+                Format::Text => self.text_record(&buf[pos..], at_end, &mut fields)?,
+                Format::Csv => self.csv_record(&buf[pos..], at_end, &mut fields)?,
+            };
+            let Some(len) = end else { break };
+            pos += len;
+            self.line += 1;
+            if self.ended {
+                break;
+            }
+            if self.skip_header {
+                self.skip_header = false;
+                continue;
+            }
+            self.row(&fields)?;
+        }
+        Ok(pos)
+    }
+
+    /// One text-format record: `Some(bytes consumed)` or `None` if incomplete.
+    fn text_record(
+        &mut self,
+        buf: &[u8],
+        at_end: bool,
+        fields: &mut Vec<Option<Vec<u8>>>,
+    ) -> Result<Option<usize>> {
+        let (line, used) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], i + 1),
+            None if at_end => (buf, buf.len()),
+            None => return Ok(None),
+        };
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line == b"\\." {
+            self.ended = true;
+            return Ok(Some(used));
+        }
+        for raw in line.split(|&b| b == self.delimiter) {
+            if raw == self.null.as_slice() {
+                fields.push(None);
+                continue;
+            }
+            let mut out = Vec::with_capacity(raw.len());
+            let mut i = 0;
+            while i < raw.len() {
+                let b = raw[i];
+                if b != b'\\' || i + 1 == raw.len() {
+                    out.push(b);
+                    i += 1;
+                    continue;
+                }
+                let n = raw[i + 1];
+                i += 2;
+                match n {
+                    b'b' => out.push(8),
+                    b'f' => out.push(12),
+                    b'n' => out.push(b'\n'),
+                    b'r' => out.push(b'\r'),
+                    b't' => out.push(b'\t'),
+                    b'v' => out.push(11),
+                    b'0'..=b'7' => {
+                        let mut v = u32::from(n - b'0');
+                        for _ in 0..2 {
+                            if i < raw.len() && (b'0'..=b'7').contains(&raw[i]) {
+                                v = v * 8 + u32::from(raw[i] - b'0');
+                                i += 1;
+                            }
+                        }
+                        out.push(v as u8);
+                    }
+                    b'x' => {
+                        let mut v = 0u32;
+                        let mut digits = 0;
+                        while digits < 2 && i < raw.len() && raw[i].is_ascii_hexdigit() {
+                            v = v * 16 + (raw[i] as char).to_digit(16).expect("hex digit");
+                            i += 1;
+                            digits += 1;
+                        }
+                        if digits == 0 {
+                            out.push(b'x');
+                        } else {
+                            out.push(v as u8);
+                        }
+                    }
+                    other => out.push(other),
+                }
+            }
+            fields.push(Some(out));
+        }
+        Ok(Some(used))
+    }
+
+    /// One CSV record (quoted fields may span lines).
+    fn csv_record(
+        &mut self,
+        buf: &[u8],
+        at_end: bool,
+        fields: &mut Vec<Option<Vec<u8>>>,
+    ) -> Result<Option<usize>> {
+        let mut i = 0;
+        let mut field = Vec::new();
+        let mut quoted_field = false;
+        let mut in_quotes = false;
+        loop {
+            if i >= buf.len() {
+                if !at_end || in_quotes {
+                    return Ok(None);
+                }
+                break;
+            }
+            let b = buf[i];
+            if in_quotes {
+                if b == self.escape
+                    && self.escape != self.quote
+                    && i + 1 < buf.len()
+                    && buf[i + 1] == self.quote
+                {
+                    field.push(self.quote);
+                    i += 2;
+                } else if b == self.quote {
+                    if i + 1 < buf.len() && buf[i + 1] == self.quote && self.escape == self.quote {
+                        field.push(self.quote);
+                        i += 2;
+                    } else if i + 1 >= buf.len() && !at_end {
+                        return Ok(None);
+                    } else {
+                        in_quotes = false;
+                        i += 1;
+                    }
+                } else {
+                    field.push(b);
+                    i += 1;
+                }
+                continue;
+            }
+            if b == self.quote {
+                in_quotes = true;
+                quoted_field = true;
+                i += 1;
+            } else if b == self.delimiter {
+                fields.push(self.csv_value(std::mem::take(&mut field), quoted_field));
+                quoted_field = false;
+                i += 1;
+            } else if b == b'\n' {
+                i += 1;
+                break;
+            } else if b == b'\r' && buf.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                break;
+            } else {
+                field.push(b);
+                i += 1;
+            }
+        }
+        if fields.is_empty() && !quoted_field && field == b"\\." {
+            self.ended = true;
+            return Ok(Some(i));
+        }
+        fields.push(self.csv_value(field, quoted_field));
+        Ok(Some(i))
+    }
+
+    fn csv_value(&self, field: Vec<u8>, quoted: bool) -> Option<Vec<u8>> {
+        // An unquoted value equal to the NULL string is NULL; a quoted empty string is an empty string.
+        (quoted || field != self.null).then_some(field)
+    }
+
+    fn row(&mut self, fields: &[Option<Vec<u8>>]) -> Result<()> {
+        if fields.len() != self.ncols {
+            return Err(bad(
+                self.line,
+                format!("{} columns, expected {}", fields.len(), self.ncols),
+            ));
+        }
+        for col in 0..self.types.len() {
+            let v = match self.source[col] {
+                Some(p) => fields[p].as_deref(),
+                None => None,
+            };
+            let s = match v {
+                None => None,
+                Some(b) => {
+                    Some(std::str::from_utf8(b).map_err(|_| bad(self.line, "invalid UTF-8"))?)
+                }
+            };
+            let line = self.line;
+            let name = || self.schema.field(col).name().clone();
+            let invalid = |s: &str, t: &str| {
+                bad(
+                    line,
+                    format!("invalid input for column \"{}\" of type {t}: {s:?}", name()),
+                )
+            };
+            let b = &mut self.builders[col];
+            match self.types[col] {
+                DataType::SmallInt => push!(
+                    b,
+                    Int16Builder,
+                    s.map(|s| s.trim().parse().map_err(|_| invalid(s, "smallint")))
+                        .transpose()?
+                ),
+                DataType::Integer => push!(
+                    b,
+                    Int32Builder,
+                    s.map(|s| s.trim().parse().map_err(|_| invalid(s, "integer")))
+                        .transpose()?
+                ),
+                DataType::BigInt => push!(
+                    b,
+                    Int64Builder,
+                    s.map(|s| s.trim().parse().map_err(|_| invalid(s, "bigint")))
+                        .transpose()?
+                ),
+                DataType::Real => push!(
+                    b,
+                    Float32Builder,
+                    s.map(|s| parse_float(s)
+                        .map(|f| f as f32)
+                        .ok_or_else(|| invalid(s, "real")))
+                        .transpose()?
+                ),
+                DataType::Double => push!(
+                    b,
+                    Float64Builder,
+                    s.map(|s| parse_float(s).ok_or_else(|| invalid(s, "double precision")))
+                        .transpose()?
+                ),
+                DataType::Boolean => push!(
+                    b,
+                    BooleanBuilder,
+                    s.map(|s| parse_bool(s).ok_or_else(|| invalid(s, "boolean")))
+                        .transpose()?
+                ),
+                DataType::Text => push!(b, StringBuilder, s),
+                DataType::Bytea => push!(
+                    b,
+                    BinaryBuilder,
+                    s.map(|s| parse_bytea(s).ok_or_else(|| invalid(s, "bytea")))
+                        .transpose()?
+                ),
+                DataType::Date => push!(
+                    b,
+                    Date32Builder,
+                    s.map(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                        .map(|d| (d - EPOCH).num_days() as i32)
+                        .map_err(|_| invalid(s, "date")))
+                        .transpose()?
+                ),
+                DataType::Timestamp => push!(
+                    b,
+                    TimestampMicrosecondBuilder,
+                    s.map(|s| parse_timestamp(s).ok_or_else(|| invalid(s, "timestamp")))
+                        .transpose()?
+                ),
+                DataType::TimestampTz => push!(
+                    b,
+                    TimestampMicrosecondBuilder,
+                    s.map(|s| parse_timestamptz(s).ok_or_else(|| invalid(s, "timestamptz")))
+                        .transpose()?
+                ),
+                DataType::Numeric { scale, .. } => push!(
+                    b,
+                    Decimal128Builder,
+                    s.map(|s| parse_decimal(s, scale).ok_or_else(|| invalid(s, "numeric")))
+                        .transpose()?
+                ),
+            }
+        }
+        self.rows_in_builders += 1;
+        self.rows += 1;
+        if self.rows_in_builders >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.rows_in_builders == 0 {
+            return Ok(());
+        }
+        let cols: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        let schema = Arc::new(arrow_schema::Schema::new(
+            self.schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(schema, cols).map_err(|e| bad(self.line, e))?;
+        self.batches.push(batch);
+        self.rows_in_builders = 0;
+        Ok(())
+    }
+}

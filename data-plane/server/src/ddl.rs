@@ -1,0 +1,291 @@
+//! CREATE TABLE into the engine's table definitions, and Arrow types back to column types (CREATE TABLE AS).
+
+use arrow_schema::DataType as Arrow;
+use datafusion::sql::sqlparser::ast::{
+    self, ColumnOption, CreateTable, DataType as SqlType, ExactNumberInfo, Ident, ObjectName,
+    ObjectNamePart, TableConstraint, TimezoneInfo,
+};
+use omendb_storage::{ColumnDef, DataType, TableDef};
+
+use crate::error::{Error, Result, code};
+
+/// PostgreSQL folds unquoted identifiers to lower case; quoted ones are kept as written.
+pub fn ident(i: &Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_lowercase()
+    }
+}
+
+/// The table an object name refers to: `t`, `public.t` or `<db>.public.t`.
+pub fn table_name(name: &ObjectName) -> Result<String> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => Ok(ident(i)),
+            _ => Err(Error::unsupported(format!("table name {name}"))),
+        })
+        .collect::<Result<_>>()?;
+    match parts.as_slice() {
+        [t] => Ok(t.clone()),
+        [s, t] | [_, s, t] if s == "public" => Ok(t.clone()),
+        [s, _] | [_, s, _] => Err(Error::sql(
+            "3F000",
+            format!("schema \"{s}\" does not exist"),
+        )),
+        _ => Err(Error::sql(
+            code::SYNTAX_ERROR,
+            format!("improper qualified name: {name}"),
+        )),
+    }
+}
+
+/// DEFAULT 10, DEFAULT 'x', DEFAULT now(): evaluated by DataFusion when an INSERT leaves the column out.
+pub fn column_type(t: &SqlType) -> Result<DataType> {
+    Ok(match t {
+        SqlType::SmallInt(_) | SqlType::Int2(_) => DataType::SmallInt,
+        SqlType::Int(_) | SqlType::Integer(_) | SqlType::Int4(_) => DataType::Integer,
+        SqlType::BigInt(_) | SqlType::Int8(_) => DataType::BigInt,
+        SqlType::Real | SqlType::Float4 => DataType::Real,
+        SqlType::Float(ExactNumberInfo::Precision(p)) if *p <= 24 => DataType::Real,
+        SqlType::Float(_) | SqlType::Double(_) | SqlType::DoublePrecision | SqlType::Float8 => {
+            DataType::Double
+        }
+        SqlType::Bool | SqlType::Boolean => DataType::Boolean,
+        SqlType::Text
+        | SqlType::Varchar(_)
+        | SqlType::CharacterVarying(_)
+        | SqlType::CharVarying(_)
+        | SqlType::String(_) => DataType::Text,
+        SqlType::Bytea => DataType::Bytea,
+        SqlType::Date => DataType::Date,
+        SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
+            DataType::TimestampTz
+        }
+        SqlType::Timestamp(_, _) => DataType::Timestamp,
+        SqlType::Numeric(info) | SqlType::Decimal(info) => {
+            let (p, s) = match info {
+                // Unconstrained numeric: the widest fixed-point type we have.
+                ExactNumberInfo::None => (38, 10),
+                ExactNumberInfo::Precision(p) => (*p, 0),
+                ExactNumberInfo::PrecisionAndScale(p, s) => (*p, *s),
+            };
+            if !(1..=38).contains(&p) || s < 0 || s as u64 > p {
+                return Err(Error::sql(
+                    code::INVALID_PARAMETER_VALUE,
+                    format!("NUMERIC precision {p} and scale {s} must be 1..=38 and 0..=precision"),
+                ));
+            }
+            DataType::Numeric {
+                precision: p as u8,
+                scale: s as i8,
+            }
+        }
+        SqlType::Custom(name, _) => match name.to_string().to_lowercase().as_str() {
+            "timestamptz" => DataType::TimestampTz,
+            "int2" => DataType::SmallInt,
+            "int4" => DataType::Integer,
+            "int8" => DataType::BigInt,
+            "float4" => DataType::Real,
+            "float8" => DataType::Double,
+            other => return Err(unknown_type(other)),
+        },
+        SqlType::Char(_) | SqlType::Character(_) => {
+            return Err(Error::unsupported(
+                "type character(n) (blank-padded); use text or varchar",
+            ));
+        }
+        other => return Err(unknown_type(&other.to_string())),
+    })
+}
+
+fn unknown_type(name: &str) -> Error {
+    Error::sql(
+        code::UNDEFINED_OBJECT,
+        format!(
+            "type \"{name}\" is not supported; supported: smallint, integer, bigint, real, double precision, \
+             boolean, text, varchar, bytea, date, timestamp, timestamptz, numeric(p,s)"
+        ),
+    )
+}
+
+/// The engine's definition of a `CREATE TABLE` (without `AS`).
+pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
+    if ct.temporary || ct.external {
+        return Err(Error::unsupported("CREATE TEMPORARY/EXTERNAL TABLE"));
+    }
+    if ct.like.is_some() || ct.clone.is_some() {
+        return Err(Error::unsupported("CREATE TABLE LIKE/CLONE"));
+    }
+    let name = table_name(&ct.name)?;
+    let mut columns: Vec<ColumnDef> = Vec::new();
+    let mut pk: Vec<String> = Vec::new();
+    for c in &ct.columns {
+        let cname = ident(&c.name);
+        if columns.iter().any(|x| x.name == cname) {
+            return Err(Error::sql(
+                "42701",
+                format!("column \"{cname}\" specified more than once"),
+            ));
+        }
+        let mut col = ColumnDef::new(cname.clone(), column_type(&c.data_type)?);
+        for o in &c.options {
+            match &o.option {
+                ColumnOption::Null => {}
+                ColumnOption::NotNull => col = col.not_null(),
+                ColumnOption::Default(e) => col = col.with_default(e.to_string()),
+                ColumnOption::PrimaryKey(_) => pk.push(cname.clone()),
+                other => {
+                    return Err(Error::unsupported(format!(
+                        "column constraint {other} (only PRIMARY KEY, NOT NULL, NULL and DEFAULT are)"
+                    )));
+                }
+            }
+        }
+        columns.push(col);
+    }
+    for c in &ct.constraints {
+        match c {
+            TableConstraint::PrimaryKey(p) => {
+                for ic in &p.columns {
+                    match &ic.column.expr {
+                        ast::Expr::Identifier(i) => pk.push(ident(i)),
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "primary key on expression {other}"
+                            )));
+                        }
+                    }
+                }
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "table constraint {other} (only PRIMARY KEY is)"
+                )));
+            }
+        }
+    }
+    let primary_key = match pk.as_slice() {
+        [] => None,
+        [k] => {
+            let i = columns.iter().position(|c| &c.name == k).ok_or_else(|| {
+                Error::sql(
+                    code::UNDEFINED_COLUMN,
+                    format!("column \"{k}\" named in key does not exist"),
+                )
+            })?;
+            if columns[i].data_type.key_kind().is_none() {
+                return Err(Error::sql(
+                    code::INVALID_TABLE_DEFINITION,
+                    format!(
+                        "a primary key must be an integer, date, timestamp, text or bytea column; \"{k}\" is {}",
+                        columns[i].data_type.name()
+                    ),
+                ));
+            }
+            // Primary keys are NOT NULL in PostgreSQL whether or not the column says so.
+            columns[i].nullable = false;
+            Some(i)
+        }
+        _ => {
+            return Err(Error::sql(
+                code::FEATURE_NOT_SUPPORTED,
+                "composite primary keys are not supported: the learned index is over one key column",
+            ));
+        }
+    };
+    if columns.is_empty() {
+        return Err(Error::sql(
+            code::INVALID_TABLE_DEFINITION,
+            "a table needs at least one column",
+        ));
+    }
+    Ok(TableDef {
+        name,
+        columns,
+        primary_key,
+    })
+}
+
+/// The column type an Arrow result column is stored as (CREATE TABLE AS, casts for COPY).
+pub fn from_arrow(t: &Arrow) -> Result<DataType> {
+    Ok(match t {
+        Arrow::Int8 | Arrow::Int16 | Arrow::UInt8 => DataType::SmallInt,
+        Arrow::Int32 | Arrow::UInt16 => DataType::Integer,
+        Arrow::Int64 | Arrow::UInt32 | Arrow::UInt64 => DataType::BigInt,
+        Arrow::Float16 | Arrow::Float32 => DataType::Real,
+        Arrow::Float64 => DataType::Double,
+        Arrow::Boolean => DataType::Boolean,
+        Arrow::Utf8 | Arrow::LargeUtf8 | Arrow::Utf8View | Arrow::Null => DataType::Text,
+        Arrow::Binary | Arrow::LargeBinary | Arrow::BinaryView => DataType::Bytea,
+        Arrow::Date32 | Arrow::Date64 => DataType::Date,
+        Arrow::Timestamp(_, None) => DataType::Timestamp,
+        Arrow::Timestamp(_, Some(_)) => DataType::TimestampTz,
+        Arrow::Decimal128(p, s) if *s >= 0 => DataType::Numeric {
+            precision: *p,
+            scale: *s,
+        },
+        other => {
+            return Err(Error::unsupported(format!(
+                "storing a column of type {other}"
+            )));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn def(sql: &str) -> Result<TableDef> {
+        let stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0);
+        match stmt {
+            ast::Statement::CreateTable(ct) => table_def(&ct),
+            _ => panic!("not a create table"),
+        }
+    }
+
+    #[test]
+    fn columns_keys_and_defaults() {
+        let d = def("CREATE TABLE Users (id BIGINT PRIMARY KEY, \"Name\" TEXT NOT NULL, score DOUBLE PRECISION DEFAULT 1.5, at TIMESTAMPTZ, amount NUMERIC(12,2))").unwrap();
+        assert_eq!(d.name, "users");
+        assert_eq!(d.primary_key, Some(0));
+        assert!(!d.columns[0].nullable);
+        assert_eq!(d.columns[1].name, "Name");
+        assert!(!d.columns[1].nullable);
+        assert_eq!(d.columns[2].default.as_deref(), Some("1.5"));
+        assert_eq!(d.columns[3].data_type, DataType::TimestampTz);
+        assert_eq!(
+            d.columns[4].data_type,
+            DataType::Numeric {
+                precision: 12,
+                scale: 2
+            }
+        );
+        let d = def("CREATE TABLE t (a int, b text, PRIMARY KEY (b))").unwrap();
+        assert_eq!(d.primary_key, Some(1));
+        assert_eq!(def("CREATE TABLE t (a int)").unwrap().primary_key, None);
+    }
+
+    #[test]
+    fn unsupported_definitions_say_why() {
+        for (sql, state) in [
+            ("CREATE TABLE t (a int, b int, PRIMARY KEY (a, b))", "0A000"),
+            ("CREATE TABLE t (a int UNIQUE)", "0A000"),
+            ("CREATE TABLE t (a int CHECK (a > 0))", "0A000"),
+            ("CREATE TABLE t (a double precision PRIMARY KEY)", "42P16"),
+            ("CREATE TABLE t (a int, a int)", "42701"),
+            ("CREATE TABLE t (a geometry)", "42704"),
+            ("CREATE TABLE t (a int, PRIMARY KEY (b))", "42703"),
+            ("CREATE TABLE other.t (a int)", "3F000"),
+        ] {
+            assert_eq!(def(sql).unwrap_err().sqlstate(), state, "{sql}");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! The server's one error type, and the SQLSTATE every error reaches the client with.
+
+use datafusion::error::DataFusionError;
+use pgwire::error::{ErrorInfo, PgWireError};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Storage(#[from] omendb_storage::Error),
+    #[error("{}", datafusion_message(.0))]
+    DataFusion(#[from] DataFusionError),
+    /// An error raised by the server itself, with its SQLSTATE.
+    #[error("{message}")]
+    Sql { code: &'static str, message: String },
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// SQLSTATE codes used by name (PostgreSQL appendix A).
+pub mod code {
+    pub const SYNTAX_ERROR: &str = "42601";
+    pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+    pub const UNDEFINED_TABLE: &str = "42P01";
+    pub const UNDEFINED_COLUMN: &str = "42703";
+    pub const DUPLICATE_TABLE: &str = "42P07";
+    pub const DATATYPE_MISMATCH: &str = "42804";
+    pub const UNDEFINED_OBJECT: &str = "42704";
+    pub const IN_FAILED_TRANSACTION: &str = "25P02";
+    pub const ACTIVE_TRANSACTION: &str = "25001";
+    pub const NO_ACTIVE_TRANSACTION: &str = "25P01";
+    pub const QUERY_CANCELED: &str = "57014";
+    pub const TOO_MANY_CONNECTIONS: &str = "53300";
+    pub const INVALID_PARAMETER_VALUE: &str = "22023";
+    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const BAD_COPY_FORMAT: &str = "22P04";
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
+    pub const INVALID_TABLE_DEFINITION: &str = "42P16";
+    pub const OUT_OF_MEMORY: &str = "53200";
+    pub const INTERNAL: &str = "XX000";
+}
+
+impl Error {
+    pub fn sql(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Sql {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unsupported(what: impl std::fmt::Display) -> Error {
+        Error::sql(
+            code::FEATURE_NOT_SUPPORTED,
+            format!("{what} is not supported"),
+        )
+    }
+
+    pub fn sqlstate(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "F0000",
+            Error::Storage(e) => storage_state(e),
+            Error::DataFusion(e) => datafusion_state(e),
+            Error::Sql { code, .. } => code,
+            Error::Io(_) => "58030",
+        }
+    }
+}
+
+fn storage_state(e: &omendb_storage::Error) -> &'static str {
+    use omendb_storage::Error as S;
+    match e {
+        S::UnknownTable(_) => code::UNDEFINED_TABLE,
+        S::TableExists(_) => code::DUPLICATE_TABLE,
+        S::InvalidDefinition(_) => code::INVALID_TABLE_DEFINITION,
+        S::DuplicateKey { .. } => "23505",
+        S::NotNull { .. } => "23502",
+        S::WrongType { .. } | S::WrongKeyType { .. } => code::DATATYPE_MISMATCH,
+        S::WrongArity { .. } => code::SYNTAX_ERROR,
+        S::Conflict(_) => "40001",
+        S::Corrupt { .. } => "XX001",
+        S::AlreadyOpen(_) => "55006",
+        S::DiskFull { .. } => "53100",
+        S::Io { .. } => "58030",
+        _ => code::INTERNAL,
+    }
+}
+
+/// The innermost error: DataFusion wraps errors in context and shares them between partitions.
+fn root(e: &DataFusionError) -> &DataFusionError {
+    match e {
+        DataFusionError::Context(_, inner) => root(inner),
+        DataFusionError::Shared(inner) => root(inner),
+        DataFusionError::Diagnostic(_, inner) => root(inner),
+        DataFusionError::Collection(v) if !v.is_empty() => root(&v[0]),
+        other => other,
+    }
+}
+
+fn datafusion_state(e: &DataFusionError) -> &'static str {
+    let e = root(e);
+    if let DataFusionError::External(inner) = e {
+        if let Some(s) = inner.downcast_ref::<omendb_storage::Error>() {
+            return storage_state(s);
+        }
+        if let Some(s) = inner.downcast_ref::<Error>() {
+            return s.sqlstate();
+        }
+    }
+    let msg = e.to_string();
+    let has = |s: &str| msg.contains(s);
+    match e {
+        DataFusionError::SQL(..) => code::SYNTAX_ERROR,
+        DataFusionError::NotImplemented(_) => code::FEATURE_NOT_SUPPORTED,
+        DataFusionError::ResourcesExhausted(_) => code::OUT_OF_MEMORY,
+        DataFusionError::SchemaError(..) if has("No field named") => code::UNDEFINED_COLUMN,
+        DataFusionError::SchemaError(..) if has("Ambiguous reference") => "42702",
+        DataFusionError::SchemaError(..) if has("Schema contains duplicate") => "42701",
+        _ if has("Divide by zero") || has("Division by zero") => "22012",
+        _ if has("not found") && (has("table") || has("Table")) => code::UNDEFINED_TABLE,
+        _ if has("No field named") => code::UNDEFINED_COLUMN,
+        _ if has("Invalid function") || has("No function matches") => "42883",
+        _ if has("Cannot cast")
+            || has("Can't cast")
+            || has("Cast error")
+            || has("Unsupported CAST") =>
+        {
+            code::INVALID_TEXT_REPRESENTATION
+        }
+        _ if has("overflow") => "22003",
+        _ if has("Cannot infer common") || has("no common type") || has("type coercion") => {
+            code::DATATYPE_MISMATCH
+        }
+        DataFusionError::Plan(_) => "42000",
+        _ => code::INTERNAL,
+    }
+}
+
+/// DataFusion prefixes messages with its error kind ("Error during planning: ..."); clients want the reason.
+fn datafusion_message(e: &DataFusionError) -> String {
+    let e = root(e);
+    match e {
+        DataFusionError::External(inner) => inner.to_string(),
+        DataFusionError::SQL(inner, _) => inner.to_string(),
+        DataFusionError::Plan(m)
+        | DataFusionError::Execution(m)
+        | DataFusionError::NotImplemented(m)
+        | DataFusionError::Internal(m)
+        | DataFusionError::ResourcesExhausted(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl From<Error> for PgWireError {
+    fn from(e: Error) -> PgWireError {
+        PgWireError::UserError(Box::new(e.into_info()))
+    }
+}
+
+impl Error {
+    pub fn into_info(self) -> ErrorInfo {
+        let code = self.sqlstate();
+        let message = self.to_string();
+        ErrorInfo::new("ERROR".to_owned(), code.to_owned(), message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_keep_their_sqlstate_through_datafusion() {
+        let e = omendb_storage::Error::DuplicateKey {
+            table: "t".into(),
+            key: "(1)".into(),
+        };
+        let wrapped = Error::from(DataFusionError::Context(
+            "insert".into(),
+            Box::new(DataFusionError::External(Box::new(e))),
+        ));
+        assert_eq!(wrapped.sqlstate(), "23505");
+        assert!(wrapped.to_string().contains("duplicate key"));
+    }
+}

@@ -1,0 +1,86 @@
+//! `omendb server`: one tenant database. PostgreSQL clients connect over the wire protocol (pgwire), with
+//! SCRAM-SHA-256 and optional TLS; statements are planned by DataFusion over learned-array tables; writes go
+//! through the storage engine's transactions and group commit. An HTTP port serves health, readiness and
+//! Prometheus metrics.
+
+mod auth;
+mod catalog;
+pub mod config;
+mod copy;
+mod ddl;
+mod engine;
+pub mod error;
+mod http;
+mod listener;
+mod metrics;
+mod params;
+pub mod scram;
+mod session;
+mod settings;
+mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub use config::Config;
+pub use engine::Engine;
+pub use error::{Error, Result};
+
+/// What `SHOW server_version` and the start-up parameters report. Clients parse the leading number.
+pub const SERVER_VERSION: &str = "15.0 (OmenDB 0.1.0)";
+
+/// A running server: its bound addresses, and a handle to stop it.
+pub struct Running {
+    pub pg_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting connections and waits for the listeners to close.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the data directory, binds both ports and serves until stopped.
+pub async fn start(config: Config) -> Result<Running> {
+    let pg_bind = config.listen.pg;
+    let http_bind = config.listen.http;
+    let engine = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || Engine::open(config))
+            .await
+            .map_err(|e| Error::Config(format!("start-up task failed: {e}")))??
+    };
+    let pg = tokio::net::TcpListener::bind(pg_bind).await?;
+    let http = tokio::net::TcpListener::bind(http_bind).await?;
+    let pg_addr = pg.local_addr()?;
+    let http_addr = http.local_addr()?;
+    let listener = Arc::new(listener::Listener::new(engine.clone())?);
+    engine.ready.store(true, Ordering::Release);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = http::router(engine.clone());
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            _ = listener.serve(pg) => {}
+            r = axum::serve(http, router) => {
+                if let Err(e) = r {
+                    tracing::error!("http server failed: {e}");
+                }
+            }
+            _ = rx => {}
+        }
+    });
+    Ok(Running {
+        pg_addr,
+        http_addr,
+        engine,
+        shutdown: tx,
+        task,
+    })
+}

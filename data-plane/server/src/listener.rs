@@ -1,0 +1,249 @@
+//! Accepting connections: TLS negotiation, the connection limit (53300), and the per-connection message
+//! loop. A malformed, truncated or oversized message ends only that connection, with an error to its client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::{SinkExt, StreamExt};
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::{
+    ClientInfo, ConnectionManager, PgWireConnectionState, RandomPidSecretKeyGenerator,
+};
+use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+use pgwire::tokio::TlsAcceptor;
+use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::auth::Startup;
+use crate::config::Tls;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::wire::{Conn, HandleSlot};
+
+/// A client must finish start-up within this time.
+const STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+pub fn tls_acceptor(tls: &Tls) -> Result<TlsAcceptor> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| Error::Config(format!("cannot read {}: {e}", p.display())))
+    };
+    let certs: Vec<CertificateDer<'static>> =
+        rustls_pemfile::certs(&mut read(&tls.cert)?.as_slice())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Config(format!("bad certificate {}: {e}", tls.cert.display())))?;
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut read(&tls.key)?.as_slice())
+        .map_err(|e| Error::Config(format!("bad key {}: {e}", tls.key.display())))?
+        .ok_or_else(|| Error::Config(format!("no private key in {}", tls.key.display())))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::Config(format!("certificate and key do not match: {e}")))?;
+    // PostgreSQL 17's direct TLS negotiation requires the ALPN protocol name.
+    config.alpn_protocols = vec![b"postgresql".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+pub struct Listener {
+    engine: Arc<Engine>,
+    tls: Option<TlsAcceptor>,
+    cancel: Arc<ConnectionManager>,
+    pids: Arc<RandomPidSecretKeyGenerator>,
+}
+
+impl Listener {
+    pub fn new(engine: Arc<Engine>) -> Result<Listener> {
+        let tls = engine.config.tls.as_ref().map(tls_acceptor).transpose()?;
+        Ok(Listener {
+            engine,
+            tls,
+            cancel: Arc::new(ConnectionManager::new()),
+            pids: Arc::new(RandomPidSecretKeyGenerator::default()),
+        })
+    }
+
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let (socket, addr) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let this = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = this.connection(socket, addr).await {
+                    tracing::debug!("connection from {addr} ended: {e}");
+                }
+            });
+        }
+    }
+
+    async fn connection(&self, socket: TcpStream, addr: SocketAddr) -> std::io::Result<()> {
+        let negotiated = tokio::time::timeout(
+            STARTUP_TIMEOUT,
+            negotiate_tls::<crate::session::Prepared>(socket, self.tls.clone()),
+        )
+        .await;
+        let Ok(Ok(Some(mut socket))) = negotiated else {
+            return Ok(());
+        };
+        let first = match tokio::time::timeout(STARTUP_TIMEOUT, socket.next()).await {
+            Ok(Some(Ok(m))) => m,
+            Ok(Some(Err(e))) => {
+                let _ = protocol_error(&mut socket, e).await;
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        let cancel_handler = Arc::new(DefaultCancelHandler::new(self.cancel.clone()));
+        if let PgWireFrontendMessage::CancelRequest(c) = first {
+            use pgwire::api::cancel::CancelHandler;
+            cancel_handler.on_cancel_request(c).await;
+            return Ok(());
+        }
+        let metrics = &self.engine.metrics;
+        let open = self.engine.connections.fetch_add(1, Ordering::AcqRel) + 1;
+        let _slot = Slot(&self.engine);
+        if open > self.engine.config.limits.max_connections {
+            metrics
+                .connections_rejected
+                .with_label_values(&["limit"])
+                .inc();
+            let info = ErrorInfo::new(
+                "FATAL".into(),
+                crate::error::code::TOO_MANY_CONNECTIONS.into(),
+                format!(
+                    "sorry, too many clients already (max_connections = {})",
+                    self.engine.config.limits.max_connections
+                ),
+            );
+            socket
+                .send(PgWireBackendMessage::ErrorResponse(info.into()))
+                .await?;
+            return Ok(());
+        }
+        metrics.connections_total.inc();
+        metrics.connections.inc();
+        let _gauge = Gauge(&self.engine);
+        tracing::debug!("connection from {addr}");
+
+        let handle = HandleSlot::default();
+        let startup = Arc::new(Startup::new(
+            self.engine.clone(),
+            self.cancel.clone(),
+            self.pids.clone(),
+            handle.clone(),
+        ));
+        let conn = Arc::new(Conn::new(Session::new(self.engine.clone()), handle));
+        let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
+        let mut next = Some(first);
+        loop {
+            let msg = match next.take() {
+                Some(m) => m,
+                None => {
+                    let starting = matches!(
+                        socket.state(),
+                        PgWireConnectionState::AwaitingStartup
+                            | PgWireConnectionState::AuthenticationInProgress
+                    );
+                    let m = if starting {
+                        tokio::time::timeout_at(deadline, socket.next())
+                            .await
+                            .unwrap_or_default()
+                    } else {
+                        socket.next().await
+                    };
+                    match m {
+                        Some(Ok(m)) => m,
+                        Some(Err(e)) => {
+                            let _ = protocol_error(&mut socket, e).await;
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            };
+            if matches!(msg, PgWireFrontendMessage::Terminate(_)) {
+                break;
+            }
+            let extended = match socket.state() {
+                PgWireConnectionState::CopyInProgress(e) => e,
+                _ => msg.is_extended_query(),
+            };
+            if let Err(e) = process_message(
+                msg,
+                &mut socket,
+                startup.clone(),
+                conn.clone(),
+                conn.clone(),
+                conn.clone(),
+                cancel_handler.clone(),
+            )
+            .await
+            {
+                let fatal = matches!(&e, PgWireError::UserError(i) if i.is_fatal())
+                    || !matches!(e, PgWireError::UserError(_));
+                let starting = matches!(
+                    socket.state(),
+                    PgWireConnectionState::AwaitingStartup
+                        | PgWireConnectionState::AuthenticationInProgress
+                );
+                process_error(&mut socket, e, extended).await?;
+                if fatal && starting {
+                    break;
+                }
+            }
+        }
+        conn.session.lock().await.close();
+        Ok(())
+    }
+}
+
+/// Sends a FATAL protocol_violation (or program_limit_exceeded for oversized messages) before closing.
+async fn protocol_error<S>(socket: &mut Framed<S>, e: PgWireError) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
+{
+    let code = match e {
+        PgWireError::MessageTooLarge(..) => "54000",
+        _ => "08P01",
+    };
+    let info = ErrorInfo::new(
+        "FATAL".into(),
+        code.into(),
+        format!("invalid frontend message: {e}"),
+    );
+    socket
+        .send(PgWireBackendMessage::ErrorResponse(info.into()))
+        .await?;
+    socket.close().await
+}
+
+type Framed<S> = tokio_util::codec::Framed<
+    S,
+    pgwire::tokio::server::PgWireMessageServerCodec<crate::session::Prepared>,
+>;
+
+struct Slot<'a>(&'a Engine);
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+struct Gauge<'a>(&'a Engine);
+impl Drop for Gauge<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.connections.dec();
+    }
+}

@@ -1,0 +1,188 @@
+//! Prometheus metrics. What `/metrics` shows follows the tier's monitoring level: nothing, server-wide
+//! series, or those plus per-table learned-index health read from the engine at scrape time.
+
+use std::time::Duration;
+
+use omendb_storage::Database;
+use prometheus::{
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    Opts, Registry, TextEncoder,
+};
+
+use crate::config::Monitoring;
+
+/// Reads one per-table figure from the engine's stats.
+type StatFn = fn(&omendb_storage::TableStats) -> f64;
+
+pub struct Metrics {
+    pub level: Monitoring,
+    registry: Registry,
+    pub connections: IntGauge,
+    pub connections_total: IntCounter,
+    pub connections_rejected: IntCounterVec,
+    pub queries: IntCounterVec,
+    pub query_seconds: HistogramVec,
+    pub commits: IntCounter,
+    pub commit_seconds: Histogram,
+    pub rows_written: IntCounterVec,
+    pub rows_returned: IntCounter,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Metric definitions are static: a failure here is a programming error caught by the tests.
+    r.expect("metric definition")
+}
+
+impl Metrics {
+    pub fn new(level: Monitoring) -> Metrics {
+        let registry = Registry::new_custom(Some("omendb".into()), None).expect("registry");
+        let connections = must(IntGauge::new("connections", "Open client connections"));
+        let connections_total = must(IntCounter::new(
+            "connections_total",
+            "Accepted client connections",
+        ));
+        let connections_rejected = must(IntCounterVec::new(
+            Opts::new(
+                "connections_rejected_total",
+                "Connections refused, by reason",
+            ),
+            &["reason"],
+        ));
+        let queries = must(IntCounterVec::new(
+            Opts::new("queries_total", "Statements executed, by kind and outcome"),
+            &["kind", "outcome"],
+        ));
+        let buckets = vec![
+            0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+            0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let query_seconds = must(HistogramVec::new(
+            HistogramOpts::new("query_duration_seconds", "Statement latency, by kind")
+                .buckets(buckets.clone()),
+            &["kind"],
+        ));
+        let commits = must(IntCounter::new("commits_total", "Durable commits"));
+        let commit_seconds = must(Histogram::with_opts(
+            HistogramOpts::new("commit_duration_seconds", "Commit latency including fsync")
+                .buckets(buckets),
+        ));
+        let rows_written = must(IntCounterVec::new(
+            Opts::new("rows_written_total", "Rows inserted, updated or deleted"),
+            &["op"],
+        ));
+        let rows_returned = must(IntCounter::new(
+            "rows_returned_total",
+            "Rows sent to clients",
+        ));
+        for c in [
+            Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(connections_total.clone()),
+            Box::new(connections_rejected.clone()),
+            Box::new(queries.clone()),
+            Box::new(query_seconds.clone()),
+            Box::new(commits.clone()),
+            Box::new(commit_seconds.clone()),
+            Box::new(rows_written.clone()),
+            Box::new(rows_returned.clone()),
+        ] {
+            must(registry.register(c));
+        }
+        Metrics {
+            level,
+            registry,
+            connections,
+            connections_total,
+            connections_rejected,
+            queries,
+            query_seconds,
+            commits,
+            commit_seconds,
+            rows_written,
+            rows_returned,
+        }
+    }
+
+    pub fn query(&self, kind: &str, ok: bool, took: Duration) {
+        self.queries
+            .with_label_values(&[kind, if ok { "ok" } else { "error" }])
+            .inc();
+        self.query_seconds
+            .with_label_values(&[kind])
+            .observe(took.as_secs_f64());
+    }
+
+    /// The exposition text, or `None` when the tier has no monitoring.
+    pub fn render(&self, db: &Database) -> Option<String> {
+        if self.level == Monitoring::None {
+            return None;
+        }
+        let mut families = self.registry.gather();
+        let stats = db.all_stats();
+        let storage = must(IntGauge::new(
+            "omendb_storage_bytes",
+            "Bytes of chunk files on disk",
+        ));
+        storage.set(stats.iter().map(|s| s.file_bytes as i64).sum());
+        let tables = must(IntGauge::new("omendb_tables", "Tables in the database"));
+        tables.set(stats.len() as i64);
+        let extra = Registry::new();
+        must(extra.register(Box::new(storage)));
+        must(extra.register(Box::new(tables)));
+        if self.level == Monitoring::Full {
+            let per_table: [(&str, &str, StatFn); 12] = [
+                ("rows", "Live rows", |s| s.rows as f64),
+                ("chunks", "Sorted chunks under learned models", |s| {
+                    s.chunks as f64
+                }),
+                (
+                    "delta_rows",
+                    "Rows in the write delta awaiting retraining",
+                    |s| s.delta_rows as f64,
+                ),
+                ("tombstones", "Deleted keys awaiting retraining", |s| {
+                    s.tombstones as f64
+                }),
+                ("index_bytes", "Bytes of learned models", |s| {
+                    s.index_bytes as f64
+                }),
+                ("segments", "Learned-model segments", |s| s.segments as f64),
+                (
+                    "index_max_error",
+                    "Largest observed model error (positions)",
+                    |s| s.max_observed_error as f64,
+                ),
+                (
+                    "index_mean_window",
+                    "Mean search window of lookups (positions)",
+                    |s| s.mean_window,
+                ),
+                ("retrains", "Retrains since open", |s| {
+                    s.retrain_count as f64
+                }),
+                ("lookups", "Point lookups since open", |s| s.lookups as f64),
+                (
+                    "delta_lookups",
+                    "Point lookups answered by the delta",
+                    |s| s.delta_lookups as f64,
+                ),
+                ("file_bytes", "Bytes of the table's chunk files", |s| {
+                    s.file_bytes as f64
+                }),
+            ];
+            for (name, help, get) in per_table {
+                let g = must(GaugeVec::new(
+                    Opts::new(format!("omendb_table_{name}"), help),
+                    &["table"],
+                ));
+                for s in &stats {
+                    g.with_label_values(&[s.table.as_str()]).set(get(s));
+                }
+                must(extra.register(Box::new(g)));
+            }
+        }
+        families.extend(extra.gather());
+        let mut out = Vec::new();
+        must(TextEncoder::new().encode(&families, &mut out));
+        Some(String::from_utf8(out).expect("prometheus text is UTF-8"))
+    }
+}

@@ -1,0 +1,137 @@
+//! Bound parameters of the extended protocol into DataFusion scalars, in the type the plan expects.
+
+use arrow_schema::DataType as Arrow;
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use datafusion::scalar::ScalarValue;
+use pgwire::api::Type;
+use pgwire::api::portal::Portal;
+use rust_decimal::Decimal;
+
+use crate::error::{Error, Result, code};
+
+/// The PostgreSQL type a parameter of Arrow type `t` is described as.
+pub fn pg_type(t: Option<&Arrow>) -> Type {
+    match t {
+        None | Some(Arrow::Null) => Type::TEXT,
+        Some(t) => arrow_pg::datatypes::into_pg_type(t).unwrap_or(Type::TEXT),
+    }
+}
+
+fn bad(i: usize, ty: &Type, e: impl std::fmt::Display) -> Error {
+    Error::sql(
+        code::INVALID_TEXT_REPRESENTATION,
+        format!(
+            "invalid value for parameter ${} of type {}: {e}",
+            i + 1,
+            ty.name()
+        ),
+    )
+}
+
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+
+/// Decodes parameter `i` as `ty` (what the client declared, or what we described), then casts it to the
+/// plan's `want` type when they differ.
+pub fn decode<S: Clone>(
+    portal: &Portal<S>,
+    i: usize,
+    ty: &Type,
+    want: Option<&Arrow>,
+) -> Result<ScalarValue> {
+    let v = match *ty {
+        Type::BOOL => {
+            ScalarValue::Boolean(portal.parameter::<bool>(i, ty).map_err(|e| bad(i, ty, e))?)
+        }
+        Type::INT2 => {
+            ScalarValue::Int16(portal.parameter::<i16>(i, ty).map_err(|e| bad(i, ty, e))?)
+        }
+        Type::INT4 => {
+            ScalarValue::Int32(portal.parameter::<i32>(i, ty).map_err(|e| bad(i, ty, e))?)
+        }
+        Type::INT8 => {
+            ScalarValue::Int64(portal.parameter::<i64>(i, ty).map_err(|e| bad(i, ty, e))?)
+        }
+        Type::FLOAT4 => {
+            ScalarValue::Float32(portal.parameter::<f32>(i, ty).map_err(|e| bad(i, ty, e))?)
+        }
+        Type::FLOAT8 => {
+            ScalarValue::Float64(portal.parameter::<f64>(i, ty).map_err(|e| bad(i, ty, e))?)
+        }
+        Type::BYTEA => ScalarValue::Binary(
+            portal
+                .parameter::<Vec<u8>>(i, ty)
+                .map_err(|e| bad(i, ty, e))?,
+        ),
+        Type::DATE => ScalarValue::Date32(
+            portal
+                .parameter::<NaiveDate>(i, ty)
+                .map_err(|e| bad(i, ty, e))?
+                .map(|d| (d - EPOCH).num_days() as i32),
+        ),
+        Type::TIMESTAMP => ScalarValue::TimestampMicrosecond(
+            portal
+                .parameter::<NaiveDateTime>(i, ty)
+                .map_err(|e| bad(i, ty, e))?
+                .map(|t| t.and_utc().timestamp_micros()),
+            None,
+        ),
+        Type::TIMESTAMPTZ => ScalarValue::TimestampMicrosecond(
+            portal
+                .parameter::<DateTime<FixedOffset>>(i, ty)
+                .map_err(|e| bad(i, ty, e))?
+                .map(|t| t.timestamp_micros()),
+            Some("UTC".into()),
+        ),
+        Type::NUMERIC => match portal
+            .parameter::<Decimal>(i, ty)
+            .map_err(|e| bad(i, ty, e))?
+        {
+            Some(d) => ScalarValue::Decimal128(Some(d.mantissa()), 38, d.scale() as i8),
+            None => ScalarValue::Decimal128(None, 38, 0),
+        },
+        _ => {
+            // Text, varchar, unknown and anything else we were sent as text: DataFusion casts it.
+            let s = if portal.parameter_format.is_binary(i)
+                && !matches!(
+                    *ty,
+                    Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+                ) {
+                return Err(Error::sql(
+                    code::FEATURE_NOT_SUPPORTED,
+                    format!("binary parameters of type {} are not supported", ty.name()),
+                ));
+            } else {
+                portal
+                    .parameters
+                    .get(i)
+                    .ok_or_else(|| {
+                        Error::sql(
+                            code::PROTOCOL_VIOLATION,
+                            format!("no value for parameter ${}", i + 1),
+                        )
+                    })?
+                    .as_ref()
+                    .map(|b| String::from_utf8(b.to_vec()).map_err(|e| bad(i, ty, e)))
+                    .transpose()?
+            };
+            ScalarValue::Utf8(s)
+        }
+    };
+    match want {
+        Some(w) if *w != v.data_type() && *w != Arrow::Null => cast(v, w, i),
+        _ => Ok(v),
+    }
+}
+
+fn cast(v: ScalarValue, want: &Arrow, i: usize) -> Result<ScalarValue> {
+    let from = v.data_type();
+    v.cast_to(want).map_err(|e| {
+        Error::sql(
+            code::INVALID_TEXT_REPRESENTATION,
+            format!(
+                "parameter ${} ({from}) cannot be used as {want}: {e}",
+                i + 1
+            ),
+        )
+    })
+}

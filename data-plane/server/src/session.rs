@@ -1,0 +1,890 @@
+//! One client session: its DataFusion context, transaction state, settings and prepared statements.
+//!
+//! Isolation (documented in docs/server.md): a statement outside a transaction reads one snapshot taken when
+//! it starts. `BEGIN` takes a snapshot that every statement of the transaction reads, plus the transaction's
+//! own writes. At `COMMIT`, inserts are re-checked for key uniqueness against everything committed since;
+//! the last committer wins on a key two transactions both updated. Readers never block writers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType as Arrow, Schema, SchemaRef};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::common::tree_node::Transformed;
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{LogicalPlan, WriteOp};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::sqlparser::ast::{self, Statement};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use pgwire::api::results::Tag;
+
+use crate::catalog::{SharedView, Tables, resolve};
+use crate::copy::CopyIn;
+use crate::ddl;
+use crate::engine::Engine;
+use crate::error::{Error, Result, code};
+use crate::settings::Settings;
+
+/// Transaction state, mirrored to the client in every ReadyForQuery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tx {
+    Idle,
+    /// `BEGIN` ran; the transaction is in the view.
+    Active,
+    /// A statement failed inside the transaction: only COMMIT/ROLLBACK are accepted (25P02).
+    Failed,
+}
+
+/// What kind of statement, for dispatch and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Ddl,
+    Begin,
+    Commit,
+    Rollback,
+    Set,
+    Show,
+    Copy,
+    Empty,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Select => "select",
+            Kind::Insert => "insert",
+            Kind::Update => "update",
+            Kind::Delete => "delete",
+            Kind::Ddl => "ddl",
+            Kind::Begin | Kind::Commit | Kind::Rollback => "transaction",
+            Kind::Set | Kind::Show => "setting",
+            Kind::Copy => "copy",
+            Kind::Empty => "empty",
+        }
+    }
+
+    fn of(stmt: &Statement) -> Kind {
+        match stmt {
+            Statement::Query(_) | Statement::Explain { .. } => Kind::Select,
+            Statement::Insert(_) => Kind::Insert,
+            Statement::Update(_) => Kind::Update,
+            Statement::Delete(_) => Kind::Delete,
+            Statement::StartTransaction { .. } => Kind::Begin,
+            Statement::Commit { .. } => Kind::Commit,
+            Statement::Rollback { .. } => Kind::Rollback,
+            Statement::Set(_) => Kind::Set,
+            Statement::ShowVariable { .. } => Kind::Show,
+            Statement::Copy { .. } => Kind::Copy,
+            _ => Kind::Ddl,
+        }
+    }
+
+    fn planned(self) -> bool {
+        matches!(
+            self,
+            Kind::Select | Kind::Insert | Kind::Update | Kind::Delete
+        )
+    }
+}
+
+/// A parsed (and, for queries and DML, planned) statement: what the extended protocol caches.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub kind: Kind,
+    pub stmt: Option<Statement>,
+    pub plan: Option<LogicalPlan>,
+    /// Parameter types the plan expects, `$1` first (`None`: unknown, sent as text).
+    pub params: Vec<Option<Arrow>>,
+    /// Result columns of a query (`None` for commands).
+    pub result: Option<SchemaRef>,
+    /// Table whose hidden row id an UPDATE/DELETE needs.
+    pub target: Option<String>,
+}
+
+/// A statement's result.
+pub enum Output {
+    Rows(SchemaRef, Vec<RecordBatch>),
+    Command(Tag),
+    TxStart(Tag),
+    TxEnd(Tag),
+    CopyIn(CopyIn),
+    Empty,
+}
+
+pub struct Session {
+    pub engine: Arc<Engine>,
+    ctx: SessionContext,
+    view: SharedView,
+    pub tx: Tx,
+    pub settings: Settings,
+    /// COPY FROM STDIN in progress.
+    pub copy: Option<CopyIn>,
+}
+
+pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .map_err(|e| Error::sql(code::SYNTAX_ERROR, e.to_string()))
+}
+
+impl Session {
+    pub fn new(engine: Arc<Engine>) -> Session {
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema("omendb", "public")
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(true)
+            .with_target_partitions(2);
+        let ctx = SessionContext::new_with_config_rt(config, engine.runtime.clone());
+        let view = SharedView::default();
+        let catalog = MemoryCatalogProvider::new();
+        catalog
+            .register_schema(
+                "public",
+                Arc::new(Tables::new(engine.db.clone(), view.clone())),
+            )
+            .expect("fresh catalog");
+        ctx.register_catalog("omendb", Arc::new(catalog));
+        Session {
+            settings: Settings::new(engine.config.limits.statement_timeout_ms),
+            engine,
+            ctx,
+            view,
+            tx: Tx::Idle,
+            copy: None,
+        }
+    }
+
+    /// Parses and plans one statement (extended protocol Parse).
+    pub async fn prepare(&mut self, sql: &str) -> Result<Prepared> {
+        let mut stmts = parse(sql)?;
+        if stmts.len() > 1 {
+            return Err(Error::sql(
+                code::SYNTAX_ERROR,
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        match stmts.pop() {
+            None => Ok(Prepared {
+                kind: Kind::Empty,
+                stmt: None,
+                plan: None,
+                params: vec![],
+                result: None,
+                target: None,
+            }),
+            Some(stmt) => self.prepare_stmt(stmt).await,
+        }
+    }
+
+    async fn prepare_stmt(&mut self, stmt: Statement) -> Result<Prepared> {
+        let kind = Kind::of(&stmt);
+        let target = match &stmt {
+            Statement::Update(u) => match &u.table.relation {
+                ast::TableFactor::Table { name, .. } => Some(ddl::table_name(name)?),
+                _ => None,
+            },
+            Statement::Delete(d) => match &d.from {
+                ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => {
+                    match t.first().map(|t| &t.relation) {
+                        Some(ast::TableFactor::Table { name, .. }) => Some(ddl::table_name(name)?),
+                        _ => None,
+                    }
+                }
+            },
+            _ => None,
+        };
+        let (plan, params, result) = if kind.planned() {
+            let plan = self.plan(stmt.clone(), target.clone()).await?;
+            let mut types = plan.get_parameter_types()?;
+            let n = types
+                .keys()
+                .filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok())
+                .max()
+                .unwrap_or(0);
+            let params = (1..=n)
+                .map(|i| types.remove(&format!("${i}")).flatten())
+                .collect();
+            let result = (kind == Kind::Select).then(|| Arc::new(plan.schema().as_arrow().clone()));
+            (Some(plan), params, result)
+        } else {
+            (None, vec![], None)
+        };
+        let result = match (&stmt, result) {
+            (Statement::ShowVariable { variable }, _) => {
+                Some(Arc::new(Schema::new(vec![arrow_schema::Field::new(
+                    show_name(variable),
+                    Arrow::Utf8,
+                    false,
+                )])))
+            }
+            (_, r) => r,
+        };
+        Ok(Prepared {
+            kind,
+            stmt: Some(stmt),
+            plan,
+            params,
+            result,
+            target,
+        })
+    }
+
+    /// Plans a query or DML statement against the connection's current view.
+    async fn plan(&mut self, stmt: Statement, target: Option<String>) -> Result<LogicalPlan> {
+        self.view.lock().physical = target;
+        let r = self
+            .ctx
+            .state()
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                stmt,
+            )))
+            .await;
+        self.view.lock().physical = None;
+        Ok(r?)
+    }
+
+    /// Runs every statement of a simple-protocol query string. Like PostgreSQL, several statements outside
+    /// an explicit transaction run as one implicit transaction, and the first error stops the rest.
+    pub async fn simple_prepared(
+        &mut self,
+        sql: String,
+    ) -> Vec<(Option<Prepared>, Result<Output>)> {
+        let sql = sql.as_str();
+        let stmts = match parse(sql) {
+            Ok(s) => s,
+            Err(e) => {
+                self.fail();
+                return vec![(None, Err(e))];
+            }
+        };
+        if stmts.is_empty() {
+            return vec![(None, Ok(Output::Empty))];
+        }
+        let implicit = stmts.len() > 1
+            && self.tx == Tx::Idle
+            && stmts.iter().all(|s| {
+                matches!(
+                    Kind::of(s),
+                    Kind::Select
+                        | Kind::Insert
+                        | Kind::Update
+                        | Kind::Delete
+                        | Kind::Set
+                        | Kind::Show
+                )
+            });
+        if implicit {
+            self.begin();
+        }
+        let mut out = Vec::new();
+        for stmt in stmts {
+            let (p, r) = match self.prepare_stmt(stmt).await {
+                Ok(p) => {
+                    let r = self.execute(&p, vec![]).await;
+                    (Some(p), r)
+                }
+                Err(e) => {
+                    self.fail();
+                    (None, Err(e))
+                }
+            };
+            let failed = r.is_err();
+            let copy = matches!(r, Ok(Output::CopyIn(_)));
+            out.push((p, r));
+            if failed || copy {
+                break;
+            }
+        }
+        if implicit {
+            if self.tx == Tx::Active {
+                if let Err(e) = self.commit().await {
+                    out.push((None, Err(e)));
+                }
+            } else {
+                self.rollback();
+            }
+        }
+        out
+    }
+
+    /// A statement was interrupted (cancel, timeout) mid-way: drop what it left in the view.
+    pub fn abort_statement(&mut self, was: Tx) {
+        let mut v = self.view.lock();
+        v.snapshot = None;
+        v.physical = None;
+        drop(v);
+        if was == Tx::Idle {
+            self.rollback();
+        } else {
+            self.fail();
+        }
+    }
+
+    fn begin(&mut self) {
+        let txn = self.engine.db.begin();
+        self.view.lock().txn = Some(txn);
+        self.tx = Tx::Active;
+    }
+
+    fn rollback(&mut self) {
+        self.view.lock().txn = None;
+        self.tx = Tx::Idle;
+    }
+
+    /// A statement failed: an open transaction is doomed.
+    pub fn fail(&mut self) {
+        if self.tx == Tx::Active {
+            self.view.lock().txn = None;
+            self.tx = Tx::Failed;
+        }
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        let txn = self.view.lock().txn.take();
+        self.tx = Tx::Idle;
+        let Some(txn) = txn else { return Ok(()) };
+        if txn.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        // Commits wait for the group's fsync: keep that off the async workers.
+        tokio::task::spawn_blocking(move || txn.commit())
+            .await
+            .map_err(|e| Error::sql(code::INTERNAL, format!("commit task failed: {e}")))??;
+        self.engine.metrics.commits.inc();
+        self.engine
+            .metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Executes a prepared statement with bound parameter values.
+    pub async fn execute(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+        let started = Instant::now();
+        let r = self.execute_inner(p, params).await;
+        if r.is_err() {
+            self.fail();
+        }
+        self.engine
+            .metrics
+            .query(p.kind.label(), r.is_ok(), started.elapsed());
+        r
+    }
+
+    async fn execute_inner(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+        if self.tx == Tx::Failed && !matches!(p.kind, Kind::Commit | Kind::Rollback | Kind::Empty) {
+            return Err(Error::sql(
+                code::IN_FAILED_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        if params.len() != p.params.len() && p.kind.planned() {
+            return Err(Error::sql(
+                code::PROTOCOL_VIOLATION,
+                format!(
+                    "bind message supplies {} parameters, but prepared statement requires {}",
+                    params.len(),
+                    p.params.len()
+                ),
+            ));
+        }
+        let Some(stmt) = &p.stmt else {
+            return Ok(Output::Empty);
+        };
+        match p.kind {
+            Kind::Select => {
+                let plan = self.bound(p, params)?;
+                let snapshot = self.tx == Tx::Idle;
+                if snapshot {
+                    self.view.lock().snapshot = Some(self.engine.db.snapshot());
+                }
+                let plan = self.rebind(plan, None);
+                let r = match plan {
+                    Ok(plan) => self.collect(plan).await,
+                    Err(e) => Err(e),
+                };
+                if snapshot {
+                    self.view.lock().snapshot = None;
+                }
+                let (schema, batches) = r?;
+                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                self.engine.metrics.rows_returned.inc_by(rows as u64);
+                Ok(Output::Rows(schema, batches))
+            }
+            Kind::Insert | Kind::Update | Kind::Delete => {
+                let plan = self.bound(p, params)?;
+                let autocommit = self.tx == Tx::Idle;
+                if autocommit {
+                    self.begin();
+                }
+                let r = match self.rebind(plan, p.target.clone()) {
+                    Ok(plan) => self.write(plan).await,
+                    Err(e) => Err(e),
+                };
+                match (r, autocommit) {
+                    (Ok(tag), true) => {
+                        self.commit().await?;
+                        Ok(Output::Command(tag))
+                    }
+                    (Ok(tag), false) => Ok(Output::Command(tag)),
+                    (Err(e), true) => {
+                        self.rollback();
+                        Err(e)
+                    }
+                    (Err(e), false) => Err(e),
+                }
+            }
+            Kind::Begin => {
+                if self.tx != Tx::Idle {
+                    // PostgreSQL warns and carries on.
+                    return Ok(Output::TxStart(Tag::new("BEGIN")));
+                }
+                self.begin();
+                Ok(Output::TxStart(Tag::new("BEGIN")))
+            }
+            Kind::Commit => {
+                let failed = self.tx == Tx::Failed;
+                if failed {
+                    self.rollback();
+                    return Ok(Output::TxEnd(Tag::new("ROLLBACK")));
+                }
+                self.commit().await?;
+                Ok(Output::TxEnd(Tag::new("COMMIT")))
+            }
+            Kind::Rollback => {
+                if let Statement::Rollback {
+                    savepoint: Some(_), ..
+                } = stmt
+                {
+                    return Err(Error::unsupported("ROLLBACK TO SAVEPOINT"));
+                }
+                self.rollback();
+                Ok(Output::TxEnd(Tag::new("ROLLBACK")))
+            }
+            Kind::Set => self.set(stmt),
+            Kind::Show => {
+                let Statement::ShowVariable { variable } = stmt else {
+                    unreachable_kind()?
+                };
+                let name = show_name(variable);
+                let value = if name == "all" {
+                    return Err(Error::unsupported("SHOW ALL"));
+                } else {
+                    self.settings.get(&name)?.to_string()
+                };
+                let schema = p.result.clone().expect("SHOW has a result schema");
+                let batch = RecordBatch::try_new(
+                    schema.clone(),
+                    vec![Arc::new(arrow_array::StringArray::from(vec![value]))],
+                )
+                .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+                Ok(Output::Rows(schema, vec![batch]))
+            }
+            Kind::Copy => self.copy_in(stmt),
+            Kind::Ddl => self.ddl(stmt).await,
+            Kind::Empty => Ok(Output::Empty),
+        }
+    }
+
+    /// The cached plan with parameter values substituted.
+    fn bound(&self, p: &Prepared, params: Vec<ScalarValue>) -> Result<LogicalPlan> {
+        let plan = p.plan.clone().expect("planned kinds carry a plan");
+        if params.is_empty() {
+            return Ok(plan);
+        }
+        Ok(plan.with_param_values(params)?)
+    }
+
+    /// Points every table scan of a cached plan at the current view (snapshot or transaction): a plan made at
+    /// Parse time must not read the data as it was then.
+    fn rebind(&self, plan: LogicalPlan, target: Option<String>) -> Result<LogicalPlan> {
+        let db = self.engine.db.clone();
+        let view = self.view.clone();
+        let out = plan.transform_up_with_subqueries(|node| match node {
+            LogicalPlan::TableScan(mut scan) => {
+                let name = scan.table_name.table().to_string();
+                let mut v = view.lock();
+                let reader = resolve(&db, &mut v, &name)
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
+                    .ok_or_else(|| {
+                        datafusion::error::DataFusionError::External(Box::new(
+                            omendb_storage::Error::UnknownTable(name.clone()),
+                        ))
+                    })?;
+                drop(v);
+                let physical = target.as_deref() == Some(name.as_str());
+                let provider = crate::catalog::provider(reader, physical)?;
+                use datafusion::catalog::TableProvider;
+                if provider.schema() != scan.source.schema() {
+                    return Err(datafusion::error::DataFusionError::External(Box::new(
+                        Error::sql(
+                            code::FEATURE_NOT_SUPPORTED,
+                            format!("table \"{name}\" changed since the statement was prepared; prepare it again"),
+                        ),
+                    )));
+                }
+                scan.source = provider_as_source(provider);
+                Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+            }
+            other => Ok(Transformed::no(other)),
+        })?;
+        Ok(out.data)
+    }
+
+    async fn collect(&self, plan: LogicalPlan) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+
+    /// INSERT, UPDATE, DELETE: DataFusion computes the rows (subqueries, joins and defaults included); the
+    /// writes go to the transaction in the view.
+    async fn write(&mut self, plan: LogicalPlan) -> Result<Tag> {
+        let LogicalPlan::Dml(dml) = plan else {
+            return Err(Error::sql(code::INTERNAL, "expected a DML plan"));
+        };
+        let table = dml.table_name.table().to_string();
+        let input = Arc::unwrap_or_clone(dml.input);
+        match dml.op {
+            WriteOp::Insert(datafusion::logical_expr::dml::InsertOp::Append) => {
+                let (_, batches) = self.collect(input).await?;
+                let mut v = self.view.lock();
+                let txn = v.txn.as_mut().expect("writes run in a transaction");
+                let mut n = 0;
+                for b in &batches {
+                    txn.insert_batch(&table, b)?;
+                    n += b.num_rows();
+                }
+                self.engine
+                    .metrics
+                    .rows_written
+                    .with_label_values(&["insert"])
+                    .inc_by(n as u64);
+                Ok(Tag::new("INSERT").with_oid(0).with_rows(n))
+            }
+            WriteOp::Delete => {
+                let (_, batches) = self.collect(input).await?;
+                let mut v = self.view.lock();
+                let txn = v.txn.as_mut().expect("writes run in a transaction");
+                let (key_col, kind) = key_column(txn, &table)?;
+                let mut n = 0;
+                for b in &batches {
+                    let col = b.column(key_col);
+                    for i in 0..b.num_rows() {
+                        let key = omendb_storage::column_key_at(col.as_ref(), kind, i);
+                        if txn.delete(&table, &key)? {
+                            n += 1;
+                        }
+                    }
+                }
+                self.engine
+                    .metrics
+                    .rows_written
+                    .with_label_values(&["delete"])
+                    .inc_by(n as u64);
+                Ok(Tag::new("DELETE").with_rows(n))
+            }
+            WriteOp::Update => {
+                let (key_col, kind, user_cols) = {
+                    let mut v = self.view.lock();
+                    let txn = v.txn.as_mut().expect("writes run in a transaction");
+                    let (k, kind) = key_column(txn, &table)?;
+                    let n = txn.table(&table)?.def().columns.len();
+                    (k, kind, n)
+                };
+                let input = with_old_key(input, key_col)?;
+                let (_, batches) = self.collect(input).await?;
+                let mut v = self.view.lock();
+                let txn = v.txn.as_mut().expect("writes run in a transaction");
+                let mut n = 0;
+                for b in &batches {
+                    let old = b.column(b.num_columns() - 1);
+                    for i in 0..b.num_rows() {
+                        let key = omendb_storage::column_key_at(old.as_ref(), kind, i);
+                        let row: Vec<_> = (0..user_cols)
+                            .map(|c| omendb_storage::value_at(b.column(c).as_ref(), i))
+                            .collect();
+                        if txn.update(&table, &key, row)? {
+                            n += 1;
+                        }
+                    }
+                }
+                self.engine
+                    .metrics
+                    .rows_written
+                    .with_label_values(&["update"])
+                    .inc_by(n as u64);
+                Ok(Tag::new("UPDATE").with_rows(n))
+            }
+            other => Err(Error::unsupported(format!("{other}"))),
+        }
+    }
+
+    fn set(&mut self, stmt: &Statement) -> Result<Output> {
+        let Statement::Set(set) = stmt else {
+            unreachable_kind()?
+        };
+        match set {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
+                let name = variable.to_string();
+                let value = values
+                    .iter()
+                    .map(|v| match v {
+                        ast::Expr::Value(v) => match &v.value {
+                            ast::Value::SingleQuotedString(s)
+                            | ast::Value::DoubleQuotedString(s) => s.clone(),
+                            other => other.to_string(),
+                        },
+                        ast::Expr::Identifier(i) => i.value.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if value.eq_ignore_ascii_case("default") {
+                    self.settings.reset(&name);
+                } else {
+                    self.settings.set(&name, &value)?;
+                }
+            }
+            ast::Set::SetTimeZone { value, .. } => {
+                let v = match value {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        other => other.to_string(),
+                    },
+                    other => other.to_string(),
+                };
+                self.settings.set("timezone", &v)?;
+            }
+            ast::Set::SetNames { charset_name, .. } => {
+                self.settings.set("client_encoding", &charset_name.value)?;
+            }
+            ast::Set::SetTransaction { .. } => {}
+            other => return Err(Error::unsupported(format!("{other}"))),
+        }
+        Ok(Output::Command(Tag::new("SET")))
+    }
+
+    async fn ddl(&mut self, stmt: &Statement) -> Result<Output> {
+        if self.tx != Tx::Idle {
+            return Err(Error::sql(
+                code::ACTIVE_TRANSACTION,
+                "DDL cannot run inside a transaction block: OmenDB applies CREATE, DROP and TRUNCATE at once",
+            ));
+        }
+        let db = self.engine.db.clone();
+        match stmt {
+            Statement::CreateTable(ct) if ct.query.is_some() => self.create_as(ct).await,
+            Statement::CreateTable(ct) => {
+                let def = ddl::table_def(ct)?;
+                match db.create_table(def) {
+                    Err(omendb_storage::Error::TableExists(_)) if ct.if_not_exists => {}
+                    r => r?,
+                }
+                Ok(Output::Command(Tag::new("CREATE TABLE")))
+            }
+            Statement::Drop {
+                object_type: ast::ObjectType::Table,
+                if_exists,
+                names,
+                ..
+            } => {
+                for n in names {
+                    let name = ddl::table_name(n)?;
+                    match db.drop_table(&name) {
+                        Err(omendb_storage::Error::UnknownTable(_)) if *if_exists => {}
+                        r => r?,
+                    }
+                }
+                Ok(Output::Command(Tag::new("DROP TABLE")))
+            }
+            Statement::Truncate(t) => {
+                for target in &t.table_names {
+                    db.truncate_table(&ddl::table_name(&target.name)?)?;
+                }
+                Ok(Output::Command(Tag::new("TRUNCATE TABLE")))
+            }
+            other => Err(Error::sql(
+                code::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "statement not supported: {}",
+                    first_words(&other.to_string())
+                ),
+            )),
+        }
+    }
+
+    async fn create_as(&mut self, ct: &ast::CreateTable) -> Result<Output> {
+        let name = ddl::table_name(&ct.name)?;
+        let query = ct.query.clone().expect("checked by the caller");
+        self.view.lock().snapshot = Some(self.engine.db.snapshot());
+        let r = match self.plan(Statement::Query(query), None).await {
+            Ok(plan) => self.collect(plan).await,
+            Err(e) => Err(e),
+        };
+        self.view.lock().snapshot = None;
+        let (schema, batches) = r?;
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                Ok(omendb_storage::ColumnDef::new(
+                    f.name().clone(),
+                    ddl::from_arrow(f.data_type())?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let def = omendb_storage::TableDef {
+            name: name.clone(),
+            columns,
+            primary_key: None,
+        };
+        match self.engine.db.create_table(def.clone()) {
+            Err(omendb_storage::Error::TableExists(_)) if ct.if_not_exists => {
+                return Ok(Output::Command(Tag::new("CREATE TABLE AS").with_rows(0)));
+            }
+            r => r?,
+        }
+        let target = Arc::new(Schema::new(
+            def.columns
+                .iter()
+                .map(|c| arrow_schema::Field::new(&c.name, c.data_type.arrow(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let mut txn = self.engine.db.begin();
+        let mut n = 0;
+        for b in batches {
+            let cols = b
+                .columns()
+                .iter()
+                .zip(target.fields())
+                .map(|(c, f)| arrow_cast::cast(c, f.data_type()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| Error::sql(code::DATATYPE_MISMATCH, e.to_string()))?;
+            let b = RecordBatch::try_new(target.clone(), cols)
+                .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+            n += b.num_rows();
+            txn.insert_batch(&name, &b)?;
+        }
+        let r = tokio::task::spawn_blocking(move || txn.commit())
+            .await
+            .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+        if let Err(e) = r {
+            // Nothing was inserted: do not leave an empty table behind a failed CREATE TABLE AS.
+            let _ = self.engine.db.drop_table(&name);
+            return Err(e.into());
+        }
+        Ok(Output::Command(Tag::new("SELECT").with_rows(n)))
+    }
+
+    fn copy_in(&mut self, stmt: &Statement) -> Result<Output> {
+        let copy = CopyIn::plan(stmt, &self.engine.db)?;
+        Ok(Output::CopyIn(copy))
+    }
+
+    /// Inserts COPY rows: in the open transaction, or in one of their own.
+    pub async fn copy_batches(&mut self, table: &str, batches: Vec<RecordBatch>) -> Result<usize> {
+        let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if self.tx == Tx::Failed {
+            return Err(Error::sql(
+                code::IN_FAILED_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let autocommit = self.tx == Tx::Idle;
+        if autocommit {
+            self.begin();
+        }
+        let r = {
+            let mut v = self.view.lock();
+            let txn = v.txn.as_mut().expect("COPY runs in a transaction");
+            batches.iter().try_for_each(|b| txn.insert_batch(table, b))
+        };
+        match (r, autocommit) {
+            (Ok(()), true) => self.commit().await?,
+            (Ok(()), false) => {}
+            (Err(e), true) => {
+                self.rollback();
+                return Err(e.into());
+            }
+            (Err(e), false) => {
+                self.fail();
+                return Err(e.into());
+            }
+        }
+        self.engine
+            .metrics
+            .rows_written
+            .with_label_values(&["copy"])
+            .inc_by(n as u64);
+        Ok(n)
+    }
+
+    /// Closes the session: an open transaction is rolled back.
+    pub fn close(&mut self) {
+        self.rollback();
+    }
+}
+
+fn unreachable_kind<T>() -> Result<T> {
+    Err(Error::sql(code::INTERNAL, "statement kind mismatch"))
+}
+
+fn show_name(variable: &[ast::Ident]) -> String {
+    variable
+        .iter()
+        .map(|i| i.value.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// Position and kind of the key column in the physical schema UPDATE/DELETE plans read.
+fn key_column(
+    txn: &mut omendb_storage::WriteTxn,
+    table: &str,
+) -> Result<(usize, omendb_storage::KeyKind)> {
+    let r = txn.table(table)?;
+    let def = r.def();
+    Ok(match def.primary_key {
+        Some(i) => (
+            i,
+            def.columns[i]
+                .data_type
+                .key_kind()
+                .unwrap_or(omendb_storage::KeyKind::Int),
+        ),
+        None => (def.columns.len(), omendb_storage::KeyKind::Int),
+    })
+}
+
+/// DataFusion's UPDATE plan projects the new row; append the old key so a key change is an update of the
+/// row, not an insert.
+fn with_old_key(input: LogicalPlan, key_col: usize) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::{Expr, Projection};
+    let LogicalPlan::Projection(p) = input else {
+        return Err(Error::sql(code::INTERNAL, "unexpected UPDATE plan shape"));
+    };
+    let source = p.input.schema();
+    let (q, f) = source.qualified_field(key_col);
+    let old = Expr::Column(datafusion::common::Column::from((q, f))).alias("__omendb_old_key");
+    let mut exprs = p.expr.clone();
+    exprs.push(old);
+    Ok(LogicalPlan::Projection(Projection::try_new(
+        exprs,
+        p.input.clone(),
+    )?))
+}

@@ -1,0 +1,412 @@
+//! pgwire handlers for one connection: simple and extended query protocol, COPY, and the bridge from
+//! [`Session`] outputs to protocol responses. Cancellation and `statement_timeout` are enforced here so an
+//! interrupted statement always leaves the session consistent.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use async_trait::async_trait;
+use futures::{Sink, SinkExt, stream};
+use pgwire::api::copy::CopyHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, Type};
+use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::response::TransactionStatus;
+use tokio::sync::Mutex;
+
+use crate::error::{Error, code};
+use crate::params;
+use crate::session::{Output, Prepared, Session, Tx};
+
+pub type HandleSlot = Arc<parking_lot::Mutex<Option<Arc<ConnectionHandle>>>>;
+
+pub struct Conn {
+    pub session: Arc<Mutex<Session>>,
+    parser: Arc<Parser>,
+    /// Set by start-up once the client is authenticated: cancel requests fire its receiver.
+    pub handle: HandleSlot,
+    /// The COPY error to report at CopyDone (PostgreSQL reports it and discards the rest of the data).
+    copy_error: parking_lot::Mutex<Option<Error>>,
+}
+
+pub struct Parser {
+    session: Arc<Mutex<Session>>,
+}
+
+impl Conn {
+    pub fn new(session: Session, handle: HandleSlot) -> Conn {
+        let session = Arc::new(Mutex::new(session));
+        Conn {
+            parser: Arc::new(Parser {
+                session: session.clone(),
+            }),
+            session,
+            handle,
+            copy_error: parking_lot::Mutex::new(None),
+        }
+    }
+}
+
+/// Why a statement stopped before finishing.
+enum Interrupt {
+    Canceled,
+    Timeout,
+}
+
+impl Interrupt {
+    fn error(self) -> Error {
+        match self {
+            Interrupt::Canceled => Error::sql(
+                code::QUERY_CANCELED,
+                "canceling statement due to user request",
+            ),
+            Interrupt::Timeout => Error::sql(
+                code::QUERY_CANCELED,
+                "canceling statement due to statement timeout",
+            ),
+        }
+    }
+}
+
+/// Runs `f` on the session, stopping it on a cancel request or at the statement timeout.
+async fn guarded<T>(
+    handle: &HandleSlot,
+    session: &mut Session,
+    f: impl for<'a> FnOnce(&'a mut Session) -> futures::future::BoxFuture<'a, T>,
+) -> Result<T, Error> {
+    let was = session.tx;
+    let timeout = session.settings.statement_timeout();
+    let handle = handle.lock().clone();
+    let cancel = async {
+        match handle {
+            Some(h) => {
+                let _ = h.start_query().await.await;
+            }
+            None => futures::future::pending::<()>().await,
+        }
+    };
+    let sleep = async {
+        match timeout {
+            Some(d) => tokio::time::sleep(d).await,
+            None => futures::future::pending::<()>().await,
+        }
+    };
+    let r = {
+        let run = f(session);
+        tokio::select! {
+            r = run => Ok(r),
+            _ = cancel => Err(Interrupt::Canceled),
+            _ = sleep => Err(Interrupt::Timeout),
+        }
+    };
+    match r {
+        Ok(v) => Ok(v),
+        Err(i) => {
+            session.abort_statement(was);
+            Err(i.error())
+        }
+    }
+}
+
+/// Keeps our transaction state and the protocol's in step: pgwire itself moves an open transaction to the
+/// failed state on errors it raises (bad Bind parameters, unknown portals).
+fn sync_tx<C: ClientInfo>(client: &C, session: &mut Session) {
+    if client.transaction_status() == TransactionStatus::Error && session.tx == Tx::Active {
+        session.fail();
+    }
+}
+
+fn rows(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+    format: &Format,
+    tag: &str,
+) -> PgWireResult<QueryResponse> {
+    let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
+        schema, format, None,
+    )?);
+    let f = fields.clone();
+    let data = batches
+        .into_iter()
+        .flat_map(move |b| arrow_pg::datatypes::encode_recordbatch(f.clone(), b));
+    let mut r = QueryResponse::new(fields, stream::iter(data));
+    r.set_command_tag(tag);
+    Ok(r)
+}
+
+fn tag_of(p: Option<&Prepared>) -> &'static str {
+    match p.and_then(|p| p.stmt.as_ref()) {
+        Some(datafusion::sql::sqlparser::ast::Statement::Explain { .. }) => "EXPLAIN",
+        Some(datafusion::sql::sqlparser::ast::Statement::ShowVariable { .. }) => "SHOW",
+        _ => "SELECT",
+    }
+}
+
+impl Conn {
+    fn response(
+        &self,
+        session: &mut Session,
+        out: Output,
+        format: &Format,
+        tag: &str,
+    ) -> PgWireResult<Response> {
+        Ok(match out {
+            Output::Rows(schema, batches) => Response::Query(rows(&schema, batches, format, tag)?),
+            Output::Command(t) => Response::Execution(t),
+            Output::TxStart(t) => Response::TransactionStart(t),
+            Output::TxEnd(t) => Response::TransactionEnd(t),
+            Output::Empty => Response::EmptyQuery,
+            Output::CopyIn(c) => {
+                let columns = c.columns();
+                let format = 0;
+                session.copy = Some(c);
+                *self.copy_error.lock() = None;
+                Response::CopyIn(CopyResponse::new(format, columns, stream::empty()))
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Conn {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut session = self.session.lock().await;
+        sync_tx(client, &mut session);
+        let sql = query.to_string();
+        let outs = match guarded(&self.handle, &mut session, |s| {
+            Box::pin(s.simple_prepared(sql))
+        })
+        .await
+        {
+            Ok(o) => o,
+            Err(e) => vec![(None, Err(e))],
+        };
+        let mut responses = Vec::with_capacity(outs.len());
+        for (prepared, r) in outs {
+            match r {
+                Ok(out) => {
+                    let tag = tag_of(prepared.as_ref());
+                    responses.push(self.response(&mut session, out, &Format::UnifiedText, tag)?);
+                }
+                Err(e) => responses.push(Response::Error(Box::new(e.into_info()))),
+            }
+        }
+        Ok(responses)
+    }
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        _types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let mut session = self.session.lock().await;
+        sync_tx(client, &mut session);
+        match session.prepare(sql).await {
+            Ok(p) => Ok(Some(p)),
+            Err(e) => {
+                session.fail();
+                Err(e.into())
+            }
+        }
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(stmt
+            .params
+            .iter()
+            .map(|t| params::pg_type(t.as_ref()))
+            .collect())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Prepared,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        match &stmt.result {
+            Some(schema) => Ok(arrow_pg::datatypes::arrow_schema_to_pg_fields(
+                schema,
+                format.unwrap_or(&Format::UnifiedBinary),
+                None,
+            )?),
+            None => Ok(vec![]),
+        }
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Conn {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let stmt = &portal.statement;
+        let p = &stmt.statement;
+        let mut session = self.session.lock().await;
+        sync_tx(client, &mut session);
+        let values = match bind(stmt, portal) {
+            Ok(v) => v,
+            Err(e) => {
+                session.fail();
+                return Err(e.into());
+            }
+        };
+        let prepared = p.clone();
+        let r = guarded(&self.handle, &mut session, move |s| {
+            Box::pin(async move { s.execute(&prepared, values).await })
+        })
+        .await
+        .and_then(|r| r);
+        match r {
+            Ok(out) => self.response(
+                &mut session,
+                out,
+                &portal.result_column_format,
+                tag_of(Some(p)),
+            ),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Parameter values of a Bind, decoded as the client declared them or as we described them.
+fn bind(
+    stmt: &StoredStatement<Prepared>,
+    portal: &Portal<Prepared>,
+) -> Result<Vec<datafusion::scalar::ScalarValue>, Error> {
+    let want = &stmt.statement.params;
+    if portal.parameter_len() != want.len() {
+        return Err(Error::sql(
+            code::PROTOCOL_VIOLATION,
+            format!(
+                "bind message supplies {} parameters, but prepared statement requires {}",
+                portal.parameter_len(),
+                want.len()
+            ),
+        ));
+    }
+    (0..want.len())
+        .map(|i| {
+            let ty = stmt
+                .parameter_types
+                .get(i)
+                .cloned()
+                .flatten()
+                .filter(|t| *t != Type::UNKNOWN)
+                .unwrap_or_else(|| params::pg_type(want[i].as_ref()));
+            params::decode(portal, i, &ty, want[i].as_ref())
+        })
+        .collect()
+}
+
+#[async_trait]
+impl CopyHandler for Conn {
+    async fn on_copy_data<C>(&self, _client: &mut C, data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if self.copy_error.lock().is_some() {
+            return Ok(());
+        }
+        let mut session = self.session.lock().await;
+        let r = match session.copy.as_mut() {
+            Some(c) => c.data(&data.data),
+            None => Err(Error::sql(
+                code::PROTOCOL_VIOLATION,
+                "CopyData outside COPY",
+            )),
+        };
+        if let Err(e) = r {
+            session.copy = None;
+            *self.copy_error.lock() = Some(e);
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut session = self.session.lock().await;
+        let copy = session.copy.take();
+        if let Some(e) = self.copy_error.lock().take() {
+            session.fail();
+            return Err(e.into());
+        }
+        let Some(mut copy) = copy else {
+            return Err(Error::sql(code::PROTOCOL_VIOLATION, "CopyDone outside COPY").into());
+        };
+        if let Err(e) = copy.finish() {
+            session.fail();
+            return Err(e.into());
+        }
+        let table = copy.table.clone();
+        let batches = std::mem::take(&mut copy.batches);
+        let n = session.copy_batches(&table, batches).await?;
+        client
+            .send(PgWireBackendMessage::CommandComplete(
+                Tag::new("COPY").with_rows(n).into(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, _client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let mut session = self.session.lock().await;
+        session.copy = None;
+        *self.copy_error.lock() = None;
+        session.fail();
+        Error::sql(
+            code::QUERY_CANCELED,
+            format!("COPY from stdin failed: {}", fail.message),
+        )
+        .into()
+    }
+}
