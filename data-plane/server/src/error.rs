@@ -140,7 +140,39 @@ fn datafusion_state(e: &DataFusionError) -> &'static str {
 
 /// DataFusion prefixes messages with its error kind ("Error during planning: ..."); clients want the reason.
 fn datafusion_message(e: &DataFusionError) -> String {
-    let e = root(e);
+    postgres_wording(raw_message(root(e)))
+}
+
+/// PostgreSQL's wording for the errors clients see most, so messages read the same as on PostgreSQL.
+fn postgres_wording(m: String) -> String {
+    if let Some(rest) = m.strip_prefix("table '")
+        && let Some(name) = rest.strip_suffix("' not found")
+    {
+        let name = name.rsplit('.').next().unwrap_or(name);
+        return format!("relation \"{name}\" does not exist");
+    }
+    if m.contains("Divide by zero") || m.contains("Division by zero") {
+        return "division by zero".into();
+    }
+    if let Some(at) = m.find("No field named ") {
+        let rest = &m[at + "No field named ".len()..];
+        let field = rest
+            .split(". Valid")
+            .next()
+            .unwrap_or(rest)
+            .trim_end_matches('.');
+        let name = field.rsplit('.').next().unwrap_or(field).trim_matches('"');
+        return format!("column \"{name}\" does not exist");
+    }
+    if let Some(at) = m.find(", found: ") {
+        let rest = &m[at + ", found: ".len()..];
+        let token = rest.split(" at Line").next().unwrap_or(rest);
+        return format!("syntax error at or near \"{token}\"");
+    }
+    m
+}
+
+fn raw_message(e: &DataFusionError) -> String {
     match e {
         DataFusionError::External(inner) => inner.to_string(),
         DataFusionError::SQL(inner, _) => inner.to_string(),
@@ -162,8 +194,30 @@ impl From<Error> for PgWireError {
 impl Error {
     pub fn into_info(self) -> ErrorInfo {
         let code = self.sqlstate();
-        let message = self.to_string();
-        ErrorInfo::new("ERROR".to_owned(), code.to_owned(), message)
+        let storage = match &self {
+            Error::Storage(s) => Some(s),
+            Error::DataFusion(DataFusionError::External(e)) => {
+                e.downcast_ref::<omendb_storage::Error>()
+            }
+            _ => None,
+        };
+        // PostgreSQL's wording for constraint violations, which applications match on.
+        let (message, detail) = match storage {
+            Some(omendb_storage::Error::DuplicateKey { table, key }) => (
+                format!("duplicate key value violates unique constraint \"{table}_pkey\""),
+                Some(format!("Key {key} already exists.")),
+            ),
+            Some(omendb_storage::Error::NotNull { table, column }) => (
+                format!(
+                    "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+                ),
+                None,
+            ),
+            _ => (self.to_string(), None),
+        };
+        let mut info = ErrorInfo::new("ERROR".to_owned(), code.to_owned(), message);
+        info.detail = detail;
+        info
     }
 }
 

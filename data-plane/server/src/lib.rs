@@ -8,15 +8,18 @@ mod catalog;
 pub mod config;
 mod copy;
 mod ddl;
+mod describe;
 mod engine;
 pub mod error;
 mod http;
 mod listener;
 mod metrics;
+mod names;
 mod params;
 pub mod scram;
 mod session;
 mod settings;
+mod text;
 mod wire;
 
 use std::net::SocketAddr;

@@ -106,6 +106,8 @@ pub struct Prepared {
     pub result: Option<SchemaRef>,
     /// Table whose hidden row id an UPDATE/DELETE needs.
     pub target: Option<String>,
+    /// PostgreSQL's names for the result columns, when they differ from DataFusion's.
+    pub names: Option<Vec<String>>,
 }
 
 /// A statement's result.
@@ -126,11 +128,25 @@ pub struct Session {
     pub settings: Settings,
     /// COPY FROM STDIN in progress.
     pub copy: Option<CopyIn>,
+    /// The authenticated user (psql's describe output names it as the owner).
+    pub user: String,
 }
 
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
-    Parser::parse_sql(&PostgreSqlDialect {}, sql)
-        .map_err(|e| Error::sql(code::SYNTAX_ERROR, e.to_string()))
+    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
+        let m = e.to_string();
+        let m = match m.find(", found: ") {
+            Some(at) => {
+                let rest = &m[at + ", found: ".len()..];
+                format!(
+                    "syntax error at or near \"{}\"",
+                    rest.split(" at Line").next().unwrap_or(rest)
+                )
+            }
+            None => m,
+        };
+        Error::sql(code::SYNTAX_ERROR, m)
+    })
 }
 
 impl Session {
@@ -157,6 +173,7 @@ impl Session {
             view,
             tx: Tx::Idle,
             copy: None,
+            user: String::new(),
         }
     }
 
@@ -177,6 +194,7 @@ impl Session {
                 params: vec![],
                 result: None,
                 target: None,
+                names: None,
             }),
             Some(stmt) => self.prepare_stmt(stmt).await,
         }
@@ -215,6 +233,8 @@ impl Session {
         } else {
             (None, vec![], None)
         };
+        let names = crate::names::output_names(&stmt);
+        let result = result.map(|r| rename(r, names.as_deref()));
         let result = match (&stmt, result) {
             (Statement::ShowVariable { variable }, _) => {
                 Some(Arc::new(Schema::new(vec![arrow_schema::Field::new(
@@ -232,6 +252,7 @@ impl Session {
             params,
             result,
             target,
+            names,
         })
     }
 
@@ -256,6 +277,14 @@ impl Session {
         sql: String,
     ) -> Vec<(Option<Prepared>, Result<Output>)> {
         let sql = sql.as_str();
+        if let Some(out) = crate::describe::answer(
+            sql,
+            &self.engine.db,
+            &self.engine.config.database,
+            &self.user,
+        ) {
+            return vec![(None, Ok(out))];
+        }
         let stmts = match parse(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -414,6 +443,18 @@ impl Session {
                     self.view.lock().snapshot = None;
                 }
                 let (schema, batches) = r?;
+                let (schema, batches) = match p.names.as_deref() {
+                    Some(names) => {
+                        let renamed = rename(schema.clone(), Some(names));
+                        let batches = batches
+                            .into_iter()
+                            .map(|b| RecordBatch::try_new(renamed.clone(), b.columns().to_vec()))
+                            .collect::<std::result::Result<Vec<_>, _>>()
+                            .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+                        (renamed, batches)
+                    }
+                    None => (schema, batches),
+                };
                 let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
                 self.engine.metrics.rows_returned.inc_by(rows as u64);
                 Ok(Output::Rows(schema, batches))
@@ -833,6 +874,22 @@ impl Session {
     /// Closes the session: an open transaction is rolled back.
     pub fn close(&mut self) {
         self.rollback();
+    }
+}
+
+/// `schema` with the given column names, when there is one per column.
+fn rename(schema: SchemaRef, names: Option<&[String]>) -> SchemaRef {
+    match names {
+        Some(names) if names.len() == schema.fields().len() => Arc::new(Schema::new_with_metadata(
+            schema
+                .fields()
+                .iter()
+                .zip(names)
+                .map(|(f, n)| f.as_ref().clone().with_name(n))
+                .collect::<Vec<_>>(),
+            schema.metadata().clone(),
+        )),
+        _ => schema,
     }
 }
 

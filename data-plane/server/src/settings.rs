@@ -55,7 +55,7 @@ impl Settings {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        defaults.insert("statement_timeout".into(), statement_timeout_ms.to_string());
+        defaults.insert("statement_timeout".into(), show_ms(statement_timeout_ms));
         Settings {
             values: defaults.clone(),
             defaults,
@@ -97,7 +97,7 @@ impl Settings {
             ));
         }
         let value = match key.as_str() {
-            "statement_timeout" => parse_duration_ms(value)?.to_string(),
+            "statement_timeout" => show_ms(parse_duration_ms(value)?),
             "client_encoding" => {
                 let v = value.to_uppercase().replace('-', "");
                 if v != "UTF8" && v != "UNICODE" {
@@ -140,8 +140,18 @@ impl Settings {
     }
 
     pub fn statement_timeout(&self) -> Option<Duration> {
-        let ms: u64 = self.values.get("statement_timeout")?.parse().ok()?;
+        let ms = parse_duration_ms(self.values.get("statement_timeout")?).ok()?;
         (ms > 0).then(|| Duration::from_millis(ms))
+    }
+}
+
+/// How PostgreSQL shows a duration setting: `0`, `250ms`, `5s`, `2min`.
+fn show_ms(ms: u64) -> String {
+    match ms {
+        0 => "0".into(),
+        m if m % 60_000 == 0 => format!("{}min", m / 60_000),
+        m if m % 1000 == 0 => format!("{}s", m / 1000),
+        m => format!("{m}ms"),
     }
 }
 

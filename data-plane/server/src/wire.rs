@@ -134,9 +134,24 @@ fn rows(
         schema, format, None,
     )?);
     let f = fields.clone();
-    let data = batches
-        .into_iter()
-        .flat_map(move |b| arrow_pg::datatypes::encode_recordbatch(f.clone(), b));
+    let text_times: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(i, fl)| {
+            matches!(fl.data_type(), arrow_schema::DataType::Timestamp(..))
+                && format.format_for(*i) == pgwire::api::results::FieldFormat::Text
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let data = batches.into_iter().flat_map(move |b| {
+        let b = if text_times.is_empty() {
+            b
+        } else {
+            crate::text::timestamps_as_text(b, &text_times)
+        };
+        arrow_pg::datatypes::encode_recordbatch(f.clone(), b)
+    });
     let mut r = QueryResponse::new(fields, stream::iter(data));
     r.set_command_tag(tag);
     Ok(r)
@@ -186,6 +201,13 @@ impl SimpleQueryHandler for Conn {
     {
         let mut session = self.session.lock().await;
         sync_tx(client, &mut session);
+        if session.user.is_empty() {
+            session.user = client
+                .metadata()
+                .get(pgwire::api::METADATA_USER)
+                .cloned()
+                .unwrap_or_default();
+        }
         let sql = query.to_string();
         let outs = match guarded(&self.handle, &mut session, |s| {
             Box::pin(s.simple_prepared(sql))

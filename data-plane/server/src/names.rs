@@ -1,0 +1,74 @@
+//! PostgreSQL's names for unaliased result columns: `count(*)` is `count`, `t.x` is `x`, an expression is
+//! `?column?`. DataFusion names them after the whole expression; clients and tools show these names.
+
+use datafusion::sql::sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
+
+use crate::ddl::ident;
+
+fn expr_name(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => ident(i),
+        Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
+        Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.to_lowercase())
+            .unwrap_or_else(|| "?column?".into()),
+        Expr::Nested(inner) => expr_name(inner),
+        Expr::Cast { expr, .. } => match expr.as_ref() {
+            Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => {
+                expr_name(expr)
+            }
+            _ => "?column?".into(),
+        },
+        Expr::Case { .. } => "case".into(),
+        Expr::Exists { .. } => "exists".into(),
+        Expr::Extract { .. } => "extract".into(),
+        Expr::Substring { .. } => "substring".into(),
+        Expr::Position { .. } => "position".into(),
+        Expr::Ceil { .. } => "ceil".into(),
+        Expr::Floor { .. } => "floor".into(),
+        _ => "?column?".into(),
+    }
+}
+
+/// Names for the result columns of a SELECT, when they can be matched to its select list one to one.
+pub fn output_names(stmt: &Statement) -> Option<Vec<String>> {
+    let Statement::Query(q) = stmt else {
+        return None;
+    };
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) => Some(expr_name(e)),
+            SelectItem::ExprWithAlias { alias, .. } => Some(ident(alias)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::parse;
+
+    #[test]
+    fn postgres_column_names() {
+        let stmt = parse(
+            "SELECT count(*), sum(t.x), t.y, z AS \"Zed\", 1 + 1, CAST(a AS int), now() FROM t",
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(
+            output_names(&stmt).unwrap(),
+            vec!["count", "sum", "y", "Zed", "?column?", "a", "now"]
+        );
+        assert!(output_names(&parse("SELECT *, 1 FROM t").unwrap()[0]).is_none());
+    }
+}
