@@ -121,7 +121,19 @@ fn datafusion_state(e: &DataFusionError) -> &'static str {
         _ if has("Divide by zero") || has("Division by zero") => "22012",
         _ if has("not found") && (has("table") || has("Table")) => code::UNDEFINED_TABLE,
         _ if has("No field named") => code::UNDEFINED_COLUMN,
-        _ if has("Invalid function") || has("No function matches") => "42883",
+        _ if has("Invalid function")
+            || has("No function matches")
+            || has("Cannot coerce arithmetic expression") =>
+        {
+            "42883"
+        }
+        _ if has("more than one row") => "21000",
+        _ if integer_out_of_range(&msg).is_some() => "22003",
+        _ if (has("Cast error") || has("Cannot cast") || has("Can't cast"))
+            && (has("Date32") || has("Timestamp") || has("Time64")) =>
+        {
+            "22007"
+        }
         _ if has("Cannot cast")
             || has("Can't cast")
             || has("Cast error")
@@ -155,14 +167,20 @@ fn postgres_wording(m: String) -> String {
         return "division by zero".into();
     }
     if let Some(at) = m.find("No field named ") {
+        // "No field named t.nope. Did you mean 't.name'?. Valid fields are ..."
         let rest = &m[at + "No field named ".len()..];
-        let field = rest
-            .split(". Valid")
-            .next()
-            .unwrap_or(rest)
-            .trim_end_matches('.');
-        let name = field.rsplit('.').next().unwrap_or(field).trim_matches('"');
-        return format!("column \"{name}\" does not exist");
+        let end = rest.find(". ").unwrap_or(rest.trim_end_matches('.').len());
+        let field = rest[..end].replace('"', "");
+        return match field.rsplit_once('.') {
+            Some(_) => format!("column {field} does not exist"),
+            None => format!("column \"{field}\" does not exist"),
+        };
+    }
+    if m.contains("Scalar subquery returned more than one row") {
+        return "more than one row returned by a subquery used as an expression".into();
+    }
+    if let Some(caps) = integer_out_of_range(&m) {
+        return caps;
     }
     if let Some(at) = m.find(", found: ") {
         let rest = &m[at + ", found: ".len()..];
@@ -170,6 +188,21 @@ fn postgres_wording(m: String) -> String {
         return format!("syntax error at or near \"{token}\"");
     }
     m
+}
+
+/// An integer that does not fit its column ("Can't cast value 3000000000 to type Int32") is PostgreSQL's
+/// "integer out of range" (22003), not a text-representation error.
+fn integer_out_of_range(m: &str) -> Option<String> {
+    let at = m.find("Can't cast value ")?;
+    let rest = &m[at..];
+    let ty = rest.split(" to type ").nth(1)?;
+    let name = match ty.trim_end_matches(|c: char| !c.is_alphanumeric()) {
+        "Int16" => "smallint",
+        "Int32" => "integer",
+        "Int64" => "bigint",
+        _ => return None,
+    };
+    Some(format!("{name} out of range"))
 }
 
 fn raw_message(e: &DataFusionError) -> String {

@@ -16,6 +16,8 @@ mod listener;
 mod metrics;
 mod names;
 mod params;
+mod rewrite;
+mod rows;
 pub mod scram;
 mod session;
 mod settings;

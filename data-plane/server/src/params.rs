@@ -18,6 +18,17 @@ pub fn pg_type(t: Option<&Arrow>) -> Type {
 }
 
 fn bad(i: usize, ty: &Type, e: impl std::fmt::Display) -> Error {
+    let m = e.to_string();
+    if m.contains("too large") || m.contains("too small") {
+        return Error::sql(
+            "22003",
+            format!(
+                "parameter ${} is out of range for type {}",
+                i + 1,
+                ty.name()
+            ),
+        );
+    }
     Error::sql(
         code::INVALID_TEXT_REPRESENTATION,
         format!(

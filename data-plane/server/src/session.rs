@@ -155,7 +155,11 @@ impl Session {
             .with_default_catalog_and_schema("omendb", "public")
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true)
-            .with_target_partitions(2);
+            .with_target_partitions(2)
+            // `1.005` is numeric in PostgreSQL, not a float: it must round into numeric(10,2) as 1.01.
+            .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
+            // timestamptz (and now()) carry a zone, so they are described as timestamptz to clients.
+            .set_str("datafusion.execution.time_zone", "UTC");
         let ctx = SessionContext::new_with_config_rt(config, engine.runtime.clone());
         let view = SharedView::default();
         let catalog = MemoryCatalogProvider::new();
@@ -178,7 +182,12 @@ impl Session {
     }
 
     /// Parses and plans one statement (extended protocol Parse).
-    pub async fn prepare(&mut self, sql: &str) -> Result<Prepared> {
+    /// Parse with the parameter types the client declared (`None` or unknown: inferred).
+    pub async fn prepare_typed(
+        &mut self,
+        sql: &str,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Result<Prepared> {
         let mut stmts = parse(sql)?;
         if stmts.len() > 1 {
             return Err(Error::sql(
@@ -196,11 +205,15 @@ impl Session {
                 target: None,
                 names: None,
             }),
-            Some(stmt) => self.prepare_stmt(stmt).await,
+            Some(stmt) => self.prepare_stmt(stmt, declared).await,
         }
     }
 
-    async fn prepare_stmt(&mut self, stmt: Statement) -> Result<Prepared> {
+    async fn prepare_stmt(
+        &mut self,
+        stmt: Statement,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Result<Prepared> {
         let kind = Kind::of(&stmt);
         let target = match &stmt {
             Statement::Update(u) => match &u.table.relation {
@@ -218,7 +231,38 @@ impl Session {
             _ => None,
         };
         let (plan, params, result) = if kind.planned() {
-            let plan = self.plan(stmt.clone(), target.clone()).await?;
+            let mut planned = stmt.clone();
+            {
+                let db = self.engine.db.clone();
+                let view = self.view.clone();
+                let login = crate::rewrite::Login {
+                    user: &self.user,
+                    database: &self.engine.config.database,
+                };
+                crate::rewrite::rewrite(&mut planned, &login, |name| {
+                    resolve(&db, &mut view.lock(), name)
+                        .ok()
+                        .flatten()
+                        .map(|r| r.def().clone())
+                })?;
+            }
+            let types = crate::rewrite::parameter_types(&planned, declared);
+            let typed = !types.is_empty() && types.iter().all(Option::is_some);
+            if typed {
+                // DataFusion takes parameter types only through PREPARE: plan it as one, keep the body.
+                planned = Statement::Prepare {
+                    name: ast::Ident::new("omendb"),
+                    data_types: types.into_iter().flatten().collect(),
+                    statement: Box::new(planned),
+                };
+            }
+            let plan = match self.plan(planned, target.clone()).await? {
+                LogicalPlan::Statement(datafusion::logical_expr::Statement::Prepare(p)) => {
+                    Arc::unwrap_or_clone(p.input)
+                }
+                plan => plan,
+            };
+            let plan = crate::text::postgres_text_casts(plan)?;
             let mut types = plan.get_parameter_types()?;
             let n = types
                 .keys()
@@ -313,7 +357,7 @@ impl Session {
         }
         let mut out = Vec::new();
         for stmt in stmts {
-            let (p, r) = match self.prepare_stmt(stmt).await {
+            let (p, r) = match self.prepare_stmt(stmt, &[]).await {
                 Ok(p) => {
                     let r = self.execute(&p, vec![]).await;
                     (Some(p), r)
@@ -596,7 +640,11 @@ impl Session {
         let input = Arc::unwrap_or_clone(dml.input);
         match dml.op {
             WriteOp::Insert(datafusion::logical_expr::dml::InsertOp::Append) => {
-                let (_, batches) = self.collect(input).await?;
+                let sources = value_sources(&input);
+                let (_, batches) = self
+                    .collect(input)
+                    .await
+                    .map_err(|e| not_null_violation(e, &table, &sources))?;
                 let mut v = self.view.lock();
                 let txn = v.txn.as_mut().expect("writes run in a transaction");
                 let mut n = 0;
@@ -944,4 +992,42 @@ fn with_old_key(input: LogicalPlan, key_col: usize) -> Result<LogicalPlan> {
         exprs,
         p.input.clone(),
     )?))
+}
+
+/// For `INSERT ... VALUES`, which table column each VALUES column (`column1`, ...) feeds.
+fn value_sources(input: &LogicalPlan) -> Vec<(String, String)> {
+    let LogicalPlan::Projection(p) = input else {
+        return vec![];
+    };
+    p.expr
+        .iter()
+        .zip(p.schema.fields())
+        .flat_map(|(e, f)| {
+            e.column_refs()
+                .into_iter()
+                .map(|c| (c.name.clone(), f.name().clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// DataFusion refuses a NULL for a NOT NULL column while it builds the VALUES batch, naming the VALUES
+/// column; clients expect PostgreSQL's 23502 naming the table column.
+fn not_null_violation(e: Error, table: &str, sources: &[(String, String)]) -> Error {
+    let m = e.to_string();
+    let Some(rest) = m.split("Column '").nth(1) else {
+        return e;
+    };
+    if !m.contains("is declared as non-nullable but contains null values") {
+        return e;
+    }
+    let values_col = rest.split('\'').next().unwrap_or_default();
+    let column = sources
+        .iter()
+        .find(|(v, _)| v == values_col)
+        .map_or(values_col, |(_, c)| c.as_str());
+    Error::Storage(omendb_storage::Error::NotNull {
+        table: table.to_string(),
+        column: column.to_string(),
+    })
 }

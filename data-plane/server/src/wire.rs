@@ -150,7 +150,7 @@ fn rows(
         } else {
             crate::text::timestamps_as_text(b, &text_times)
         };
-        arrow_pg::datatypes::encode_recordbatch(f.clone(), b)
+        crate::rows::encode(f.clone(), b)
     });
     let mut r = QueryResponse::new(fields, stream::iter(data));
     r.set_command_tag(tag);
@@ -239,14 +239,14 @@ impl QueryParser for Parser {
         &self,
         client: &C,
         sql: &str,
-        _types: &[Option<Type>],
+        types: &[Option<Type>],
     ) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
         let mut session = self.session.lock().await;
         sync_tx(client, &mut session);
-        match session.prepare(sql).await {
+        match session.prepare_typed(sql, types).await {
             Ok(p) => Ok(Some(p)),
             Err(e) => {
                 session.fail();

@@ -1,0 +1,323 @@
+//! Statement rewrites before DataFusion plans: PostgreSQL forms DataFusion does not take itself.
+//! `DEFAULT` in VALUES and SET, VALUES rows shorter than the table, and result columns whose DataFusion
+//! names collide (`SELECT 1 + 1, 2 + 2` or `SELECT id, id`), which PostgreSQL allows.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    AssignmentTarget, DataType as SqlType, Expr, FromTable, Ident, ObjectName, ObjectNamePart,
+    SelectItem, SetExpr, Statement, TableFactor, TableObject, Value, visit_expressions,
+    visit_expressions_mut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use omendb_storage::TableDef;
+use pgwire::api::Type;
+
+use crate::ddl::{ident, table_name};
+use crate::error::Result;
+
+/// Who is asking: what `current_user` and `current_database()` answer.
+pub struct Login<'a> {
+    pub user: &'a str,
+    pub database: &'a str,
+}
+
+pub fn rewrite(
+    stmt: &mut Statement,
+    login: &Login<'_>,
+    def: impl Fn(&str) -> Option<TableDef>,
+) -> Result<()> {
+    bytea_literals(stmt);
+    session_functions(stmt, login);
+    match stmt {
+        Statement::Insert(ins) => {
+            let TableObject::TableName(name) = &ins.table else {
+                return Ok(());
+            };
+            let Some(def) = def(&table_name(name)?) else {
+                return Ok(());
+            };
+            let Some(SetExpr::Values(values)) = ins.source.as_mut().map(|q| q.body.as_mut()) else {
+                return Ok(());
+            };
+            let width = values
+                .rows
+                .iter()
+                .map(|r| r.content.len())
+                .max()
+                .unwrap_or(0);
+            if ins.columns.is_empty() && width < def.columns.len() {
+                // PostgreSQL fills the trailing columns with their defaults.
+                ins.columns = def.columns[..width]
+                    .iter()
+                    .map(|c| {
+                        ObjectName(vec![ObjectNamePart::Identifier(Ident::with_quote(
+                            '"', &c.name,
+                        ))])
+                    })
+                    .collect();
+            }
+            let targets: Vec<String> = if ins.columns.is_empty() {
+                def.columns.iter().map(|c| c.name.clone()).collect()
+            } else {
+                ins.columns
+                    .iter()
+                    .map(|c| match c.0.last() {
+                        Some(ObjectNamePart::Identifier(i)) => ident(i),
+                        _ => String::new(),
+                    })
+                    .collect()
+            };
+            for row in &mut values.rows {
+                for (e, target) in row.content.iter_mut().zip(&targets) {
+                    if is_default(e) {
+                        *e = default_of(&def, target)?;
+                    } else if is_bytea(&def, target) {
+                        hex_literal(e);
+                    }
+                }
+            }
+        }
+        Statement::Update(u) => {
+            let TableFactor::Table { name, alias, .. } = &mut u.table.relation else {
+                return Ok(());
+            };
+            if let Some(a) = alias.take() {
+                let (from, to) = (a.name, name.0.last().and_then(|p| p.as_ident()).cloned());
+                for a in &mut u.assignments {
+                    requalify(&mut a.value, &from, to.as_ref());
+                }
+                if let Some(w) = &mut u.selection {
+                    requalify(w, &from, to.as_ref());
+                }
+            }
+            let Some(def) = def(&table_name(name)?) else {
+                return Ok(());
+            };
+            for a in &mut u.assignments {
+                if is_default(&a.value) {
+                    let AssignmentTarget::ColumnName(c) = &a.target else {
+                        continue;
+                    };
+                    let Some(ObjectNamePart::Identifier(i)) = c.0.last() else {
+                        continue;
+                    };
+                    a.value = default_of(&def, &ident(i))?;
+                } else if let AssignmentTarget::ColumnName(c) = &a.target
+                    && let Some(ObjectNamePart::Identifier(i)) = c.0.last()
+                    && is_bytea(&def, &ident(i))
+                {
+                    hex_literal(&mut a.value);
+                }
+            }
+        }
+        Statement::Delete(d) => {
+            let (FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t)) = &mut d.from;
+            if let Some(TableFactor::Table { name, alias, .. }) =
+                t.first_mut().map(|t| &mut t.relation)
+                && let Some(a) = alias.take()
+            {
+                // DataFusion's DELETE planner loses the target's alias, so correlated subqueries
+                // (`WHERE NOT EXISTS (... o.x)`) could not see it: name the table instead.
+                let to = name.0.last().and_then(|p| p.as_ident()).cloned();
+                if let Some(w) = &mut d.selection {
+                    requalify(w, &a.name, to.as_ref());
+                }
+            }
+        }
+        Statement::Query(q) => {
+            if let SetExpr::Select(select) = q.body.as_mut() {
+                unique_output_names(&mut select.projection);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Replaces `alias.column` with `table.column` throughout `e`, subqueries included.
+fn requalify(e: &mut Expr, alias: &Ident, table: Option<&Ident>) {
+    let Some(table) = table else { return };
+    let _ = visit_expressions_mut(e, |e| {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parts.len() == 2
+            && ident(&parts[0]) == ident(alias)
+        {
+            parts[0] = table.clone();
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn is_bytea(def: &TableDef, column: &str) -> bool {
+    def.columns
+        .iter()
+        .any(|c| c.name == column && c.data_type == omendb_storage::DataType::Bytea)
+}
+
+/// A `'\x0102'` string in bytea position is PostgreSQL's hex input form, not the bytes of the text.
+fn hex_literal(e: &mut Expr) {
+    if let Expr::Value(v) = e
+        && let Value::SingleQuotedString(s) = &v.value
+        && let Some(hex) = s.strip_prefix("\\x")
+    {
+        v.value = Value::HexStringLiteral(hex.to_string());
+    }
+}
+
+fn bytea_literals(stmt: &mut Statement) {
+    let _ = visit_expressions_mut(stmt, |e| {
+        if let Expr::Cast {
+            expr,
+            data_type: SqlType::Bytea,
+            ..
+        } = e
+        {
+            hex_literal(expr);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `current_user`, `session_user`, `current_database()`, `current_schema()` and `version()` are constants
+/// of the connection: fold them into literals (DataFusion has none of them).
+fn session_functions(stmt: &mut Statement, login: &Login<'_>) {
+    let _ = visit_expressions_mut(stmt, |e| {
+        let name = match e {
+            Expr::Identifier(i) if i.quote_style.is_none() => i.value.to_lowercase(),
+            Expr::Function(f) => f.name.to_string().to_lowercase(),
+            _ => return ControlFlow::<()>::Continue(()),
+        };
+        let value = match name.as_str() {
+            "current_user" | "session_user" | "user" | "current_role" => login.user.to_string(),
+            "current_database" | "current_catalog" => login.database.to_string(),
+            "current_schema" => "public".to_string(),
+            "version" if matches!(e, Expr::Function(_)) => format!(
+                "PostgreSQL {} on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
+                crate::SERVER_VERSION
+            ),
+            _ => return ControlFlow::Continue(()),
+        };
+        *e = Expr::Value(Value::SingleQuotedString(value).into());
+        ControlFlow::Continue(())
+    });
+}
+
+fn is_default(e: &Expr) -> bool {
+    matches!(e, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
+}
+
+/// The column's DEFAULT expression, or NULL when it has none (PostgreSQL's rule).
+fn default_of(def: &TableDef, column: &str) -> Result<Expr> {
+    let text = def
+        .columns
+        .iter()
+        .find(|c| c.name == column)
+        .and_then(|c| c.default.as_deref());
+    Ok(match text {
+        Some(sql) => Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(sql)
+            .and_then(|mut p| p.parse_expr())
+            .map_err(|e| crate::error::Error::sql(crate::error::code::INTERNAL, e.to_string()))?,
+        None => Expr::Value(Value::Null.into()),
+    })
+}
+
+/// DataFusion refuses two result columns with the same name; PostgreSQL allows them. Unnamed expressions
+/// get unique aliases when any two would collide (the client still sees PostgreSQL's names: see names.rs).
+fn unique_output_names(projection: &mut [SelectItem]) {
+    let key = |e: &Expr| match e {
+        Expr::Identifier(i) => ident(i),
+        Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
+        // DataFusion's names drop parentheses: `2 + 3 * 4` and `(2 + 3) * 4` collide.
+        other => other.to_string().replace(['(', ')'], ""),
+    };
+    let mut seen = HashSet::new();
+    let collide = projection.iter().any(|item| {
+        let k = match item {
+            SelectItem::UnnamedExpr(e) => key(e),
+            SelectItem::ExprWithAlias { alias, .. } => ident(alias),
+            _ => return false,
+        };
+        !seen.insert(k)
+    });
+    if !collide {
+        return;
+    }
+    for (i, item) in projection.iter_mut().enumerate() {
+        let alias = Ident::with_quote('"', format!("__omendb_col{i}"));
+        match item {
+            SelectItem::UnnamedExpr(e) => {
+                *item = SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias,
+                }
+            }
+            SelectItem::ExprWithAlias { alias: a, .. } => *a = alias,
+            _ => {}
+        }
+    }
+}
+
+/// The SQL type of each parameter `$1..$n` where it is known before planning: declared by the client in
+/// Parse (`declared`), or written as a cast (`$1::timestamptz`). PostgreSQL types parameters this way;
+/// DataFusion alone would leave `SELECT $1::int8` or `SELECT $1` untyped.
+pub fn parameter_types(stmt: &Statement, declared: &[Option<Type>]) -> Vec<Option<SqlType>> {
+    let mut n = 0;
+    let mut casts: Vec<Option<SqlType>> = vec![];
+    let placeholder = |e: &Expr| match e {
+        Expr::Value(v) => match &v.value {
+            Value::Placeholder(p) => p.strip_prefix('$')?.parse::<usize>().ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let _ = visit_expressions(stmt, |e| {
+        if let Some(i) = placeholder(e) {
+            n = n.max(i);
+        }
+        if let Expr::Cast {
+            expr, data_type, ..
+        } = e
+            && let Some(i) = placeholder(expr)
+            && i >= 1
+        {
+            if casts.len() < i {
+                casts.resize(i, None);
+            }
+            casts[i - 1].get_or_insert_with(|| data_type.clone());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    (0..n)
+        .map(|i| {
+            declared
+                .get(i)
+                .cloned()
+                .flatten()
+                .and_then(|t| sql_type(&t))
+                .or_else(|| casts.get(i).cloned().flatten())
+        })
+        .collect()
+}
+
+fn sql_type(t: &Type) -> Option<SqlType> {
+    use datafusion::sql::sqlparser::ast::{ExactNumberInfo, TimezoneInfo};
+    Some(match *t {
+        Type::BOOL => SqlType::Boolean,
+        Type::INT2 => SqlType::SmallInt(None),
+        Type::INT4 => SqlType::Integer(None),
+        Type::INT8 => SqlType::BigInt(None),
+        Type::FLOAT4 => SqlType::Real,
+        Type::FLOAT8 => SqlType::DoublePrecision,
+        Type::NUMERIC => SqlType::Numeric(ExactNumberInfo::None),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SqlType::Text,
+        Type::BYTEA => SqlType::Bytea,
+        Type::DATE => SqlType::Date,
+        Type::TIMESTAMP => SqlType::Timestamp(None, TimezoneInfo::None),
+        Type::TIMESTAMPTZ => SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
+        _ => return None,
+    })
+}

@@ -1,0 +1,207 @@
+//! Arrow batches to DataRow messages: arrow-pg's encoder, except where PostgreSQL's form differs: numeric
+//! zero, which rust_decimal's binary form sends without its scale (`0.00` arrives as `0`), and float text.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, Decimal128Array, Float32Array, Float64Array, RecordBatch};
+use arrow_schema::DataType;
+use bytes::{BufMut, BytesMut};
+use pgwire::api::results::{DataRowEncoder, FieldInfo};
+use pgwire::error::PgWireResult;
+use pgwire::messages::data::DataRow;
+use pgwire::types::ToSqlText;
+use pgwire::types::format::FormatOptions;
+use postgres_types::{IsNull, ToSql, Type, to_sql_checked};
+use rust_decimal::Decimal;
+
+#[derive(Debug)]
+struct Numeric(Decimal);
+
+impl ToSql for Numeric {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if !self.0.is_zero() {
+            return self.0.to_sql(ty, out);
+        }
+        // ndigits 0, weight 0, sign positive, dscale = the column's scale.
+        out.put_u16(0);
+        out.put_i16(0);
+        out.put_u16(0);
+        out.put_u16(self.0.scale() as u16);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <Decimal as ToSql>::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for Numeric {
+    fn to_sql_text(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+        format_options: &FormatOptions,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.0.to_sql_text(ty, out, format_options)
+    }
+}
+
+/// A float that prints the way PostgreSQL prints it: shortest round-trip digits, exponent form outside
+/// 1e-4 .. 1e15 (1e6 for real), `Infinity`, `NaN`.
+#[derive(Debug)]
+enum Float {
+    F32(f32),
+    F64(f64),
+}
+
+impl ToSql for Float {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Float::F32(v) => v.to_sql(ty, out),
+            Float::F64(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::FLOAT4 | Type::FLOAT8)
+    }
+
+    to_sql_checked!();
+}
+
+impl ToSqlText for Float {
+    fn to_sql_text(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+        _: &FormatOptions,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let s = match self {
+            Float::F32(v) => float_text(
+                v.is_nan(),
+                v.is_infinite(),
+                *v < 0.0,
+                format!("{v:e}"),
+                v.to_string(),
+                6,
+            ),
+            Float::F64(v) => float_text(
+                v.is_nan(),
+                v.is_infinite(),
+                *v < 0.0,
+                format!("{v:e}"),
+                v.to_string(),
+                15,
+            ),
+        };
+        out.put_slice(s.as_bytes());
+        Ok(IsNull::No)
+    }
+}
+
+fn float_text(nan: bool, inf: bool, neg: bool, sci: String, plain: String, digits: i32) -> String {
+    if nan {
+        return "NaN".into();
+    }
+    if inf {
+        return if neg { "-Infinity" } else { "Infinity" }.into();
+    }
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if plain.trim_start_matches('-') != "0" && (exp < -4 || exp >= digits) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        plain
+    }
+}
+
+/// The rows of one batch, encoded for `fields`.
+pub fn encode(
+    fields: Arc<Vec<FieldInfo>>,
+    batch: RecordBatch,
+) -> impl Iterator<Item = PgWireResult<DataRow>> {
+    let mut encoder = DataRowEncoder::new(fields.clone());
+    (0..batch.num_rows()).map(move |row| {
+        let schema = batch.schema_ref();
+        for (col, array) in batch.columns().iter().enumerate() {
+            let field = schema.field(col);
+            if let DataType::Decimal128(_, scale) = field.data_type() {
+                let a = array
+                    .as_any()
+                    .downcast_ref::<Decimal128Array>()
+                    .expect("Decimal128 column");
+                let v = if a.is_null(row) {
+                    None
+                } else {
+                    let d = Decimal::try_from_i128_with_scale(a.value(row), (*scale).max(0) as u32)
+                        .map_err(|e| crate::error::Error::sql("22003", e.to_string()))?;
+                    Some(Numeric(d))
+                };
+                encoder.encode_field(&v)?;
+            } else if let DataType::Float64 | DataType::Float32 = field.data_type() {
+                let v = (!array.is_null(row)).then(|| {
+                    if let Some(a) = array.as_any().downcast_ref::<Float64Array>() {
+                        Float::F64(a.value(row))
+                    } else {
+                        Float::F32(
+                            array
+                                .as_any()
+                                .downcast_ref::<Float32Array>()
+                                .expect("float")
+                                .value(row),
+                        )
+                    }
+                });
+                encoder.encode_field(&v)?;
+            } else {
+                arrow_pg::encoder::encode_value(&mut encoder, array, row, field, &fields[col])?;
+            }
+        }
+        Ok(encoder.take_row())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(f: Float) -> String {
+        let mut b = BytesMut::new();
+        f.to_sql_text(&Type::FLOAT8, &mut b, &FormatOptions::default())
+            .unwrap();
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn floats_print_like_postgresql() {
+        for (v, want) in [
+            (1e15, "1e+15"),
+            (1e14, "100000000000000"),
+            (-1e300, "-1e+300"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (1.5, "1.5"),
+            (-0.0, "-0"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(text(Float::F64(v)), want, "{v}");
+        }
+        assert_eq!(text(Float::F32(1.5e20)), "1.5e+20");
+        assert_eq!(text(Float::F32(100000.0)), "100000");
+        assert_eq!(text(Float::F32(1e6)), "1e+06");
+    }
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Real-driver tests: starts one `omendb server` (TLS + SCRAM-SHA-256) on free local ports and runs the
+# psycopg 3 (python) and/or node-postgres (node) suites against it.
+#
+#   OMENDB_BIN=target/debug/omendb tests/drivers/run.sh [python|node|all]     (default: all)
+#
+# Needs: openssl, python3 with psycopg 3 and pytest (python suite), node >= 20 and npm (node suite).
+# Exits non-zero if any suite failed. The server and its temp dir are removed on exit (also on Ctrl-C).
+set -euo pipefail
+
+usage() { echo "usage: OMENDB_BIN=/path/to/omendb $0 [python|node|all]" >&2; }
+die() { echo "tests/drivers/run.sh: $*" >&2; exit 2; }
+
+suite="${1:-all}"
+case "$suite" in
+  python | node | all) ;;
+  -h | --help) usage; exit 0 ;;
+  *) usage; exit 2 ;;
+esac
+
+here="$(cd "$(dirname "$0")" && pwd)"
+
+[ -n "${OMENDB_BIN:-}" ] || { usage; die "OMENDB_BIN is not set (path of the omendb binary to test)"; }
+case "$OMENDB_BIN" in /*) ;; */*) OMENDB_BIN="$PWD/$OMENDB_BIN" ;; esac
+[ -x "$OMENDB_BIN" ] || OMENDB_BIN="$(command -v "$OMENDB_BIN" 2>/dev/null || true)"
+[ -n "$OMENDB_BIN" ] && [ -x "$OMENDB_BIN" ] || die "OMENDB_BIN is not an executable file"
+command -v openssl >/dev/null || die "openssl is required (self-signed TLS certificate)"
+command -v python3 >/dev/null || die "python3 is required (free ports, readiness check, python suite)"
+if [ "$suite" != node ]; then
+  python3 -c 'import psycopg, pytest' 2>/dev/null \
+    || die "the python suite needs psycopg 3 and pytest: python3 -m pip install 'psycopg[binary]' pytest"
+fi
+if [ "$suite" != python ]; then
+  command -v node >/dev/null || die "node (>= 20) is required for the node suite"
+fi
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/omendb-drivers.XXXXXX")"
+server_pid=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { printf '\n==> %s\n' "$*"; }
+server_log_tail() {
+  echo "---- last lines of the server log ($tmp/server.log) ----" >&2
+  tail -n 40 "$tmp/server.log" >&2 || true
+  echo "----" >&2
+}
+
+# --- TLS certificate, ports, password -----------------------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+  -keyout "$tmp/server.key" -out "$tmp/server.crt" >/dev/null 2>&1 || die "openssl could not create a certificate"
+chmod 600 "$tmp/server.key"
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+pg_port="$(free_port)"
+http_port="$(free_port)"
+while [ "$http_port" = "$pg_port" ]; do http_port="$(free_port)"; done
+
+password="$(openssl rand -hex 16)"
+verifier="$(printf '%s' "$password" | "$OMENDB_BIN" passwd)" || die "'$OMENDB_BIN passwd' failed"
+
+# --- server ---------------------------------------------------------------------------------------
+log "starting $OMENDB_BIN server on 127.0.0.1:$pg_port (http 127.0.0.1:$http_port)"
+mkdir "$tmp/data"
+OMENDB_USER="owner:$verifier" "$OMENDB_BIN" server \
+  --data-dir "$tmp/data" \
+  --listen "127.0.0.1:$pg_port" \
+  --http-listen "127.0.0.1:$http_port" \
+  --database omendb \
+  --tls-cert "$tmp/server.crt" --tls-key "$tmp/server.key" \
+  >"$tmp/server.log" 2>&1 </dev/null &
+server_pid=$!
+
+ready=0
+for _ in $(seq 600); do   # up to 60 s: debug builds start slowly
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    server_log_tail
+    die "the server exited during startup"
+  fi
+  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+      "http://127.0.0.1:$http_port/ready" >/dev/null 2>&1; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+if [ "$ready" != 1 ]; then
+  server_log_tail
+  die "the server did not become ready within 60 s"
+fi
+
+export PGHOST=127.0.0.1 PGPORT="$pg_port" PGUSER=owner PGPASSWORD="$password" PGDATABASE=omendb
+export PGSSLMODE=require
+unset PGSERVICE PGSSLROOTCERT PGPASSFILE PGOPTIONS 2>/dev/null || true
+
+# --- suites ---------------------------------------------------------------------------------------
+failed=()
+
+if [ "$suite" = python ] || [ "$suite" = all ]; then
+  log "python: psycopg $(python3 -c 'import psycopg; print(psycopg.__version__)')"
+  if ! (cd "$here/python" && PYTHONDONTWRITEBYTECODE=1 python3 -m pytest -q -p no:cacheprovider -rxX .); then
+    failed+=(python)
+  fi
+fi
+
+if [ "$suite" = node ] || [ "$suite" = all ]; then
+  log "node: node-postgres (node $(node --version))"
+  if [ ! -d "$here/node/node_modules" ]; then
+    command -v npm >/dev/null || die "npm is required to install the node suite's dependencies"
+    (cd "$here/node" && npm ci --no-audit --no-fund)
+  fi
+  if ! (cd "$here/node" && node --test --test-reporter=spec); then
+    failed+=(node)
+  fi
+fi
+
+if ! kill -0 "$server_pid" 2>/dev/null; then
+  echo "tests/drivers/run.sh: the server died while the tests ran" >&2
+  failed+=(server)
+fi
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  server_log_tail
+  echo "tests/drivers/run.sh: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo
+echo "tests/drivers/run.sh: $suite passed"
