@@ -23,6 +23,8 @@ pub struct View {
     pub snapshot: Option<Snapshot>,
     /// Target of the UPDATE or DELETE being planned: resolved with its hidden row id, which the write needs.
     pub physical: Option<String>,
+    /// `SET omendb.learned_index = off`.
+    pub no_index: bool,
 }
 
 pub type SharedView = Arc<Mutex<View>>;
@@ -65,11 +67,10 @@ pub fn resolve(
 }
 
 /// A table provider for one reader, with its DEFAULT expressions.
-pub fn provider(reader: TableReader, physical: bool) -> Result<Arc<LearnedTable>> {
+pub fn provider(reader: TableReader, physical: bool, no_index: bool) -> Result<Arc<LearnedTable>> {
     let defaults = defaults(reader.def())?;
-    Ok(Arc::new(
-        LearnedTable::from_reader(reader, physical).with_defaults(defaults),
-    ))
+    let t = LearnedTable::from_reader(reader, physical).with_defaults(defaults);
+    Ok(Arc::new(if no_index { t.without_index() } else { t }))
 }
 
 fn defaults(def: &TableDef) -> Result<HashMap<String, Expr>> {
@@ -97,11 +98,14 @@ impl SchemaProvider for Tables {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let mut v = self.view.lock();
         let physical = v.physical.as_deref() == Some(name);
+        let no_index = v.no_index;
         let reader =
             resolve(&self.db, &mut v, name).map_err(|e| DataFusionError::External(Box::new(e)))?;
         drop(v);
         match reader {
-            Some(r) => Ok(Some(provider(r, physical)? as Arc<dyn TableProvider>)),
+            Some(r) => Ok(Some(
+                provider(r, physical, no_index)? as Arc<dyn TableProvider>
+            )),
             None => Ok(None),
         }
     }

@@ -11,6 +11,7 @@ mod ddl;
 mod describe;
 mod engine;
 pub mod error;
+mod fast;
 mod http;
 mod listener;
 mod metrics;

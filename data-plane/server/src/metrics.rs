@@ -26,6 +26,7 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     pub rows_written: IntCounterVec,
     pub rows_returned: IntCounter,
+    pub fast_path: IntCounterVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -74,8 +75,16 @@ impl Metrics {
             "rows_returned_total",
             "Rows sent to clients",
         ));
+        let fast_path = must(IntCounterVec::new(
+            Opts::new(
+                "fast_path_total",
+                "Statements answered straight from the learned index, without DataFusion",
+            ),
+            &["kind"],
+        ));
         for c in [
-            Box::new(connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(fast_path.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(connections.clone()),
             Box::new(connections_total.clone()),
             Box::new(connections_rejected.clone()),
             Box::new(queries.clone()),
@@ -99,6 +108,7 @@ impl Metrics {
             commit_seconds,
             rows_written,
             rows_returned,
+            fast_path,
         }
     }
 

@@ -108,6 +108,10 @@ pub struct Prepared {
     pub target: Option<String>,
     /// PostgreSQL's names for the result columns, when they differ from DataFusion's.
     pub names: Option<Vec<String>>,
+    /// Planned with `omendb.learned_index = off`.
+    pub no_index: bool,
+    /// A fast-path shape: answered from the learned index with no plan (`plan` is `None`).
+    pub fast: Option<Arc<crate::fast::Fast>>,
 }
 
 /// A statement's result.
@@ -204,6 +208,8 @@ impl Session {
                 result: None,
                 target: None,
                 names: None,
+                no_index: false,
+                fast: None,
             }),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
         }
@@ -215,6 +221,53 @@ impl Session {
         declared: &[Option<pgwire::api::Type>],
     ) -> Result<Prepared> {
         let kind = Kind::of(&stmt);
+        if let Some(p) = self.prepare_fast(&stmt, kind, declared) {
+            return Ok(p);
+        }
+        self.prepare_planned(stmt, kind, declared).await
+    }
+
+    /// A statement of a fast shape over an existing table: described without planning.
+    fn prepare_fast(
+        &self,
+        stmt: &Statement,
+        kind: Kind,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Option<Prepared> {
+        if !self.settings.learned_index()
+            || !matches!(
+                kind,
+                Kind::Select | Kind::Insert | Kind::Update | Kind::Delete
+            )
+        {
+            return None;
+        }
+        let table = crate::fast::target(stmt)?;
+        let reader = resolve(&self.engine.db, &mut self.view.lock(), &table)
+            .ok()
+            .flatten()?;
+        let fast = crate::fast::detect(stmt, reader.def())?;
+        let (params, result) = fast.describe(declared)?;
+        let names = crate::names::output_names(stmt);
+        Some(Prepared {
+            kind,
+            stmt: Some(stmt.clone()),
+            plan: None,
+            params,
+            result: result.map(|r| rename(r, names.as_deref())),
+            target: None,
+            names,
+            no_index: false,
+            fast: Some(Arc::new(fast)),
+        })
+    }
+
+    async fn prepare_planned(
+        &mut self,
+        stmt: Statement,
+        kind: Kind,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Result<Prepared> {
         let target = match &stmt {
             Statement::Update(u) => match &u.table.relation {
                 ast::TableFactor::Table { name, .. } => Some(ddl::table_name(name)?),
@@ -297,12 +350,71 @@ impl Session {
             result,
             target,
             names,
+            no_index: !self.settings.learned_index(),
+            fast: None,
         })
+    }
+
+    /// Runs a fast-path statement; `None` when it must take the DataFusion path after all.
+    async fn run_fast(
+        &mut self,
+        f: &crate::fast::Fast,
+        p: &Prepared,
+        params: &[ScalarValue],
+    ) -> Result<Option<Output>> {
+        let engine = self.engine.clone();
+        let metrics = &engine.metrics;
+        if p.kind == Kind::Select {
+            let schema = p.result.clone().expect("a SELECT has a result schema");
+            let reader = resolve(&self.engine.db, &mut self.view.lock(), &f.table)?;
+            let Some(reader) = reader else {
+                return Ok(None);
+            };
+            let Some(batch) = f.read(&reader, params, &schema)? else {
+                return Ok(None);
+            };
+            metrics.fast_path.with_label_values(&[f.label()]).inc();
+            metrics.rows_returned.inc_by(batch.num_rows() as u64);
+            return Ok(Some(Output::Rows(schema, vec![batch])));
+        }
+        let autocommit = self.tx == Tx::Idle;
+        if autocommit {
+            self.begin();
+        }
+        let r = {
+            let mut v = self.view.lock();
+            let txn = v.txn.as_mut().expect("writes run in a transaction");
+            f.write(txn, params)
+        };
+        let n = match r {
+            Ok(Some(n)) => n,
+            Ok(None) | Err(_) if autocommit => {
+                self.rollback();
+                return r.map(|_| None);
+            }
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if autocommit {
+            self.commit().await?;
+        }
+        metrics.fast_path.with_label_values(&[f.label()]).inc();
+        metrics
+            .rows_written
+            .with_label_values(&[f.label()])
+            .inc_by(n as u64);
+        let tag = match p.kind {
+            Kind::Insert => Tag::new("INSERT").with_oid(0).with_rows(n),
+            Kind::Update => Tag::new("UPDATE").with_rows(n),
+            _ => Tag::new("DELETE").with_rows(n),
+        };
+        Ok(Some(Output::Command(tag)))
     }
 
     /// Plans a query or DML statement against the connection's current view.
     async fn plan(&mut self, stmt: Statement, target: Option<String>) -> Result<LogicalPlan> {
         self.view.lock().physical = target;
+        self.view.lock().no_index = !self.settings.learned_index();
         let r = self
             .ctx
             .state()
@@ -471,6 +583,22 @@ impl Session {
         let Some(stmt) = &p.stmt else {
             return Ok(Output::Empty);
         };
+        if let Some(f) = &p.fast {
+            if let Some(out) = self.run_fast(f, p, &params).await? {
+                return Ok(out);
+            }
+            // Not for the fast path after all (a changed table, a value that needs DataFusion's casts).
+            let planned = self.prepare_planned(stmt.clone(), p.kind, &[]).await?;
+            let params = params
+                .into_iter()
+                .zip(&planned.params)
+                .map(|(v, want)| match want {
+                    Some(t) if v.data_type() != *t => v.cast_to(t),
+                    _ => Ok(v),
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            return Box::pin(self.execute_inner(&planned, params)).await;
+        }
         match p.kind {
             Kind::Select => {
                 let plan = self.bound(p, params)?;
@@ -478,7 +606,7 @@ impl Session {
                 if snapshot {
                     self.view.lock().snapshot = Some(self.engine.db.snapshot());
                 }
-                let plan = self.rebind(plan, None);
+                let plan = self.rebind(plan, None, p.no_index);
                 let r = match plan {
                     Ok(plan) => self.collect(plan).await,
                     Err(e) => Err(e),
@@ -509,7 +637,7 @@ impl Session {
                 if autocommit {
                     self.begin();
                 }
-                let r = match self.rebind(plan, p.target.clone()) {
+                let r = match self.rebind(plan, p.target.clone(), p.no_index) {
                     Ok(plan) => self.write(plan).await,
                     Err(e) => Err(e),
                 };
@@ -589,7 +717,12 @@ impl Session {
 
     /// Points every table scan of a cached plan at the current view (snapshot or transaction): a plan made at
     /// Parse time must not read the data as it was then.
-    fn rebind(&self, plan: LogicalPlan, target: Option<String>) -> Result<LogicalPlan> {
+    fn rebind(
+        &self,
+        plan: LogicalPlan,
+        target: Option<String>,
+        no_index: bool,
+    ) -> Result<LogicalPlan> {
         let db = self.engine.db.clone();
         let view = self.view.clone();
         let out = plan.transform_up_with_subqueries(|node| match node {
@@ -605,7 +738,7 @@ impl Session {
                     })?;
                 drop(v);
                 let physical = target.as_deref() == Some(name.as_str());
-                let provider = crate::catalog::provider(reader, physical)?;
+                let provider = crate::catalog::provider(reader, physical, no_index)?;
                 use datafusion::catalog::TableProvider;
                 if provider.schema() != scan.source.schema() {
                     return Err(datafusion::error::DataFusionError::External(Box::new(

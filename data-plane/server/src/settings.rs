@@ -18,6 +18,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("intervalstyle", "postgres"),
     ("is_superuser", "off"),
     ("lc_messages", "C"),
+    // Off: primary-key filters are not answered through the learned index (full scans), and the fast path
+    // is skipped. For measuring what the index buys.
+    ("omendb.learned_index", "on"),
     ("search_path", "public"),
     ("server_encoding", "UTF8"),
     ("server_version", crate::SERVER_VERSION),
@@ -121,6 +124,16 @@ impl Settings {
                 }
                 "UTC".to_string()
             }
+            "omendb.learned_index" => match value.to_lowercase().as_str() {
+                "on" | "true" | "1" => "on".to_string(),
+                "off" | "false" | "0" => "off".to_string(),
+                _ => {
+                    return Err(Error::sql(
+                        code::INVALID_PARAMETER_VALUE,
+                        format!("parameter \"{key}\" requires a Boolean value"),
+                    ));
+                }
+            },
             _ => value.to_string(),
         };
         self.values.insert(key, value);
@@ -137,6 +150,10 @@ impl Settings {
                 self.values.remove(&key);
             }
         }
+    }
+
+    pub fn learned_index(&self) -> bool {
+        self.values.get("omendb.learned_index").map(String::as_str) != Some("off")
     }
 
     pub fn statement_timeout(&self) -> Option<Duration> {

@@ -65,6 +65,8 @@ pub struct LearnedTable {
     /// Every scan returns rows in primary-key order: declared so `ORDER BY pk` needs no sort.
     ordering: Option<LexOrdering>,
     counters: Arc<ScanCounters>,
+    /// Off: no filter is answered through the learned index (every scan is a full scan).
+    index: bool,
 }
 
 fn external(e: omendb_storage::Error) -> DataFusionError {
@@ -120,7 +122,15 @@ impl LearnedTable {
             pk,
             ordering,
             counters: Arc::default(),
+            index: true,
         }
+    }
+
+    /// The table with its learned index unused: filters are left to DataFusion over a full scan. For
+    /// measuring what the index buys through SQL.
+    pub fn without_index(mut self) -> Self {
+        self.index = false;
+        self
     }
 
     pub fn counters(&self) -> &Arc<ScanCounters> {
@@ -155,7 +165,7 @@ impl TableProvider for LearnedTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if self.plan(f).is_some() {
+                if self.index && self.plan(f).is_some() {
                     TableProviderFilterPushDown::Exact
                 } else {
                     TableProviderFilterPushDown::Unsupported

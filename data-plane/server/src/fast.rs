@@ -1,0 +1,720 @@
+//! The fast path: the statement shapes a tenant runs millions of times, answered straight from the learned
+//! index without DataFusion planning or executing anything. `SELECT cols FROM t WHERE pk = $1` (and the IN
+//! and range forms), single-row `INSERT ... VALUES`, and `UPDATE` / `DELETE ... WHERE pk = $1`.
+//!
+//! A shape is recognised once, at Parse. DataFusion still plans the statement then: its plan describes the
+//! result and types the parameters, so the fast path returns what DataFusion would. Whatever the fast path
+//! is not sure of (a value that needs a cast DataFusion might do differently, a changed table) falls back to
+//! the DataFusion path, which stays the reference: tests run both on the same statements.
+
+use std::ops::Bound;
+
+use arrow_array::{RecordBatch, new_null_array};
+use arrow_schema::{DataType as Arrow, SchemaRef};
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::sqlparser::ast::{
+    AssignmentTarget, BinaryOperator, Expr, FromTable, GroupByExpr, ObjectNamePart, SelectItem,
+    SetExpr, Statement, TableFactor, TableObject, UnaryOperator, Value,
+};
+use omendb_storage::{Key, KeyKind, KeyRange, Row, TableDef, TableReader, WriteTxn};
+
+use crate::ddl::{ident, table_name};
+use crate::error::Result;
+
+#[derive(Clone, Debug)]
+pub enum Operand {
+    Param(usize),
+    Lit(ScalarValue),
+}
+
+#[derive(Clone, Debug)]
+pub enum Keys {
+    Eq(Operand),
+    In(Vec<Operand>),
+    Range(Bound<Operand>, Bound<Operand>),
+}
+
+#[derive(Clone, Debug)]
+pub enum Shape {
+    Select {
+        columns: Vec<usize>,
+        keys: Keys,
+    },
+    /// Values for these column positions; the other columns have no DEFAULT and get NULL.
+    Insert {
+        columns: Vec<usize>,
+        values: Vec<Operand>,
+    },
+    Update {
+        sets: Vec<(usize, Operand)>,
+        key: Operand,
+    },
+    Delete {
+        key: Operand,
+    },
+}
+
+/// A recognised statement and the table definition it was recognised against.
+#[derive(Clone, Debug)]
+pub struct Fast {
+    pub table: String,
+    pub def: TableDef,
+    pub shape: Shape,
+}
+
+impl Fast {
+    pub fn label(&self) -> &'static str {
+        match self.shape {
+            Shape::Select { .. } => "select",
+            Shape::Insert { .. } => "insert",
+            Shape::Update { .. } => "update",
+            Shape::Delete { .. } => "delete",
+        }
+    }
+}
+
+/// The table a statement of a fast shape would touch.
+pub fn target(stmt: &Statement) -> Option<String> {
+    let name = match stmt {
+        Statement::Query(q) => match q.body.as_ref() {
+            SetExpr::Select(s) if s.from.len() == 1 => match &s.from[0].relation {
+                TableFactor::Table { name, .. } => name,
+                _ => return None,
+            },
+            _ => return None,
+        },
+        Statement::Insert(i) => match &i.table {
+            TableObject::TableName(name) => name,
+            _ => return None,
+        },
+        Statement::Update(u) => match &u.table.relation {
+            TableFactor::Table { name, .. } => name,
+            _ => return None,
+        },
+        Statement::Delete(d) => match &d.from {
+            FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) if t.len() == 1 => {
+                match &t[0].relation {
+                    TableFactor::Table { name, .. } => name,
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    table_name(name).ok()
+}
+
+/// Recognises a fast shape of `stmt` over table `def` (which has a primary key).
+pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
+    let pk = def.primary_key?;
+    let table = def.name.clone();
+    let column = |e: &Expr| -> Option<usize> {
+        let name = match e {
+            Expr::Identifier(i) => ident(i),
+            Expr::CompoundIdentifier(p) if p.len() == 2 && ident(&p[0]) == table => ident(&p[1]),
+            _ => return None,
+        };
+        def.columns.iter().position(|c| c.name == name)
+    };
+    let is_pk = |e: &Expr| column(e) == Some(pk);
+    let shape = match stmt {
+        Statement::Query(q) => {
+            if q.with.is_some()
+                || q.limit_clause.is_some()
+                || q.fetch.is_some()
+                || !q.locks.is_empty()
+            {
+                return None;
+            }
+            if let Some(o) = &q.order_by {
+                // Only ORDER BY pk ASC: the order every fast read returns rows in.
+                let datafusion::sql::sqlparser::ast::OrderByKind::Expressions(es) = &o.kind else {
+                    return None;
+                };
+                if es.len() != 1
+                    || !is_pk(&es[0].expr)
+                    || es[0].options.asc == Some(false)
+                    || es[0].with_fill.is_some()
+                {
+                    return None;
+                }
+            }
+            let SetExpr::Select(s) = q.body.as_ref() else {
+                return None;
+            };
+            let plain_group = matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty());
+            if s.distinct.is_some()
+                || s.top.is_some()
+                || s.into.is_some()
+                || s.from.len() != 1
+                || !s.from[0].joins.is_empty()
+                || !plain_group
+                || s.having.is_some()
+                || s.qualify.is_some()
+                || !s.named_window.is_empty()
+                || !s.sort_by.is_empty()
+                || !s.cluster_by.is_empty()
+                || !s.lateral_views.is_empty()
+                || s.prewhere.is_some()
+                || !s.connect_by.is_empty()
+            {
+                return None;
+            }
+            let TableFactor::Table {
+                alias: None,
+                args: None,
+                ..
+            } = &s.from[0].relation
+            else {
+                return None;
+            };
+            let mut columns = vec![];
+            for item in &s.projection {
+                match item {
+                    SelectItem::Wildcard(o)
+                        if o.opt_exclude.is_none()
+                            && o.opt_except.is_none()
+                            && o.opt_replace.is_none()
+                            && o.opt_rename.is_none()
+                            && o.opt_ilike.is_none() =>
+                    {
+                        columns.extend(0..def.columns.len())
+                    }
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                        columns.push(column(e)?)
+                    }
+                    _ => return None,
+                }
+            }
+            let keys = keys(s.selection.as_ref()?, &is_pk)?;
+            Shape::Select { columns, keys }
+        }
+        Statement::Insert(i) => {
+            if i.table_alias.is_some()
+                || i.on.is_some()
+                || i.returning.is_some()
+                || i.overwrite
+                || i.partitioned.is_some()
+                || i.or.is_some()
+                || i.ignore
+            {
+                return None;
+            }
+            let q = i.source.as_ref()?;
+            if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() {
+                return None;
+            }
+            let SetExpr::Values(v) = q.body.as_ref() else {
+                return None;
+            };
+            if v.rows.len() != 1 {
+                return None;
+            }
+            let columns: Vec<usize> = if i.columns.is_empty() {
+                (0..def.columns.len()).collect()
+            } else {
+                i.columns
+                    .iter()
+                    .map(|c| match c.0.as_slice() {
+                        [ObjectNamePart::Identifier(id)] => {
+                            def.columns.iter().position(|d| d.name == ident(id))
+                        }
+                        _ => None,
+                    })
+                    .collect::<Option<_>>()?
+            };
+            let values: Vec<Operand> = v.rows[0]
+                .content
+                .iter()
+                .map(operand)
+                .collect::<Option<_>>()?;
+            let mut seen = vec![false; def.columns.len()];
+            for &c in &columns {
+                if std::mem::replace(&mut seen[c], true) {
+                    return None;
+                }
+            }
+            // Columns left out take their DEFAULT: DataFusion evaluates those.
+            let defaults_needed = def
+                .columns
+                .iter()
+                .enumerate()
+                .any(|(c, d)| !seen[c] && d.default.is_some());
+            if values.len() != columns.len() || defaults_needed {
+                return None;
+            }
+            Shape::Insert { columns, values }
+        }
+        Statement::Update(u) => {
+            if !u.table.joins.is_empty()
+                || u.from.is_some()
+                || u.returning.is_some()
+                || u.or.is_some()
+                || u.limit.is_some()
+            {
+                return None;
+            }
+            let TableFactor::Table { alias: None, .. } = &u.table.relation else {
+                return None;
+            };
+            let mut sets = vec![];
+            for a in &u.assignments {
+                let AssignmentTarget::ColumnName(name) = &a.target else {
+                    return None;
+                };
+                let [ObjectNamePart::Identifier(id)] = name.0.as_slice() else {
+                    return None;
+                };
+                let c = def.columns.iter().position(|d| d.name == ident(id))?;
+                if c == pk || sets.iter().any(|(s, _)| *s == c) {
+                    return None;
+                }
+                sets.push((c, operand(&a.value)?));
+            }
+            let Keys::Eq(key) = keys(u.selection.as_ref()?, &is_pk)? else {
+                return None;
+            };
+            Shape::Update { sets, key }
+        }
+        Statement::Delete(d) => {
+            if d.using.is_some()
+                || d.returning.is_some()
+                || !d.order_by.is_empty()
+                || d.limit.is_some()
+                || !d.tables.is_empty()
+            {
+                return None;
+            }
+            let (FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t)) = &d.from;
+            if t.len() != 1 || !t[0].joins.is_empty() {
+                return None;
+            }
+            let TableFactor::Table { alias: None, .. } = &t[0].relation else {
+                return None;
+            };
+            let Keys::Eq(key) = keys(d.selection.as_ref()?, &is_pk)? else {
+                return None;
+            };
+            Shape::Delete { key }
+        }
+        _ => return None,
+    };
+    Some(Fast {
+        table,
+        def: def.clone(),
+        shape,
+    })
+}
+
+/// `$n`, or a literal DataFusion types the same way (integers as Int64, strings as Utf8, NULL, booleans).
+fn operand(e: &Expr) -> Option<Operand> {
+    match e {
+        Expr::Value(v) => Some(match &v.value {
+            Value::Placeholder(p) => {
+                Operand::Param(p.strip_prefix('$')?.parse::<usize>().ok()?.checked_sub(1)?)
+            }
+            Value::Number(n, _) => Operand::Lit(ScalarValue::Int64(Some(n.parse().ok()?))),
+            Value::SingleQuotedString(s) => Operand::Lit(ScalarValue::Utf8(Some(s.clone()))),
+            Value::Boolean(b) => Operand::Lit(ScalarValue::Boolean(Some(*b))),
+            Value::Null => Operand::Lit(ScalarValue::Null),
+            _ => return None,
+        }),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => Some(Operand::Lit(ScalarValue::Int64(Some(
+                    n.parse::<i64>().ok()?.checked_neg()?,
+                )))),
+                _ => None,
+            },
+            _ => None,
+        },
+        Expr::Nested(e) => operand(e),
+        _ => None,
+    }
+}
+
+fn keys(selection: &Expr, is_pk: &dyn Fn(&Expr) -> bool) -> Option<Keys> {
+    use BinaryOperator::*;
+    let bound = |e: &Expr| -> Option<(Bound<Operand>, Bound<Operand>)> {
+        let Expr::BinaryOp { left, op, right } = e else {
+            return None;
+        };
+        // Normalise to `pk op value`.
+        let (op, v) = if is_pk(left) {
+            (op.clone(), operand(right)?)
+        } else if is_pk(right) {
+            let flipped = match op {
+                Lt => Gt,
+                LtEq => GtEq,
+                Gt => Lt,
+                GtEq => LtEq,
+                other => other.clone(),
+            };
+            (flipped, operand(left)?)
+        } else {
+            return None;
+        };
+        Some(match op {
+            Gt => (Bound::Excluded(v), Bound::Unbounded),
+            GtEq => (Bound::Included(v), Bound::Unbounded),
+            Lt => (Bound::Unbounded, Bound::Excluded(v)),
+            LtEq => (Bound::Unbounded, Bound::Included(v)),
+            _ => return None,
+        })
+    };
+    match selection {
+        Expr::Nested(e) => keys(e, is_pk),
+        Expr::BinaryOp {
+            left,
+            op: Eq,
+            right,
+        } => {
+            if is_pk(left) {
+                Some(Keys::Eq(operand(right)?))
+            } else if is_pk(right) {
+                Some(Keys::Eq(operand(left)?))
+            } else {
+                None
+            }
+        }
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } if is_pk(expr) => Some(Keys::In(list.iter().map(operand).collect::<Option<_>>()?)),
+        Expr::Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        } if is_pk(expr) => Some(Keys::Range(
+            Bound::Included(operand(low)?),
+            Bound::Included(operand(high)?),
+        )),
+        Expr::BinaryOp {
+            left,
+            op: And,
+            right,
+        } => {
+            let (a, b) = (bound(left)?, bound(right)?);
+            match (a, b) {
+                ((lo, Bound::Unbounded), (Bound::Unbounded, hi))
+                | ((Bound::Unbounded, hi), (lo, Bound::Unbounded))
+                    if !matches!(lo, Bound::Unbounded) && !matches!(hi, Bound::Unbounded) =>
+                {
+                    Some(Keys::Range(lo, hi))
+                }
+                _ => None,
+            }
+        }
+        e => {
+            let (lo, hi) = bound(e)?;
+            Some(Keys::Range(lo, hi))
+        }
+    }
+}
+
+fn value(o: &Operand, params: &[ScalarValue]) -> Option<ScalarValue> {
+    match o {
+        Operand::Param(i) => params.get(*i).cloned(),
+        Operand::Lit(v) => Some(v.clone()),
+    }
+}
+
+/// `v` as a key of a column of type `ty`: `Ok(None)` when no row can match (NULL, or a value the column
+/// cannot hold), `Err(())` when only DataFusion can say (a cast that is not exact).
+fn key_of(v: &ScalarValue, ty: &Arrow, kind: KeyKind) -> std::result::Result<Option<Key>, ()> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let v = if v.data_type() == *ty {
+        v.clone()
+    } else {
+        match (v, ty) {
+            // An integer key of another width: out of range means no row, as DataFusion's widened compare.
+            (
+                ScalarValue::Int64(Some(_))
+                | ScalarValue::Int32(Some(_))
+                | ScalarValue::Int16(Some(_)),
+                Arrow::Int16 | Arrow::Int32 | Arrow::Int64,
+            ) => match v.cast_to(ty) {
+                Ok(c) if !c.is_null() => c,
+                _ => return Ok(None),
+            },
+            (ScalarValue::Utf8(Some(_)), Arrow::Utf8) => v.clone(),
+            _ => return Err(()),
+        }
+    };
+    let a = v.to_array().map_err(|_| ())?;
+    Ok(Some(omendb_storage::column_key_at(a.as_ref(), kind, 0)))
+}
+
+fn key_bound(
+    b: &Bound<Operand>,
+    params: &[ScalarValue],
+    ty: &Arrow,
+    kind: KeyKind,
+) -> std::result::Result<Option<Bound<Key>>, ()> {
+    Ok(Some(match b {
+        Bound::Unbounded => Bound::Unbounded,
+        Bound::Included(o) | Bound::Excluded(o) => {
+            let v = value(o, params).ok_or(())?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            // Only exact keys for range ends: an out-of-range end is DataFusion's call.
+            if v.data_type() != *ty {
+                return Err(());
+            }
+            let k = key_of(&v, ty, kind)?.ok_or(())?;
+            match b {
+                Bound::Included(_) => Bound::Included(k),
+                _ => Bound::Excluded(k),
+            }
+        }
+    }))
+}
+
+impl Fast {
+    fn pk(&self) -> (usize, Arrow, KeyKind) {
+        let pk = self
+            .def
+            .primary_key
+            .expect("fast shapes have a primary key");
+        let dt = self.def.columns[pk].data_type;
+        (pk, dt.arrow(), dt.key_kind().expect("key column"))
+    }
+
+    /// Reads for a SELECT through `reader` (the statement's snapshot or transaction), shaped as `schema`.
+    pub fn read(
+        &self,
+        reader: &TableReader,
+        params: &[ScalarValue],
+        schema: &SchemaRef,
+    ) -> Result<Option<RecordBatch>> {
+        let Shape::Select { columns, keys } = &self.shape else {
+            return Ok(None);
+        };
+        if reader.def() != &self.def {
+            return Ok(None);
+        }
+        let (_, ty, kind) = self.pk();
+        let batch = match keys {
+            Keys::Eq(o) => {
+                let Some(v) = value(o, params) else {
+                    return Ok(None);
+                };
+                match key_of(&v, &ty, kind) {
+                    Ok(Some(k)) => reader.get_batch(&[k])?,
+                    Ok(None) => return Ok(Some(empty(schema))),
+                    Err(()) => return Ok(None),
+                }
+            }
+            Keys::In(list) => {
+                let mut ks = Vec::with_capacity(list.len());
+                for o in list {
+                    let Some(v) = value(o, params) else {
+                        return Ok(None);
+                    };
+                    match key_of(&v, &ty, kind) {
+                        Ok(Some(k)) => ks.push(k),
+                        Ok(None) => {}
+                        Err(()) => return Ok(None),
+                    }
+                }
+                // IN returns each row once, in key order like the pushed-down scan.
+                ks.sort();
+                ks.dedup();
+                reader.get_batch(&ks)?
+            }
+            Keys::Range(lo, hi) => {
+                let (Ok(lo), Ok(hi)) = (
+                    key_bound(lo, params, &ty, kind),
+                    key_bound(hi, params, &ty, kind),
+                ) else {
+                    return Ok(None);
+                };
+                let (Some(start), Some(end)) = (lo, hi) else {
+                    return Ok(Some(empty(schema)));
+                };
+                let batches: Vec<RecordBatch> = reader
+                    .scan(KeyRange { start, end })?
+                    .collect::<omendb_storage::Result<_>>()?;
+                if batches.is_empty() {
+                    return Ok(Some(empty(schema)));
+                }
+                arrow_select::concat::concat_batches(&batches[0].schema(), &batches).map_err(
+                    |e| crate::error::Error::sql(crate::error::code::INTERNAL, e.to_string()),
+                )?
+            }
+        };
+        let cols = columns.iter().map(|&c| batch.column(c).clone()).collect();
+        Ok(Some(RecordBatch::try_new(schema.clone(), cols).map_err(
+            |e| crate::error::Error::sql(crate::error::code::INTERNAL, e.to_string()),
+        )?))
+    }
+
+    /// Applies an INSERT, UPDATE or DELETE to `txn`: the count of rows written, or `None` for DataFusion.
+    pub fn write(&self, txn: &mut WriteTxn, params: &[ScalarValue]) -> Result<Option<usize>> {
+        if txn.table(&self.table)?.def() != &self.def {
+            return Ok(None);
+        }
+        let (_, ty, kind) = self.pk();
+        let key =
+            |o: &Operand| -> Option<Option<Key>> { key_of(&value(o, params)?, &ty, kind).ok() };
+        match &self.shape {
+            Shape::Select { .. } => Ok(None),
+            Shape::Insert { columns, values } => {
+                let mut row: Row = vec![omendb_storage::Value::Null; self.def.columns.len()];
+                for (&c, o) in columns.iter().zip(values) {
+                    let Some(v) = self.cell(c, o, params) else {
+                        return Ok(None);
+                    };
+                    row[c] = v;
+                }
+                txn.insert(&self.table, row)?;
+                Ok(Some(1))
+            }
+            Shape::Update { sets, key: k } => {
+                let Some(k) = key(k) else { return Ok(None) };
+                let Some(k) = k else { return Ok(Some(0)) };
+                let Some(mut row) = txn.get(&self.table, &k)? else {
+                    return Ok(Some(0));
+                };
+                for (c, o) in sets {
+                    let Some(v) = self.cell(*c, o, params) else {
+                        return Ok(None);
+                    };
+                    row[*c] = v;
+                }
+                Ok(Some(usize::from(txn.update(&self.table, &k, row)?)))
+            }
+            Shape::Delete { key: k } => {
+                let Some(k) = key(k) else { return Ok(None) };
+                let Some(k) = k else { return Ok(Some(0)) };
+                Ok(Some(usize::from(txn.delete(&self.table, &k)?)))
+            }
+        }
+    }
+
+    /// The stored value of operand `o` for column `c`, or `None` when the value needs a cast only DataFusion
+    /// should decide (text into a number, a float into numeric, ...).
+    fn cell(&self, c: usize, o: &Operand, params: &[ScalarValue]) -> Option<omendb_storage::Value> {
+        let ty = self.def.columns[c].data_type.arrow();
+        let v = value(o, params)?;
+        let v = if v.is_null() {
+            return Some(omendb_storage::Value::Null);
+        } else if v.data_type() == ty {
+            v
+        } else {
+            match (&v, &ty) {
+                (
+                    ScalarValue::Int64(_) | ScalarValue::Int32(_) | ScalarValue::Int16(_),
+                    Arrow::Int16 | Arrow::Int32 | Arrow::Int64,
+                ) => {
+                    let c = v.cast_to(&ty).ok()?;
+                    if c.is_null() {
+                        return None;
+                    }
+                    c
+                }
+                _ => return None,
+            }
+        };
+        let a = v.to_array().ok()?;
+        Some(omendb_storage::value_at(a.as_ref(), 0))
+    }
+}
+
+fn empty(schema: &SchemaRef) -> RecordBatch {
+    let cols = schema
+        .fields()
+        .iter()
+        .map(|f| new_null_array(f.data_type(), 0))
+        .collect();
+    RecordBatch::try_new(schema.clone(), cols)
+        .unwrap_or_else(|_| RecordBatch::new_empty(schema.clone()))
+}
+
+impl Fast {
+    /// Parameter types and result schema, as DataFusion would describe them, or `None` when the client
+    /// declared a parameter type the fast path does not take as is.
+    pub fn describe(
+        &self,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Option<(Vec<Option<Arrow>>, Option<SchemaRef>)> {
+        let pk = self.def.primary_key?;
+        let mut uses: Vec<(usize, usize)> = vec![]; // (param, column)
+        let mut note = |o: &Operand, c: usize| {
+            if let Operand::Param(i) = o {
+                uses.push((*i, c));
+            }
+        };
+        let mut result = None;
+        match &self.shape {
+            Shape::Select { columns, keys } => {
+                match keys {
+                    Keys::Eq(o) => note(o, pk),
+                    Keys::In(l) => l.iter().for_each(|o| note(o, pk)),
+                    Keys::Range(lo, hi) => {
+                        for b in [lo, hi] {
+                            if let Bound::Included(o) | Bound::Excluded(o) = b {
+                                note(o, pk);
+                            }
+                        }
+                    }
+                }
+                let fields: Vec<arrow_schema::Field> = columns
+                    .iter()
+                    .map(|&c| {
+                        let col = &self.def.columns[c];
+                        arrow_schema::Field::new(&col.name, col.data_type.arrow(), true)
+                    })
+                    .collect();
+                result = Some(std::sync::Arc::new(arrow_schema::Schema::new(fields)));
+            }
+            Shape::Insert { columns, values } => {
+                columns.iter().zip(values).for_each(|(&c, o)| note(o, c))
+            }
+            Shape::Update { sets, key } => {
+                sets.iter().for_each(|(c, o)| note(o, *c));
+                note(key, pk);
+            }
+            Shape::Delete { key } => note(key, pk),
+        }
+        let n = uses.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
+        let mut types: Vec<Option<Arrow>> = vec![None; n];
+        for (i, c) in uses {
+            let col = self.def.columns[c].data_type.arrow();
+            let want = match declared.get(i).cloned().flatten() {
+                None => col,
+                Some(t) if t == pgwire::api::Type::UNKNOWN => col,
+                Some(t) => {
+                    let d = match t {
+                        pgwire::api::Type::INT2 => Arrow::Int16,
+                        pgwire::api::Type::INT4 => Arrow::Int32,
+                        pgwire::api::Type::INT8 => Arrow::Int64,
+                        _ => return None,
+                    };
+                    let ints = |t: &Arrow| matches!(t, Arrow::Int16 | Arrow::Int32 | Arrow::Int64);
+                    if !(ints(&d) && ints(&col)) {
+                        return None;
+                    }
+                    d
+                }
+            };
+            match &types[i] {
+                Some(t) if *t != want => return None,
+                _ => types[i] = Some(want),
+            }
+        }
+        if types.iter().any(Option::is_none) {
+            return None;
+        }
+        Some((types, result))
+    }
+}
