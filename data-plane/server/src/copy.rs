@@ -519,10 +519,14 @@ impl CopyIn {
             };
             let line = self.line;
             let name = || self.schema.field(col).name().clone();
+            // A value the column's type cannot read is PostgreSQL's invalid_text_representation.
             let invalid = |s: &str, t: &str| {
-                bad(
-                    line,
-                    format!("invalid input for column \"{}\" of type {t}: {s:?}", name()),
+                Error::sql(
+                    code::INVALID_TEXT_REPRESENTATION,
+                    format!(
+                        "invalid input syntax for type {t}: {s:?} (COPY line {line}, column \"{}\")",
+                        name()
+                    ),
                 )
             };
             let b = &mut self.builders[col];

@@ -610,6 +610,14 @@ impl Fast {
             return Some(omendb_storage::Value::Null);
         } else if v.data_type() == ty {
             v
+        } else if matches!(o, Operand::Lit(_)) && ty != Arrow::Binary {
+            // DataFusion casts a literal to the column type with the same Arrow cast; bytea literals
+            // have PostgreSQL's hex form, which only the rewrite before planning knows.
+            let c = v.cast_to(&ty).ok()?;
+            if c.is_null() {
+                return None;
+            }
+            c
         } else {
             match (&v, &ty) {
                 (

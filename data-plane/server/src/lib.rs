@@ -7,6 +7,7 @@ mod auth;
 mod catalog;
 pub mod config;
 mod copy;
+mod corked;
 mod ddl;
 mod describe;
 mod engine;

@@ -20,6 +20,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::auth::Startup;
 use crate::config::Tls;
+use crate::corked::Corked;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::session::Session;
@@ -94,9 +95,14 @@ impl Listener {
             negotiate_tls::<crate::session::Prepared>(socket, self.tls.clone()),
         )
         .await;
-        let Ok(Ok(Some(mut socket))) = negotiated else {
+        let Ok(Ok(Some(socket))) = negotiated else {
             return Ok(());
         };
+        let parts = socket.into_parts();
+        let mut corked = tokio_util::codec::FramedParts::new(Corked::new(parts.io), parts.codec);
+        corked.read_buf = parts.read_buf;
+        corked.write_buf = parts.write_buf;
+        let mut socket = tokio_util::codec::Framed::from_parts(corked);
         let first = match tokio::time::timeout(STARTUP_TIMEOUT, socket.next()).await {
             Ok(Some(Ok(m))) => m,
             Ok(Some(Err(e))) => {
@@ -130,7 +136,7 @@ impl Listener {
             socket
                 .send(PgWireBackendMessage::ErrorResponse(info.into()))
                 .await?;
-            return Ok(());
+            return socket.close().await;
         }
         metrics.connections_total.inc();
         metrics.connections.inc();
@@ -151,6 +157,10 @@ impl Listener {
             let msg = match next.take() {
                 Some(m) => m,
                 None => {
+                    // About to wait for the client: send what this round of messages produced.
+                    if !crate::corked::whole_message(socket.read_buffer()) {
+                        socket.get_mut().uncork().await?;
+                    }
                     let starting = matches!(
                         socket.state(),
                         PgWireConnectionState::AwaitingStartup
@@ -205,6 +215,8 @@ impl Listener {
             }
         }
         conn.session.lock().await.close();
+        // A last error (or reply) may still be held.
+        let _ = socket.close().await;
         Ok(())
     }
 }

@@ -52,6 +52,8 @@ pub enum Kind {
     Set,
     Show,
     Copy,
+    /// `DEALLOCATE name | ALL`: drivers (psycopg) send it after ROLLBACK; the wire layer forgets the statement.
+    Deallocate,
     Empty,
 }
 
@@ -66,6 +68,7 @@ impl Kind {
             Kind::Begin | Kind::Commit | Kind::Rollback => "transaction",
             Kind::Set | Kind::Show => "setting",
             Kind::Copy => "copy",
+            Kind::Deallocate => "setting",
             Kind::Empty => "empty",
         }
     }
@@ -79,9 +82,10 @@ impl Kind {
             Statement::StartTransaction { .. } => Kind::Begin,
             Statement::Commit { .. } => Kind::Commit,
             Statement::Rollback { .. } => Kind::Rollback,
-            Statement::Set(_) => Kind::Set,
+            Statement::Set(_) | Statement::Reset(_) => Kind::Set,
             Statement::ShowVariable { .. } => Kind::Show,
             Statement::Copy { .. } => Kind::Copy,
+            Statement::Deallocate { .. } => Kind::Deallocate,
             _ => Kind::Ddl,
         }
     }
@@ -95,8 +99,25 @@ impl Kind {
 }
 
 /// A parsed (and, for queries and DML, planned) statement: what the extended protocol caches.
+/// A parsed (and, off the fast path, planned) statement. Cheap to clone: every Execute takes one.
 #[derive(Clone, Debug)]
-pub struct Prepared {
+pub struct Prepared(Arc<PreparedStatement>);
+
+impl std::ops::Deref for Prepared {
+    type Target = PreparedStatement;
+    fn deref(&self) -> &PreparedStatement {
+        &self.0
+    }
+}
+
+impl From<PreparedStatement> for Prepared {
+    fn from(p: PreparedStatement) -> Prepared {
+        Prepared(Arc::new(p))
+    }
+}
+
+#[derive(Debug)]
+pub struct PreparedStatement {
     pub kind: Kind,
     pub stmt: Option<Statement>,
     pub plan: Option<LogicalPlan>,
@@ -200,7 +221,7 @@ impl Session {
             ));
         }
         match stmts.pop() {
-            None => Ok(Prepared {
+            None => Ok(PreparedStatement {
                 kind: Kind::Empty,
                 stmt: None,
                 plan: None,
@@ -210,7 +231,8 @@ impl Session {
                 names: None,
                 no_index: false,
                 fast: None,
-            }),
+            }
+            .into()),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
         }
     }
@@ -249,17 +271,20 @@ impl Session {
         let fast = crate::fast::detect(stmt, reader.def())?;
         let (params, result) = fast.describe(declared)?;
         let names = crate::names::output_names(stmt);
-        Some(Prepared {
-            kind,
-            stmt: Some(stmt.clone()),
-            plan: None,
-            params,
-            result: result.map(|r| rename(r, names.as_deref())),
-            target: None,
-            names,
-            no_index: false,
-            fast: Some(Arc::new(fast)),
-        })
+        Some(
+            PreparedStatement {
+                kind,
+                stmt: Some(stmt.clone()),
+                plan: None,
+                params,
+                result: result.map(|r| rename(r, names.as_deref())),
+                target: None,
+                names,
+                no_index: false,
+                fast: Some(Arc::new(fast)),
+            }
+            .into(),
+        )
     }
 
     async fn prepare_planned(
@@ -342,7 +367,7 @@ impl Session {
             }
             (_, r) => r,
         };
-        Ok(Prepared {
+        Ok(PreparedStatement {
             kind,
             stmt: Some(stmt),
             plan,
@@ -352,7 +377,8 @@ impl Session {
             names,
             no_index: !self.settings.learned_index(),
             fast: None,
-        })
+        }
+        .into())
     }
 
     /// Runs a fast-path statement; `None` when it must take the DataFusion path after all.
@@ -702,6 +728,18 @@ impl Session {
             }
             Kind::Copy => self.copy_in(stmt),
             Kind::Ddl => self.ddl(stmt).await,
+            Kind::Deallocate => {
+                let Statement::Deallocate { name, .. } = stmt else {
+                    unreachable_kind()?
+                };
+                Ok(Output::Command(Tag::new(
+                    if name.value.eq_ignore_ascii_case("all") && name.quote_style.is_none() {
+                        "DEALLOCATE ALL"
+                    } else {
+                        "DEALLOCATE"
+                    },
+                )))
+            }
             Kind::Empty => Ok(Output::Empty),
         }
     }
@@ -851,6 +889,13 @@ impl Session {
     }
 
     fn set(&mut self, stmt: &Statement) -> Result<Output> {
+        if let Statement::Reset(r) = stmt {
+            match &r.reset {
+                ast::Reset::ALL => self.settings.reset_all(),
+                ast::Reset::ConfigurationParameter(name) => self.settings.reset(&name.to_string()),
+            }
+            return Ok(Output::Command(Tag::new("RESET")));
+        }
         let Statement::Set(set) = stmt else {
             unreachable_kind()?
         };

@@ -140,6 +140,10 @@ impl Settings {
         Ok(())
     }
 
+    pub fn reset_all(&mut self) {
+        self.values = self.defaults.clone();
+    }
+
     pub fn reset(&mut self, name: &str) {
         let key = Self::canonical(name);
         match self.defaults.get(&key) {

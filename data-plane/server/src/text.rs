@@ -25,7 +25,20 @@ pub fn format_timestamp(micros: i64, tz: bool) -> String {
     let Some(t) = t else {
         return micros.to_string();
     };
-    let mut s = t.format("%Y-%m-%d %H:%M:%S").to_string();
+    // Hand-formatted: chrono's strftime parses its format string on every call (hot for result rows).
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    let mut s = String::with_capacity(32);
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
     if frac != 0 {
         let f = format!("{frac:06}");
         s.push('.');

@@ -157,6 +157,35 @@ fn rows(
     Ok(r)
 }
 
+/// On a connection's first statement: who logged in, and the settings of the startup `options` parameter
+/// (`-c name=value`, as libpq's PGOPTIONS sends them).
+fn login<C: ClientInfo>(client: &C, session: &mut Session) -> PgWireResult<()> {
+    if !session.user.is_empty() {
+        return Ok(());
+    }
+    session.user = client
+        .metadata()
+        .get(pgwire::api::METADATA_USER)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(options) = client.metadata().get("options") {
+        let mut words = options.split_whitespace();
+        while let Some(w) = words.next() {
+            let setting = match w {
+                "-c" => words.next(),
+                w => w.strip_prefix("--").or_else(|| w.strip_prefix("-c")),
+            };
+            if let Some((name, value)) = setting.and_then(|s| s.split_once('=')) {
+                session
+                    .settings
+                    .set(&name.replace('-', "_"), value)
+                    .map_err(PgWireError::from)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn tag_of(p: Option<&Prepared>) -> &'static str {
     match p.and_then(|p| p.stmt.as_ref()) {
         Some(datafusion::sql::sqlparser::ast::Statement::Explain { .. }) => "EXPLAIN",
@@ -201,12 +230,16 @@ impl SimpleQueryHandler for Conn {
     {
         let mut session = self.session.lock().await;
         sync_tx(client, &mut session);
-        if session.user.is_empty() {
-            session.user = client
-                .metadata()
-                .get(pgwire::api::METADATA_USER)
-                .cloned()
-                .unwrap_or_default();
+        login(client, &mut session)?;
+        if query.trim_start().len() > 10
+            && query.trim_start()[..10].eq_ignore_ascii_case("deallocate")
+        {
+            // Forget the protocol-level statement too, as PostgreSQL does.
+            for stmt in crate::session::parse(query).unwrap_or_default() {
+                if let datafusion::sql::sqlparser::ast::Statement::Deallocate { name, .. } = stmt {
+                    client.portal_store().rm_statement(&name.value);
+                }
+            }
         }
         let sql = query.to_string();
         let outs = match guarded(&self.handle, &mut session, |s| {
@@ -246,6 +279,7 @@ impl QueryParser for Parser {
     {
         let mut session = self.session.lock().await;
         sync_tx(client, &mut session);
+        login(client, &mut session)?;
         match session.prepare_typed(sql, types).await {
             Ok(p) => Ok(Some(p)),
             Err(e) => {

@@ -528,10 +528,76 @@ async fn connection_limit_and_bad_protocol_bytes() {
         )
         .await;
     }
+    // An oversized message gets FATAL 54000 (program_limit_exceeded) before the body is even sent.
+    let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    sock.write_all(b"\x7f\xff\xff\xff\x00\x03\x00\x00")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sock.read_to_end(&mut buf),
+    )
+    .await;
+    let reply = String::from_utf8_lossy(&buf);
+    assert!(
+        buf.first() == Some(&b'E') && reply.contains("54000"),
+        "oversized startup message: {reply:?}"
+    );
     assert_eq!(
         a.query_one("SELECT 3", &[]).await.unwrap().get::<_, i64>(0),
         3
     );
     drop(a);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_and_cancel_stop_a_running_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = omendb_server::start(config(dir.path())).await.unwrap();
+    let port = s.pg_addr.port();
+    let c = connect(port, PASSWORD).await.unwrap();
+    // Minutes of work for DataFusion: a filtered three-way cross product of 2,000 rows.
+    c.batch_execute("CREATE TABLE n (id bigint PRIMARY KEY)")
+        .await
+        .unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO n VALUES {}",
+        (0..2000)
+            .map(|i| format!("({i})"))
+            .collect::<Vec<_>>()
+            .join(",")
+    ))
+    .await
+    .unwrap();
+    let slow = "SELECT count(*) FROM n a, n b, n c WHERE a.id + b.id + c.id = -1";
+
+    c.batch_execute("SET statement_timeout = 200")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let e = c.simple_query(slow).await.expect_err("timed out");
+    assert_eq!(state(&e), "57014", "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    c.batch_execute("RESET statement_timeout").await.unwrap();
+
+    let token = c.cancel_token();
+    let cancel = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        token.cancel_query(NoTls).await.unwrap();
+    });
+    let started = std::time::Instant::now();
+    let e = c.simple_query(slow).await.expect_err("cancelled");
+    assert_eq!(state(&e), "57014", "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    cancel.await.unwrap();
+    // The connection is still good afterwards.
+    assert_eq!(
+        c.query_one("SELECT 5", &[]).await.unwrap().get::<_, i64>(0),
+        5
+    );
     s.stop().await;
 }

@@ -437,8 +437,6 @@ def test_update_delete_with_params(ddl):
         assert rows == [(0, "upd", 5), (1, "upd", 5), (2, "upd", 5)] + [(i, f"r{i}", 0) for i in range(3, 8)]
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: DEALLOCATE ALL fails with 0A000 'statement not supported'; "
-                   "psycopg sends it after ROLLBACK / DROP / ALTER once it has prepared statements")
 def test_deallocate_all_after_prepared(ddl):
     """psycopg sends DEALLOCATE ALL after ROLLBACK/DROP once it has prepared statements."""
     with connect() as conn:
@@ -446,8 +444,6 @@ def test_deallocate_all_after_prepared(ddl):
         conn.execute("DEALLOCATE ALL")
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: conn.rollback() raises FeatureNotSupported because psycopg "
-                   "follows ROLLBACK with DEALLOCATE ALL, which the server refuses (0A000)")
 def test_rollback_after_prepared_statement(ddl):
     """conn.rollback() on a connection that has prepared statements (psycopg then sends DEALLOCATE ALL)."""
     table = create_table(ddl, "rbprep", "id integer PRIMARY KEY")
@@ -779,8 +775,6 @@ def test_copy_duplicate_key_fails_atomically(ddl):
         assert conn.execute(q("SELECT id, v FROM {t} ORDER BY id", table)).fetchall() == [(1, "existing")]
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a COPY field that is not a valid integer ('not-a-number') "
-                   "fails with 22P04 (bad_copy_file_format); PostgreSQL reports 22P02 invalid_text_representation")
 def test_copy_bad_data_is_22P02(ddl):
     table = create_table(ddl, "copy_bad", "id integer PRIMARY KEY, v integer")
     with connect() as conn:
