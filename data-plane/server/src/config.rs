@@ -133,6 +133,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// A server on 127.0.0.1 with ports picked by the OS, one password user: for tests and for a control
+    /// plane that starts servers on one machine.
+    pub fn local(data_dir: &std::path::Path, database: &str, user: &str, password: &str) -> Config {
+        let mut c = Config {
+            data_dir: data_dir.to_path_buf(),
+            database: database.into(),
+            ..Config::default()
+        };
+        c.listen.pg = (std::net::Ipv4Addr::LOCALHOST, 0).into();
+        c.listen.http = (std::net::Ipv4Addr::LOCALHOST, 0).into();
+        c.users = vec![User {
+            name: user.into(),
+            scram: Verifier::new(password, 4096).to_string(),
+        }];
+        c
+    }
+
     pub fn from_toml(text: &str) -> Result<Config> {
         toml::from_str(text).map_err(|e| Error::Config(e.to_string()))
     }

@@ -4,8 +4,6 @@
 //! same rows, command tags and SQLSTATEs, and leave the two tables equal. The metrics prove which path ran.
 
 use omendb_server::Config;
-use omendb_server::config::User;
-use omendb_server::scram::Verifier;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio_postgres::types::ToSql;
@@ -79,17 +77,7 @@ async fn metric(http: std::net::SocketAddr, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_path_answers_like_datafusion() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = Config {
-        data_dir: dir.path().to_path_buf(),
-        database: "app".into(),
-        ..Config::default()
-    };
-    c.listen.pg = "127.0.0.1:0".parse().unwrap();
-    c.listen.http = "127.0.0.1:0".parse().unwrap();
-    c.users = vec![User {
-        name: "owner".into(),
-        scram: Verifier::new("pw", 4096).to_string(),
-    }];
+    let c = Config::local(dir.path(), "app", "owner", "pw");
     let s = omendb_server::start(c).await.unwrap();
     let port = s.pg_addr.port();
     let fast = connect(port).await;

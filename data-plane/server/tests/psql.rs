@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use omendb_server::Config;
-use omendb_server::config::{Tls, User};
-use omendb_server::scram::Verifier;
+use omendb_server::config::Tls;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -70,18 +69,8 @@ async fn scripted_psql_session_matches_transcript() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    let mut c = Config {
-        data_dir: dir.path().join("data"),
-        database: "omendb".into(),
-        tls: Some(Tls { cert, key }),
-        ..Config::default()
-    };
-    c.listen.pg = "127.0.0.1:0".parse().unwrap();
-    c.listen.http = "127.0.0.1:0".parse().unwrap();
-    c.users = vec![User {
-        name: "owner".into(),
-        scram: Verifier::new("pw", 4096).to_string(),
-    }];
+    let mut c = Config::local(&dir.path().join("data"), "omendb", "owner", "pw");
+    c.tls = Some(Tls { cert, key });
     let s = omendb_server::start(c).await.unwrap();
     let port = s.pg_addr.port();
     let script = root().join("tests/psql/session.sql");

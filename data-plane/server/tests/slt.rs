@@ -9,8 +9,6 @@
 use std::path::{Path, PathBuf};
 
 use omendb_server::Config;
-use omendb_server::config::User;
-use omendb_server::scram::Verifier;
 use sqllogictest::Runner;
 use sqllogictest_engines::postgres::{PostgresConfig, PostgresExtended};
 
@@ -55,17 +53,7 @@ async fn slt_suite_against_omendb() {
     for file in slt_files() {
         // A fresh database per file, as the PostgreSQL run gets.
         let dir = tempfile::tempdir().unwrap();
-        let mut c = Config {
-            data_dir: dir.path().to_path_buf(),
-            database: "slt".into(),
-            ..Config::default()
-        };
-        c.listen.pg = "127.0.0.1:0".parse().unwrap();
-        c.listen.http = "127.0.0.1:0".parse().unwrap();
-        c.users = vec![User {
-            name: "slt".into(),
-            scram: Verifier::new(PASSWORD, 4096).to_string(),
-        }];
+        let c = Config::local(dir.path(), "slt", "slt", PASSWORD);
         let server = omendb_server::start(c).await.unwrap();
         let mut pg = PostgresConfig::new();
         pg.host("127.0.0.1")

@@ -2,25 +2,12 @@
 //! SQLSTATEs, transactions, DML (including the subquery cases DataFusion's delete hook gets wrong), restart.
 
 use omendb_server::Config;
-use omendb_server::config::User;
-use omendb_server::scram::Verifier;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 const PASSWORD: &str = "s3cret-pw";
 
 fn config(dir: &std::path::Path) -> Config {
-    let mut c = Config {
-        data_dir: dir.to_path_buf(),
-        database: "app".into(),
-        ..Config::default()
-    };
-    c.listen.pg = "127.0.0.1:0".parse().unwrap();
-    c.listen.http = "127.0.0.1:0".parse().unwrap();
-    c.users = vec![User {
-        name: "owner".into(),
-        scram: Verifier::new(PASSWORD, 4096).to_string(),
-    }];
-    c
+    Config::local(dir, "app", "owner", PASSWORD)
 }
 
 async fn connect(port: u16, password: &str) -> Result<Client, tokio_postgres::Error> {
