@@ -433,24 +433,26 @@ fn key_of(v: &ScalarValue, ty: &Arrow, kind: KeyKind) -> std::result::Result<Opt
     }
     let v = if v.data_type() == *ty {
         v.clone()
-    } else {
-        match (v, ty) {
-            // An integer key of another width: out of range means no row, as DataFusion's widened compare.
-            (
-                ScalarValue::Int64(Some(_))
-                | ScalarValue::Int32(Some(_))
-                | ScalarValue::Int16(Some(_)),
-                Arrow::Int16 | Arrow::Int32 | Arrow::Int64,
-            ) => match v.cast_to(ty) {
-                Ok(c) if !c.is_null() => c,
-                _ => return Ok(None),
-            },
-            (ScalarValue::Utf8(Some(_)), Arrow::Utf8) => v.clone(),
-            _ => return Err(()),
+    } else if is_int(&v.data_type()) && is_int(ty) {
+        // An integer key of another width: out of range means no row, as DataFusion's widened compare.
+        match cast_exact(v, ty) {
+            Some(c) => c,
+            None => return Ok(None),
         }
+    } else {
+        return Err(());
     };
     let a = v.to_array().map_err(|_| ())?;
     Ok(Some(omendb_storage::column_key_at(a.as_ref(), kind, 0)))
+}
+
+fn is_int(t: &Arrow) -> bool {
+    matches!(t, Arrow::Int16 | Arrow::Int32 | Arrow::Int64)
+}
+
+/// `v` as type `ty`, if the Arrow cast (the one DataFusion uses) succeeds without losing it to NULL.
+fn cast_exact(v: &ScalarValue, ty: &Arrow) -> Option<ScalarValue> {
+    v.cast_to(ty).ok().filter(|c| !c.is_null())
 }
 
 fn key_bound(
@@ -613,25 +615,11 @@ impl Fast {
         } else if matches!(o, Operand::Lit(_)) && ty != Arrow::Binary {
             // DataFusion casts a literal to the column type with the same Arrow cast; bytea literals
             // have PostgreSQL's hex form, which only the rewrite before planning knows.
-            let c = v.cast_to(&ty).ok()?;
-            if c.is_null() {
-                return None;
-            }
-            c
+            cast_exact(&v, &ty)?
+        } else if is_int(&v.data_type()) && is_int(&ty) {
+            cast_exact(&v, &ty)?
         } else {
-            match (&v, &ty) {
-                (
-                    ScalarValue::Int64(_) | ScalarValue::Int32(_) | ScalarValue::Int16(_),
-                    Arrow::Int16 | Arrow::Int32 | Arrow::Int64,
-                ) => {
-                    let c = v.cast_to(&ty).ok()?;
-                    if c.is_null() {
-                        return None;
-                    }
-                    c
-                }
-                _ => return None,
-            }
+            return None;
         };
         let a = v.to_array().ok()?;
         Some(omendb_storage::value_at(a.as_ref(), 0))
@@ -708,8 +696,7 @@ impl Fast {
                         pgwire::api::Type::INT8 => Arrow::Int64,
                         _ => return None,
                     };
-                    let ints = |t: &Arrow| matches!(t, Arrow::Int16 | Arrow::Int32 | Arrow::Int64);
-                    if !(ints(&d) && ints(&col)) {
+                    if !is_int(&col) {
                         return None;
                     }
                     d
