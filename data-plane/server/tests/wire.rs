@@ -26,6 +26,11 @@ fn state(e: &tokio_postgres::Error) -> String {
         .unwrap_or_else(|| format!("no db error: {e}"))
 }
 
+/// The one bigint a query returns.
+async fn int(c: &Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
 /// Command tags of a simple query, in order.
 async fn tags(c: &Client, sql: &str) -> Vec<u64> {
     c.simple_query(sql)
@@ -45,13 +50,7 @@ async fn scram_login_and_wrong_password() {
     let s = omendb_server::start(config(dir.path())).await.unwrap();
     let port = s.pg_addr.port();
     let c = connect(port, PASSWORD).await.unwrap();
-    assert_eq!(
-        c.query_one("SELECT 1 + 1", &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0),
-        2
-    );
+    assert_eq!(int(&c, "SELECT 1 + 1").await, 2);
     let e = connect(port, "wrong")
         .await
         .expect_err("wrong password must fail");
@@ -73,10 +72,7 @@ async fn scram_login_and_wrong_password() {
     .await;
     assert_eq!(state(&r.err().unwrap()), "3D000");
     // The server still serves the good connection.
-    assert_eq!(
-        c.query_one("SELECT 2", &[]).await.unwrap().get::<_, i64>(0),
-        2
-    );
+    assert_eq!(int(&c, "SELECT 2").await, 2);
     s.stop().await;
 }
 
@@ -306,13 +302,7 @@ async fn prepared_statements_with_typed_parameters() {
         e.to_string().contains("parameter") || e.as_db_error().is_some(),
         "{e}"
     );
-    assert_eq!(
-        c.query_one("SELECT count(*) FROM t", &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0),
-        45
-    );
+    assert_eq!(int(&c, "SELECT count(*) FROM t").await, 45);
     s.stop().await;
 }
 
@@ -359,24 +349,12 @@ async fn transactions_commit_rollback_and_aborted_state() {
         .unwrap()
         .get(0);
     assert_eq!(sum, 100);
-    assert_eq!(
-        b.query_one("SELECT count(*) FROM audit", &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0),
-        1
-    );
+    assert_eq!(int(&b, "SELECT count(*) FROM audit").await, 1);
 
     let tx = a.transaction().await.unwrap();
     tx.execute("DELETE FROM acct", &[]).await.unwrap();
     tx.rollback().await.unwrap();
-    assert_eq!(
-        b.query_one("SELECT count(*) FROM acct", &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0),
-        2
-    );
+    assert_eq!(int(&b, "SELECT count(*) FROM acct").await, 2);
 
     // An error inside a transaction aborts it: 25P02 until ROLLBACK, and COMMIT reports ROLLBACK.
     a.batch_execute("BEGIN").await.unwrap();
@@ -400,13 +378,7 @@ async fn transactions_commit_rollback_and_aborted_state() {
         msgs.last(),
         Some(SimpleQueryMessage::CommandComplete(0))
     ));
-    assert_eq!(
-        b.query_one("SELECT count(*) FROM acct", &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0),
-        2
-    );
+    assert_eq!(int(&b, "SELECT count(*) FROM acct").await, 2);
     // DDL inside a transaction block is refused rather than silently non-transactional.
     a.batch_execute("BEGIN").await.unwrap();
     assert_eq!(
@@ -420,13 +392,7 @@ async fn transactions_commit_rollback_and_aborted_state() {
             .await
             .is_err()
     );
-    assert_eq!(
-        b.query_one("SELECT count(*) FROM acct WHERE id = 10", &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0),
-        0
-    );
+    assert_eq!(int(&b, "SELECT count(*) FROM acct WHERE id = 10").await, 0);
     s.stop().await;
 }
 
@@ -533,10 +499,7 @@ async fn connection_limit_and_bad_protocol_bytes() {
         buf.first() == Some(&b'E') && reply.contains("54000"),
         "oversized startup message: {reply:?}"
     );
-    assert_eq!(
-        a.query_one("SELECT 3", &[]).await.unwrap().get::<_, i64>(0),
-        3
-    );
+    assert_eq!(int(&a, "SELECT 3").await, 3);
     drop(a);
     s.stop().await;
 }
@@ -582,9 +545,6 @@ async fn statement_timeout_and_cancel_stop_a_running_query() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
     cancel.await.unwrap();
     // The connection is still good afterwards.
-    assert_eq!(
-        c.query_one("SELECT 5", &[]).await.unwrap().get::<_, i64>(0),
-        5
-    );
+    assert_eq!(int(&c, "SELECT 5").await, 5);
     s.stop().await;
 }
