@@ -34,6 +34,8 @@ pub struct CopyIn {
     types: Vec<DataType>,
     /// For each table column, its position in the COPY column list.
     source: Vec<Option<usize>>,
+    /// For each column the COPY leaves out, its DEFAULT as COPY text (constant defaults only).
+    defaults: Vec<Option<Vec<u8>>>,
     ncols: usize,
     pub format: Format,
     delimiter: u8,
@@ -163,6 +165,38 @@ fn parse_bytea(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A constant DEFAULT (`'text'`, `42`, `-1.5`, `true`) as the text COPY would carry for it.
+fn constant_text(sql: &str) -> Option<Vec<u8>> {
+    use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value};
+    let e = datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(sql)
+    .ok()?
+    .parse_expr()
+    .ok()?;
+    let text = match &e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => s.clone(),
+            Value::Number(n, _) => n.clone(),
+            Value::Boolean(b) => b.to_string(),
+            _ => return None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => format!("-{n}"),
+                _ => return None,
+            },
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(text.into_bytes())
+}
+
 impl CopyIn {
     pub fn plan(stmt: &Statement, db: &Database) -> Result<CopyIn> {
         let Statement::Copy {
@@ -211,16 +245,16 @@ impl CopyIn {
                     })?;
                 source[i] = Some(pos);
             }
-            if let Some(c) = def
-                .columns
-                .iter()
-                .zip(&source)
-                .find(|(c, s)| s.is_none() && c.default.is_some())
-            {
-                return Err(Error::unsupported(format!(
-                    "COPY leaving out column \"{}\", which has a DEFAULT",
-                    c.0.name
-                )));
+        }
+        let mut defaults = vec![None; def.columns.len()];
+        for (i, c) in def.columns.iter().enumerate() {
+            if let (None, Some(sql)) = (source[i], &c.default) {
+                defaults[i] = Some(constant_text(sql).ok_or_else(|| {
+                    Error::unsupported(format!(
+                        "COPY leaving out column \"{}\", whose DEFAULT {sql} is not a constant",
+                        c.name
+                    ))
+                })?);
             }
         }
         let mut c = CopyIn {
@@ -233,6 +267,7 @@ impl CopyIn {
             types: def.columns.iter().map(|c| c.data_type).collect(),
             builders: def.columns.iter().map(|c| builder(c.data_type)).collect(),
             source,
+            defaults,
             table,
             format: Format::Text,
             delimiter: b'\t',
@@ -509,7 +544,7 @@ impl CopyIn {
         for col in 0..self.types.len() {
             let v = match self.source[col] {
                 Some(p) => fields[p].as_deref(),
-                None => None,
+                None => self.defaults[col].as_deref(),
             };
             let s = match v {
                 None => None,

@@ -750,8 +750,6 @@ def test_copy_csv_header_and_quotes(ddl):
         assert rows == [(1, "with, comma", 'say "hi"'), (2, "", None), (3, "multi\nline", "x")]
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: COPY t (id, b) FROM STDIN fails with 0A000 'COPY leaving out "
-                   "column \"a\", which has a DEFAULT is not supported'; PostgreSQL fills omitted columns with defaults")
 def test_copy_column_subset_uses_defaults(ddl):
     table = create_table(ddl, "copy_defaults", "id integer PRIMARY KEY, a text DEFAULT 'dflt', b integer")
     with connect() as conn:
