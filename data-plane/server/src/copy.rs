@@ -167,7 +167,6 @@ fn parse_bytea(s: &str) -> Option<Vec<u8>> {
 
 /// A constant DEFAULT (`'text'`, `42`, `-1.5`, `true`) as the text COPY would carry for it.
 fn constant_text(sql: &str) -> Option<Vec<u8>> {
-    use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value};
     let e = datafusion::sql::sqlparser::parser::Parser::new(
         &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
     )
@@ -175,24 +174,10 @@ fn constant_text(sql: &str) -> Option<Vec<u8>> {
     .ok()?
     .parse_expr()
     .ok()?;
-    let text = match &e {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) => s.clone(),
-            Value::Number(n, _) => n.clone(),
-            Value::Boolean(b) => b.to_string(),
-            _ => return None,
-        },
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match expr.as_ref() {
-            Expr::Value(v) => match &v.value {
-                Value::Number(n, _) => format!("-{n}"),
-                _ => return None,
-            },
-            _ => return None,
-        },
-        _ => return None,
+    let text = match crate::ddl::literal(&e)? {
+        crate::ddl::Literal::Text(s) | crate::ddl::Literal::Number(s) => s,
+        crate::ddl::Literal::Bool(b) => b.to_string(),
+        crate::ddl::Literal::Null => return None,
     };
     Some(text.into_bytes())
 }

@@ -9,6 +9,38 @@ use omendb_storage::{ColumnDef, DataType, TableDef};
 
 use crate::error::{Error, Result, code};
 
+/// A constant as written in SQL.
+pub enum Literal {
+    Text(String),
+    /// Digits as written, with a leading `-` when negated.
+    Number(String),
+    Bool(bool),
+    Null,
+}
+
+/// `e` if it is a constant: a string, a number (possibly negated), a boolean or NULL.
+pub fn literal(e: &ast::Expr) -> Option<Literal> {
+    use ast::{Expr, UnaryOperator, Value};
+    match e {
+        Expr::Nested(e) => literal(e),
+        Expr::Value(v) => Some(match &v.value {
+            Value::SingleQuotedString(s) => Literal::Text(s.clone()),
+            Value::Number(n, _) => Literal::Number(n.clone()),
+            Value::Boolean(b) => Literal::Bool(*b),
+            Value::Null => Literal::Null,
+            _ => return None,
+        }),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match literal(expr)? {
+            Literal::Number(n) if !n.starts_with('-') => Some(Literal::Number(format!("-{n}"))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// PostgreSQL folds unquoted identifiers to lower case; quoted ones are kept as written.
 pub fn ident(i: &Ident) -> String {
     if i.quote_style.is_some() {

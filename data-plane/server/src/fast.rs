@@ -14,11 +14,11 @@ use arrow_schema::{DataType as Arrow, SchemaRef};
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, BinaryOperator, Expr, FromTable, GroupByExpr, ObjectNamePart, SelectItem,
-    SetExpr, Statement, TableFactor, TableObject, UnaryOperator, Value,
+    SetExpr, Statement, TableFactor, TableObject, Value,
 };
 use omendb_storage::{Key, KeyKind, KeyRange, Row, TableDef, TableReader, WriteTxn};
 
-use crate::ddl::{ident, table_name};
+use crate::ddl::{Literal, ident, literal, table_name};
 use crate::error::Result;
 
 #[derive(Clone, Debug)]
@@ -309,32 +309,22 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
 
 /// `$n`, or a literal DataFusion types the same way (integers as Int64, strings as Utf8, NULL, booleans).
 fn operand(e: &Expr) -> Option<Operand> {
-    match e {
-        Expr::Value(v) => Some(match &v.value {
-            Value::Placeholder(p) => {
-                Operand::Param(p.strip_prefix('$')?.parse::<usize>().ok()?.checked_sub(1)?)
-            }
-            Value::Number(n, _) => Operand::Lit(ScalarValue::Int64(Some(n.parse().ok()?))),
-            Value::SingleQuotedString(s) => Operand::Lit(ScalarValue::Utf8(Some(s.clone()))),
-            Value::Boolean(b) => Operand::Lit(ScalarValue::Boolean(Some(*b))),
-            Value::Null => Operand::Lit(ScalarValue::Null),
-            _ => return None,
-        }),
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match expr.as_ref() {
-            Expr::Value(v) => match &v.value {
-                Value::Number(n, _) => Some(Operand::Lit(ScalarValue::Int64(Some(
-                    n.parse::<i64>().ok()?.checked_neg()?,
-                )))),
-                _ => None,
-            },
-            _ => None,
-        },
-        Expr::Nested(e) => operand(e),
-        _ => None,
+    if let Expr::Nested(e) = e {
+        return operand(e);
     }
+    if let Expr::Value(v) = e
+        && let Value::Placeholder(p) = &v.value
+    {
+        return Some(Operand::Param(
+            p.strip_prefix('$')?.parse::<usize>().ok()?.checked_sub(1)?,
+        ));
+    }
+    Some(Operand::Lit(match literal(e)? {
+        Literal::Number(n) => ScalarValue::Int64(Some(n.parse().ok()?)),
+        Literal::Text(s) => ScalarValue::Utf8(Some(s)),
+        Literal::Bool(b) => ScalarValue::Boolean(Some(b)),
+        Literal::Null => ScalarValue::Null,
+    }))
 }
 
 fn keys(selection: &Expr, is_pk: &dyn Fn(&Expr) -> bool) -> Option<Keys> {
