@@ -22,15 +22,84 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole service on one machine (control plane, console, local tenant databases).
-    Up,
+    Up(ControlPlaneArgs),
     /// Run one tenant database server (PostgreSQL protocol + HTTP health and metrics).
     Server(Box<ServerArgs>),
     /// Print the SCRAM-SHA-256 verifier of a password read from standard input (for `[[users]] scram`).
     Passwd,
-    /// Run the control plane (REST API and console).
-    ControlPlane,
+    /// Run the control plane (REST API and console); `DATABASE_URL` picks SQLite or PostgreSQL.
+    ControlPlane(ControlPlaneArgs),
     /// Run the Kubernetes operator.
     Operator,
+}
+
+/// Flags override `DATABASE_URL` / `OMENDB_CP_*` environment variables, which override the TOML file.
+#[derive(Args)]
+struct ControlPlaneArgs {
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Metadata DB (SQLite), signing key and tenant data (default ./omendb-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// REST API and console address (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+fn control_plane_config(a: ControlPlaneArgs) -> anyhow::Result<omendb_control_plane::Config> {
+    let mut c = match &a.config {
+        Some(p) => omendb_control_plane::Config::load(p)?,
+        None => omendb_control_plane::Config::default(),
+    };
+    c.apply_env(std::env::vars())?;
+    if let Some(v) = a.data_dir {
+        c.data_dir = v;
+    }
+    if let Some(v) = a.listen {
+        c.listen = v;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn control_plane(a: ControlPlaneArgs, banner: bool) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = control_plane_config(a)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let data_dir = config.data_dir.clone();
+        let metadata = if config.database_url.is_empty() {
+            "SQLite"
+        } else {
+            "DATABASE_URL"
+        };
+        let running = omendb_control_plane::start(config).await?;
+        // Tests read this line to find the port.
+        println!("control plane listening on http://{}", running.addr);
+        if banner {
+            println!();
+            println!("  OmenDB Cloud is up.");
+            println!("  Console and API: http://{}", running.addr);
+            println!("  OpenAPI:         http://{}/v1/openapi.json", running.addr);
+            println!(
+                "  Data:            {} (metadata in {metadata})",
+                data_dir.display()
+            );
+            println!("  Ctrl-C stops the service and every database it started.");
+        }
+        shutdown_signal().await?;
+        eprintln!("stopping tenant databases...");
+        running.stop().await;
+        anyhow::Ok(())
+    })
 }
 
 /// Flags override `OMENDB_*` environment variables, which override the TOML file.
@@ -114,10 +183,19 @@ fn serve(a: ServerArgs) -> anyhow::Result<()> {
         // Tests and the control plane read these lines to find the ports.
         println!("postgres listening on {}", running.pg_addr);
         println!("http listening on {}", running.http_addr);
-        tokio::signal::ctrl_c().await?;
+        shutdown_signal().await?;
         running.stop().await;
         anyhow::Ok(())
     })
+}
+
+/// Ctrl-C, or SIGTERM from a supervisor (the control plane's local provisioner, Kubernetes).
+async fn shutdown_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -132,8 +210,8 @@ fn main() -> anyhow::Result<()> {
             println!("{}", Verifier::new(pw, DEFAULT_ITERATIONS));
             return Ok(());
         }
-        Command::Up => "`omendb up` (control plane + console + local tenant databases)",
-        Command::ControlPlane => "`omendb control-plane`",
+        Command::Up(a) => return control_plane(a, true),
+        Command::ControlPlane(a) => return control_plane(a, false),
         Command::Operator => "`omendb operator`",
     };
     eprintln!("{what} is not built yet. See README.md, section Status.");

@@ -1,2 +1,169 @@
-//! The OmenDB control plane: REST API, accounts, tiers, billing and the provisioner that starts tenant
-//! databases. Not built yet: see the README's status table (issue "Control plane").
+//! The control plane: accounts, organisations, API keys and tenant databases over a versioned REST API
+//! (`/v1`, OpenAPI at `/v1/openapi.json`), a metadata DB (SQLite or PostgreSQL through sqlx), and a fleet
+//! that drives tenant servers through a provisioner. `omendb up` is this with SQLite and the local
+//! provisioner under one data directory.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod fleet;
+pub mod http;
+pub mod metrics;
+pub mod plans;
+pub mod provisioner;
+pub mod ratelimit;
+pub mod state;
+pub mod store;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+pub use error::{Error, Result};
+
+use crate::auth::Keys;
+use crate::auth::password::Hasher;
+use crate::fleet::Fleet;
+use crate::metrics::Metrics;
+use crate::provisioner::local::LocalProvisioner;
+use crate::state::{AppState, Inner};
+
+/// A running control plane: where it listens, and a handle to stop it (and every tenant it started).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.server.await;
+        for t in &self.background {
+            t.abort();
+        }
+        self.state.fleet.shutdown().await;
+    }
+}
+
+/// Opens the metadata DB (running migrations), brings back every database that should run, and serves.
+pub async fn start(config: Config) -> Result<Running> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let pool = store::connect(&config.database_url()).await?;
+    let key_file = if config.auth.signing_key_file.is_empty() {
+        config.data_dir.join("jwt-signing-key.pem")
+    } else {
+        PathBuf::from(&config.auth.signing_key_file)
+    };
+    let keys = Keys::load_or_create(
+        &key_file,
+        &config.auth.issuer,
+        &config.auth.audience,
+        config.auth.access_ttl_s,
+    )?;
+    let metrics = Arc::new(Metrics::new());
+    let (health_tx, health_rx) = mpsc::unbounded_channel();
+    let binary = if config.local.server_binary.is_empty() {
+        std::env::current_exe()?
+    } else {
+        PathBuf::from(&config.local.server_binary)
+    };
+    let provisioner = Arc::new(LocalProvisioner::new(
+        &config.data_dir,
+        binary,
+        config.local.host.clone(),
+        health_tx,
+    )?);
+    let fleet = Fleet::new(
+        pool.clone(),
+        provisioner,
+        config.plans.clone(),
+        metrics.clone(),
+    );
+    let mut background = vec![fleet.spawn_health_listener(health_rx)];
+    let restored = fleet.restore().await?;
+    if restored > 0 {
+        tracing::info!("restoring {restored} databases");
+    }
+    background.push(spawn_idle_pauser(
+        fleet.clone(),
+        pool.clone(),
+        config.idle_check(),
+    ));
+
+    let state = AppState::new(Inner {
+        hasher: Hasher::new(config.auth.argon2_memory_kib, config.auth.argon2_passes),
+        limiter: Default::default(),
+        config,
+        pool,
+        keys,
+        fleet,
+        metrics,
+    });
+    let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = http::app(state.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
+        if let Err(e) = served {
+            tracing::error!("control plane HTTP server failed: {e}");
+        }
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown: tx,
+        server,
+        background,
+    })
+}
+
+fn spawn_idle_pauser(
+    fleet: Arc<Fleet>,
+    pool: store::Pool,
+    every: std::time::Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match fleet.pause_idle().await {
+                Ok(paused) => {
+                    for db in paused {
+                        let r = store::audit::record(
+                            &pool,
+                            &db.org_id,
+                            "system",
+                            "database.pause_idle",
+                            &db.id,
+                            "",
+                            serde_json::json!({"name": db.name}),
+                        )
+                        .await;
+                        if let Err(e) = r {
+                            tracing::error!("recording an idle pause failed: {e}");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!("idle check failed: {e}"),
+            }
+        }
+    })
+}

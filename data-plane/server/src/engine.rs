@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use omendb_storage::{Database, Options, RetrainPolicy};
@@ -22,6 +22,8 @@ pub struct Engine {
     pub connections: AtomicUsize,
     /// Set once recovery finished and the listeners are up.
     pub ready: AtomicBool,
+    /// Unix milliseconds of the last connection opened or closed: the control plane pauses idle tenants.
+    pub last_activity_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -56,10 +58,17 @@ impl Engine {
             runtime,
             connections: AtomicUsize::new(0),
             ready: AtomicBool::new(false),
+            last_activity_ms: AtomicU64::new(now_ms()),
         }))
     }
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -1,7 +1,8 @@
 //! The HTTP side of a tenant server: `/health` (process up), `/ready` (storage open and recovered, accepting
-//! connections) and `/metrics` (Prometheus text; 404 on tiers without monitoring).
+//! connections), `/metrics` (Prometheus text; 404 on tiers without monitoring) and `/activity` (for idle pause).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::State;
@@ -16,6 +17,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/activity", get(activity))
         .with_state(engine)
 }
 
@@ -25,6 +27,18 @@ async fn ready(State(engine): State<Arc<Engine>>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
     }
+}
+
+/// For the control plane's idle pause, on every tier (unlike `/metrics`): open connections and how long ago
+/// the last one opened or closed.
+async fn activity(State(engine): State<Arc<Engine>>) -> Response {
+    let last = engine.last_activity_ms.load(Ordering::Acquire);
+    let idle_ms = crate::engine::now_ms().saturating_sub(last);
+    let body = format!(
+        "{{\"connections\":{},\"idle_ms\":{idle_ms}}}\n",
+        engine.connections.load(Ordering::Acquire)
+    );
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(engine): State<Arc<Engine>>) -> Response {

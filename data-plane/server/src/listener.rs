@@ -120,6 +120,9 @@ impl Listener {
         let metrics = &self.engine.metrics;
         let open = self.engine.connections.fetch_add(1, Ordering::AcqRel) + 1;
         let _slot = Slot(&self.engine);
+        self.engine
+            .last_activity_ms
+            .store(crate::engine::now_ms(), Ordering::Release);
         if open > self.engine.config.limits.max_connections {
             metrics
                 .connections_rejected
@@ -250,6 +253,9 @@ struct Slot<'a>(&'a Engine);
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.0.connections.fetch_sub(1, Ordering::AcqRel);
+        self.0
+            .last_activity_ms
+            .store(crate::engine::now_ms(), Ordering::Release);
     }
 }
 

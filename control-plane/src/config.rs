@@ -1,0 +1,170 @@
+//! Control-plane configuration: defaults for one machine (`omendb up`), overridden by a TOML file and by
+//! `OMENDB_CP_*` / `DATABASE_URL` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::plans::Plans;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the REST API and console listen.
+    pub listen: SocketAddr,
+    /// Everything the control plane keeps on disk: the SQLite metadata DB, signing keys, tenant data.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; empty = `sqlite://<data_dir>/metadata.db`.
+    pub database_url: String,
+    /// The console's origin for CORS; empty = same origin only (no CORS headers).
+    pub console_origin: String,
+    /// Trust `X-Forwarded-For` from a reverse proxy when rate limiting by client address.
+    pub trust_forwarded_for: bool,
+    pub auth: Auth,
+    pub limits: Limits,
+    pub plans: Plans,
+    pub local: Local,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_s: u64,
+    pub refresh_ttl_s: u64,
+    /// PKCS#8 PEM of the Ed25519 signing key; empty = `<data_dir>/jwt-signing-key.pem`, created if missing.
+    pub signing_key_file: String,
+    /// Argon2id memory in KiB (OWASP: 19 MiB with 2 passes).
+    pub argon2_memory_kib: u32,
+    pub argon2_passes: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Sign-ups per client address per minute.
+    pub signups_per_minute: u32,
+    /// Login attempts per client address per minute.
+    pub logins_per_minute: u32,
+    /// Failed logins per email per 15 minutes before that email is locked for the rest of the window.
+    pub failed_logins_per_email: u32,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Local {
+    /// The `omendb` binary to start tenant servers with; empty = this process's own executable.
+    pub server_binary: String,
+    /// Host name put into connection strings.
+    pub host: String,
+    /// How often to check tenants for idleness (the pause itself follows each plan's `pause_when_idle_s`).
+    pub idle_check_s: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            data_dir: PathBuf::from("./omendb-data"),
+            database_url: String::new(),
+            console_origin: String::new(),
+            trust_forwarded_for: false,
+            auth: Auth::default(),
+            limits: Limits::default(),
+            plans: Plans::default(),
+            local: Local::default(),
+        }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Auth {
+        Auth {
+            issuer: "omendb-control-plane".into(),
+            audience: "omendb-api".into(),
+            access_ttl_s: 15 * 60,
+            refresh_ttl_s: 30 * 24 * 3600,
+            signing_key_file: String::new(),
+            argon2_memory_kib: 19 * 1024,
+            argon2_passes: 2,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            signups_per_minute: 10,
+            logins_per_minute: 30,
+            failed_logins_per_email: 10,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for Local {
+    fn default() -> Local {
+        Local {
+            server_binary: String::new(),
+            host: "127.0.0.1".into(),
+            idle_check_s: 30,
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &std::path::Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// `DATABASE_URL` and `OMENDB_CP_*` variables from `vars` (the process environment in the binary).
+    pub fn apply_env(&mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<()> {
+        for (k, v) in vars {
+            let bad = || Error::Config(format!("{k}={v:?} is not valid"));
+            match k.as_str() {
+                "DATABASE_URL" => self.database_url = v.clone(),
+                "OMENDB_CP_LISTEN" => self.listen = v.parse().map_err(|_| bad())?,
+                "OMENDB_CP_DATA_DIR" => self.data_dir = PathBuf::from(&v),
+                "OMENDB_CP_CONSOLE_ORIGIN" => self.console_origin = v.clone(),
+                "OMENDB_CP_SIGNING_KEY_FILE" => self.auth.signing_key_file = v.clone(),
+                "OMENDB_CP_SERVER_BINARY" => self.local.server_binary = v.clone(),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("metadata.db").display()
+            )
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn idle_check(&self) -> Duration {
+        Duration::from_secs(self.local.idle_check_s.max(1))
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.auth.access_ttl_s == 0 || self.auth.refresh_ttl_s == 0 {
+            return Err(Error::Config("token lifetimes must be positive".into()));
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return Err(Error::Config(
+                "limits.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        Ok(())
+    }
+}

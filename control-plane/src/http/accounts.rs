@@ -1,0 +1,351 @@
+//! Sign-up, login, token refresh, logout, and who am I.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::json::{ValidJson, Validate};
+use crate::auth::Principal;
+use crate::auth::password::check_strength;
+use crate::auth::principal::ClientIp;
+use crate::auth::secrets::{random_token, sha256_hex};
+use crate::error::{Error, ErrorBody, FieldError, Result};
+use crate::state::AppState;
+use crate::store::{self, accounts::Account, rfc3339};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// Case-insensitive; stored lower-cased.
+    #[schema(example = "ada@example.com", max_length = 254)]
+    pub email: String,
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: String,
+}
+
+impl Validate for Credentials {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(e) = check_email(&self.email) {
+            errors.push(e);
+        }
+        if let Some(e) = check_strength(&self.password, self.email.trim()) {
+            errors.push(e);
+        }
+        errors
+    }
+}
+
+/// Login needs no strength check (old passwords stay valid), only sane sizes.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    #[schema(max_length = 254)]
+    pub email: String,
+    #[schema(max_length = 256)]
+    pub password: String,
+}
+
+impl Validate for Login {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.email.trim().is_empty() || self.email.len() > 254 {
+            errors.push(FieldError::new("email", "must be an email address"));
+        }
+        if self.password.is_empty() || self.password.chars().count() > 256 {
+            errors.push(FieldError::new("password", "must be 1 to 256 characters"));
+        }
+        errors
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+impl Validate for RefreshRequest {
+    fn validate(&self) -> Vec<FieldError> {
+        if self.refresh_token.is_empty() || self.refresh_token.len() > 200 {
+            vec![FieldError::new("refresh_token", "is not a refresh token")]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Tokens {
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Single use: each refresh returns a new one. Reusing an old one ends every session of the login.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: String,
+    pub email: String,
+    pub organization_id: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        AccountView {
+            id: a.id.clone(),
+            email: a.email.clone(),
+            organization_id: a.org_id.clone(),
+            role: a.role.clone(),
+            created_at: rfc3339(a.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Session {
+    pub account: AccountView,
+    pub tokens: Tokens,
+}
+
+fn check_email(email: &str) -> Option<FieldError> {
+    let e = email.trim();
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && match e.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && local.len() <= 64
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+            }
+            None => false,
+        };
+    (!ok).then(|| FieldError::new("email", "must be an email address like ada@example.com"))
+}
+
+fn normalise(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+async fn issue(state: &AppState, account: &Account, family: Option<String>) -> Result<Tokens> {
+    let refresh = random_token();
+    let family = family.unwrap_or_else(|| store::new_id("fam"));
+    let ttl_ms =
+        i64::try_from(state.config.auth.refresh_ttl_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    store::tokens::insert(
+        &state.pool,
+        &sha256_hex(&refresh),
+        &family,
+        &account.id,
+        ttl_ms,
+    )
+    .await?;
+    Ok(Tokens {
+        access_token: state
+            .keys
+            .issue(&account.id, &account.org_id, &account.role)?,
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: state.keys.ttl_s(),
+    })
+}
+
+/// Creates an account and its organisation, and logs it in.
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 201, description = "Account created", body = Session),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid field, or email taken", body = ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address", body = ErrorBody),
+    ))]
+async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ValidJson(body): ValidJson<Credentials>,
+) -> Result<(StatusCode, Json<Session>)> {
+    state.limiter.hit(
+        &format!("signup:{ip}"),
+        state.config.limits.signups_per_minute,
+        Duration::from_secs(60),
+    )?;
+    let email = normalise(&body.email);
+    let hash = state.hasher.hash(body.password).await?;
+    let account = store::accounts::create(&state.pool, &email, &hash).await?;
+    store::audit::record(
+        &state.pool,
+        &account.org_id,
+        &format!("account:{}", account.id),
+        "account.signup",
+        &account.id,
+        &ip,
+        serde_json::json!({ "email": email }),
+    )
+    .await?;
+    let tokens = issue(&state, &account, None).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Session {
+            account: (&account).into(),
+            tokens,
+        }),
+    ))
+}
+
+/// Exchanges email and password for tokens.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login,
+    responses(
+        (status = 200, description = "Logged in", body = Session),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 429, description = "Too many attempts", body = ErrorBody),
+    ))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ValidJson(body): ValidJson<Login>,
+) -> Result<Json<Session>> {
+    let limits = &state.config.limits;
+    let window = Duration::from_secs(15 * 60);
+    let email = normalise(&body.email);
+    let fail_key = format!("login-fail:{email}");
+    state.limiter.hit(
+        &format!("login:{ip}"),
+        limits.logins_per_minute,
+        Duration::from_secs(60),
+    )?;
+    state
+        .limiter
+        .peek(&fail_key, limits.failed_logins_per_email, window)?;
+    let account = store::accounts::by_email(&state.pool, &email).await?;
+    let ok = match &account {
+        Some(a) => {
+            state
+                .hasher
+                .verify(body.password, a.password_hash.clone())
+                .await?
+        }
+        None => {
+            state.hasher.verify_dummy(body.password).await;
+            false
+        }
+    };
+    let Some(account) = account.filter(|_| ok) else {
+        let _ = state
+            .limiter
+            .hit(&fail_key, limits.failed_logins_per_email, window);
+        return Err(Error::Unauthorized("email or password is wrong"));
+    };
+    state.limiter.clear(&fail_key);
+    store::audit::record(
+        &state.pool,
+        &account.org_id,
+        &format!("account:{}", account.id),
+        "account.login",
+        &account.id,
+        &ip,
+        serde_json::json!({}),
+    )
+    .await?;
+    let tokens = issue(&state, &account, None).await?;
+    Ok(Json(Session {
+        account: (&account).into(),
+        tokens,
+    }))
+}
+
+/// Rotates a refresh token: the old one is spent, a new pair is returned.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = Tokens),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Refresh token unknown, expired, revoked or reused", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+async fn refresh(
+    State(state): State<AppState>,
+    ValidJson(body): ValidJson<RefreshRequest>,
+) -> Result<Json<Tokens>> {
+    let (account_id, family) =
+        store::tokens::consume(&state.pool, &sha256_hex(&body.refresh_token)).await?;
+    let account = store::accounts::by_id(&state.pool, &account_id)
+        .await?
+        .ok_or(Error::Unauthorized("refresh token is not valid"))?;
+    Ok(Json(issue(&state, &account, Some(family)).await?))
+}
+
+/// Ends the session the refresh token belongs to. Idempotent.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ))]
+async fn logout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ValidJson(body): ValidJson<RefreshRequest>,
+) -> Result<StatusCode> {
+    if let Some(account_id) =
+        store::tokens::revoke_by_token(&state.pool, &sha256_hex(&body.refresh_token)).await?
+        && let Some(account) = store::accounts::by_id(&state.pool, &account_id).await?
+    {
+        store::audit::record(
+            &state.pool,
+            &account.org_id,
+            &format!("account:{}", account.id),
+            "account.logout",
+            &account.id,
+            &ip,
+            serde_json::json!({}),
+        )
+        .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+    ))]
+async fn me(State(state): State<AppState>, who: Principal) -> Result<Json<AccountView>> {
+    let account = store::accounts::by_id(&state.pool, &who.account_id)
+        .await?
+        .ok_or(Error::Unauthorized("the account no longer exists"))?;
+    Ok(Json((&account).into()))
+}

@@ -1,0 +1,977 @@
+//! The control plane's REST API, in this process over a real socket, against both metadata backends
+//! (SQLite, and the PostgreSQL `scripts/test` starts). Tenant databases are real `omendb server`
+//! processes started by the local provisioner; SQL reaches them with tokio-postgres.
+
+#[path = "support/cp.rs"]
+mod support;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{Backend, Cp, connect};
+
+/// Runs each scenario once per metadata backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    accounts_sessions_and_refresh_rotation,
+    database_lifecycle_with_real_sql,
+    organisations_cannot_see_each_other,
+    api_keys_authenticate_until_revoked,
+    bad_tokens_are_refused,
+    login_brute_force_and_signup_flood_are_rate_limited,
+    bad_bodies_get_clear_errors,
+    quotas_and_audit_log,
+    idle_free_databases_are_paused,
+    supervision_restarts_a_killed_tenant,
+    restart_brings_databases_back,
+);
+
+fn tok(v: &Value) -> String {
+    v["tokens"]["access_token"].as_str().unwrap().to_string()
+}
+
+async fn accounts_sessions_and_refresh_rotation(b: Backend) {
+    let Some(cp) = Cp::start(b, "accounts", |_| {}).await else {
+        return;
+    };
+    let s = cp.signup("Ada@Example.com").await;
+    assert_eq!(s["account"]["email"], "ada@example.com");
+    assert_eq!(s["account"]["role"], "owner");
+    assert_eq!(s["tokens"]["token_type"], "Bearer");
+    // The same email in another case is taken.
+    let (st, v) = cp
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "ADA@example.com", "password": "another long one"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "email");
+    // Weak password and bad email, both reported.
+    let (st, v) = cp
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "nope", "password": "short"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = v["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "password"]);
+    // Wrong password and unknown email look the same.
+    let (st1, v1) = cp
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "ada@example.com", "password": "wrong password!"}),
+        )
+        .await;
+    let (st2, v2) = cp
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "who@example.com", "password": "wrong password!"}),
+        )
+        .await;
+    assert_eq!(
+        (st1, st2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(v1, v2);
+    let (st, login) = cp
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "ada@EXAMPLE.com", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{login}");
+    let (st, me) = cp.get("/v1/me", &tok(&login)).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(me["id"], s["account"]["id"]);
+
+    // Refresh rotates: the old token is spent, the new one works once.
+    let r0 = login["tokens"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, t1) = cp
+        .post("/v1/auth/refresh", None, json!({"refresh_token": r0}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{t1}");
+    let r1 = t1["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(r0, r1);
+    assert_eq!(
+        cp.get("/v1/me", t1["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // Reusing r0 (a thief replaying it) revokes the whole family, so r1 dies too.
+    let (st, v) = cp
+        .post("/v1/auth/refresh", None, json!({"refresh_token": r0}))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+    let (st, _) = cp
+        .post("/v1/auth/refresh", None, json!({"refresh_token": r1}))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    // The sign-up session is another family and still works; logout ends it.
+    let rs = s["tokens"]["refresh_token"].as_str().unwrap();
+    let (st, _) = cp
+        .post("/v1/auth/logout", None, json!({"refresh_token": rs}))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = cp
+        .post("/v1/auth/refresh", None, json!({"refresh_token": rs}))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    cp.stop().await;
+}
+
+async fn database_lifecycle_with_real_sql(b: Backend) {
+    let Some(cp) = Cp::start(b, "lifecycle", |_| {}).await else {
+        return;
+    };
+    let t = cp.signup_token("owner@example.com").await;
+    let created = cp.create_db(&t, "orders", "free").await;
+    let id = created["database"]["id"].as_str().unwrap().to_string();
+    let password = created["password"].as_str().unwrap().to_string();
+    let url = created["connection_string"].as_str().unwrap();
+    assert!(
+        url.starts_with("postgresql://owner:")
+            && url.contains(&password)
+            && url.ends_with("/orders?sslmode=require"),
+        "{url}"
+    );
+    assert!(
+        !created["database"]["connection_string"]
+            .as_str()
+            .unwrap()
+            .contains(&password)
+    );
+    cp.wait_state(&t, &id, "ready").await;
+
+    let c = connect(&created, &password)
+        .await
+        .expect("connect with the returned credentials");
+    c.batch_execute("create table t (id bigint primary key, v text); insert into t values (1, 'one'), (2, 'two')")
+        .await
+        .unwrap();
+    let n: i64 = c
+        .query_one("select count(*) from t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+    drop(c);
+
+    // The list shows it, without the password.
+    let (_, list) = cp.get("/v1/databases", &t).await;
+    assert_eq!(list["databases"].as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(&password));
+
+    // Pause: the server stops, the data stays.
+    let (st, v) = cp
+        .call(
+            Method::POST,
+            &format!("/v1/databases/{id}/pause"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    cp.wait_state(&t, &id, "paused").await;
+    assert!(
+        connect(&created, &password).await.is_err(),
+        "a paused database refuses connections"
+    );
+    let (st, v) = cp
+        .call(
+            Method::POST,
+            &format!("/v1/databases/{id}/pause"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("invalid_state"))
+    );
+    let (st, _) = cp
+        .call(
+            Method::POST,
+            &format!("/v1/databases/{id}/resume"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    cp.wait_state(&t, &id, "ready").await;
+    let c = connect(&created, &password).await.unwrap();
+    let v: String = c
+        .query_one("select v from t where id = 2", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(v, "two");
+    drop(c);
+
+    // Reset the password: the old one stops working, the new one works, the data is there.
+    let (st, reset) = cp
+        .call(
+            Method::POST,
+            &format!("/v1/databases/{id}/reset-password"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{reset}");
+    let new_password = reset["password"].as_str().unwrap().to_string();
+    assert_ne!(new_password, password);
+    cp.wait_state(&t, &id, "ready").await;
+    assert!(
+        connect(&created, &password).await.is_err(),
+        "the old password must fail"
+    );
+    let c = connect(&reset, &new_password).await.unwrap();
+    let n: i64 = c
+        .query_one("select count(*) from t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+    drop(c);
+
+    // Change plan: restarts with the new limits, data kept.
+    let (st, v) = cp
+        .call(
+            Method::PATCH,
+            &format!("/v1/databases/{id}"),
+            Some(&t),
+            Some(json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["plan"], "pro");
+    cp.wait_state(&t, &id, "ready").await;
+    let c = connect(&reset, &new_password).await.unwrap();
+    let n: i64 = c
+        .query_one("select count(*) from t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+    drop(c);
+
+    // Delete: gone from the API, its data directory removed, and the name free again.
+    let (st, v) = cp
+        .call(
+            Method::DELETE,
+            &format!("/v1/databases/{id}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["state"], "deleting");
+    cp.wait_gone(&t, &id).await;
+    assert!(!cp.dir.path().join("tenants").join(&id).exists());
+    assert!(connect(&reset, &new_password).await.is_err());
+    let again = cp.create_db(&t, "orders", "free").await;
+    assert_ne!(again["database"]["id"], created["database"]["id"]);
+    cp.stop().await;
+}
+
+async fn organisations_cannot_see_each_other(b: Backend) {
+    let Some(cp) = Cp::start(b, "isolation", |_| {}).await else {
+        return;
+    };
+    let a = cp.signup_token("a@example.com").await;
+    let bt = cp.signup_token("b@example.com").await;
+    let db = cp.create_db(&a, "private", "free").await;
+    let id = db["database"]["id"].as_str().unwrap();
+    let missing = "db_doesnotexist0000000";
+    for path in [
+        format!("/v1/databases/{id}"),
+        format!("/v1/databases/{missing}"),
+    ] {
+        let (st, v) = cp.get(&path, &bt).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{path}: {v}");
+        assert_eq!(v["error"]["code"], "not_found");
+    }
+    for (m, suffix, body) in [
+        (Method::POST, "/pause", None),
+        (Method::POST, "/resume", None),
+        (Method::POST, "/reset-password", None),
+        (Method::PATCH, "", Some(json!({"plan": "pro"}))),
+        (Method::DELETE, "", None),
+    ] {
+        let (st, _) = cp
+            .call(
+                m.clone(),
+                &format!("/v1/databases/{id}{suffix}"),
+                Some(&bt),
+                body,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{m} {suffix}");
+    }
+    let (_, list) = cp.get("/v1/databases", &bt).await;
+    assert_eq!(list["databases"], json!([]));
+    // B's own database with the same name is fine: names are unique per organisation.
+    cp.create_db(&bt, "private", "free").await;
+    // A's key is invisible to B.
+    let (_, key) = cp
+        .post("/v1/api-keys", Some(&a), json!({"name": "ci"}))
+        .await;
+    let key_id = key["api_key"]["id"].as_str().unwrap();
+    let (st, _) = cp
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{key_id}"),
+            Some(&bt),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (_, keys) = cp.get("/v1/api-keys", &bt).await;
+    assert_eq!(keys["api_keys"], json!([]));
+    // And A's database was never touched.
+    cp.wait_state(&a, id, "ready").await;
+    cp.stop().await;
+}
+
+async fn api_keys_authenticate_until_revoked(b: Backend) {
+    let Some(cp) = Cp::start(b, "api_keys", |_| {}).await else {
+        return;
+    };
+    let t = cp.signup_token("keys@example.com").await;
+    let (st, created) = cp
+        .post("/v1/api-keys", Some(&t), json!({"name": "deploy bot"}))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().unwrap().to_string();
+    assert!(key.starts_with("omk_"));
+    assert!(key.starts_with(created["api_key"]["prefix"].as_str().unwrap()));
+    let (_, list) = cp.get("/v1/api-keys", &t).await;
+    assert_eq!(list["api_keys"][0]["name"], "deploy bot");
+    assert!(
+        !list.to_string().contains(&key),
+        "a listing never shows the key"
+    );
+    // The key works for databases...
+    let (st, _) = cp.get("/v1/databases", &key).await;
+    assert_eq!(st, StatusCode::OK);
+    cp.create_db(&key, "from-ci", "free").await;
+    // ...but cannot mint more keys.
+    let (st, v) = cp
+        .post("/v1/api-keys", Some(&key), json!({"name": "x"}))
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    // The audit log names the key as the actor.
+    let (_, log) = cp.get("/v1/audit-log", &t).await;
+    let key_id = created["api_key"]["id"].as_str().unwrap();
+    assert!(
+        log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "database.create" && e["actor"] == format!("api_key:{key_id}")),
+        "{log}"
+    );
+    let (st, v) = cp
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{key_id}"),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert!(v["revoked_at"].is_string());
+    let (st, v) = cp.get("/v1/databases", &key).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    // A made-up key with the right prefix is refused the same way.
+    let (st, _) = cp.get("/v1/databases", "omk_notarealkeyatall").await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    cp.stop().await;
+}
+
+async fn bad_tokens_are_refused(b: Backend) {
+    let Some(cp) = Cp::start(b, "bad_tokens", |c| c.auth.access_ttl_s = 1).await else {
+        return;
+    };
+    let t = cp.signup_token("tokens@example.com").await;
+    assert_eq!(cp.get("/v1/databases", &t).await.0, StatusCode::OK);
+    let (st, v) = cp.call(Method::GET, "/v1/databases", None, None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["code"], "unauthorized");
+    let parts: Vec<&str> = t.split('.').collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    // Tampered payload (another org), original signature.
+    let mut claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    claims["org"] = "org_someoneelse".into();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
+    // alg: none, unsigned.
+    let none = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
+    // HS256 "signed" with the public key as the HMAC secret: the classic algorithm confusion.
+    let hs = format!(
+        "{}.{}.{}",
+        b64.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        parts[1],
+        parts[2]
+    );
+    for bad in [tampered.as_str(), none.as_str(), hs.as_str(), "garbage", ""] {
+        let (st, _) = cp.get("/v1/databases", bad).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{bad}");
+    }
+    // The JWKS publishes the key that verifies real tokens.
+    let (st, jwks) = cp
+        .call(Method::GET, "/.well-known/jwks.json", None, None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+    let header: Value = serde_json::from_slice(&b64.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["kid"], jwks["keys"][0]["kid"]);
+    // Expiry (1 s lifetime, 5 s leeway).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let (st, v) = cp.get("/v1/databases", &t).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("expired"),
+        "{v}"
+    );
+    cp.stop().await;
+}
+
+async fn login_brute_force_and_signup_flood_are_rate_limited(b: Backend) {
+    let Some(cp) = Cp::start(b, "rate_limits", |c| {
+        c.limits.failed_logins_per_email = 3;
+        c.limits.signups_per_minute = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    cp.signup("victim@example.com").await;
+    for _ in 0..3 {
+        let (st, _) = cp
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": "victim@example.com", "password": "guess guess guess"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    // Locked: even the right password is refused until the window passes.
+    let resp = cp
+        .http
+        .post(format!("{}/v1/auth/login", cp.base))
+        .json(&json!({"email": "victim@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0 && retry <= 15 * 60 + 1, "{retry}");
+    // Sign-ups: 3 per minute per address (one used above).
+    cp.signup("s2@example.com").await;
+    cp.signup("s3@example.com").await;
+    let (st, v) = cp
+        .post(
+            "/v1/auth/signup",
+            None,
+            json!({"email": "s4@example.com", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "rate_limited");
+    cp.stop().await;
+}
+
+async fn bad_bodies_get_clear_errors(b: Backend) {
+    let Some(cp) = Cp::start(b, "bodies", |c| c.limits.max_body_bytes = 2048).await else {
+        return;
+    };
+    let t = cp.signup_token("bodies@example.com").await;
+    let send = |body: String, ct: &'static str| {
+        cp.http
+            .post(format!("{}/v1/databases", cp.base))
+            .bearer_auth(&t)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    let check = |r: reqwest::Response, status: StatusCode, code: &'static str| async move {
+        assert_eq!(r.status(), status);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], code, "{v}");
+        v
+    };
+    check(
+        send("{\"name\": \"x\", ".into(), "application/json")
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    check(
+        send("name=x".into(), "application/x-www-form-urlencoded")
+            .await
+            .unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    check(
+        send(
+            format!("{{\"name\": \"{}\", \"plan\": \"free\"}}", "a".repeat(4096)),
+            "application/json",
+        )
+        .await
+        .unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    let v = check(
+        send(
+            r#"{"name": "ok", "plan": "free", "admin": true}"#.into(),
+            "application/json",
+        )
+        .await
+        .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        v["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field"),
+        "{v}"
+    );
+    let v = check(
+        send(
+            r#"{"name": "ok", "plan": "platinum"}"#.into(),
+            "application/json",
+        )
+        .await
+        .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(v["error"]["fields"][0]["field"], "plan");
+    let v = check(
+        send(r#"{"name": 7, "plan": "free"}"#.into(), "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(v["error"]["fields"][0]["field"], "name");
+    let v = check(
+        send(r#"{"plan": "free"}"#.into(), "application/json")
+            .await
+            .unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(
+        v["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `name`"),
+        "{v}"
+    );
+    for evil in [
+        "x'; drop table databases; --",
+        "../../etc",
+        "a\u{0}b",
+        "<script>",
+        "Robert'); DROP",
+        "ü",
+    ] {
+        let (st, v) = cp
+            .post(
+                "/v1/databases",
+                Some(&t),
+                json!({"name": evil, "plan": "free"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{evil}: {v}");
+        assert_eq!(v["error"]["fields"][0]["field"], "name");
+    }
+    // Nothing was created by any of that, and the metadata tables are intact.
+    let (st, list) = cp.get("/v1/databases", &t).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(list["databases"], json!([]));
+    // Unknown routes are JSON 404s too; security headers are on every response.
+    let r = cp
+        .http
+        .get(format!("{}/v1/nothing-here", cp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    cp.stop().await;
+}
+
+async fn quotas_and_audit_log(b: Backend) {
+    let Some(cp) = Cp::start(b, "quotas", |c| c.plans.free.max_databases = 1).await else {
+        return;
+    };
+    let t = cp.signup_token("quota@example.com").await;
+    let first = cp.create_db(&t, "one", "free").await;
+    let (st, v) = cp
+        .post(
+            "/v1/databases",
+            Some(&t),
+            json!({"name": "two", "plan": "free"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "quota_exceeded");
+    // Another plan has its own quota; a taken name is a 409.
+    let (st, v) = cp
+        .post(
+            "/v1/databases",
+            Some(&t),
+            json!({"name": "one", "plan": "pro"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    cp.create_db(&t, "two", "pro").await;
+    let id = first["database"]["id"].as_str().unwrap();
+    cp.wait_state(&t, id, "ready").await;
+    cp.call(
+        Method::POST,
+        &format!("/v1/databases/{id}/pause"),
+        Some(&t),
+        None,
+    )
+    .await;
+    let (st, log) = cp.get("/v1/audit-log?limit=50", &t).await;
+    assert_eq!(st, StatusCode::OK, "{log}");
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "database.pause",
+            "database.create",
+            "database.create",
+            "account.signup"
+        ],
+        "{log}"
+    );
+    let e = &log["entries"][0];
+    assert_eq!(e["ip"], "127.0.0.1");
+    assert_eq!(e["target"], id);
+    assert!(e["actor"].as_str().unwrap().starts_with("account:"));
+    let (st, _) = cp.get("/v1/audit-log?limit=0", &t).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = cp.get("/v1/audit-log?limit=abc", &t).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    // Paging backwards with `before`.
+    let before = log["entries"][1]["at_ms"].as_i64().unwrap();
+    let (_, older) = cp.get(&format!("/v1/audit-log?before={before}"), &t).await;
+    assert!(
+        older["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["at_ms"].as_i64().unwrap() < before)
+    );
+    // Metrics count requests by route template and databases by state.
+    let text = cp
+        .http
+        .get(format!("{}/metrics", cp.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"omendb_cp_http_requests_total{method="POST",route="/v1/databases",status="403"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("omendb_cp_databases{state="), "{text}");
+    assert!(
+        text.contains("omendb_cp_provisioning_duration_seconds_bucket"),
+        "{text}"
+    );
+    cp.stop().await;
+}
+
+async fn idle_free_databases_are_paused(b: Backend) {
+    let Some(cp) = Cp::start(b, "idle", |c| {
+        c.plans.free.pause_when_idle_s = Some(1);
+        c.local.idle_check_s = 1;
+    })
+    .await
+    else {
+        return;
+    };
+    let t = cp.signup_token("idle@example.com").await;
+    let free = cp.create_db(&t, "sleepy", "free").await;
+    let pro = cp.create_db(&t, "awake", "pro").await;
+    let free_id = free["database"]["id"].as_str().unwrap();
+    let pro_id = pro["database"]["id"].as_str().unwrap();
+    cp.wait_state(&t, pro_id, "ready").await;
+    // An open connection keeps a free database running.
+    cp.wait_state(&t, free_id, "ready").await;
+    let c = connect(&free, free["password"].as_str().unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        cp.get(&format!("/v1/databases/{free_id}"), &t).await.1["state"],
+        "ready"
+    );
+    drop(c);
+    cp.wait_state(&t, free_id, "paused").await;
+    assert_eq!(
+        cp.get(&format!("/v1/databases/{pro_id}"), &t).await.1["state"],
+        "ready"
+    );
+    let (_, log) = cp.get("/v1/audit-log", &t).await;
+    assert_eq!(log["entries"][0]["action"], "database.pause_idle");
+    assert_eq!(log["entries"][0]["actor"], "system");
+    cp.stop().await;
+}
+
+/// The pid of the tenant server whose config path names `id`.
+fn tenant_pid(id: &str) -> Option<i32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd);
+        if cmd.contains(&format!("{id}/server.toml")) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+async fn supervision_restarts_a_killed_tenant(b: Backend) {
+    let Some(cp) = Cp::start(b, "supervision", |_| {}).await else {
+        return;
+    };
+    let t = cp.signup_token("crash@example.com").await;
+    let db = cp.create_db(&t, "phoenix", "pro").await;
+    let id = db["database"]["id"].as_str().unwrap();
+    let pw = db["password"].as_str().unwrap();
+    cp.wait_state(&t, id, "ready").await;
+    let c = connect(&db, pw).await.unwrap();
+    c.batch_execute("create table k (id bigint primary key); insert into k values (42)")
+        .await
+        .unwrap();
+    drop(c);
+    let pid = tenant_pid(id).expect("tenant process");
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    // Supervision notices, says why, and brings it back on the same port with its data.
+    cp.wait_state(&t, id, "failed").await;
+    let v = cp.wait_state(&t, id, "ready").await;
+    assert_eq!(v["port"], db["database"]["port"]);
+    let new_pid = tenant_pid(id).expect("restarted tenant process");
+    assert_ne!(new_pid, pid);
+    let c = connect(&db, pw).await.unwrap();
+    let n: i64 = c.query_one("select id from k", &[]).await.unwrap().get(0);
+    assert_eq!(n, 42);
+    let text = cp
+        .http
+        .get(format!("{}/metrics", cp.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("omendb_cp_tenant_restarts_total 1"), "{text}");
+    cp.stop().await;
+}
+
+async fn restart_brings_databases_back(b: Backend) {
+    let Some(mut cp) = Cp::start(b, "restart", |_| {}).await else {
+        return;
+    };
+    let t = cp.signup_token("restart@example.com").await;
+    let up = cp.create_db(&t, "stays-up", "pro").await;
+    let paused = cp.create_db(&t, "stays-paused", "pro").await;
+    let up_id = up["database"]["id"].as_str().unwrap().to_string();
+    let paused_id = paused["database"]["id"].as_str().unwrap().to_string();
+    cp.wait_state(&t, &up_id, "ready").await;
+    cp.wait_state(&t, &paused_id, "ready").await;
+    let c = connect(&up, up["password"].as_str().unwrap())
+        .await
+        .unwrap();
+    c.batch_execute("create table r (id bigint primary key); insert into r values (7)")
+        .await
+        .unwrap();
+    drop(c);
+    cp.call(
+        Method::POST,
+        &format!("/v1/databases/{paused_id}/pause"),
+        Some(&t),
+        None,
+    )
+    .await;
+    cp.wait_state(&t, &paused_id, "paused").await;
+    cp.restart().await;
+    // Same signing key: the old access token still works after the restart.
+    let v = cp.wait_state(&t, &up_id, "ready").await;
+    assert_eq!(v["port"], up["database"]["port"]);
+    let c = connect(&up, up["password"].as_str().unwrap())
+        .await
+        .unwrap();
+    let n: i64 = c.query_one("select id from r", &[]).await.unwrap().get(0);
+    assert_eq!(n, 7);
+    assert_eq!(
+        cp.get(&format!("/v1/databases/{paused_id}"), &t).await.1["state"],
+        "paused"
+    );
+    assert!(
+        tenant_pid(&paused_id).is_none(),
+        "a paused database stays stopped"
+    );
+    cp.stop().await;
+    assert!(
+        tenant_pid(&up_id).is_none(),
+        "stopping the control plane stops its tenants"
+    );
+}
+
+#[tokio::test]
+async fn openapi_document_describes_every_route() {
+    let Some(cp) = Cp::start(Backend::Sqlite, "openapi", |_| {}).await else {
+        return;
+    };
+    let (st, doc) = cp.call(Method::GET, "/v1/openapi.json", None, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/v1/auth/signup",
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
+        "/v1/me",
+        "/v1/databases",
+        "/v1/databases/{id}",
+        "/v1/databases/{id}/pause",
+        "/v1/databases/{id}/resume",
+        "/v1/databases/{id}/reset-password",
+        "/v1/api-keys",
+        "/v1/api-keys/{id}",
+        "/v1/audit-log",
+        "/v1/plans",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from {:?}", paths.keys());
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let (_, plans) = cp.call(Method::GET, "/v1/plans", None, None).await;
+    assert_eq!(plans["plans"][0]["name"], "free");
+    assert_eq!(plans["plans"][0]["limits"]["max_connections"], 20);
+    cp.stop().await;
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_console_origin() {
+    let Some(cp) = Cp::start(Backend::Sqlite, "cors", |c| {
+        c.console_origin = "https://console.example.com".into()
+    })
+    .await
+    else {
+        return;
+    };
+    let preflight = |origin: &'static str| {
+        cp.http
+            .request(Method::OPTIONS, format!("{}/v1/databases", cp.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://console.example.com").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://console.example.com"
+    );
+    let evil = preflight("https://evil.example.com").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    cp.stop().await;
+}
