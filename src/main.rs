@@ -29,8 +29,58 @@ enum Command {
     Passwd,
     /// Run the control plane (REST API and console); `DATABASE_URL` picks SQLite or PostgreSQL.
     ControlPlane(ControlPlaneArgs),
-    /// Run the Kubernetes operator.
-    Operator,
+    /// Run the Kubernetes operator (`omendb operator crd` prints the CRD).
+    Operator(OperatorArgs),
+}
+
+#[derive(Args)]
+struct OperatorArgs {
+    #[command(subcommand)]
+    command: Option<OperatorCommand>,
+    /// Watch only this namespace (default: the whole cluster).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// /health and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8081")]
+    http_listen: SocketAddr,
+    /// Image of tenant servers, when a resource does not name one.
+    #[arg(long, default_value = "ghcr.io/omendb/omendb:0.1.0")]
+    tenant_image: String,
+    /// Namespace allowed to scrape tenant metrics.
+    #[arg(long, default_value = "monitoring")]
+    monitoring_namespace: String,
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Print the OmenDatabase CustomResourceDefinition (YAML).
+    Crd,
+}
+
+fn operator(a: OperatorArgs) -> anyhow::Result<()> {
+    if let Some(OperatorCommand::Crd) = a.command {
+        print!("{}", omendb_operator::crd::crd_yaml());
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let opts = omendb_operator::Options {
+        namespace: a.namespace,
+        http_listen: a.http_listen,
+        defaults: omendb_operator::tenant::Defaults {
+            image: a.tenant_image,
+            monitoring_namespace: a.monitoring_namespace,
+        },
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(omendb_operator::run(opts))?;
+    Ok(())
 }
 
 /// Flags override `DATABASE_URL` / `OMENDB_CP_*` environment variables, which override the TOML file.
@@ -200,20 +250,18 @@ async fn shutdown_signal() -> std::io::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let what = match cli.command {
-        Command::Server(a) => return serve(*a),
+    match cli.command {
+        Command::Server(a) => serve(*a),
         Command::Passwd => {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line)?;
             let pw = line.trim_end_matches(['\n', '\r']);
             anyhow::ensure!(!pw.is_empty(), "empty password on standard input");
             println!("{}", Verifier::new(pw, DEFAULT_ITERATIONS));
-            return Ok(());
+            Ok(())
         }
-        Command::Up(a) => return control_plane(a, true),
-        Command::ControlPlane(a) => return control_plane(a, false),
-        Command::Operator => "`omendb operator`",
-    };
-    eprintln!("{what} is not built yet. See README.md, section Status.");
-    std::process::exit(2);
+        Command::Up(a) => control_plane(a, true),
+        Command::ControlPlane(a) => control_plane(a, false),
+        Command::Operator(a) => operator(a),
+    }
 }

@@ -20,20 +20,23 @@ fn help_lists_every_subcommand() {
 }
 
 #[test]
-fn unbuilt_subcommands_say_so_and_fail() {
-    for sub in ["operator"] {
-        let out = omendb().arg(sub).output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "`omendb {sub}` should exit 2 until it is built"
-        );
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert!(
-            err.contains("not built yet"),
-            "`omendb {sub}` printed: {err}"
-        );
-    }
+fn operator_prints_its_crd_and_fails_clearly_without_a_cluster() {
+    let out = omendb().args(["operator", "crd"]).output().unwrap();
+    assert!(out.status.success());
+    let crd = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        crd.contains("kind: CustomResourceDefinition")
+            && crd.contains("name: omendatabases.omendb.io")
+    );
+    let out = omendb()
+        .args(["operator", "--http-listen", "127.0.0.1:0"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.to_lowercase().contains("kube"), "{err}");
 }
 
 #[test]
