@@ -26,7 +26,19 @@ pub struct Config {
     pub auth: Auth,
     pub limits: Limits,
     pub plans: Plans,
+    /// `local` (child processes, the default) or `kubernetes` (OmenDatabase resources for the operator).
+    pub provisioner: String,
     pub local: Local,
+    pub kubernetes: Kubernetes,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Kubernetes {
+    /// Namespace of the tenants' resources; empty = `default`.
+    pub namespace: String,
+    /// Server image for tenants; empty = the operator's default.
+    pub image: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -77,7 +89,9 @@ impl Default for Config {
             auth: Auth::default(),
             limits: Limits::default(),
             plans: Plans::default(),
+            provisioner: "local".into(),
             local: Local::default(),
+            kubernetes: Kubernetes::default(),
         }
     }
 }
@@ -135,6 +149,9 @@ impl Config {
                 "OMENDB_CP_CONSOLE_ORIGIN" => self.console_origin = v.clone(),
                 "OMENDB_CP_SIGNING_KEY_FILE" => self.auth.signing_key_file = v.clone(),
                 "OMENDB_CP_SERVER_BINARY" => self.local.server_binary = v.clone(),
+                "OMENDB_CP_PROVISIONER" => self.provisioner = v.clone(),
+                "OMENDB_CP_TENANT_NAMESPACE" => self.kubernetes.namespace = v.clone(),
+                "OMENDB_CP_TENANT_IMAGE" => self.kubernetes.image = v.clone(),
                 _ => {}
             }
         }
@@ -159,6 +176,12 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         if self.auth.access_ttl_s == 0 || self.auth.refresh_ttl_s == 0 {
             return Err(Error::Config("token lifetimes must be positive".into()));
+        }
+        if !matches!(self.provisioner.as_str(), "local" | "kubernetes") {
+            return Err(Error::Config(format!(
+                "provisioner must be local or kubernetes, not {:?}",
+                self.provisioner
+            )));
         }
         if self.limits.max_body_bytes < 1024 {
             return Err(Error::Config(

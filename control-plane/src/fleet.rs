@@ -123,6 +123,7 @@ impl Fleet {
         })?;
         Ok(TenantSpec {
             id: row.id.clone(),
+            organization: row.org_id.clone(),
             database: row.name.clone(),
             user: row.db_user.clone(),
             scram: row.scram.clone(),

@@ -30,6 +30,7 @@ use crate::auth::Keys;
 use crate::auth::password::Hasher;
 use crate::fleet::Fleet;
 use crate::metrics::Metrics;
+use crate::provisioner::kubernetes::KubernetesProvisioner;
 use crate::provisioner::local::LocalProvisioner;
 use crate::state::{AppState, Inner};
 
@@ -76,12 +77,24 @@ pub async fn start(config: Config) -> Result<Running> {
     } else {
         PathBuf::from(&config.local.server_binary)
     };
-    let provisioner = Arc::new(LocalProvisioner::new(
-        &config.data_dir,
-        binary,
-        config.local.host.clone(),
-        health_tx,
-    )?);
+    let provisioner: Arc<dyn provisioner::Provisioner> = match config.provisioner.as_str() {
+        "kubernetes" => {
+            let k = &config.kubernetes;
+            let ns = if k.namespace.is_empty() {
+                "default".to_string()
+            } else {
+                k.namespace.clone()
+            };
+            let image = (!k.image.is_empty()).then(|| k.image.clone());
+            Arc::new(KubernetesProvisioner::from_env(ns, image).await?)
+        }
+        _ => Arc::new(LocalProvisioner::new(
+            &config.data_dir,
+            binary,
+            config.local.host.clone(),
+            health_tx,
+        )?),
+    };
     let fleet = Fleet::new(
         pool.clone(),
         provisioner,

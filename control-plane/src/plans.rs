@@ -65,8 +65,9 @@ pub struct PlanLimits {
     pub statement_timeout_ms: u64,
 }
 
+/// A plan missing from a config file keeps its default.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Plans {
     pub free: PlanLimits,
     pub pro: PlanLimits,

@@ -2,6 +2,7 @@
 //! run (the fleet); a provisioner makes it so on one machine (`local`: child processes) or on Kubernetes
 //! (custom resources for the operator).
 
+pub mod kubernetes;
 pub mod local;
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use crate::plans::{Plan, PlanLimits};
 #[derive(Clone, Debug, PartialEq)]
 pub struct TenantSpec {
     pub id: String,
+    pub organization: String,
     /// The database name clients put in their connection string.
     pub database: String,
     pub user: String,
@@ -69,8 +71,8 @@ pub trait Provisioner: Send + Sync + 'static {
     /// A port for a new tenant's connection string.
     fn allocate_port(&self) -> Result<u16>;
 
-    /// Host name clients use for every tenant of this provisioner.
-    fn host(&self) -> String;
+    /// Host name clients use to reach tenant `id`.
+    fn host(&self, id: &str) -> String;
 
     /// Stops every tenant this process started (the control plane is exiting).
     async fn shutdown(&self);

@@ -8,6 +8,8 @@ pub mod crd;
 pub mod error;
 pub mod metrics;
 pub mod tenant;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

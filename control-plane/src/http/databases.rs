@@ -224,8 +224,10 @@ async fn create(
     let scram = scram_of(password.clone()).await?;
     let provisioner = state.fleet.provisioner();
     let now = now_ms();
+    let id = store::new_id("db");
     let db = Database {
-        id: store::new_id("db"),
+        host: provisioner.host(&id),
+        id,
         org_id: who.org_id.clone(),
         name: body.name.clone(),
         plan: body.plan.as_str().into(),
@@ -234,7 +236,6 @@ async fn create(
         state_reason: None,
         db_user: DB_USER.into(),
         scram,
-        host: provisioner.host(),
         port: i64::from(provisioner.allocate_port()?),
         created_at: now,
         updated_at: now,

@@ -291,7 +291,7 @@ impl Provisioner for LocalProvisioner {
         Ok(l.local_addr()?.port())
     }
 
-    fn host(&self) -> String {
+    fn host(&self, _id: &str) -> String {
         self.host.clone()
     }
 
