@@ -122,15 +122,6 @@ where
         .await?)
 }
 
-fn random_password() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let bytes: [u8; 32] = rand::random();
-    bytes
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-        .collect()
-}
-
 async fn apply(db: &OmenDatabase, ctx: &Context) -> Result<Action> {
     let t = match validate(db, &ctx.defaults) {
         Ok(t) => t,
@@ -148,7 +139,7 @@ async fn apply(db: &OmenDatabase, ctx: &Context) -> Result<Action> {
     if t.generate_credentials {
         let secrets: Api<Secret> = Api::namespaced(client.clone(), ns);
         if secrets.get_opt(&t.credentials_secret).await?.is_none() {
-            let password = random_password();
+            let password = omendb_server::scram::random_password();
             let pw = password.clone();
             let verifier = tokio::task::spawn_blocking(move || {
                 omendb_server::scram::Verifier::new(&pw, omendb_server::scram::DEFAULT_ITERATIONS)

@@ -230,6 +230,56 @@ async fn pause_tier_change_growth_and_provided_credentials() {
     let status = fake.object(DB).unwrap()["status"].clone();
     assert_eq!(status["phase"], "Paused");
     assert_eq!(status["secretName"], "from-control-plane");
+    let paused = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Paused")
+        .unwrap()
+        .clone();
+    assert_eq!(paused["status"], "True");
+
+    // Resume: one replica again, same config hash as the paused pass (pausing alone rolls nothing).
+    fake.clear_calls();
+    let resumed = resource("  credentialsSecret: from-control-plane\n").tap_spec(|s| {
+        s.tier = omendb_operator::crd::Tier::Pro;
+        s.storage_gib = 8;
+    });
+    run(&fake, &resumed).await.unwrap();
+    let again = applied(&fake.calls(), &sts_path);
+    assert_eq!(again["spec"]["replicas"], 1);
+    assert_eq!(hash(&again), hash(&sts));
+    assert!(
+        !fake
+            .calls()
+            .iter()
+            .any(|c| c.path == pvc_path && c.method == "PATCH"),
+        "already grown"
+    );
+    let status = fake.object(DB).unwrap()["status"].clone();
+    assert_eq!(status["phase"], "Provisioning");
+}
+
+#[tokio::test]
+async fn transient_api_errors_requeue_instead_of_waiting() {
+    let fake = Fake::default();
+    let ctx = context(&fake);
+    let db = resource("");
+    let err = omendb_operator::Error::Kube(kube::Error::Api(
+        kube::core::Status::failure("etcd timeout", "Timeout")
+            .with_code(504)
+            .boxed(),
+    ));
+    assert!(!err.is_permanent());
+    assert_eq!(
+        error_policy(Arc::new(db), &err, ctx.clone()),
+        Action::requeue(std::time::Duration::from_secs(30))
+    );
+    assert!(
+        ctx.metrics
+            .render()
+            .contains(r#"reconcile_failures_total{reason="kube_api"} 1"#)
+    );
 }
 
 #[tokio::test]

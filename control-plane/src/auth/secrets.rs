@@ -25,13 +25,3 @@ pub fn sha256_hex(secret: &str) -> String {
     }
     s
 }
-
-/// A tenant database password: letters and digits only, so it needs no escaping in a connection URL.
-pub fn database_password() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let bytes: [u8; 32] = rand::random();
-    bytes
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
-        .collect()
-}

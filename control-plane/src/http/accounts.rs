@@ -152,6 +152,27 @@ fn normalise(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// An account acting on itself, as the audit log records it.
+async fn audit(
+    state: &AppState,
+    account: &Account,
+    action: &str,
+    ip: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let actor = format!("account:{}", account.id);
+    store::audit::record(
+        &state.pool,
+        &account.org_id,
+        &actor,
+        action,
+        &account.id,
+        ip,
+        detail,
+    )
+    .await
+}
+
 async fn issue(state: &AppState, account: &Account, family: Option<String>) -> Result<Tokens> {
     let refresh = random_token();
     let family = family.unwrap_or_else(|| store::new_id("fam"));
@@ -198,12 +219,10 @@ async fn signup(
     let email = normalise(&body.email);
     let hash = state.hasher.hash(body.password).await?;
     let account = store::accounts::create(&state.pool, &email, &hash).await?;
-    store::audit::record(
-        &state.pool,
-        &account.org_id,
-        &format!("account:{}", account.id),
+    audit(
+        &state,
+        &account,
         "account.signup",
-        &account.id,
         &ip,
         serde_json::json!({ "email": email }),
     )
@@ -266,12 +285,10 @@ async fn login(
         return Err(Error::Unauthorized("email or password is wrong"));
     };
     state.limiter.clear(&fail_key);
-    store::audit::record(
-        &state.pool,
-        &account.org_id,
-        &format!("account:{}", account.id),
+    audit(
+        &state,
+        &account,
         "account.login",
-        &account.id,
         &ip,
         serde_json::json!({}),
     )
@@ -323,12 +340,10 @@ async fn logout(
         store::tokens::revoke_by_token(&state.pool, &sha256_hex(&body.refresh_token)).await?
         && let Some(account) = store::accounts::by_id(&state.pool, &account_id).await?
     {
-        store::audit::record(
-            &state.pool,
-            &account.org_id,
-            &format!("account:{}", account.id),
+        audit(
+            &state,
+            &account,
             "account.logout",
-            &account.id,
             &ip,
             serde_json::json!({}),
         )

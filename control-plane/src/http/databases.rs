@@ -11,7 +11,6 @@ use utoipa_axum::routes;
 
 use super::json::{ValidJson, Validate};
 use crate::auth::Principal;
-use crate::auth::secrets::database_password;
 use crate::error::{Error, ErrorBody, FieldError, Result};
 use crate::fleet::{desired, state as st};
 use crate::plans::Plan;
@@ -220,7 +219,7 @@ async fn create(
     ValidJson(body): ValidJson<CreateDatabase>,
 ) -> Result<(StatusCode, Json<DatabaseWithPassword>)> {
     check_quota(&state, &who.org_id, body.plan).await?;
-    let password = database_password();
+    let password = omendb_server::scram::random_password();
     let scram = scram_of(password.clone()).await?;
     let provisioner = state.fleet.provisioner();
     let now = now_ms();
@@ -451,7 +450,7 @@ async fn reset_password(
 ) -> Result<Json<DatabaseWithPassword>> {
     let db = store::databases::get(&state.pool, &who.org_id, &id).await?;
     not_deleting(&db)?;
-    let password = database_password();
+    let password = omendb_server::scram::random_password();
     let scram = scram_of(password.clone()).await?;
     store::databases::set_scram(&state.pool, &id, &scram).await?;
     if db.desired == desired::RUNNING {

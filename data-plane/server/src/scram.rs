@@ -14,6 +14,17 @@ type HmacSha256 = Hmac<Sha256>;
 /// PostgreSQL's default iteration count.
 pub const DEFAULT_ITERATIONS: u32 = 4096;
 
+/// A password for a generated database role: 32 letters and digits (about 186 bits), without look-alike
+/// characters, so it needs no escaping in a connection URL.
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let bytes: [u8; 32] = rand::random();
+    bytes
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
 /// A stored SCRAM-SHA-256 secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Verifier {

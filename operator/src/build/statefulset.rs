@@ -273,6 +273,49 @@ mod tests {
     }
 
     #[test]
+    fn every_tier_gets_its_own_resources_and_server_limits() {
+        for (tier, cpu, memory, conns, retrain, monitoring) in [
+            ("free", "250m", "256Mi", 20, false, "none"),
+            ("pro", "1", "2Gi", 200, true, "metrics"),
+            ("enterprise", "4", "16Gi", 2000, true, "full"),
+        ] {
+            let t = tenant(&MINIMAL.replace("tier: pro", &format!("tier: {tier}")));
+            let pod = build_statefulset(&t, 5)
+                .spec
+                .unwrap()
+                .template
+                .spec
+                .unwrap();
+            let r = pod.containers[0].resources.clone().unwrap();
+            assert_eq!(
+                r.limits.as_ref().unwrap()["cpu"],
+                Quantity(cpu.into()),
+                "{tier}"
+            );
+            assert_eq!(
+                r.limits.as_ref().unwrap()["memory"],
+                Quantity(memory.into()),
+                "{tier}"
+            );
+            assert_eq!(r.requests, r.limits, "{tier}: guaranteed QoS");
+            let toml = crate::build::config_map::render_server_toml(&t);
+            assert!(
+                toml.contains(&format!("max_connections = {conns}")),
+                "{tier}"
+            );
+            assert!(
+                toml.contains(&format!("auto_retrain = {retrain}")),
+                "{tier}"
+            );
+            assert!(
+                toml.contains(&format!("monitoring = \"{monitoring}\"")),
+                "{tier}"
+            );
+            assert_eq!(t.labels()["omendb.io/tier"], tier);
+        }
+    }
+
+    #[test]
     fn paused_scales_to_zero_and_a_tier_change_changes_the_hash() {
         let t = tenant(&with_spec("  paused: true\n"));
         assert_eq!(build_statefulset(&t, 5).spec.unwrap().replicas, Some(0));
