@@ -929,6 +929,7 @@ async fn openapi_document_describes_every_route() {
         "/v1/databases/{id}/pause",
         "/v1/databases/{id}/resume",
         "/v1/databases/{id}/reset-password",
+        "/v1/databases/{id}/metrics",
         "/v1/api-keys",
         "/v1/api-keys/{id}",
         "/v1/audit-log",
@@ -943,6 +944,87 @@ async fn openapi_document_describes_every_route() {
     let (_, plans) = cp.call(Method::GET, "/v1/plans", None, None).await;
     assert_eq!(plans["plans"][0]["name"], "free");
     assert_eq!(plans["plans"][0]["limits"]["max_connections"], 20);
+    cp.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_is_served_and_database_metrics_are_sampled() {
+    let Some(cp) = Cp::start(Backend::Sqlite, "console", |_| {}).await else {
+        return;
+    };
+    let get = |path: &str, accept: &'static str| {
+        cp.http
+            .get(format!("{}{path}", cp.base))
+            .header("accept", accept)
+            .send()
+    };
+    let index = get("/", "text/html").await.unwrap();
+    assert_eq!(index.status(), StatusCode::OK);
+    assert_eq!(index.headers()["content-type"], "text/html; charset=utf-8");
+    let html = index.text().await.unwrap();
+    assert!(html.contains("/app.js"), "{html}");
+    let js = get("/app.js", "*/*").await.unwrap();
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    // Deep links get the console; unknown files and API paths get JSON 404s.
+    let deep = get("/databases/db_x", "text/html,application/xhtml+xml")
+        .await
+        .unwrap();
+    assert_eq!(deep.text().await.unwrap(), html);
+    assert_eq!(
+        get("/missing.js", "text/html").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get("/v1/nothing", "text/html").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let t = cp.signup_token("metrics@example.com").await;
+    let free = cp.create_db(&t, "quiet", "free").await;
+    let pro = cp.create_db(&t, "watched", "pro").await;
+    let free_id = free["database"]["id"].as_str().unwrap();
+    let pro_id = pro["database"]["id"].as_str().unwrap();
+    cp.wait_state(&t, free_id, "ready").await;
+    cp.wait_state(&t, pro_id, "ready").await;
+    let (st, v) = cp
+        .get(&format!("/v1/databases/{free_id}/metrics"), &t)
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("monitoring is off")
+    );
+    let c = connect(&pro, pro["password"].as_str().unwrap())
+        .await
+        .unwrap();
+    c.batch_execute("create table m (id bigint primary key); insert into m values (1), (2)")
+        .await
+        .unwrap();
+    let (st, v) = cp.get(&format!("/v1/databases/{pro_id}/metrics"), &t).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["monitoring"], "metrics");
+    assert_eq!(v["series"]["omendb_connections"], 1.0);
+    assert_eq!(v["series"]["omendb_tables"], 1.0);
+    assert!(
+        v["series"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("omendb_queries_total{"))
+    );
+    assert!(
+        !v["series"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.contains("_bucket"))
+    );
+    drop(c);
     cp.stop().await;
 }
 

@@ -23,6 +23,8 @@ pub struct Config {
     pub console_origin: String,
     /// Trust `X-Forwarded-For` from a reverse proxy when rate limiting by client address.
     pub trust_forwarded_for: bool,
+    /// Serve the console from this directory instead of the embedded copy (console development).
+    pub web_dir: String,
     pub auth: Auth,
     pub limits: Limits,
     pub plans: Plans,
@@ -86,6 +88,7 @@ impl Default for Config {
             database_url: String::new(),
             console_origin: String::new(),
             trust_forwarded_for: false,
+            web_dir: String::new(),
             auth: Auth::default(),
             limits: Limits::default(),
             plans: Plans::default(),
@@ -149,6 +152,7 @@ impl Config {
                 "OMENDB_CP_CONSOLE_ORIGIN" => self.console_origin = v.clone(),
                 "OMENDB_CP_SIGNING_KEY_FILE" => self.auth.signing_key_file = v.clone(),
                 "OMENDB_CP_SERVER_BINARY" => self.local.server_binary = v.clone(),
+                "OMENDB_CP_WEB_DIR" => self.web_dir = v.clone(),
                 "OMENDB_CP_PROVISIONER" => self.provisioner = v.clone(),
                 "OMENDB_CP_TENANT_NAMESPACE" => self.kubernetes.namespace = v.clone(),
                 "OMENDB_CP_TENANT_IMAGE" => self.kubernetes.image = v.clone(),

@@ -4,6 +4,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod console;
 mod databases;
 mod json;
 mod layers;
@@ -18,7 +19,6 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::Error;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -78,7 +78,7 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(meta::jwks))
         .route("/health", get(meta::health))
         .route("/metrics", get(meta::metrics))
-        .fallback(|| async { Error::NotFound })
+        .fallback(console::fallback)
         .layer(DefaultBodyLimit::max(state.config.limits.max_body_bytes));
     layers::apply(router, &state).with_state(state)
 }

@@ -68,6 +68,9 @@ pub trait Provisioner: Send + Sync + 'static {
     /// `None` when the tenant is not running.
     async fn activity(&self, id: &str) -> Result<Option<Activity>>;
 
+    /// The tenant's Prometheus text from its `/metrics`; `None` when it is not running or unreachable.
+    async fn metrics(&self, id: &str) -> Result<Option<String>>;
+
     /// A port for a new tenant's connection string.
     fn allocate_port(&self) -> Result<u16>;
 

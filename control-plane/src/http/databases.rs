@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(reset_password))
+        .routes(routes!(metrics))
 }
 
 /// The owner role every database is created with.
@@ -469,9 +470,82 @@ async fn reset_password(
     Ok(Json(with_password(&db, password)?))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct MetricsView {
+    /// The plan's monitoring level: `metrics` or `full` (per-table learned-index health).
+    pub monitoring: crate::plans::Monitoring,
+    /// When the sample was taken (unix milliseconds); rates come from two samples.
+    pub at_ms: i64,
+    /// Prometheus series (name with labels) to value, e.g. `omendb_queries_total{kind="select",outcome="ok"}`.
+    /// Histogram buckets are left out; their `_sum` and `_count` are in.
+    pub series: std::collections::BTreeMap<String, f64>,
+}
+
+/// Prometheus text to series -> value, without comments, histogram buckets and non-finite values.
+fn parse_prometheus(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.contains("_bucket{"))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let v: f64 = value.parse().ok()?;
+            v.is_finite().then(|| (series.to_string(), v))
+        })
+        .collect()
+}
+
+/// A sample of the database's own metrics (plans with monitoring), for the console's charts.
+#[utoipa::path(get, path = "/v1/databases/{id}/metrics", tag = "databases", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Database id")),
+    responses(
+        (status = 200, description = "A sample", body = MetricsView),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 404, description = "No such database in this organisation", body = ErrorBody),
+        (status = 409, description = "Monitoring is off for the plan, or the database is not running", body = ErrorBody),
+    ))]
+async fn metrics(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<MetricsView>> {
+    let db = store::databases::get(&state.pool, &who.org_id, &id).await?;
+    let plan = Plan::parse(&db.plan)
+        .ok_or_else(|| Error::Internal(format!("database {} has plan {:?}", db.id, db.plan)))?;
+    let monitoring = state.config.plans.limits(plan).monitoring;
+    if monitoring == crate::plans::Monitoring::None {
+        return Err(Error::InvalidState(format!(
+            "monitoring is off on the {} plan; change the plan to see metrics",
+            plan.as_str()
+        )));
+    }
+    let text = match state.fleet.provisioner().metrics(&id).await? {
+        Some(t) if db.state == st::READY => t,
+        _ => return Err(Error::InvalidState("the database is not running".into())),
+    };
+    Ok(Json(MetricsView {
+        monitoring,
+        at_ms: now_ms(),
+        series: parse_prometheus(&text),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::check_name;
+
+    #[test]
+    fn prometheus_text_becomes_series_without_buckets() {
+        let m = super::parse_prometheus(
+            "# HELP x y\n# TYPE x counter\nomendb_queries_total{kind=\"select\",outcome=\"ok\"} 12\n\
+             omendb_query_duration_seconds_bucket{kind=\"select\",le=\"0.1\"} 3\n\
+             omendb_query_duration_seconds_sum{kind=\"select\"} 0.5\nomendb_connections 2\nbad NaN\n",
+        );
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            m["omendb_queries_total{kind=\"select\",outcome=\"ok\"}"],
+            12.0
+        );
+        assert_eq!(m["omendb_connections"], 2.0);
+    }
 
     #[test]
     fn names_follow_dns_label_rules() {

@@ -222,6 +222,11 @@ impl Provisioner for KubernetesProvisioner {
         Ok(None)
     }
 
+    /// Tenant metrics on Kubernetes go to Prometheus (PodMonitor), not through the control plane.
+    async fn metrics(&self, _id: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     fn allocate_port(&self) -> Result<u16> {
         Ok(PG_PORT)
     }

@@ -286,6 +286,23 @@ impl Provisioner for LocalProvisioner {
         }))
     }
 
+    async fn metrics(&self, id: &str) -> Result<Option<String>> {
+        let http = match self
+            .procs
+            .lock()
+            .await
+            .get(id)
+            .map(|p| p.status.borrow().clone())
+        {
+            Some(Status::Ready { http }) => http,
+            _ => return Ok(None),
+        };
+        match http_get(http, "/metrics").await {
+            Ok((200, body)) => Ok(Some(body)),
+            Ok(_) | Err(_) => Ok(None),
+        }
+    }
+
     fn allocate_port(&self) -> Result<u16> {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         Ok(l.local_addr()?.port())
