@@ -6,9 +6,10 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and the target dir between builds; the binary is copied out of the cache.
+# No debug info in the image (the workspace's release profile keeps some for profiling: ~10x the size).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin omendb \
+    CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=symbols cargo build --release --locked --bin omendb \
     && install -D -m 0755 target/release/omendb /out/omendb
 
 FROM debian:bookworm-slim
