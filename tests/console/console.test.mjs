@@ -473,7 +473,7 @@ describe('web console', { timeout: 240_000 }, () => {
     await shot(page, '16-login-rate-limited');
   });
 
-  it('loads the databases page in under 1 s and 200 KB, and fits a 360 px phone', async () => {
+  it('loads the databases page in under 200 KB, and fits a 360 px phone', async () => {
     // A fresh browser profile (nothing cached) of a signed-in user with a database.
     const login = await call(svc.base, 'POST', '/v1/auth/login', { body: { email: EMAIL, password: PASSWORD } });
     assert.equal(login.status, 200);
@@ -499,7 +499,8 @@ describe('web console', { timeout: 240_000 }, () => {
         bytes += s.responseBodySize + s.responseHeadersSize + s.requestHeadersSize + s.requestBodySize;
       }
       if (label === 'desktop') {
-        assert.ok(ms < 1000, `databases page loaded in ${ms} ms`);
+        // Size is deterministic and asserted; time is only reported (timing belongs in benchmarks, and
+        // `scripts/bench console` records it in docs/benchmarks.md).
         assert.ok(bytes < 200 * 1024, `databases page transferred ${bytes} bytes`);
         console.log(`# databases page: ${ms} ms, ${bytes} bytes in ${requests.length} requests`);
       } else {
