@@ -259,14 +259,7 @@ async fn database_lifecycle_with_real_sql(b: Backend) {
         connect(&created, &password).await.is_err(),
         "the old password must fail"
     );
-    let c = connect(&reset, &new_password).await.unwrap();
-    let n: i64 = c
-        .query_one("select count(*) from t", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 2);
-    drop(c);
+    assert_eq!(support::count(&reset, &new_password, "t").await, 2);
 
     // Change plan: restarts with the new limits, data kept.
     let (st, v) = cp
@@ -280,14 +273,7 @@ async fn database_lifecycle_with_real_sql(b: Backend) {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["plan"], "pro");
     cp.wait_state(&t, &id, "ready").await;
-    let c = connect(&reset, &new_password).await.unwrap();
-    let n: i64 = c
-        .query_one("select count(*) from t", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(n, 2);
-    drop(c);
+    assert_eq!(support::count(&reset, &new_password, "t").await, 2);
 
     // Delete: gone from the API, its data directory removed, and the name free again.
     let (st, v) = cp

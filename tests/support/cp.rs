@@ -247,3 +247,12 @@ pub async fn connect(
     tokio::spawn(conn);
     Ok(client)
 }
+
+/// Rows in `table` of the tenant, over a fresh connection.
+pub async fn count(db: &Value, password: &str, table: &str) -> i64 {
+    let c = connect(db, password).await.expect("connect to the tenant");
+    c.query_one(&format!("select count(*) from {table}"), &[])
+        .await
+        .expect("count")
+        .get(0)
+}

@@ -89,6 +89,20 @@ impl LocalProvisioner {
         })
     }
 
+    /// The HTTP address of a tenant that is up and ready; `None` otherwise.
+    async fn ready_http(&self, id: &str) -> Option<SocketAddr> {
+        let status = self
+            .procs
+            .lock()
+            .await
+            .get(id)
+            .map(|p| p.status.borrow().clone());
+        match status {
+            Some(Status::Ready { http }) => Some(http),
+            _ => None,
+        }
+    }
+
     fn render(&self, spec: &TenantSpec) -> Result<String> {
         let l = &spec.limits;
         let config = ServerToml {
@@ -262,15 +276,8 @@ impl Provisioner for LocalProvisioner {
     }
 
     async fn activity(&self, id: &str) -> Result<Option<Activity>> {
-        let http = match self
-            .procs
-            .lock()
-            .await
-            .get(id)
-            .map(|p| p.status.borrow().clone())
-        {
-            Some(Status::Ready { http }) => http,
-            _ => return Ok(None),
+        let Some(http) = self.ready_http(id).await else {
+            return Ok(None);
         };
         let (code, body) = http_get(http, "/activity")
             .await
@@ -287,15 +294,8 @@ impl Provisioner for LocalProvisioner {
     }
 
     async fn metrics(&self, id: &str) -> Result<Option<String>> {
-        let http = match self
-            .procs
-            .lock()
-            .await
-            .get(id)
-            .map(|p| p.status.borrow().clone())
-        {
-            Some(Status::Ready { http }) => http,
-            _ => return Ok(None),
+        let Some(http) = self.ready_http(id).await else {
+            return Ok(None);
         };
         match http_get(http, "/metrics").await {
             Ok((200, body)) => Ok(Some(body)),
