@@ -4,6 +4,7 @@
 //! provisioner under one data directory.
 
 pub mod auth;
+pub mod billing;
 pub mod config;
 pub mod error;
 pub mod fleet;
