@@ -62,12 +62,7 @@ fn operator(a: OperatorArgs) -> anyhow::Result<()> {
         print!("{}", omendb_operator::crd::crd_yaml());
         return Ok(());
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing();
     let opts = omendb_operator::Options {
         namespace: a.namespace,
         http_listen: a.http_listen,
@@ -113,13 +108,18 @@ fn control_plane_config(a: ControlPlaneArgs) -> anyhow::Result<omendb_control_pl
     Ok(c)
 }
 
-fn control_plane(a: ControlPlaneArgs, banner: bool) -> anyhow::Result<()> {
+/// Logs to stderr (stdout carries the lines tests and scripts read), filtered by `RUST_LOG`.
+fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
+}
+
+fn control_plane(a: ControlPlaneArgs, banner: bool) -> anyhow::Result<()> {
+    init_tracing();
     let config = control_plane_config(a)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod billing;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod fleet;
 pub mod http;
 pub mod metrics;

@@ -20,8 +20,7 @@ pub fn local_certificate(dir: &Path, host: &str) -> Result<(PathBuf, PathBuf)> {
     }
     let generated = rcgen::generate_simple_self_signed(names)
         .map_err(|e| Error::Internal(format!("generating the tenant certificate: {e}")))?;
-    let _ = std::fs::remove_file(&key);
-    crate::auth::jwt::write_private(&key, generated.signing_key.serialize_pem().as_bytes())?;
+    crate::files::write_private(&key, generated.signing_key.serialize_pem().as_bytes())?;
     std::fs::write(&cert, generated.cert.pem())?;
     Ok((cert.canonicalize()?, key.canonicalize()?))
 }

@@ -60,7 +60,7 @@ impl Keys {
                 let pem = key
                     .to_pkcs8_pem(LineEnding::LF)
                     .map_err(|e| Error::Internal(format!("encoding the signing key: {e}")))?;
-                write_private(path, pem.as_bytes())?;
+                crate::files::write_private(path, pem.as_bytes())?;
                 key
             }
             Err(e) => return Err(e.into()),
@@ -157,23 +157,6 @@ fn now_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Writes a secret file readable by its owner only.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ impl Provisioner for LocalProvisioner {
                 let dir = self.root.join(&spec.id);
                 std::fs::create_dir_all(dir.join("data"))?;
                 let config_path = dir.join("server.toml");
-                write_config(&config_path, &config)?;
+                crate::files::write_private(&config_path, config.as_bytes())?;
                 let (stop_tx, stop_rx) = watch::channel(false);
                 let (status_tx, status_rx) = watch::channel(Status::Starting);
                 let task = tokio::spawn(supervise(
@@ -316,23 +316,6 @@ impl Provisioner for LocalProvisioner {
         let procs: Vec<Proc> = self.procs.lock().await.drain().map(|(_, p)| p).collect();
         futures::future::join_all(procs.into_iter().map(Proc::shutdown)).await;
     }
-}
-
-fn write_config(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    // The file holds the SCRAM verifier: owner-only, written whole then renamed into place.
-    let tmp = path.with_extension("toml.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 enum Exit {
