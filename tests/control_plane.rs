@@ -2,6 +2,7 @@
 //! (SQLite, and the PostgreSQL `scripts/test` starts). Tenant databases are real `omendb server`
 //! processes started by the local provisioner; SQL reaches them with tokio-postgres.
 
+#[macro_use]
 #[path = "support/cp.rs"]
 mod support;
 
@@ -10,20 +11,6 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Backend, Cp, connect};
-
-/// Runs each scenario once per metadata backend.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Postgres).await })*
-        }
-    };
-}
 
 on_both_backends!(
     accounts_sessions_and_refresh_rotation,

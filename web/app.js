@@ -277,6 +277,7 @@ const ROUTES = [
   { re: /^\/databases\/new$/, page: pageCreate, title: 'Create a database', nav: '/databases' },
   { re: /^\/databases\/([A-Za-z0-9_-]{1,100})$/, page: pageDatabase, title: 'Database', nav: '/databases' },
   { re: /^\/api-keys$/, page: pageApiKeys, title: 'API keys', nav: '/api-keys' },
+  { re: /^\/billing$/, page: pageBilling, title: 'Billing', nav: '/billing' },
   { re: /^\/audit-log$/, page: pageAudit, title: 'Audit log', nav: '/audit-log' },
 ];
 
@@ -299,6 +300,8 @@ function navigate(path, opts = {}) {
 }
 
 window.addEventListener('popstate', () => render());
+// Back from Stripe through the back/forward cache: the page left mid-action, so draw it afresh.
+window.addEventListener('pageshow', (e) => { if (e.persisted) render(); });
 
 document.addEventListener('click', (e) => {
   const a = e.target.closest && e.target.closest('a[href]');
@@ -430,7 +433,7 @@ function renderHeader(route) {
       h('img', { src: '/favicon.svg', alt: '', width: '24', height: '24' }), h('span', { class: 'brand-name' }, 'OmenDB Cloud')),
     h('nav', { 'aria-label': 'Main' },
       h('ul', {}, h('li', {}, link('/databases', 'Databases')), h('li', {}, link('/api-keys', 'API keys')),
-        h('li', {}, link('/audit-log', 'Audit log')))),
+        h('li', {}, link('/billing', 'Billing')), h('li', {}, link('/audit-log', 'Audit log')))),
     h('div', { class: 'account' }, who, h('button', { type: 'button', class: 'btn btn-small', onclick: logout }, 'Log out')),
   );
 }
@@ -480,6 +483,12 @@ function errorText(e) {
     return `Too many attempts. Try again in ${wait}.`;
   }
   return e.message;
+}
+
+/** errorText as page content: a 402 (the organisation has not paid for the plan) links to Billing. */
+function errorContent(e) {
+  if (e.code !== 'payment_required') return errorText(e);
+  return [e.message, /[.!?]$/.test(e.message) ? ' ' : '. ', h('a', { href: '/billing' }, 'Go to Billing'), '.'];
 }
 
 /** A block of copyable text with a Copy button that says "Copied". */
@@ -837,6 +846,8 @@ function pageCreate(ctx) {
         nameF.input.focus();
       } else if (err.code === 'quota_exceeded') {
         formErr.textContent = `Quota reached: ${err.message}`;
+      } else if (err.code === 'payment_required') {
+        put(formErr, errorContent(err));
       } else {
         formErr.textContent = errorText(err);
       }
@@ -1009,7 +1020,7 @@ function pageDatabase(ctx, [id], msg) {
       if (ctx.alive() && okMsg) p.actionMsg.textContent = okMsg;
       return r;
     } catch (e) {
-      if (ctx.alive() && !(e instanceof SessionEnded)) p.actionErr.textContent = errorText(e);
+      if (ctx.alive() && !(e instanceof SessionEnded)) put(p.actionErr, errorContent(e));
       return null;
     } finally {
       pending = false;
@@ -1527,6 +1538,339 @@ function pageAudit(ctx, _args, msg) {
     h('h1', { tabindex: '-1' }, 'Audit log'),
     h('p', { class: 'lead' }, 'Every change in your organisation: who, what, from where and when.'),
     flashBox(msg), h('div', { class: 'card table-card' }, table, status, more));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Billing: the plan the organisation pays for, this period's usage and estimate, and Stripe's Checkout
+// and customer portal (the console only ever navigates there; Stripe sends the user back to
+// /billing?checkout=success|cancel).
+
+const PLAN_ORDER = ['free', 'pro', 'enterprise'];
+const planName = (p) => ({ free: 'Free', pro: 'Pro', enterprise: 'Enterprise' }[p] || p);
+const BILL_STATE_TEXT = { active: 'Active', past_due: 'Past due', canceled: 'Canceled' };
+const CHECKOUT_KEY = 'omendb.checkout'; // sessionStorage: the plan a checkout in this tab was for
+const BILLING_OFF = 'Billing is off on this installation: every plan is available without payment.';
+
+// Periods and days are UTC calendar dates; a moment (the grace deadline) is shown in local time.
+const utcDate = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+const utcShort = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+const dayDate = (day) => new Date(`${day}T00:00:00Z`);
+const fmtDay = (day, f = utcDate) => (Number.isNaN(dayDate(day).getTime()) ? day : f.format(dayDate(day)));
+const oneDecimal = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const fmtHours = (sec) => oneDecimal.format((sec || 0) / 3600);
+const fmtGibH = (v) => nf(2).format(v || 0);
+
+function money(cents, currency = 'usd') {
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100);
+  } catch {
+    return `${(cents / 100).toFixed(2)} ${currency}`;
+  }
+}
+
+function billBadge(state) {
+  return h('span', { class: `badge bill-${state}`, 'data-state': state },
+    h('span', { class: 'dot', 'aria-hidden': 'true' }), BILL_STATE_TEXT[state] || state);
+}
+
+/** Stripe's address for Checkout or the portal: only http(s) is followed. */
+function stripeUrl(url) {
+  let u = null;
+  try { u = new URL(url); } catch { /* checked below */ }
+  if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) throw new Error('The payment provider answered with an unusable address. Try again.');
+  return u.href;
+}
+
+function billingErrorText(e) {
+  if (e.code === 'billing_disabled') return BILLING_OFF;
+  if (e.code === 'payment_provider_unavailable' && !/try again/i.test(e.message)) return `${e.message} Try again in a moment.`;
+  return errorText(e);
+}
+
+function pageBilling(ctx, _args, msg) {
+  // Back from Stripe Checkout: say so, and after a payment wait for the webhook to change the plan.
+  const ret = new URLSearchParams(location.search).get('checkout');
+  let intent = null;
+  try { intent = JSON.parse(sessionStorage.getItem(CHECKOUT_KEY) || 'null'); } catch { /* none */ }
+  if (ret) {
+    sessionStorage.removeItem(CHECKOUT_KEY);
+    history.replaceState(null, '', '/billing'); // a reload does not repeat the banner
+  }
+  const banner = h('p', { class: 'flash', role: 'status', hidden: true });
+  const say = (text) => { banner.hidden = false; banner.textContent = text; announce(text); };
+  let waitUntil = 0;
+  let firstPlan = null;
+  if (ret === 'success') {
+    say('Payment received; your plan updates in a few seconds.');
+    waitUntil = Date.now() + 30_000;
+  } else if (ret === 'cancel') {
+    say('Checkout canceled; nothing was charged.');
+  }
+
+  const body = h('div', { 'aria-busy': 'true' }, h('p', { class: 'loading', role: 'status' }, 'Loading billing…'));
+  const page = h('section', { class: 'page' },
+    h('h1', { tabindex: '-1' }, 'Billing'),
+    h('p', { class: 'lead' }, 'Your plan, usage and estimated bill for this period; payments go through Stripe.'),
+    flashBox(msg), banner, body);
+
+  let b = null; // the last GET /v1/billing
+  let p = null; // the page's parts, once loaded
+  let busy = false; // on the way to Stripe
+  let shownHead = '';
+  let shownUsage = '';
+
+  const build = () => {
+    const summary = h('section', { class: 'card', 'aria-labelledby': 'bill-plan-h' });
+    const usage = h('section', { class: 'card', 'aria-labelledby': 'bill-usage-h' });
+    const chart = h('figure', { class: 'chart bill-chart', 'data-key': 'daily' });
+    const plans = h('section', { class: 'card', 'aria-labelledby': 'bill-plans-h' });
+    const plansErr = h('p', { class: 'form-error', role: 'alert' });
+    const portalErr = h('p', { class: 'form-error', role: 'alert' });
+    const going = h('p', { class: 'action-msg', role: 'status' });
+    body.removeAttribute('aria-busy');
+    put(body, summary, usage, plans);
+    return { summary, usage, chart, plans, plansErr, portalErr, going };
+  };
+
+  /** Asks the API for a Stripe address and goes there; errors show next to the button. */
+  const toStripe = async (btn, errSlot, path, reqBody) => {
+    if (busy || isOff(btn)) return;
+    busy = true;
+    setOff(btn, true);
+    put(errSlot);
+    p.going.textContent = '';
+    btn.after(p.going);
+    p.going.textContent = 'Taking you to Stripe…';
+    try {
+      const r = await api('POST', path, reqBody);
+      if (!ctx.alive()) return;
+      const url = stripeUrl(r && r.url);
+      if (reqBody) sessionStorage.setItem(CHECKOUT_KEY, JSON.stringify({ plan: reqBody.plan, from: b.plan }));
+      window.location.assign(url); // stays busy: the page is going away
+    } catch (e) {
+      busy = false;
+      setOff(btn, false);
+      p.going.textContent = '';
+      if (!ctx.alive() || e instanceof SessionEnded) return;
+      put(errSlot, billingErrorText(e));
+      if (e.code === 'billing_disabled' || e.code === 'conflict') poller.kick(0);
+    }
+  };
+
+  const drawSummary = () => {
+    const kids = [h('h2', { id: 'bill-plan-h' }, 'Your plan')];
+    if (!b.enabled) {
+      kids.push(h('p', { class: 'note' }, BILLING_OFF));
+      put(p.summary, kids);
+      return;
+    }
+    kids.push(h('div', { class: 'plan-now' }, h('span', { class: 'plan-big' }, planName(b.plan)), billBadge(b.state)));
+    if (b.state === 'past_due') {
+      const grace = b.grace_ends_at;
+      const lines = [];
+      if (grace && grace > Date.now()) {
+        lines.push(h('p', {}, h('strong', {}, 'Payment failed. '), 'Pay by ', timeEl(new Date(grace).toISOString(), 'date'), ' or paid databases will be paused.'));
+      } else {
+        lines.push(h('p', {}, h('strong', {}, 'Payment is overdue. '),
+          grace ? ['The grace period ended ', timeEl(new Date(grace).toISOString(), 'date'), ': '] : '',
+          'paid databases are paused until the invoice is paid.'));
+      }
+      lines.push(h('p', {}, 'Update the card or pay the invoice under “Manage payment methods and invoices”.'));
+      kids.push(h('div', { class: 'warning bill-warning' }, lines));
+    } else if (b.state === 'canceled') {
+      kids.push(h('p', { class: 'note' }, 'The subscription is canceled. Upgrade below to subscribe again.'));
+    }
+    if (b.paused_for_billing > 0) {
+      const n = b.paused_for_billing;
+      kids.push(h('p', { class: 'paused-count' }, h('strong', {}, n === 1 ? '1 database is' : `${n} databases are`),
+        ' paused because of an unpaid invoice. ', h('a', { href: '/databases' }, 'See your databases'), '.'));
+    }
+    const portal = h('button', { type: 'button', class: 'btn' }, 'Manage payment methods and invoices');
+    portal.addEventListener('click', () => toStripe(portal, p.portalErr, '/v1/billing/portal'));
+    kids.push(h('div', { class: 'portal' }, h('p', { class: 'hint' }, 'Cards, invoices and receipts, and canceling, on Stripe.'), portal), p.portalErr);
+    put(p.summary, kids);
+  };
+
+  const drawUsage = () => {
+    const per = b.period || {};
+    const u = b.usage || {};
+    const kids = [h('h2', { id: 'bill-usage-h' }, 'Usage this period'),
+      per.start ? h('p', { class: 'hint' }, `${utcDate.format(new Date(per.start))} – ${utcDate.format(new Date(per.end))} (UTC)`) : null,
+      h('dl', { class: 'facts usage' },
+        h('div', {}, h('dt', {}, 'Compute'), h('dd', {}, `${fmtHours(u.compute_seconds)} hours`)),
+        h('div', {}, h('dt', {}, 'Storage'), h('dd', {}, `${fmtGibH(u.storage_gib_hours)} GiB-hours`)))];
+    const est = b.estimate;
+    if (b.enabled && est) {
+      const row = (label, cents, cls) => h('div', { class: cls }, h('dt', {}, label), h('dd', {}, money(cents, est.currency)));
+      kids.push(h('h3', { class: 'sub' }, 'Estimated bill'),
+        h('dl', { class: 'bill' },
+          row(`${planName(b.plan)} plan`, est.base_cents),
+          row('Compute', est.compute_cents),
+          row('Storage', est.storage_cents),
+          row('Total so far', est.total_cents, 'total')),
+        h('p', { class: 'hint' }, 'From usage so far; the invoice from Stripe is what you pay.'));
+    }
+    kids.push(h('h3', { class: 'sub' }, 'Compute per day'), p.chart);
+    put(p.usage, kids);
+  };
+
+  const drawPlans = () => {
+    if (!b.enabled) {
+      p.plans.hidden = true;
+      return;
+    }
+    p.plans.hidden = false;
+    const cur = PLAN_ORDER.indexOf(b.plan);
+    const rows = (b.plans || []).map((pl) => {
+      let action = null;
+      if (pl.plan === b.plan) action = h('span', { class: 'badge' }, 'Current plan');
+      else if (PLAN_ORDER.indexOf(pl.plan) > cur) {
+        const btn = h('button', { type: 'button', class: 'btn btn-primary btn-small', 'aria-label': `Upgrade to ${planName(pl.plan)}` }, 'Upgrade');
+        btn.addEventListener('click', () => toStripe(btn, p.plansErr, '/v1/billing/checkout', { plan: pl.plan }));
+        action = btn;
+      }
+      return h('tr', { 'data-plan': pl.plan },
+        h('th', { scope: 'row', 'data-label': 'Plan' }, planName(pl.plan)),
+        h('td', { 'data-label': 'Per month' }, money(pl.monthly_cents)),
+        h('td', { 'data-label': 'Compute' }, `${money(pl.compute_cents_per_hour)} / hour`),
+        h('td', { 'data-label': 'Storage' }, `${money(pl.storage_cents_per_gib_month)} / GiB-month`),
+        h('td', { 'data-label': '' }, action));
+    });
+    put(p.plans, h('h2', { id: 'bill-plans-h' }, 'Plans'),
+      h('table', { class: 'table plans-table' },
+        h('caption', { class: 'sr-only' }, 'Plans and prices'),
+        h('thead', {}, h('tr', {}, ['Plan', 'Per month', 'Compute', 'Storage'].map((c) => h('th', { scope: 'col' }, c)),
+          h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Action')))),
+        h('tbody', {}, rows)),
+      h('p', { class: 'hint' }, 'Compute is charged per hour a database runs, storage per GiB kept for a month. To downgrade or cancel, use “Manage payment methods and invoices”.'),
+      p.plansErr);
+  };
+
+  const update = () => {
+    // Redraw the parts with buttons only when they change, so focus stays put.
+    const head = JSON.stringify([b.enabled, b.plan, b.state, b.grace_ends_at, b.paused_for_billing, b.plans]);
+    if (head !== shownHead && !busy) {
+      shownHead = head;
+      drawSummary();
+      drawPlans();
+    }
+    const use = JSON.stringify([b.enabled, b.plan, b.period, b.usage, b.estimate]);
+    if (use !== shownUsage) {
+      shownUsage = use;
+      drawUsage();
+    }
+    drawDaily(p.chart, b.daily || []);
+  };
+
+  const settled = () => (intent && intent.plan ? b.plan === intent.plan : b.plan !== firstPlan || b.plan !== 'free');
+
+  const load = async () => {
+    try {
+      const d = await api('GET', '/v1/billing');
+      if (!ctx.alive()) return 0;
+      const prev = b;
+      b = d;
+      if (firstPlan === null) firstPlan = b.plan;
+      if (!p) p = build();
+      update();
+      if (prev && prev.state !== b.state) announce(`Billing is now ${BILL_STATE_TEXT[b.state] || b.state}.`);
+      if (waitUntil) {
+        if (settled()) {
+          waitUntil = 0;
+          say(`Payment received; you are on the ${planName(b.plan)} plan.`);
+        } else if (Date.now() > waitUntil) {
+          waitUntil = 0;
+          say('Payment received, but your plan has not changed yet. Stripe may still be processing it: reload this page in a minute.');
+        } else {
+          return 2000;
+        }
+      }
+      return 30_000;
+    } catch (e) {
+      if (!ctx.alive() || e instanceof SessionEnded) return 0;
+      if (p) return waitUntil ? 2000 : 10_000; // keep what is shown; try again later
+      body.removeAttribute('aria-busy');
+      put(body, h('div', { class: 'error-box', role: 'alert' },
+        h('p', {}, `Could not load billing: ${e.message}`),
+        h('button', {
+          type: 'button', class: 'btn',
+          onclick: () => { put(body, h('p', { class: 'loading', role: 'status' }, 'Loading billing…')); poller.kick(0); },
+        }, 'Try again')));
+      return 0;
+    }
+  };
+  const poller = ctx.loop(load, 30_000);
+
+  let width = 0;
+  const ro = new ResizeObserver(() => {
+    if (page.clientWidth === width) return;
+    width = page.clientWidth;
+    if (p && ctx.alive()) drawDaily(p.chart, b.daily || [], true);
+  });
+  ro.observe(page);
+  ctx.signal.addEventListener('abort', () => ro.disconnect());
+  return page;
+}
+
+/** Compute hours per day as SVG bars, with a title and summary for screen readers and a hidden table. */
+function drawDaily(fig, daily, force = false) {
+  const key = JSON.stringify(daily);
+  if (!force && fig.dataset.drawn === key) return;
+  fig.dataset.drawn = key;
+  if (!daily.length) {
+    put(fig, h('p', { class: 'note' }, 'No usage recorded yet this period.'));
+    return;
+  }
+  const svgBox = h('div', { class: 'chart-svg' });
+  put(fig, svgBox);
+  const W = Math.max(200, Math.round(svgBox.clientWidth || 320));
+  const H = 150;
+  const padL = 44;
+  const padR = 8;
+  const padT = 8;
+  const padB = 20;
+  const pw = W - padL - padR;
+  const ph = H - padT - padB;
+  const hours = daily.map((d) => (d.compute_seconds || 0) / 3600);
+  const top = niceMax(Math.max(0, ...hours));
+  const y = (v) => padT + ph - (v / top) * ph;
+  const band = pw / daily.length;
+  const bw = Math.max(1, Math.min(32, band * 0.7));
+
+  const sum = hours.reduce((a, v) => a + v, 0);
+  const peak = hours.indexOf(Math.max(...hours));
+  const titleId = nextId('bars-title');
+  const descId = nextId('bars-desc');
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-labelledby': titleId, 'aria-describedby': descId, class: 'chart-plot' },
+    s('title', { id: titleId }, 'Compute hours per day'),
+    s('desc', { id: descId }, `${daily.length} ${daily.length === 1 ? 'day' : 'days'} from ${fmtDay(daily[0].day)} to ${fmtDay(daily[daily.length - 1].day)}: ` +
+      `${oneDecimal.format(sum)} compute hours in all, the most on ${fmtDay(daily[peak].day)} (${oneDecimal.format(hours[peak])} hours).`));
+  const grid = s('g', { class: 'grid' });
+  for (const f of [0, 0.5, 1]) {
+    const yy = y(top * f);
+    grid.append(s('line', { x1: padL, x2: W - padR, y1: yy, y2: yy }),
+      s('text', { x: padL - 6, y: yy + 4, 'text-anchor': 'end' }, `${nf(top < 10 ? 2 : 0).format(top * f)} h`));
+  }
+  const labels = new Set([0, daily.length - 1]);
+  if (daily.length >= 7) labels.add(Math.floor((daily.length - 1) / 2));
+  for (const i of labels) {
+    const anchor = daily.length === 1 ? 'middle' : i === 0 ? 'start' : i === daily.length - 1 ? 'end' : 'middle';
+    const x = daily.length === 1 ? padL + pw / 2 : anchor === 'start' ? padL : anchor === 'end' ? W - padR : padL + band * (i + 0.5);
+    grid.append(s('text', { x, y: H - 4, 'text-anchor': anchor }, fmtDay(daily[i].day, utcShort)));
+  }
+  svg.append(grid);
+  daily.forEach((d, i) => {
+    const v = hours[i];
+    const hh = v > 0 ? Math.max(1, ph - (y(v) - padT)) : 0;
+    svg.append(s('rect', { x: (padL + band * i + (band - bw) / 2).toFixed(1), y: (padT + ph - hh).toFixed(1), width: bw.toFixed(1), height: hh.toFixed(1), class: 'bar c0' },
+      s('title', {}, `${fmtDay(d.day)}: ${oneDecimal.format(v)} compute hours`)));
+  });
+  svgBox.append(svg);
+  fig.append(h('table', { class: 'sr-only' },
+    h('caption', {}, 'Usage per day'),
+    h('thead', {}, h('tr', {}, ['Day', 'Compute hours', 'Storage GiB-hours'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, daily.map((d, i) => h('tr', {},
+      h('th', { scope: 'row' }, fmtDay(d.day)), h('td', {}, oneDecimal.format(hours[i])), h('td', {}, fmtGibH(d.storage_gib_hours)))))));
 }
 
 // ---------------------------------------------------------------------------------------------------------

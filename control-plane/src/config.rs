@@ -32,6 +32,85 @@ pub struct Config {
     pub provisioner: String,
     pub local: Local,
     pub kubernetes: Kubernetes,
+    pub billing: Billing,
+}
+
+/// Stripe billing. No secret key = billing off: every plan is available without payment (self-hosting).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Billing {
+    /// `sk_...`; env `STRIPE_SECRET_KEY`.
+    pub stripe_secret_key: String,
+    /// Signing secrets of the webhook endpoint (`whsec_...`); several during a rotation. Env
+    /// `STRIPE_WEBHOOK_SECRET` (comma-separated).
+    pub webhook_secrets: Vec<String>,
+    /// Stripe's API base URL, ending in `/`; env `STRIPE_API_BASE` (tests point it at a fake).
+    pub api_base: String,
+    /// Where Checkout and the billing portal send the user back; empty = `http://<bound address>/billing`.
+    /// Env `OMENDB_BILLING_RETURN_URL`; set it to the console's public URL behind a proxy.
+    pub return_url: String,
+    /// How long an organisation may stay past due before its paid databases are paused.
+    pub grace_period_s: u64,
+    /// How often running databases are sampled into usage rows.
+    pub sample_interval_ms: u64,
+    /// How often unreported usage is sent to Stripe.
+    pub report_interval_ms: u64,
+    /// Per Stripe request.
+    pub request_timeout_ms: u64,
+    /// Stripe meter event names.
+    pub compute_meter: String,
+    pub storage_meter: String,
+    pub pro: PlanPrice,
+    pub enterprise: PlanPrice,
+}
+
+/// What a paid plan costs: the Stripe prices its subscription is made of, and the same figures in cents
+/// for the estimate shown to the user.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlanPrice {
+    /// The flat monthly price (`price_...`); env `OMENDB_STRIPE_PRICE_PRO` / `_ENTERPRISE`.
+    pub price: String,
+    /// Metered prices (compute, storage) added to the subscription without a quantity.
+    pub usage_prices: Vec<String>,
+    pub monthly_cents: u64,
+    pub compute_cents_per_hour: u64,
+    pub storage_cents_per_gib_month: u64,
+}
+
+impl Default for Billing {
+    fn default() -> Billing {
+        Billing {
+            stripe_secret_key: String::new(),
+            webhook_secrets: Vec::new(),
+            api_base: "https://api.stripe.com/".into(),
+            return_url: String::new(),
+            grace_period_s: 7 * 24 * 3600,
+            sample_interval_ms: 60_000,
+            report_interval_ms: 60_000,
+            request_timeout_ms: 10_000,
+            compute_meter: "omendb_compute_seconds".into(),
+            storage_meter: "omendb_storage_mib_seconds".into(),
+            pro: PlanPrice {
+                monthly_cents: 2_900,
+                compute_cents_per_hour: 2,
+                storage_cents_per_gib_month: 25,
+                ..PlanPrice::default()
+            },
+            enterprise: PlanPrice {
+                monthly_cents: 49_900,
+                compute_cents_per_hour: 1,
+                storage_cents_per_gib_month: 20,
+                ..PlanPrice::default()
+            },
+        }
+    }
+}
+
+impl Billing {
+    pub fn enabled(&self) -> bool {
+        !self.stripe_secret_key.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -95,6 +174,7 @@ impl Default for Config {
             provisioner: "local".into(),
             local: Local::default(),
             kubernetes: Kubernetes::default(),
+            billing: Billing::default(),
         }
     }
 }
@@ -156,6 +236,28 @@ impl Config {
                 "OMENDB_CP_PROVISIONER" => self.provisioner = v.clone(),
                 "OMENDB_CP_TENANT_NAMESPACE" => self.kubernetes.namespace = v.clone(),
                 "OMENDB_CP_TENANT_IMAGE" => self.kubernetes.image = v.clone(),
+                "STRIPE_SECRET_KEY" => self.billing.stripe_secret_key = v.clone(),
+                "STRIPE_WEBHOOK_SECRET" => {
+                    self.billing.webhook_secrets = v
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                }
+                "STRIPE_API_BASE" => self.billing.api_base = v.clone(),
+                "OMENDB_BILLING_RETURN_URL" => self.billing.return_url = v.clone(),
+                "OMENDB_STRIPE_PRICE_PRO" => self.billing.pro.price = v.clone(),
+                "OMENDB_STRIPE_PRICE_ENTERPRISE" => self.billing.enterprise.price = v.clone(),
+                "OMENDB_BILLING_GRACE_S" => {
+                    self.billing.grace_period_s = v.parse().map_err(|_| bad())?
+                }
+                "OMENDB_BILLING_SAMPLE_MS" => {
+                    self.billing.sample_interval_ms = v.parse().map_err(|_| bad())?
+                }
+                "OMENDB_BILLING_REPORT_MS" => {
+                    self.billing.report_interval_ms = v.parse().map_err(|_| bad())?
+                }
                 _ => {}
             }
         }
@@ -186,6 +288,25 @@ impl Config {
                 "provisioner must be local or kubernetes, not {:?}",
                 self.provisioner
             )));
+        }
+        let b = &self.billing;
+        if b.enabled() {
+            if !b.api_base.ends_with('/') {
+                return Err(Error::Config("billing.api_base must end with /".into()));
+            }
+            if b.webhook_secrets.is_empty() {
+                return Err(Error::Config(
+                    "billing is on (a Stripe secret key is set) but no webhook secret is".into(),
+                ));
+            }
+            if b.pro.price.is_empty() || b.enterprise.price.is_empty() {
+                return Err(Error::Config(
+                    "billing is on: set the Stripe price of pro and enterprise".into(),
+                ));
+            }
+        }
+        if b.sample_interval_ms == 0 || b.report_interval_ms == 0 {
+            return Err(Error::Config("billing intervals must be positive".into()));
         }
         if self.limits.max_body_bytes < 1024 {
             return Err(Error::Config(

@@ -43,6 +43,11 @@ pub enum Error {
     QuotaExceeded(String),
     #[error("{0}")]
     PaymentRequired(String),
+    /// Stripe failed or timed out; the user may retry.
+    #[error("{0}")]
+    PaymentProvider(String),
+    #[error("billing is off on this installation: every plan is available without payment")]
+    BillingDisabled,
     #[error("too many requests; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("{0}")]
@@ -93,6 +98,8 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::QuotaExceeded(_) => StatusCode::FORBIDDEN,
             Error::PaymentRequired(_) => StatusCode::PAYMENT_REQUIRED,
+            Error::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
+            Error::BillingDisabled => StatusCode::CONFLICT,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -116,6 +123,8 @@ impl Error {
             Error::BadRequest(_) => "bad_request",
             Error::QuotaExceeded(_) => "quota_exceeded",
             Error::PaymentRequired(_) => "payment_required",
+            Error::PaymentProvider(_) => "payment_provider_unavailable",
+            Error::BillingDisabled => "billing_disabled",
             Error::RateLimited { .. } => "rate_limited",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -132,7 +141,8 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         let code = self.code();
-        let message = if status.is_server_error() {
+        // A payment provider's failure is not ours to hide: the user needs to know to retry.
+        let message = if status.is_server_error() && !matches!(self, Error::PaymentProvider(_)) {
             tracing::error!("request failed: {self}");
             "internal error; the operator has been notified through the logs".to_string()
         } else {

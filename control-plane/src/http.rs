@@ -4,6 +4,7 @@
 mod accounts;
 mod api_keys;
 mod audit;
+mod billing;
 mod console;
 mod databases;
 mod json;
@@ -34,6 +35,7 @@ use crate::state::AppState;
         (name = "databases", description = "Tenant databases"),
         (name = "api-keys", description = "API keys for automation"),
         (name = "audit", description = "The organisation's audit log"),
+        (name = "billing", description = "Plan, payments and usage (Stripe)"),
         (name = "meta", description = "Plans and service information"),
     )
 )]
@@ -63,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .merge(databases::router())
         .merge(api_keys::router())
         .merge(audit::router())
+        .merge(billing::router())
         .merge(meta::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);

@@ -114,7 +114,19 @@ pub async fn start(config: Config) -> Result<Running> {
         config.idle_check(),
     ));
 
+    // Bound before the state exists: Stripe's return URL needs the real address when the port is 0.
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let mut config = config;
+    if config.billing.return_url.is_empty() {
+        config.billing.return_url = format!("http://{addr}/billing");
+    }
+    let billing = Arc::new(billing::Billing::new(config.billing.clone())?);
+    if !billing.enabled() {
+        tracing::info!("billing is off (no Stripe key): every plan is available without payment");
+    }
     let state = AppState::new(Inner {
+        billing,
         hasher: Hasher::new(config.auth.argon2_memory_kib, config.auth.argon2_passes),
         limiter: Default::default(),
         config,
@@ -123,8 +135,7 @@ pub async fn start(config: Config) -> Result<Running> {
         fleet,
         metrics,
     });
-    let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
-    let addr = listener.local_addr()?;
+    background.extend(billing::metering::spawn(state.clone()));
     let app = http::app(state.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {

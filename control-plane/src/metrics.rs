@@ -1,5 +1,6 @@
 //! The control plane's own Prometheus metrics: requests by route and status, latencies, databases by
-//! state (read from the metadata DB at scrape time), provisioning durations and tenant restarts.
+//! state (read from the metadata DB at scrape time), provisioning durations, tenant restarts,
+//! and billing (usage rows, meter event reports, webhook deliveries, billing pauses).
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
@@ -14,6 +15,10 @@ pub struct Metrics {
     pub provisioning: HistogramVec,
     pub tenant_restarts: IntCounter,
     pub idle_pauses: IntCounter,
+    pub billing_pauses: IntCounter,
+    pub usage_rows: IntCounterVec,
+    pub usage_reports: IntCounterVec,
+    pub webhooks: IntCounterVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -55,6 +60,28 @@ impl Metrics {
             "idle_pauses_total",
             "Databases paused because they had no connections",
         ));
+        let billing_pauses = must(IntCounter::new(
+            "billing_pauses_total",
+            "Paid databases paused because their organisation did not pay",
+        ));
+        let usage_rows = must(IntCounterVec::new(
+            Opts::new("usage_rows_total", "Usage rows sampled, by metric"),
+            &["metric"],
+        ));
+        let usage_reports = must(IntCounterVec::new(
+            Opts::new(
+                "usage_reports_total",
+                "Meter events sent to Stripe, by outcome",
+            ),
+            &["outcome"],
+        ));
+        let webhooks = must(IntCounterVec::new(
+            Opts::new(
+                "stripe_webhooks_total",
+                "Stripe webhook deliveries, by outcome",
+            ),
+            &["outcome"],
+        ));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -62,6 +89,10 @@ impl Metrics {
             Box::new(provisioning.clone()),
             Box::new(tenant_restarts.clone()),
             Box::new(idle_pauses.clone()),
+            Box::new(billing_pauses.clone()),
+            Box::new(usage_rows.clone()),
+            Box::new(usage_reports.clone()),
+            Box::new(webhooks.clone()),
         ] {
             must(registry.register(c));
         }
@@ -73,6 +104,10 @@ impl Metrics {
             provisioning,
             tenant_restarts,
             idle_pauses,
+            billing_pauses,
+            usage_rows,
+            usage_reports,
+            webhooks,
         }
     }
 

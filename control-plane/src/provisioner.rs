@@ -71,6 +71,12 @@ pub trait Provisioner: Send + Sync + 'static {
     /// The tenant's Prometheus text from its `/metrics`; `None` when it is not running or unreachable.
     async fn metrics(&self, id: &str) -> Result<Option<String>>;
 
+    /// Bytes the tenant's data takes on disk, running or paused (for metering); `None` where the
+    /// provisioner cannot tell.
+    async fn storage_bytes(&self, _id: &str) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// A port for a new tenant's connection string.
     fn allocate_port(&self) -> Result<u16>;
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::Keys;
 use crate::auth::password::Hasher;
+use crate::billing::Billing;
 use crate::config::Config;
 use crate::fleet::Fleet;
 use crate::metrics::Metrics;
@@ -21,6 +22,7 @@ pub struct Inner {
     pub fleet: Arc<Fleet>,
     pub limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
+    pub billing: Arc<Billing>,
 }
 
 impl AppState {

@@ -21,13 +21,19 @@ logins_per_minute = 100
 failed_logins_per_email = 3
 `;
 
-export async function startService() {
+/**
+ * `extraEnv` is added to the service's environment (the billing tests pass Stripe settings). Without it
+ * billing is off: any STRIPE_* / OMENDB_STRIPE_* / OMENDB_BILLING_* from the caller's environment is dropped.
+ */
+export async function startService({ env: extraEnv = {} } = {}) {
   const bin = process.env.OMENDB_BIN;
   if (!bin) throw new Error('OMENDB_BIN must name the omendb binary');
   const dir = mkdtempSync(path.join(tmpdir(), 'omendb-console-'));
   const config = path.join(dir, 'control-plane.toml');
   writeFileSync(config, CONFIG);
   const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' };
+  for (const k of Object.keys(env)) if (/^(STRIPE_|OMENDB_STRIPE_|OMENDB_BILLING_)/.test(k)) delete env[k];
+  Object.assign(env, extraEnv);
   // The test is of the embedded console; CONSOLE_WEB_DIR (console development only) serves web/ from disk.
   delete env.OMENDB_CP_WEB_DIR;
   if (process.env.CONSOLE_WEB_DIR) env.OMENDB_CP_WEB_DIR = path.resolve(process.env.CONSOLE_WEB_DIR);

@@ -2,7 +2,9 @@
 # Browser tests of the web console: starts `$OMENDB_BIN up` itself (on a free loopback port, with the
 # console files embedded in that binary) and drives Debian's Chromium through playwright-core.
 #
-#   OMENDB_BIN=target/debug/omendb tests/console/run.sh
+#   OMENDB_BIN=target/debug/omendb tests/console/run.sh [test files in tests/console, default all]
+#
+# billing.test.mjs also runs a second `omendb up` with Stripe settings, against a fake Stripe in the test.
 #
 # CONSOLE_WEB_DIR=web (optional, console development only) makes the service read the console files from
 # that directory instead of the embedded copy, so a change to web/ needs no rebuild.
@@ -39,4 +41,7 @@ if [[ ! -d node_modules ]]; then
 fi
 rm -rf artifacts
 mkdir -p artifacts
-exec node --test --test-concurrency=1 console.test.mjs
+if (($# == 0)); then
+  set -- console.test.mjs billing.test.mjs
+fi
+exec node --test --test-concurrency=1 "$@"

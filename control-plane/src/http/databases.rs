@@ -208,6 +208,7 @@ async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<Data
         (status = 201, description = "Provisioning", body = DatabaseWithPassword),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 402, description = "The plan is not paid for (billing on)", body = ErrorBody),
         (status = 403, description = "Quota reached", body = ErrorBody),
         (status = 409, description = "Name taken", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -220,6 +221,10 @@ async fn create(
     ValidJson(body): ValidJson<CreateDatabase>,
 ) -> Result<(StatusCode, Json<DatabaseWithPassword>)> {
     check_quota(&state, &who.org_id, body.plan).await?;
+    state
+        .billing
+        .check_plan(&state.pool, &who.org_id, body.plan)
+        .await?;
     let password = omendb_server::scram::random_password();
     let scram = scram_of(password.clone()).await?;
     let provisioner = state.fleet.provisioner();
@@ -280,6 +285,7 @@ async fn get_one(
         (status = 200, description = "Updated", body = DatabaseView),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 402, description = "The plan is not paid for (billing on)", body = ErrorBody),
         (status = 403, description = "Quota reached", body = ErrorBody),
         (status = 404, description = "No such database in this organisation", body = ErrorBody),
         (status = 409, description = "Being deleted", body = ErrorBody),
@@ -297,6 +303,10 @@ async fn update(
     not_deleting(&db)?;
     if db.plan != body.plan.as_str() {
         check_quota(&state, &who.org_id, body.plan).await?;
+        state
+            .billing
+            .check_plan(&state.pool, &who.org_id, body.plan)
+            .await?;
         store::databases::set_plan(&state.pool, &id, body.plan.as_str()).await?;
         if db.desired == desired::RUNNING {
             store::databases::set_state(&state.pool, &id, st::UPDATING, None).await?;
@@ -389,6 +399,7 @@ async fn pause(
     responses(
         (status = 202, description = "Resuming", body = DatabaseView),
         (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 402, description = "The plan is not paid for (billing on)", body = ErrorBody),
         (status = 404, description = "No such database in this organisation", body = ErrorBody),
         (status = 409, description = "Not paused, or being deleted", body = ErrorBody),
     ))]
@@ -428,7 +439,16 @@ async fn transition(
             }
         )));
     }
+    if want == desired::RUNNING {
+        let plan = Plan::parse(&db.plan).unwrap_or(Plan::Free);
+        state
+            .billing
+            .check_plan(&state.pool, &who.org_id, plan)
+            .await?;
+    }
     store::databases::set_desired(&state.pool, id, want, next).await?;
+    // Whatever the user does now, billing no longer owns this database's pause.
+    store::databases::clear_billing_pause(&state.pool, id).await?;
     audit(state, who, action, &db, serde_json::json!({})).await?;
     state.fleet.kick(id.to_string());
     let db = store::databases::get(&state.pool, &who.org_id, id).await?;

@@ -303,6 +303,14 @@ impl Provisioner for LocalProvisioner {
         }
     }
 
+    async fn storage_bytes(&self, id: &str) -> Result<Option<u64>> {
+        let dir = self.root.join(id).join("data");
+        let size = tokio::task::spawn_blocking(move || dir_size(&dir))
+            .await
+            .map_err(|e| Error::Internal(format!("sizing task: {e}")))?;
+        Ok(size)
+    }
+
     fn allocate_port(&self) -> Result<u16> {
         let l = std::net::TcpListener::bind("127.0.0.1:0")?;
         Ok(l.local_addr()?.port())
@@ -509,4 +517,24 @@ pub(crate) async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u
     tokio::time::timeout(Duration::from_secs(2), io)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"))?
+}
+
+/// Total size of the files under `dir`; `None` if it does not exist.
+fn dir_size(dir: &Path) -> Option<u64> {
+    let mut total = 0;
+    let mut stack = vec![std::fs::read_dir(dir).ok()?];
+    while let Some(entries) = stack.pop() {
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => {
+                    if let Ok(d) = std::fs::read_dir(entry.path()) {
+                        stack.push(d);
+                    }
+                }
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    Some(total)
 }

@@ -140,7 +140,10 @@ pub async fn set_desired(pool: &Pool, id: &str, desired: &str, state: &str) -> R
 pub async fn set_state(pool: &Pool, id: &str, state: &str, reason: Option<&str>) -> Result<()> {
     let now = now_ms();
     sqlx::query(
-        "update databases set state = $1, state_reason = $2, updated_at = $3,
+        // A billing pause keeps its reason through the fleet's transitions: the user must see why.
+        "update databases set state = $1, updated_at = $3,
+         state_reason = case when $2 is null and billing_paused_at is not null
+                        then state_reason else $2 end,
          ready_at = case when $1 = 'ready' then $3 else ready_at end
          where id = $4 and deleted_at is null",
     )
@@ -192,5 +195,54 @@ pub async fn mark_deleted(pool: &Pool, id: &str) -> Result<()> {
     .bind(id)
     .execute(pool)
     .await?;
+    Ok(())
+}
+
+/// Pauses a running paid database because its organisation did not pay; returns whether it did.
+pub async fn pause_for_billing(pool: &Pool, id: &str, reason: &str) -> Result<bool> {
+    let now = now_ms();
+    let r = sqlx::query(
+        "update databases set desired = 'paused', state = 'pausing', state_reason = $1,
+         billing_paused_at = $2, updated_at = $2
+         where id = $3 and desired = 'running' and deleted_at is null",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Resumes a database that billing paused (and nothing the user paused); returns whether it did.
+pub async fn resume_after_billing(pool: &Pool, id: &str) -> Result<bool> {
+    let r = sqlx::query(
+        "update databases set desired = 'running', state = 'resuming', state_reason = null,
+         billing_paused_at = null, updated_at = $1
+         where id = $2 and billing_paused_at is not null and desired = 'paused' and deleted_at is null",
+    )
+    .bind(now_ms())
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Live databases of `org_id` that billing paused.
+pub async fn billing_paused(pool: &Pool, org_id: &str) -> Result<Vec<Database>> {
+    Ok(sqlx::query_as::<_, Database>(select_db!(
+        "where org_id = $1 and billing_paused_at is not null and deleted_at is null order by created_at"
+    ))
+    .bind(org_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The user resumed or deleted it: billing no longer owns the pause.
+pub async fn clear_billing_pause(pool: &Pool, id: &str) -> Result<()> {
+    sqlx::query("update databases set billing_paused_at = null where id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
     Ok(())
 }

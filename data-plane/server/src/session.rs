@@ -564,10 +564,7 @@ impl Session {
             return Ok(());
         }
         let started = Instant::now();
-        // Commits wait for the group's fsync: keep that off the async workers.
-        tokio::task::spawn_blocking(move || txn.commit())
-            .await
-            .map_err(|e| Error::sql(code::INTERNAL, format!("commit task failed: {e}")))??;
+        durable(txn).await?;
         self.engine.metrics.commits.inc();
         self.engine
             .metrics
@@ -1043,13 +1040,10 @@ impl Session {
             n += b.num_rows();
             txn.insert_batch(&name, &b)?;
         }
-        let r = tokio::task::spawn_blocking(move || txn.commit())
-            .await
-            .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
-        if let Err(e) = r {
+        if let Err(e) = durable(txn).await {
             // Nothing was inserted: do not leave an empty table behind a failed CREATE TABLE AS.
             let _ = self.engine.db.drop_table(&name);
-            return Err(e.into());
+            return Err(e);
         }
         Ok(Output::Command(Tag::new("SELECT").with_rows(n)))
     }
@@ -1208,4 +1202,16 @@ fn not_null_violation(e: Error, table: &str, sources: &[(String, String)]) -> Er
         table: table.to_string(),
         column: column.to_string(),
     })
+}
+
+/// Hands a transaction to the storage committer and waits for its group's fsync without holding a thread.
+async fn durable(txn: omendb_storage::WriteTxn) -> Result<omendb_storage::CommitInfo> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    txn.commit_then(move |r| {
+        let _ = tx.send(r);
+    });
+    let r = rx
+        .await
+        .map_err(|_| Error::sql(code::INTERNAL, "the committer stopped"))?;
+    Ok(r?)
 }

@@ -1,13 +1,12 @@
-//! Group commit. Committers queue their write sets; whoever takes the commit lock becomes the leader, validates
-//! every queued transaction in order against the newest state, writes all accepted ones to the WAL in ONE redb
-//! transaction (one fsync for the group), and only then publishes the new version and answers everyone.
+//! Group commit. Transactions queue their write sets for one committer thread, which validates every queued
+//! transaction in order against the newest state, writes all accepted ones to the WAL in ONE redb transaction
+//! (one fsync for the group), and only then publishes the new version and answers everyone.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_select::concat::concat_batches;
-use parking_lot::Mutex;
 
 use crate::chunk::Chunk;
 use crate::chunk_file;
@@ -74,79 +73,116 @@ pub struct CommitInfo {
     pub lsn: u64,
 }
 
-/// Transactions waiting to be committed, and whether a leader is committing a group right now.
+/// Called once with a transaction's outcome, on the committer thread: keep it short (wake someone, send).
+pub type CommitCallback = Box<dyn FnOnce(Result<CommitInfo>) + Send>;
+
+/// Transactions waiting for the committer, and whether it has been told to stop.
 #[derive(Default)]
 pub(crate) struct CommitQueue {
-    pub waiting: Vec<Arc<Pending>>,
-    pub leader_active: bool,
+    pub waiting: Vec<Pending>,
+    pub stopped: bool,
 }
 
 pub(crate) struct Pending {
-    writes: Mutex<Option<TxnWrites>>,
-    result: Mutex<Option<Result<CommitInfo>>>,
+    writes: TxnWrites,
+    done: CommitCallback,
+}
+
+/// The committer thread: takes everything queued, commits it as one group (one fsync), answers everyone,
+/// and goes back for whatever queued up during the fsync. Committers never block a thread of their own while
+/// they wait, so an async server pays one wake-up per commit instead of a blocking-pool hand-off each way.
+pub(crate) fn committer(inner: std::sync::Arc<Inner>) {
+    loop {
+        let group = {
+            let mut q = inner.queue.lock();
+            while q.waiting.is_empty() && !q.stopped {
+                inner.queue_cv.wait(&mut q);
+            }
+            if q.waiting.is_empty() {
+                return;
+            }
+            std::mem::take(&mut q.waiting)
+        };
+        inner.run_group(group);
+    }
 }
 
 impl Inner {
+    /// Commits and waits for the outcome.
     pub fn commit_writes(&self, writes: TxnWrites) -> Result<CommitInfo> {
-        if writes.tables.values().all(TableWrites::is_empty) {
-            return Ok(CommitInfo { lsn: 0 });
-        }
-        let me = Arc::new(Pending {
-            writes: Mutex::new(Some(writes)),
-            result: Mutex::new(None),
-        });
-        let mut q = self.queue.lock();
-        q.waiting.push(me.clone());
-        loop {
-            if let Some(r) = me.result.lock().take() {
-                return r;
-            }
-            if q.leader_active {
-                // Followers wait here, not on the commit lock: a finished group wakes them all at once.
-                self.queue_cv.wait(&mut q);
-                continue;
-            }
-            q.leader_active = true;
-            let group = std::mem::take(&mut q.waiting);
-            drop(q);
-            {
-                let mut state = self.commit.lock();
-                self.commit_group(&mut state, group);
-                self.seal_long_tails(&mut state);
-            }
-            self.maybe_wake_retrain();
-            q = self.queue.lock();
-            q.leader_active = false;
-            self.queue_cv.notify_all();
-        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit(
+            writes,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().unwrap_or(Err(Error::Closed))
     }
 
-    fn commit_group(&self, state: &mut CommitState, group: Vec<Arc<Pending>>) {
+    /// Queues a transaction for the committer; `done` hears the outcome once it is durable (or refused).
+    pub fn submit(&self, writes: TxnWrites, done: CommitCallback) {
+        if writes.tables.values().all(TableWrites::is_empty) {
+            return done(Ok(CommitInfo { lsn: 0 }));
+        }
+        let p = Pending { writes, done };
+        let mut q = self.queue.lock();
+        if q.stopped {
+            // The database handle is gone but a transaction outlived it: commit on the caller's thread.
+            drop(q);
+            return self.run_group(vec![p]);
+        }
+        q.waiting.push(p);
+        drop(q);
+        self.queue_cv.notify_one();
+    }
+
+    /// Tells the committer to finish what is queued and exit.
+    pub fn stop_committer(&self) {
+        self.queue.lock().stopped = true;
+        self.queue_cv.notify_all();
+    }
+
+    fn run_group(&self, group: Vec<Pending>) {
+        let answers = {
+            let mut state = self.commit.lock();
+            let answers = self.commit_group(&mut state, group);
+            self.seal_long_tails(&mut state);
+            answers
+        };
+        for (done, r) in answers {
+            done(r);
+        }
+        self.maybe_wake_retrain();
+    }
+
+    /// Commits a group; the answers are given out by the caller after the commit lock is released.
+    fn commit_group(
+        &self,
+        state: &mut CommitState,
+        group: Vec<Pending>,
+    ) -> Vec<(CommitCallback, Result<CommitInfo>)> {
         let mut head = (**self.current.load()).clone();
         let mut batch = StoreBatch::default();
+        let mut answers = Vec::with_capacity(group.len());
         let mut accepted = Vec::with_capacity(group.len());
         let mut undo = Undo::default();
         let first_lsn = state.next_lsn;
         for p in group {
-            let writes = p
-                .writes
-                .lock()
-                .take()
-                .expect("each pending transaction is committed once");
             let lsn = state.next_lsn;
-            match self.apply_txn(&mut head, writes, lsn, state, &mut batch, &mut undo) {
+            match self.apply_txn(&mut head, p.writes, lsn, state, &mut batch, &mut undo) {
                 Ok(record) => {
                     if let Some(r) = record {
                         batch.wal.push((lsn, encode(&r)));
                     }
                     state.next_lsn += 1;
-                    accepted.push((p, lsn));
+                    accepted.push((p.done, lsn));
                 }
-                Err(e) => *p.result.lock() = Some(Err(e)),
+                Err(e) => answers.push((p.done, Err(e))),
             }
         }
         if accepted.is_empty() {
-            return;
+            return answers;
         }
         batch.meta.push((META_NEXT_LSN, state.next_lsn));
         batch.meta.push((META_NEXT_FILE, state.next_file_id));
@@ -159,9 +195,11 @@ impl Inner {
             Ok(()) => {
                 head.lsn = state.next_lsn - 1;
                 self.current.store(Arc::new(head));
-                for (p, lsn) in accepted {
-                    *p.result.lock() = Some(Ok(CommitInfo { lsn }));
-                }
+                answers.extend(
+                    accepted
+                        .into_iter()
+                        .map(|(done, lsn)| (done, Ok(CommitInfo { lsn }))),
+                );
             }
             Err(e) => {
                 // Nothing was published: undo tail appends nobody could see, drop files nobody names.
@@ -173,11 +211,14 @@ impl Inner {
                     let _ = std::fs::remove_file(f);
                 }
                 state.next_lsn = first_lsn;
-                for (p, _) in accepted {
-                    *p.result.lock() = Some(Err(e.duplicate()));
-                }
+                answers.extend(
+                    accepted
+                        .into_iter()
+                        .map(|(done, _)| (done, Err(e.duplicate()))),
+                );
             }
         }
+        answers
     }
 
     /// Validates one transaction against `head` and applies it there. On error `head` is unchanged.

@@ -53,6 +53,7 @@ pub(crate) struct Inner {
 pub struct Database {
     pub(crate) inner: Arc<Inner>,
     worker: Option<JoinHandle<()>>,
+    committer: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -124,7 +125,16 @@ impl Database {
             })
             .transpose()
             .map_err(|e| Error::io("retrain thread", e))?;
-        Ok(Database { inner, worker })
+        let c = inner.clone();
+        let committer = std::thread::Builder::new()
+            .name("omendb-commit".into())
+            .spawn(move || crate::commit::committer(c))
+            .map_err(|e| Error::io("commit thread", e))?;
+        Ok(Database {
+            inner,
+            worker,
+            committer: Some(committer),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -200,8 +210,12 @@ impl Drop for Database {
     fn drop(&mut self) {
         self.inner.shutdown.store(true, Ordering::Release);
         self.inner.notify_worker();
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
+        self.inner.stop_committer();
+        for t in [self.worker.take(), self.committer.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = t.join();
         }
     }
 }

@@ -346,6 +346,12 @@ impl WriteTxn {
         self.inner.commit_writes(self.writes)
     }
 
+    /// Hands the transaction to the committer without blocking; `done` hears the outcome once it is durable
+    /// (or refused). For async callers: send the result through a channel from `done`.
+    pub fn commit_then(self, done: impl FnOnce(Result<CommitInfo>) + Send + 'static) {
+        self.inner.submit(self.writes, Box::new(done))
+    }
+
     /// Discards every write.
     pub fn rollback(self) {}
 }
