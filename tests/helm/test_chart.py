@@ -49,6 +49,8 @@ ALLOWED_KINDS = {
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding"}
 COMPONENTS = {"operator", "control-plane", "postgresql"}
 
+PRICES = {"pro": "price_pro", "enterprise": "price_ent"}
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "namespaced": {"operator": {"watchNamespace": "omendb-tenants"}},
@@ -61,8 +63,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "externalDatabase": {"existingSecret": "metadata-db", "existingSecretKey": "url"},
     },
     "jwt-existing-secret": {"jwt": {"existingSecret": "my-jwt"}},
-    "billing-existing-secret": {"billing": {"enabled": True, "existingSecret": "stripe"}},
-    "billing-values": {"billing": {"enabled": True, "secretKey": "sk_test_abc", "webhookSecret": "whsec_abc"}},
+    "billing-existing-secret": {"billing": {"enabled": True, "existingSecret": "stripe", "prices": PRICES}},
+    "billing-values": {
+        "billing": {
+            "enabled": True, "secretKey": "sk_test_abc", "webhookSecret": "whsec_abc", "prices": PRICES,
+            "returnUrl": "https://console.example.com/billing",
+        }
+    },
     "ingress": {
         "controlPlane": {
             "ingress": {
@@ -238,7 +245,9 @@ BAD_VALUES = {
     "namespace-not-dns": {"operator": {"watchNamespace": "Not_A_Namespace"}},
     "storage-not-quantity": {"postgresql": {"storage": "lots"}},
     "resources-limits-removed": {"operator": {"resources": {"limits": None}}},  # null deletes a default
-    "billing-without-secret": {"billing": {"enabled": True}},
+    "billing-without-secret": {"billing": {"enabled": True, "prices": PRICES}},
+    "billing-without-prices": {"billing": {"enabled": True, "existingSecret": "stripe"}},
+    "billing-bad-price": {"billing": {"enabled": True, "existingSecret": "stripe", "prices": {"pro": "pro", "enterprise": "price_e"}}},
     "ingress-without-host": {"controlPlane": {"ingress": {"enabled": True}}},
     "external-db-both": {
         "postgresql": {"enabled": False},
@@ -617,6 +626,12 @@ def test_billing_env(variant: str, secret: str) -> None:
     env = env_map(container(objs, "omendb-control-plane", "control-plane"))
     assert env["STRIPE_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "secret-key"}
     assert env["STRIPE_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "webhook-secret"}
+    assert env["OMENDB_STRIPE_PRICE_PRO"]["value"] == "price_pro"
+    assert env["OMENDB_STRIPE_PRICE_ENTERPRISE"]["value"] == "price_ent"
+    if variant == "billing-values":
+        assert env["OMENDB_BILLING_RETURN_URL"]["value"] == "https://console.example.com/billing"
+    else:
+        assert "OMENDB_BILLING_RETURN_URL" not in env
     chart_secrets = {s["metadata"]["name"]: s for s in by_kind(objs, "Secret")}
     if secret == "omendb-billing":
         data = chart_secrets[secret]["data"]
@@ -631,7 +646,7 @@ def test_no_billing_secret_or_env_when_off() -> None:
         objs = objects_of(variant)
         assert not [s for s in by_kind(objs, "Secret") if "billing" in s["metadata"]["name"]]
         env = env_map(container(objs, "omendb-control-plane", "control-plane"))
-        assert not [n for n in env if "STRIPE" in n]
+        assert not [n for n in env if "STRIPE" in n or "BILLING" in n]
         assert "every plan is free" in notes_of(variant)
 
 

@@ -133,6 +133,9 @@ template, so `helm install`, `helm template` and `helm lint` all stop on them.
 {{- if and .Values.billing.enabled (not .Values.billing.existingSecret) (not (and .Values.billing.secretKey .Values.billing.webhookSecret)) }}
 {{- fail "billing.enabled is true: set billing.existingSecret, or both billing.secretKey and billing.webhookSecret" }}
 {{- end }}
+{{- if and .Values.billing.enabled (not (and .Values.billing.prices.pro .Values.billing.prices.enterprise)) }}
+{{- fail "billing.enabled is true: set billing.prices.pro and billing.prices.enterprise (Stripe price ids)" }}
+{{- end }}
 {{- if and .Values.controlPlane.ingress.enabled (not .Values.controlPlane.ingress.host) }}
 {{- fail "controlPlane.ingress.enabled is true: set controlPlane.ingress.host" }}
 {{- end }}
