@@ -639,6 +639,17 @@ async fn usage_is_reported_once_despite_failures_and_restarts(backend: Backend) 
         assert_eq!(b["estimate"]["base_cents"], 2900);
         assert!(!b["daily"].as_array().unwrap().is_empty());
     }
+    // Retention deletes settled rows only.
+    let pool = cp.running.as_ref().unwrap().state.pool.clone();
+    let cutoff = omendb_control_plane::store::now_ms();
+    let pruned = bs::prune_usage(&pool, cutoff).await.unwrap();
+    assert!(pruned > 0);
+    let left = bs::usage_of_org(&pool, &org).await.unwrap();
+    assert!(
+        left.iter()
+            .all(|u| u.report_status == bs::PENDING || u.period_end >= cutoff),
+        "{left:?}"
+    );
     cp.stop().await;
 }
 

@@ -57,6 +57,8 @@ pub struct Billing {
     pub report_interval_ms: u64,
     /// Per Stripe request.
     pub request_timeout_ms: u64,
+    /// Reported and unbilled usage rows older than this are deleted (pending ones never are).
+    pub usage_retention_days: u64,
     /// Stripe meter event names.
     pub compute_meter: String,
     pub storage_meter: String,
@@ -89,6 +91,7 @@ impl Default for Billing {
             sample_interval_ms: 60_000,
             report_interval_ms: 60_000,
             request_timeout_ms: 10_000,
+            usage_retention_days: 100,
             compute_meter: "omendb_compute_seconds".into(),
             storage_meter: "omendb_storage_mib_seconds".into(),
             pro: PlanPrice {

@@ -194,13 +194,25 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
     let cfg = &state.billing.config;
     let sample_every = Duration::from_millis(cfg.sample_interval_ms);
     let report_every = Duration::from_millis(cfg.report_interval_ms);
+    let retention_ms =
+        i64::try_from(cfg.usage_retention_days.saturating_mul(86_400_000)).unwrap_or(i64::MAX);
     let s = state.clone();
     let sampler = tokio::spawn(async move {
         let mut sampler = Sampler::default();
         let mut tick = tokio::time::interval(sample_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pruned_at = 0;
         loop {
             tick.tick().await;
+            let now = store::now_ms();
+            if now - pruned_at > 3_600_000 {
+                pruned_at = now;
+                match bs::prune_usage(&s.pool, now.saturating_sub(retention_ms)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("pruned {n} settled usage rows"),
+                    Err(e) => tracing::error!("pruning usage rows failed: {e}"),
+                }
+            }
             if let Err(e) = sampler.sample(&s, store::now_ms()).await {
                 tracing::error!("usage sampling failed: {e}");
             }

@@ -260,6 +260,16 @@ pub async fn daily_usage(
     .await?)
 }
 
+/// Deletes settled usage rows that ended before `cutoff`; returns how many.
+pub async fn prune_usage(pool: &Pool, cutoff: i64) -> Result<u64> {
+    let r = sqlx::query("delete from usage_records where report_status <> $1 and period_end < $2")
+        .bind(PENDING)
+        .bind(cutoff)
+        .execute(pool)
+        .await?;
+    Ok(r.rows_affected())
+}
+
 /// Counts of usage rows by report status (for `/metrics`).
 pub async fn usage_status_counts(pool: &Pool) -> Result<Vec<(String, i64)>> {
     Ok(sqlx::query_as::<_, (String, i64)>(
