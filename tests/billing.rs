@@ -639,6 +639,27 @@ async fn usage_is_reported_once_despite_failures_and_restarts(backend: Backend) 
         assert_eq!(b["estimate"]["base_cents"], 2900);
         assert!(!b["daily"].as_array().unwrap().is_empty());
     }
+    let metrics = cp
+        .http
+        .get(format!("{}/metrics", cp.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("omendb_cp_usage_rows{status=\"reported\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("omendb_cp_usage_reports_total{outcome=\"error\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("omendb_cp_stripe_webhooks_total{outcome=\"applied\"}"),
+        "{metrics}"
+    );
     // Retention deletes settled rows only.
     let pool = cp.running.as_ref().unwrap().state.pool.clone();
     let cutoff = omendb_control_plane::store::now_ms();

@@ -19,6 +19,7 @@ pub struct Metrics {
     pub usage_rows: IntCounterVec,
     pub usage_reports: IntCounterVec,
     pub webhooks: IntCounterVec,
+    pub usage_backlog: IntGaugeVec,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -82,6 +83,13 @@ impl Metrics {
             ),
             &["outcome"],
         ));
+        let usage_backlog = must(IntGaugeVec::new(
+            Opts::new(
+                "usage_rows",
+                "Usage rows in the metadata DB, by report status",
+            ),
+            &["status"],
+        ));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -93,6 +101,7 @@ impl Metrics {
             Box::new(usage_rows.clone()),
             Box::new(usage_reports.clone()),
             Box::new(webhooks.clone()),
+            Box::new(usage_backlog.clone()),
         ] {
             must(registry.register(c));
         }
@@ -108,6 +117,7 @@ impl Metrics {
             usage_rows,
             usage_reports,
             webhooks,
+            usage_backlog,
         }
     }
 

@@ -66,6 +66,17 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
                 .set(n);
         }
     }
+    // A growing `pending` count is Stripe not taking our usage: alert on it.
+    if let Ok(rows) = store::billing::usage_status_counts(&state.pool).await {
+        state.metrics.usage_backlog.reset();
+        for (s, n) in rows {
+            state
+                .metrics
+                .usage_backlog
+                .with_label_values(&[s.as_str()])
+                .set(n);
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

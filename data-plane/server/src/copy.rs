@@ -108,6 +108,9 @@ fn parse_float(s: &str) -> Option<f64> {
 
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
+    if let Some(t) = parse_iso_timestamp(s.as_bytes()) {
+        return Some(t);
+    }
     for f in [
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%dT%H:%M:%S%.f",
@@ -124,6 +127,38 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         }
     }
     None
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.fraction]` (or with `T`), the shape nearly every COPY carries, without chrono's
+/// format interpreter (a quarter of a COPY's CPU went there). `None` means "not this shape": the caller
+/// falls back to the general formats, so only validity, never acceptance, is decided here.
+fn parse_iso_timestamp(b: &[u8]) -> Option<i64> {
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b' ' | b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    let mut nanos = 0u32;
+    if b.len() > 19 {
+        let frac = &b[20..];
+        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        nanos = num(20..b.len())? * 10u32.pow(9 - frac.len() as u32);
+    }
+    let time =
+        chrono::NaiveTime::from_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)?;
+    Some(date.and_time(time).and_utc().timestamp_micros())
 }
 
 pub fn parse_timestamptz(s: &str) -> Option<i64> {
@@ -482,8 +517,13 @@ impl CopyIn {
                         i += 1;
                     }
                 } else {
-                    field.push(b);
-                    i += 1;
+                    // Copy the run up to the next quote or escape at once, not byte by byte.
+                    let run = buf[i..]
+                        .iter()
+                        .position(|&c| c == self.quote || c == self.escape)
+                        .unwrap_or(buf.len() - i);
+                    field.extend_from_slice(&buf[i..i + run.max(1)]);
+                    i += run.max(1);
                 }
                 continue;
             }
@@ -502,8 +542,14 @@ impl CopyIn {
                 i += 2;
                 break;
             } else {
-                field.push(b);
-                i += 1;
+                let run = buf[i..]
+                    .iter()
+                    .position(|&c| {
+                        c == self.quote || c == self.delimiter || c == b'\n' || c == b'\r'
+                    })
+                    .unwrap_or(buf.len() - i);
+                field.extend_from_slice(&buf[i..i + run.max(1)]);
+                i += run.max(1);
             }
         }
         if fields.is_empty() && !quoted_field && field == b"\\." {
@@ -648,5 +694,78 @@ impl CopyIn {
         self.batches.push(batch);
         self.rows_in_builders = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NaiveDateTime, parse_iso_timestamp, parse_timestamp};
+
+    fn chrono_only(s: &str) -> Option<i64> {
+        ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|t| t.and_utc().timestamp_micros())
+    }
+
+    #[test]
+    fn fast_timestamps_agree_with_chrono() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |m: u64| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) % m
+        };
+        let mut fast = 0;
+        for i in 0..20_000 {
+            // Mostly valid values, with out-of-range fields (month 13, day 31 in short months, hour 24,
+            // second 60) mixed in, and fractions of every length.
+            let frac = match next(4) {
+                0 => String::new(),
+                _ => {
+                    let digits = 1 + next(10) as usize;
+                    format!(
+                        ".{}",
+                        (0..digits)
+                            .map(|_| char::from(b'0' + next(10) as u8))
+                            .collect::<String>()
+                    )
+                }
+            };
+            let sep = if i % 2 == 0 { ' ' } else { 'T' };
+            let s = format!(
+                "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}{frac}",
+                next(3000),
+                next(14),
+                next(32),
+                next(25),
+                next(61),
+                next(61)
+            );
+            let got = parse_iso_timestamp(s.as_bytes());
+            if got.is_some() {
+                fast += 1;
+                assert_eq!(got, chrono_only(&s), "{s}");
+            }
+            assert_eq!(parse_timestamp(&s), chrono_only(&s), "{s}");
+        }
+        assert!(fast > 10_000, "the fast path took only {fast} of 20000");
+        for s in [
+            "2021-06-01 12:00:00",
+            "1999-12-31T23:59:59.999999",
+            "2024-02-29 00:00:00.5",
+        ] {
+            assert!(parse_iso_timestamp(s.as_bytes()).is_some(), "{s}");
+        }
+        for s in [
+            "2021-6-01 12:00:00",
+            "2021-06-01 12:00:00.",
+            "2021-06-01 12:00:00+02",
+            "2023-02-29 00:00:00",
+        ] {
+            assert_eq!(parse_iso_timestamp(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(parse_timestamp("2021-06-01"), Some(1_622_505_600_000_000));
     }
 }
