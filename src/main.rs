@@ -226,6 +226,7 @@ fn server_config(a: ServerArgs) -> anyhow::Result<Config> {
 fn serve(a: ServerArgs) -> anyhow::Result<()> {
     let config = server_config(a)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.limits.worker_threads())
         .enable_all()
         .build()?;
     rt.block_on(async move {
