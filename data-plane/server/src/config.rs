@@ -93,9 +93,8 @@ pub struct Limits {
     pub statement_timeout_ms: u64,
     /// Memory a query may use for sorts, joins and aggregates, in MiB; 0 = no limit.
     pub max_query_memory_mb: usize,
-    /// Async worker threads; 0 = one fewer than the cores (at least one). The spare core is for the
-    /// committer, the kernel's network work and co-located clients: with every core a worker, two workers
-    /// and two client threads on two cores made point-query p99 1.4 ms instead of 0.7 ms (benchmarks.md).
+    /// Async worker threads; 0 = one per core. On a machine shared with busy clients one fewer can cut tail
+    /// latency of tiny queries at the cost of throughput of bigger ones (figures in docs/benchmarks.md).
     pub worker_threads: usize,
 }
 
@@ -104,8 +103,7 @@ impl Limits {
         if self.worker_threads > 0 {
             return self.worker_threads;
         }
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-        cores.saturating_sub(1).max(1)
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     }
 }
 
