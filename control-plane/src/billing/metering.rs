@@ -39,7 +39,10 @@ impl Sampler {
         let mut written = 0;
         let live = store::databases::all_live(&state.pool).await?;
         let ids: std::collections::HashSet<&str> = live.iter().map(|d| d.id.as_str()).collect();
+        // Deleted databases leave no state behind.
         self.last.retain(|id, _| ids.contains(id.as_str()));
+        self.compute_ms.retain(|id, _| ids.contains(id.as_str()));
+        self.storage.retain(|id, _| ids.contains(id.as_str()));
         for db in &live {
             if db.desired == desired::DELETED {
                 continue;
