@@ -355,8 +355,7 @@ async fn webhooks_are_verified_and_processed_once(backend: Backend) {
         return;
     };
     let (token, org) = owner(&cp, "hooks@example.com").await;
-    pay_for(&cp, &token, &org, "pro").await;
-    let cus = customer_of(&cp, &org).await;
+    let cus = pay_for(&cp, &token, &org, "pro").await;
     let failed = json!({"id": "evt_fail_1", "object": "event", "type": "invoice.payment_failed",
         "created": unix_now(), "data": {"object": {"id": "in_1", "object": "invoice", "customer": cus}}})
     .to_string();
@@ -450,15 +449,7 @@ async fn webhooks_are_verified_and_processed_once(backend: Backend) {
     .await;
     assert_eq!(billing(&cp, &token).await["state"], "active");
 
-    let metrics = cp
-        .http
-        .get(format!("{}/metrics", cp.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = cp.metrics_text().await;
     for outcome in [
         "applied",
         "bad_signature",
@@ -662,15 +653,7 @@ async fn usage_is_reported_once_despite_failures_and_restarts(backend: Backend) 
         assert_eq!(b["estimate"]["base_cents"], 2900);
         assert!(!b["daily"].as_array().unwrap().is_empty());
     }
-    let metrics = cp
-        .http
-        .get(format!("{}/metrics", cp.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = cp.metrics_text().await;
     assert!(
         metrics.contains("omendb_cp_usage_rows{status=\"reported\"}"),
         "{metrics}"
@@ -807,8 +790,7 @@ async fn subscription_changes_set_the_plan(backend: Backend) {
         return;
     };
     let (token, org) = owner(&cp, "subs@example.com").await;
-    pay_for(&cp, &token, &org, "pro").await;
-    let cus = customer_of(&cp, &org).await;
+    let cus = pay_for(&cp, &token, &org, "pro").await;
     let db = cp.create_db(&token, "p", "pro").await;
     let id = db["database"]["id"].as_str().unwrap().to_string();
     cp.wait_state(&token, &id, "ready").await;

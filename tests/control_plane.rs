@@ -687,15 +687,7 @@ async fn quotas_and_audit_log(b: Backend) {
             .all(|e| e["at_ms"].as_i64().unwrap() < before)
     );
     // Metrics count requests by route template and databases by state.
-    let text = cp
-        .http
-        .get(format!("{}/metrics", cp.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = cp.metrics_text().await;
     assert!(
         text.contains(
             r#"omendb_cp_http_requests_total{method="POST",route="/v1/databases",status="403"} 1"#
@@ -790,15 +782,7 @@ async fn supervision_restarts_a_killed_tenant(b: Backend) {
     let c = connect(&db, pw).await.unwrap();
     let n: i64 = c.query_one("select id from k", &[]).await.unwrap().get(0);
     assert_eq!(n, 42);
-    let text = cp
-        .http
-        .get(format!("{}/metrics", cp.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = cp.metrics_text().await;
     assert!(text.contains("omendb_cp_tenant_restarts_total 1"), "{text}");
     cp.stop().await;
 }

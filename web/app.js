@@ -1223,6 +1223,16 @@ function niceMax(v) {
  * One chart: {key, title, unit, fmt, series: [{name, points: [[t, v|null]]}]}. Charts are kept by key in
  * `box` and redrawn in place, so the page does not jump.
  */
+/** The plot area of a 150 px high chart as wide as its box, with `padL` px for the value axis labels. */
+function chartFrame(svgBox, padL) {
+  const W = Math.max(200, Math.round(svgBox.clientWidth || 320));
+  const H = 150;
+  const padR = 8;
+  const padT = 8;
+  const padB = 20;
+  return { W, H, padL, padR, padT, padB, pw: W - padL - padR, ph: H - padT - padB };
+}
+
 function drawChart(box, spec, t0, t1) {
   let fig = box.querySelector(`figure[data-key="${spec.key}"]`);
   if (!fig) {
@@ -1235,14 +1245,7 @@ function drawChart(box, spec, t0, t1) {
     box.append(fig);
   }
   const svgBox = fig.querySelector('.chart-svg');
-  const W = Math.max(200, Math.round(svgBox.clientWidth || 320));
-  const H = 150;
-  const padL = 52;
-  const padR = 8;
-  const padT = 8;
-  const padB = 20;
-  const pw = W - padL - padR;
-  const ph = H - padT - padB;
+  const { W, H, padL, padR, padT, padB, pw, ph } = chartFrame(svgBox, 52);
   let max = 0;
   for (const sr of spec.series) for (const [, v] of sr.points) if (v !== null && v > max) max = v;
   const top = Math.max(niceMax(max), spec.minTop || 0);
@@ -1823,14 +1826,7 @@ function drawDaily(fig, daily, force = false) {
   }
   const svgBox = h('div', { class: 'chart-svg' });
   put(fig, svgBox);
-  const W = Math.max(200, Math.round(svgBox.clientWidth || 320));
-  const H = 150;
-  const padL = 44;
-  const padR = 8;
-  const padT = 8;
-  const padB = 20;
-  const pw = W - padL - padR;
-  const ph = H - padT - padB;
+  const { W, H, padL, padR, padT, padB, pw, ph } = chartFrame(svgBox, 44);
   const hours = daily.map((d) => (d.compute_seconds || 0) / 3600);
   const top = niceMax(Math.max(0, ...hours));
   const y = (v) => padT + ph - (v / top) * ph;

@@ -165,6 +165,12 @@ impl Cp {
         (status, value)
     }
 
+    /// The control plane's Prometheus text.
+    pub async fn metrics_text(&self) -> String {
+        let r = self.http.get(format!("{}/metrics", self.base)).send().await;
+        r.expect("GET /metrics").text().await.expect("metrics body")
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }

@@ -294,10 +294,6 @@ async fn customer(state: &AppState, who: &Principal) -> Result<String> {
     bs::set_customer(&state.pool, &who.org_id, &created).await
 }
 
-fn return_url(state: &AppState) -> String {
-    state.billing.config.return_url.clone()
-}
-
 /// Starts Stripe Checkout for a paid plan's subscription; send the user to the returned URL.
 #[utoipa::path(post, path = "/v1/billing/checkout", tag = "billing", security(("bearer" = [])),
     request_body = CheckoutBody,
@@ -328,7 +324,7 @@ async fn checkout(
     }
     let price = state.billing.price(body.plan);
     let customer = customer(&state, &who).await?;
-    let back = return_url(&state);
+    let back = &state.billing.config.return_url;
     let url = stripe
         .checkout(CheckoutRequest {
             customer: &customer,
@@ -369,7 +365,11 @@ async fn portal(State(state): State<AppState>, who: Principal) -> Result<Json<Re
     let stripe = state.billing.stripe()?;
     let customer = customer(&state, &who).await?;
     let url = stripe
-        .portal(&customer, &return_url(&state), &store::new_id("portal"))
+        .portal(
+            &customer,
+            &state.billing.config.return_url,
+            &store::new_id("portal"),
+        )
         .await?;
     Ok(Json(RedirectUrl { url }))
 }
