@@ -102,6 +102,9 @@ async function connectFails(connectionString) {
 const headBadge = () => page.locator('.head-state .badge');
 const waitState = (state, timeout = 30_000) => page.locator(`.head-state .badge[data-state="${state}"]`).waitFor({ timeout });
 
+/** A flash message on the page (role=status), not its copy in the screen-reader announcer. */
+const flashed = (text) => page.getByRole('status').filter({ hasText: text });
+
 /** The error text wired to an input through aria-describedby. */
 async function describedError(locator) {
   const ids = (await locator.getAttribute('aria-describedby')).split(' ').filter((x) => x.endsWith('-error'));
@@ -306,7 +309,7 @@ describe('web console', { timeout: 240_000 }, () => {
     await page.getByText('Monitoring comes with the pro plan').waitFor();
     await page.getByLabel('Plan', { exact: true }).selectOption('pro');
     await page.getByRole('button', { name: 'Change plan' }).click();
-    await page.getByText('Plan changed to pro').waitFor();
+    await flashed('Plan changed to pro').waitFor();
     await waitState('ready');
     // Some traffic for the charts.
     const traffic = startTraffic(connStr);
@@ -328,7 +331,7 @@ describe('web console', { timeout: 240_000 }, () => {
     // The plan change restarts the server; the health charts need only the table to exist.
     await page.getByLabel('Plan', { exact: true }).selectOption('enterprise');
     await page.getByRole('button', { name: 'Change plan' }).click();
-    await page.getByText('Plan changed to enterprise').waitFor();
+    await flashed('Plan changed to enterprise').waitFor();
     await waitState('ready');
     await page.getByRole('heading', { name: 'Learned-index health per table' }).waitFor({ timeout: 20_000 });
     await page.locator('figure[data-key="t-rows"] .legend', { hasText: 'items' }).waitFor({ timeout: 20_000 });
@@ -387,7 +390,7 @@ describe('web console', { timeout: 240_000 }, () => {
     assert.equal(await del.getAttribute('aria-disabled'), null);
     await del.click();
     await page.waitForURL('**/databases');
-    await page.getByText(`${DB} is being deleted.`).waitFor();
+    await flashed(`${DB} is being deleted.`).waitFor();
     await page.locator(`tr[data-name="${DB}"]`).waitFor({ state: 'detached', timeout: 30_000 });
     await page.getByRole('heading', { name: 'No databases yet' }).waitFor();
     assert.ok(await connectFails(connStr), 'a deleted database accepts no connections');
@@ -450,7 +453,7 @@ describe('web console', { timeout: 240_000 }, () => {
   it('logs out; a wrong password and the rate limit are shown next to the form', async () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/login');
-    await page.getByText('You have logged out.').waitFor();
+    await flashed('You have logged out.').waitFor();
     assert.equal(await page.evaluate((k) => localStorage.getItem(k), RT_KEY), null);
 
     const email = page.getByLabel('Email');
