@@ -96,6 +96,9 @@ pub struct Limits {
     /// Async worker threads; 0 = one per core. On a machine shared with busy clients one fewer can cut tail
     /// latency of tiny queries at the cost of throughput of bigger ones (figures in docs/benchmarks.md).
     pub worker_threads: usize,
+    /// One OS thread per client connection (the default) instead of multiplexing connections on the
+    /// workers; query execution stays on the workers either way (why: `runtime.rs`).
+    pub connection_threads: bool,
 }
 
 impl Limits {
@@ -114,6 +117,7 @@ impl Default for Limits {
             statement_timeout_ms: 0,
             max_query_memory_mb: 0,
             worker_threads: 0,
+            connection_threads: true,
         }
     }
 }
@@ -194,6 +198,9 @@ impl Config {
                 }
                 "OMENDB_WORKER_THREADS" => {
                     self.limits.worker_threads = v.parse().map_err(|_| parse(k, v))?
+                }
+                "OMENDB_CONNECTION_THREADS" => {
+                    self.limits.connection_threads = v.parse().map_err(|_| parse(k, v))?
                 }
                 "OMENDB_MAX_QUERY_MEMORY_MB" => {
                     self.limits.max_query_memory_mb = v.parse().map_err(|_| parse(k, v))?

@@ -5,6 +5,7 @@
 
 mod auth;
 mod catalog;
+mod cells;
 pub mod config;
 mod copy;
 mod corked;
@@ -20,6 +21,7 @@ mod names;
 mod params;
 mod rewrite;
 mod rows;
+mod runtime;
 pub mod scram;
 mod session;
 mod settings;
@@ -68,7 +70,10 @@ pub async fn start(config: Config) -> Result<Running> {
     let http = tokio::net::TcpListener::bind(http_bind).await?;
     let pg_addr = pg.local_addr()?;
     let http_addr = http.local_addr()?;
-    let listener = Arc::new(listener::Listener::new(engine.clone())?);
+    let listener = Arc::new(listener::Listener::new(
+        engine.clone(),
+        tokio::runtime::Handle::current(),
+    )?);
     engine.ready.store(true, Ordering::Release);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = http::router(engine.clone());

@@ -15,6 +15,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::TlsAcceptor;
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -23,6 +24,7 @@ use crate::config::Tls;
 use crate::corked::Corked;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::runtime::Threads;
 use crate::session::Session;
 use crate::wire::{Conn, HandleSlot};
 
@@ -57,16 +59,22 @@ pub struct Listener {
     tls: Option<TlsAcceptor>,
     cancel: Arc<ConnectionManager>,
     pids: Arc<RandomPidSecretKeyGenerator>,
+    /// The shared multi-threaded runtime: DataFusion execution, and connections past the thread budget.
+    pool: Handle,
+    threads: Threads,
 }
 
 impl Listener {
-    pub fn new(engine: Arc<Engine>) -> Result<Listener> {
+    /// `pool` is the runtime this server was started on.
+    pub fn new(engine: Arc<Engine>, pool: Handle) -> Result<Listener> {
         let tls = engine.config.tls.as_ref().map(tls_acceptor).transpose()?;
         Ok(Listener {
             engine,
             tls,
             cancel: Arc::new(ConnectionManager::new()),
             pids: Arc::new(RandomPidSecretKeyGenerator::default()),
+            pool,
+            threads: Threads::default(),
         })
     }
 
@@ -80,12 +88,33 @@ impl Listener {
                     continue;
                 }
             };
-            let this = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = this.connection(socket, addr).await {
-                    tracing::debug!("connection from {addr} ended: {e}");
+            let limits = &self.engine.config.limits;
+            let placed = &self.engine.metrics.connections_placed;
+            let socket = if limits.connection_threads {
+                let this = self.clone();
+                let serve = move |s| async move { this.run(s, addr).await };
+                match self
+                    .threads
+                    .spawn(socket, addr, limits.max_connections, serve)
+                {
+                    Ok(()) => {
+                        placed.with_label_values(&["thread"]).inc();
+                        continue;
+                    }
+                    Err(socket) => socket,
                 }
-            });
+            } else {
+                socket
+            };
+            placed.with_label_values(&["pool"]).inc();
+            let this = self.clone();
+            tokio::spawn(async move { this.run(socket, addr).await });
+        }
+    }
+
+    async fn run(&self, socket: TcpStream, addr: SocketAddr) {
+        if let Err(e) = self.connection(socket, addr).await {
+            tracing::debug!("connection from {addr} ended: {e}");
         }
     }
 
@@ -153,7 +182,10 @@ impl Listener {
             self.pids.clone(),
             handle.clone(),
         ));
-        let conn = Arc::new(Conn::new(Session::new(self.engine.clone()), handle));
+        let conn = Arc::new(Conn::new(
+            Session::new(self.engine.clone(), self.pool.clone()),
+            handle,
+        ));
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
         let mut next = Some(first);
         loop {

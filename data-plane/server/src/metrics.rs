@@ -20,6 +20,7 @@ pub struct Metrics {
     pub connections: IntGauge,
     pub connections_total: IntCounter,
     pub connections_rejected: IntCounterVec,
+    pub connections_placed: IntCounterVec,
     pub queries: IntCounterVec,
     pub query_seconds: HistogramVec,
     pub commits: IntCounter,
@@ -48,6 +49,13 @@ impl Metrics {
                 "Connections refused, by reason",
             ),
             &["reason"],
+        ));
+        let connections_placed = must(IntCounterVec::new(
+            Opts::new(
+                "connections_placed_total",
+                "Accepted sockets by where they run: their own thread, or the shared pool past the thread budget",
+            ),
+            &["on"],
         ));
         let queries = must(IntCounterVec::new(
             Opts::new("queries_total", "Statements executed, by kind and outcome"),
@@ -87,6 +95,7 @@ impl Metrics {
             Box::new(connections.clone()),
             Box::new(connections_total.clone()),
             Box::new(connections_rejected.clone()),
+            Box::new(connections_placed.clone()),
             Box::new(queries.clone()),
             Box::new(query_seconds.clone()),
             Box::new(commits.clone()),
@@ -102,6 +111,7 @@ impl Metrics {
             connections,
             connections_total,
             connections_rejected,
+            connections_placed,
             queries,
             query_seconds,
             commits,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::{Array, Decimal128Array, Float32Array, Float64Array, RecordBatch};
 use arrow_schema::DataType;
 use bytes::{BufMut, BytesMut};
-use pgwire::api::results::{DataRowEncoder, FieldInfo};
+use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
 use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
 use pgwire::types::ToSqlText;
@@ -86,51 +86,48 @@ impl ToSqlText for Float {
         out: &mut BytesMut,
         _: &FormatOptions,
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        let s = match self {
-            Float::F32(v) => float_text(
-                v.is_nan(),
-                v.is_infinite(),
-                *v < 0.0,
-                format!("{v:e}"),
-                v.to_string(),
-                6,
-            ),
-            Float::F64(v) => float_text(
-                v.is_nan(),
-                v.is_infinite(),
-                *v < 0.0,
-                format!("{v:e}"),
-                v.to_string(),
-                15,
-            ),
-        };
-        out.put_slice(s.as_bytes());
+        match self {
+            Float::F32(v) => crate::cells::put_float(out, *v, 6),
+            Float::F64(v) => crate::cells::put_float(out, *v, 15),
+        }
         Ok(IsNull::No)
     }
 }
 
-fn float_text(nan: bool, inf: bool, neg: bool, sci: String, plain: String, digits: i32) -> String {
-    if nan {
-        return "NaN".into();
-    }
-    if inf {
-        return if neg { "-Infinity" } else { "Infinity" }.into();
-    }
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if plain.trim_start_matches('-') != "0" && (exp < -4 || exp >= digits) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exp.abs())
-    } else {
-        plain
-    }
-}
-
-/// The rows of one batch, encoded for `fields`.
+/// The rows of one batch, encoded for `fields`: written directly when every column has a direct form
+/// (`cells.rs`), else through arrow-pg's encoder with PostgreSQL's timestamp text.
 pub fn encode(
     fields: Arc<Vec<FieldInfo>>,
     batch: RecordBatch,
-) -> impl Iterator<Item = PgWireResult<DataRow>> {
+) -> Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send> {
+    if let Some(rows) = crate::cells::direct_rows(&fields, &batch) {
+        return Box::new(rows.map(Ok));
+    }
+    let text_times: Vec<usize> = batch
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(i, f)| {
+            matches!(f.data_type(), DataType::Timestamp(..))
+                && fields
+                    .get(*i)
+                    .is_some_and(|f| f.format() == FieldFormat::Text)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let batch = if text_times.is_empty() {
+        batch
+    } else {
+        crate::text::timestamps_as_text(batch, &text_times)
+    };
+    Box::new(general(fields, batch))
+}
+
+fn general(
+    fields: Arc<Vec<FieldInfo>>,
+    batch: RecordBatch,
+) -> impl Iterator<Item = PgWireResult<DataRow>> + Send {
     let mut encoder = DataRowEncoder::new(fields.clone());
     (0..batch.num_rows()).map(move |row| {
         let schema = batch.schema_ref();
@@ -170,6 +167,12 @@ pub fn encode(
         }
         Ok(encoder.take_row())
     })
+}
+
+/// The general encoder's rows, collected (the direct writers are tested against it).
+#[cfg(test)]
+pub fn general_for_tests(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> Vec<DataRow> {
+    general(fields, batch).map(|r| r.unwrap()).collect()
 }
 
 #[cfg(test)]

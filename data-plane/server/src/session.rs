@@ -147,6 +147,8 @@ pub enum Output {
 
 pub struct Session {
     pub engine: Arc<Engine>,
+    /// Where DataFusion executes (the shared pool, not this connection's thread).
+    pool: tokio::runtime::Handle,
     ctx: SessionContext,
     view: SharedView,
     pub tx: Tx,
@@ -175,7 +177,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
 }
 
 impl Session {
-    pub fn new(engine: Arc<Engine>) -> Session {
+    pub fn new(engine: Arc<Engine>, pool: tokio::runtime::Handle) -> Session {
         let config = SessionConfig::new()
             .with_default_catalog_and_schema("omendb", "public")
             .with_create_default_catalog_and_schema(false)
@@ -198,6 +200,7 @@ impl Session {
         Session {
             settings: Settings::new(engine.config.limits.statement_timeout_ms),
             engine,
+            pool,
             ctx,
             view,
             tx: Tx::Idle,
@@ -792,10 +795,14 @@ impl Session {
     }
 
     async fn collect(&self, plan: LogicalPlan) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let df = self.ctx.execute_logical_plan(plan).await?;
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        Ok((schema, batches))
+        let ctx = self.ctx.clone();
+        crate::runtime::on_pool(&self.pool, async move {
+            let df = ctx.execute_logical_plan(plan).await?;
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            Ok((schema, batches))
+        })
+        .await
     }
 
     /// INSERT, UPDATE, DELETE: DataFusion computes the rows (subqueries, joins and defaults included); the

@@ -10,6 +10,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use bytes::{BufMut, BytesMut};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::{
@@ -19,13 +20,88 @@ use datafusion::logical_expr::{
 
 /// `micros` since the epoch as PostgreSQL prints a timestamp (with `+00` when `tz`).
 pub fn format_timestamp(micros: i64, tz: bool) -> String {
+    let mut out = BytesMut::with_capacity(32);
+    put_timestamp(&mut out, micros, tz);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes `micros` since the epoch as PostgreSQL prints a timestamp (with `+00` when `tz`). Years 1 to 9999
+/// are formatted by hand (a value per result cell is hot); others take chrono's calendar.
+pub fn put_timestamp(out: &mut BytesMut, micros: i64, tz: bool) {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000) as u32;
+    let (y, m, d) = civil(secs.div_euclid(86_400));
+    if !(1..=9999).contains(&y) {
+        return out.put_slice(format_timestamp_chrono(micros, tz).as_bytes());
+    }
+    let sod = secs.rem_euclid(86_400) as u32;
+    let two =
+        |out: &mut BytesMut, v: u32| out.put_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+    let y = y as u32;
+    two(out, y / 100);
+    two(out, y % 100);
+    out.put_u8(b'-');
+    two(out, m);
+    out.put_u8(b'-');
+    two(out, d);
+    out.put_u8(b' ');
+    two(out, sod / 3600);
+    out.put_u8(b':');
+    two(out, sod / 60 % 60);
+    out.put_u8(b':');
+    two(out, sod % 60);
+    if frac != 0 {
+        let mut digits = [0u8; 6];
+        let mut f = frac;
+        for d in digits.iter_mut().rev() {
+            *d = b'0' + (f % 10) as u8;
+            f /= 10;
+        }
+        let keep = 6 - frac.trailing_zeros_decimal();
+        out.put_u8(b'.');
+        out.put_slice(&digits[..keep]);
+    }
+    if tz {
+        out.put_slice(b"+00");
+    }
+}
+
+trait DecimalZeros {
+    fn trailing_zeros_decimal(self) -> usize;
+}
+
+impl DecimalZeros for u32 {
+    fn trailing_zeros_decimal(mut self) -> usize {
+        let mut n = 0;
+        while self != 0 && self % 10 == 0 {
+            self /= 10;
+            n += 1;
+        }
+        n
+    }
+}
+
+/// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The chrono-calendar form, for years outside 1 to 9999 (and the reference the tests check against).
+fn format_timestamp_chrono(micros: i64, tz: bool) -> String {
     let secs = micros.div_euclid(1_000_000);
     let frac = micros.rem_euclid(1_000_000);
     let t = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc());
     let Some(t) = t else {
         return micros.to_string();
     };
-    // Hand-formatted: chrono's strftime parses its format string on every call (hot for result rows).
     use chrono::{Datelike, Timelike};
     use std::fmt::Write;
     let mut s = String::with_capacity(32);
@@ -50,7 +126,7 @@ pub fn format_timestamp(micros: i64, tz: bool) -> String {
     s
 }
 
-fn micros(a: &dyn Array, unit: TimeUnit, i: usize) -> i64 {
+pub fn micros(a: &dyn Array, unit: TimeUnit, i: usize) -> i64 {
     match unit {
         TimeUnit::Second => a.as_primitive::<TimestampSecondType>().value(i) * 1_000_000,
         TimeUnit::Millisecond => a.as_primitive::<TimestampMillisecondType>().value(i) * 1000,
@@ -190,5 +266,54 @@ mod tests {
             "1970-01-01 00:00:01.5+00"
         );
         assert_eq!(format_timestamp(-1, false), "1969-12-31 23:59:59.999999");
+    }
+
+    /// The hand-made calendar and digits against chrono's, over every era a timestamp can hold.
+    #[test]
+    fn hand_formatted_timestamps_match_chrono() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let spans = [
+            1_000_000i64,
+            86_400_000_000,
+            400 * 366 * 86_400_000_000,
+            10_000 * 366 * 86_400_000_000,
+            i64::MAX,
+        ];
+        let mut edges = vec![
+            0,
+            -1,
+            1,
+            i64::MIN,
+            i64::MAX,
+            253_402_300_799_999_999,
+            253_402_300_800_000_000,
+        ];
+        edges.push(-62_135_596_800_000_000); // 0001-01-01
+        edges.push(-62_135_596_800_000_001);
+        for micros in edges {
+            for tz in [false, true] {
+                assert_eq!(
+                    format_timestamp(micros, tz),
+                    format_timestamp_chrono(micros, tz),
+                    "{micros}"
+                );
+            }
+        }
+        for _ in 0..200_000 {
+            let span = spans[rng.random_range(0..spans.len())];
+            let mut micros = rng.random_range(-span..=span);
+            match rng.random_range(0..4) {
+                0 => micros -= micros.rem_euclid(1_000_000),
+                1 => micros -= micros.rem_euclid(1000),
+                _ => {}
+            }
+            let tz = rng.random_bool(0.5);
+            assert_eq!(
+                format_timestamp(micros, tz),
+                format_timestamp_chrono(micros, tz),
+                "{micros}"
+            );
+        }
     }
 }

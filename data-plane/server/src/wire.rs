@@ -134,24 +134,9 @@ fn rows(
         schema, format, None,
     )?);
     let f = fields.clone();
-    let text_times: Vec<usize> = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(i, fl)| {
-            matches!(fl.data_type(), arrow_schema::DataType::Timestamp(..))
-                && format.format_for(*i) == pgwire::api::results::FieldFormat::Text
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let data = batches.into_iter().flat_map(move |b| {
-        let b = if text_times.is_empty() {
-            b
-        } else {
-            crate::text::timestamps_as_text(b, &text_times)
-        };
-        crate::rows::encode(f.clone(), b)
-    });
+    let data = batches
+        .into_iter()
+        .flat_map(move |b| crate::rows::encode(f.clone(), b));
     let mut r = QueryResponse::new(fields, stream::iter(data));
     r.set_command_tag(tag);
     Ok(r)

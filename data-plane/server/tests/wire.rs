@@ -548,3 +548,110 @@ async fn statement_timeout_and_cancel_stop_a_running_query() {
     assert_eq!(int(&c, "SELECT 5").await, 5);
     s.stop().await;
 }
+
+/// The text of `/metrics`.
+async fn metrics(http: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(http).await.unwrap();
+    sock.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    sock.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+fn placed(metrics: &str, on: &str) -> u64 {
+    let key = format!("omendb_connections_placed_total{{on=\"{on}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// A flood of silent sockets spends the connection-thread budget (max_connections + 16); sockets past it run
+/// as tasks on the pool, and a real client behind the flood is still served (within its start-up timeout the
+/// flood is still open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_flood_runs_on_the_pool_and_clients_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.limits.max_connections = 2;
+    let s = omendb_server::start(cfg).await.unwrap();
+    let port = s.pg_addr.port();
+    let mut flood = Vec::new();
+    for _ in 0..30 {
+        flood.push(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap(),
+        );
+    }
+    let c = connect(port, PASSWORD).await.unwrap();
+    c.batch_execute("CREATE TABLE f (id BIGINT PRIMARY KEY, v TEXT)")
+        .await
+        .unwrap();
+    assert_eq!(
+        tags(&c, "INSERT INTO f VALUES (1, 'a'), (2, 'b')").await,
+        [2]
+    );
+    assert_eq!(int(&c, "SELECT count(*) FROM f").await, 2);
+    let m = metrics(s.http_addr).await;
+    assert_eq!(placed(&m, "thread"), 18, "{m}");
+    assert_eq!(placed(&m, "pool"), 31 - 18, "{m}");
+    drop(flood);
+    // Threads freed by the flood's end are used again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let _d = connect(port, PASSWORD).await.unwrap();
+        if placed(&metrics(s.http_addr).await, "thread") > 18 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no thread reused");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(int(&c, "SELECT count(*) FROM f").await, 2);
+    s.stop().await;
+}
+
+/// With connection threads off every connection is a task on the pool, with the same answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multiplexed_connections_serve_the_same_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.limits.connection_threads = false;
+    let s = omendb_server::start(cfg).await.unwrap();
+    let c = connect(s.pg_addr.port(), PASSWORD).await.unwrap();
+    c.batch_execute("CREATE TABLE m (id BIGINT PRIMARY KEY, v DOUBLE PRECISION, t TIMESTAMP)")
+        .await
+        .unwrap();
+    let ins = c
+        .prepare("INSERT INTO m VALUES ($1, $2, '2024-01-02 03:04:05.5')")
+        .await
+        .unwrap();
+    for i in 0..50i64 {
+        c.execute(&ins, &[&i, &(i as f64 / 4.0)]).await.unwrap();
+    }
+    let rows = c
+        .simple_query("SELECT v, t FROM m WHERE id BETWEEN 9 AND 10")
+        .await
+        .unwrap();
+    let text: Vec<(String, String)> = rows
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((r.get(0)?.to_string(), r.get(1)?.to_string())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        text,
+        [
+            ("2.25".to_string(), "2024-01-02 03:04:05.5".to_string()),
+            ("2.5".to_string(), "2024-01-02 03:04:05.5".to_string())
+        ]
+    );
+    let m = metrics(s.http_addr).await;
+    assert_eq!(placed(&m, "thread"), 0, "{m}");
+    assert!(placed(&m, "pool") >= 1, "{m}");
+    s.stop().await;
+}
