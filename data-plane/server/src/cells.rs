@@ -6,8 +6,6 @@
 //! `rows.rs` uses them for every batch whose columns all have a direct form and falls back to arrow-pg
 //! otherwise. The tests compare them with the general path.
 
-use std::fmt::Write as _;
-
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int16Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -18,7 +16,7 @@ use pgwire::messages::data::DataRow;
 
 /// Shortest round-trip digits of a float as PostgreSQL prints it: exponent form outside 1e-4 .. 10^`digits`
 /// (15 for double precision, 6 for real), `Infinity`, `-Infinity`, `NaN`.
-pub fn put_float<F: Into<f64> + Copy + std::fmt::LowerExp>(out: &mut BytesMut, v: F, digits: i32) {
+pub fn put_float<F: Shortest>(out: &mut BytesMut, v: F, digits: i32) {
     let wide: f64 = v.into();
     if wide.is_nan() {
         return out.put_slice(b"NaN");
@@ -33,18 +31,17 @@ pub fn put_float<F: Into<f64> + Copy + std::fmt::LowerExp>(out: &mut BytesMut, v
     if wide == 0.0 {
         return out.put_slice(if wide.is_sign_negative() { b"-0" } else { b"0" });
     }
-    let mut sci = Stack::default();
-    // `{:e}` of the narrow type: the shortest digits that round-trip in that type.
-    let _ = write!(sci, "{v:e}");
-    let sci = sci.as_bytes();
-    let e_at = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
-    let (mantissa, exp) = (&sci[..e_at], &sci[(e_at + 1).min(sci.len())..]);
-    let exp: i32 = std::str::from_utf8(exp)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let (neg, ds, exp) = v.shortest();
+    if neg {
+        out.put_u8(b'-');
+    }
+    let n = ds.len();
     if exp < -4 || exp >= digits {
-        out.put_slice(mantissa);
+        out.put_u8(ds[0]);
+        if n > 1 {
+            out.put_u8(b'.');
+            out.put_slice(&ds[1..]);
+        }
         out.put_u8(b'e');
         out.put_u8(if exp < 0 { b'-' } else { b'+' });
         let a = exp.unsigned_abs();
@@ -52,26 +49,10 @@ pub fn put_float<F: Into<f64> + Copy + std::fmt::LowerExp>(out: &mut BytesMut, v
             out.put_u8(b'0');
         }
         out.put_slice(itoa::Buffer::new().format(a).as_bytes());
-        return;
-    }
-    let (neg, mantissa) = match mantissa.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, mantissa),
-    };
-    if neg {
-        out.put_u8(b'-');
-    }
-    let mut ds = [0u8; 24];
-    let mut n = 0;
-    for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
-        ds[n] = b;
-        n += 1;
-    }
-    let ds = &ds[..n];
-    if exp >= 0 {
+    } else if exp >= 0 {
         let int = exp as usize + 1;
         if n <= int {
-            out.put_slice(ds);
+            out.put_slice(&ds);
             out.put_bytes(b'0', int - n);
         } else {
             out.put_slice(&ds[..int]);
@@ -81,40 +62,125 @@ pub fn put_float<F: Into<f64> + Copy + std::fmt::LowerExp>(out: &mut BytesMut, v
     } else {
         out.put_slice(b"0.");
         out.put_bytes(b'0', (-exp - 1) as usize);
-        out.put_slice(ds);
+        out.put_slice(&ds);
     }
 }
 
-/// A small formatting buffer on the stack (a float's `{:e}` is at most 24 bytes).
-struct Stack {
+/// The shortest decimal digits PostgreSQL prints for a finite non-zero float: sign, significant digits and
+/// the decimal exponent of the first digit.
+pub trait Shortest: Copy + Into<f64> {
+    fn shortest(self) -> (bool, Digits, i32);
+}
+
+impl Shortest for f64 {
+    /// Ryu, as PostgreSQL's `float8out` (a decimal exactly halfway to a neighbour counts when it rounds back).
+    fn shortest(self) -> (bool, Digits, i32) {
+        significant(ryu::Buffer::new().format_finite(self).as_bytes())
+    }
+}
+
+impl Shortest for f32 {
+    /// Ryu, except that PostgreSQL's `float4out` never prints a decimal lying exactly halfway between this
+    /// float and a neighbour (its f2s does not accept the bounds): such a tie takes the next digit count
+    /// whose correctly rounded decimal round-trips off the midpoints (`7.2158064e+07`, not `7.215806e+07`).
+    fn shortest(self) -> (bool, Digits, i32) {
+        let first = significant(ryu::Buffer::new().format_finite(self).as_bytes());
+        if !on_midpoint(self, &first) {
+            return first;
+        }
+        for precision in first.1.len()..9 {
+            let text = format!("{:.*e}", precision, self);
+            if text.parse::<f32>().ok() == Some(self) {
+                let d = significant(text.as_bytes());
+                if !on_midpoint(self, &d) {
+                    return d;
+                }
+            }
+        }
+        significant(format!("{:.8e}", self).as_bytes())
+    }
+}
+
+/// Whether the decimal `(neg, digits, exp)` is exactly halfway between `v` and one of its neighbours. The
+/// midpoints of two floats are exact in f64, and a decimal of at most 9 digits never rounds onto one in
+/// f64 without being it.
+fn on_midpoint(v: f32, (_, digits, exp): &(bool, Digits, i32)) -> bool {
+    let text = format!(
+        "0.{}e{}",
+        std::str::from_utf8(digits).unwrap_or("0"),
+        exp + 1
+    );
+    let Ok(decimal) = text.parse::<f64>() else {
+        return false;
+    };
+    let a = v.abs();
+    let bits = a.to_bits();
+    let here = f64::from(a);
+    let below = (bits > 0).then(|| (here + f64::from(f32::from_bits(bits - 1))) / 2.0);
+    let above = (here + f64::from(f32::from_bits(bits + 1))) / 2.0;
+    below == Some(decimal) || above == decimal
+}
+
+/// Sign, significant digits (no leading or trailing zeros) and decimal exponent of the first digit, read
+/// from ryu's text of a finite non-zero float (`123.45`, `0.00012`, `1.5e20`, `1e-7`).
+fn significant(text: &[u8]) -> (bool, Digits, i32) {
+    let (neg, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    let e_at = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
+    let exp: i32 = std::str::from_utf8(&text[(e_at + 1).min(text.len())..])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mantissa = &text[..e_at];
+    let int_len = mantissa
+        .iter()
+        .position(|&b| b == b'.')
+        .unwrap_or(mantissa.len());
+    let mut ds = Digits::default();
+    let mut leading = 0i32;
+    for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
+        if ds.len == 0 && b == b'0' {
+            leading += 1;
+        } else {
+            ds.push(b);
+        }
+    }
+    while ds.len > 1 && ds.buf[ds.len - 1] == b'0' {
+        ds.len -= 1;
+    }
+    (neg, ds, int_len as i32 - 1 - leading + exp)
+}
+
+/// Up to 32 decimal digits on the stack (a shortest float has at most 17).
+pub struct Digits {
     buf: [u8; 32],
     len: usize,
 }
 
-impl Default for Stack {
+impl Default for Digits {
     fn default() -> Self {
-        Stack {
+        Digits {
             buf: [0; 32],
             len: 0,
         }
     }
 }
 
-impl Stack {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+impl Digits {
+    fn push(&mut self, b: u8) {
+        if self.len < self.buf.len() {
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
     }
 }
 
-impl std::fmt::Write for Stack {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+impl std::ops::Deref for Digits {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len]
     }
 }
 
@@ -269,7 +335,7 @@ mod tests {
         }
     }
 
-    fn written<F: Into<f64> + Copy + std::fmt::LowerExp>(v: F, digits: i32) -> String {
+    fn written<F: Shortest>(v: F, digits: i32) -> String {
         let mut b = BytesMut::new();
         put_float(&mut b, v, digits);
         String::from_utf8(b.to_vec()).unwrap()
@@ -297,6 +363,21 @@ mod tests {
             f32s.push(f32::from_bits(rng.random()));
             f32s.push(rng.random_range(-1e7f32..1e7));
         }
+        // Every value: the text reads back as the same float; where it differs from the two-string form it
+        // is only in which of two equally short decimals was chosen (f64) or by PostgreSQL's rule for real
+        // (one digit more off a midpoint). `tests/float_text.rs` compares digit for digit with PostgreSQL.
+        let sig = |t: &str| {
+            let m = t
+                .trim_start_matches('-')
+                .split('e')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            m.replace('.', "")
+                .trim_start_matches('0')
+                .trim_end_matches('0')
+                .len()
+        };
         for v in f64s {
             let want = reference(
                 v.is_nan(),
@@ -306,7 +387,24 @@ mod tests {
                 v.to_string(),
                 15,
             );
-            assert_eq!(written(v, 15), want, "{v:?}");
+            let got = written(v, 15);
+            if !v.is_finite() {
+                assert_eq!(got, want);
+                continue;
+            }
+            assert_eq!(
+                got.parse::<f64>().unwrap().to_bits(),
+                v.to_bits(),
+                "{v:?} -> {got}"
+            );
+            if got != want {
+                assert_eq!(sig(&got), sig(&want), "{v:?}: {got} vs {want}");
+                assert_eq!(
+                    got.contains('e'),
+                    want.contains('e'),
+                    "{v:?}: {got} vs {want}"
+                );
+            }
         }
         for v in f32s {
             let want = reference(
@@ -317,8 +415,23 @@ mod tests {
                 v.to_string(),
                 6,
             );
-            assert_eq!(written(v, 6), want, "{v:?}");
+            let got = written(v, 6);
+            if !v.is_finite() {
+                assert_eq!(got, want);
+                continue;
+            }
+            assert_eq!(
+                got.parse::<f32>().unwrap().to_bits(),
+                v.to_bits(),
+                "{v:?} -> {got}"
+            );
+            if got != want {
+                assert!(sig(&got) >= sig(&want), "{v:?}: {got} vs {want}");
+            }
         }
+        // Checked against PostgreSQL 15: a double tie goes to the even digit, a real never ends on a midpoint.
+        assert_eq!(written(651_982_641_986_335.25f64, 15), "651982641986335.2");
+        assert_eq!(written(7.215806e7f32, 6), "7.2158064e+07");
     }
 
     fn random_batch(rng: &mut StdRng, rows: usize) -> RecordBatch {

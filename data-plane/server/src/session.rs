@@ -402,7 +402,7 @@ impl Session {
             let Some(batch) = f.read(&reader, params, &schema)? else {
                 return Ok(None);
             };
-            metrics.fast_path.with_label_values(&[f.label()]).inc();
+            metrics.fast(f.label());
             metrics.rows_returned.inc_by(batch.num_rows() as u64);
             return Ok(Some(Output::Rows(schema, vec![batch])));
         }
@@ -427,7 +427,7 @@ impl Session {
         if autocommit {
             self.commit().await?;
         }
-        metrics.fast_path.with_label_values(&[f.label()]).inc();
+        metrics.fast(f.label());
         metrics
             .rows_written
             .with_label_values(&[f.label()])

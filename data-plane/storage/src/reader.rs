@@ -7,7 +7,7 @@ use arrow_schema::SchemaRef;
 
 use crate::error::Result;
 use crate::types::{Key, Row, TableDef};
-use crate::version::{DbVersion, KeyRange, ScanIter, TableVersion};
+use crate::version::{DbVersion, Found, KeyRange, ScanIter, TableVersion};
 
 /// A consistent view of every table at one commit. Holding it keeps the files it reads alive.
 #[derive(Clone)]
@@ -80,16 +80,50 @@ impl TableReader {
     /// The rows under `keys` that exist, in the order asked, as one batch of the user schema: the answer to
     /// `pk IN (...)`, one learned-index probe per key.
     pub fn get_batch(&self, keys: &[Key]) -> Result<RecordBatch> {
-        let mut rows = Vec::with_capacity(keys.len());
+        let shape = &self.version.shape;
+        let mut found = Vec::with_capacity(keys.len());
         for k in keys {
-            if let Some(r) = self.get(k)? {
-                rows.push(r);
+            shape.check_key(k)?;
+            if let Some(f) = self.version.find(k)? {
+                found.push(f);
             }
         }
+        if let Some(b) = self.slices_batch(&found) {
+            return Ok(b);
+        }
+        let rows: Vec<Row> = found
+            .into_iter()
+            .map(|f| match f {
+                Found::Slice(b) => self.user_row_owned(crate::columnar::row_at(&b, 0)),
+                Found::Row(r) => self.user_row_owned(r),
+            })
+            .collect();
         Ok(crate::columnar::rows_to_batch(
-            &self.version.shape.user,
+            &shape.user,
             rows.iter().map(|r| r.as_slice()),
         ))
+    }
+
+    /// When every row found sits in a chunk: the answer from the chunks' own arrays (sliced, and concatenated
+    /// for several keys) instead of rows rebuilt into new arrays.
+    fn slices_batch(&self, found: &[Found]) -> Option<RecordBatch> {
+        let shape = &self.version.shape;
+        let slices: Vec<&RecordBatch> = found
+            .iter()
+            .map(|f| match f {
+                Found::Slice(b) => Some(b),
+                Found::Row(_) => None,
+            })
+            .collect::<Option<_>>()?;
+        let joined = match slices.as_slice() {
+            [] => return None,
+            [one] => (*one).clone(),
+            many => {
+                arrow_select::concat::concat_batches(&shape.physical, many.iter().copied()).ok()?
+            }
+        };
+        let user = shape.def.columns.len();
+        RecordBatch::try_new(shape.user.clone(), joined.columns()[..user].to_vec()).ok()
     }
 
     /// Rows of a key range in key order, as record batches of the user schema.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow_array::{ArrayRef, RecordBatch, make_array};
 use arrow_data::transform::MutableArrayData;
 
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, ChunkData};
 use crate::columnar::{row_at, rows_to_batch};
 use crate::error::{Error, Result};
 use crate::tail::Tail;
@@ -75,6 +75,14 @@ impl TableVersion {
 
     /// The row stored under `key` in chunks or tail, ignoring the delta.
     fn base_get(&self, key: &Key) -> Result<Option<Row>> {
+        Ok(self.base_find(key)?.map(|hit| match hit {
+            Hit::Chunk(d, pos) => row_at(&d.batch, pos),
+            Hit::Row(r) => r,
+        }))
+    }
+
+    /// Where the base (chunks, then tail) holds `key`, through the learned index.
+    fn base_find(&self, key: &Key) -> Result<Option<Hit>> {
         let n = self.chunks.len();
         let i = self.chunks.partition_point(|c| c.meta.max_key < *key);
         if i < n {
@@ -84,13 +92,30 @@ impl TableVersion {
             }
             let d = c.data()?;
             self.count_lookup(d.index.search(key.learned()).len());
-            return Ok(d.find(key).map(|pos| row_at(&d.batch, pos)));
+            return Ok(d.find(key).map(|pos| Hit::Chunk(d.clone(), pos)));
         }
         if self.tail_len == 0 {
             return Ok(None);
         }
         self.count_lookup(2 * omendb_learned::DEFAULT_EPSILON + 2);
-        Ok(self.tail.get(self.tail_len, key).map(|r| (*r).clone()))
+        Ok(self
+            .tail
+            .get(self.tail_len, key)
+            .map(|r| Hit::Row((*r).clone())))
+    }
+
+    /// The physical row under `key` as a one-row slice of its chunk's arrays when it sits in a chunk (no
+    /// copy: the point answer of a sealed table costs no array building), else as a row.
+    pub(crate) fn find(&self, key: &Key) -> Result<Option<Found>> {
+        if let Some(e) = self.delta.get(key) {
+            self.counters.lookups.fetch_add(1, Ordering::Relaxed);
+            self.counters.delta_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(e.row.as_deref().cloned().map(Found::Row));
+        }
+        Ok(self.base_find(key)?.map(|hit| match hit {
+            Hit::Chunk(d, pos) => Found::Slice(d.batch.slice(pos, 1)),
+            Hit::Row(r) => Found::Row(r),
+        }))
     }
 
     fn count_lookup(&self, window: usize) {
@@ -127,6 +152,18 @@ impl TableVersion {
     pub fn is_append(&self, key: &Key) -> bool {
         self.max_key.as_ref().is_none_or(|m| key > m)
     }
+}
+
+/// A base hit: a chunk and the row's position in it, or a tail row.
+enum Hit {
+    Chunk(Arc<ChunkData>, usize),
+    Row(Row),
+}
+
+/// A point lookup's answer: a one-row slice of a chunk (physical schema), or a row.
+pub(crate) enum Found {
+    Slice(RecordBatch),
+    Row(Row),
 }
 
 /// A key range for scans.

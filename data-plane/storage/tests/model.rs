@@ -21,6 +21,8 @@ enum Op {
     Update(u16, i64),
     Delete(u16),
     Get(u16),
+    /// `get_batch`: the rows under these keys that exist, in the order asked.
+    GetBatch(Vec<u16>),
     Range(u16, u16, bool),
     Bulk(u16),
     /// `insert_batch` of arbitrary keys: all inserted, or none when any key exists or repeats.
@@ -41,6 +43,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (k.clone(), any::<i64>()).prop_map(|(k, v)| Op::Update(k, v)),
         3 => k.clone().prop_map(Op::Delete),
         3 => k.clone().prop_map(Op::Get),
+        2 => prop::collection::vec(k.clone(), 0..6).prop_map(Op::GetBatch),
         2 => (k.clone(), k.clone(), any::<bool>()).prop_map(|(a, b, inc)| Op::Range(a, b, inc)),
         1 => (1u16..80).prop_map(Op::Bulk),
         1 => prop::collection::vec((k.clone(), any::<i64>()), 0..12).prop_map(Op::Batch),
@@ -198,6 +201,29 @@ fn run(text: bool, ops: Vec<Op>) {
                     snap,
                     committed.get(&k).map(|v| row(text, k, *v)),
                     "snapshot get {k}"
+                );
+            }
+            Op::GetBatch(keys) => {
+                let ks: Vec<Key> = keys.iter().map(|&k| key(text, k)).collect();
+                let rows_of = |b: RecordBatch| -> Vec<Vec<Value>> {
+                    (0..b.num_rows())
+                        .map(|i| omendb_storage::row_at(&b, i))
+                        .collect()
+                };
+                let want = |m: &BTreeMap<u16, i64>| -> Vec<Vec<Value>> {
+                    keys.iter()
+                        .filter_map(|k| m.get(k).map(|v| row(text, *k, *v)))
+                        .collect()
+                };
+                let got = rows_of(t.table("t").unwrap().get_batch(&ks).unwrap());
+                assert_eq!(got, want(&pending), "get_batch {keys:?}");
+                let reader = db.as_ref().unwrap().table("t").unwrap();
+                let got = reader.get_batch(&ks).unwrap();
+                assert_eq!(got.schema(), reader.schema(), "get_batch schema");
+                assert_eq!(
+                    rows_of(got),
+                    want(&committed),
+                    "snapshot get_batch {keys:?}"
                 );
             }
             Op::Range(a, b, inclusive) => {
