@@ -91,7 +91,19 @@ pub(crate) struct Pending {
 /// The committer thread: takes everything queued, commits it as one group (one fsync), answers everyone,
 /// and goes back for whatever queued up during the fsync. Committers never block a thread of their own while
 /// they wait, so an async server pays one wake-up per commit instead of a blocking-pool hand-off each way.
+///
+/// Answers go to a notifier thread: waking 30 sessions costs a syscall each, and the next group's fsync
+/// need not wait for them. The notifier has answered everything once this returns.
 pub(crate) fn committer(inner: std::sync::Arc<Inner>) {
+    let (tx, rx) = std::sync::mpsc::channel::<Answers>();
+    let notifier = std::thread::Builder::new()
+        .name("omendb-notify".into())
+        .spawn(move || {
+            for answers in rx {
+                answer(answers);
+            }
+        });
+    let tx = notifier.is_ok().then_some(tx);
     loop {
         let group = {
             let mut q = inner.queue.lock();
@@ -99,11 +111,23 @@ pub(crate) fn committer(inner: std::sync::Arc<Inner>) {
                 inner.queue_cv.wait(&mut q);
             }
             if q.waiting.is_empty() {
-                return;
+                break;
             }
             std::mem::take(&mut q.waiting)
         };
-        inner.run_group(group);
+        inner.run_group(group, tx.as_ref());
+    }
+    drop(tx);
+    if let Ok(n) = notifier {
+        let _ = n.join();
+    }
+}
+
+type Answers = Vec<(CommitCallback, Result<CommitInfo>)>;
+
+fn answer(answers: Answers) {
+    for (done, r) in answers {
+        done(r);
     }
 }
 
@@ -130,7 +154,7 @@ impl Inner {
         if q.stopped {
             // The database handle is gone but a transaction outlived it: commit on the caller's thread.
             drop(q);
-            return self.run_group(vec![p]);
+            return self.run_group(vec![p], None);
         }
         q.waiting.push(p);
         drop(q);
@@ -143,25 +167,27 @@ impl Inner {
         self.queue_cv.notify_all();
     }
 
-    fn run_group(&self, group: Vec<Pending>) {
+    /// Commits `group` and answers it, through `notify` when given (the committer's notifier) or in place.
+    fn run_group(&self, group: Vec<Pending>, notify: Option<&std::sync::mpsc::Sender<Answers>>) {
         let answers = {
             let mut state = self.commit.lock();
             let answers = self.commit_group(&mut state, group);
             self.seal_long_tails(&mut state);
             answers
         };
-        for (done, r) in answers {
-            done(r);
+        match notify {
+            Some(tx) => {
+                if let Err(std::sync::mpsc::SendError(answers)) = tx.send(answers) {
+                    answer(answers);
+                }
+            }
+            None => answer(answers),
         }
         self.maybe_wake_retrain();
     }
 
     /// Commits a group; the answers are given out by the caller after the commit lock is released.
-    fn commit_group(
-        &self,
-        state: &mut CommitState,
-        group: Vec<Pending>,
-    ) -> Vec<(CommitCallback, Result<CommitInfo>)> {
+    fn commit_group(&self, state: &mut CommitState, group: Vec<Pending>) -> Answers {
         let mut head = (**self.current.load()).clone();
         let mut batch = StoreBatch::default();
         let mut answers = Vec::with_capacity(group.len());
