@@ -57,7 +57,7 @@ pub fn put_timestamp(out: &mut BytesMut, micros: i64, tz: bool) {
             *d = b'0' + (f % 10) as u8;
             f /= 10;
         }
-        let keep = 6 - frac.trailing_zeros_decimal();
+        let keep = 6 - decimal_zeros(frac);
         out.put_u8(b'.');
         out.put_slice(&digits[..keep]);
     }
@@ -66,19 +66,14 @@ pub fn put_timestamp(out: &mut BytesMut, micros: i64, tz: bool) {
     }
 }
 
-trait DecimalZeros {
-    fn trailing_zeros_decimal(self) -> usize;
-}
-
-impl DecimalZeros for u32 {
-    fn trailing_zeros_decimal(mut self) -> usize {
-        let mut n = 0;
-        while self != 0 && self % 10 == 0 {
-            self /= 10;
-            n += 1;
-        }
-        n
+/// Trailing decimal zeros of a non-zero fraction.
+fn decimal_zeros(mut v: u32) -> usize {
+    let mut n = 0;
+    while v != 0 && v.is_multiple_of(10) {
+        v /= 10;
+        n += 1;
     }
+    n
 }
 
 /// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
