@@ -519,49 +519,26 @@ mod tests {
         }
     }
 
+    /// Whether a one-column batch of `array` in `format` has a direct form.
+    fn direct(array: ArrayRef, format: Format) -> bool {
+        let field = Field::new("c", array.data_type().clone(), true);
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![array]).unwrap();
+        let fields =
+            arrow_pg::datatypes::arrow_schema_to_pg_fields(batch.schema_ref(), &format, None)
+                .unwrap();
+        direct_rows(&fields, &batch).is_some()
+    }
+
     #[test]
     fn other_types_and_binary_timestamps_take_the_general_path() {
-        let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(vec![Some(1)]));
-        let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new(
-                "t",
-                ts.data_type().clone(),
-                true,
-            )])),
-            vec![ts],
-        )
-        .unwrap();
-        let binary = Arc::new(
-            arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                batch.schema_ref(),
-                &Format::UnifiedBinary,
-                None,
-            )
-            .unwrap(),
-        );
-        assert!(direct_rows(&binary, &batch).is_none());
+        let ts = || -> ArrayRef { Arc::new(TimestampMicrosecondArray::from(vec![Some(1)])) };
+        assert!(direct(ts(), Format::UnifiedText));
+        assert!(!direct(ts(), Format::UnifiedBinary));
         let dec: ArrayRef = Arc::new(
             arrow_array::Decimal128Array::from(vec![Some(1)])
                 .with_precision_and_scale(10, 2)
                 .unwrap(),
         );
-        let batch = RecordBatch::try_new(
-            Arc::new(Schema::new(vec![Field::new(
-                "d",
-                dec.data_type().clone(),
-                true,
-            )])),
-            vec![dec],
-        )
-        .unwrap();
-        let text = Arc::new(
-            arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                batch.schema_ref(),
-                &Format::UnifiedText,
-                None,
-            )
-            .unwrap(),
-        );
-        assert!(direct_rows(&text, &batch).is_none());
+        assert!(!direct(dec, Format::UnifiedText));
     }
 }

@@ -408,19 +408,7 @@ async fn data_survives_restart_and_http_endpoints_answer() {
     for i in 0..200i64 {
         c.execute(&ins, &[&format!("key{i:04}"), &i]).await.unwrap();
     }
-    let http = s.http_addr;
-    let get = |path: &'static str| async move {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut sock = tokio::net::TcpStream::connect(http).await.unwrap();
-        sock.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-        let mut out = String::new();
-        sock.read_to_string(&mut out).await.unwrap();
-        out
-    };
+    let get = |path: &'static str| http_get(s.http_addr, path);
     assert!(get("/health").await.starts_with("HTTP/1.1 200"));
     assert!(get("/ready").await.starts_with("HTTP/1.1 200"));
     let m = get("/metrics").await;
@@ -549,16 +537,23 @@ async fn statement_timeout_and_cancel_stop_a_running_query() {
     s.stop().await;
 }
 
-/// The text of `/metrics`.
-async fn metrics(http: std::net::SocketAddr) -> String {
+/// The whole HTTP response to `GET path`.
+async fn http_get(http: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut sock = tokio::net::TcpStream::connect(http).await.unwrap();
-    sock.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    sock.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut out = String::new();
     sock.read_to_string(&mut out).await.unwrap();
     out
+}
+
+/// The text of `/metrics`.
+async fn metrics(http: std::net::SocketAddr) -> String {
+    http_get(http, "/metrics").await
 }
 
 fn placed(metrics: &str, on: &str) -> u64 {
