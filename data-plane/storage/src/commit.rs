@@ -1,6 +1,7 @@
 //! Group commit. Transactions queue their write sets for one committer thread, which validates every queued
-//! transaction in order against the newest state, writes all accepted ones to the WAL in ONE redb transaction
-//! (one fsync for the group), and only then publishes the new version and answers everyone.
+//! transaction in order against the newest state, writes all accepted ones in ONE append to the commit log
+//! (one fsync for the group; a group that also names new chunk files commits through redb instead), and only
+//! then publishes the new version and answers everyone.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -193,7 +194,6 @@ impl Inner {
         let mut answers = Vec::with_capacity(group.len());
         let mut accepted = Vec::with_capacity(group.len());
         let mut undo = Undo::default();
-        let first_lsn = state.next_lsn;
         for p in group {
             let lsn = state.next_lsn;
             match self.apply_txn(&mut head, p.writes, lsn, state, &mut batch, &mut undo) {
@@ -210,14 +210,21 @@ impl Inner {
         if accepted.is_empty() {
             return answers;
         }
-        batch.meta.push((META_NEXT_LSN, state.next_lsn));
-        batch.meta.push((META_NEXT_FILE, state.next_file_id));
-        let written = if undo.files.is_empty() {
-            Ok(())
+        let written = if batch.manifests.is_empty() && batch.catalog.is_empty() {
+            // Only rows: one append to the commit log. (A group that wrote chunk files names them in a
+            // manifest, so it always takes the redb path below.)
+            state.log.append(&batch.wal)
         } else {
-            chunk_file::sync_dir(&self.chunk_dir)
+            batch.meta.push((META_NEXT_LSN, state.next_lsn));
+            batch.meta.push((META_NEXT_FILE, state.next_file_id));
+            let synced = if undo.files.is_empty() {
+                Ok(())
+            } else {
+                chunk_file::sync_dir(&self.chunk_dir)
+            };
+            synced.and_then(|()| self.store.commit(batch))
         };
-        match written.and_then(|()| self.store.commit(batch)) {
+        match written {
             Ok(()) => {
                 head.lsn = state.next_lsn - 1;
                 self.current.store(Arc::new(head));
@@ -236,7 +243,8 @@ impl Inner {
                 for f in undo.files {
                     let _ = std::fs::remove_file(f);
                 }
-                state.next_lsn = first_lsn;
+                // The LSNs stay used: a failed log write may still have reached the disk, and recovery must
+                // never meet two records under one LSN.
                 answers.extend(
                     accepted
                         .into_iter()

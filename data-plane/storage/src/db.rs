@@ -24,12 +24,15 @@ use crate::store::{
 use crate::txn::WriteTxn;
 use crate::types::{Key, TableDef, TableShape};
 use crate::version::{DbVersion, TableVersion};
+use crate::wal_log::WalLog;
 
 /// Counters that only the commit leader (holder of `Inner::commit`) changes.
 pub(crate) struct CommitState {
     pub next_lsn: u64,
     pub next_file_id: u64,
     pub next_table_id: u64,
+    /// Where commit groups that only write rows are logged.
+    pub log: WalLog,
 }
 
 pub(crate) struct Inner {
@@ -97,7 +100,7 @@ impl Database {
             std::fs::write(&marker, "1\n").map_err(|e| Error::io(&marker, e))?;
             chunk_file::sync_dir(&dir)?;
         }
-        let (version, state) = recover(&store, &chunk_dir, &opts)?;
+        let (version, state) = recover(&store, &dir, &chunk_dir, &opts)?;
         let inner = Arc::new(Inner {
             dir,
             chunk_dir,
@@ -337,15 +340,29 @@ pub(crate) fn seal_tail(tv: &TableVersion, epsilon: usize) -> TableVersion {
     next
 }
 
-/// Rebuilds the in-memory state: catalog and manifests from redb, then the WAL replayed on top.
-fn recover(store: &Store, chunk_dir: &Path, opts: &Options) -> Result<(DbVersion, CommitState)> {
-    let loaded = store.load()?;
+/// Rebuilds the in-memory state: catalog and manifests from redb, then the WAL (redb's and the commit log's,
+/// merged by LSN) replayed on top.
+fn recover(
+    store: &Store,
+    dir: &Path,
+    chunk_dir: &Path,
+    opts: &Options,
+) -> Result<(DbVersion, CommitState)> {
+    let mut loaded = store.load()?;
+    let meta = |k: &str| loaded.meta.get(k).copied();
+    let stored_next = meta(META_NEXT_LSN).unwrap_or(1);
+    let (log, logged) = WalLog::open(&dir.join("wal"), stored_next, opts.wal_segment_bytes)?;
+    if !logged.is_empty() {
+        loaded.wal.extend(logged);
+        loaded.wal.sort_by_key(|(lsn, _)| *lsn);
+    }
     let meta = |k: &str| loaded.meta.get(k).copied();
     let last_wal = loaded.wal.last().map(|(l, _)| *l).unwrap_or(0);
     let mut state = CommitState {
-        next_lsn: meta(META_NEXT_LSN).unwrap_or(1).max(last_wal + 1),
+        next_lsn: stored_next.max(last_wal + 1),
         next_file_id: meta(META_NEXT_FILE).unwrap_or(1),
         next_table_id: meta(META_NEXT_TABLE).unwrap_or(1),
+        log,
     };
     let mut version = DbVersion {
         lsn: state.next_lsn - 1,
@@ -371,6 +388,9 @@ fn recover(store: &Store, chunk_dir: &Path, opts: &Options) -> Result<(DbVersion
         }
         tv.chunks = Arc::new(chunks);
         state.next_table_id = state.next_table_id.max(entry.id + 1);
+        // A checkpoint may name LSNs whose log segments are gone: never hand those out again.
+        state.next_lsn = state.next_lsn.max(tv.checkpoint_lsn + 1);
+        version.lsn = state.next_lsn - 1;
         version.names.insert(entry.def.name.clone(), entry.id);
         version.tables.insert(entry.id, Arc::new(tv));
     }

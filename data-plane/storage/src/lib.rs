@@ -3,8 +3,8 @@
 //! Every table is durable and learned: rows live in immutable sorted chunks of Arrow arrays, each with its
 //! own PGM-style learned model over the primary key; appends beyond the largest key extend an open tail
 //! indexed by a streaming model; other writes go to an ordered delta (deletes are tombstones); a background
-//! task retrains. redb holds the catalog, the manifest of live chunk files and the WAL; concurrent commits
-//! share one redb transaction (group commit).
+//! task retrains. redb holds the catalog and the manifest of live chunk files; concurrent commits share one
+//! append and one fsync of the commit log (group commit).
 //!
 //! ```
 //! use omendb_storage::{ColumnDef, DataType, Database, Key, Options, TableDef, Value};
@@ -39,6 +39,7 @@ mod tail;
 mod txn;
 mod types;
 mod version;
+mod wal_log;
 
 /// Arrow rows back to engine values, for the SQL layer's writes.
 pub use columnar::{column_key_at, row_at, value_at};

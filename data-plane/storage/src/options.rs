@@ -60,6 +60,8 @@ pub struct Options {
     pub background: bool,
     /// redb page cache in bytes.
     pub cache_bytes: usize,
+    /// The commit log starts a new segment file past this many bytes.
+    pub wal_segment_bytes: u64,
 }
 
 impl Default for Options {
@@ -72,6 +74,7 @@ impl Default for Options {
             retrain: RetrainPolicy::automatic(),
             background: true,
             cache_bytes: 64 << 20,
+            wal_segment_bytes: 64 << 20,
         }
     }
 }

@@ -224,7 +224,7 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
     chunk_file::sync_dir(&inner.chunk_dir)?;
 
     // 4. Swap: under the commit lock, graft what committed meanwhile onto the new chunks.
-    let state = inner.commit.lock();
+    let mut state = inner.commit.lock();
     let cur_db = inner.current.load_full();
     let Some(cur) = cur_db.tables.get(&id).filter(|t| t.epoch == snap.epoch) else {
         for f in &written {
@@ -281,6 +281,7 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
         }
         return Err(e);
     }
+    state.log.truncate(floor);
     let micros = started.elapsed().as_micros() as u64;
     if mode == Mode::Full {
         next.counters.retrains.fetch_add(1, Ordering::Relaxed);

@@ -34,6 +34,8 @@ fn opts(background: bool) -> Options {
         },
         background,
         cache_bytes: 4 << 20,
+        // Small segments: rotation and truncation of the commit log happen within the test.
+        wal_segment_bytes: 16 << 10,
     }
 }
 

@@ -67,6 +67,8 @@ fn opts() -> Options {
         },
         background: false,
         cache_bytes: 1 << 20,
+        // Small segments: rotation and truncation of the commit log happen within the test.
+        wal_segment_bytes: 2 << 10,
     }
 }
 

@@ -1,0 +1,447 @@
+//! The log of ordinary commits: append-only segment files in `wal/`, one `pwrite` and one `fdatasync` per
+//! commit group. A group that only adds rows needs nothing else on disk, and redb's copy-on-write commit
+//! (several page writes, allocator state, a header) cost the committer more than the fsync itself. Groups that
+//! also change the catalog or a manifest still commit through redb, WAL records included, so they stay atomic
+//! with those changes; recovery merges both logs by LSN.
+//!
+//! A segment is named by the first LSN it may hold. Each frame is `len u32 | crc u32 | lsn u64 | record`, the
+//! CRC seeded with the segment's first LSN so bytes of a deleted segment reused by the file system never read
+//! as frames. Space is zero-filled ahead of the writes, so `fdatasync` rarely has file metadata to write, and
+//! a zero length marks the end. A crash can tear only the last group written, which nobody was told is
+//! durable: recovery truncates the last segment after its last whole frame, and a bad frame anywhere else is
+//! corruption.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::chunk_file::sync_dir;
+use crate::error::{Error, Result};
+use crate::store::{WalRecord, decode};
+
+/// A group's header: body length, CRC of the body, first LSN; then per record `len u32 | lsn u64 | record`.
+const HEADER: usize = 16;
+const RECORD_HEADER: usize = 12;
+/// Zeros written ahead of the log at a time.
+const GROW: u64 = 1 << 20;
+
+pub(crate) struct WalLog {
+    dir: PathBuf,
+    segment_bytes: u64,
+    /// The segment being written: its first LSN, file, write offset and zero-filled length.
+    first_lsn: u64,
+    file: File,
+    offset: u64,
+    allocated: u64,
+    /// Older segments by first LSN, oldest first.
+    closed: Vec<u64>,
+    /// Set when a write or fsync failed part-way: what is on disk is unknown, so nothing more is written.
+    broken: Option<String>,
+    buf: Vec<u8>,
+}
+
+fn segment_name(first_lsn: u64) -> String {
+    format!("{first_lsn:020}.log")
+}
+
+fn group_crc(first_lsn: u64, body: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(&first_lsn.to_le_bytes()), body)
+}
+
+fn le32(b: &[u8]) -> usize {
+    u32::from_le_bytes(b[..4].try_into().expect("4 bytes")) as usize
+}
+
+fn le64(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
+}
+
+/// The whole group at `at`, if one is there: its body and where the next group starts.
+fn group_at(first_lsn: u64, bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let h = bytes.get(at..at + HEADER)?;
+    let body = bytes.get(at + HEADER..(at + HEADER).checked_add(le32(h))?)?;
+    (!body.is_empty() && group_crc(first_lsn, body) as usize == le32(&h[4..]))
+        .then(|| (body, at + HEADER + body.len()))
+}
+
+/// What a segment holds.
+#[derive(Debug)]
+enum Scan<'a> {
+    /// Every group, up to zeros or the end of the file at this offset.
+    Clean(Vec<(u64, &'a [u8])>, usize),
+    /// Whole groups, then a cut-short one at this offset that nothing follows: a crash during its write.
+    Torn(Vec<(u64, &'a [u8])>, usize),
+    /// A bad group followed by good ones, or groups that disagree with their own headers.
+    Corrupt(String),
+}
+
+fn scan(first_lsn: u64, bytes: &[u8]) -> Scan<'_> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    let mut last = first_lsn.saturating_sub(1);
+    loop {
+        match bytes.get(at..at + HEADER) {
+            None if at == bytes.len() => return Scan::Clean(out, at),
+            Some(h) if h.iter().all(|b| *b == 0) => return Scan::Clean(out, at),
+            _ => {}
+        }
+        let Some((body, next)) = group_at(first_lsn, bytes, at) else {
+            // A later group was only written after this one was on disk: then this one is damaged, not torn.
+            // (Searched byte by byte, since the damage may be in this group's length.)
+            let later = (at + 1..bytes.len().saturating_sub(HEADER)).any(|o| {
+                let lsn = le64(&bytes[o + 8..]);
+                lsn > last && lsn - last < 1 << 40 && group_at(first_lsn, bytes, o).is_some()
+            });
+            if later {
+                return Scan::Corrupt(format!("bad log group at byte {at}"));
+            }
+            return Scan::Torn(out, at);
+        };
+        if body.get(4..12).map(le64) != Some(le64(&bytes[at + 8..])) {
+            return Scan::Corrupt(format!(
+                "log group at byte {at} names the wrong first record"
+            ));
+        }
+        let mut r = 0;
+        while r < body.len() {
+            let Some(h) = body.get(r..r + RECORD_HEADER) else {
+                return Scan::Corrupt(format!(
+                    "log group at byte {at} ends inside a record header"
+                ));
+            };
+            let (len, lsn) = (le32(h), le64(&h[4..]));
+            let Some(record) = body.get(r + RECORD_HEADER..r + RECORD_HEADER + len) else {
+                return Scan::Corrupt(format!("log group at byte {at} ends inside a record"));
+            };
+            if lsn <= last {
+                return Scan::Corrupt(format!("log record {lsn} at byte {at} is out of order"));
+            }
+            out.push((lsn, record));
+            last = lsn;
+            r += RECORD_HEADER + len;
+        }
+        at = next;
+    }
+}
+
+impl WalLog {
+    /// Opens `dir` (created if missing) and returns the log with every record in it, oldest first. New
+    /// records go to the last segment, or to a first one named `next_lsn`.
+    pub fn open(
+        dir: &Path,
+        next_lsn: u64,
+        segment_bytes: u64,
+    ) -> Result<(WalLog, Vec<(u64, WalRecord)>)> {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
+        let mut segments = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(lsn) = name
+                .strip_suffix(".log")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                segments.push(lsn);
+            }
+        }
+        segments.sort_unstable();
+        let mut records = Vec::new();
+        let mut end = 0;
+        for (i, &first) in segments.iter().enumerate() {
+            let path = dir.join(segment_name(first));
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let last = i + 1 == segments.len();
+            let (found, at) = match scan(first, &bytes) {
+                Scan::Clean(found, at) => (found, at),
+                Scan::Torn(found, at) if last => {
+                    tracing::warn!(
+                        "{}: the last commit group was cut short by a crash at byte {at}; it was never \
+                         acknowledged, dropping it",
+                        path.display()
+                    );
+                    (found, at)
+                }
+                Scan::Torn(_, at) => {
+                    return Err(Error::corrupt(&path, format!("bad log group at byte {at}")));
+                }
+                Scan::Corrupt(why) => return Err(Error::corrupt(&path, why)),
+            };
+            if let (Some((prev, _)), Some((next, _))) = (records.last(), found.first())
+                && next <= prev
+            {
+                return Err(Error::corrupt(&path, "log segments overlap"));
+            }
+            for (lsn, record) in found {
+                let what = format!("log record {lsn}");
+                records.push((lsn, decode::<WalRecord>(&path, &what, record)?));
+            }
+            if last {
+                end = at as u64;
+            }
+        }
+        let (first_lsn, file, allocated) = match segments.last() {
+            Some(&first) => {
+                let path = dir.join(segment_name(first));
+                let file = File::options()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| Error::io(&path, e))?;
+                // Whatever follows the last whole frame (a torn group, or zeros) goes, so that no stale
+                // bytes ever sit beyond what is written next.
+                file.set_len(end)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| Error::io(&path, e))?;
+                (first, file, end)
+            }
+            None => (next_lsn, Self::create(dir, next_lsn)?, 0),
+        };
+        let closed = segments
+            .iter()
+            .copied()
+            .filter(|&s| s != first_lsn)
+            .collect();
+        let log = WalLog {
+            dir: dir.to_path_buf(),
+            segment_bytes,
+            first_lsn,
+            file,
+            offset: end,
+            allocated,
+            closed,
+            broken: None,
+            buf: Vec::new(),
+        };
+        Ok((log, records))
+    }
+
+    fn create(dir: &Path, first_lsn: u64) -> Result<File> {
+        let path = dir.join(segment_name(first_lsn));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        sync_dir(dir)?;
+        Ok(file)
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join(segment_name(self.first_lsn))
+    }
+
+    /// Appends one group's records (LSNs increasing) and returns once they are on disk.
+    pub fn append(&mut self, records: &[(u64, Vec<u8>)]) -> Result<()> {
+        if let Some(why) = &self.broken {
+            return Err(Error::Io {
+                path: self.path(),
+                source: std::io::Error::other(format!(
+                    "the write-ahead log failed earlier ({why}); restart the server"
+                )),
+            });
+        }
+        let Some(&(first, _)) = records.first() else {
+            return Ok(());
+        };
+        if self.offset >= self.segment_bytes {
+            self.rotate(first)?;
+        }
+        self.buf.clear();
+        self.buf.resize(HEADER, 0);
+        for (lsn, record) in records {
+            self.buf
+                .extend_from_slice(&(record.len() as u32).to_le_bytes());
+            self.buf.extend_from_slice(&lsn.to_le_bytes());
+            self.buf.extend_from_slice(record);
+        }
+        let body = self.buf.len() - HEADER;
+        let Ok(body_len) = u32::try_from(body) else {
+            return Err(Error::Store(format!(
+                "a commit group of {body} bytes is too large for one log write"
+            )));
+        };
+        let crc = group_crc(self.first_lsn, &self.buf[HEADER..]);
+        self.buf[0..4].copy_from_slice(&body_len.to_le_bytes());
+        self.buf[4..8].copy_from_slice(&crc.to_le_bytes());
+        self.buf[8..16].copy_from_slice(&first.to_le_bytes());
+        let end = self.offset + self.buf.len() as u64;
+        if end > self.allocated {
+            // Zeros first: a failure here (a full disk) leaves the log as it was, so the group just fails.
+            let grown = end.div_ceil(GROW) * GROW;
+            let zeros = vec![0u8; (grown - self.allocated) as usize];
+            self.file
+                .write_all_at(&zeros, self.allocated)
+                .map_err(|e| Error::io(self.path(), e))?;
+            self.allocated = grown;
+        }
+        let written = self
+            .file
+            .write_all_at(&self.buf, self.offset)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            // Part of the group may be on disk and a failed fsync may have dropped dirty pages: refuse to
+            // write again rather than guess (recovery reads what is really there).
+            let err = Error::io(self.path(), e);
+            self.broken = Some(err.to_string());
+            return Err(err);
+        }
+        self.offset = end;
+        Ok(())
+    }
+
+    /// Starts a new segment for records from `first_lsn` on.
+    fn rotate(&mut self, first_lsn: u64) -> Result<()> {
+        let file = Self::create(&self.dir, first_lsn)?;
+        let old = std::mem::replace(&mut self.first_lsn, first_lsn);
+        self.closed.push(old);
+        self.file = file;
+        self.offset = 0;
+        self.allocated = 0;
+        Ok(())
+    }
+
+    /// Deletes the closed segments that hold only LSNs up to `upto` (their commits are in chunk files now).
+    pub fn truncate(&mut self, upto: u64) {
+        let mut keep_from = 0;
+        for i in 0..self.closed.len() {
+            let next_first = self.closed.get(i + 1).copied().unwrap_or(self.first_lsn);
+            if next_first - 1 > upto {
+                break;
+            }
+            let path = self.dir.join(segment_name(self.closed[i]));
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!("could not remove {}: {e}", path.display());
+                break;
+            }
+            keep_from = i + 1;
+        }
+        self.closed.drain(..keep_from);
+    }
+
+    /// Segment files on disk, the one being written included.
+    #[cfg(test)]
+    pub fn segments(&self) -> usize {
+        self.closed.len() + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{WalOp, WalTable, encode};
+    use crate::types::Value;
+
+    fn record(i: i64) -> Vec<u8> {
+        encode(&WalRecord {
+            tables: vec![WalTable {
+                table_id: 1,
+                ops: vec![WalOp::Put(vec![
+                    Value::Int64(i),
+                    Value::Text("x".repeat(40)),
+                ])],
+            }],
+        })
+    }
+
+    fn ids(records: &[(u64, WalRecord)]) -> Vec<u64> {
+        records.iter().map(|(l, _)| *l).collect()
+    }
+
+    #[test]
+    fn records_come_back_in_order_across_segments_and_truncation_drops_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("wal");
+        let (mut log, got) = WalLog::open(&wal, 1, 4096).unwrap();
+        assert!(got.is_empty());
+        for lsn in (1..=200u64).step_by(2) {
+            log.append(&[(lsn, record(lsn as i64)), (lsn + 1, record(-(lsn as i64)))])
+                .unwrap();
+        }
+        assert!(log.segments() > 3, "small segments rotate");
+        drop(log);
+        let (mut log, got) = WalLog::open(&wal, 999, 4096).unwrap();
+        assert_eq!(ids(&got), (1..=200).collect::<Vec<_>>());
+        log.truncate(120);
+        drop(log);
+        let (_, got) = WalLog::open(&wal, 999, 4096).unwrap();
+        let first = got[0].0;
+        assert!(first <= 121 && first > 1, "kept from {first}");
+        assert_eq!(got.last().unwrap().0, 200);
+    }
+
+    #[test]
+    fn a_torn_last_group_is_dropped_and_the_log_goes_on_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("wal");
+        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20).unwrap();
+        log.append(&[(1, record(1)), (2, record(2))]).unwrap();
+        let good = log.offset;
+        log.append(&[(3, record(3))]).unwrap();
+        drop(log);
+        let path = wal.join(segment_name(1));
+        // Tear the last frame: its CRC no longer matches, and stale bytes follow it.
+        let f = File::options().write(true).open(&path).unwrap();
+        f.write_all_at(&[0xAB; 7], good + HEADER as u64 + 3)
+            .unwrap();
+        drop(f);
+        let (mut log, got) = WalLog::open(&wal, 3, 1 << 20).unwrap();
+        assert_eq!(ids(&got), vec![1, 2]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
+        log.append(&[(3, record(30))]).unwrap();
+        drop(log);
+        let (_, got) = WalLog::open(&wal, 4, 1 << 20).unwrap();
+        assert_eq!(ids(&got), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_bad_frame_before_the_last_segment_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("wal");
+        let (mut log, _) = WalLog::open(&wal, 1, 256).unwrap();
+        for lsn in 1..=20 {
+            log.append(&[(lsn, record(lsn as i64))]).unwrap();
+        }
+        drop(log);
+        let path = wal.join(segment_name(1));
+        let f = File::options().write(true).open(&path).unwrap();
+        f.write_all_at(&[0xFF], HEADER as u64 + 1).unwrap();
+        drop(f);
+        let err = WalLog::open(&wal, 21, 256).err().expect("corrupt");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_group_with_groups_after_it_is_corruption_not_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("wal");
+        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20).unwrap();
+        for lsn in 1..=5 {
+            log.append(&[(lsn, record(lsn as i64))]).unwrap();
+        }
+        drop(log);
+        let path = wal.join(segment_name(1));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER + RECORD_HEADER + 5] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = WalLog::open(&wal, 6, 1 << 20).err().expect("corrupt");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    }
+
+    #[test]
+    fn groups_of_another_segment_do_not_parse_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("wal");
+        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20).unwrap();
+        log.append(&[(5, record(5)), (6, record(6))]).unwrap();
+        drop(log);
+        let bytes = std::fs::read(wal.join(segment_name(1))).unwrap();
+        assert!(matches!(scan(1, &bytes), Scan::Clean(r, _) if r.len() == 2));
+        assert!(matches!(scan(2, &bytes), Scan::Torn(r, 0) if r.is_empty()));
+    }
+}
