@@ -307,7 +307,8 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
     })
 }
 
-/// `$n`, or a literal DataFusion types the same way (integers as Int64, strings as Utf8, NULL, booleans).
+/// `$n`, or a literal DataFusion types the same way (integers as Int64, decimals as Decimal128, strings as
+/// Utf8, NULL, booleans).
 fn operand(e: &Expr) -> Option<Operand> {
     if let Expr::Nested(e) = e {
         return operand(e);
@@ -320,11 +321,45 @@ fn operand(e: &Expr) -> Option<Operand> {
         ));
     }
     Some(Operand::Lit(match literal(e)? {
-        Literal::Number(n) => ScalarValue::Int64(Some(n.parse().ok()?)),
+        Literal::Number(n) => match n.parse::<i64>() {
+            Ok(i) => ScalarValue::Int64(Some(i)),
+            Err(_) => decimal(&n)?,
+        },
         Literal::Text(s) => ScalarValue::Utf8(Some(s)),
         Literal::Bool(b) => ScalarValue::Boolean(Some(b)),
         Literal::Null => ScalarValue::Null,
     }))
+}
+
+/// A plain decimal literal (`-12.50`) as DataFusion plans it with `parse_float_as_decimal`: the digits as
+/// written, scale = the digits after the point, precision = the significant digits or the scale. Exponents,
+/// integers past i64 and anything wider than Decimal128 are left to DataFusion.
+fn decimal(n: &str) -> Option<ScalarValue> {
+    let (negative, body) = match n.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, n),
+    };
+    let (int, frac) = body.split_once('.')?;
+    if int.is_empty()
+        || frac.is_empty()
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let scale = frac.len();
+    let digits = format!("{int}{frac}");
+    let magnitude: i128 = digits.parse().ok()?;
+    let significant = magnitude.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let precision = significant.max(scale);
+    if precision > 38 {
+        return None;
+    }
+    let v = if negative { -magnitude } else { magnitude };
+    Some(ScalarValue::Decimal128(
+        Some(v),
+        precision as u8,
+        scale as i8,
+    ))
 }
 
 fn keys(selection: &Expr, is_pk: &dyn Fn(&Expr) -> bool) -> Option<Keys> {
@@ -602,6 +637,9 @@ impl Fast {
             return Some(omendb_storage::Value::Null);
         } else if v.data_type() == ty {
             v
+        } else if matches!(v, ScalarValue::Decimal128(..)) && !ty.is_numeric() {
+            // A decimal literal into text, a timestamp, ...: rare, and DataFusion's call.
+            return None;
         } else if matches!(o, Operand::Lit(_)) && ty != Arrow::Binary {
             // DataFusion casts a literal to the column type with the same Arrow cast; bytea literals
             // have PostgreSQL's hex form, which only the rewrite before planning knows.

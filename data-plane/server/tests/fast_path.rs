@@ -7,7 +7,7 @@ use omendb_server::Config;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
 
 async fn connect(port: u16) -> Client {
     let (c, conn) = tokio_postgres::connect(
@@ -183,6 +183,100 @@ async fn fast_path_answers_like_datafusion() {
         used,
         statements + 3,
         "fast path runs vs successful statements"
+    );
+    s.stop().await;
+}
+
+/// Simple-protocol text: the command tags' row counts and every row's text cells, or the SQLSTATE.
+async fn simple(c: &Client, sql: &str) -> String {
+    match c.simple_query(sql).await {
+        Ok(msgs) => msgs
+            .iter()
+            .map(|m| match m {
+                SimpleQueryMessage::CommandComplete(n) => format!("ok {n}"),
+                SimpleQueryMessage::Row(r) => (0..r.len())
+                    .map(|i| format!("{:?}", r.get(i)))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                _ => String::new(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(e) => format!("error {:?}", e.code().map(|c| c.code().to_string())),
+    }
+}
+
+/// Literal values as clients without prepared statements send them (psql scripts, ORMs in simple mode):
+/// decimal literals into every numeric type take the fast path and store exactly what DataFusion stores.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn literal_inserts_answer_like_datafusion() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::local(dir.path(), "app", "owner", "pw");
+    let s = omendb_server::start(c).await.unwrap();
+    let port = s.pg_addr.port();
+    let fast = connect(port).await;
+    let slow = connect(port).await;
+    slow.batch_execute("SET omendb.learned_index = off")
+        .await
+        .unwrap();
+    for t in ["a", "b"] {
+        fast.batch_execute(&format!(
+            "CREATE TABLE {t} (id bigint PRIMARY KEY, d double precision, r real, m numeric(10,2), \
+             i integer, s smallint, ts timestamp, v text, ok boolean)"
+        ))
+        .await
+        .unwrap();
+    }
+    let decimals = [
+        "1.5",
+        "-0.001",
+        "0.1",
+        "123.456",
+        "1.005",
+        "2.5",
+        "-2.5",
+        "0.0",
+        "-0.0",
+        "007.250",
+        "99999999.99",
+        "99999999.999",
+        "123456789012.5",
+        "1234567890123456789.25",
+        "0.000000000000000000000000000001",
+        "12345678901234567890123456789012345.678",
+        "340282346638528859811704183484516925440.0",
+        "3.4028236e38",
+        "1e3",
+        "9223372036854775808",
+    ];
+    let before = metric(s.http_addr, "omendb_fast_path_total").await;
+    let mut id = 0;
+    let mut rows = 0;
+    for lit in decimals {
+        for col in ["d", "r", "m", "i", "s"] {
+            id += 1;
+            let sql = |t: &str| {
+                format!(
+                    "INSERT INTO {t} (id, {col}, ts, v, ok) VALUES ({id}, {lit}, '2021-06-01 12:00:00', 'x', true)"
+                )
+            };
+            let (ra, rb) = (
+                simple(&fast, &sql("a")).await,
+                simple(&slow, &sql("b")).await,
+            );
+            assert_eq!(ra, rb, "{}", sql("a"));
+            rows += usize::from(ra == "ok 1");
+        }
+    }
+    assert!(rows > 50, "only {rows} literal inserts succeeded");
+    let used = metric(s.http_addr, "omendb_fast_path_total").await - before;
+    assert!(
+        used >= 50,
+        "decimal literals should take the fast path: {used} of {rows} did"
+    );
+    assert_eq!(
+        simple(&fast, "SELECT * FROM a ORDER BY id").await,
+        simple(&slow, "SELECT * FROM b ORDER BY id").await
     );
     s.stop().await;
 }

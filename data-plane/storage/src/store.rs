@@ -1,4 +1,4 @@
-//! The redb metadata store: catalog, manifest, WAL and counters, each value framed with a CRC so a flipped
+//! The redb metadata store: catalog, manifest, the WAL records of commits that change those, and counters,
 //! byte is reported as corruption naming the file, not decoded into nonsense.
 
 use std::collections::HashMap;
