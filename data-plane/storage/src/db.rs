@@ -351,13 +351,26 @@ fn recover(
     let mut loaded = store.load()?;
     let meta = |k: &str| loaded.meta.get(k).copied();
     let stored_next = meta(META_NEXT_LSN).unwrap_or(1);
-    let (log, logged) = WalLog::open(&dir.join("wal"), stored_next, opts.wal_segment_bytes)?;
+    // Records every table's checkpoint covers are only checked, not decoded: reopening after a long run
+    // must not parse megabytes of commits that are already in chunk files.
+    let covered = loaded
+        .catalog
+        .iter()
+        .map(|c| loaded.manifests.get(&c.id).map_or(0, |m| m.checkpoint_lsn))
+        .min()
+        .unwrap_or(u64::MAX);
+    let (log, logged) = WalLog::open(
+        &dir.join("wal"),
+        stored_next,
+        opts.wal_segment_bytes,
+        covered,
+    )?;
     if !logged.is_empty() {
         loaded.wal.extend(logged);
         loaded.wal.sort_by_key(|(lsn, _)| *lsn);
     }
     let meta = |k: &str| loaded.meta.get(k).copied();
-    let last_wal = loaded.wal.last().map(|(l, _)| *l).unwrap_or(0);
+    let last_wal = loaded.wal.last().map_or(0, |(l, _)| *l).max(log.newest());
     let mut state = CommitState {
         next_lsn: stored_next.max(last_wal + 1),
         next_file_id: meta(META_NEXT_FILE).unwrap_or(1),

@@ -4,12 +4,15 @@
 //! also change the catalog or a manifest still commit through redb, WAL records included, so they stay atomic
 //! with those changes; recovery merges both logs by LSN.
 //!
-//! A segment is named by the first LSN it may hold. Each frame is `len u32 | crc u32 | lsn u64 | record`, the
-//! CRC seeded with the segment's first LSN so bytes of a deleted segment reused by the file system never read
-//! as frames. Space is zero-filled ahead of the writes, so `fdatasync` rarely has file metadata to write, and
-//! a zero length marks the end. A crash can tear only the last group written, which nobody was told is
-//! durable: recovery truncates the last segment after its last whole frame, and a bad frame anywhere else is
-//! corruption.
+//! A segment is named by the first LSN it may hold. A group is a 20-byte header (`body len u32 | body CRC u32 |
+//! first LSN u64 | header CRC u32`) and a body of `len u32 | lsn u64 | record` per commit; both CRCs are seeded
+//! with the segment's first LSN, so bytes of a deleted segment that the file system hands back never read as
+//! groups. Space is zero-filled ahead of the writes, so `fdatasync` rarely has file metadata to write, and a
+//! zero header marks the end. A crash can tear only the last group written, which nobody was told is durable:
+//! recovery drops it and truncates the segment there. A bad group that a good one follows (a later group is
+//! only written once the earlier one is on disk), or a bad group in an older segment, is corruption. The
+//! header CRC is what makes the check cheap: after a bad group, only offsets holding a valid header are
+//! candidates for a later group, so recovery never hashes arbitrary byte ranges.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -19,8 +22,8 @@ use crate::chunk_file::sync_dir;
 use crate::error::{Error, Result};
 use crate::store::{WalRecord, decode};
 
-/// A group's header: body length, CRC of the body, first LSN; then per record `len u32 | lsn u64 | record`.
-const HEADER: usize = 16;
+/// A group's header: body length, CRC of the body, first LSN, CRC of those 16 bytes.
+const HEADER: usize = 20;
 const RECORD_HEADER: usize = 12;
 /// Zeros written ahead of the log at a time.
 const GROW: u64 = 1 << 20;
@@ -33,8 +36,15 @@ pub(crate) struct WalLog {
     file: File,
     offset: u64,
     allocated: u64,
+    /// The last LSN written to the segment being written (0: none yet), and to any segment.
+    last_lsn: u64,
+    newest: u64,
     /// Older segments by first LSN, oldest first.
     closed: Vec<u64>,
+    /// Every LSN up to here is in chunk files: a segment holding only those can go.
+    floor: u64,
+    /// The segment being written holds only such LSNs: start a new one with the next group.
+    rotate_next: bool,
     /// Set when a write or fsync failed part-way: what is on disk is unknown, so nothing more is written.
     broken: Option<String>,
     buf: Vec<u8>,
@@ -56,11 +66,19 @@ fn le64(b: &[u8]) -> u64 {
     u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
 }
 
-/// The whole group at `at`, if one is there: its body and where the next group starts.
-fn group_at(first_lsn: u64, bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
+/// The body length and first LSN of a valid group header at `at`.
+fn header_at(seed: u64, bytes: &[u8], at: usize) -> Option<(usize, u64)> {
     let h = bytes.get(at..at + HEADER)?;
-    let body = bytes.get(at + HEADER..(at + HEADER).checked_add(le32(h))?)?;
-    (!body.is_empty() && group_crc(first_lsn, body) as usize == le32(&h[4..]))
+    (crc32c::crc32c_append(crc32c::crc32c(&seed.to_le_bytes()), &h[..16]) as usize
+        == le32(&h[16..]))
+    .then(|| (le32(h), le64(&h[8..])))
+}
+
+/// The whole group at `at`, if one is there: its body and where the next group starts.
+fn group_at(seed: u64, bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let (len, _) = header_at(seed, bytes, at)?;
+    let body = bytes.get(at + HEADER..(at + HEADER).checked_add(len)?)?;
+    (!body.is_empty() && group_crc(seed, body) as usize == le32(&bytes[at + 4..]))
         .then(|| (body, at + HEADER + body.len()))
 }
 
@@ -86,12 +104,14 @@ fn scan(first_lsn: u64, bytes: &[u8]) -> Scan<'_> {
             _ => {}
         }
         let Some((body, next)) = group_at(first_lsn, bytes, at) else {
-            // A later group was only written after this one was on disk: then this one is damaged, not torn.
-            // (Searched byte by byte, since the damage may be in this group's length.)
-            let later = (at + 1..bytes.len().saturating_sub(HEADER)).any(|o| {
-                let lsn = le64(&bytes[o + 8..]);
-                lsn > last && lsn - last < 1 << 40 && group_at(first_lsn, bytes, o).is_some()
-            });
+            // A later group was only written once this one was on disk: then this one is damaged, not torn.
+            let later = match header_at(first_lsn, bytes, at) {
+                // The header is sound, so the next group starts right after this body.
+                Some((len, _)) => group_at(first_lsn, bytes, at + HEADER + len).is_some(),
+                // The damage may be in the length: look for a valid header anywhere after it.
+                None => (at + 1..bytes.len().saturating_sub(HEADER))
+                    .any(|o| header_at(first_lsn, bytes, o).is_some_and(|(_, lsn)| lsn > last)),
+            };
             if later {
                 return Scan::Corrupt(format!("bad log group at byte {at}"));
             }
@@ -125,12 +145,14 @@ fn scan(first_lsn: u64, bytes: &[u8]) -> Scan<'_> {
 }
 
 impl WalLog {
-    /// Opens `dir` (created if missing) and returns the log with every record in it, oldest first. New
-    /// records go to the last segment, or to a first one named `next_lsn`.
+    /// Opens `dir` (created if missing) and returns the log with its records above `skip_upto` (those at or
+    /// below are in chunk files: checked, not decoded), oldest first. New records go to the last segment, or
+    /// to a first one named `next_lsn`.
     pub fn open(
         dir: &Path,
         next_lsn: u64,
         segment_bytes: u64,
+        skip_upto: u64,
     ) -> Result<(WalLog, Vec<(u64, WalRecord)>)> {
         if !dir.exists() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -152,6 +174,7 @@ impl WalLog {
         segments.sort_unstable();
         let mut records = Vec::new();
         let mut end = 0;
+        let (mut newest, mut last_lsn) = (0, 0);
         for (i, &first) in segments.iter().enumerate() {
             let path = dir.join(segment_name(first));
             let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -171,17 +194,23 @@ impl WalLog {
                 }
                 Scan::Corrupt(why) => return Err(Error::corrupt(&path, why)),
             };
-            if let (Some((prev, _)), Some((next, _))) = (records.last(), found.first())
-                && next <= prev
+            if let Some((next, _)) = found.first()
+                && *next <= newest
             {
                 return Err(Error::corrupt(&path, "log segments overlap"));
             }
+            let segment_last = found.last().map_or(0, |(l, _)| *l);
+            newest = newest.max(segment_last);
             for (lsn, record) in found {
+                if lsn <= skip_upto {
+                    continue;
+                }
                 let what = format!("log record {lsn}");
                 records.push((lsn, decode::<WalRecord>(&path, &what, record)?));
             }
             if last {
                 end = at as u64;
+                last_lsn = segment_last;
             }
         }
         let (first_lsn, file, allocated) = match segments.last() {
@@ -213,7 +242,11 @@ impl WalLog {
             file,
             offset: end,
             allocated,
+            last_lsn,
+            newest,
             closed,
+            floor: 0,
+            rotate_next: false,
             broken: None,
             buf: Vec::new(),
         };
@@ -249,7 +282,7 @@ impl WalLog {
         let Some(&(first, _)) = records.first() else {
             return Ok(());
         };
-        if self.offset >= self.segment_bytes {
+        if self.offset >= self.segment_bytes || self.rotate_next {
             self.rotate(first)?;
         }
         self.buf.clear();
@@ -266,10 +299,13 @@ impl WalLog {
                 "a commit group of {body} bytes is too large for one log write"
             )));
         };
+        let seed = self.first_lsn.to_le_bytes();
         let crc = group_crc(self.first_lsn, &self.buf[HEADER..]);
         self.buf[0..4].copy_from_slice(&body_len.to_le_bytes());
         self.buf[4..8].copy_from_slice(&crc.to_le_bytes());
         self.buf[8..16].copy_from_slice(&first.to_le_bytes());
+        let head = crc32c::crc32c_append(crc32c::crc32c(&seed), &self.buf[..16]);
+        self.buf[16..20].copy_from_slice(&head.to_le_bytes());
         let end = self.offset + self.buf.len() as u64;
         if end > self.allocated {
             // Zeros first: a failure here (a full disk) leaves the log as it was, so the group just fails.
@@ -292,6 +328,8 @@ impl WalLog {
             return Err(err);
         }
         self.offset = end;
+        self.last_lsn = records.last().map_or(self.last_lsn, |(l, _)| *l);
+        self.newest = self.newest.max(self.last_lsn);
         Ok(())
     }
 
@@ -299,29 +337,50 @@ impl WalLog {
     fn rotate(&mut self, first_lsn: u64) -> Result<()> {
         let file = Self::create(&self.dir, first_lsn)?;
         let old = std::mem::replace(&mut self.first_lsn, first_lsn);
-        self.closed.push(old);
         self.file = file;
         self.offset = 0;
         self.allocated = 0;
+        self.rotate_next = false;
+        let old_last = std::mem::replace(&mut self.last_lsn, 0);
+        if old_last <= self.floor && self.remove(old) {
+            return Ok(());
+        }
+        self.closed.push(old);
         Ok(())
     }
 
-    /// Deletes the closed segments that hold only LSNs up to `upto` (their commits are in chunk files now).
+    fn remove(&self, first_lsn: u64) -> bool {
+        let path = self.dir.join(segment_name(first_lsn));
+        match std::fs::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("could not remove {}: {e}", path.display());
+                false
+            }
+        }
+    }
+
+    /// Deletes the segments that hold only LSNs up to `upto` (their commits are in chunk files now); the one
+    /// being written goes when the next group starts a new one.
     pub fn truncate(&mut self, upto: u64) {
+        self.floor = self.floor.max(upto);
         let mut keep_from = 0;
         for i in 0..self.closed.len() {
             let next_first = self.closed.get(i + 1).copied().unwrap_or(self.first_lsn);
-            if next_first - 1 > upto {
-                break;
-            }
-            let path = self.dir.join(segment_name(self.closed[i]));
-            if let Err(e) = std::fs::remove_file(&path) {
-                tracing::warn!("could not remove {}: {e}", path.display());
+            if next_first - 1 > upto || !self.remove(self.closed[i]) {
                 break;
             }
             keep_from = i + 1;
         }
         self.closed.drain(..keep_from);
+        if self.offset > 0 && self.last_lsn <= upto {
+            self.rotate_next = true;
+        }
+    }
+
+    /// The newest LSN in the log, skipped records included (0: empty).
+    pub fn newest(&self) -> u64 {
+        self.newest
     }
 
     /// Segment files on disk, the one being written included.
@@ -357,7 +416,7 @@ mod tests {
     fn records_come_back_in_order_across_segments_and_truncation_drops_old_ones() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("wal");
-        let (mut log, got) = WalLog::open(&wal, 1, 4096).unwrap();
+        let (mut log, got) = WalLog::open(&wal, 1, 4096, 0).unwrap();
         assert!(got.is_empty());
         for lsn in (1..=200u64).step_by(2) {
             log.append(&[(lsn, record(lsn as i64)), (lsn + 1, record(-(lsn as i64)))])
@@ -365,21 +424,45 @@ mod tests {
         }
         assert!(log.segments() > 3, "small segments rotate");
         drop(log);
-        let (mut log, got) = WalLog::open(&wal, 999, 4096).unwrap();
+        let (mut log, got) = WalLog::open(&wal, 999, 4096, 0).unwrap();
         assert_eq!(ids(&got), (1..=200).collect::<Vec<_>>());
         log.truncate(120);
         drop(log);
-        let (_, got) = WalLog::open(&wal, 999, 4096).unwrap();
+        let (_, got) = WalLog::open(&wal, 999, 4096, 0).unwrap();
         let first = got[0].0;
         assert!(first <= 121 && first > 1, "kept from {first}");
         assert_eq!(got.last().unwrap().0, 200);
     }
 
     #[test]
+    fn a_checkpointed_segment_goes_with_the_next_group_and_covered_records_are_not_decoded() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("wal");
+        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20, 0).unwrap();
+        for lsn in 1..=10 {
+            log.append(&[(lsn, record(lsn as i64))]).unwrap();
+        }
+        log.truncate(9);
+        assert_eq!(log.segments(), 1, "the segment still holds LSN 10");
+        log.truncate(10);
+        log.append(&[(11, record(11))]).unwrap();
+        assert_eq!(
+            std::fs::read_dir(&wal).unwrap().count(),
+            1,
+            "old segment removed"
+        );
+        log.append(&[(12, record(12))]).unwrap();
+        drop(log);
+        let (log, got) = WalLog::open(&wal, 13, 1 << 20, 11).unwrap();
+        assert_eq!(ids(&got), vec![12]);
+        assert_eq!(log.newest(), 12);
+    }
+
+    #[test]
     fn a_torn_last_group_is_dropped_and_the_log_goes_on_after_it() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("wal");
-        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20).unwrap();
+        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20, 0).unwrap();
         log.append(&[(1, record(1)), (2, record(2))]).unwrap();
         let good = log.offset;
         log.append(&[(3, record(3))]).unwrap();
@@ -390,12 +473,12 @@ mod tests {
         f.write_all_at(&[0xAB; 7], good + HEADER as u64 + 3)
             .unwrap();
         drop(f);
-        let (mut log, got) = WalLog::open(&wal, 3, 1 << 20).unwrap();
+        let (mut log, got) = WalLog::open(&wal, 3, 1 << 20, 0).unwrap();
         assert_eq!(ids(&got), vec![1, 2]);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
         log.append(&[(3, record(30))]).unwrap();
         drop(log);
-        let (_, got) = WalLog::open(&wal, 4, 1 << 20).unwrap();
+        let (_, got) = WalLog::open(&wal, 4, 1 << 20, 0).unwrap();
         assert_eq!(ids(&got), vec![1, 2, 3]);
     }
 
@@ -403,7 +486,7 @@ mod tests {
     fn a_bad_frame_before_the_last_segment_is_corruption() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("wal");
-        let (mut log, _) = WalLog::open(&wal, 1, 256).unwrap();
+        let (mut log, _) = WalLog::open(&wal, 1, 256, 0).unwrap();
         for lsn in 1..=20 {
             log.append(&[(lsn, record(lsn as i64))]).unwrap();
         }
@@ -412,7 +495,7 @@ mod tests {
         let f = File::options().write(true).open(&path).unwrap();
         f.write_all_at(&[0xFF], HEADER as u64 + 1).unwrap();
         drop(f);
-        let err = WalLog::open(&wal, 21, 256).err().expect("corrupt");
+        let err = WalLog::open(&wal, 21, 256, 0).err().expect("corrupt");
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     }
 
@@ -420,7 +503,7 @@ mod tests {
     fn a_damaged_group_with_groups_after_it_is_corruption_not_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("wal");
-        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20).unwrap();
+        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20, 0).unwrap();
         for lsn in 1..=5 {
             log.append(&[(lsn, record(lsn as i64))]).unwrap();
         }
@@ -429,7 +512,7 @@ mod tests {
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[HEADER + RECORD_HEADER + 5] ^= 0x01;
         std::fs::write(&path, &bytes).unwrap();
-        let err = WalLog::open(&wal, 6, 1 << 20).err().expect("corrupt");
+        let err = WalLog::open(&wal, 6, 1 << 20, 0).err().expect("corrupt");
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");
     }
 
@@ -437,7 +520,7 @@ mod tests {
     fn groups_of_another_segment_do_not_parse_here() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("wal");
-        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20).unwrap();
+        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20, 0).unwrap();
         log.append(&[(5, record(5)), (6, record(6))]).unwrap();
         drop(log);
         let bytes = std::fs::read(wal.join(segment_name(1))).unwrap();
