@@ -105,6 +105,21 @@ impl Shortest for f32 {
 /// midpoints of two floats are exact in f64, and a decimal of at most 9 digits never rounds onto one in
 /// f64 without being it.
 fn on_midpoint(v: f32, (_, digits, exp): &(bool, Digits, i32)) -> bool {
+    let a = v.abs();
+    let bits = a.to_bits();
+    let here = f64::from(a);
+    let below = (bits > 0).then(|| (here + f64::from(f32::from_bits(bits - 1))) / 2.0);
+    let above = (here + f64::from(f32::from_bits(bits + 1))) / 2.0;
+    // Almost every decimal is nowhere near a midpoint: rule that out in arithmetic (relative error of this
+    // estimate ~1e-15, the window 1e-9) and parse text only for the few that are close.
+    let m = digits
+        .iter()
+        .fold(0u64, |m, d| m * 10 + u64::from(d.wrapping_sub(b'0')));
+    let approx = m as f64 * 10f64.powi(exp + 1 - digits.len() as i32);
+    let near = |mid: f64| (approx - mid).abs() <= mid * 1e-9;
+    if !(below.is_some_and(near) || near(above)) {
+        return false;
+    }
     let text = format!(
         "0.{}e{}",
         std::str::from_utf8(digits).unwrap_or("0"),
@@ -113,11 +128,6 @@ fn on_midpoint(v: f32, (_, digits, exp): &(bool, Digits, i32)) -> bool {
     let Ok(decimal) = text.parse::<f64>() else {
         return false;
     };
-    let a = v.abs();
-    let bits = a.to_bits();
-    let here = f64::from(a);
-    let below = (bits > 0).then(|| (here + f64::from(f32::from_bits(bits - 1))) / 2.0);
-    let above = (here + f64::from(f32::from_bits(bits + 1))) / 2.0;
     below == Some(decimal) || above == decimal
 }
 
@@ -540,5 +550,60 @@ mod tests {
                 .unwrap(),
         );
         assert!(!direct(dec, Format::UnifiedText));
+    }
+
+    /// The midpoint check as it was before its arithmetic pre-filter: text for every value.
+    fn on_midpoint_by_text(v: f32, (_, digits, exp): &(bool, Digits, i32)) -> bool {
+        let text = format!(
+            "0.{}e{}",
+            std::str::from_utf8(digits).unwrap_or("0"),
+            exp + 1
+        );
+        let Ok(decimal) = text.parse::<f64>() else {
+            return false;
+        };
+        let (a, bits) = (v.abs(), v.abs().to_bits());
+        let here = f64::from(a);
+        let below = (bits > 0).then(|| (here + f64::from(f32::from_bits(bits - 1))) / 2.0);
+        let above = (here + f64::from(f32::from_bits(bits + 1))) / 2.0;
+        below == Some(decimal) || above == decimal
+    }
+
+    #[test]
+    fn midpoint_filter_never_changes_the_answer() {
+        let mut rng = StdRng::seed_from_u64(32);
+        let mut hits = 0;
+        let floats = (0..300_000)
+            .map(|_| f32::from_bits(rng.random::<u32>()))
+            .chain([
+                7.215806e7f32,
+                0.0,
+                f32::MAX,
+                f32::MIN_POSITIVE,
+                1.0,
+                16777216.0,
+            ]);
+        for v in floats.filter(|v| v.is_finite()) {
+            let first = significant(ryu::Buffer::new().format_finite(v).as_bytes());
+            // Also the candidates `shortest` tries past a midpoint.
+            let mut candidates = vec![first];
+            for precision in 1..9 {
+                candidates.push(significant(format!("{:.*e}", precision, v).as_bytes()));
+            }
+            for d in &candidates {
+                let exact = on_midpoint_by_text(v, d);
+                assert_eq!(
+                    on_midpoint(v, d),
+                    exact,
+                    "{v:e} as {:?}",
+                    std::str::from_utf8(&d.1)
+                );
+                hits += usize::from(exact);
+            }
+        }
+        assert!(
+            hits > 0,
+            "no midpoint among the samples: the comparison proved nothing"
+        );
     }
 }
