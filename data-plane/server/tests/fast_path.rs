@@ -9,6 +9,8 @@ use rand::{Rng, SeedableRng};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls, Row, SimpleQueryMessage};
 
+mod common;
+
 async fn connect(port: u16) -> Client {
     let (c, conn) = tokio_postgres::connect(
         &format!("host=127.0.0.1 port={port} user=owner password=pw dbname=app"),
@@ -61,14 +63,9 @@ async fn execute(c: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Strin
 }
 
 async fn metric(http: std::net::SocketAddr, name: &str) -> u64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut sock = tokio::net::TcpStream::connect(http).await.unwrap();
-    sock.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    common::http_get(http, "/metrics")
         .await
-        .unwrap();
-    let mut out = String::new();
-    sock.read_to_string(&mut out).await.unwrap();
-    out.lines()
+        .lines()
         .filter(|l| l.starts_with(name))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()

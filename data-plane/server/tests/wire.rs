@@ -4,6 +4,9 @@
 use omendb_server::Config;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
+mod common;
+use common::http_get;
+
 const PASSWORD: &str = "s3cret-pw";
 
 fn config(dir: &std::path::Path) -> Config {
@@ -538,19 +541,6 @@ async fn statement_timeout_and_cancel_stop_a_running_query() {
 }
 
 /// The whole HTTP response to `GET path`.
-async fn http_get(http: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut sock = tokio::net::TcpStream::connect(http).await.unwrap();
-    sock.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    sock.read_to_string(&mut out).await.unwrap();
-    out
-}
-
 /// The text of `/metrics`.
 async fn metrics(http: std::net::SocketAddr) -> String {
     http_get(http, "/metrics").await
