@@ -226,7 +226,7 @@ impl WalLog {
                     .write(true)
                     .open(&path)
                     .map_err(|e| Error::io(&path, e))?;
-                // Whatever follows the last whole frame (a torn group, or zeros) goes, so that no stale
+                // Whatever follows the last whole group (a torn one, or zeros) goes, so that no stale
                 // bytes ever sit beyond what is written next.
                 file.set_len(end)
                     .and_then(|()| file.sync_all())
@@ -473,7 +473,7 @@ mod tests {
         log.append(&[(3, record(3))]).unwrap();
         drop(log);
         let path = wal.join(segment_name(1));
-        // Tear the last frame: its CRC no longer matches, and stale bytes follow it.
+        // Tear the last group: its CRC no longer matches, and stale bytes follow it.
         let f = File::options().write(true).open(&path).unwrap();
         f.write_all_at(&[0xAB; 7], good + HEADER as u64 + 3)
             .unwrap();
@@ -488,7 +488,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_frame_before_the_last_segment_is_corruption() {
+    fn a_bad_group_before_the_last_segment_is_corruption() {
         let dir = tempfile::tempdir().unwrap();
         let wal = dir.path().join("wal");
         let (mut log, _) = WalLog::open(&wal, 1, 256, 0).unwrap();
