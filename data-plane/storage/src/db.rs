@@ -350,7 +350,11 @@ fn recover(
 ) -> Result<(DbVersion, CommitState)> {
     let mut loaded = store.load()?;
     let meta = |k: &str| loaded.meta.get(k).copied();
-    let stored_next = meta(META_NEXT_LSN).unwrap_or(1);
+    let (stored_next, next_file_id, next_table_id) = (
+        meta(META_NEXT_LSN).unwrap_or(1),
+        meta(META_NEXT_FILE).unwrap_or(1),
+        meta(META_NEXT_TABLE).unwrap_or(1),
+    );
     // Records every table's checkpoint covers are only checked, not decoded: reopening after a long run
     // must not parse megabytes of commits that are already in chunk files.
     let covered = loaded
@@ -369,12 +373,11 @@ fn recover(
         loaded.wal.extend(logged);
         loaded.wal.sort_by_key(|(lsn, _)| *lsn);
     }
-    let meta = |k: &str| loaded.meta.get(k).copied();
     let last_wal = loaded.wal.last().map_or(0, |(l, _)| *l).max(log.newest());
     let mut state = CommitState {
         next_lsn: stored_next.max(last_wal + 1),
-        next_file_id: meta(META_NEXT_FILE).unwrap_or(1),
-        next_table_id: meta(META_NEXT_TABLE).unwrap_or(1),
+        next_file_id,
+        next_table_id,
         log,
     };
     let mut version = DbVersion {
@@ -403,10 +406,10 @@ fn recover(
         state.next_table_id = state.next_table_id.max(entry.id + 1);
         // A checkpoint may name LSNs whose log segments are gone: never hand those out again.
         state.next_lsn = state.next_lsn.max(tv.checkpoint_lsn + 1);
-        version.lsn = state.next_lsn - 1;
         version.names.insert(entry.def.name.clone(), entry.id);
         version.tables.insert(entry.id, Arc::new(tv));
     }
+    version.lsn = state.next_lsn - 1;
     remove_orphans(chunk_dir, &live_files, &mut state)?;
 
     for (lsn, record) in &loaded.wal {

@@ -68,9 +68,8 @@ pub(crate) enum WalOp {
 }
 
 pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    let mut out = vec![0u8; 4];
-    let body = postcard::to_extend(v, Vec::new()).expect("in-memory encoding cannot fail");
-    out.extend_from_slice(&body);
+    // The body goes straight after the 4 bytes the CRC takes: one buffer, no copy.
+    let mut out = postcard::to_extend(v, vec![0u8; 4]).expect("in-memory encoding cannot fail");
     let crc = crc32c::crc32c(&out[4..]);
     out[..4].copy_from_slice(&crc.to_le_bytes());
     out
