@@ -71,8 +71,11 @@ async fn metric(http: std::net::SocketAddr, name: &str) -> u64 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fast_path_answers_like_datafusion() {
+/// A server with tables `a` and `b` of these columns, a connection on the fast path (for `a`) and one with
+/// the learned index off, so on the DataFusion path (for `b`).
+async fn fast_and_slow(
+    columns: &str,
+) -> (tempfile::TempDir, omendb_server::Running, Client, Client) {
     let dir = tempfile::tempdir().unwrap();
     let c = Config::local(dir.path(), "app", "owner", "pw");
     let s = omendb_server::start(c).await.unwrap();
@@ -83,12 +86,17 @@ async fn fast_path_answers_like_datafusion() {
         .await
         .unwrap();
     for t in ["a", "b"] {
-        fast.batch_execute(&format!(
-            "CREATE TABLE {t} (id integer PRIMARY KEY, v text NOT NULL, n bigint)"
-        ))
-        .await
-        .unwrap();
+        fast.batch_execute(&format!("CREATE TABLE {t} ({columns})"))
+            .await
+            .unwrap();
     }
+    (dir, s, fast, slow)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_path_answers_like_datafusion() {
+    let (_dir, s, fast, slow) =
+        fast_and_slow("id integer PRIMARY KEY, v text NOT NULL, n bigint").await;
     let before = metric(s.http_addr, "omendb_fast_path_total").await;
 
     let mut rng = StdRng::seed_from_u64(7);
@@ -207,23 +215,11 @@ async fn simple(c: &Client, sql: &str) -> String {
 /// decimal literals into every numeric type take the fast path and store exactly what DataFusion stores.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn literal_inserts_answer_like_datafusion() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = Config::local(dir.path(), "app", "owner", "pw");
-    let s = omendb_server::start(c).await.unwrap();
-    let port = s.pg_addr.port();
-    let fast = connect(port).await;
-    let slow = connect(port).await;
-    slow.batch_execute("SET omendb.learned_index = off")
-        .await
-        .unwrap();
-    for t in ["a", "b"] {
-        fast.batch_execute(&format!(
-            "CREATE TABLE {t} (id bigint PRIMARY KEY, d double precision, r real, m numeric(10,2), \
-             i integer, s smallint, ts timestamp, v text, ok boolean)"
-        ))
-        .await
-        .unwrap();
-    }
+    let (_dir, s, fast, slow) = fast_and_slow(
+        "id bigint PRIMARY KEY, d double precision, r real, m numeric(10,2), i integer, \
+         s smallint, ts timestamp, v text, ok boolean",
+    )
+    .await;
     let decimals = [
         "1.5",
         "-0.001",

@@ -413,6 +413,16 @@ mod tests {
         })
     }
 
+    /// A fresh log in `dir/wal` with one group per LSN in `lsns`, closed again; returns the log directory.
+    fn written(dir: &Path, segment_bytes: u64, lsns: std::ops::RangeInclusive<u64>) -> PathBuf {
+        let wal = dir.join("wal");
+        let (mut log, _) = WalLog::open(&wal, *lsns.start(), segment_bytes, 0).unwrap();
+        for lsn in lsns {
+            log.append(&[(lsn, record(lsn as i64))]).unwrap();
+        }
+        wal
+    }
+
     fn ids(records: &[(u64, WalRecord)]) -> Vec<u64> {
         records.iter().map(|(l, _)| *l).collect()
     }
@@ -490,12 +500,7 @@ mod tests {
     #[test]
     fn a_bad_group_before_the_last_segment_is_corruption() {
         let dir = tempfile::tempdir().unwrap();
-        let wal = dir.path().join("wal");
-        let (mut log, _) = WalLog::open(&wal, 1, 256, 0).unwrap();
-        for lsn in 1..=20 {
-            log.append(&[(lsn, record(lsn as i64))]).unwrap();
-        }
-        drop(log);
+        let wal = written(dir.path(), 256, 1..=20);
         let path = wal.join(segment_name(1));
         let f = File::options().write(true).open(&path).unwrap();
         f.write_all_at(&[0xFF], HEADER as u64 + 1).unwrap();
@@ -507,12 +512,7 @@ mod tests {
     #[test]
     fn a_damaged_group_with_groups_after_it_is_corruption_not_a_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
-        let wal = dir.path().join("wal");
-        let (mut log, _) = WalLog::open(&wal, 1, 1 << 20, 0).unwrap();
-        for lsn in 1..=5 {
-            log.append(&[(lsn, record(lsn as i64))]).unwrap();
-        }
-        drop(log);
+        let wal = written(dir.path(), 1 << 20, 1..=5);
         let path = wal.join(segment_name(1));
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[HEADER + RECORD_HEADER + 5] ^= 0x01;
