@@ -25,6 +25,8 @@ pub struct View {
     pub physical: Option<String>,
     /// `SET omendb.learned_index = off`.
     pub no_index: bool,
+    /// READ COMMITTED's re-check of a changed row reads the newest committed versions.
+    pub latest: bool,
 }
 
 pub type SharedView = Arc<Mutex<View>>;
@@ -53,7 +55,11 @@ pub fn resolve(
     name: &str,
 ) -> omendb_storage::Result<Option<TableReader>> {
     let r = if let Some(t) = view.txn.as_mut() {
-        t.table(name)
+        if view.latest {
+            t.table_latest(name)
+        } else {
+            t.table(name)
+        }
     } else if let Some(s) = &view.snapshot {
         s.table(name)
     } else {

@@ -40,6 +40,16 @@ impl<S: AsyncWrite + Unpin> Corked<S> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
+    /// Rewrites the status of a ReadyForQuery that ends the held output (`from` to `to`): the protocol layer's
+    /// idea of the transaction state can lag the session's (a ROLLBACK TO that recovered a failed
+    /// transaction).
+    pub fn patch_ready_status(&mut self, from: u8, to: u8) {
+        let n = self.held.len();
+        if n >= 6 && self.held[n - 6..n - 1] == [b'Z', 0, 0, 0, 5] && self.held[n - 1] == from {
+            self.held[n - 1] = to;
+        }
+    }
+
     /// Sends everything held.
     pub async fn uncork(&mut self) -> io::Result<()> {
         std::future::poll_fn(|cx| self.poll_send(cx)).await

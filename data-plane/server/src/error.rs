@@ -41,6 +41,12 @@ pub mod code {
     pub const INVALID_TABLE_DEFINITION: &str = "42P16";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const INTERNAL: &str = "XX000";
+    pub const SERIALIZATION_FAILURE: &str = "40001";
+    pub const DEADLOCK_DETECTED: &str = "40P01";
+    pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+    pub const READ_ONLY_TRANSACTION: &str = "25006";
+    pub const INVALID_SAVEPOINT: &str = "3B001";
+    pub const INVALID_TRANSACTION_STATE: &str = "25000";
 }
 
 impl Error {
@@ -84,6 +90,9 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::AlreadyOpen(_) => "55006",
         S::DiskFull { .. } => "53100",
         S::Io { .. } => "58030",
+        S::SerializationFailure { .. } => code::SERIALIZATION_FAILURE,
+        S::LockNotAvailable { .. } => code::LOCK_NOT_AVAILABLE,
+        S::ReadOnly => code::READ_ONLY_TRANSACTION,
         _ => code::INTERNAL,
     }
 }

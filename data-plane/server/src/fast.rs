@@ -16,7 +16,9 @@ use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, BinaryOperator, Expr, FromTable, GroupByExpr, ObjectNamePart, SelectItem,
     SetExpr, Statement, TableFactor, TableObject, Value,
 };
-use omendb_storage::{Key, KeyKind, KeyRange, Row, TableDef, TableReader, WriteTxn};
+use omendb_storage::{
+    Key, KeyKind, KeyRange, LockMode, Row, TableDef, TableReader, WaitPolicy, WriteTxn,
+};
 
 use crate::ddl::{Literal, ident, literal, table_name};
 use crate::error::Result;
@@ -609,7 +611,15 @@ impl Fast {
             Shape::Update { sets, key: k } => {
                 let Some(k) = key(k) else { return Ok(None) };
                 let Some(k) = k else { return Ok(Some(0)) };
-                let Some(mut row) = txn.get(&self.table, &k)? else {
+                // Lock first, then read the newest version: a concurrent increment is never lost, and
+                // REPEATABLE READ fails here if a later commit changed the row.
+                let mode = if sets.iter().any(|(c, _)| self.def.primary_key == Some(*c)) {
+                    LockMode::Update
+                } else {
+                    LockMode::NoKeyUpdate
+                };
+                txn.lock_row(&self.table, &k, mode, WaitPolicy::Wait)?;
+                let Some(mut row) = txn.get_latest(&self.table, &k)? else {
                     return Ok(Some(0));
                 };
                 for (c, o) in sets {

@@ -248,6 +248,13 @@ impl Listener {
                     break;
                 }
             }
+            if std::mem::take(&mut conn.session.lock().await.recovered) {
+                use pgwire::api::ClientInfo;
+                socket.set_transaction_status(
+                    pgwire::messages::response::TransactionStatus::Transaction,
+                );
+                socket.get_mut().patch_ready_status(b'E', b'T');
+            }
         }
         conn.session.lock().await.close();
         // A last error (or reply) may still be held.

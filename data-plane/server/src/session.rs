@@ -1,9 +1,12 @@
 //! One client session: its DataFusion context, transaction state, settings and prepared statements.
 //!
-//! Isolation (documented in docs/server.md): a statement outside a transaction reads one snapshot taken when
-//! it starts. `BEGIN` takes a snapshot that every statement of the transaction reads, plus the transaction's
-//! own writes. At `COMMIT`, inserts are re-checked for key uniqueness against everything committed since;
-//! the last committer wins on a key two transactions both updated. Readers never block writers.
+//! Isolation is PostgreSQL's (documented in docs/server.md): READ COMMITTED (the default) reads a snapshot
+//! per statement, REPEATABLE READ and SERIALIZABLE one per transaction; every written or `FOR UPDATE` row is
+//! locked until the transaction ends (`locking.rs`); readers never block writers. Transaction statements
+//! live in `transaction.rs`.
+
+mod locking;
+mod transaction;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,6 +52,8 @@ pub enum Kind {
     Begin,
     Commit,
     Rollback,
+    Savepoint,
+    Release,
     Set,
     Show,
     Copy,
@@ -65,7 +70,9 @@ impl Kind {
             Kind::Update => "update",
             Kind::Delete => "delete",
             Kind::Ddl => "ddl",
-            Kind::Begin | Kind::Commit | Kind::Rollback => "transaction",
+            Kind::Begin | Kind::Commit | Kind::Rollback | Kind::Savepoint | Kind::Release => {
+                "transaction"
+            }
             Kind::Set | Kind::Show => "setting",
             Kind::Copy => "copy",
             Kind::Deallocate => "setting",
@@ -82,11 +89,24 @@ impl Kind {
             Statement::StartTransaction { .. } => Kind::Begin,
             Statement::Commit { .. } => Kind::Commit,
             Statement::Rollback { .. } => Kind::Rollback,
+            Statement::Savepoint { .. } => Kind::Savepoint,
+            Statement::ReleaseSavepoint { .. } => Kind::Release,
             Statement::Set(_) | Statement::Reset(_) => Kind::Set,
             Statement::ShowVariable { .. } => Kind::Show,
             Statement::Copy { .. } => Kind::Copy,
             Statement::Deallocate { .. } => Kind::Deallocate,
             _ => Kind::Ddl,
+        }
+    }
+
+    /// The command's name in PostgreSQL's messages ("cannot execute UPDATE in a read-only transaction").
+    fn command(self) -> &'static str {
+        match self {
+            Kind::Insert => "INSERT",
+            Kind::Update => "UPDATE",
+            Kind::Delete => "DELETE",
+            Kind::Copy => "COPY FROM",
+            _ => "SELECT",
         }
     }
 
@@ -133,6 +153,8 @@ pub struct PreparedStatement {
     pub no_index: bool,
     /// A fast-path shape: answered from the learned index with no plan (`plan` is `None`).
     pub fast: Option<Arc<crate::fast::Fast>>,
+    /// `SELECT ... FOR UPDATE | FOR SHARE`: how its rows are locked (the plan carries the key last).
+    pub locking: Option<Arc<locking::RowLocking>>,
 }
 
 /// A statement's result.
@@ -157,6 +179,12 @@ pub struct Session {
     pub copy: Option<CopyIn>,
     /// The authenticated user (psql's describe output names it as the owner).
     pub user: String,
+    /// The engine's id of this session: the owner of its locks, a node of the wait-for graph.
+    pub session_id: u64,
+    /// Names of the open transaction's savepoints, oldest first (their index is the engine's).
+    savepoints: Vec<String>,
+    /// ROLLBACK TO just recovered a failed transaction: the listener must tell the protocol layer.
+    pub recovered: bool,
 }
 
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
@@ -197,6 +225,7 @@ impl Session {
             )
             .expect("fresh catalog");
         ctx.register_catalog("omendb", Arc::new(catalog));
+        let session_id = engine.db.new_session();
         Session {
             settings: Settings::new(engine.config.limits.statement_timeout_ms),
             engine,
@@ -206,6 +235,9 @@ impl Session {
             tx: Tx::Idle,
             copy: None,
             user: String::new(),
+            session_id,
+            savepoints: Vec::new(),
+            recovered: false,
         }
     }
 
@@ -234,6 +266,7 @@ impl Session {
                 names: None,
                 no_index: false,
                 fast: None,
+                locking: None,
             }
             .into()),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
@@ -285,6 +318,7 @@ impl Session {
                 names,
                 no_index: false,
                 fast: Some(Arc::new(fast)),
+                locking: None,
             }
             .into(),
         )
@@ -311,8 +345,16 @@ impl Session {
             },
             _ => None,
         };
+        let mut locking = None;
         let (plan, params, result) = if kind.planned() {
             let mut planned = stmt.clone();
+            if let Statement::Query(q) = &mut planned {
+                locking = self.locking_query(q)?.map(Arc::new);
+            }
+            let target = match &locking {
+                Some(l) => Some(l.table().to_string()),
+                None => target.clone(),
+            };
             {
                 let db = self.engine.db.clone();
                 let view = self.view.clone();
@@ -353,7 +395,16 @@ impl Session {
             let params = (1..=n)
                 .map(|i| types.remove(&format!("${i}")).flatten())
                 .collect();
-            let result = (kind == Kind::Select).then(|| Arc::new(plan.schema().as_arrow().clone()));
+            let mut result =
+                (kind == Kind::Select).then(|| Arc::new(plan.schema().as_arrow().clone()));
+            if let (Some(r), Some(_)) = (&result, &locking) {
+                // The key the rows are locked by is not shown.
+                let user: Vec<usize> = (0..r.fields().len() - 1).collect();
+                result = Some(Arc::new(
+                    r.project(&user)
+                        .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?,
+                ));
+            }
             (Some(plan), params, result)
         } else {
             (None, vec![], None)
@@ -370,6 +421,10 @@ impl Session {
             }
             (_, r) => r,
         };
+        let target = match &locking {
+            Some(l) => Some(l.table().to_string()),
+            None => target,
+        };
         Ok(PreparedStatement {
             kind,
             stmt: Some(stmt),
@@ -380,6 +435,7 @@ impl Session {
             names,
             no_index: !self.settings.learned_index(),
             fast: None,
+            locking,
         }
         .into())
     }
@@ -406,14 +462,26 @@ impl Session {
             metrics.rows_returned.inc_by(batch.num_rows() as u64);
             return Ok(Some(Output::Rows(schema, vec![batch])));
         }
+        self.check_writable(p.kind.command())?;
         let autocommit = self.tx == Tx::Idle;
         if autocommit {
             self.begin();
         }
-        let r = {
-            let mut v = self.view.lock();
-            let txn = v.txn.as_mut().expect("writes run in a transaction");
-            f.write(txn, params)
+        let r = loop {
+            let r = {
+                let mut v = self.view.lock();
+                let txn = v.txn.as_mut().expect("writes run in a transaction");
+                f.write(txn, params)
+            };
+            // A locked row: wait for it, then run the write again (nothing was written yet).
+            match r {
+                Err(Error::Storage(omendb_storage::Error::LockWait { wait, .. })) => {
+                    if let Err(e) = self.wait_for(wait).await {
+                        break Err(e);
+                    }
+                }
+                r => break r,
+            }
         };
         let n = match r {
             Ok(Some(n)) => n,
@@ -540,42 +608,6 @@ impl Session {
         }
     }
 
-    fn begin(&mut self) {
-        let txn = self.engine.db.begin();
-        self.view.lock().txn = Some(txn);
-        self.tx = Tx::Active;
-    }
-
-    fn rollback(&mut self) {
-        self.view.lock().txn = None;
-        self.tx = Tx::Idle;
-    }
-
-    /// A statement failed: an open transaction is doomed.
-    pub fn fail(&mut self) {
-        if self.tx == Tx::Active {
-            self.view.lock().txn = None;
-            self.tx = Tx::Failed;
-        }
-    }
-
-    async fn commit(&mut self) -> Result<()> {
-        let txn = self.view.lock().txn.take();
-        self.tx = Tx::Idle;
-        let Some(txn) = txn else { return Ok(()) };
-        if txn.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        durable(txn).await?;
-        self.engine.metrics.commits.inc();
-        self.engine
-            .metrics
-            .commit_seconds
-            .observe(started.elapsed().as_secs_f64());
-        Ok(())
-    }
-
     /// Executes a prepared statement with bound parameter values.
     pub async fn execute(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
         let started = Instant::now();
@@ -609,6 +641,14 @@ impl Session {
         let Some(stmt) = &p.stmt else {
             return Ok(Output::Empty);
         };
+        if self.tx == Tx::Active
+            && matches!(
+                p.kind,
+                Kind::Select | Kind::Insert | Kind::Update | Kind::Delete | Kind::Copy
+            )
+        {
+            self.statement_begins();
+        }
         if let Some(f) = &p.fast {
             if let Some(out) = self.run_fast(f, p, &params).await? {
                 return Ok(out);
@@ -626,6 +666,10 @@ impl Session {
             return Box::pin(self.execute_inner(&planned, params)).await;
         }
         match p.kind {
+            Kind::Select if p.locking.is_some() => {
+                let locking = p.locking.clone().expect("checked");
+                self.select_locked(p, &locking, params).await
+            }
             Kind::Select => {
                 let plan = self.bound(p, params)?;
                 let snapshot = self.tx == Tx::Idle;
@@ -658,13 +702,14 @@ impl Session {
                 Ok(Output::Rows(schema, batches))
             }
             Kind::Insert | Kind::Update | Kind::Delete => {
+                self.check_writable(p.kind.command())?;
                 let plan = self.bound(p, params)?;
                 let autocommit = self.tx == Tx::Idle;
                 if autocommit {
                     self.begin();
                 }
                 let r = match self.rebind(plan, p.target.clone(), p.no_index) {
-                    Ok(plan) => self.write(plan).await,
+                    Ok(plan) => self.write(plan, p.target.clone(), p.no_index).await,
                     Err(e) => Err(e),
                 };
                 match (r, autocommit) {
@@ -681,31 +726,29 @@ impl Session {
                 }
             }
             Kind::Begin => {
-                if self.tx != Tx::Idle {
-                    // PostgreSQL warns and carries on.
-                    return Ok(Output::TxStart(Tag::new("BEGIN")));
-                }
-                self.begin();
-                Ok(Output::TxStart(Tag::new("BEGIN")))
+                let Statement::StartTransaction { modes, begin, .. } = stmt else {
+                    unreachable_kind()?
+                };
+                self.begin_statement(modes, *begin)
             }
-            Kind::Commit => {
-                let failed = self.tx == Tx::Failed;
-                if failed {
-                    self.rollback();
-                    return Ok(Output::TxEnd(Tag::new("ROLLBACK")));
-                }
-                self.commit().await?;
-                Ok(Output::TxEnd(Tag::new("COMMIT")))
-            }
+            Kind::Commit => self.commit_statement().await,
             Kind::Rollback => {
-                if let Statement::Rollback {
-                    savepoint: Some(_), ..
-                } = stmt
-                {
-                    return Err(Error::unsupported("ROLLBACK TO SAVEPOINT"));
-                }
-                self.rollback();
-                Ok(Output::TxEnd(Tag::new("ROLLBACK")))
+                let Statement::Rollback { savepoint, .. } = stmt else {
+                    unreachable_kind()?
+                };
+                self.rollback_statement(savepoint.as_ref())
+            }
+            Kind::Savepoint => {
+                let Statement::Savepoint { name } = stmt else {
+                    unreachable_kind()?
+                };
+                self.savepoint_statement(name)
+            }
+            Kind::Release => {
+                let Statement::ReleaseSavepoint { name } = stmt else {
+                    unreachable_kind()?
+                };
+                self.release_statement(name)
             }
             Kind::Set => self.set(stmt),
             Kind::Show => {
@@ -713,10 +756,18 @@ impl Session {
                     unreachable_kind()?
                 };
                 let name = show_name(variable);
-                let value = if name == "all" {
-                    return Err(Error::unsupported("SHOW ALL"));
-                } else {
-                    self.settings.get(&name)?.to_string()
+                let value = match name.as_str() {
+                    "all" => return Err(Error::unsupported("SHOW ALL")),
+                    "transaction_isolation" | "transaction isolation level" => {
+                        self.current_isolation().name().to_string()
+                    }
+                    "transaction_read_only" => if self.current_read_only() {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                    .to_string(),
+                    _ => self.settings.get(&name)?.to_string(),
                 };
                 let schema = p.result.clone().expect("SHOW has a result schema");
                 let batch = RecordBatch::try_new(
@@ -807,89 +858,77 @@ impl Session {
 
     /// INSERT, UPDATE, DELETE: DataFusion computes the rows (subqueries, joins and defaults included); the
     /// writes go to the transaction in the view.
-    async fn write(&mut self, plan: LogicalPlan) -> Result<Tag> {
+    async fn write(
+        &mut self,
+        plan: LogicalPlan,
+        target: Option<String>,
+        no_index: bool,
+    ) -> Result<Tag> {
         let LogicalPlan::Dml(dml) = plan else {
             return Err(Error::sql(code::INTERNAL, "expected a DML plan"));
         };
         let table = dml.table_name.table().to_string();
         let input = Arc::unwrap_or_clone(dml.input);
-        match dml.op {
+        let (tag, label, n) = match dml.op {
             WriteOp::Insert(datafusion::logical_expr::dml::InsertOp::Append) => {
                 let sources = value_sources(&input);
                 let (_, batches) = self
                     .collect(input)
                     .await
                     .map_err(|e| not_null_violation(e, &table, &sources))?;
-                let mut v = self.view.lock();
-                let txn = v.txn.as_mut().expect("writes run in a transaction");
                 let mut n = 0;
                 for b in &batches {
-                    txn.insert_batch(&table, b)?;
+                    // A batch either goes in whole or not at all, so it is repeated whole after a wait.
+                    self.with_locks(|t| t.insert_batch(&table, b)).await?;
                     n += b.num_rows();
                 }
-                self.engine
-                    .metrics
-                    .rows_written
-                    .with_label_values(&["insert"])
-                    .inc_by(n as u64);
-                Ok(Tag::new("INSERT").with_oid(0).with_rows(n))
+                (Tag::new("INSERT").with_oid(0), "insert", n)
             }
             WriteOp::Delete => {
-                let (_, batches) = self.collect(input).await?;
-                let mut v = self.view.lock();
-                let txn = v.txn.as_mut().expect("writes run in a transaction");
-                let (key_col, kind) = key_column(txn, &table)?;
-                let mut n = 0;
-                for b in &batches {
-                    let col = b.column(key_col);
-                    for i in 0..b.num_rows() {
-                        let key = omendb_storage::column_key_at(col.as_ref(), kind, i);
-                        if txn.delete(&table, &key)? {
-                            n += 1;
-                        }
-                    }
-                }
-                self.engine
-                    .metrics
-                    .rows_written
-                    .with_label_values(&["delete"])
-                    .inc_by(n as u64);
-                Ok(Tag::new("DELETE").with_rows(n))
+                let (key_col, _) = self.key_column(&table)?;
+                let (_, batches) = self.collect(input.clone()).await?;
+                let dml = locking::Dml {
+                    table: &table,
+                    input: &input,
+                    target,
+                    no_index,
+                };
+                let n = self.delete_rows(&dml, &batches, key_col).await?;
+                (Tag::new("DELETE"), "delete", n)
             }
             WriteOp::Update => {
-                let (key_col, kind, user_cols) = {
-                    let mut v = self.view.lock();
-                    let txn = v.txn.as_mut().expect("writes run in a transaction");
-                    let (k, kind) = key_column(txn, &table)?;
-                    let n = txn.table(&table)?.def().columns.len();
-                    (k, kind, n)
-                };
+                let (key_col, user_cols) = self.key_column(&table)?;
                 let input = with_old_key(input, key_col)?;
-                let (_, batches) = self.collect(input).await?;
-                let mut v = self.view.lock();
-                let txn = v.txn.as_mut().expect("writes run in a transaction");
-                let mut n = 0;
-                for b in &batches {
-                    let old = b.column(b.num_columns() - 1);
-                    for i in 0..b.num_rows() {
-                        let key = omendb_storage::column_key_at(old.as_ref(), kind, i);
-                        let row: Vec<_> = (0..user_cols)
-                            .map(|c| omendb_storage::value_at(b.column(c).as_ref(), i))
-                            .collect();
-                        if txn.update(&table, &key, row)? {
-                            n += 1;
-                        }
-                    }
-                }
-                self.engine
-                    .metrics
-                    .rows_written
-                    .with_label_values(&["update"])
-                    .inc_by(n as u64);
-                Ok(Tag::new("UPDATE").with_rows(n))
+                let (_, batches) = self.collect(input.clone()).await?;
+                let dml = locking::Dml {
+                    table: &table,
+                    input: &input,
+                    target,
+                    no_index,
+                };
+                let n = self.update_rows(&dml, &batches, key_col, user_cols).await?;
+                (Tag::new("UPDATE"), "update", n)
             }
-            other => Err(Error::unsupported(format!("{other}"))),
-        }
+            other => return Err(Error::unsupported(format!("{other}"))),
+        };
+        self.engine
+            .metrics
+            .rows_written
+            .with_label_values(&[label])
+            .inc_by(n as u64);
+        Ok(tag.with_rows(n))
+    }
+
+    /// Position of the key column in the physical schema UPDATE/DELETE plans read, and the user columns.
+    fn key_column(&self, table: &str) -> Result<(usize, usize)> {
+        let mut v = self.view.lock();
+        let txn = v.txn.as_mut().expect("writes run in a transaction");
+        let r = txn.table(table)?;
+        let def = r.def();
+        Ok((
+            def.primary_key.unwrap_or(def.columns.len()),
+            def.columns.len(),
+        ))
     }
 
     fn set(&mut self, stmt: &Statement) -> Result<Output> {
@@ -921,7 +960,8 @@ impl Session {
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
-                if value.eq_ignore_ascii_case("default") {
+                if self.set_transaction_parameter(&name.to_lowercase(), &value)? {
+                } else if value.eq_ignore_ascii_case("default") {
                     self.settings.reset(&name);
                 } else {
                     self.settings.set(&name, &value)?;
@@ -940,7 +980,9 @@ impl Session {
             ast::Set::SetNames { charset_name, .. } => {
                 self.settings.set("client_encoding", &charset_name.value)?;
             }
-            ast::Set::SetTransaction { .. } => {}
+            ast::Set::SetTransaction { modes, session, .. } => {
+                self.set_transaction(modes, *session)?
+            }
             other => return Err(Error::unsupported(format!("{other}"))),
         }
         Ok(Output::Command(Tag::new("SET")))
@@ -1134,25 +1176,6 @@ fn show_name(variable: &[ast::Ident]) -> String {
 
 fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
-}
-
-/// Position and kind of the key column in the physical schema UPDATE/DELETE plans read.
-fn key_column(
-    txn: &mut omendb_storage::WriteTxn,
-    table: &str,
-) -> Result<(usize, omendb_storage::KeyKind)> {
-    let r = txn.table(table)?;
-    let def = r.def();
-    Ok(match def.primary_key {
-        Some(i) => (
-            i,
-            def.columns[i]
-                .data_type
-                .key_kind()
-                .unwrap_or(omendb_storage::KeyKind::Int),
-        ),
-        None => (def.columns.len(), omendb_storage::KeyKind::Int),
-    })
 }
 
 /// DataFusion's UPDATE plan projects the new row; append the old key so a key change is an update of the

@@ -32,6 +32,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("transaction_read_only", "off"),
     ("idle_in_transaction_session_timeout", "0"),
     ("lock_timeout", "0"),
+    ("deadlock_timeout", "1s"),
     ("row_security", "on"),
     ("synchronous_commit", "on"),
 ];
@@ -100,7 +101,24 @@ impl Settings {
             ));
         }
         let value = match key.as_str() {
-            "statement_timeout" => show_ms(parse_duration_ms(value)?),
+            "statement_timeout"
+            | "lock_timeout"
+            | "idle_in_transaction_session_timeout"
+            | "deadlock_timeout" => show_ms(parse_duration_ms(&key, value)?),
+            "default_transaction_isolation" | "transaction_isolation" => {
+                omendb_storage::Isolation::parse(value)
+                    .ok_or_else(|| {
+                        Error::sql(
+                            code::INVALID_PARAMETER_VALUE,
+                            format!("invalid value for parameter \"{key}\": \"{value}\""),
+                        )
+                    })?
+                    .name()
+                    .to_string()
+            }
+            "default_transaction_read_only" | "transaction_read_only" => {
+                show_bool(&key, value)?.to_string()
+            }
             "client_encoding" => {
                 let v = value.to_uppercase().replace('-', "");
                 if v != "UTF8" && v != "UNICODE" {
@@ -124,16 +142,7 @@ impl Settings {
                 }
                 "UTC".to_string()
             }
-            "omendb.learned_index" => match value.to_lowercase().as_str() {
-                "on" | "true" | "1" => "on".to_string(),
-                "off" | "false" | "0" => "off".to_string(),
-                _ => {
-                    return Err(Error::sql(
-                        code::INVALID_PARAMETER_VALUE,
-                        format!("parameter \"{key}\" requires a Boolean value"),
-                    ));
-                }
-            },
+            "omendb.learned_index" => show_bool(&key, value)?.to_string(),
             _ => value.to_string(),
         };
         self.values.insert(key, value);
@@ -161,8 +170,49 @@ impl Settings {
     }
 
     pub fn statement_timeout(&self) -> Option<Duration> {
-        let ms = parse_duration_ms(self.values.get("statement_timeout")?).ok()?;
+        self.duration("statement_timeout")
+    }
+
+    /// How long a statement waits for one lock before 55P03 (`None`: forever).
+    pub fn lock_timeout(&self) -> Option<Duration> {
+        self.duration("lock_timeout")
+    }
+
+    /// How long a lock wait lasts before the deadlock check.
+    pub fn deadlock_timeout(&self) -> Duration {
+        self.duration("deadlock_timeout")
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    pub fn default_isolation(&self) -> omendb_storage::Isolation {
+        self.values
+            .get("default_transaction_isolation")
+            .and_then(|v| omendb_storage::Isolation::parse(v))
+            .unwrap_or_default()
+    }
+
+    pub fn default_read_only(&self) -> bool {
+        self.values
+            .get("default_transaction_read_only")
+            .map(String::as_str)
+            == Some("on")
+    }
+
+    fn duration(&self, key: &str) -> Option<Duration> {
+        let ms = parse_duration_ms(key, self.values.get(key)?).ok()?;
         (ms > 0).then(|| Duration::from_millis(ms))
+    }
+}
+
+/// A Boolean setting as SHOW prints it.
+fn show_bool(key: &str, value: &str) -> Result<&'static str> {
+    match value.trim().to_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" | "t" | "y" => Ok("on"),
+        "off" | "false" | "no" | "0" | "f" | "n" => Ok("off"),
+        _ => Err(Error::sql(
+            code::INVALID_PARAMETER_VALUE,
+            format!("parameter \"{key}\" requires a Boolean value"),
+        )),
     }
 }
 
@@ -177,14 +227,14 @@ fn show_ms(ms: u64) -> String {
 }
 
 /// `100`, `'100ms'`, `'5s'`, `'2min'`, `'1h'` in milliseconds.
-fn parse_duration_ms(v: &str) -> Result<u64> {
+fn parse_duration_ms(key: &str, v: &str) -> Result<u64> {
     let v = v.trim();
     let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
     let (num, unit) = v.split_at(split);
     let bad = || {
         Error::sql(
             code::INVALID_PARAMETER_VALUE,
-            format!("invalid value for parameter \"statement_timeout\": \"{v}\""),
+            format!("invalid value for parameter \"{key}\": \"{v}\""),
         )
     };
     let n: u64 = num.parse().map_err(|_| bad())?;

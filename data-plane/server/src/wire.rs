@@ -119,7 +119,10 @@ async fn guarded<T>(
 /// Keeps our transaction state and the protocol's in step: pgwire itself moves an open transaction to the
 /// failed state on errors it raises (bad Bind parameters, unknown portals).
 fn sync_tx<C: ClientInfo>(client: &C, session: &mut Session) {
-    if client.transaction_status() == TransactionStatus::Error && session.tx == Tx::Active {
+    if client.transaction_status() == TransactionStatus::Error
+        && session.tx == Tx::Active
+        && !session.recovered
+    {
         session.fail();
     }
 }

@@ -12,8 +12,10 @@ use arrow_select::concat::concat_batches;
 use crate::chunk::Chunk;
 use crate::chunk_file;
 use crate::columnar::{row_at, rows_to_batch};
-use crate::db::{CommitState, Inner, seal_tail};
 use crate::error::{Error, Result};
+use crate::isolation::{ReadSet, TableWritten, WriteSummary};
+use crate::locks::{Owner, Resource};
+use crate::shared::{CommitState, Inner, seal_tail};
 use crate::store::{
     META_NEXT_FILE, META_NEXT_LSN, Manifest, StoreBatch, WalOp, WalRecord, WalTable, encode,
 };
@@ -62,7 +64,7 @@ impl TableWrites {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct TxnWrites {
     pub tables: BTreeMap<u64, TableWrites>,
 }
@@ -86,7 +88,33 @@ pub(crate) struct CommitQueue {
 
 pub(crate) struct Pending {
     writes: TxnWrites,
+    end: TxnEnd,
     done: CommitCallback,
+}
+
+/// What ends with a transaction, whatever its outcome: its locks, and its place among the serializable
+/// transactions being validated.
+#[derive(Debug)]
+pub(crate) struct TxnEnd {
+    pub owner: Owner,
+    pub held: Vec<Resource>,
+    /// SERIALIZABLE: the snapshot LSN the transaction is registered under...
+    pub serial_lsn: Option<u64>,
+    /// ...and what it read (`None`: nothing to validate).
+    pub reads: Option<Arc<ReadSet>>,
+}
+
+impl TxnEnd {
+    /// Releases the locks (waiters get them in order) and unregisters from validation. Called only once the
+    /// commit is published (or refused), so a waiter that gets the row sees the newest version.
+    pub fn finish(self, inner: &Inner) {
+        if !self.held.is_empty() {
+            inner.locks.release_all(self.owner, &self.held);
+        }
+        if let Some(lsn) = self.serial_lsn {
+            inner.serial.lock().unregister(lsn);
+        }
+    }
 }
 
 /// The committer thread: takes everything queued, commits it as one group (one fsync), answers everyone,
@@ -134,10 +162,11 @@ fn answer(answers: Answers) {
 
 impl Inner {
     /// Commits and waits for the outcome.
-    pub fn commit_writes(&self, writes: TxnWrites) -> Result<CommitInfo> {
+    pub fn commit_writes(&self, writes: TxnWrites, end: TxnEnd) -> Result<CommitInfo> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.submit(
             writes,
+            end,
             Box::new(move |r| {
                 let _ = tx.send(r);
             }),
@@ -146,11 +175,13 @@ impl Inner {
     }
 
     /// Queues a transaction for the committer; `done` hears the outcome once it is durable (or refused).
-    pub fn submit(&self, writes: TxnWrites, done: CommitCallback) {
+    pub fn submit(&self, writes: TxnWrites, end: TxnEnd, done: CommitCallback) {
         if writes.tables.values().all(TableWrites::is_empty) {
+            // Read-only (perhaps with row locks): serializes at its snapshot, nothing to validate or log.
+            end.finish(self);
             return done(Ok(CommitInfo { lsn: 0 }));
         }
-        let p = Pending { writes, done };
+        let p = Pending { writes, end, done };
         let mut q = self.queue.lock();
         if q.stopped {
             // The database handle is gone but a transaction outlived it: commit on the caller's thread.
@@ -170,12 +201,15 @@ impl Inner {
 
     /// Commits `group` and answers it, through `notify` when given (the committer's notifier) or in place.
     fn run_group(&self, group: Vec<Pending>, notify: Option<&std::sync::mpsc::Sender<Answers>>) {
-        let answers = {
+        let (answers, ends) = {
             let mut state = self.commit.lock();
-            let answers = self.commit_group(&mut state, group);
+            let out = self.commit_group(&mut state, group);
             self.seal_long_tails(&mut state);
-            answers
+            out
         };
+        for end in ends {
+            end.finish(self);
+        }
         match notify {
             Some(tx) => {
                 if let Err(std::sync::mpsc::SendError(answers)) = tx.send(answers) {
@@ -188,27 +222,59 @@ impl Inner {
     }
 
     /// Commits a group; the answers are given out by the caller after the commit lock is released.
-    fn commit_group(&self, state: &mut CommitState, group: Vec<Pending>) -> Answers {
+    fn commit_group(&self, state: &mut CommitState, group: Vec<Pending>) -> (Answers, Vec<TxnEnd>) {
         let mut head = (**self.current.load()).clone();
         let mut batch = StoreBatch::default();
         let mut answers = Vec::with_capacity(group.len());
         let mut accepted = Vec::with_capacity(group.len());
+        let mut ends = Vec::with_capacity(group.len());
         let mut undo = Undo::default();
+        // Writes are summarised only while serializable transactions are in flight; one that starts during
+        // this group is told "everything" about the group's commits (see `publish` below).
+        let summarise = self.serial.lock().any_active();
+        let mut summaries: Vec<(u64, WriteSummary)> = Vec::new();
         for p in group {
             let lsn = state.next_lsn;
-            match self.apply_txn(&mut head, p.writes, lsn, state, &mut batch, &mut undo) {
+            if let (Some(reads), Some(snap)) = (&p.end.reads, p.end.serial_lsn) {
+                let in_group = summaries
+                    .iter()
+                    .any(|(l, w)| *l > snap && reads.conflicts(w));
+                if in_group || self.serial.lock().conflicts(snap, reads) {
+                    answers.push((
+                        p.done,
+                        Err(Error::SerializationFailure {
+                            reason: "read/write dependencies among transactions",
+                        }),
+                    ));
+                    ends.push(p.end);
+                    continue;
+                }
+            }
+            let mut summary = summarise.then(BTreeMap::new);
+            match self.apply_txn(
+                &mut head,
+                p.writes,
+                state,
+                &mut batch,
+                &mut undo,
+                summary.as_mut(),
+            ) {
                 Ok(record) => {
                     if let Some(r) = record {
                         batch.wal.push((lsn, encode(&r)));
                     }
                     state.next_lsn += 1;
                     accepted.push((p.done, lsn));
+                    if let Some(s) = summary {
+                        summaries.push((lsn, WriteSummary::Tables(s)));
+                    }
                 }
                 Err(e) => answers.push((p.done, Err(e))),
             }
+            ends.push(p.end);
         }
         if accepted.is_empty() {
-            return answers;
+            return (answers, ends);
         }
         let written = if batch.manifests.is_empty() && batch.catalog.is_empty() {
             // Only rows: one append to the commit log. (A group that wrote chunk files names them in a
@@ -227,7 +293,22 @@ impl Inner {
         match written {
             Ok(()) => {
                 head.lsn = state.next_lsn - 1;
+                // Recorded and published under the validator's lock: a serializable transaction that starts
+                // now either sees this group in its snapshot or finds it in the log.
+                let mut serial = self.serial.lock();
+                if serial.any_active() {
+                    if summarise {
+                        for (lsn, s) in summaries {
+                            serial.record(lsn, s);
+                        }
+                    } else {
+                        for (_, lsn) in &accepted {
+                            serial.record(*lsn, WriteSummary::Everything);
+                        }
+                    }
+                }
                 self.current.store(Arc::new(head));
+                drop(serial);
                 answers.extend(
                     accepted
                         .into_iter()
@@ -252,19 +333,21 @@ impl Inner {
                 );
             }
         }
-        answers
+        (answers, ends)
     }
 
-    /// Validates one transaction against `head` and applies it there. On error `head` is unchanged.
+    /// Validates one transaction against `head` and applies it there under the next LSN. On error `head` is
+    /// unchanged. `summary` collects the keys written, for serializable validation.
     fn apply_txn(
         &self,
         head: &mut DbVersion,
         writes: TxnWrites,
-        lsn: u64,
         state: &mut CommitState,
         batch: &mut StoreBatch,
         undo: &mut Undo,
+        mut summary: Option<&mut BTreeMap<u64, TableWritten>>,
     ) -> Result<Option<WalRecord>> {
+        let lsn = state.next_lsn;
         // Validate everything first, so a failing transaction leaves no trace.
         let mut plans = Vec::with_capacity(writes.tables.len());
         for (id, tw) in writes.tables {
@@ -344,8 +427,19 @@ impl Inner {
                     .entry(id)
                     .or_insert_with(|| (tv.tail.clone(), tv.tail_len));
                 let mut wal_ops = Vec::new();
+                let written = summary.as_deref_mut().map(|s| s.entry(id).or_default());
                 if !bulk.is_empty() {
+                    let first = tv.max_key.clone();
                     self.bulk_append(&mut tv, bulk, state, batch, undo)?;
+                    if let (Some(w), Some(last)) = (written, tv.max_key.clone()) {
+                        // Everything above the old max key up to the new one is what the bulk wrote.
+                        let lo = match first {
+                            Some(Key::Int(i)) => Key::Int(i.saturating_add(1)),
+                            Some(k) => k,
+                            None => Key::Int(i64::MIN),
+                        };
+                        w.ranges.push((lo, last));
+                    }
                 }
                 for (k, row) in appends {
                     // An append that others overtook since the transaction began is an ordinary delta write.
@@ -371,6 +465,13 @@ impl Inner {
                         }
                         PendingOp::Update(_) | PendingOp::Delete => {}
                     }
+                }
+                if let Some(s) = summary.as_deref_mut() {
+                    let w = s.entry(id).or_default();
+                    w.keys.extend(wal_ops.iter().map(|op| match op {
+                        WalOp::Put(row) => tv.shape.key_of(row),
+                        WalOp::Delete(k) => k.clone(),
+                    }));
                 }
                 if !wal_ops.is_empty() {
                     record.tables.push(WalTable {

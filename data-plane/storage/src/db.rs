@@ -2,9 +2,9 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use arc_swap::ArcSwap;
@@ -14,43 +14,20 @@ use crate::chunk::Chunk;
 use crate::chunk_file;
 use crate::commit::{CommitQueue, apply_delete, apply_put};
 use crate::error::{Error, Result};
+use crate::isolation::SerialState;
+use crate::locks::LockTable;
 use crate::options::Options;
 use crate::reader::{Snapshot, TableReader};
+use crate::shared::{CommitState, Inner};
 use crate::stats::TableStats;
 use crate::store::{
     CatalogEntry, META_NEXT_FILE, META_NEXT_LSN, META_NEXT_TABLE, Manifest, Store, StoreBatch,
     WalOp,
 };
-use crate::txn::WriteTxn;
+use crate::txn::{TxnOptions, WriteTxn};
 use crate::types::{Key, TableDef, TableShape};
 use crate::version::{DbVersion, TableVersion};
 use crate::wal_log::WalLog;
-
-/// Counters that only the commit leader (holder of `Inner::commit`) changes.
-pub(crate) struct CommitState {
-    pub next_lsn: u64,
-    pub next_file_id: u64,
-    pub next_table_id: u64,
-    /// Where commit groups that only write rows are logged.
-    pub log: WalLog,
-}
-
-pub(crate) struct Inner {
-    pub dir: PathBuf,
-    pub chunk_dir: PathBuf,
-    pub opts: Options,
-    pub store: Store,
-    pub current: ArcSwap<DbVersion>,
-    /// The commit leader's lock: whoever holds it writes the store and publishes versions.
-    pub commit: Mutex<CommitState>,
-    pub queue: Mutex<CommitQueue>,
-    pub queue_cv: Condvar,
-    /// One retrain at a time (background or explicit).
-    pub retrain_lock: Mutex<()>,
-    pub shutdown: AtomicBool,
-    pub wake: (Mutex<bool>, Condvar),
-    _lock: File,
-}
 
 /// An open database directory. Dropping it stops the background task and releases the directory.
 pub struct Database {
@@ -114,6 +91,9 @@ impl Database {
             shutdown: AtomicBool::new(false),
             wake: (Mutex::new(false), Condvar::new()),
             _lock: lock,
+            locks: Arc::new(LockTable::default()),
+            serial: Mutex::new(SerialState::default()),
+            next_id: AtomicU64::new(1),
         });
         // Tails longer than the seal threshold after replay become chunks before anyone reads.
         inner.seal_long_tails(&mut inner.commit.lock());
@@ -160,7 +140,22 @@ impl Database {
 
     /// Starts a write transaction reading from the current snapshot.
     pub fn begin(&self) -> WriteTxn {
-        WriteTxn::new(self.inner.clone())
+        WriteTxn::new(self.inner.clone(), TxnOptions::default())
+    }
+
+    /// Starts a transaction with an isolation level, access mode and session.
+    pub fn begin_with(&self, opts: TxnOptions) -> WriteTxn {
+        WriteTxn::new(self.inner.clone(), opts)
+    }
+
+    /// A fresh session id: the owner of session-level advisory locks, and the node of the wait-for graph.
+    pub fn new_session(&self) -> u64 {
+        self.inner.next_id()
+    }
+
+    /// The row and advisory lock table (session-level advisory locks are taken here directly).
+    pub fn locks(&self) -> &Arc<LockTable> {
+        &self.inner.locks
     }
 
     pub fn table_names(&self) -> Vec<String> {
@@ -224,33 +219,6 @@ impl Drop for Database {
 }
 
 impl Inner {
-    pub fn notify_worker(&self) {
-        let (m, c) = &self.wake;
-        *m.lock() = true;
-        c.notify_one();
-    }
-
-    pub fn chunk_path(&self, id: u64) -> PathBuf {
-        chunk_file::path_for(&self.chunk_dir, id)
-    }
-
-    /// Publishes a new version of one table (caller holds the commit lock).
-    pub fn publish_table(&self, tv: TableVersion) {
-        let mut v = (**self.current.load()).clone();
-        v.tables.insert(tv.shape.id, Arc::new(tv));
-        self.current.store(Arc::new(v));
-    }
-
-    /// Seals tails that reached the threshold into in-memory chunks (caller holds the commit lock).
-    pub fn seal_long_tails(&self, _state: &mut CommitState) {
-        let v = self.current.load_full();
-        for tv in v.tables.values() {
-            if tv.tail_len >= self.opts.tail_seal_rows {
-                self.publish_table(seal_tail(tv, self.opts.epsilon));
-            }
-        }
-    }
-
     fn create_table(&self, def: TableDef) -> Result<()> {
         let mut state = self.commit.lock();
         let cur = self.current.load_full();
@@ -323,21 +291,6 @@ impl Inner {
         }
         Ok(())
     }
-}
-
-/// Moves the first `tail_len` tail rows into an immutable in-memory chunk and starts an empty tail.
-pub(crate) fn seal_tail(tv: &TableVersion, epsilon: usize) -> TableVersion {
-    let mut next = tv.clone();
-    if tv.tail_len == 0 {
-        return next;
-    }
-    let chunk = Chunk::memory(tv.tail.seal(tv.tail_len), tv.shape.clone());
-    let mut chunks = (*tv.chunks).clone();
-    chunks.push(chunk);
-    next.chunks = Arc::new(chunks);
-    next.tail = crate::tail::Tail::new(tv.shape.clone(), epsilon);
-    next.tail_len = 0;
-    next
 }
 
 /// Rebuilds the in-memory state: catalog and manifests from redb, then the WAL (redb's and the commit log's,

@@ -60,6 +60,26 @@ pub enum Error {
     Store(String),
     #[error("the database is closed")]
     Closed,
+    /// SQLSTATE 40001. `reason` is PostgreSQL's wording of why.
+    #[error("could not serialize access due to {reason}")]
+    SerializationFailure { reason: &'static str },
+    /// SQLSTATE 55P03: NOWAIT met a lock held by someone else.
+    #[error("could not obtain lock on row in relation \"{table}\"")]
+    LockNotAvailable { table: String },
+    /// The row's lock is held by another transaction: await the wait (it finishes once the lock is
+    /// this transaction's) and repeat the call.
+    #[error("row of table \"{table}\" is locked by another transaction")]
+    LockWait {
+        table: String,
+        wait: crate::locks::LockWait,
+    },
+    /// A READ COMMITTED write computed from an image that a concurrent commit replaced: lock the row first
+    /// (`WriteTxn::lock_row`), read it again, and recompute.
+    #[error("row of table \"{table}\" changed since the statement's snapshot")]
+    RowChanged { table: String },
+    /// SQLSTATE 25006.
+    #[error("cannot write in a read-only transaction")]
+    ReadOnly,
 }
 
 impl Error {
@@ -98,6 +118,11 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Store(_) => "store",
             Error::Closed => "closed",
+            Error::SerializationFailure { .. } => "serialization_failure",
+            Error::LockNotAvailable { .. } => "lock_not_available",
+            Error::LockWait { .. } => "lock_wait",
+            Error::RowChanged { .. } => "row_changed",
+            Error::ReadOnly => "read_only",
         }
     }
 }
@@ -130,6 +155,7 @@ impl Error {
                 reason: reason.clone(),
             },
             Error::AlreadyOpen(p) => Error::AlreadyOpen(p.clone()),
+            Error::SerializationFailure { reason } => Error::SerializationFailure { reason },
             other => Error::Store(other.to_string()),
         }
     }

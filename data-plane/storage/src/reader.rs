@@ -6,6 +6,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use crate::error::Result;
+use crate::isolation::ReadSet;
 use crate::types::{Key, Row, TableDef};
 use crate::version::{DbVersion, Found, KeyRange, ScanIter, TableVersion};
 
@@ -28,6 +29,7 @@ impl Snapshot {
     pub fn table(&self, name: &str) -> Result<TableReader> {
         Ok(TableReader {
             version: self.version.table(name)?.clone(),
+            reads: None,
         })
     }
 
@@ -40,6 +42,8 @@ impl Snapshot {
 #[derive(Clone)]
 pub struct TableReader {
     pub(crate) version: Arc<TableVersion>,
+    /// A serializable transaction's read set: every read through this reader is recorded there.
+    pub(crate) reads: Option<Arc<ReadSet>>,
 }
 
 impl TableReader {
@@ -69,6 +73,7 @@ impl TableReader {
     /// Point lookup through the learned index.
     pub fn get(&self, key: &Key) -> Result<Option<Row>> {
         self.version.shape.check_key(key)?;
+        self.read_key(key);
         Ok(self.version.get(key)?.map(|r| self.user_row(r)))
     }
 
@@ -84,6 +89,7 @@ impl TableReader {
         let mut found = Vec::with_capacity(keys.len());
         for k in keys {
             shape.check_key(k)?;
+            self.read_key(k);
             if let Some(f) = self.version.find(k)? {
                 found.push(f);
             }
@@ -165,8 +171,18 @@ impl TableReader {
         Ok(out)
     }
 
+    fn read_key(&self, key: &Key) {
+        if let Some(r) = &self.reads {
+            r.key(self.version.shape.id, key);
+        }
+    }
+
+    /// Checks the range's key types and records it as read.
     fn check_range(&self, range: &KeyRange) -> Result<()> {
         use std::ops::Bound::*;
+        if let Some(r) = &self.reads {
+            r.range(self.version.shape.id, range);
+        }
         for b in [&range.start, &range.end] {
             if let Included(k) | Excluded(k) = b {
                 self.version.shape.check_key(k)?;

@@ -15,9 +15,9 @@ use arrow_select::concat::concat_batches;
 
 use crate::chunk::Chunk;
 use crate::chunk_file;
-use crate::db::{Inner, seal_tail};
 use crate::error::{Error, Result};
 use crate::options::RetrainPolicy;
+use crate::shared::{Inner, seal_tail};
 use crate::store::{Manifest, StoreBatch};
 use crate::version::{KeyRange, ScanIter, TableVersion};
 

@@ -1,11 +1,19 @@
-//! Write transactions: buffered writes over a snapshot, read-your-own-writes, atomic commit or rollback.
+//! Write transactions: buffered writes over a snapshot, read-your-own-writes, row locks, PostgreSQL's
+//! isolation levels, savepoints, and atomic commit or rollback.
 //!
-//! Isolation: reads see the snapshot taken at `begin` plus the transaction's own writes. At commit, inserts
-//! are re-checked for uniqueness against everything committed since; updates apply only to rows that still
-//! exist; the last committer wins on a key written by two transactions (like PostgreSQL's READ COMMITTED
-//! for single-row writes, without row locks).
+//! - Every row a transaction writes (or locks with `lock_row`) is locked until it ends: a second writer of the
+//!   row waits (`Error::LockWait` hands the caller the wait to await), first updater wins.
+//! - READ COMMITTED reads a fresh snapshot per statement (`new_statement`). A write to a row that a commit
+//!   changed after the statement's snapshot must be recomputed from the newest version (`lock_row` says
+//!   `changed`; `get_latest` and `table_latest` read it): PostgreSQL's EvalPlanQual.
+//! - REPEATABLE READ and SERIALIZABLE take one snapshot at the first statement; writing or locking a row a
+//!   later commit changed fails with a serialization error. SERIALIZABLE also records what it reads and is
+//!   validated at commit (see `isolation.rs`).
+//!
+//! Multi-row sorted appends above every key (COPY, INSERT ... SELECT) take no row locks: keys nobody else can
+//! see yet have no readers or writers to wait for, and a concurrent insert of the same key fails at commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -15,12 +23,51 @@ use crate::columnar::{column_key_at, row_at, rows_to_batch, strictly_increasing}
 
 /// In-order inserts buffered as rows are turned into one columnar batch at this many rows.
 const APPENDS_PER_BATCH: usize = 1 << 15;
-use crate::commit::{CommitInfo, KeyedBatch, PendingOp, TableWrites, TxnWrites};
-use crate::db::Inner;
+use crate::commit::{CommitInfo, KeyedBatch, PendingOp, TableWrites, TxnEnd, TxnWrites};
 use crate::error::{Error, Result};
+use crate::isolation::{Isolation, ReadSet};
+use crate::locks::{Acquire, LockMode, Owner, Resource, WaitPolicy};
 use crate::reader::TableReader;
+use crate::shared::Inner;
 use crate::types::{Key, Row, TableShape, Value};
 use crate::version::{DbVersion, DeltaEntry, TableVersion};
+
+/// How a transaction starts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TxnOptions {
+    pub isolation: Isolation,
+    pub read_only: bool,
+    /// The session the transaction belongs to (its advisory locks and its waits are the session's); a fresh
+    /// one when `None`.
+    pub session: Option<u64>,
+}
+
+/// The outcome of `lock_row`.
+#[derive(Debug)]
+pub enum RowLock {
+    /// The lock is held. `changed`: a commit after the statement's snapshot changed the row (READ COMMITTED
+    /// only; the other levels fail instead), so re-check it against `get_latest`.
+    Held { changed: bool },
+    /// `SKIP LOCKED` passed over the row.
+    Skipped,
+}
+
+/// What a locked write does to the row, which decides how a concurrent change is judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    /// A new key.
+    Insert,
+    /// A new image computed from the old one (UPDATE).
+    Computed,
+    /// Replaces or removes the row whatever it holds (DELETE, upsert).
+    Blind,
+}
+
+/// A savepoint: the writes as they were, and how many locks were held.
+struct Savepoint {
+    writes: TxnWrites,
+    held: usize,
+}
 
 pub struct WriteTxn {
     inner: Arc<Inner>,
@@ -28,25 +75,125 @@ pub struct WriteTxn {
     writes: TxnWrites,
     /// The snapshot's table plus this transaction's writes, rebuilt after a write when a read needs it.
     overlays: HashMap<u64, Arc<TableVersion>>,
+    owner: Owner,
+    isolation: Isolation,
+    read_only: bool,
+    /// A statement has run: REPEATABLE READ and SERIALIZABLE keep the snapshot from now on.
+    started: bool,
+    /// Resources locked by this transaction, in the order first locked (savepoints cut this list).
+    held: Vec<Resource>,
+    held_set: HashSet<Resource>,
+    /// Rows whose lock came by hand-off after a wait, not yet judged for a concurrent change.
+    awaited: HashSet<Resource>,
+    /// SERIALIZABLE: what this transaction read, and the snapshot LSN it is registered under.
+    reads: Option<Arc<ReadSet>>,
+    serial_lsn: Option<u64>,
+    savepoints: Vec<Savepoint>,
 }
 
 impl WriteTxn {
-    pub(crate) fn new(inner: Arc<Inner>) -> WriteTxn {
+    pub(crate) fn new(inner: Arc<Inner>, opts: TxnOptions) -> WriteTxn {
+        let session = opts.session.unwrap_or_else(|| inner.next_id());
+        let txn = inner.next_id();
         let snapshot = inner.current.load_full();
-        WriteTxn {
-            inner,
+        let mut t = WriteTxn {
             snapshot,
             writes: TxnWrites::default(),
             overlays: HashMap::new(),
+            owner: Owner {
+                session,
+                txn: Some(txn),
+            },
+            isolation: opts.isolation,
+            read_only: opts.read_only,
+            started: false,
+            held: Vec::new(),
+            held_set: HashSet::new(),
+            awaited: HashSet::new(),
+            reads: None,
+            serial_lsn: None,
+            savepoints: Vec::new(),
+            inner,
+        };
+        t.take_snapshot();
+        t
+    }
+
+    /// The transaction's id (as `pg_locks` shows it) and its session.
+    pub fn owner(&self) -> Owner {
+        self.owner
+    }
+
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Changes the isolation level before the first statement (`SET TRANSACTION`).
+    pub fn set_isolation(&mut self, level: Isolation) {
+        self.isolation = level;
+        self.take_snapshot();
+    }
+
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.read_only = read_only;
+    }
+
+    /// A statement begins: READ COMMITTED reads a fresh snapshot; the other levels take theirs at the first
+    /// statement and keep it.
+    pub fn new_statement(&mut self) {
+        if self.started && self.isolation != Isolation::ReadCommitted {
+            return;
+        }
+        self.take_snapshot();
+        self.started = true;
+    }
+
+    /// Whether a statement has run in the transaction.
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    fn take_snapshot(&mut self) {
+        self.overlays.clear();
+        if self.isolation == Isolation::Serializable {
+            let mut serial = self.inner.serial.lock();
+            if let Some(old) = self.serial_lsn.take() {
+                serial.unregister(old);
+            }
+            // Loaded under the validator's lock: every commit after this snapshot is then recorded for it.
+            self.snapshot = self.inner.current.load_full();
+            serial.register(self.snapshot.lsn);
+            self.serial_lsn = Some(self.snapshot.lsn);
+            self.reads.get_or_insert_with(Default::default);
+        } else {
+            if let Some(old) = self.serial_lsn.take() {
+                self.inner.serial.lock().unregister(old);
+            }
+            self.reads = None;
+            self.snapshot = self.inner.current.load_full();
         }
     }
 
-    /// The table as this transaction sees it. Tables created after `begin` are visible too.
+    /// The table as this transaction sees it. Tables created after the snapshot are visible too.
     fn base(&self, name: &str) -> Result<Arc<TableVersion>> {
         match self.snapshot.table(name) {
             Ok(t) => Ok(t.clone()),
             Err(_) => Ok(self.inner.current.load().table(name)?.clone()),
         }
+    }
+
+    /// The newest committed version of the table (what a locked row is judged against).
+    fn latest(&self, base: &TableVersion) -> Result<Arc<TableVersion>> {
+        let cur = self.inner.current.load();
+        cur.tables
+            .get(&base.shape.id)
+            .filter(|t| t.epoch == base.epoch)
+            .cloned()
+            .ok_or_else(|| Error::Conflict(base.shape.def.name.clone()))
     }
 
     fn writes_for(&mut self, base: &TableVersion) -> &mut TableWrites {
@@ -61,7 +208,7 @@ impl WriteTxn {
             })
     }
 
-    /// The physical row under `key` as this transaction sees it.
+    /// The physical row under `key` as this transaction sees it over `base`.
     fn lookup(&self, base: &TableVersion, key: &Key) -> Result<Option<Row>> {
         if let Some(tw) = self.writes.tables.get(&base.shape.id) {
             if let Some(op) = tw.map.get(key) {
@@ -91,11 +238,169 @@ impl WriteTxn {
         Ok(row)
     }
 
+    fn writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        Ok(())
+    }
+
+    /// Locks the row under `key` in `mode` (`SELECT ... FOR UPDATE` and every write). With
+    /// `WaitPolicy::Wait` a lock held by someone else comes back as `Error::LockWait`: await it, then call
+    /// again. REPEATABLE READ and SERIALIZABLE fail with a serialization error when a commit after the
+    /// snapshot changed the row.
+    pub fn lock_row(
+        &mut self,
+        table: &str,
+        key: &Key,
+        mode: LockMode,
+        policy: WaitPolicy,
+    ) -> Result<RowLock> {
+        let base = self.base(table)?;
+        base.shape.check_key(key)?;
+        let first = self.lock_key(&base, key, mode, policy)?;
+        let Some(first) = first else {
+            return Ok(RowLock::Skipped);
+        };
+        let changed = first && self.changed(&base, key)?;
+        if changed && self.isolation != Isolation::ReadCommitted {
+            return Err(Error::SerializationFailure {
+                reason: "concurrent update",
+            });
+        }
+        Ok(RowLock::Held { changed })
+    }
+
+    /// Takes the row lock: `Some(true)` the first time this transaction holds it, `Some(false)` if it
+    /// already did, `None` if skipped.
+    fn lock_key(
+        &mut self,
+        base: &TableVersion,
+        key: &Key,
+        mode: LockMode,
+        policy: WaitPolicy,
+    ) -> Result<Option<bool>> {
+        let res = Resource::Row {
+            table: base.shape.id,
+            key: key.clone(),
+        };
+        let known = self.held_set.contains(&res);
+        if known && self.inner.locks.holds(self.owner, &res, mode) {
+            // Held since an earlier call; if that call only queued (the lock came by hand-off), the row has
+            // not been judged yet.
+            return Ok(Some(self.awaited.remove(&res)));
+        }
+        match self
+            .inner
+            .locks
+            .acquire(self.owner, res.clone(), mode, policy)
+        {
+            Acquire::Granted => {}
+            Acquire::Busy if policy == WaitPolicy::Skip => return Ok(None),
+            Acquire::Busy => {
+                return Err(Error::LockNotAvailable {
+                    table: base.shape.def.name.clone(),
+                });
+            }
+            Acquire::Wait(wait) => {
+                if !known {
+                    // Released with the rest if the transaction ends while it waits.
+                    self.held.push(res.clone());
+                    self.held_set.insert(res.clone());
+                }
+                self.awaited.insert(res);
+                return Err(Error::LockWait {
+                    table: base.shape.def.name.clone(),
+                    wait,
+                });
+            }
+        }
+        if known {
+            // An upgrade: the row was judged when first locked, and nobody wrote it since.
+            return Ok(Some(self.awaited.remove(&res)));
+        }
+        self.held.push(res.clone());
+        self.held_set.insert(res);
+        Ok(Some(true))
+    }
+
+    /// Whether a commit after the statement's snapshot changed (or created, or removed) the row under `key`.
+    fn changed(&self, base: &TableVersion, key: &Key) -> Result<bool> {
+        let id = base.shape.id;
+        let cur = self.inner.current.load();
+        let Some(now) = cur.tables.get(&id) else {
+            return Ok(true);
+        };
+        let Some(snap) = self.snapshot.tables.get(&id) else {
+            return now.contains(key);
+        };
+        if Arc::ptr_eq(snap, now) {
+            return Ok(false);
+        }
+        if snap.epoch != now.epoch {
+            return Ok(true);
+        }
+        let lsn = self.snapshot.lsn;
+        if let Some(e) = now.delta.get(key) {
+            if e.lsn > lsn {
+                return Ok(true);
+            }
+            if snap.delta.get(key).is_some_and(|s| s.lsn == e.lsn) {
+                return Ok(false);
+            }
+        }
+        if now.checkpoint_lsn > lsn {
+            // Retraining folded commits after the snapshot into chunks: their LSNs are gone, compare images.
+            return Ok(snap.get(key)? != now.get(key)?);
+        }
+        Ok(snap.contains(key)? != now.contains(key)?)
+    }
+
+    /// Locks `key` for a write, waiting through `Error::LockWait`, and judges a concurrent change.
+    fn lock_for_write(
+        &mut self,
+        base: &TableVersion,
+        key: &Key,
+        mode: LockMode,
+        write: Write,
+    ) -> Result<()> {
+        let first = self
+            .lock_key(base, key, mode, WaitPolicy::Wait)?
+            .expect("waiting never skips");
+        // An insert is judged by the key's existence, never by a concurrent change (PostgreSQL: a unique
+        // violation, not a serialization failure, at every level but SERIALIZABLE's invisible conflicts).
+        if !first || write == Write::Insert || !self.changed(base, key)? {
+            return Ok(());
+        }
+        match (self.isolation, write) {
+            (Isolation::ReadCommitted, Write::Computed) => Err(Error::RowChanged {
+                table: base.shape.def.name.clone(),
+            }),
+            (Isolation::ReadCommitted, _) => Ok(()),
+            _ => Err(Error::SerializationFailure {
+                reason: "concurrent update",
+            }),
+        }
+    }
+
     /// Inserts a row; fails with `DuplicateKey` if its key exists (here, or at commit).
     pub fn insert(&mut self, table: &str, row: Row) -> Result<()> {
+        self.writable()?;
         let base = self.base(table)?;
         let row = Self::physical(&base.shape, row, None)?;
         let key = base.shape.key_of(&row);
+        self.lock_for_write(&base, &key, LockMode::Update, Write::Insert)?;
+        self.insert_locked(&base, table, key, row)
+    }
+
+    fn insert_locked(
+        &mut self,
+        base: &TableVersion,
+        table: &str,
+        key: Key,
+        row: Row,
+    ) -> Result<()> {
+        let latest = self.latest(base)?;
         let above_all = |tw: &TableWrites| {
             tw.appends.last().is_none_or(|(k, _)| key > *k)
                 && tw.map.last_key_value().is_none_or(|(k, _)| key > *k)
@@ -104,14 +409,24 @@ impl WriteTxn {
         // Above everything the table and this transaction hold, the key cannot exist: skip the lookup
         // (the in-order bulk-load path).
         let fresh =
-            base.is_append(&key) && self.writes.tables.get(&base.shape.id).is_none_or(above_all);
-        if !fresh && self.lookup(&base, &key)?.is_some() {
+            latest.is_append(&key) && self.writes.tables.get(&base.shape.id).is_none_or(above_all);
+        if !fresh && self.lookup(&latest, &key)?.is_some() {
+            if self.isolation == Isolation::Serializable && self.lookup(base, &key)?.is_none() {
+                // PostgreSQL: a conflicting key this transaction's snapshot cannot see is a serialization
+                // failure, not a unique violation.
+                return Err(Error::SerializationFailure {
+                    reason: "read/write dependencies among transactions",
+                });
+            }
             return Err(Error::DuplicateKey {
                 table: table.into(),
                 key: key.to_string(),
             });
         }
-        let tw = self.writes_for(&base);
+        if let Some(r) = &self.reads {
+            r.key(base.shape.id, &key);
+        }
+        let tw = self.writes_for(base);
         let above_all = above_all(tw);
         if let Some(PendingOp::Delete) = tw.map.get(&key) {
             // Deleted earlier in this transaction: the base row may still exist at commit, so overwrite.
@@ -138,6 +453,7 @@ impl WriteTxn {
     /// stay columnar and, when large, are written straight to chunk files at commit (COPY, INSERT ... SELECT).
     /// Anything else falls back to row inserts. Either all rows are inserted or none (the error says why).
     pub fn insert_batch(&mut self, table: &str, batch: &RecordBatch) -> Result<()> {
+        self.writable()?;
         let base = self.base(table)?;
         let shape = base.shape.clone();
         check_batch(&shape, batch)?;
@@ -192,12 +508,14 @@ impl WriteTxn {
 
     /// Inserts or replaces the row with the same key.
     pub fn upsert(&mut self, table: &str, row: Row) -> Result<()> {
+        self.writable()?;
         let base = self.base(table)?;
         if base.shape.has_rowid() {
             return self.insert(table, row);
         }
         let row = Self::physical(&base.shape, row, None)?;
         let key = base.shape.key_of(&row);
+        self.lock_for_write(&base, &key, LockMode::Update, Write::Blind)?;
         self.writes_for(&base)
             .map
             .insert(key, PendingOp::Upsert(row));
@@ -205,12 +523,12 @@ impl WriteTxn {
     }
 
     /// Replaces the row under `key` with `row` (whose key may differ). Returns whether a row was there.
+    /// The row must be computed from the newest version of the row: lock it first with `lock_row` when a
+    /// concurrent commit may have changed it (else READ COMMITTED answers `RowChanged`).
     pub fn update(&mut self, table: &str, key: &Key, row: Row) -> Result<bool> {
+        self.writable()?;
         let base = self.base(table)?;
         base.shape.check_key(key)?;
-        if self.lookup(&base, key)?.is_none() {
-            return Ok(false);
-        }
         let rowid = if let (true, Key::Int(id)) = (base.shape.has_rowid(), key) {
             Some(*id)
         } else {
@@ -218,8 +536,19 @@ impl WriteTxn {
         };
         let row = Self::physical(&base.shape, row, rowid)?;
         let new_key = base.shape.key_of(&row);
+        let mode = if new_key == *key {
+            LockMode::NoKeyUpdate
+        } else {
+            LockMode::Update
+        };
+        self.lock_for_write(&base, key, mode, Write::Computed)?;
+        let latest = self.latest(&base)?;
+        if self.lookup(&latest, key)?.is_none() {
+            return Ok(false);
+        }
         if new_key != *key {
-            if self.lookup(&base, &new_key)?.is_some() {
+            self.lock_for_write(&base, &new_key, LockMode::Update, Write::Insert)?;
+            if self.lookup(&latest, &new_key)?.is_some() {
                 return Err(Error::DuplicateKey {
                     table: table.into(),
                     key: new_key.to_string(),
@@ -241,11 +570,14 @@ impl WriteTxn {
         Ok(true)
     }
 
-    /// Deletes the row under `key`. Returns whether a row was there.
+    /// Deletes the row under `key` (its newest version). Returns whether a row was there.
     pub fn delete(&mut self, table: &str, key: &Key) -> Result<bool> {
+        self.writable()?;
         let base = self.base(table)?;
         base.shape.check_key(key)?;
-        if self.lookup(&base, key)?.is_none() {
+        self.lock_for_write(&base, key, LockMode::Update, Write::Blind)?;
+        let latest = self.latest(&base)?;
+        if self.lookup(&latest, key)?.is_none() {
             return Ok(false);
         }
         self.writes_for(&base)
@@ -258,25 +590,61 @@ impl WriteTxn {
     pub fn get(&self, table: &str, key: &Key) -> Result<Option<Row>> {
         let base = self.base(table)?;
         base.shape.check_key(key)?;
-        let mut row = self.lookup(&base, key)?;
-        if base.shape.has_rowid()
-            && let Some(r) = row.as_mut()
-        {
-            r.pop();
+        if let Some(r) = &self.reads {
+            r.key(base.shape.id, key);
         }
-        Ok(row)
+        let row = self.lookup(&base, key)?;
+        Ok(user_row(&base.shape, row))
+    }
+
+    /// The newest committed version of the row plus this transaction's writes: what a write to a locked row
+    /// is computed from.
+    pub fn get_latest(&self, table: &str, key: &Key) -> Result<Option<Row>> {
+        let base = self.base(table)?;
+        base.shape.check_key(key)?;
+        if let Some(r) = &self.reads {
+            r.key(base.shape.id, key);
+        }
+        let latest = self.latest(&base)?;
+        let row = self.lookup(&latest, key)?;
+        Ok(user_row(&base.shape, row))
     }
 
     /// A reader of the table that sees this transaction's writes (scans, multi-key reads).
     pub fn table(&mut self, name: &str) -> Result<TableReader> {
         let base = self.base(name)?;
         let id = base.shape.id;
-        let Some(tw) = self.writes.tables.get(&id) else {
-            return Ok(TableReader { version: base });
-        };
         if let Some(o) = self.overlays.get(&id) {
-            return Ok(TableReader { version: o.clone() });
+            return Ok(self.reader(o.clone()));
         }
+        let o = self.overlay(base);
+        if self.writes.tables.contains_key(&id) {
+            self.overlays.insert(id, o.clone());
+        }
+        Ok(self.reader(o))
+    }
+
+    /// Like `table`, over the newest committed version instead of the snapshot: READ COMMITTED re-checks a
+    /// changed row against it.
+    pub fn table_latest(&mut self, name: &str) -> Result<TableReader> {
+        let base = self.base(name)?;
+        let latest = self.latest(&base)?;
+        let o = self.overlay(latest);
+        Ok(self.reader(o))
+    }
+
+    fn reader(&self, version: Arc<TableVersion>) -> TableReader {
+        TableReader {
+            version,
+            reads: self.reads.clone(),
+        }
+    }
+
+    /// `base` with this transaction's writes laid over it.
+    fn overlay(&self, base: Arc<TableVersion>) -> Arc<TableVersion> {
+        let Some(tw) = self.writes.tables.get(&base.shape.id) else {
+            return base;
+        };
         let mut o = (*base).clone();
         let put = |o: &mut TableVersion, k: &Key, row: Option<&Row>| {
             let exists = o.contains(k).unwrap_or(false);
@@ -331,9 +699,15 @@ impl WriteTxn {
                 }
             }
         }
-        let o = Arc::new(o);
-        self.overlays.insert(id, o.clone());
-        Ok(TableReader { version: o })
+        Arc::new(o)
+    }
+
+    /// Records that the statement read the whole table in a way no key range describes.
+    pub fn read_table(&self, table: &str) -> Result<()> {
+        if let Some(r) = &self.reads {
+            r.table(self.base(table)?.shape.id);
+        }
+        Ok(())
     }
 
     /// Whether the transaction has written anything.
@@ -341,19 +715,109 @@ impl WriteTxn {
         self.writes.tables.values().all(TableWrites::is_empty)
     }
 
+    /// Marks a savepoint; `rollback_to` returns the transaction to it.
+    pub fn savepoint(&mut self) -> usize {
+        self.savepoints.push(Savepoint {
+            writes: self.writes.clone(),
+            held: self.held.len(),
+        });
+        self.savepoints.len() - 1
+    }
+
+    /// Undoes every write made after savepoint `sp` and releases the locks taken after it; the savepoint
+    /// stays (as PostgreSQL's does) and later ones go.
+    pub fn rollback_to(&mut self, sp: usize) {
+        let Some(s) = self.savepoints.get(sp) else {
+            return;
+        };
+        self.writes = s.writes.clone();
+        let from = s.held;
+        self.savepoints.truncate(sp + 1);
+        let released: Vec<Resource> = self.held.drain(from..).collect();
+        for r in &released {
+            self.held_set.remove(r);
+            self.awaited.remove(r);
+        }
+        self.inner.locks.release_all(self.owner, &released);
+        self.overlays.clear();
+    }
+
+    /// Forgets savepoint `sp` and every later one, keeping their writes.
+    pub fn release_savepoint(&mut self, sp: usize) {
+        self.savepoints.truncate(sp);
+    }
+
+    /// Takes a transaction-level advisory lock (`pg_advisory_xact_lock`): held until the transaction ends.
+    pub fn lock_advisory(
+        &mut self,
+        res: Resource,
+        mode: LockMode,
+        policy: WaitPolicy,
+    ) -> Result<bool> {
+        match self
+            .inner
+            .locks
+            .acquire(self.owner, res.clone(), mode, policy)
+        {
+            Acquire::Granted => {}
+            Acquire::Busy => return Ok(false),
+            Acquire::Wait(wait) => {
+                self.held.push(res);
+                return Err(Error::LockWait {
+                    table: "advisory".into(),
+                    wait,
+                });
+            }
+        }
+        self.held.push(res);
+        Ok(true)
+    }
+
+    /// What the committer must do once the outcome is known: release the locks, stop being validated.
+    fn end(&mut self) -> TxnEnd {
+        self.held_set.clear();
+        self.awaited.clear();
+        TxnEnd {
+            owner: self.owner,
+            held: std::mem::take(&mut self.held),
+            serial_lsn: self.serial_lsn.take(),
+            reads: self.reads.take().filter(|r| !r.is_empty()),
+        }
+    }
+
     /// Makes every write durable and visible atomically, or none of them.
-    pub fn commit(self) -> Result<CommitInfo> {
-        self.inner.commit_writes(self.writes)
+    pub fn commit(mut self) -> Result<CommitInfo> {
+        let writes = std::mem::take(&mut self.writes);
+        let end = self.end();
+        self.inner.commit_writes(writes, end)
     }
 
     /// Hands the transaction to the committer without blocking; `done` hears the outcome once it is durable
     /// (or refused). For async callers: send the result through a channel from `done`.
-    pub fn commit_then(self, done: impl FnOnce(Result<CommitInfo>) + Send + 'static) {
-        self.inner.submit(self.writes, Box::new(done))
+    pub fn commit_then(mut self, done: impl FnOnce(Result<CommitInfo>) + Send + 'static) {
+        let writes = std::mem::take(&mut self.writes);
+        let end = self.end();
+        self.inner.submit(writes, end, Box::new(done))
     }
 
-    /// Discards every write.
+    /// Discards every write and releases every lock.
     pub fn rollback(self) {}
+}
+
+impl Drop for WriteTxn {
+    fn drop(&mut self) {
+        let end = self.end();
+        end.finish(&self.inner);
+    }
+}
+
+fn user_row(shape: &TableShape, mut row: Option<Row>) -> Option<Row> {
+    if shape.has_rowid()
+        && let Some(r) = row.as_mut()
+    {
+        r.pop();
+    }
+    row
 }
 
 /// The batch and row holding `key` among a transaction's inserted batches.

@@ -137,19 +137,59 @@ fn bad_input_gets_typed_errors() {
     tx.commit().unwrap();
     assert!(matches!(db.table("nope"), Err(Error::UnknownTable(_))));
 
-    // A conflicting insert committed by someone else first fails the later commit as a whole.
+    // A second inserter of a key waits for the first (its lock), then finds the key taken.
     let mut a = db.begin();
     let mut b = db.begin();
-    a.insert("t", row(10)).unwrap();
     a.insert("t", row(11)).unwrap();
-    b.insert("t", row(11)).unwrap();
+    let wait = match b.insert("t", row(11)) {
+        Err(Error::LockWait { wait, .. }) => wait,
+        other => panic!("expected a lock wait, got {other:?}"),
+    };
+    assert!(!wait.block(std::time::Duration::from_millis(20)));
+    a.commit().unwrap();
+    assert!(wait.block(std::time::Duration::from_secs(5)));
+    assert!(matches!(
+        b.insert("t", row(11)),
+        Err(Error::DuplicateKey { .. })
+    ));
+    drop(b);
+
+    // Sorted batches above every key take no row locks: a conflicting insert committed by someone else first
+    // fails the later commit as a whole.
+    let mut a = db.begin();
+    let mut b = db.begin();
+    a.insert_batch("t", &batch(&[20, 21])).unwrap();
+    b.insert("t", row(21)).unwrap();
     b.commit().unwrap();
     assert!(matches!(a.commit(), Err(Error::DuplicateKey { .. })));
     assert_eq!(
-        db.table("t").unwrap().get(&Key::Int(10)).unwrap(),
+        db.table("t").unwrap().get(&Key::Int(20)).unwrap(),
         None,
         "failed commit left a row behind"
     );
+}
+
+/// The rows `row` makes for these keys, as one batch of `def`'s schema.
+fn batch(keys: &[i64]) -> arrow_array::RecordBatch {
+    use arrow_schema::{DataType as A, Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("id", A::Int64, false),
+        Field::new("name", A::Utf8, false),
+        Field::new("score", A::Float64, true),
+    ]));
+    arrow_array::RecordBatch::try_new(
+        schema,
+        vec![
+            std::sync::Arc::new(arrow_array::Int64Array::from(keys.to_vec())),
+            std::sync::Arc::new(arrow_array::StringArray::from(
+                keys.iter().map(|k| format!("name-{k}")).collect::<Vec<_>>(),
+            )),
+            std::sync::Arc::new(arrow_array::Float64Array::from(
+                keys.iter().map(|k| *k as f64 / 2.0).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap()
 }
 
 #[test]

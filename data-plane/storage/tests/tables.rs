@@ -257,10 +257,18 @@ fn commits_span_tables_atomically_and_snapshots_are_stable() {
         .unwrap();
     tx.upsert("b", vec![Value::Int64(7), Value::Int64(0)])
         .unwrap();
+    // (A sorted batch takes no row locks, so the conflict surfaces at commit.)
     let mut other = db.begin();
-    other
-        .insert("a", vec![Value::Int64(2), Value::Int64(99)])
-        .unwrap();
+    let schema = db.table("a").unwrap().schema();
+    let two = arrow_array::RecordBatch::try_new(
+        schema,
+        vec![
+            std::sync::Arc::new(arrow_array::Int64Array::from(vec![2])),
+            std::sync::Arc::new(arrow_array::Int64Array::from(vec![99])),
+        ],
+    )
+    .unwrap();
+    other.insert_batch("a", &two).unwrap();
     other.commit().unwrap();
     assert!(matches!(tx.commit(), Err(Error::DuplicateKey { .. })));
     assert_eq!(db.table("b").unwrap().get(&Key::Int(7)).unwrap(), None);

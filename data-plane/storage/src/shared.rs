@@ -1,0 +1,102 @@
+//! The state every part of the engine shares: `Inner` (one per open database) and the commit leader's
+//! counters. `db` (open, DDL), `commit`, `retrain` and `txn` all depend on this module and not on each other,
+//! so the engine's dependency picture is a tree.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
+use arc_swap::ArcSwap;
+use parking_lot::{Condvar, Mutex};
+
+use crate::chunk::Chunk;
+use crate::chunk_file;
+use crate::commit::CommitQueue;
+use crate::isolation::SerialState;
+use crate::locks::LockTable;
+use crate::options::Options;
+use crate::store::Store;
+use crate::version::{DbVersion, TableVersion};
+use crate::wal_log::WalLog;
+
+/// Counters that only the commit leader (holder of `Inner::commit`) changes.
+pub(crate) struct CommitState {
+    pub next_lsn: u64,
+    pub next_file_id: u64,
+    pub next_table_id: u64,
+    /// Where commit groups that only write rows are logged.
+    pub log: WalLog,
+}
+
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub chunk_dir: PathBuf,
+    pub opts: Options,
+    pub store: Store,
+    pub current: ArcSwap<DbVersion>,
+    /// The commit leader's lock: whoever holds it writes the store and publishes versions.
+    pub commit: Mutex<CommitState>,
+    pub queue: Mutex<CommitQueue>,
+    pub queue_cv: Condvar,
+    /// One retrain at a time (background or explicit).
+    pub retrain_lock: Mutex<()>,
+    pub shutdown: AtomicBool,
+    pub wake: (Mutex<bool>, Condvar),
+    pub _lock: File,
+    /// Row and advisory locks.
+    pub locks: Arc<LockTable>,
+    /// Serializable transactions in flight and the writes they must be validated against.
+    pub serial: Mutex<SerialState>,
+    /// Session and transaction ids (one counter: an id never names both).
+    pub next_id: AtomicU64,
+}
+
+impl Inner {
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn notify_worker(&self) {
+        let (m, c) = &self.wake;
+        *m.lock() = true;
+        c.notify_one();
+    }
+
+    pub fn chunk_path(&self, id: u64) -> PathBuf {
+        chunk_file::path_for(&self.chunk_dir, id)
+    }
+
+    /// Publishes a new version of one table (caller holds the commit lock).
+    pub fn publish_table(&self, tv: TableVersion) {
+        let mut v = (**self.current.load()).clone();
+        v.tables.insert(tv.shape.id, Arc::new(tv));
+        self.current.store(Arc::new(v));
+    }
+
+    /// Seals tails that reached the threshold into in-memory chunks (caller holds the commit lock).
+    pub fn seal_long_tails(&self, _state: &mut CommitState) {
+        let v = self.current.load_full();
+        for tv in v.tables.values() {
+            if tv.tail_len >= self.opts.tail_seal_rows {
+                self.publish_table(seal_tail(tv, self.opts.epsilon));
+            }
+        }
+    }
+}
+
+/// Moves the first `tail_len` tail rows into an immutable in-memory chunk and starts an empty tail.
+pub(crate) fn seal_tail(tv: &TableVersion, epsilon: usize) -> TableVersion {
+    let mut next = tv.clone();
+    if tv.tail_len == 0 {
+        return next;
+    }
+    let chunk = Chunk::memory(tv.tail.seal(tv.tail_len), tv.shape.clone());
+    let mut chunks = (*tv.chunks).clone();
+    chunks.push(chunk);
+    next.chunks = Arc::new(chunks);
+    next.tail = crate::tail::Tail::new(tv.shape.clone(), epsilon);
+    next.tail_len = 0;
+    next
+}
