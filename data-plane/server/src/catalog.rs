@@ -95,9 +95,10 @@ fn defaults(def: &TableDef) -> Result<HashMap<String, Expr>> {
 impl SchemaProvider for Tables {
     fn table_names(&self) -> Vec<String> {
         let v = self.view.lock();
-        match &v.snapshot {
-            Some(s) if v.txn.is_none() => s.table_names(),
-            _ => self.db.table_names(),
+        match (&v.txn, &v.snapshot) {
+            (Some(t), _) => t.table_names(),
+            (None, Some(s)) => s.table_names(),
+            (None, None) => self.db.table_names(),
         }
     }
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use datafusion::sql::sqlparser::ast::{
     CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement,
 };
-use omendb_storage::{DataType, Database};
+use omendb_storage::DataType;
 
 use crate::ddl;
 use crate::error::{Error, Result, code};
@@ -218,7 +218,11 @@ fn constant_text(sql: &str) -> Option<Vec<u8>> {
 }
 
 impl CopyIn {
-    pub fn plan(stmt: &Statement, db: &Database) -> Result<CopyIn> {
+    /// Plans COPY FROM STDIN; `reader_of` gives the target table as the session sees it.
+    pub fn plan(
+        stmt: &Statement,
+        reader_of: impl FnOnce(&str) -> Result<omendb_storage::TableReader>,
+    ) -> Result<CopyIn> {
         let Statement::Copy {
             source,
             to,
@@ -243,7 +247,7 @@ impl CopyIn {
             return Err(Error::unsupported("COPY (query) FROM"));
         };
         let table = ddl::table_name(table_name)?;
-        let reader = db.table(&table)?;
+        let reader = reader_of(&table)?;
         let def = reader.def().clone();
         let listed: Vec<String> = columns.iter().map(ddl::ident).collect();
         let mut source = vec![None; def.columns.len()];

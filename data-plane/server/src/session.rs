@@ -557,6 +557,7 @@ impl Session {
                         | Kind::Insert
                         | Kind::Update
                         | Kind::Delete
+                        | Kind::Ddl
                         | Kind::Set
                         | Kind::Show
                 )
@@ -988,65 +989,108 @@ impl Session {
         Ok(Output::Command(Tag::new("SET")))
     }
 
+    /// CREATE TABLE, DROP TABLE, TRUNCATE: writes of the open transaction (or of one of their own), so they
+    /// commit or roll back with it.
     async fn ddl(&mut self, stmt: &Statement) -> Result<Output> {
-        if self.tx != Tx::Idle {
+        let command = match stmt {
+            Statement::CreateTable(_) => "CREATE TABLE",
+            Statement::Drop { .. } => "DROP TABLE",
+            Statement::Truncate(_) => "TRUNCATE TABLE",
+            other => {
+                return Err(Error::sql(
+                    code::FEATURE_NOT_SUPPORTED,
+                    format!(
+                        "statement not supported: {}",
+                        first_words(&other.to_string())
+                    ),
+                ));
+            }
+        };
+        if let Statement::Drop { object_type, .. } = stmt
+            && *object_type != ast::ObjectType::Table
+        {
             return Err(Error::sql(
-                code::ACTIVE_TRANSACTION,
-                "DDL cannot run inside a transaction block: OmenDB applies CREATE, DROP and TRUNCATE at once",
+                code::FEATURE_NOT_SUPPORTED,
+                format!("statement not supported: DROP {object_type}"),
             ));
         }
-        let db = self.engine.db.clone();
-        match stmt {
+        self.check_writable(if command == "TRUNCATE TABLE" {
+            "TRUNCATE TABLE"
+        } else {
+            command
+        })?;
+        let autocommit = self.tx == Tx::Idle;
+        if autocommit {
+            self.begin();
+        } else {
+            self.statement_begins();
+        }
+        let r = match stmt {
             Statement::CreateTable(ct) if ct.query.is_some() => self.create_as(ct).await,
-            Statement::CreateTable(ct) => {
-                let def = ddl::table_def(ct)?;
-                match db.create_table(def) {
-                    Err(omendb_storage::Error::TableExists(_)) if ct.if_not_exists => {}
-                    r => r?,
-                }
-                Ok(Output::Command(Tag::new("CREATE TABLE")))
+            _ => self
+                .ddl_in_txn(stmt)
+                .await
+                .map(|()| Output::Command(Tag::new(command))),
+        };
+        match (r, autocommit) {
+            (Ok(out), true) => {
+                self.commit().await?;
+                Ok(out)
             }
-            Statement::Drop {
-                object_type: ast::ObjectType::Table,
-                if_exists,
-                names,
-                ..
-            } => {
-                for n in names {
-                    let name = ddl::table_name(n)?;
-                    match db.drop_table(&name) {
-                        Err(omendb_storage::Error::UnknownTable(_)) if *if_exists => {}
-                        r => r?,
-                    }
-                }
-                Ok(Output::Command(Tag::new("DROP TABLE")))
+            (Err(e), true) => {
+                self.rollback();
+                Err(e)
             }
-            Statement::Truncate(t) => {
-                for target in &t.table_names {
-                    db.truncate_table(&ddl::table_name(&target.name)?)?;
-                }
-                Ok(Output::Command(Tag::new("TRUNCATE TABLE")))
-            }
-            other => Err(Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                format!(
-                    "statement not supported: {}",
-                    first_words(&other.to_string())
-                ),
-            )),
+            (r, false) => r,
         }
     }
 
+    async fn ddl_in_txn(&mut self, stmt: &Statement) -> Result<()> {
+        match stmt {
+            Statement::CreateTable(ct) => {
+                let def = ddl::table_def(ct)?;
+                match self.with_locks(|t| t.create_table(def.clone())).await {
+                    Err(Error::Storage(omendb_storage::Error::TableExists(_)))
+                        if ct.if_not_exists =>
+                    {
+                        Ok(())
+                    }
+                    r => r,
+                }
+            }
+            Statement::Drop {
+                if_exists, names, ..
+            } => {
+                for n in names {
+                    let name = ddl::table_name(n)?;
+                    match self.with_locks(|t| t.drop_table(&name)).await {
+                        Err(Error::Storage(omendb_storage::Error::UnknownTable(_)))
+                            if *if_exists => {}
+                        r => r?,
+                    }
+                }
+                Ok(())
+            }
+            Statement::Truncate(t) => {
+                for target in &t.table_names {
+                    let name = ddl::table_name(&target.name)?;
+                    self.with_locks(|t| t.truncate_table(&name)).await?;
+                }
+                Ok(())
+            }
+            _ => Err(Error::sql(code::INTERNAL, "not DDL")),
+        }
+    }
+
+    /// CREATE TABLE ... AS: the query runs on the transaction's view, the table and its rows are written in
+    /// the transaction (the caller opened one if needed).
     async fn create_as(&mut self, ct: &ast::CreateTable) -> Result<Output> {
         let name = ddl::table_name(&ct.name)?;
         let query = ct.query.clone().expect("checked by the caller");
-        self.view.lock().snapshot = Some(self.engine.db.snapshot());
-        let r = match self.plan(Statement::Query(query), None).await {
-            Ok(plan) => self.collect(plan).await,
-            Err(e) => Err(e),
+        let (schema, batches) = match self.plan(Statement::Query(query), None).await {
+            Ok(plan) => self.collect(plan).await?,
+            Err(e) => return Err(e),
         };
-        self.view.lock().snapshot = None;
-        let (schema, batches) = r?;
         let columns = schema
             .fields()
             .iter()
@@ -1062,8 +1106,8 @@ impl Session {
             columns,
             primary_key: None,
         };
-        match self.engine.db.create_table(def.clone()) {
-            Err(omendb_storage::Error::TableExists(_)) if ct.if_not_exists => {
+        match self.with_locks(|t| t.create_table(def.clone())).await {
+            Err(Error::Storage(omendb_storage::Error::TableExists(_))) if ct.if_not_exists => {
                 return Ok(Output::Command(Tag::new("CREATE TABLE AS").with_rows(0)));
             }
             r => r?,
@@ -1074,7 +1118,6 @@ impl Session {
                 .map(|c| arrow_schema::Field::new(&c.name, c.data_type.arrow(), true))
                 .collect::<Vec<_>>(),
         ));
-        let mut txn = self.engine.db.begin();
         let mut n = 0;
         for b in batches {
             let cols = b
@@ -1087,18 +1130,19 @@ impl Session {
             let b = RecordBatch::try_new(target.clone(), cols)
                 .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
             n += b.num_rows();
-            txn.insert_batch(&name, &b)?;
-        }
-        if let Err(e) = durable(txn).await {
-            // Nothing was inserted: do not leave an empty table behind a failed CREATE TABLE AS.
-            let _ = self.engine.db.drop_table(&name);
-            return Err(e);
+            self.with_locks(|t| t.insert_batch(&name, &b)).await?;
         }
         Ok(Output::Command(Tag::new("SELECT").with_rows(n)))
     }
 
     fn copy_in(&mut self, stmt: &Statement) -> Result<Output> {
-        let copy = CopyIn::plan(stmt, &self.engine.db)?;
+        self.check_writable("COPY FROM")?;
+        let db = self.engine.db.clone();
+        let view = self.view.clone();
+        let copy = CopyIn::plan(stmt, |name| {
+            Ok(resolve(&db, &mut view.lock(), name)?
+                .ok_or_else(|| omendb_storage::Error::UnknownTable(name.to_string()))?)
+        })?;
         Ok(Output::CopyIn(copy))
     }
 
@@ -1115,21 +1159,23 @@ impl Session {
         if autocommit {
             self.begin();
         }
-        let r = {
-            let mut v = self.view.lock();
-            let txn = v.txn.as_mut().expect("COPY runs in a transaction");
-            batches.iter().try_for_each(|b| txn.insert_batch(table, b))
-        };
+        let mut r = Ok(());
+        for b in &batches {
+            r = self.with_locks(|t| t.insert_batch(table, b)).await;
+            if r.is_err() {
+                break;
+            }
+        }
         match (r, autocommit) {
             (Ok(()), true) => self.commit().await?,
             (Ok(()), false) => {}
             (Err(e), true) => {
                 self.rollback();
-                return Err(e.into());
+                return Err(e);
             }
             (Err(e), false) => {
                 self.fail();
-                return Err(e.into());
+                return Err(e);
             }
         }
         self.engine

@@ -382,13 +382,24 @@ async fn transactions_commit_rollback_and_aborted_state() {
         Some(SimpleQueryMessage::CommandComplete(0))
     ));
     assert_eq!(int(&b, "SELECT count(*) FROM acct").await, 2);
-    // DDL inside a transaction block is refused rather than silently non-transactional.
-    a.batch_execute("BEGIN").await.unwrap();
+    // DDL inside a transaction block is part of it: rolled back, nothing is left; committed, all of it.
+    a.batch_execute("BEGIN; CREATE TABLE x (a INT); INSERT INTO x VALUES (1)")
+        .await
+        .unwrap();
+    assert_eq!(int(&a, "SELECT count(*) FROM x").await, 1);
     assert_eq!(
-        state(&a.batch_execute("CREATE TABLE x (a INT)").await.unwrap_err()),
-        "25001"
+        state(&b.batch_execute("SELECT * FROM x").await.unwrap_err()),
+        "42P01"
     );
     a.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(
+        state(&a.batch_execute("SELECT * FROM x").await.unwrap_err()),
+        "42P01"
+    );
+    a.batch_execute("BEGIN; CREATE TABLE x (a INT); INSERT INTO x VALUES (1); COMMIT")
+        .await
+        .unwrap();
+    assert_eq!(int(&b, "SELECT count(*) FROM x").await, 1);
     // Several statements in one simple query are one implicit transaction.
     assert!(
         a.batch_execute("INSERT INTO acct VALUES (10, 1); INSERT INTO acct VALUES (1, 1)")

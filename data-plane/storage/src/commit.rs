@@ -16,11 +16,12 @@ use crate::error::{Error, Result};
 use crate::isolation::{ReadSet, TableWritten, WriteSummary};
 use crate::locks::{Owner, Resource};
 use crate::shared::{CommitState, Inner, seal_tail};
+use crate::store::{CatalogEntry, META_NEXT_TABLE};
 use crate::store::{
     META_NEXT_FILE, META_NEXT_LSN, Manifest, StoreBatch, WalOp, WalRecord, WalTable, encode,
 };
 use crate::tail::Tail;
-use crate::types::{Key, Row};
+use crate::types::{Key, Row, TableShape};
 use crate::version::{DbVersion, DeltaEntry, TableVersion};
 
 /// A buffered write on one key.
@@ -67,6 +68,39 @@ impl TableWrites {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TxnWrites {
     pub tables: BTreeMap<u64, TableWrites>,
+    /// CREATE, DROP and TRUNCATE, in order; applied before the rows.
+    pub ddl: Vec<Ddl>,
+}
+
+impl TxnWrites {
+    pub fn is_empty(&self) -> bool {
+        self.ddl.is_empty() && self.tables.values().all(TableWrites::is_empty)
+    }
+}
+
+/// A transaction's DDL.
+#[derive(Clone, Debug)]
+pub(crate) enum Ddl {
+    Create(Arc<TableShape>),
+    /// `epoch`: the version of the table the transaction saw (a concurrent TRUNCATE conflicts).
+    Drop {
+        id: u64,
+        epoch: u64,
+        name: String,
+    },
+    Truncate {
+        id: u64,
+        epoch: u64,
+    },
+}
+
+impl Ddl {
+    pub fn table(&self) -> u64 {
+        match self {
+            Ddl::Create(s) => s.id,
+            Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } => *id,
+        }
+    }
 }
 
 /// What a commit reports.
@@ -176,7 +210,7 @@ impl Inner {
 
     /// Queues a transaction for the committer; `done` hears the outcome once it is durable (or refused).
     pub fn submit(&self, writes: TxnWrites, end: TxnEnd, done: CommitCallback) {
-        if writes.tables.values().all(TableWrites::is_empty) {
+        if writes.is_empty() {
             // Read-only (perhaps with row locks): serializes at its snapshot, nothing to validate or log.
             end.finish(self);
             return done(Ok(CommitInfo { lsn: 0 }));
@@ -309,6 +343,9 @@ impl Inner {
                 }
                 self.current.store(Arc::new(head));
                 drop(serial);
+                for c in &undo.dropped {
+                    c.mark_obsolete();
+                }
                 answers.extend(
                     accepted
                         .into_iter()
@@ -347,10 +384,132 @@ impl Inner {
         undo: &mut Undo,
         mut summary: Option<&mut BTreeMap<u64, TableWritten>>,
     ) -> Result<Option<WalRecord>> {
+        if writes.ddl.is_empty() {
+            return self.apply_rows(head, writes.tables, state, batch, undo, summary);
+        }
+        let saved = head.clone();
+        let marks = (batch.catalog.len(), batch.manifests.len());
+        let mut dropped = Vec::new();
+        // Catalog and manifest changes go in before the rows: a bulk load into a table created or truncated
+        // here names its chunks in a manifest that must come after (the store applies them in order).
+        let r = self
+            .apply_ddl(head, &writes.ddl, state.next_lsn, batch, &mut dropped)
+            .and_then(|()| {
+                if let Some(s) = summary.as_deref_mut() {
+                    for d in &writes.ddl {
+                        s.entry(d.table()).or_default().all = true;
+                    }
+                }
+                self.apply_rows(head, writes.tables, state, batch, undo, summary)
+            });
+        match r {
+            Ok(record) => {
+                for d in &writes.ddl {
+                    if let Ddl::Create(s) = d {
+                        state.next_table_id = state.next_table_id.max(s.id + 1);
+                    }
+                }
+                batch.meta.retain(|(k, _)| *k != META_NEXT_TABLE);
+                batch.meta.push((META_NEXT_TABLE, state.next_table_id));
+                undo.dropped.append(&mut dropped);
+                Ok(record)
+            }
+            Err(e) => {
+                *head = saved;
+                batch.catalog.truncate(marks.0);
+                batch.manifests.truncate(marks.1);
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies CREATE, DROP and TRUNCATE to `head`, recording catalog and manifest changes in `catalog`
+    /// and the chunks that become garbage once the commit is published in `dropped`.
+    fn apply_ddl(
+        &self,
+        head: &mut DbVersion,
+        ddl: &[Ddl],
+        lsn: u64,
+        catalog: &mut StoreBatch,
+        dropped: &mut Vec<Arc<Chunk>>,
+    ) -> Result<()> {
+        // The commit's own rows replay after these changes: the checkpoint is just below its LSN.
+        let checkpoint = lsn - 1;
+        let empty = || Manifest {
+            checkpoint_lsn: checkpoint,
+            chunks: Vec::new(),
+        };
+        for d in ddl {
+            match d {
+                Ddl::Create(shape) => {
+                    if head.names.contains_key(&shape.def.name) {
+                        return Err(Error::TableExists(shape.def.name.clone()));
+                    }
+                    let id = shape.id;
+                    head.names.insert(shape.def.name.clone(), id);
+                    head.tables.insert(
+                        id,
+                        Arc::new(TableVersion::empty(
+                            shape.clone(),
+                            self.opts.epsilon,
+                            checkpoint,
+                        )),
+                    );
+                    catalog.catalog.push((
+                        id,
+                        Some(CatalogEntry {
+                            id,
+                            def: shape.def.clone(),
+                        }),
+                    ));
+                    catalog.manifests.push((id, Some(empty())));
+                }
+                Ddl::Drop { id, epoch, name } => {
+                    let old = head
+                        .tables
+                        .get(id)
+                        .filter(|t| t.epoch == *epoch)
+                        .cloned()
+                        .ok_or_else(|| Error::Conflict(name.clone()))?;
+                    head.names.remove(&old.shape.def.name);
+                    head.tables.remove(id);
+                    catalog.catalog.push((*id, None));
+                    catalog.manifests.push((*id, None));
+                    dropped.extend(old.chunks.iter().cloned());
+                }
+                Ddl::Truncate { id, epoch } => {
+                    let old = head
+                        .tables
+                        .get(id)
+                        .filter(|t| t.epoch == *epoch)
+                        .cloned()
+                        .ok_or_else(|| Error::Conflict(format!("table {id}")))?;
+                    let mut fresh = old.truncated(self.opts.epsilon);
+                    fresh.checkpoint_lsn = checkpoint;
+                    head.tables.insert(*id, Arc::new(fresh));
+                    catalog.manifests.push((*id, Some(empty())));
+                    dropped.extend(old.chunks.iter().cloned());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates one transaction's rows against `head` and applies them there under the next LSN. On error
+    /// `head` is unchanged.
+    fn apply_rows(
+        &self,
+        head: &mut DbVersion,
+        tables: BTreeMap<u64, TableWrites>,
+        state: &mut CommitState,
+        batch: &mut StoreBatch,
+        undo: &mut Undo,
+        mut summary: Option<&mut BTreeMap<u64, TableWritten>>,
+    ) -> Result<Option<WalRecord>> {
         let lsn = state.next_lsn;
         // Validate everything first, so a failing transaction leaves no trace.
-        let mut plans = Vec::with_capacity(writes.tables.len());
-        for (id, tw) in writes.tables {
+        let mut plans = Vec::with_capacity(tables.len());
+        for (id, tw) in tables {
             let tv = head
                 .tables
                 .get(&id)
@@ -561,6 +720,9 @@ impl Inner {
 struct Undo {
     tails: BTreeMap<u64, (Arc<Tail>, usize)>,
     files: Vec<std::path::PathBuf>,
+    /// Chunks of dropped and truncated tables: their files go once the commit is published and the last
+    /// reader is done (not if the commit fails).
+    dropped: Vec<Arc<Chunk>>,
 }
 
 /// Writes a full row image under `key`: appended to the tail past the max key, else into the delta.

@@ -20,10 +20,7 @@ use crate::options::Options;
 use crate::reader::{Snapshot, TableReader};
 use crate::shared::{CommitState, Inner};
 use crate::stats::TableStats;
-use crate::store::{
-    CatalogEntry, META_NEXT_FILE, META_NEXT_LSN, META_NEXT_TABLE, Manifest, Store, StoreBatch,
-    WalOp,
-};
+use crate::store::{META_NEXT_FILE, META_NEXT_LSN, META_NEXT_TABLE, Store, WalOp};
 use crate::txn::{TxnOptions, WriteTxn};
 use crate::types::{Key, TableDef, TableShape};
 use crate::version::{DbVersion, TableVersion};
@@ -78,6 +75,7 @@ impl Database {
             chunk_file::sync_dir(&dir)?;
         }
         let (version, state) = recover(&store, &dir, &chunk_dir, &opts)?;
+        let table_ids = state.next_table_id;
         let inner = Arc::new(Inner {
             dir,
             chunk_dir,
@@ -94,6 +92,7 @@ impl Database {
             locks: Arc::new(LockTable::default()),
             serial: Mutex::new(SerialState::default()),
             next_id: AtomicU64::new(1),
+            table_ids: AtomicU64::new(table_ids),
         });
         // Tails longer than the seal threshold after replay become chunks before anyone reads.
         inner.seal_long_tails(&mut inner.commit.lock());
@@ -162,16 +161,25 @@ impl Database {
         self.inner.current.load().names.keys().cloned().collect()
     }
 
+    /// `CREATE TABLE` in a transaction of its own.
     pub fn create_table(&self, def: TableDef) -> Result<()> {
-        self.inner.create_table(def)
+        let mut t = self.begin();
+        t.create_table(def)?;
+        t.commit().map(drop)
     }
 
+    /// `DROP TABLE` in a transaction of its own (waits for the table's writers).
     pub fn drop_table(&self, name: &str) -> Result<()> {
-        self.inner.drop_or_truncate(name, true)
+        let mut t = self.begin();
+        wait_through(|| t.drop_table(name))?;
+        t.commit().map(drop)
     }
 
+    /// `TRUNCATE` in a transaction of its own (waits for the table's writers).
     pub fn truncate_table(&self, name: &str) -> Result<()> {
-        self.inner.drop_or_truncate(name, false)
+        let mut t = self.begin();
+        wait_through(|| t.truncate_table(name))?;
+        t.commit().map(drop)
     }
 
     /// Merges the table's delta, tombstones and in-memory chunks into new chunk files with new models, now.
@@ -218,78 +226,16 @@ impl Drop for Database {
     }
 }
 
-impl Inner {
-    fn create_table(&self, def: TableDef) -> Result<()> {
-        let mut state = self.commit.lock();
-        let cur = self.current.load_full();
-        if cur.names.contains_key(&def.name) {
-            return Err(Error::TableExists(def.name));
-        }
-        let id = state.next_table_id;
-        let shape = Arc::new(TableShape::new(id, def.clone())?);
-        let checkpoint = state.next_lsn - 1;
-        let batch = StoreBatch {
-            catalog: vec![(id, Some(CatalogEntry { id, def }))],
-            manifests: vec![(
-                id,
-                Some(Manifest {
-                    checkpoint_lsn: checkpoint,
-                    chunks: Vec::new(),
-                }),
-            )],
-            meta: vec![(META_NEXT_TABLE, id + 1)],
-            ..StoreBatch::default()
-        };
-        self.store.commit(batch)?;
-        state.next_table_id = id + 1;
-        let mut v = (*cur).clone();
-        v.names.insert(shape.def.name.clone(), id);
-        v.tables.insert(
-            id,
-            Arc::new(TableVersion::empty(shape, self.opts.epsilon, checkpoint)),
-        );
-        self.current.store(Arc::new(v));
-        Ok(())
-    }
-
-    fn drop_or_truncate(&self, name: &str, drop: bool) -> Result<()> {
-        let state = self.commit.lock();
-        let cur = self.current.load_full();
-        let old = cur.table(name)?.clone();
-        let id = old.shape.id;
-        let checkpoint = state.next_lsn - 1;
-        let batch = if drop {
-            StoreBatch {
-                catalog: vec![(id, None)],
-                manifests: vec![(id, None)],
-                ..StoreBatch::default()
+/// Runs `op` until it no longer meets a lock, blocking the thread while it waits (for callers without a
+/// runtime of their own).
+fn wait_through<T>(mut op: impl FnMut() -> Result<T>) -> Result<T> {
+    loop {
+        match op() {
+            Err(Error::LockWait { wait, .. }) => {
+                while !wait.block(std::time::Duration::from_secs(3600)) {}
             }
-        } else {
-            let m = Manifest {
-                checkpoint_lsn: checkpoint,
-                chunks: Vec::new(),
-            };
-            StoreBatch {
-                manifests: vec![(id, Some(m))],
-                ..StoreBatch::default()
-            }
-        };
-        self.store.commit(batch)?;
-        let mut v = (*cur).clone();
-        if drop {
-            v.names.remove(name);
-            v.tables.remove(&id);
-        } else {
-            let mut fresh = TableVersion::empty(old.shape.clone(), self.opts.epsilon, checkpoint);
-            fresh.epoch = old.epoch + 1;
-            fresh.counters = old.counters.clone();
-            v.tables.insert(id, Arc::new(fresh));
+            r => return r,
         }
-        self.current.store(Arc::new(v));
-        for c in old.chunks.iter() {
-            c.mark_obsolete();
-        }
-        Ok(())
     }
 }
 

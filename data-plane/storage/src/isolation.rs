@@ -146,7 +146,8 @@ impl ReadSet {
             WriteSummary::Everything => !t.is_empty(),
             WriteSummary::Tables(tables) => tables.iter().any(|(id, tw)| {
                 t.get(id).is_some_and(|r| {
-                    tw.keys.iter().any(|k| r.covers(k))
+                    tw.all
+                        || tw.keys.iter().any(|k| r.covers(k))
                         || tw.ranges.iter().any(|(lo, hi)| r.overlaps(lo, hi))
                 })
             }),
@@ -169,6 +170,8 @@ pub(crate) enum WriteSummary {
 
 #[derive(Debug, Default)]
 pub(crate) struct TableWritten {
+    /// The whole table (CREATE, DROP, TRUNCATE).
+    pub all: bool,
     pub keys: Vec<Key>,
     /// Inclusive key ranges (bulk appends).
     pub ranges: Vec<(Key, Key)>,
@@ -237,6 +240,7 @@ mod tests {
         m.insert(
             table,
             TableWritten {
+                all: false,
                 keys: keys.iter().map(|k| Key::Int(*k)).collect(),
                 ranges: vec![],
             },

@@ -61,6 +61,8 @@ pub enum Resource {
         table: u64,
         key: Key,
     },
+    /// A table: writers hold it in `KeyShare` (compatible with each other), DROP and TRUNCATE in `Update`.
+    Table(u64),
     /// `pg_advisory_lock(bigint)`.
     Advisory(i64),
     /// `pg_advisory_lock(int, int)`: a key space of its own, as in PostgreSQL.
@@ -70,7 +72,7 @@ pub enum Resource {
 impl Resource {
     /// Advisory locks count re-acquisitions and are released one count at a time; row locks are held once.
     fn reentrant(&self) -> bool {
-        !matches!(self, Resource::Row { .. })
+        matches!(self, Resource::Advisory(_) | Resource::AdvisoryPair(..))
     }
 }
 

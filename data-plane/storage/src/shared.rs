@@ -50,6 +50,8 @@ pub(crate) struct Inner {
     pub serial: Mutex<SerialState>,
     /// Session and transaction ids (one counter: an id never names both).
     pub next_id: AtomicU64,
+    /// Table ids, handed out when a transaction creates a table (one that rolls back leaves a gap).
+    pub table_ids: AtomicU64,
 }
 
 impl Inner {

@@ -26,11 +26,16 @@ const APPENDS_PER_BATCH: usize = 1 << 15;
 use crate::commit::{CommitInfo, KeyedBatch, PendingOp, TableWrites, TxnEnd, TxnWrites};
 use crate::error::{Error, Result};
 use crate::isolation::{Isolation, ReadSet};
-use crate::locks::{Acquire, LockMode, Owner, Resource, WaitPolicy};
+use crate::locks::{LockMode, Owner, Resource};
 use crate::reader::TableReader;
 use crate::shared::Inner;
 use crate::types::{Key, Row, TableShape, Value};
 use crate::version::{DbVersion, DeltaEntry, TableVersion};
+
+mod ddl;
+mod locking;
+
+use locking::Write;
 
 /// How a transaction starts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -52,17 +57,6 @@ pub enum RowLock {
     Skipped,
 }
 
-/// What a locked write does to the row, which decides how a concurrent change is judged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Write {
-    /// A new key.
-    Insert,
-    /// A new image computed from the old one (UPDATE).
-    Computed,
-    /// Replaces or removes the row whatever it holds (DELETE, upsert).
-    Blind,
-}
-
 /// A savepoint: the writes as they were, and how many locks were held.
 struct Savepoint {
     writes: TxnWrites,
@@ -71,6 +65,9 @@ struct Savepoint {
 
 pub struct WriteTxn {
     inner: Arc<Inner>,
+    /// The committed state the transaction reads (per statement under READ COMMITTED)...
+    raw: Arc<DbVersion>,
+    /// ...with the transaction's own DDL laid over it: what its statements see.
     snapshot: Arc<DbVersion>,
     writes: TxnWrites,
     /// The snapshot's table plus this transaction's writes, rebuilt after a write when a read needs it.
@@ -97,6 +94,7 @@ impl WriteTxn {
         let txn = inner.next_id();
         let snapshot = inner.current.load_full();
         let mut t = WriteTxn {
+            raw: snapshot.clone(),
             snapshot,
             writes: TxnWrites::default(),
             overlays: HashMap::new(),
@@ -158,36 +156,40 @@ impl WriteTxn {
     }
 
     fn take_snapshot(&mut self) {
-        self.overlays.clear();
         if self.isolation == Isolation::Serializable {
             let mut serial = self.inner.serial.lock();
             if let Some(old) = self.serial_lsn.take() {
                 serial.unregister(old);
             }
             // Loaded under the validator's lock: every commit after this snapshot is then recorded for it.
-            self.snapshot = self.inner.current.load_full();
-            serial.register(self.snapshot.lsn);
-            self.serial_lsn = Some(self.snapshot.lsn);
+            self.raw = self.inner.current.load_full();
+            serial.register(self.raw.lsn);
+            self.serial_lsn = Some(self.raw.lsn);
             self.reads.get_or_insert_with(Default::default);
         } else {
             if let Some(old) = self.serial_lsn.take() {
                 self.inner.serial.lock().unregister(old);
             }
             self.reads = None;
-            self.snapshot = self.inner.current.load_full();
+            self.raw = self.inner.current.load_full();
         }
+        self.refresh_view();
     }
 
     /// The table as this transaction sees it. Tables created after the snapshot are visible too.
     fn base(&self, name: &str) -> Result<Arc<TableVersion>> {
         match self.snapshot.table(name) {
             Ok(t) => Ok(t.clone()),
+            Err(e) if self.dropped_here(name) => Err(e),
             Err(_) => Ok(self.inner.current.load().table(name)?.clone()),
         }
     }
 
     /// The newest committed version of the table (what a locked row is judged against).
     fn latest(&self, base: &TableVersion) -> Result<Arc<TableVersion>> {
+        if self.ddl_owned(base.shape.id) {
+            return self.snapshot.table(&base.shape.def.name).cloned();
+        }
         let cur = self.inner.current.load();
         cur.tables
             .get(&base.shape.id)
@@ -243,144 +245,6 @@ impl WriteTxn {
             return Err(Error::ReadOnly);
         }
         Ok(())
-    }
-
-    /// Locks the row under `key` in `mode` (`SELECT ... FOR UPDATE` and every write). With
-    /// `WaitPolicy::Wait` a lock held by someone else comes back as `Error::LockWait`: await it, then call
-    /// again. REPEATABLE READ and SERIALIZABLE fail with a serialization error when a commit after the
-    /// snapshot changed the row.
-    pub fn lock_row(
-        &mut self,
-        table: &str,
-        key: &Key,
-        mode: LockMode,
-        policy: WaitPolicy,
-    ) -> Result<RowLock> {
-        let base = self.base(table)?;
-        base.shape.check_key(key)?;
-        let first = self.lock_key(&base, key, mode, policy)?;
-        let Some(first) = first else {
-            return Ok(RowLock::Skipped);
-        };
-        let changed = first && self.changed(&base, key)?;
-        if changed && self.isolation != Isolation::ReadCommitted {
-            return Err(Error::SerializationFailure {
-                reason: "concurrent update",
-            });
-        }
-        Ok(RowLock::Held { changed })
-    }
-
-    /// Takes the row lock: `Some(true)` the first time this transaction holds it, `Some(false)` if it
-    /// already did, `None` if skipped.
-    fn lock_key(
-        &mut self,
-        base: &TableVersion,
-        key: &Key,
-        mode: LockMode,
-        policy: WaitPolicy,
-    ) -> Result<Option<bool>> {
-        let res = Resource::Row {
-            table: base.shape.id,
-            key: key.clone(),
-        };
-        let known = self.held_set.contains(&res);
-        if known && self.inner.locks.holds(self.owner, &res, mode) {
-            // Held since an earlier call; if that call only queued (the lock came by hand-off), the row has
-            // not been judged yet.
-            return Ok(Some(self.awaited.remove(&res)));
-        }
-        match self
-            .inner
-            .locks
-            .acquire(self.owner, res.clone(), mode, policy)
-        {
-            Acquire::Granted => {}
-            Acquire::Busy if policy == WaitPolicy::Skip => return Ok(None),
-            Acquire::Busy => {
-                return Err(Error::LockNotAvailable {
-                    table: base.shape.def.name.clone(),
-                });
-            }
-            Acquire::Wait(wait) => {
-                if !known {
-                    // Released with the rest if the transaction ends while it waits.
-                    self.held.push(res.clone());
-                    self.held_set.insert(res.clone());
-                }
-                self.awaited.insert(res);
-                return Err(Error::LockWait {
-                    table: base.shape.def.name.clone(),
-                    wait,
-                });
-            }
-        }
-        if known {
-            // An upgrade: the row was judged when first locked, and nobody wrote it since.
-            return Ok(Some(self.awaited.remove(&res)));
-        }
-        self.held.push(res.clone());
-        self.held_set.insert(res);
-        Ok(Some(true))
-    }
-
-    /// Whether a commit after the statement's snapshot changed (or created, or removed) the row under `key`.
-    fn changed(&self, base: &TableVersion, key: &Key) -> Result<bool> {
-        let id = base.shape.id;
-        let cur = self.inner.current.load();
-        let Some(now) = cur.tables.get(&id) else {
-            return Ok(true);
-        };
-        let Some(snap) = self.snapshot.tables.get(&id) else {
-            return now.contains(key);
-        };
-        if Arc::ptr_eq(snap, now) {
-            return Ok(false);
-        }
-        if snap.epoch != now.epoch {
-            return Ok(true);
-        }
-        let lsn = self.snapshot.lsn;
-        if let Some(e) = now.delta.get(key) {
-            if e.lsn > lsn {
-                return Ok(true);
-            }
-            if snap.delta.get(key).is_some_and(|s| s.lsn == e.lsn) {
-                return Ok(false);
-            }
-        }
-        if now.checkpoint_lsn > lsn {
-            // Retraining folded commits after the snapshot into chunks: their LSNs are gone, compare images.
-            return Ok(snap.get(key)? != now.get(key)?);
-        }
-        Ok(snap.contains(key)? != now.contains(key)?)
-    }
-
-    /// Locks `key` for a write, waiting through `Error::LockWait`, and judges a concurrent change.
-    fn lock_for_write(
-        &mut self,
-        base: &TableVersion,
-        key: &Key,
-        mode: LockMode,
-        write: Write,
-    ) -> Result<()> {
-        let first = self
-            .lock_key(base, key, mode, WaitPolicy::Wait)?
-            .expect("waiting never skips");
-        // An insert is judged by the key's existence, never by a concurrent change (PostgreSQL: a unique
-        // violation, not a serialization failure, at every level but SERIALIZABLE's invisible conflicts).
-        if !first || write == Write::Insert || !self.changed(base, key)? {
-            return Ok(());
-        }
-        match (self.isolation, write) {
-            (Isolation::ReadCommitted, Write::Computed) => Err(Error::RowChanged {
-                table: base.shape.def.name.clone(),
-            }),
-            (Isolation::ReadCommitted, _) => Ok(()),
-            _ => Err(Error::SerializationFailure {
-                reason: "concurrent update",
-            }),
-        }
     }
 
     /// Inserts a row; fails with `DuplicateKey` if its key exists (here, or at commit).
@@ -457,6 +321,7 @@ impl WriteTxn {
         let base = self.base(table)?;
         let shape = base.shape.clone();
         check_batch(&shape, batch)?;
+        self.lock_table(&base, crate::locks::LockMode::KeyShare)?;
         let n = batch.num_rows();
         if n == 0 {
             return Ok(());
@@ -712,7 +577,7 @@ impl WriteTxn {
 
     /// Whether the transaction has written anything.
     pub fn is_empty(&self) -> bool {
-        self.writes.tables.values().all(TableWrites::is_empty)
+        self.writes.is_empty()
     }
 
     /// Marks a savepoint; `rollback_to` returns the transaction to it.
@@ -739,38 +604,12 @@ impl WriteTxn {
             self.awaited.remove(r);
         }
         self.inner.locks.release_all(self.owner, &released);
-        self.overlays.clear();
+        self.refresh_view();
     }
 
     /// Forgets savepoint `sp` and every later one, keeping their writes.
     pub fn release_savepoint(&mut self, sp: usize) {
         self.savepoints.truncate(sp);
-    }
-
-    /// Takes a transaction-level advisory lock (`pg_advisory_xact_lock`): held until the transaction ends.
-    pub fn lock_advisory(
-        &mut self,
-        res: Resource,
-        mode: LockMode,
-        policy: WaitPolicy,
-    ) -> Result<bool> {
-        match self
-            .inner
-            .locks
-            .acquire(self.owner, res.clone(), mode, policy)
-        {
-            Acquire::Granted => {}
-            Acquire::Busy => return Ok(false),
-            Acquire::Wait(wait) => {
-                self.held.push(res);
-                return Err(Error::LockWait {
-                    table: "advisory".into(),
-                    wait,
-                });
-            }
-        }
-        self.held.push(res);
-        Ok(true)
     }
 
     /// What the committer must do once the outcome is known: release the locks, stop being validated.

@@ -1,0 +1,150 @@
+//! DDL inside a transaction: CREATE, DROP and TRUNCATE are writes of the transaction like any other, seen by
+//! its own statements at once and by everyone else at commit, or never (ROLLBACK, a savepoint, a crash).
+//! The commit leader applies them first, in order, then the rows (see `commit.rs`).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::WriteTxn;
+use crate::commit::Ddl;
+use crate::error::{Error, Result};
+use crate::locks::LockMode;
+use crate::types::{TableDef, TableShape};
+use crate::version::{DbVersion, TableVersion};
+
+impl WriteTxn {
+    /// `CREATE TABLE`: a new empty table, visible to this transaction now.
+    pub fn create_table(&mut self, def: TableDef) -> Result<()> {
+        self.writable()?;
+        let taken = self.snapshot.names.contains_key(&def.name)
+            || (self.inner.current.load().names.contains_key(&def.name)
+                && !self.dropped_here(&def.name));
+        if taken {
+            return Err(Error::TableExists(def.name));
+        }
+        let id = self.inner.table_ids.fetch_add(1, Ordering::Relaxed);
+        let shape = Arc::new(TableShape::new(id, def)?);
+        self.writes.ddl.push(Ddl::Create(shape));
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// `DROP TABLE`: waits for the table's writers (its lock), then the table is gone for this transaction.
+    pub fn drop_table(&mut self, name: &str) -> Result<()> {
+        self.writable()?;
+        let base = self.base(name)?;
+        self.lock_table(&base, LockMode::Update)?;
+        let id = base.shape.id;
+        self.writes.tables.remove(&id);
+        if self.created_here(id) {
+            // Never committed: forgetting it is dropping it.
+            self.writes.ddl.retain(|d| d.table() != id);
+        } else {
+            self.writes.ddl.push(Ddl::Drop {
+                id,
+                epoch: base.epoch,
+                name: name.to_string(),
+            });
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// `TRUNCATE`: waits for the table's writers, then the table is empty for this transaction.
+    pub fn truncate_table(&mut self, name: &str) -> Result<()> {
+        self.writable()?;
+        let base = self.base(name)?;
+        self.lock_table(&base, LockMode::Update)?;
+        let id = base.shape.id;
+        self.writes.tables.remove(&id);
+        if !self.created_here(id) {
+            self.writes.ddl.push(Ddl::Truncate {
+                id,
+                epoch: base.epoch,
+            });
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// The tables this transaction sees.
+    pub fn table_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.snapshot.names.keys().cloned().collect();
+        for n in self.inner.current.load().names.keys() {
+            if !self.snapshot.names.contains_key(n) && !self.dropped_here(n) {
+                names.push(n.clone());
+            }
+        }
+        names.sort();
+        names
+    }
+
+    pub(super) fn created_here(&self, id: u64) -> bool {
+        self.writes
+            .ddl
+            .iter()
+            .any(|d| matches!(d, Ddl::Create(s) if s.id == id))
+    }
+
+    /// Created or truncated here: this transaction's version of the table is the only one.
+    pub(super) fn ddl_owned(&self, id: u64) -> bool {
+        !self.writes.ddl.is_empty()
+            && self.writes.ddl.iter().any(|d| match d {
+                Ddl::Create(s) => s.id == id,
+                Ddl::Truncate { id: t, .. } => *t == id,
+                Ddl::Drop { .. } => false,
+            })
+    }
+
+    pub(super) fn dropped_here(&self, name: &str) -> bool {
+        self.writes
+            .ddl
+            .iter()
+            .any(|d| matches!(d, Ddl::Drop { name: n, .. } if n == name))
+    }
+
+    /// The view the transaction reads: its snapshot with its own DDL laid over it.
+    pub(super) fn refresh_view(&mut self) {
+        self.overlays.clear();
+        if self.writes.ddl.is_empty() {
+            self.snapshot = self.raw.clone();
+            return;
+        }
+        let mut v: DbVersion = (*self.raw).clone();
+        let eps = self.inner.opts.epsilon;
+        for d in &self.writes.ddl {
+            match d {
+                Ddl::Create(shape) => {
+                    v.names.insert(shape.def.name.clone(), shape.id);
+                    v.tables.insert(
+                        shape.id,
+                        Arc::new(TableVersion::empty(shape.clone(), eps, 0)),
+                    );
+                }
+                Ddl::Drop { id, name, .. } => {
+                    v.names.remove(name);
+                    v.tables.remove(id);
+                }
+                Ddl::Truncate { id, .. } => {
+                    let cur = self.inner.current.load();
+                    let Some(t) = v.tables.get(id).or_else(|| cur.tables.get(id)).cloned() else {
+                        continue;
+                    };
+                    v.names.insert(t.shape.def.name.clone(), *id);
+                    v.tables.insert(*id, Arc::new(t.truncated(eps)));
+                }
+            }
+        }
+        self.snapshot = Arc::new(v);
+    }
+}
+
+impl TableVersion {
+    /// The same table, empty, under the next epoch (TRUNCATE).
+    pub(crate) fn truncated(&self, epsilon: usize) -> TableVersion {
+        let mut fresh = TableVersion::empty(self.shape.clone(), epsilon, self.checkpoint_lsn);
+        fresh.epoch = self.epoch + 1;
+        fresh.counters = self.counters.clone();
+        fresh
+    }
+}
