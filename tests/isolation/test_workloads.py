@@ -349,3 +349,15 @@ def test_concurrent_insert_same_key(db, first_ends_with):
         assert s.join("T2") == 1
         s.step("T2", "COMMIT")
         assert db.rows(f"SELECT id, who FROM {table}") == [(3, "T2")]
+
+
+def test_idle_in_transaction_timeout_ends_the_session_and_frees_its_locks(locked_row):
+    s, _ = locked_row
+    # T1 holds row 1 in an open transaction; with the timeout set it is cut off once idle that long.
+    s.step("T1", "SET idle_in_transaction_session_timeout = '300ms'")
+    time.sleep(1.0)
+    with pytest.raises(psycopg.Error) as exc:
+        s.step("T1", "SELECT 1")
+    assert sqlstate(exc.value) == "25P03", describe(exc.value)
+    # Its lock went with it: T2 updates the row at once.
+    s.expect("T2", "UPDATE {t} SET v = 7 WHERE id = 1", 1)

@@ -26,6 +26,7 @@ pub mod scram;
 mod session;
 mod settings;
 mod text;
+mod tokens;
 mod wire;
 
 use std::net::SocketAddr;

@@ -201,10 +201,33 @@ impl Listener {
                         PgWireConnectionState::AwaitingStartup
                             | PgWireConnectionState::AuthenticationInProgress
                     );
+                    let idle_limit = {
+                        let s = conn.session.lock().await;
+                        (s.tx != crate::session::Tx::Idle)
+                            .then(|| s.settings.idle_in_transaction_timeout())
+                            .flatten()
+                    };
                     let m = if starting {
                         tokio::time::timeout_at(deadline, socket.next())
                             .await
                             .unwrap_or_default()
+                    } else if let Some(limit) = idle_limit {
+                        // A session holding locks in an open transaction must not hold them forever.
+                        match tokio::time::timeout(limit, socket.next()).await {
+                            Ok(m) => m,
+                            Err(_) => {
+                                let info = ErrorInfo::new(
+                                    "FATAL".into(),
+                                    "25P03".into(),
+                                    "terminating connection due to idle-in-transaction timeout"
+                                        .into(),
+                                );
+                                let _ = socket
+                                    .send(PgWireBackendMessage::ErrorResponse(info.into()))
+                                    .await;
+                                break;
+                            }
+                        }
                     } else {
                         socket.next().await
                     };

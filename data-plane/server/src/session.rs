@@ -5,6 +5,7 @@
 //! locked until the transaction ends (`locking.rs`); readers never block writers. Transaction statements
 //! live in `transaction.rs`.
 
+mod advisory;
 mod locking;
 mod transaction;
 
@@ -185,9 +186,23 @@ pub struct Session {
     savepoints: Vec<String>,
     /// ROLLBACK TO just recovered a failed transaction: the listener must tell the protocol layer.
     pub recovered: bool,
+    /// The session's advisory locks (`pg_advisory_lock` and friends).
+    advisory: Arc<advisory::Advisory>,
+    /// Warnings and notices for the client, sent before the statement's result.
+    notices: Vec<Notice>,
+}
+
+/// A WARNING or NOTICE for the client.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub severity: &'static str,
+    pub code: &'static str,
+    pub message: String,
 }
 
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
+    let rewritten = crate::tokens::rewrite(sql);
+    let sql = rewritten.as_deref().unwrap_or(sql);
     Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
         let m = e.to_string();
         let m = match m.find(", found: ") {
@@ -226,6 +241,8 @@ impl Session {
             .expect("fresh catalog");
         ctx.register_catalog("omendb", Arc::new(catalog));
         let session_id = engine.db.new_session();
+        let advisory = advisory::Advisory::new(engine.db.clone(), session_id, view.clone());
+        advisory::register(&ctx, &advisory);
         Session {
             settings: Settings::new(engine.config.limits.statement_timeout_ms),
             engine,
@@ -238,6 +255,8 @@ impl Session {
             session_id,
             savepoints: Vec::new(),
             recovered: false,
+            advisory,
+            notices: Vec::new(),
         }
     }
 
@@ -612,7 +631,11 @@ impl Session {
     /// Executes a prepared statement with bound parameter values.
     pub async fn execute(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
         let started = Instant::now();
-        let r = self.execute_inner(p, params).await;
+        let r = if p.plan.is_some() {
+            self.execute_advisory(p, params).await
+        } else {
+            self.execute_inner(p, params).await
+        };
         if r.is_err() {
             self.fail();
         }
@@ -620,6 +643,32 @@ impl Session {
             .metrics
             .query(p.kind.label(), r.is_ok(), started.elapsed());
         r
+    }
+
+    /// A planned statement may call an advisory lock function that finds its lock taken: give back what
+    /// the statement took, wait for the lock to be free, and run the statement again.
+    async fn execute_advisory(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+        loop {
+            self.advisory.statement_begins();
+            let r = self.execute_inner(p, params.clone()).await;
+            let Some((res, mode)) = r.as_ref().err().and_then(advisory::must_wait) else {
+                return r;
+            };
+            let res = res.clone();
+            self.advisory.give_back();
+            let owner = omendb_storage::Owner {
+                session: self.session_id,
+                txn: None,
+            };
+            let locks = self.engine.db.locks().clone();
+            if let omendb_storage::Acquire::Wait(w) =
+                locks.acquire(owner, res.clone(), mode, omendb_storage::WaitPolicy::Wait)
+            {
+                self.wait_for(w).await?;
+            }
+            // Only its being free mattered: the statement takes it again as it runs.
+            locks.release(owner, &res, Some(mode));
+        }
     }
 
     async fn execute_inner(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
@@ -1186,9 +1235,25 @@ impl Session {
         Ok(n)
     }
 
-    /// Closes the session: an open transaction is rolled back.
+    /// Warnings raised since the last call, in order (the session's own, then the advisory functions').
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        let mut out = std::mem::take(&mut self.notices);
+        out.extend(self.advisory.take_notices());
+        out
+    }
+
+    pub(super) fn warn(&mut self, code: &'static str, message: impl Into<String>) {
+        self.notices.push(Notice {
+            severity: "WARNING",
+            code,
+            message: message.into(),
+        });
+    }
+
+    /// Closes the session: an open transaction is rolled back, session-level advisory locks released.
     pub fn close(&mut self) {
         self.rollback();
+        self.advisory.release_all();
     }
 }
 

@@ -184,6 +184,11 @@ impl Settings {
             .unwrap_or(Duration::from_secs(1))
     }
 
+    /// How long a session may sit idle inside a transaction block before it is ended (`None`: forever).
+    pub fn idle_in_transaction_timeout(&self) -> Option<Duration> {
+        self.duration("idle_in_transaction_session_timeout")
+    }
+
     pub fn default_isolation(&self) -> omendb_storage::Isolation {
         self.values
             .get("default_transaction_isolation")

@@ -16,7 +16,7 @@ use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, Type};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::response::TransactionStatus;
@@ -114,6 +114,21 @@ async fn guarded<T>(
             Err(i.error())
         }
     }
+}
+
+/// Sends the session's warnings ahead of the statement's result, as PostgreSQL does.
+async fn send_notices<C>(client: &mut C, session: &mut Session) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for n in session.take_notices() {
+        let info = ErrorInfo::new(n.severity.into(), n.code.into(), n.message);
+        client
+            .feed(PgWireBackendMessage::NoticeResponse(info.into()))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Keeps our transaction state and the protocol's in step: pgwire itself moves an open transaction to the
@@ -238,6 +253,7 @@ impl SimpleQueryHandler for Conn {
             Ok(o) => o,
             Err(e) => vec![(None, Err(e))],
         };
+        send_notices(client, &mut session).await?;
         let mut responses = Vec::with_capacity(outs.len());
         for (prepared, r) in outs {
             match r {
@@ -339,6 +355,7 @@ impl ExtendedQueryHandler for Conn {
         })
         .await
         .and_then(|r| r);
+        send_notices(client, &mut session).await?;
         match r {
             Ok(out) => self.response(
                 &mut session,

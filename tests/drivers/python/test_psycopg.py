@@ -57,7 +57,7 @@ def connect(autocommit: bool = True, prepare_threshold: int | None = 5, **overri
 def ddl():
     """Autocommit connection that never prepares statements: used for DDL.
 
-    (DDL runs outside transaction blocks on OmenDB; no prepared statements means
+    (Autocommit keeps each DDL statement its own transaction; no prepared statements means
     psycopg never needs to send DEALLOCATE ALL on this connection.)
     """
     conn = connect(autocommit=True, prepare_threshold=None)
@@ -542,7 +542,7 @@ def test_cancel_safe_over_tls():
 
 
 @pytest.mark.xfail(strict=True, reason="server bug: server-side cursors do not work: psycopg's named cursor sends "
-                   "DECLARE \"name\" CURSOR FOR ... inside BEGIN, which the server refuses as DDL (25001)")
+                   "DECLARE \"name\" CURSOR FOR ..., which the server does not support yet (0A000)")
 def test_named_server_side_cursor(ddl):
     table = create_table(ddl, "namedcur", "id integer PRIMARY KEY")
     ddl.execute(q("INSERT INTO {t} VALUES (1), (2), (3)", table))
@@ -654,13 +654,22 @@ def test_tx_commit_of_failed_transaction_rolls_back(tx_table):
         assert count(conn, tx_table) == 0
 
 
-def test_tx_ddl_inside_transaction_refused(tx_table):
-    """OmenDB-specific (documented): DDL is applied at once and refused inside BEGIN with 25001."""
+def test_tx_ddl_is_transactional(tx_table):
+    """DDL inside psycopg's implicit transaction commits or rolls back with it, as in PostgreSQL."""
+    name = tname("txddl")
     with connect(autocommit=False, prepare_threshold=None) as conn:
-        with pytest.raises(psycopg.Error) as ei:
-            conn.execute(sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY)").format(sql.Identifier(tname("txddl"))))
-        assert ei.value.sqlstate == "25001"
+        conn.execute(sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(sql.Identifier(name)))
         conn.rollback()
+        with pytest.raises(errors.UndefinedTable):
+            conn.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(name)))
+        conn.rollback()
+        conn.execute(sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("INSERT INTO {} VALUES (1)").format(sql.Identifier(name)))
+        conn.commit()
+        assert count(conn, name) == 1
+        conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
+        conn.commit()
 
 
 # --------------------------------------------------------------------------------------------

@@ -172,9 +172,15 @@ impl Session {
         let Some(first) = q.locks.first().cloned() else {
             return Ok(None);
         };
-        let (mode, clause) = match first.lock_type {
-            ast::LockType::Update => (LockMode::Update, "FOR UPDATE"),
-            ast::LockType::Share => (LockMode::Share, "FOR SHARE"),
+        let (mode, _of) = crate::tokens::lock_strength(
+            first.lock_type == ast::LockType::Update,
+            first.of.as_ref(),
+        );
+        let clause = match mode {
+            LockMode::Update => "FOR UPDATE",
+            LockMode::NoKeyUpdate => "FOR NO KEY UPDATE",
+            LockMode::Share => "FOR SHARE",
+            LockMode::KeyShare => "FOR KEY SHARE",
         };
         let policy = match first.nonblock {
             None => WaitPolicy::Wait,

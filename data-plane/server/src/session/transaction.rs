@@ -121,7 +121,7 @@ impl Session {
     ) -> Result<Output> {
         let tag = Tag::new(if begin { "BEGIN" } else { "START TRANSACTION" });
         if self.tx != Tx::Idle {
-            // PostgreSQL warns ("there is already a transaction in progress") and carries on.
+            self.warn("25001", "there is already a transaction in progress");
             return Ok(Output::TxStart(tag));
         }
         self.begin();
@@ -161,6 +161,12 @@ impl Session {
     }
 
     pub(super) async fn commit_statement(&mut self) -> Result<Output> {
+        if self.tx == Tx::Idle {
+            self.warn(
+                code::NO_ACTIVE_TRANSACTION,
+                "there is no transaction in progress",
+            );
+        }
         if self.tx == Tx::Failed {
             self.rollback();
             return Ok(Output::TxEnd(Tag::new("ROLLBACK")));
@@ -171,6 +177,12 @@ impl Session {
 
     pub(super) fn rollback_statement(&mut self, savepoint: Option<&ast::Ident>) -> Result<Output> {
         let Some(name) = savepoint else {
+            if self.tx == Tx::Idle {
+                self.warn(
+                    code::NO_ACTIVE_TRANSACTION,
+                    "there is no transaction in progress",
+                );
+            }
             self.rollback();
             return Ok(Output::TxEnd(Tag::new("ROLLBACK")));
         };
@@ -261,7 +273,11 @@ impl Session {
             return Ok(());
         }
         if self.tx == Tx::Idle {
-            // PostgreSQL: a WARNING ("SET TRANSACTION can only be used in transaction blocks"), no effect.
+            // PostgreSQL: a warning, and no effect.
+            self.warn(
+                code::NO_ACTIVE_TRANSACTION,
+                "SET TRANSACTION can only be used in transaction blocks",
+            );
             return Ok(());
         }
         self.apply_modes(modes)
