@@ -24,7 +24,6 @@ here="$(cd "$(dirname "$0")" && pwd)"
 case "$OMENDB_BIN" in /*) ;; */*) OMENDB_BIN="$PWD/$OMENDB_BIN" ;; esac
 [ -x "$OMENDB_BIN" ] || OMENDB_BIN="$(command -v "$OMENDB_BIN" 2>/dev/null || true)"
 [ -n "$OMENDB_BIN" ] && [ -x "$OMENDB_BIN" ] || die "OMENDB_BIN is not an executable file"
-command -v openssl >/dev/null || die "openssl is required (self-signed TLS certificate)"
 command -v python3 >/dev/null || die "python3 is required (free ports, readiness check, python suite)"
 if [ "$suite" != node ]; then
   python3 -c 'import psycopg, pytest' 2>/dev/null \
@@ -35,19 +34,12 @@ if [ "$suite" != python ]; then
 fi
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/omendb-drivers.XXXXXX")"
-server_pid=""
+# shellcheck source=../support/tls-server.sh
+. "$here/../support/tls-server.sh"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  server_stop
   rm -rf "$tmp"
   exit "$rc"
 }
@@ -56,57 +48,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 log() { printf '\n==> %s\n' "$*"; }
-server_log_tail() {
-  echo "---- last lines of the server log ($tmp/server.log) ----" >&2
-  tail -n 40 "$tmp/server.log" >&2 || true
-  echo "----" >&2
-}
-
-# --- TLS certificate, ports, password -----------------------------------------------------------
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-  -keyout "$tmp/server.key" -out "$tmp/server.crt" >/dev/null 2>&1 || die "openssl could not create a certificate"
-chmod 600 "$tmp/server.key"
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-pg_port="$(free_port)"
-http_port="$(free_port)"
-while [ "$http_port" = "$pg_port" ]; do http_port="$(free_port)"; done
-
-password="$(openssl rand -hex 16)"
-verifier="$(printf '%s' "$password" | "$OMENDB_BIN" passwd)" || die "'$OMENDB_BIN passwd' failed"
 
 # --- server ---------------------------------------------------------------------------------------
-log "starting $OMENDB_BIN server on 127.0.0.1:$pg_port (http 127.0.0.1:$http_port)"
-mkdir "$tmp/data"
-OMENDB_USER="owner:$verifier" "$OMENDB_BIN" server \
-  --data-dir "$tmp/data" \
-  --listen "127.0.0.1:$pg_port" \
-  --http-listen "127.0.0.1:$http_port" \
-  --database omendb \
-  --tls-cert "$tmp/server.crt" --tls-key "$tmp/server.key" \
-  >"$tmp/server.log" 2>&1 </dev/null &
-server_pid=$!
-
-ready=0
-for _ in $(seq 600); do   # up to 60 s: debug builds start slowly
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    server_log_tail
-    die "the server exited during startup"
-  fi
-  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
-      "http://127.0.0.1:$http_port/ready" >/dev/null 2>&1; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [ "$ready" != 1 ]; then
-  server_log_tail
-  die "the server did not become ready within 60 s"
-fi
+server_start
 
 export PGHOST=127.0.0.1 PGPORT="$pg_port" PGUSER=owner PGPASSWORD="$password" PGDATABASE=omendb
 export PGSSLMODE=require

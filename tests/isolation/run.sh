@@ -63,22 +63,13 @@ fi
 case "$OMENDB_BIN" in /*) ;; */*) OMENDB_BIN="$PWD/$OMENDB_BIN" ;; esac
 [ -x "$OMENDB_BIN" ] || OMENDB_BIN="$(command -v "$OMENDB_BIN" 2>/dev/null || true)"
 [ -n "$OMENDB_BIN" ] && [ -x "$OMENDB_BIN" ] || die "OMENDB_BIN is not an executable file"
-command -v openssl >/dev/null || die "openssl is required (self-signed TLS certificate)"
-
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/omendb-isolation.XXXXXX")"
-server_pid=""
+# shellcheck source=../support/tls-server.sh
+. "$here/../support/tls-server.sh"
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  server_stop
   rm -rf "$tmp"
   exit "$rc"
 }
@@ -86,55 +77,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-server_log_tail() {
-  echo "---- last lines of the server log ($tmp/server.log) ----" >&2
-  tail -n 40 "$tmp/server.log" >&2 || true
-  echo "----" >&2
-}
-
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
-  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-  -keyout "$tmp/server.key" -out "$tmp/server.crt" >/dev/null 2>&1 || die "openssl could not create a certificate"
-chmod 600 "$tmp/server.key"
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-pg_port="$(free_port)"
-http_port="$(free_port)"
-while [ "$http_port" = "$pg_port" ]; do http_port="$(free_port)"; done
-
-password="$(openssl rand -hex 16)"
-verifier="$(printf '%s' "$password" | "$OMENDB_BIN" passwd)" || die "'$OMENDB_BIN passwd' failed"
-
-printf '\n==> starting %s server on 127.0.0.1:%s (http 127.0.0.1:%s)\n' "$OMENDB_BIN" "$pg_port" "$http_port"
-mkdir "$tmp/data"
-OMENDB_USER="owner:$verifier" "$OMENDB_BIN" server \
-  --data-dir "$tmp/data" \
-  --listen "127.0.0.1:$pg_port" \
-  --http-listen "127.0.0.1:$http_port" \
-  --database omendb \
-  --tls-cert "$tmp/server.crt" --tls-key "$tmp/server.key" \
-  >"$tmp/server.log" 2>&1 </dev/null &
-server_pid=$!
-
-ready=0
-for _ in $(seq 600); do   # up to 60 s: debug builds start slowly
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    server_log_tail
-    die "the server exited during startup"
-  fi
-  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
-      "http://127.0.0.1:$http_port/ready" >/dev/null 2>&1; then
-    ready=1
-    break
-  fi
-  sleep 0.1
-done
-if [ "$ready" != 1 ]; then
-  server_log_tail
-  die "the server did not become ready within 60 s"
-fi
+server_start
 
 printf '\n==> omendb (expected failures: %s)\n' "$here/expected_failures.txt"
 if ! (
