@@ -34,6 +34,8 @@ pub type SharedView = Arc<Mutex<View>>;
 pub struct Tables {
     db: Arc<Database>,
     view: SharedView,
+    /// `pg_stat_activity` and `pg_locks`, found unqualified too (PostgreSQL searches pg_catalog first).
+    system: Arc<crate::system_views::SystemViews>,
 }
 
 impl std::fmt::Debug for Tables {
@@ -43,8 +45,12 @@ impl std::fmt::Debug for Tables {
 }
 
 impl Tables {
-    pub fn new(db: Arc<Database>, view: SharedView) -> Tables {
-        Tables { db, view }
+    pub fn new(
+        db: Arc<Database>,
+        view: SharedView,
+        system: Arc<crate::system_views::SystemViews>,
+    ) -> Tables {
+        Tables { db, view, system }
     }
 }
 
@@ -113,11 +119,11 @@ impl SchemaProvider for Tables {
             Some(r) => Ok(Some(
                 provider(r, physical, no_index)? as Arc<dyn TableProvider>
             )),
-            None => Ok(None),
+            None => self.system.view(name),
         }
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.table_names().iter().any(|n| n == name)
+        self.table_names().iter().any(|n| n == name) || crate::system_views::VIEWS.contains(&name)
     }
 }

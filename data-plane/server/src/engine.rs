@@ -24,6 +24,8 @@ pub struct Engine {
     pub ready: AtomicBool,
     /// Unix milliseconds of the last connection opened or closed: the control plane pauses idle tenants.
     pub last_activity_ms: AtomicU64,
+    /// What each session is doing (`pg_stat_activity`).
+    pub activity: crate::activity::Activity,
 }
 
 impl std::fmt::Debug for Engine {
@@ -59,6 +61,7 @@ impl Engine {
             connections: AtomicUsize::new(0),
             ready: AtomicBool::new(false),
             last_activity_ms: AtomicU64::new(now_ms()),
+            activity: Default::default(),
         }))
     }
 

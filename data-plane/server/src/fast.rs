@@ -48,13 +48,17 @@ pub enum Shape {
         values: Vec<Operand>,
     },
     Update {
-        sets: Vec<(usize, Operand)>,
+        sets: Vec<(usize, Operand, Option<Increment>)>,
         key: Operand,
     },
     Delete {
         key: Operand,
     },
 }
+
+/// `SET c = a + x` / `c = a - x` on integer columns: the column `a` the operand is added to, and whether it
+/// is subtracted.
+pub type Increment = (usize, bool);
 
 /// A recognised statement and the table definition it was recognised against.
 #[derive(Clone, Debug)]
@@ -269,10 +273,11 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
                     return None;
                 };
                 let c = def.columns.iter().position(|d| d.name == ident(id))?;
-                if c == pk || sets.iter().any(|(s, _)| *s == c) {
+                if c == pk || sets.iter().any(|(s, _, _)| *s == c) {
                     return None;
                 }
-                sets.push((c, operand(&a.value)?));
+                let (value, delta) = increment(&a.value, &column, def, c);
+                sets.push((c, operand(value)?, delta));
             }
             let Keys::Eq(key) = keys(u.selection.as_ref()?, &is_pk)? else {
                 return None;
@@ -311,6 +316,80 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
 
 /// `$n`, or a literal DataFusion types the same way (integers as Int64, decimals as Decimal128, strings as
 /// Utf8, NULL, booleans).
+/// `a + x`, `x + a` or `a - x`, where `a` is an integer column of the same type as the target column `c`:
+/// the operand `x` and `(a, negate)`. Anything else is the value itself.
+fn increment<'e>(
+    e: &'e Expr,
+    column: &dyn Fn(&Expr) -> Option<usize>,
+    def: &TableDef,
+    c: usize,
+) -> (&'e Expr, Option<Increment>) {
+    use datafusion::sql::sqlparser::ast::BinaryOperator as Op;
+    let integer = |a: usize| {
+        let t = def.columns[a].data_type;
+        t == def.columns[c].data_type
+            && matches!(
+                t,
+                omendb_storage::DataType::SmallInt
+                    | omendb_storage::DataType::Integer
+                    | omendb_storage::DataType::BigInt
+            )
+    };
+    if let Expr::BinaryOp { left, op, right } = e {
+        match (column(left), op, column(right)) {
+            (Some(a), Op::Plus | Op::Minus, None) if integer(a) => {
+                return (right, Some((a, *op == Op::Minus)));
+            }
+            (None, Op::Plus, Some(a)) if integer(a) => return (left, Some((a, false))),
+            _ => {}
+        }
+    }
+    (e, None)
+}
+
+/// `old ± delta` in the column's integer type, with PostgreSQL's overflow error.
+fn add(
+    old: &omendb_storage::Value,
+    delta: &omendb_storage::Value,
+    negate: bool,
+) -> Option<Result<omendb_storage::Value>> {
+    use omendb_storage::Value as V;
+    let out_of_range = |what: &str| {
+        Err(crate::error::Error::sql(
+            "22003",
+            format!("{what} out of range"),
+        ))
+    };
+    Some(match (old, delta) {
+        (V::Null, _) | (_, V::Null) => Ok(V::Null),
+        (V::Int16(a), V::Int16(b)) => {
+            let r = if negate {
+                a.checked_sub(*b)
+            } else {
+                a.checked_add(*b)
+            };
+            r.map_or_else(|| out_of_range("smallint"), |v| Ok(V::Int16(v)))
+        }
+        (V::Int32(a), V::Int32(b)) => {
+            let r = if negate {
+                a.checked_sub(*b)
+            } else {
+                a.checked_add(*b)
+            };
+            r.map_or_else(|| out_of_range("integer"), |v| Ok(V::Int32(v)))
+        }
+        (V::Int64(a), V::Int64(b)) => {
+            let r = if negate {
+                a.checked_sub(*b)
+            } else {
+                a.checked_add(*b)
+            };
+            r.map_or_else(|| out_of_range("bigint"), |v| Ok(V::Int64(v)))
+        }
+        _ => return None,
+    })
+}
+
 fn operand(e: &Expr) -> Option<Operand> {
     if let Expr::Nested(e) = e {
         return operand(e);
@@ -613,20 +692,31 @@ impl Fast {
                 let Some(k) = k else { return Ok(Some(0)) };
                 // Lock first, then read the newest version: a concurrent increment is never lost, and
                 // REPEATABLE READ fails here if a later commit changed the row.
-                let mode = if sets.iter().any(|(c, _)| self.def.primary_key == Some(*c)) {
+                let mode = if sets
+                    .iter()
+                    .any(|(c, _, _)| self.def.primary_key == Some(*c))
+                {
                     LockMode::Update
                 } else {
                     LockMode::NoKeyUpdate
                 };
                 txn.lock_row(&self.table, &k, mode, WaitPolicy::Wait)?;
-                let Some(mut row) = txn.get_latest(&self.table, &k)? else {
+                let Some(old) = txn.get_latest(&self.table, &k)? else {
                     return Ok(Some(0));
                 };
-                for (c, o) in sets {
+                // Every SET reads the row as it was, as in PostgreSQL.
+                let mut row = old.clone();
+                for (c, o, delta) in sets {
                     let Some(v) = self.cell(*c, o, params) else {
                         return Ok(None);
                     };
-                    row[*c] = v;
+                    row[*c] = match delta {
+                        None => v,
+                        Some((a, negate)) => match add(&old[*a], &v, *negate) {
+                            Some(r) => r?,
+                            None => return Ok(None),
+                        },
+                    };
                 }
                 Ok(Some(usize::from(txn.update(&self.table, &k, row)?)))
             }
@@ -715,7 +805,7 @@ impl Fast {
                 columns.iter().zip(values).for_each(|(&c, o)| note(o, c))
             }
             Shape::Update { sets, key } => {
-                sets.iter().for_each(|(c, o)| note(o, *c));
+                sets.iter().for_each(|(c, o, _)| note(o, *c));
                 note(key, pk);
             }
             Shape::Delete { key } => note(key, pk),

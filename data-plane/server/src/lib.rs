@@ -3,6 +3,7 @@
 //! through the storage engine's transactions and group commit. An HTTP port serves health, readiness and
 //! Prometheus metrics.
 
+mod activity;
 mod auth;
 mod catalog;
 mod cells;
@@ -25,6 +26,7 @@ mod runtime;
 pub mod scram;
 mod session;
 mod settings;
+mod system_views;
 mod text;
 mod tokens;
 mod wire;

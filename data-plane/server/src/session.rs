@@ -190,6 +190,8 @@ pub struct Session {
     advisory: Arc<advisory::Advisory>,
     /// Warnings and notices for the client, sent before the statement's result.
     notices: Vec<Notice>,
+    /// This session's row of `pg_stat_activity`.
+    pub activity: crate::activity::Entry,
 }
 
 /// A WARNING or NOTICE for the client.
@@ -232,15 +234,21 @@ impl Session {
             .set_str("datafusion.execution.time_zone", "UTC");
         let ctx = SessionContext::new_with_config_rt(config, engine.runtime.clone());
         let view = SharedView::default();
+        let session_id = engine.db.new_session();
+        let activity = engine.activity.register(session_id);
+        crate::system_views::register_functions(&ctx, &engine, &activity);
+        let system = Arc::new(crate::system_views::SystemViews::new(engine.clone()));
         let catalog = MemoryCatalogProvider::new();
         catalog
             .register_schema(
                 "public",
-                Arc::new(Tables::new(engine.db.clone(), view.clone())),
+                Arc::new(Tables::new(engine.db.clone(), view.clone(), system.clone())),
             )
             .expect("fresh catalog");
+        catalog
+            .register_schema("pg_catalog", system)
+            .expect("fresh catalog");
         ctx.register_catalog("omendb", Arc::new(catalog));
-        let session_id = engine.db.new_session();
         let advisory = advisory::Advisory::new(engine.db.clone(), session_id, view.clone());
         advisory::register(&ctx, &advisory);
         Session {
@@ -257,6 +265,7 @@ impl Session {
             recovered: false,
             advisory,
             notices: Vec::new(),
+            activity,
         }
     }
 
@@ -631,6 +640,12 @@ impl Session {
     /// Executes a prepared statement with bound parameter values.
     pub async fn execute(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
         let started = Instant::now();
+        {
+            let mut a = self.activity.lock();
+            a.state = "active";
+            a.query = Some(p.clone());
+            a.query_start = Some(crate::activity::now_micros());
+        }
         let r = if p.plan.is_some() {
             self.execute_advisory(p, params).await
         } else {
@@ -639,6 +654,11 @@ impl Session {
         if r.is_err() {
             self.fail();
         }
+        self.activity.lock().state = match self.tx {
+            Tx::Idle => "idle",
+            Tx::Active => "idle in transaction",
+            Tx::Failed => "idle in transaction (aborted)",
+        };
         self.engine
             .metrics
             .query(p.kind.label(), r.is_ok(), started.elapsed());
@@ -864,18 +884,24 @@ impl Session {
     ) -> Result<LogicalPlan> {
         let db = self.engine.db.clone();
         let view = self.view.clone();
+        let system = crate::system_views::SystemViews::new(self.engine.clone());
         let out = plan.transform_up_with_subqueries(|node| match node {
             LogicalPlan::TableScan(mut scan) => {
                 let name = scan.table_name.table().to_string();
                 let mut v = view.lock();
                 let reader = resolve(&db, &mut v, &name)
-                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
-                    .ok_or_else(|| {
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                drop(v);
+                let Some(reader) = reader else {
+                    // A system view: built again from the live state for this execution.
+                    let fresh = system.view(&name)?.ok_or_else(|| {
                         datafusion::error::DataFusionError::External(Box::new(
                             omendb_storage::Error::UnknownTable(name.clone()),
                         ))
                     })?;
-                drop(v);
+                    scan.source = provider_as_source(fresh);
+                    return Ok(Transformed::yes(LogicalPlan::TableScan(scan)));
+                };
                 let physical = target.as_deref() == Some(name.as_str());
                 let provider = crate::catalog::provider(reader, physical, no_index)?;
                 use datafusion::catalog::TableProvider;
@@ -1254,6 +1280,7 @@ impl Session {
     pub fn close(&mut self) {
         self.rollback();
         self.advisory.release_all();
+        self.engine.activity.remove(self.session_id);
     }
 }
 

@@ -171,6 +171,16 @@ fn login<C: ClientInfo>(client: &C, session: &mut Session) -> PgWireResult<()> {
         .get(pgwire::api::METADATA_USER)
         .cloned()
         .unwrap_or_default();
+    {
+        let mut a = session.activity.lock();
+        a.pid = client.pid_and_secret_key().0;
+        a.user = session.user.clone();
+        a.application_name = client
+            .metadata()
+            .get("application_name")
+            .cloned()
+            .unwrap_or_default();
+    }
     if let Some(options) = client.metadata().get("options") {
         let mut words = options.split_whitespace();
         while let Some(w) = words.next() {

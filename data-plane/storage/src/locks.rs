@@ -260,7 +260,13 @@ impl LockTable {
             state: Mutex::new(WaitState::default()),
             cv: Condvar::new(),
         });
-        e.waiters.push_back(waiter.clone());
+        if holds {
+            // An upgrade waits only for the other holders: queued behind requests that wait for its own
+            // hold, it would deadlock by construction (PostgreSQL queues it first too).
+            e.waiters.push_front(waiter.clone());
+        } else {
+            e.waiters.push_back(waiter.clone());
+        }
         drop(shard);
         self.waiting.lock().insert(owner.session, waiter.clone());
         Acquire::Wait(LockWait {
@@ -440,6 +446,11 @@ pub struct LockWait {
 }
 
 impl LockWait {
+    /// What is awaited.
+    pub fn resource(&self) -> &Resource {
+        &self.waiter.resource
+    }
+
     /// The session that waits.
     pub fn session(&self) -> u64 {
         self.waiter.owner.session
@@ -557,6 +568,32 @@ mod tests {
         drop(w3); // withdrawn: 2 still holds, nobody else queued
         assert!(t.release(owner(2), &row(1), None));
         assert!(t.snapshot().is_empty());
+    }
+
+    #[test]
+    fn an_upgrade_waits_only_for_the_other_holders() {
+        let t = Arc::new(LockTable::default());
+        for s in [1, 2] {
+            assert!(matches!(
+                t.acquire(owner(s), row(1), LockMode::Share, WaitPolicy::Wait),
+                Acquire::Granted
+            ));
+        }
+        let Acquire::Wait(w3) = t.acquire(owner(3), row(1), LockMode::Update, WaitPolicy::Wait)
+        else {
+            panic!("must wait")
+        };
+        let Acquire::Wait(up) = t.acquire(owner(1), row(1), LockMode::Update, WaitPolicy::Wait)
+        else {
+            panic!("must wait for session 2")
+        };
+        assert_eq!(up.blockers(), vec![2]);
+        assert!(t.release(owner(2), &row(1), None));
+        assert!(up.block(Duration::from_secs(1)), "the upgrade goes first");
+        assert!(!w3.block(Duration::from_millis(10)));
+        drop(up);
+        assert!(t.release(owner(1), &row(1), None));
+        assert!(w3.block(Duration::from_secs(1)));
     }
 
     #[test]

@@ -120,6 +120,7 @@ impl Session {
         let started = Instant::now();
         let deadline = self.settings.lock_timeout().map(|t| started + t);
         let mut check_at = Some(started + self.settings.deadlock_timeout());
+        let _waiting = Waiting::new(&self.activity, wait.resource());
         loop {
             let next = [check_at, deadline].into_iter().flatten().min();
             let done = match next {
@@ -474,6 +475,22 @@ pub(super) struct Dml<'a> {
     pub input: &'a LogicalPlan,
     pub target: Option<String>,
     pub no_index: bool,
+}
+
+/// Shows a lock wait in `pg_stat_activity` for as long as it lasts.
+struct Waiting<'a>(&'a crate::activity::Entry);
+
+impl<'a> Waiting<'a> {
+    fn new(entry: &'a crate::activity::Entry, r: &omendb_storage::Resource) -> Waiting<'a> {
+        entry.lock().wait = Some(crate::system_views::wait_event(r));
+        Waiting(entry)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.lock().wait = None;
+    }
 }
 
 /// The key kind of a key column of this Arrow type.

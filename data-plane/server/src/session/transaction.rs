@@ -33,6 +33,7 @@ impl Session {
         self.view.lock().txn = Some(txn);
         self.savepoints.clear();
         self.tx = Tx::Active;
+        self.activity.lock().xact_start = Some(crate::activity::now_micros());
     }
 
     /// Ends the transaction without a trace; its locks go to whoever waits for them.
@@ -40,6 +41,7 @@ impl Session {
         self.view.lock().txn = None;
         self.savepoints.clear();
         self.tx = Tx::Idle;
+        self.activity.lock().xact_start = None;
     }
 
     /// A statement failed: an open transaction is doomed until ROLLBACK (or ROLLBACK TO a savepoint). It
@@ -66,6 +68,7 @@ impl Session {
         let txn = self.view.lock().txn.take();
         self.savepoints.clear();
         self.tx = Tx::Idle;
+        self.activity.lock().xact_start = None;
         let Some(txn) = txn else { return Ok(()) };
         if txn.is_empty() {
             // Read-only: nothing to log; the locks it took are released as it drops.
