@@ -1,0 +1,198 @@
+//! INSERT, UPDATE and DELETE planned by DataFusion, and COPY FROM STDIN: the rows DataFusion (or the COPY
+//! parser) produces go to the open transaction, through the row locks (`locking.rs`).
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use datafusion::logical_expr::{LogicalPlan, WriteOp};
+use datafusion::sql::sqlparser::ast::Statement;
+use pgwire::api::results::Tag;
+
+use super::{Output, Session, Tx, locking};
+use crate::catalog::resolve;
+use crate::copy::CopyIn;
+use crate::error::{Error, Result, code};
+
+impl Session {
+    /// INSERT, UPDATE, DELETE: DataFusion computes the rows (subqueries, joins and defaults included); the
+    /// writes go to the transaction in the view.
+    pub(super) async fn write(
+        &mut self,
+        plan: LogicalPlan,
+        target: Option<String>,
+        no_index: bool,
+    ) -> Result<Tag> {
+        let LogicalPlan::Dml(dml) = plan else {
+            return Err(Error::sql(code::INTERNAL, "expected a DML plan"));
+        };
+        let table = dml.table_name.table().to_string();
+        let input = Arc::unwrap_or_clone(dml.input);
+        let (tag, label, n) = match dml.op {
+            WriteOp::Insert(datafusion::logical_expr::dml::InsertOp::Append) => {
+                let sources = value_sources(&input);
+                let (_, batches) = self
+                    .collect(input)
+                    .await
+                    .map_err(|e| not_null_violation(e, &table, &sources))?;
+                let mut n = 0;
+                for b in &batches {
+                    // A batch either goes in whole or not at all, so it is repeated whole after a wait.
+                    self.with_locks(|t| t.insert_batch(&table, b)).await?;
+                    n += b.num_rows();
+                }
+                (Tag::new("INSERT").with_oid(0), "insert", n)
+            }
+            WriteOp::Delete => {
+                let (key_col, _) = self.key_column(&table)?;
+                let (_, batches) = self.collect(input.clone()).await?;
+                let dml = locking::Dml {
+                    table: &table,
+                    input: &input,
+                    target,
+                    no_index,
+                };
+                let n = self.delete_rows(&dml, &batches, key_col).await?;
+                (Tag::new("DELETE"), "delete", n)
+            }
+            WriteOp::Update => {
+                let (key_col, user_cols) = self.key_column(&table)?;
+                let input = with_old_key(input, key_col)?;
+                let (_, batches) = self.collect(input.clone()).await?;
+                let dml = locking::Dml {
+                    table: &table,
+                    input: &input,
+                    target,
+                    no_index,
+                };
+                let n = self.update_rows(&dml, &batches, key_col, user_cols).await?;
+                (Tag::new("UPDATE"), "update", n)
+            }
+            other => return Err(Error::unsupported(format!("{other}"))),
+        };
+        self.engine
+            .metrics
+            .rows_written
+            .with_label_values(&[label])
+            .inc_by(n as u64);
+        Ok(tag.with_rows(n))
+    }
+
+    /// Position of the key column in the physical schema UPDATE/DELETE plans read, and the user columns.
+    pub(super) fn key_column(&self, table: &str) -> Result<(usize, usize)> {
+        let mut v = self.view.lock();
+        let txn = v.txn.as_mut().expect("writes run in a transaction");
+        let r = txn.table(table)?;
+        let def = r.def();
+        Ok((
+            def.primary_key.unwrap_or(def.columns.len()),
+            def.columns.len(),
+        ))
+    }
+
+    pub(super) fn copy_in(&mut self, stmt: &Statement) -> Result<Output> {
+        self.check_writable("COPY FROM")?;
+        let db = self.engine.db.clone();
+        let view = self.view.clone();
+        let copy = CopyIn::plan(stmt, |name| {
+            Ok(resolve(&db, &mut view.lock(), name)?
+                .ok_or_else(|| omendb_storage::Error::UnknownTable(name.to_string()))?)
+        })?;
+        Ok(Output::CopyIn(copy))
+    }
+
+    /// Inserts COPY rows: in the open transaction, or in one of their own.
+    pub async fn copy_batches(&mut self, table: &str, batches: Vec<RecordBatch>) -> Result<usize> {
+        let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if self.tx == Tx::Failed {
+            return Err(Error::sql(
+                code::IN_FAILED_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let autocommit = self.tx == Tx::Idle;
+        if autocommit {
+            self.begin();
+        }
+        let mut r = Ok(());
+        for b in &batches {
+            r = self.with_locks(|t| t.insert_batch(table, b)).await;
+            if r.is_err() {
+                break;
+            }
+        }
+        match (r, autocommit) {
+            (Ok(()), true) => self.commit().await?,
+            (Ok(()), false) => {}
+            (Err(e), true) => {
+                self.rollback();
+                return Err(e);
+            }
+            (Err(e), false) => {
+                self.fail();
+                return Err(e);
+            }
+        }
+        self.engine
+            .metrics
+            .rows_written
+            .with_label_values(&["copy"])
+            .inc_by(n as u64);
+        Ok(n)
+    }
+}
+
+/// DataFusion's UPDATE plan projects the new row; append the old key so a key change is an update of the
+/// row, not an insert.
+fn with_old_key(input: LogicalPlan, key_col: usize) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::{Expr, Projection};
+    let LogicalPlan::Projection(p) = input else {
+        return Err(Error::sql(code::INTERNAL, "unexpected UPDATE plan shape"));
+    };
+    let source = p.input.schema();
+    let (q, f) = source.qualified_field(key_col);
+    let old = Expr::Column(datafusion::common::Column::from((q, f))).alias("__omendb_old_key");
+    let mut exprs = p.expr.clone();
+    exprs.push(old);
+    Ok(LogicalPlan::Projection(Projection::try_new(
+        exprs,
+        p.input.clone(),
+    )?))
+}
+
+/// For `INSERT ... VALUES`, which table column each VALUES column (`column1`, ...) feeds.
+fn value_sources(input: &LogicalPlan) -> Vec<(String, String)> {
+    let LogicalPlan::Projection(p) = input else {
+        return vec![];
+    };
+    p.expr
+        .iter()
+        .zip(p.schema.fields())
+        .flat_map(|(e, f)| {
+            e.column_refs()
+                .into_iter()
+                .map(|c| (c.name.clone(), f.name().clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// DataFusion refuses a NULL for a NOT NULL column while it builds the VALUES batch, naming the VALUES
+/// column; clients expect PostgreSQL's 23502 naming the table column.
+fn not_null_violation(e: Error, table: &str, sources: &[(String, String)]) -> Error {
+    let m = e.to_string();
+    let Some(rest) = m.split("Column '").nth(1) else {
+        return e;
+    };
+    if !m.contains("is declared as non-nullable but contains null values") {
+        return e;
+    }
+    let values_col = rest.split('\'').next().unwrap_or_default();
+    let column = sources
+        .iter()
+        .find(|(v, _)| v == values_col)
+        .map_or(values_col, |(_, c)| c.as_str());
+    Error::Storage(omendb_storage::Error::NotNull {
+        table: table.to_string(),
+        column: column.to_string(),
+    })
+}

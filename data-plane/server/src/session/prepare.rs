@@ -1,0 +1,214 @@
+//! Parse (and, off the fast path, plan) a statement: what the extended protocol caches as a prepared
+//! statement and the simple protocol runs at once.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType as Arrow, Schema};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::sqlparser::ast::{self, Statement};
+
+use super::{Kind, Prepared, PreparedStatement, Session, parse, rename, show_name};
+use crate::catalog::resolve;
+use crate::ddl;
+use crate::error::{Error, Result, code};
+
+impl Session {
+    /// Parses and plans one statement (extended protocol Parse).
+    /// Parse with the parameter types the client declared (`None` or unknown: inferred).
+    pub async fn prepare_typed(
+        &mut self,
+        sql: &str,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Result<Prepared> {
+        let mut stmts = parse(sql)?;
+        if stmts.len() > 1 {
+            return Err(Error::sql(
+                code::SYNTAX_ERROR,
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        match stmts.pop() {
+            None => Ok(PreparedStatement {
+                kind: Kind::Empty,
+                stmt: None,
+                plan: None,
+                params: vec![],
+                result: None,
+                target: None,
+                names: None,
+                no_index: false,
+                fast: None,
+                locking: None,
+            }
+            .into()),
+            Some(stmt) => self.prepare_stmt(stmt, declared).await,
+        }
+    }
+
+    pub(super) async fn prepare_stmt(
+        &mut self,
+        stmt: Statement,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Result<Prepared> {
+        let kind = Kind::of(&stmt);
+        if let Some(p) = self.prepare_fast(&stmt, kind, declared) {
+            return Ok(p);
+        }
+        self.prepare_planned(stmt, kind, declared).await
+    }
+
+    /// A statement of a fast shape over an existing table: described without planning.
+    fn prepare_fast(
+        &self,
+        stmt: &Statement,
+        kind: Kind,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Option<Prepared> {
+        if !self.settings.learned_index()
+            || !matches!(
+                kind,
+                Kind::Select | Kind::Insert | Kind::Update | Kind::Delete
+            )
+        {
+            return None;
+        }
+        let table = crate::fast::target(stmt)?;
+        let reader = resolve(&self.engine.db, &mut self.view.lock(), &table)
+            .ok()
+            .flatten()?;
+        let fast = crate::fast::detect(stmt, reader.def())?;
+        let (params, result) = fast.describe(declared)?;
+        let names = crate::names::output_names(stmt);
+        Some(
+            PreparedStatement {
+                kind,
+                stmt: Some(stmt.clone()),
+                plan: None,
+                params,
+                result: result.map(|r| rename(r, names.as_deref())),
+                target: None,
+                names,
+                no_index: false,
+                fast: Some(Arc::new(fast)),
+                locking: None,
+            }
+            .into(),
+        )
+    }
+
+    pub(super) async fn prepare_planned(
+        &mut self,
+        stmt: Statement,
+        kind: Kind,
+        declared: &[Option<pgwire::api::Type>],
+    ) -> Result<Prepared> {
+        let target = match &stmt {
+            Statement::Update(u) => match &u.table.relation {
+                ast::TableFactor::Table { name, .. } => Some(ddl::table_name(name)?),
+                _ => None,
+            },
+            Statement::Delete(d) => match &d.from {
+                ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => {
+                    match t.first().map(|t| &t.relation) {
+                        Some(ast::TableFactor::Table { name, .. }) => Some(ddl::table_name(name)?),
+                        _ => None,
+                    }
+                }
+            },
+            _ => None,
+        };
+        let mut locking = None;
+        let (plan, params, result) = if kind.planned() {
+            let mut planned = stmt.clone();
+            if let Statement::Query(q) = &mut planned {
+                locking = self.locking_query(q)?.map(Arc::new);
+            }
+            let target = match &locking {
+                Some(l) => Some(l.table().to_string()),
+                None => target.clone(),
+            };
+            {
+                let db = self.engine.db.clone();
+                let view = self.view.clone();
+                let login = crate::rewrite::Login {
+                    user: &self.user,
+                    database: &self.engine.config.database,
+                };
+                crate::rewrite::rewrite(&mut planned, &login, |name| {
+                    resolve(&db, &mut view.lock(), name)
+                        .ok()
+                        .flatten()
+                        .map(|r| r.def().clone())
+                })?;
+            }
+            let types = crate::rewrite::parameter_types(&planned, declared);
+            let typed = !types.is_empty() && types.iter().all(Option::is_some);
+            if typed {
+                // DataFusion takes parameter types only through PREPARE: plan it as one, keep the body.
+                planned = Statement::Prepare {
+                    name: ast::Ident::new("omendb"),
+                    data_types: types.into_iter().flatten().collect(),
+                    statement: Box::new(planned),
+                };
+            }
+            let plan = match self.plan(planned, target.clone()).await? {
+                LogicalPlan::Statement(datafusion::logical_expr::Statement::Prepare(p)) => {
+                    Arc::unwrap_or_clone(p.input)
+                }
+                plan => plan,
+            };
+            let plan = crate::text::postgres_text_casts(plan)?;
+            let mut types = plan.get_parameter_types()?;
+            let n = types
+                .keys()
+                .filter_map(|k| k.strip_prefix('$')?.parse::<usize>().ok())
+                .max()
+                .unwrap_or(0);
+            let params = (1..=n)
+                .map(|i| types.remove(&format!("${i}")).flatten())
+                .collect();
+            let mut result =
+                (kind == Kind::Select).then(|| Arc::new(plan.schema().as_arrow().clone()));
+            if let (Some(r), Some(_)) = (&result, &locking) {
+                // The key the rows are locked by is not shown.
+                let user: Vec<usize> = (0..r.fields().len() - 1).collect();
+                result = Some(Arc::new(
+                    r.project(&user)
+                        .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?,
+                ));
+            }
+            (Some(plan), params, result)
+        } else {
+            (None, vec![], None)
+        };
+        let names = crate::names::output_names(&stmt);
+        let result = result.map(|r| rename(r, names.as_deref()));
+        let result = match (&stmt, result) {
+            (Statement::ShowVariable { variable }, _) => {
+                Some(Arc::new(Schema::new(vec![arrow_schema::Field::new(
+                    show_name(variable),
+                    Arrow::Utf8,
+                    false,
+                )])))
+            }
+            (_, r) => r,
+        };
+        let target = match &locking {
+            Some(l) => Some(l.table().to_string()),
+            None => target,
+        };
+        Ok(PreparedStatement {
+            kind,
+            stmt: Some(stmt),
+            plan,
+            params,
+            result,
+            target,
+            names,
+            no_index: !self.settings.learned_index(),
+            fast: None,
+            locking,
+        }
+        .into())
+    }
+}
