@@ -129,17 +129,6 @@ impl ReadSet {
         }
     }
 
-    /// The whole table (a read the engine cannot bound by key).
-    pub(crate) fn table(&self, table: u64) {
-        self.range(
-            table,
-            &KeyRange {
-                start: Bound::Unbounded,
-                end: Bound::Unbounded,
-            },
-        );
-    }
-
     pub(crate) fn conflicts(&self, w: &WriteSummary) -> bool {
         let t = self.tables.lock();
         match w {

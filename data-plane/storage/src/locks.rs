@@ -42,16 +42,6 @@ impl LockMode {
             (Update, _) | (_, Update) | (NoKeyUpdate, NoKeyUpdate | Share) | (Share, NoKeyUpdate)
         )
     }
-
-    /// PostgreSQL's name of the mode as `pg_locks` shows it for a tuple lock.
-    pub fn pg_name(self) -> &'static str {
-        match self {
-            LockMode::KeyShare => "AccessShareLock",
-            LockMode::Share => "RowShareLock",
-            LockMode::NoKeyUpdate => "ExclusiveLock",
-            LockMode::Update => "AccessExclusiveLock",
-        }
-    }
 }
 
 /// What a lock protects.
@@ -398,11 +388,6 @@ impl LockTable {
         out
     }
 
-    /// Whether `session` is waiting for a lock now.
-    pub fn is_waiting(&self, session: u64) -> bool {
-        self.waiting.lock().contains_key(&session)
-    }
-
     /// Withdraws a queued request that has not been granted; returns whether it had been granted meanwhile.
     fn withdraw(&self, w: &Arc<Waiter>) -> bool {
         {
@@ -449,11 +434,6 @@ impl LockWait {
     /// What is awaited.
     pub fn resource(&self) -> &Resource {
         &self.waiter.resource
-    }
-
-    /// The session that waits.
-    pub fn session(&self) -> u64 {
-        self.waiter.owner.session
     }
 
     /// Whether this wait closes a cycle of waits (the caller should then give up with a deadlock error).

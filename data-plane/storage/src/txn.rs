@@ -567,14 +567,6 @@ impl WriteTxn {
         Arc::new(o)
     }
 
-    /// Records that the statement read the whole table in a way no key range describes.
-    pub fn read_table(&self, table: &str) -> Result<()> {
-        if let Some(r) = &self.reads {
-            r.table(self.base(table)?.shape.id);
-        }
-        Ok(())
-    }
-
     /// Whether the transaction has written anything.
     pub fn is_empty(&self) -> bool {
         self.writes.is_empty()

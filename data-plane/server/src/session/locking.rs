@@ -324,20 +324,18 @@ impl Session {
         let (schema, batches) = self.collect(bound).await?;
         let key_at = schema.fields().len() - 1;
         let want = limit.map(|l| l + offset);
+        let table = locking.table.as_str();
         let mut taken = Vec::new();
         let mut count = 0;
         'rows: for b in &batches {
+            let kind = key_kind(b.column(key_at).data_type());
             for i in 0..b.num_rows() {
                 if want.is_some_and(|w| count >= w) {
                     break 'rows;
                 }
-                let (kind, table) = (
-                    key_kind(b.column(key_at).data_type()),
-                    locking.table.clone(),
-                );
                 let key = omendb_storage::column_key_at(b.column(key_at).as_ref(), kind, i);
                 let got = self
-                    .with_locks(|t| t.lock_row(&table, &key, locking.mode, locking.policy))
+                    .with_locks(|t| t.lock_row(table, &key, locking.mode, locking.policy))
                     .await?;
                 let row = match got {
                     RowLock::Skipped => continue,
@@ -411,9 +409,9 @@ impl Session {
                     }
                     _ => b.slice(i, 1),
                 };
-                let at = if source.num_rows() == 1 { 0 } else { i };
+                // One row: this row's slice, or the re-checked row.
                 let row: Vec<_> = (0..user_cols)
-                    .map(|c| omendb_storage::value_at(source.column(c).as_ref(), at))
+                    .map(|c| omendb_storage::value_at(source.column(c).as_ref(), 0))
                     .collect();
                 if self
                     .with_locks(|t| t.update(table, &key, row.clone()))
