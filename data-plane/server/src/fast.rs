@@ -27,6 +27,8 @@ use crate::error::Result;
 pub enum Operand {
     Param(usize),
     Lit(ScalarValue),
+    /// `now()` / `CURRENT_TIMESTAMP`: the transaction's start time, stored only into timestamp columns.
+    Now,
 }
 
 #[derive(Clone, Debug)]
@@ -111,9 +113,10 @@ pub fn target(stmt: &Statement) -> Option<String> {
     table_name(name).ok()
 }
 
-/// Recognises a fast shape of `stmt` over table `def` (which has a primary key).
+/// Recognises a fast shape of `stmt` over table `def`. Reads, UPDATE and DELETE need the primary key;
+/// INSERT also takes tables without one (their hidden row id is assigned as the row is written).
 pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
-    let pk = def.primary_key?;
+    let pk = def.primary_key;
     let table = def.name.clone();
     let column = |e: &Expr| -> Option<usize> {
         let name = match e {
@@ -123,7 +126,7 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
         };
         def.columns.iter().position(|c| c.name == name)
     };
-    let is_pk = |e: &Expr| column(e) == Some(pk);
+    let is_pk = |e: &Expr| pk.is_some() && column(e) == pk;
     let shape = match stmt {
         Statement::Query(q) => {
             if q.with.is_some()
@@ -273,7 +276,7 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
                     return None;
                 };
                 let c = def.columns.iter().position(|d| d.name == ident(id))?;
-                if c == pk || sets.iter().any(|(s, _, _)| *s == c) {
+                if Some(c) == pk || sets.iter().any(|(s, _, _)| *s == c) {
                     return None;
                 }
                 let (value, delta) = increment(&a.value, &column, def, c);
@@ -394,6 +397,9 @@ fn operand(e: &Expr) -> Option<Operand> {
     if let Expr::Nested(e) = e {
         return operand(e);
     }
+    if is_now(e) {
+        return Some(Operand::Now);
+    }
     if let Expr::Value(v) = e
         && let Value::Placeholder(p) = &v.value
     {
@@ -410,6 +416,33 @@ fn operand(e: &Expr) -> Option<Operand> {
         Literal::Bool(b) => ScalarValue::Boolean(Some(b)),
         Literal::Null => ScalarValue::Null,
     }))
+}
+
+/// `now()` or `CURRENT_TIMESTAMP` (no precision): both the transaction's start time, in PostgreSQL as in
+/// the DataFusion path.
+fn is_now(e: &Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::{FunctionArguments, ObjectName};
+    let Expr::Function(f) = e else { return false };
+    let ObjectName(parts) = &f.name;
+    let [ObjectNamePart::Identifier(id)] = parts.as_slice() else {
+        return false;
+    };
+    let plain = f.filter.is_none()
+        && f.over.is_none()
+        && f.within_group.is_empty()
+        && matches!(f.parameters, FunctionArguments::None);
+    let name = ident(id);
+    plain
+        && match &f.args {
+            FunctionArguments::None => name == "current_timestamp",
+            FunctionArguments::List(l) => {
+                l.args.is_empty()
+                    && l.clauses.is_empty()
+                    && l.duplicate_treatment.is_none()
+                    && name == "now"
+            }
+            FunctionArguments::Subquery(_) => false,
+        }
 }
 
 /// A plain decimal literal (`-12.50`) as DataFusion plans it with `parse_float_as_decimal`: the digits as
@@ -524,10 +557,12 @@ fn keys(selection: &Expr, is_pk: &dyn Fn(&Expr) -> bool) -> Option<Keys> {
     }
 }
 
+/// The value of a parameter or literal; `now()` is only a stored cell (see `Fast::cell`), so `None`.
 fn value(o: &Operand, params: &[ScalarValue]) -> Option<ScalarValue> {
     match o {
         Operand::Param(i) => params.get(*i).cloned(),
         Operand::Lit(v) => Some(v.clone()),
+        Operand::Now => None,
     }
 }
 
@@ -667,19 +702,26 @@ impl Fast {
     }
 
     /// Applies an INSERT, UPDATE or DELETE to `txn`: the count of rows written, or `None` for DataFusion.
-    pub fn write(&self, txn: &mut WriteTxn, params: &[ScalarValue]) -> Result<Option<usize>> {
+    /// `now` is the transaction's start (microseconds since the epoch).
+    pub fn write(
+        &self,
+        txn: &mut WriteTxn,
+        params: &[ScalarValue],
+        now: i64,
+    ) -> Result<Option<usize>> {
         if txn.table(&self.table)?.def() != &self.def {
             return Ok(None);
         }
-        let (_, ty, kind) = self.pk();
-        let key =
-            |o: &Operand| -> Option<Option<Key>> { key_of(&value(o, params)?, &ty, kind).ok() };
+        let key = |o: &Operand| -> Option<Option<Key>> {
+            let (_, ty, kind) = self.pk();
+            key_of(&value(o, params)?, &ty, kind).ok()
+        };
         match &self.shape {
             Shape::Select { .. } => Ok(None),
             Shape::Insert { columns, values } => {
                 let mut row: Row = vec![omendb_storage::Value::Null; self.def.columns.len()];
                 for (&c, o) in columns.iter().zip(values) {
-                    let Some(v) = self.cell(c, o, params) else {
+                    let Some(v) = self.cell(c, o, params, now) else {
                         return Ok(None);
                     };
                     row[c] = v;
@@ -707,7 +749,7 @@ impl Fast {
                 // Every SET reads the row as it was, as in PostgreSQL.
                 let mut row = old.clone();
                 for (c, o, delta) in sets {
-                    let Some(v) = self.cell(*c, o, params) else {
+                    let Some(v) = self.cell(*c, o, params, now) else {
                         return Ok(None);
                     };
                     row[*c] = match delta {
@@ -730,7 +772,19 @@ impl Fast {
 
     /// The stored value of operand `o` for column `c`, or `None` when the value needs a cast only DataFusion
     /// should decide (text into a number, a float into numeric, ...).
-    fn cell(&self, c: usize, o: &Operand, params: &[ScalarValue]) -> Option<omendb_storage::Value> {
+    fn cell(
+        &self,
+        c: usize,
+        o: &Operand,
+        params: &[ScalarValue],
+        now: i64,
+    ) -> Option<omendb_storage::Value> {
+        use omendb_storage::DataType as T;
+        if let Operand::Now = o {
+            // A timestamp column holds the instant in the session's time zone, which is always UTC today.
+            return matches!(self.def.columns[c].data_type, T::Timestamp | T::TimestampTz)
+                .then_some(omendb_storage::Value::Timestamp(now));
+        }
         let ty = self.def.columns[c].data_type.arrow();
         let v = value(o, params)?;
         let v = if v.is_null() {
@@ -771,7 +825,7 @@ impl Fast {
         &self,
         declared: &[Option<pgwire::api::Type>],
     ) -> Option<(Vec<Option<Arrow>>, Option<SchemaRef>)> {
-        let pk = self.def.primary_key?;
+        let pk = self.def.primary_key;
         let mut uses: Vec<(usize, usize)> = vec![]; // (param, column)
         let mut note = |o: &Operand, c: usize| {
             if let Operand::Param(i) = o {
@@ -781,6 +835,7 @@ impl Fast {
         let mut result = None;
         match &self.shape {
             Shape::Select { columns, keys } => {
+                let pk = pk?;
                 match keys {
                     Keys::Eq(o) => note(o, pk),
                     Keys::In(l) => l.iter().for_each(|o| note(o, pk)),
@@ -806,9 +861,9 @@ impl Fast {
             }
             Shape::Update { sets, key } => {
                 sets.iter().for_each(|(c, o, _)| note(o, *c));
-                note(key, pk);
+                note(key, pk?);
             }
-            Shape::Delete { key } => note(key, pk),
+            Shape::Delete { key } => note(key, pk?),
         }
         let n = uses.iter().map(|(i, _)| i + 1).max().unwrap_or(0);
         let mut types: Vec<Option<Arrow>> = vec![None; n];

@@ -298,11 +298,14 @@ impl Session {
         if autocommit {
             self.begin();
         }
+        let now = self
+            .xact_start()
+            .unwrap_or_else(crate::activity::now_micros);
         let r = loop {
             let r = {
                 let mut v = self.view.lock();
                 let txn = v.txn.as_mut().expect("writes run in a transaction");
-                f.write(txn, params)
+                f.write(txn, params, now)
             };
             // A locked row: wait for it, then run the write again (nothing was written yet).
             match r {
@@ -438,6 +441,11 @@ impl Session {
         } else {
             self.fail();
         }
+    }
+
+    /// When the open transaction began (microseconds since the epoch): what now() returns in it.
+    fn xact_start(&self) -> Option<i64> {
+        self.activity.lock().xact_start
     }
 
     /// Executes a prepared statement with bound parameter values.
@@ -726,8 +734,21 @@ impl Session {
 
     async fn collect(&self, plan: LogicalPlan) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let ctx = self.ctx.clone();
+        let xact_start = self.xact_start();
         crate::runtime::on_pool(&self.pool, async move {
-            let df = ctx.execute_logical_plan(plan).await?;
+            let df = match (&plan, xact_start) {
+                (LogicalPlan::Ddl(_) | LogicalPlan::Statement(_), _) | (_, None) => {
+                    ctx.execute_logical_plan(plan).await?
+                }
+                // now() and CURRENT_TIMESTAMP are the transaction's start, as in PostgreSQL: DataFusion
+                // folds them from the start time in the execution properties.
+                (_, Some(us)) => {
+                    let mut state = ctx.state();
+                    state.execution_props_mut().query_execution_start_time =
+                        chrono::DateTime::from_timestamp_micros(us);
+                    datafusion::dataframe::DataFrame::new(state, plan)
+                }
+            };
             let schema = Arc::new(df.schema().as_arrow().clone());
             let batches = df.collect().await?;
             Ok((schema, batches))

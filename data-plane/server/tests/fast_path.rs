@@ -273,3 +273,67 @@ async fn literal_inserts_answer_like_datafusion() {
     );
     s.stop().await;
 }
+
+/// `now()` and `CURRENT_TIMESTAMP` are the transaction's start on both paths, as in PostgreSQL, and a
+/// single-row INSERT into a table without a primary key (pgbench_history's shape) takes the fast path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn now_is_the_transaction_start_on_both_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::local(dir.path(), "app", "owner", "pw");
+    let s = omendb_server::start(c).await.unwrap();
+    let fast = connect(s.pg_addr.port()).await;
+    let slow = connect(s.pg_addr.port()).await;
+    slow.batch_execute("SET omendb.learned_index = off")
+        .await
+        .unwrap();
+    for t in ["a", "b"] {
+        fast.batch_execute(&format!(
+            "CREATE TABLE {t} (n int, ts timestamp, tz timestamptz)"
+        ))
+        .await
+        .unwrap();
+    }
+    for (c, t) in [(&fast, "a"), (&slow, "b")] {
+        let before = metric(s.http_addr, "omendb_fast_path_total{kind=\"insert\"}").await;
+        c.batch_execute("BEGIN").await.unwrap();
+        let insert = format!("INSERT INTO {t} VALUES ($1, now(), CURRENT_TIMESTAMP)");
+        for n in 1..=2i32 {
+            assert_eq!(execute(c, &insert, &[&n]).await, "ok 1");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            simple(
+                c,
+                &format!("INSERT INTO {t} VALUES (3, CURRENT_TIMESTAMP, now())")
+            )
+            .await,
+            "ok 1"
+        );
+        assert_eq!(
+            simple(
+                c,
+                &format!("SELECT count(DISTINCT ts), count(DISTINCT tz), count(*) FILTER (WHERE tz = now()) FROM {t}")
+            )
+            .await,
+            "\nSome(\"1\")|Some(\"1\")|Some(\"3\")\nok 1",
+            "{t}: every now() in the transaction is its start"
+        );
+        c.batch_execute("COMMIT").await.unwrap();
+        // Autocommit statements are transactions of their own.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(execute(c, &insert, &[&4i32]).await, "ok 1");
+        assert_eq!(
+            simple(
+                c,
+                &format!(
+                    "SELECT count(DISTINCT ts), count(DISTINCT tz), bool_and(tz < now()) FROM {t}"
+                )
+            )
+            .await,
+            "\nSome(\"2\")|Some(\"2\")|Some(\"t\")\nok 1"
+        );
+        let used = metric(s.http_addr, "omendb_fast_path_total{kind=\"insert\"}").await - before;
+        assert_eq!(used, if t == "a" { 4 } else { 0 }, "{t}: fast inserts");
+    }
+    s.stop().await;
+}

@@ -60,7 +60,14 @@ pub(crate) fn wanted(tv: &TableVersion, p: &RetrainPolicy) -> Option<Mode> {
             c.lookups.load(Ordering::Relaxed) - c.lookups_at_retrain.load(Ordering::Relaxed);
         let hits =
             c.delta_hits.load(Ordering::Relaxed) - c.delta_hits_at_retrain.load(Ordering::Relaxed);
-        if delta >= 1_000 && lookups >= 10_000 && hits as f64 >= p.cost_drift * lookups as f64 {
+        // A retrain rewrites every row, and lookups of rows just written (read-after-update, as in
+        // TPC-B) go to the delta again right after it: the tree walks since the last retrain must also
+        // number an eighth of the rows, so that the rewrite is paid for by the walks it saves.
+        if delta >= 1_000
+            && lookups >= 10_000
+            && hits as f64 >= p.cost_drift * lookups as f64
+            && hits as f64 >= rows / 8.0
+        {
             return Some(Mode::Full);
         }
     }
