@@ -34,8 +34,8 @@ pub type SharedView = Arc<Mutex<View>>;
 pub struct Tables {
     db: Arc<Database>,
     view: SharedView,
-    /// `pg_stat_activity` and `pg_locks`, found unqualified too (PostgreSQL searches pg_catalog first).
-    system: Arc<crate::system_views::SystemViews>,
+    /// The relations of `pg_catalog`, found unqualified too (PostgreSQL searches pg_catalog first).
+    system: crate::pg_catalog::Source,
 }
 
 impl std::fmt::Debug for Tables {
@@ -45,11 +45,7 @@ impl std::fmt::Debug for Tables {
 }
 
 impl Tables {
-    pub fn new(
-        db: Arc<Database>,
-        view: SharedView,
-        system: Arc<crate::system_views::SystemViews>,
-    ) -> Tables {
+    pub fn new(db: Arc<Database>, view: SharedView, system: crate::pg_catalog::Source) -> Tables {
         Tables { db, view, system }
     }
 }
@@ -119,11 +115,11 @@ impl SchemaProvider for Tables {
             Some(r) => Ok(Some(
                 provider(r, physical, no_index)? as Arc<dyn TableProvider>
             )),
-            None => self.system.view(name),
+            None => self.system.provider(None, name),
         }
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.table_names().iter().any(|n| n == name) || crate::system_views::VIEWS.contains(&name)
+        self.table_names().iter().any(|n| n == name) || crate::pg_catalog::is_system(name)
     }
 }

@@ -26,6 +26,8 @@ pub struct Engine {
     pub last_activity_ms: AtomicU64,
     /// What each session is doing (`pg_stat_activity`).
     pub activity: crate::activity::Activity,
+    /// Microseconds since the epoch when the server started (`pg_postmaster_start_time()`).
+    pub started_us: i64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -62,6 +64,7 @@ impl Engine {
             ready: AtomicBool::new(false),
             last_activity_ms: AtomicU64::new(now_ms()),
             activity: Default::default(),
+            started_us: crate::activity::now_micros(),
         }))
     }
 

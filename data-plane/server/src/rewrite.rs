@@ -29,6 +29,8 @@ pub fn rewrite(
     login: &Login<'_>,
     def: impl Fn(&str) -> Option<TableDef>,
 ) -> Result<()> {
+    crate::pg_catalog::syntax::rewrite(stmt);
+    crate::subquery::rewrite(stmt);
     bytea_literals(stmt);
     session_functions(stmt, login);
     match stmt {

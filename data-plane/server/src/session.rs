@@ -32,7 +32,7 @@ use crate::catalog::{SharedView, Tables, resolve};
 use crate::copy::CopyIn;
 use crate::engine::Engine;
 use crate::error::{Error, Result, code};
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
 
 /// Transaction state, mirrored to the client in every ReadyForQuery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,6 +178,8 @@ pub struct Session {
     view: SharedView,
     pub tx: Tx,
     pub settings: Settings,
+    /// What the catalog relations and functions are generated from.
+    source: crate::pg_catalog::Source,
     /// COPY FROM STDIN in progress.
     pub copy: Option<CopyIn>,
     /// The authenticated user (psql's describe output names it as the owner).
@@ -228,7 +230,8 @@ impl Session {
         let config = SessionConfig::new()
             .with_default_catalog_and_schema("omendb", "public")
             .with_create_default_catalog_and_schema(false)
-            .with_information_schema(true)
+            // information_schema is ours (PostgreSQL's content), not DataFusion's.
+            .with_information_schema(false)
             .with_target_partitions(2)
             // `1.005` is numeric in PostgreSQL, not a float: it must round into numeric(10,2) as 1.01.
             .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
@@ -239,22 +242,52 @@ impl Session {
         let session_id = engine.db.new_session();
         let activity = engine.activity.register(session_id);
         crate::system_views::register_functions(&ctx, &engine, &activity);
-        let system = Arc::new(crate::system_views::SystemViews::new(engine.clone()));
+        let settings = Settings::new(engine.config.limits.statement_timeout_ms);
+        let functions = Arc::new(std::sync::OnceLock::new());
+        let source = crate::pg_catalog::Source {
+            engine: engine.clone(),
+            db: engine.db.clone(),
+            view: view.clone(),
+            settings: settings.clone(),
+            me: activity.clone(),
+            functions: functions.clone(),
+        };
         let catalog = MemoryCatalogProvider::new();
         catalog
             .register_schema(
                 "public",
-                Arc::new(Tables::new(engine.db.clone(), view.clone(), system.clone())),
+                Arc::new(Tables::new(engine.db.clone(), view.clone(), source.clone())),
             )
             .expect("fresh catalog");
-        catalog
-            .register_schema("pg_catalog", system)
-            .expect("fresh catalog");
+        for schema in ["pg_catalog", "information_schema"] {
+            catalog
+                .register_schema(
+                    schema,
+                    Arc::new(crate::pg_catalog::SystemSchema {
+                        source: source.clone(),
+                        schema,
+                    }),
+                )
+                .expect("fresh catalog");
+        }
         ctx.register_catalog("omendb", Arc::new(catalog));
         let advisory = advisory::Advisory::new(engine.db.clone(), session_id, view.clone());
         advisory::register(&ctx, &advisory);
+        crate::pg_catalog::functions::register(&ctx, &source);
+        crate::subquery::register(&ctx);
+        let state = ctx.state();
+        let _ = functions.set(
+            state
+                .scalar_functions()
+                .keys()
+                .chain(state.aggregate_functions().keys())
+                .chain(state.window_functions().keys())
+                .cloned()
+                .collect(),
+        );
         Session {
-            settings: Settings::new(engine.config.limits.statement_timeout_ms),
+            settings,
+            source,
             engine,
             pool,
             ctx,
@@ -637,20 +670,26 @@ impl Session {
                     unreachable_kind()?
                 };
                 let name = show_name(variable);
-                let value = match name.as_str() {
-                    "all" => return Err(Error::unsupported("SHOW ALL")),
-                    "transaction_isolation" | "transaction isolation level" => {
-                        self.current_isolation().name().to_string()
-                    }
-                    "transaction_read_only" => if self.current_read_only() {
-                        "on"
-                    } else {
-                        "off"
-                    }
-                    .to_string(),
-                    _ => self.settings.get(&name)?.to_string(),
-                };
                 let schema = p.result.clone().expect("SHOW has a result schema");
+                if name == "all" {
+                    let rows = self.settings.all();
+                    let col = |f: &dyn Fn(&(&settings::Param, String)) -> String| {
+                        Arc::new(arrow_array::StringArray::from(
+                            rows.iter().map(f).collect::<Vec<_>>(),
+                        )) as arrow_array::ArrayRef
+                    };
+                    let batch = RecordBatch::try_new(
+                        schema.clone(),
+                        vec![
+                            col(&|(p, _)| p.name.clone()),
+                            col(&|(p, v)| settings::show(p, v)),
+                            col(&|(p, _)| p.short_desc.clone()),
+                        ],
+                    )
+                    .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+                    return Ok(Output::Rows(schema, vec![batch]));
+                }
+                let value = self.source.setting(&name)?;
                 let batch = RecordBatch::try_new(
                     schema.clone(),
                     vec![Arc::new(arrow_array::StringArray::from(vec![value]))],
@@ -695,17 +734,23 @@ impl Session {
     ) -> Result<LogicalPlan> {
         let db = self.engine.db.clone();
         let view = self.view.clone();
-        let system = crate::system_views::SystemViews::new(self.engine.clone());
+        let source = self.source.clone();
         let out = plan.transform_up_with_subqueries(|node| match node {
             LogicalPlan::TableScan(mut scan) => {
                 let name = scan.table_name.table().to_string();
+                let schema = scan.table_name.schema().map(str::to_string);
+                let system = matches!(schema.as_deref(), Some("pg_catalog" | "information_schema"));
                 let mut v = view.lock();
-                let reader = resolve(&db, &mut v, &name)
-                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                let reader = if system {
+                    None
+                } else {
+                    resolve(&db, &mut v, &name)
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
+                };
                 drop(v);
                 let Some(reader) = reader else {
-                    // A system view: built again from the live state for this execution.
-                    let fresh = system.view(&name)?.ok_or_else(|| {
+                    // A catalog relation: built again from the live state for this execution.
+                    let fresh = source.provider(schema.as_deref(), &name)?.ok_or_else(|| {
                         datafusion::error::DataFusionError::External(Box::new(
                             omendb_storage::Error::UnknownTable(name.clone()),
                         ))
@@ -760,7 +805,9 @@ impl Session {
         if let Statement::Reset(r) = stmt {
             match &r.reset {
                 ast::Reset::ALL => self.settings.reset_all(),
-                ast::Reset::ConfigurationParameter(name) => self.settings.reset(&name.to_string()),
+                ast::Reset::ConfigurationParameter(name) => {
+                    self.settings.reset(&name.to_string())?
+                }
             }
             return Ok(Output::Command(Tag::new("RESET")));
         }
@@ -769,8 +816,15 @@ impl Session {
         };
         match set {
             ast::Set::SingleAssignment {
-                variable, values, ..
+                variable,
+                values,
+                scope,
+                ..
             } => {
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
+                if local && self.tx == Tx::Idle {
+                    self.warn("25P01", "SET LOCAL can only be used in transaction blocks");
+                }
                 let name = variable.to_string();
                 let value = values
                     .iter()
@@ -787,9 +841,9 @@ impl Session {
                     .join(", ");
                 if self.set_transaction_parameter(&name.to_lowercase(), &value)? {
                 } else if value.eq_ignore_ascii_case("default") {
-                    self.settings.reset(&name);
+                    self.settings.reset(&name)?;
                 } else {
-                    self.settings.set(&name, &value)?;
+                    self.settings.set_scoped(&name, &value, local)?;
                 }
             }
             ast::Set::SetTimeZone { value, .. } => {

@@ -1,172 +1,322 @@
-//! SET / SHOW / RESET: the run-time parameters clients and drivers touch.
+//! SET / SHOW / RESET and `pg_settings`: PostgreSQL 15's run-time parameters, with its defaults, types, units,
+//! ranges and contexts (from its own `pg_settings`, see `pg_catalog/data/README.md`), and the session's values.
+//!
+//! Values are kept as `pg_settings.setting` holds them (integers in the parameter's base unit); SHOW formats
+//! them as PostgreSQL does (`4096` kB shows as `4MB`). SET inside a transaction block is undone by ROLLBACK,
+//! and SET LOCAL lasts until the transaction ends, as in PostgreSQL.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::error::{Error, Result, code};
 
-/// Parameters a session starts with (name in lower case, value as SHOW prints it).
-const DEFAULTS: &[(&str, &str)] = &[
-    ("application_name", ""),
-    ("client_encoding", "UTF8"),
-    ("client_min_messages", "notice"),
-    ("datestyle", "ISO, MDY"),
-    ("default_transaction_isolation", "read committed"),
-    ("default_transaction_read_only", "off"),
-    ("extra_float_digits", "1"),
-    ("integer_datetimes", "on"),
-    ("intervalstyle", "postgres"),
-    ("is_superuser", "off"),
-    ("lc_messages", "C"),
-    // Off: primary-key filters are not answered through the learned index (full scans), and the fast path
-    // is skipped. For measuring what the index buys.
-    ("omendb.learned_index", "on"),
-    ("search_path", "public"),
-    ("server_encoding", "UTF8"),
-    ("server_version", crate::SERVER_VERSION),
-    ("server_version_num", "150000"),
-    ("standard_conforming_strings", "on"),
-    ("statement_timeout", "0"),
-    ("timezone", "UTC"),
-    ("transaction_isolation", "read committed"),
-    ("transaction_read_only", "off"),
-    ("idle_in_transaction_session_timeout", "0"),
-    ("lock_timeout", "0"),
-    ("deadlock_timeout", "1s"),
-    ("row_security", "on"),
-    ("synchronous_commit", "on"),
-];
-
-/// Parameters a client may not change.
-const READ_ONLY: &[&str] = &[
-    "server_version",
-    "server_version_num",
-    "server_encoding",
-    "integer_datetimes",
-    "is_superuser",
-    "lc_messages",
-];
-
+/// One parameter's definition: a row of PostgreSQL's `pg_settings`.
 #[derive(Clone, Debug)]
-pub struct Settings {
+pub struct Param {
+    /// As PostgreSQL spells it (`DateStyle`, `work_mem`).
+    pub name: String,
+    pub boot: String,
+    pub unit: Option<String>,
+    pub category: String,
+    pub short_desc: String,
+    pub extra_desc: Option<String>,
+    pub context: String,
+    pub vartype: String,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub enumvals: Vec<String>,
+}
+
+const TSV: &str = include_str!("pg_catalog/data/pg_settings.tsv");
+
+/// Every parameter by lower-case name.
+pub static PARAMS: LazyLock<BTreeMap<String, Param>> = LazyLock::new(|| {
+    let mut out = BTreeMap::new();
+    for line in TSV.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let opt = |i: usize| (f[i] != "\\N").then(|| f[i].to_string());
+        let mut p = Param {
+            name: f[0].to_string(),
+            boot: f[1].to_string(),
+            unit: opt(2),
+            category: f[3].to_string(),
+            short_desc: f[4].to_string(),
+            extra_desc: opt(5),
+            context: f[6].to_string(),
+            vartype: f[7].to_string(),
+            min: opt(8),
+            max: opt(9),
+            enumvals: opt(10)
+                .map(|e| {
+                    e.trim_matches(|c| c == '{' || c == '}')
+                        .split(',')
+                        .map(|v| v.trim_matches('"').to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        };
+        // What this server is, not what the PostgreSQL the table came from was.
+        match p.name.as_str() {
+            "server_version" => p.boot = crate::SERVER_VERSION.to_string(),
+            "server_version_num" => p.boot = "150000".to_string(),
+            "is_superuser" => p.boot = "off".to_string(),
+            _ => {}
+        }
+        out.insert(p.name.to_lowercase(), p);
+    }
+    // OmenDB's own: off answers primary-key filters with full scans and skips the fast path (to measure what
+    // the learned index buys).
+    out.insert(
+        "omendb.learned_index".into(),
+        Param {
+            name: "omendb.learned_index".into(),
+            boot: "on".into(),
+            unit: None,
+            category: "Customized Options".into(),
+            short_desc: "Answers primary-key filters through the learned index.".into(),
+            extra_desc: None,
+            context: "user".into(),
+            vartype: "bool".into(),
+            min: None,
+            max: None,
+            enumvals: vec![],
+        },
+    );
+    out
+});
+
+/// Parameters whose changes PostgreSQL reports to the client (ParameterStatus).
+pub const REPORTED: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "default_transaction_read_only",
+    "in_hot_standby",
+    "integer_datetimes",
+    "IntervalStyle",
+    "is_superuser",
+    "server_encoding",
+    "server_version",
+    "session_authorization",
+    "standard_conforming_strings",
+    "TimeZone",
+];
+
+#[derive(Clone, Debug, Default)]
+struct State {
     values: BTreeMap<String, String>,
     defaults: BTreeMap<String, String>,
+    /// Values before the open transaction's first SET (restored by ROLLBACK).
+    before_txn: Option<BTreeMap<String, String>>,
+    /// Values before SET LOCAL (restored when the transaction ends).
+    before_local: BTreeMap<String, String>,
+    in_txn: bool,
+    /// Reported parameters changed since the last `take_reports`.
+    reports: Vec<String>,
+}
+
+/// The session's parameters. Cheap to clone: clones share the values, so functions such as
+/// `current_setting()` and `set_config()` see and change the session's own.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    state: Arc<Mutex<State>>,
+}
+
+fn canonical(name: &str) -> String {
+    match name.trim().to_lowercase().as_str() {
+        "time zone" | "time_zone" => "timezone".into(),
+        "transaction isolation level" => "transaction_isolation".into(),
+        "names" => "client_encoding".into(),
+        "session authorization" => "session_authorization".into(),
+        other => other.to_string(),
+    }
+}
+
+fn unrecognized(name: &str) -> Error {
+    Error::sql(
+        code::UNDEFINED_OBJECT,
+        format!("unrecognized configuration parameter \"{name}\""),
+    )
+}
+
+fn invalid(name: &str, value: &str) -> Error {
+    Error::sql(
+        code::INVALID_PARAMETER_VALUE,
+        format!("invalid value for parameter \"{name}\": \"{value}\""),
+    )
 }
 
 impl Settings {
     pub fn new(statement_timeout_ms: u64) -> Settings {
-        let mut defaults: BTreeMap<String, String> = DEFAULTS
+        let mut defaults: BTreeMap<String, String> = PARAMS
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, p)| (k.clone(), p.boot.clone()))
             .collect();
-        defaults.insert("statement_timeout".into(), show_ms(statement_timeout_ms));
+        // This server's own defaults where they differ from PostgreSQL's boot values.
+        for (k, v) in [
+            ("statement_timeout", statement_timeout_ms.to_string()),
+            ("search_path", "\"$user\", public".into()),
+            ("timezone", "UTC".into()),
+            ("log_timezone", "UTC".into()),
+            ("datestyle", "ISO, MDY".into()),
+            ("client_encoding", "UTF8".into()),
+            ("server_encoding", "UTF8".into()),
+            ("lc_messages", "C".into()),
+            ("application_name", String::new()),
+        ] {
+            defaults.insert(k.to_string(), v);
+        }
         Settings {
-            values: defaults.clone(),
-            defaults,
+            state: Arc::new(Mutex::new(State {
+                values: defaults.clone(),
+                defaults,
+                ..State::default()
+            })),
         }
     }
 
-    fn canonical(name: &str) -> String {
-        match name.to_lowercase().as_str() {
-            "time zone" | "time_zone" => "timezone".into(),
-            "transaction isolation level" => "transaction_isolation".into(),
-            "names" => "client_encoding".into(),
-            other => other.to_string(),
-        }
-    }
-
-    pub fn get(&self, name: &str) -> Result<&str> {
-        let key = Self::canonical(name);
-        self.values.get(&key).map(String::as_str).ok_or_else(|| {
-            Error::sql(
-                code::UNDEFINED_OBJECT,
-                format!("unrecognized configuration parameter \"{name}\""),
-            )
+    /// The value as SHOW prints it.
+    pub fn get(&self, name: &str) -> Result<String> {
+        let key = canonical(name);
+        let s = self.state.lock();
+        let raw = s.values.get(&key).ok_or_else(|| unrecognized(name))?;
+        Ok(match PARAMS.get(&key) {
+            Some(p) => show(p, raw),
+            None => raw.clone(),
         })
     }
 
-    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
-        let key = Self::canonical(name);
-        if READ_ONLY.contains(&key.as_str()) {
-            return Err(Error::sql(
-                "55P02",
-                format!("parameter \"{key}\" cannot be changed"),
-            ));
-        }
-        // Custom "extension.name" parameters are allowed, as in PostgreSQL.
-        if !self.defaults.contains_key(&key) && !key.contains('.') {
-            return Err(Error::sql(
-                code::UNDEFINED_OBJECT,
-                format!("unrecognized configuration parameter \"{name}\""),
-            ));
-        }
-        let value = match key.as_str() {
-            "statement_timeout"
-            | "lock_timeout"
-            | "idle_in_transaction_session_timeout"
-            | "deadlock_timeout" => show_ms(parse_duration_ms(&key, value)?),
-            "default_transaction_isolation" | "transaction_isolation" => {
-                omendb_storage::Isolation::parse(value)
-                    .ok_or_else(|| {
-                        Error::sql(
-                            code::INVALID_PARAMETER_VALUE,
-                            format!("invalid value for parameter \"{key}\": \"{value}\""),
-                        )
-                    })?
-                    .name()
-                    .to_string()
+    /// The raw value (`pg_settings.setting`), if the parameter exists.
+    pub fn raw(&self, name: &str) -> Option<String> {
+        self.state.lock().values.get(&canonical(name)).cloned()
+    }
+
+    /// SET name = value (`local`: SET LOCAL, until the transaction ends).
+    pub fn set(&self, name: &str, value: &str) -> Result<()> {
+        self.set_scoped(name, value, false)
+    }
+
+    pub fn set_scoped(&self, name: &str, value: &str, local: bool) -> Result<()> {
+        let key = canonical(name);
+        let value = match PARAMS.get(&key) {
+            Some(p) => {
+                check_context(p)?;
+                validate(p, value)?
             }
-            "default_transaction_read_only" | "transaction_read_only" => {
-                show_bool(&key, value)?.to_string()
-            }
-            "client_encoding" => {
-                let v = value.to_uppercase().replace('-', "");
-                if v != "UTF8" && v != "UNICODE" {
-                    return Err(Error::sql(
-                        "22023",
-                        format!("encoding \"{value}\" is not supported: OmenDB speaks UTF8 only"),
-                    ));
-                }
-                "UTF8".to_string()
-            }
-            "timezone" => {
-                let v = value.to_uppercase();
-                if !matches!(
-                    v.as_str(),
-                    "UTC" | "ETC/UTC" | "GMT" | "Z" | "0" | "+00" | "+00:00"
-                ) {
-                    return Err(Error::sql(
-                        code::INVALID_PARAMETER_VALUE,
-                        format!("time zone \"{value}\" is not supported: sessions run in UTC"),
-                    ));
-                }
-                "UTC".to_string()
-            }
-            "omendb.learned_index" => show_bool(&key, value)?.to_string(),
-            _ => value.to_string(),
+            // Custom "extension.name" parameters are allowed, as in PostgreSQL.
+            None if key.contains('.') => value.to_string(),
+            None => return Err(unrecognized(name)),
         };
-        self.values.insert(key, value);
+        let mut s = self.state.lock();
+        s.assign(key, value, local);
         Ok(())
     }
 
-    pub fn reset_all(&mut self) {
-        self.values = self.defaults.clone();
+    pub fn reset_all(&self) {
+        let mut s = self.state.lock();
+        let defaults = s.defaults.clone();
+        for (k, v) in defaults {
+            let p = PARAMS.get(&k);
+            // RESET ALL leaves what cannot be set alone.
+            if p.is_some_and(|p| p.context != "user" && p.context != "superuser") {
+                continue;
+            }
+            if s.values.get(&k) != Some(&v) {
+                s.assign(k, v, false);
+            }
+        }
+        let custom: Vec<String> = s
+            .values
+            .keys()
+            .filter(|k| !PARAMS.contains_key(*k))
+            .cloned()
+            .collect();
+        for k in custom {
+            s.values.remove(&k);
+        }
     }
 
-    pub fn reset(&mut self, name: &str) {
-        let key = Self::canonical(name);
-        match self.defaults.get(&key) {
-            Some(v) => {
-                self.values.insert(key, v.clone());
+    pub fn reset(&self, name: &str) -> Result<()> {
+        let key = canonical(name);
+        if let Some(p) = PARAMS.get(&key) {
+            check_context(p)?;
+        }
+        let mut s = self.state.lock();
+        match s.defaults.get(&key).cloned() {
+            Some(v) => s.assign(key, v, false),
+            None if key.contains('.') => {
+                s.values.remove(&key);
             }
-            None => {
-                self.values.remove(&key);
+            None => return Err(unrecognized(name)),
+        }
+        Ok(())
+    }
+
+    /// A transaction block begins: SETs from here on are undone by ROLLBACK.
+    pub fn txn_begin(&self) {
+        let mut s = self.state.lock();
+        s.in_txn = true;
+        s.before_txn = None;
+        s.before_local.clear();
+    }
+
+    /// The transaction block ended: ROLLBACK undoes its SETs, and SET LOCAL values go either way.
+    pub fn txn_end(&self, committed: bool) {
+        let mut s = self.state.lock();
+        s.in_txn = false;
+        let mut restore: Vec<(String, String)> =
+            std::mem::take(&mut s.before_local).into_iter().collect();
+        if let Some(before) = s.before_txn.take()
+            && !committed
+        {
+            restore = before
+                .into_iter()
+                .filter(|(k, v)| s.values.get(k) != Some(v))
+                .collect();
+            let gone: Vec<String> = s
+                .values
+                .keys()
+                .filter(|k| !restore.iter().any(|(r, _)| r == *k))
+                .filter(|k| !s.defaults.contains_key(*k) && !PARAMS.contains_key(*k))
+                .cloned()
+                .collect();
+            for k in gone {
+                s.values.remove(&k);
+            }
+        }
+        for (k, v) in restore {
+            if s.values.get(&k) != Some(&v) {
+                note_report(&mut s, &k);
+                s.values.insert(k, v);
             }
         }
     }
 
+    /// Reported parameters (PostgreSQL's spelling) whose value changed since the last call, with the value.
+    pub fn take_reports(&self) -> Vec<(String, String)> {
+        let keys = std::mem::take(&mut self.state.lock().reports);
+        keys.into_iter()
+            .filter_map(|k| {
+                let name = REPORTED.iter().find(|r| r.eq_ignore_ascii_case(&k))?;
+                Some((name.to_string(), self.get(&k).ok()?))
+            })
+            .collect()
+    }
+
+    /// Every parameter: definition and raw value, by lower-case name (SHOW ALL, pg_settings).
+    pub fn all(&self) -> Vec<(&'static Param, String)> {
+        let s = self.state.lock();
+        PARAMS
+            .iter()
+            .filter_map(|(k, p)| Some((p, s.values.get(k)?.clone())))
+            .collect()
+    }
+
     pub fn learned_index(&self) -> bool {
-        self.values.get("omendb.learned_index").map(String::as_str) != Some("off")
+        self.raw("omendb.learned_index").as_deref() != Some("off")
     }
 
     pub fn statement_timeout(&self) -> Option<Duration> {
@@ -190,67 +340,291 @@ impl Settings {
     }
 
     pub fn default_isolation(&self) -> omendb_storage::Isolation {
-        self.values
-            .get("default_transaction_isolation")
-            .and_then(|v| omendb_storage::Isolation::parse(v))
+        self.raw("default_transaction_isolation")
+            .and_then(|v| omendb_storage::Isolation::parse(&v))
             .unwrap_or_default()
     }
 
     pub fn default_read_only(&self) -> bool {
-        self.values
-            .get("default_transaction_read_only")
-            .map(String::as_str)
-            == Some("on")
+        self.raw("default_transaction_read_only").as_deref() == Some("on")
     }
 
+    /// The schemas of `search_path` that exist here, in order (`$user` has no schema of its own).
+    pub fn search_path(&self) -> Vec<String> {
+        self.raw("search_path")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .filter(|s| !s.is_empty() && s != "$user")
+            .collect()
+    }
+
+    /// A millisecond parameter (all the timeouts are): `None` when 0 (off).
     fn duration(&self, key: &str) -> Option<Duration> {
-        let ms = parse_duration_ms(key, self.values.get(key)?).ok()?;
+        let ms: u64 = self.raw(key)?.parse().ok()?;
         (ms > 0).then(|| Duration::from_millis(ms))
     }
 }
 
-/// A Boolean setting as SHOW prints it.
-fn show_bool(key: &str, value: &str) -> Result<&'static str> {
-    match value.trim().to_lowercase().as_str() {
-        "on" | "true" | "yes" | "1" | "t" | "y" => Ok("on"),
-        "off" | "false" | "no" | "0" | "f" | "n" => Ok("off"),
+impl State {
+    fn assign(&mut self, key: String, value: String, local: bool) {
+        if self.in_txn {
+            if self.before_txn.is_none() {
+                self.before_txn = Some(self.values.clone());
+            }
+            if local && !self.before_local.contains_key(&key) {
+                let old = self.values.get(&key).cloned().unwrap_or_default();
+                self.before_local.insert(key.clone(), old);
+            }
+        }
+        // SET LOCAL outside a transaction block does nothing (PostgreSQL warns).
+        if local && !self.in_txn {
+            return;
+        }
+        if self.values.get(&key) != Some(&value) {
+            note_report(self, &key);
+        }
+        self.values.insert(key, value);
+    }
+}
+
+fn note_report(s: &mut State, key: &str) {
+    if REPORTED.iter().any(|r| r.eq_ignore_ascii_case(key)) && !s.reports.iter().any(|r| r == key) {
+        s.reports.push(key.to_string());
+    }
+}
+
+/// Whether a client session may change `p` now, with PostgreSQL's errors when not.
+fn check_context(p: &Param) -> Result<()> {
+    let cannot = |why: &str| {
+        Err(Error::sql(
+            "55P02",
+            format!("parameter \"{}\" cannot be changed{why}", p.name),
+        ))
+    };
+    match p.context.as_str() {
+        "user" => Ok(()),
+        "internal" => cannot(""),
+        "postmaster" => cannot(" without restarting the server"),
+        "sighup" => cannot(" now"),
+        "backend" | "superuser-backend" => Err(Error::sql(
+            "55P02",
+            format!(
+                "parameter \"{}\" cannot be set after connection start",
+                p.name
+            ),
+        )),
+        // Tenants are not superusers.
         _ => Err(Error::sql(
-            code::INVALID_PARAMETER_VALUE,
-            format!("parameter \"{key}\" requires a Boolean value"),
+            "42501",
+            format!("permission denied to set parameter \"{}\"", p.name),
         )),
     }
 }
 
-/// How PostgreSQL shows a duration setting: `0`, `250ms`, `5s`, `2min`.
-fn show_ms(ms: u64) -> String {
-    match ms {
-        0 => "0".into(),
-        m if m % 60_000 == 0 => format!("{}min", m / 60_000),
-        m if m % 1000 == 0 => format!("{}s", m / 1000),
-        m => format!("{m}ms"),
+/// `value` checked and normalised as `p`'s type takes it: the raw value to store.
+fn validate(p: &Param, value: &str) -> Result<String> {
+    let v = value.trim();
+    match p.vartype.as_str() {
+        "bool" => Ok(parse_bool(v)
+            .ok_or_else(|| {
+                Error::sql(
+                    code::INVALID_PARAMETER_VALUE,
+                    format!("parameter \"{}\" requires a Boolean value", p.name),
+                )
+            })?
+            .to_string()),
+        "integer" => {
+            let n = parse_int(v, p.unit.as_deref()).ok_or_else(|| invalid(&p.name, value))?;
+            in_range(p, n as f64, &n.to_string())?;
+            Ok(n.to_string())
+        }
+        "real" => {
+            let n: f64 = v.parse().map_err(|_| invalid(&p.name, value))?;
+            in_range(p, n, v)?;
+            Ok(v.to_string())
+        }
+        "enum" => {
+            let lower = v.to_lowercase();
+            let found = p.enumvals.iter().find(|e| e.eq_ignore_ascii_case(&lower));
+            // PostgreSQL takes a few unlisted spellings of the Boolean-like enums.
+            let alias = match (found, parse_bool(&lower)) {
+                (Some(f), _) => Some(f.clone()),
+                (None, Some(b)) if p.enumvals.iter().any(|e| e == b) => Some(b.to_string()),
+                _ => None,
+            };
+            let mut out = alias.ok_or_else(|| invalid(&p.name, value))?;
+            if p.name == "default_transaction_isolation" || p.name == "transaction_isolation" {
+                out = omendb_storage::Isolation::parse(&out)
+                    .map_or(out.clone(), |i| i.name().to_string());
+            }
+            Ok(out)
+        }
+        _ => string_value(p, v, value),
     }
 }
 
-/// `100`, `'100ms'`, `'5s'`, `'2min'`, `'1h'` in milliseconds.
-fn parse_duration_ms(key: &str, v: &str) -> Result<u64> {
-    let v = v.trim();
-    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let (num, unit) = v.split_at(split);
-    let bad = || {
-        Error::sql(
+fn string_value(p: &Param, v: &str, value: &str) -> Result<String> {
+    match p.name.as_str() {
+        "client_encoding" => {
+            let e = v.to_uppercase().replace(['-', '_'], "");
+            if e != "UTF8" && e != "UNICODE" {
+                return Err(Error::sql(
+                    "22023",
+                    format!("encoding \"{value}\" is not supported: OmenDB speaks UTF8 only"),
+                ));
+            }
+            Ok("UTF8".into())
+        }
+        "TimeZone" => {
+            let z = v.to_uppercase();
+            if !matches!(
+                z.as_str(),
+                "UTC" | "ETC/UTC" | "GMT" | "Z" | "ZULU" | "UCT" | "0" | "+00" | "+00:00"
+            ) {
+                return Err(Error::sql(
+                    code::INVALID_PARAMETER_VALUE,
+                    format!("time zone \"{value}\" is not supported: sessions run in UTC"),
+                ));
+            }
+            Ok("UTC".into())
+        }
+        "DateStyle" => {
+            let parts: Vec<String> = v.split(',').map(|s| s.trim().to_uppercase()).collect();
+            if parts.iter().any(|s| {
+                !matches!(
+                    s.as_str(),
+                    "ISO"
+                        | "MDY"
+                        | "DMY"
+                        | "YMD"
+                        | "US"
+                        | "NONEURO"
+                        | "NONEUROPEAN"
+                        | "EURO"
+                        | "EUROPEAN"
+                )
+            }) {
+                return Err(invalid(&p.name, value));
+            }
+            let order = parts
+                .iter()
+                .find_map(|s| match s.as_str() {
+                    "MDY" | "US" | "NONEURO" | "NONEUROPEAN" => Some("MDY"),
+                    "DMY" | "EURO" | "EUROPEAN" => Some("DMY"),
+                    "YMD" => Some("YMD"),
+                    _ => None,
+                })
+                .unwrap_or("MDY");
+            Ok(format!("ISO, {order}"))
+        }
+        _ => Ok(v.to_string()),
+    }
+}
+
+fn in_range(p: &Param, n: f64, shown: &str) -> Result<()> {
+    let min: Option<f64> = p.min.as_deref().and_then(|m| m.parse().ok());
+    let max: Option<f64> = p.max.as_deref().and_then(|m| m.parse().ok());
+    if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+        return Err(Error::sql(
             code::INVALID_PARAMETER_VALUE,
-            format!("invalid value for parameter \"{key}\": \"{v}\""),
-        )
+            format!(
+                "{shown} is outside the valid range for parameter \"{}\" ({} .. {})",
+                p.name,
+                p.min.as_deref().unwrap_or(""),
+                p.max.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_bool(v: &str) -> Option<&'static str> {
+    let v = v.to_lowercase();
+    let prefix = |full: &str| !v.is_empty() && full.starts_with(v.as_str());
+    if v == "on" || v == "1" || prefix("true") || prefix("yes") {
+        Some("on")
+    } else if v == "of" || v == "off" || v == "0" || prefix("false") || prefix("no") {
+        (v != "o").then_some("off")
+    } else {
+        None
+    }
+}
+
+/// Memory units in bytes, time units in microseconds, largest first (the order SHOW picks them in).
+const MEMORY: &[(&str, f64)] = &[
+    ("TB", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+    ("GB", 1024.0 * 1024.0 * 1024.0),
+    ("MB", 1024.0 * 1024.0),
+    ("kB", 1024.0),
+    ("B", 1.0),
+];
+const TIME: &[(&str, f64)] = &[
+    ("d", 86_400e6),
+    ("h", 3_600e6),
+    ("min", 60e6),
+    ("s", 1e6),
+    ("ms", 1e3),
+    ("us", 1.0),
+];
+
+/// The size of a parameter's base unit (`8kB` is 8192 bytes), and the table of units it converts with.
+fn base(unit: &str) -> Option<(f64, &'static [(&'static str, f64)])> {
+    Some(match unit {
+        "8kB" => (8192.0, MEMORY),
+        "kB" => (1024.0, MEMORY),
+        "MB" => (1024.0 * 1024.0, MEMORY),
+        "B" => (1.0, MEMORY),
+        "ms" => (1e3, TIME),
+        "s" => (1e6, TIME),
+        "min" => (60e6, TIME),
+        _ => return None,
+    })
+}
+
+/// An integer setting, with an optional unit suffix, in the parameter's base unit (rounded, as PostgreSQL).
+fn parse_int(v: &str, unit: Option<&str>) -> Option<i64> {
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+' || c == '.'))
+        .unwrap_or(v.len());
+    let (num, suffix) = v.split_at(split);
+    let suffix = suffix.trim();
+    if suffix.is_empty() {
+        if let Ok(n) = num.parse::<i64>() {
+            return i32::try_from(n).ok().map(i64::from);
+        }
+        let f: f64 = num.parse().ok()?;
+        return Some(f.round() as i64);
+    }
+    let (size, table) = base(unit?)?;
+    let (_, mult) = table.iter().find(|(u, _)| *u == suffix)?;
+    let f: f64 = num.parse().ok()?;
+    let n = (f * mult / size).round();
+    (n.abs() <= i32::MAX as f64).then_some(n as i64)
+}
+
+/// How SHOW prints a raw value of `p`: integers with a unit in the largest unit that divides them exactly.
+pub fn show(p: &Param, raw: &str) -> String {
+    let (Some(unit), "integer") = (p.unit.as_deref(), p.vartype.as_str()) else {
+        return raw.to_string();
     };
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let scale = match unit.trim() {
-        "" | "ms" => 1,
-        "s" => 1000,
-        "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(bad()),
+    let (Ok(n), Some((size, table))) = (raw.parse::<i64>(), base(unit)) else {
+        return raw.to_string();
     };
-    Ok(n * scale)
+    if n <= 0 {
+        return raw.to_string();
+    }
+    let total = n as f64 * size;
+    for (name, mult) in table {
+        // Never show in a unit smaller than the base (PostgreSQL shows `8kB` blocks in kB at the least).
+        if *mult < size && !(size == 8192.0 && *mult == 1024.0) {
+            continue;
+        }
+        if total % mult == 0.0 {
+            return format!("{}{}", (total / mult) as i64, name);
+        }
+    }
+    raw.to_string()
 }
 
 #[cfg(test)]
@@ -259,13 +633,14 @@ mod tests {
 
     #[test]
     fn set_show_reset() {
-        let mut s = Settings::new(0);
+        let s = Settings::new(0);
         assert_eq!(s.get("TimeZone").unwrap(), "UTC");
         s.set("statement_timeout", "5s").unwrap();
         assert_eq!(s.statement_timeout(), Some(Duration::from_secs(5)));
+        assert_eq!(s.get("statement_timeout").unwrap(), "5s");
         s.set("application_name", "psql").unwrap();
-        s.reset("application_name");
-        s.reset("statement_timeout");
+        s.reset("application_name").unwrap();
+        s.reset("statement_timeout").unwrap();
         assert_eq!(s.get("application_name").unwrap(), "");
         assert_eq!(s.statement_timeout(), None);
         assert_eq!(s.set("no_such_thing", "1").unwrap_err().sqlstate(), "42704");
@@ -279,5 +654,65 @@ mod tests {
         );
         s.set("myapp.tenant", "7").unwrap();
         assert_eq!(s.get("myapp.tenant").unwrap(), "7");
+    }
+
+    #[test]
+    fn units_parse_and_show_like_postgres() {
+        let s = Settings::new(0);
+        assert_eq!(s.get("work_mem").unwrap(), "4MB");
+        s.set("work_mem", "64MB").unwrap();
+        assert_eq!(s.raw("work_mem").unwrap(), "65536");
+        assert_eq!(s.get("work_mem").unwrap(), "64MB");
+        s.set("work_mem", "100000").unwrap();
+        assert_eq!(s.get("work_mem").unwrap(), "100000kB");
+        s.set("work_mem", "1 GB").unwrap();
+        assert_eq!(s.get("work_mem").unwrap(), "1GB");
+        assert_eq!(s.set("work_mem", "lots").unwrap_err().sqlstate(), "22023");
+        assert_eq!(s.set("work_mem", "1").unwrap_err().sqlstate(), "22023");
+        assert_eq!(s.get("shared_buffers").unwrap(), "128MB");
+        s.set("lock_timeout", "90s").unwrap();
+        assert_eq!(s.get("lock_timeout").unwrap(), "90s");
+        s.set("lock_timeout", "120000").unwrap();
+        assert_eq!(s.get("lock_timeout").unwrap(), "2min");
+        s.set("client_min_messages", "WARNING").unwrap();
+        assert_eq!(s.get("client_min_messages").unwrap(), "warning");
+        assert_eq!(
+            s.set("client_min_messages", "loud").unwrap_err().sqlstate(),
+            "22023"
+        );
+        s.set("enable_seqscan", "of").unwrap();
+        assert_eq!(s.get("enable_seqscan").unwrap(), "off");
+        assert_eq!(
+            s.set("shared_buffers", "1GB").unwrap_err().sqlstate(),
+            "55P02"
+        );
+        assert_eq!(
+            s.set("log_statement", "all").unwrap_err().sqlstate(),
+            "42501"
+        );
+    }
+
+    #[test]
+    fn rollback_undoes_set_and_local_ends_with_the_transaction() {
+        let s = Settings::new(0);
+        s.txn_begin();
+        s.set("work_mem", "8MB").unwrap();
+        s.set_scoped("lock_timeout", "1s", true).unwrap();
+        assert_eq!(s.get("lock_timeout").unwrap(), "1s");
+        s.txn_end(false);
+        assert_eq!(s.get("work_mem").unwrap(), "4MB");
+        assert_eq!(s.get("lock_timeout").unwrap(), "0");
+        s.txn_begin();
+        s.set("work_mem", "8MB").unwrap();
+        s.set_scoped("lock_timeout", "1s", true).unwrap();
+        s.txn_end(true);
+        assert_eq!(s.get("work_mem").unwrap(), "8MB");
+        assert_eq!(s.get("lock_timeout").unwrap(), "0");
+        s.set("application_name", "app").unwrap();
+        assert_eq!(
+            s.take_reports(),
+            vec![("application_name".to_string(), "app".to_string())]
+        );
+        assert!(s.take_reports().is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! `pg_stat_activity`, `pg_locks`, `pg_backend_pid()` and `pg_blocking_pids()` over live state: who is
 //! connected, what each session runs, which locks are held and awaited, and who blocks whom. The views are
-//! tables of schema `pg_catalog` (also found unqualified, as PostgreSQL's search path finds them), built
-//! when a statement names them, so they are planned and filtered like any table.
+//! relations of `pg_catalog` (see `crate::pg_catalog`), built when a statement names them, so they are
+//! planned and filtered like any table.
 
 use std::sync::Arc;
 
@@ -10,9 +10,6 @@ use arrow_array::builder::{
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use async_trait::async_trait;
-use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
@@ -21,57 +18,11 @@ use omendb_storage::{LockMode, Resource};
 use crate::activity::Entry;
 use crate::engine::Engine;
 
-pub const VIEWS: [&str; 2] = ["pg_locks", "pg_stat_activity"];
-
-pub struct SystemViews {
-    engine: Arc<Engine>,
-}
-
-impl std::fmt::Debug for SystemViews {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SystemViews")
-    }
-}
-
-impl SystemViews {
-    pub fn new(engine: Arc<Engine>) -> SystemViews {
-        SystemViews { engine }
-    }
-
-    /// The view as a table, built from the state now.
-    pub fn view(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let batch = match name {
-            "pg_stat_activity" => pg_stat_activity(&self.engine)?,
-            "pg_locks" => pg_locks(&self.engine)?,
-            _ => return Ok(None),
-        };
-        Ok(Some(Arc::new(MemTable::try_new(
-            batch.schema(),
-            vec![vec![batch]],
-        )?)))
-    }
-}
-
-#[async_trait]
-impl SchemaProvider for SystemViews {
-    fn table_names(&self) -> Vec<String> {
-        VIEWS.iter().map(|s| s.to_string()).collect()
-    }
-
-    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        self.view(name)
-    }
-
-    fn table_exist(&self, name: &str) -> bool {
-        VIEWS.contains(&name)
-    }
-}
-
 fn utc() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-fn pg_stat_activity(engine: &Engine) -> Result<RecordBatch> {
+pub fn pg_stat_activity(engine: &Engine) -> Result<RecordBatch> {
     let schema: SchemaRef = Arc::new(Schema::new(vec![
         Field::new("datname", DataType::Utf8, true),
         Field::new("pid", DataType::Int32, false),
@@ -181,7 +132,7 @@ pub fn wait_event(r: &Resource) -> (&'static str, &'static str) {
     }
 }
 
-fn pg_locks(engine: &Engine) -> Result<RecordBatch> {
+pub fn pg_locks(engine: &Engine) -> Result<RecordBatch> {
     let schema: SchemaRef = Arc::new(Schema::new(vec![
         Field::new("locktype", DataType::Utf8, false),
         Field::new("relation", DataType::Int64, true),

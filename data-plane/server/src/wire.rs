@@ -128,6 +128,17 @@ where
             .feed(PgWireBackendMessage::NoticeResponse(info.into()))
             .await?;
     }
+    // A reported parameter changed (SET, RESET, set_config(), ROLLBACK of a SET): tell the client.
+    for (name, value) in session.settings.take_reports() {
+        if name == "application_name" {
+            session.activity.lock().application_name = value.clone();
+        }
+        client
+            .feed(PgWireBackendMessage::ParameterStatus(
+                pgwire::messages::startup::ParameterStatus::new(name, value),
+            ))
+            .await?;
+    }
     Ok(())
 }
 
@@ -181,6 +192,12 @@ fn login<C: ClientInfo>(client: &C, session: &mut Session) -> PgWireResult<()> {
             .cloned()
             .unwrap_or_default();
     }
+    if let Some(app) = client.metadata().get("application_name") {
+        session
+            .settings
+            .set("application_name", app)
+            .map_err(PgWireError::from)?;
+    }
     if let Some(options) = client.metadata().get("options") {
         let mut words = options.split_whitespace();
         while let Some(w) = words.next() {
@@ -196,6 +213,8 @@ fn login<C: ClientInfo>(client: &C, session: &mut Session) -> PgWireResult<()> {
             }
         }
     }
+    // The startup packet's values were reported at connection start.
+    session.settings.take_reports();
     Ok(())
 }
 

@@ -51,6 +51,11 @@ impl TableReader {
         &self.version.shape.def
     }
 
+    /// The table's id: assigned at CREATE, never reused, kept across restarts (catalog OIDs come from it).
+    pub fn id(&self) -> u64 {
+        self.version.shape.id
+    }
+
     /// Arrow schema of the rows `get` and `scan` return (no hidden row id).
     pub fn schema(&self) -> SchemaRef {
         self.version.shape.user.clone()

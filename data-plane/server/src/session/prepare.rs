@@ -184,6 +184,13 @@ impl Session {
         let names = crate::names::output_names(&stmt);
         let result = result.map(|r| rename(r, names.as_deref()));
         let result = match (&stmt, result) {
+            (Statement::ShowVariable { variable }, _) if show_name(variable) == "all" => {
+                Some(Arc::new(Schema::new(
+                    ["name", "setting", "description"]
+                        .map(|n| arrow_schema::Field::new(n, Arrow::Utf8, true))
+                        .to_vec(),
+                )))
+            }
             (Statement::ShowVariable { variable }, _) => {
                 Some(Arc::new(Schema::new(vec![arrow_schema::Field::new(
                     show_name(variable),

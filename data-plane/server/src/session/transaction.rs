@@ -34,6 +34,7 @@ impl Session {
         self.savepoints.clear();
         self.tx = Tx::Active;
         self.activity.lock().xact_start = Some(crate::activity::now_micros());
+        self.settings.txn_begin();
     }
 
     /// Ends the transaction without a trace; its locks go to whoever waits for them.
@@ -42,6 +43,7 @@ impl Session {
         self.savepoints.clear();
         self.tx = Tx::Idle;
         self.activity.lock().xact_start = None;
+        self.settings.txn_end(false);
     }
 
     /// A statement failed: an open transaction is doomed until ROLLBACK (or ROLLBACK TO a savepoint). It
@@ -69,6 +71,7 @@ impl Session {
         self.savepoints.clear();
         self.tx = Tx::Idle;
         self.activity.lock().xact_start = None;
+        self.settings.txn_end(true);
         let Some(txn) = txn else { return Ok(()) };
         if txn.is_empty() {
             // Read-only: nothing to log; the locks it took are released as it drops.
@@ -88,14 +91,6 @@ impl Session {
     pub(super) fn statement_begins(&mut self) {
         if let Some(t) = self.view.lock().txn.as_mut() {
             t.new_statement();
-        }
-    }
-
-    /// The isolation level `SHOW transaction_isolation` reports: the open transaction's, else the default.
-    pub(super) fn current_isolation(&self) -> Isolation {
-        match self.view.lock().txn.as_ref() {
-            Some(t) if self.tx != Tx::Idle => t.isolation(),
-            _ => self.settings.default_isolation(),
         }
     }
 

@@ -1,0 +1,178 @@
+//! PostgreSQL's system catalogs (`pg_catalog`) and `information_schema` as relations, generated from our own
+//! catalog whenever a statement names them, so they are planned, joined and filtered like any table, over
+//! both protocols. What they describe is what the statement sees: an open transaction's own CREATE and DROP
+//! included. Built-in objects (types, access methods, collations, functions) are PostgreSQL 15's own rows
+//! (`data/`); ours get stable OIDs from the engine's table ids (`oids`).
+
+pub mod build;
+pub mod functions;
+mod information_schema;
+pub mod oids;
+mod relations;
+pub mod syntax;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::datasource::MemTable;
+use datafusion::error::Result;
+use omendb_storage::{Database, TableDef};
+
+use crate::catalog::{SharedView, resolve};
+use crate::engine::Engine;
+use crate::settings::Settings;
+
+/// A user table as the catalogs show it.
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub id: u64,
+    pub oid: i64,
+    pub def: TableDef,
+    pub rows: u64,
+}
+
+impl Table {
+    pub fn pk_name(&self) -> String {
+        format!("{}_pkey", self.def.name)
+    }
+}
+
+/// What the catalogs are generated from: the session's view of the tables, its settings, and the server.
+#[derive(Clone)]
+pub struct Source {
+    pub engine: Arc<Engine>,
+    pub db: Arc<Database>,
+    pub view: SharedView,
+    pub settings: Settings,
+    /// The session's `pg_stat_activity` row: who is logged in.
+    pub me: crate::activity::Entry,
+    /// Names of the functions this session can call (what `pg_proc` lists).
+    pub functions: Arc<std::sync::OnceLock<BTreeSet<String>>>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("pg_catalog::Source")
+    }
+}
+
+impl Source {
+    /// The user tables the current statement sees, by OID.
+    pub fn tables(&self) -> Result<Vec<Table>> {
+        let mut v = self.view.lock();
+        let names = match (&v.txn, &v.snapshot) {
+            (Some(t), _) => t.table_names(),
+            (None, Some(s)) => s.table_names(),
+            (None, None) => self.db.table_names(),
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let reader = resolve(&self.db, &mut v, &name)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            if let Some(r) = reader {
+                out.push(Table {
+                    id: r.id(),
+                    oid: oids::table(r.id()),
+                    def: r.def().clone(),
+                    rows: r.len(),
+                });
+            }
+        }
+        out.sort_by_key(|t| t.oid);
+        Ok(out)
+    }
+
+    /// A parameter's value as SHOW and `current_setting()` give it: the transaction's own isolation level
+    /// and access mode while one is open, the session's value of anything else.
+    pub fn setting(&self, name: &str) -> crate::error::Result<String> {
+        let txn =
+            |f: &dyn Fn(&omendb_storage::WriteTxn) -> String| self.view.lock().txn.as_ref().map(f);
+        match name.trim().to_lowercase().as_str() {
+            "transaction_isolation" | "transaction isolation level" => {
+                Ok(txn(&|t| t.isolation().name().to_string())
+                    .unwrap_or_else(|| self.settings.default_isolation().name().to_string()))
+            }
+            "transaction_read_only" => {
+                Ok(
+                    txn(&|t| if t.read_only() { "on" } else { "off" }.to_string()).unwrap_or_else(
+                        || {
+                            if self.settings.default_read_only() {
+                                "on"
+                            } else {
+                                "off"
+                            }
+                            .to_string()
+                        },
+                    ),
+                )
+            }
+            _ => self.settings.get(name),
+        }
+    }
+
+    pub fn user(&self) -> String {
+        self.me.lock().user.clone()
+    }
+
+    /// A relation of `pg_catalog` (`schema` None or `pg_catalog`) or `information_schema`, built now.
+    pub fn relation(&self, schema: Option<&str>, name: &str) -> Result<Option<RecordBatch>> {
+        match schema {
+            Some("information_schema") => information_schema::relation(self, name),
+            None | Some("pg_catalog") => relations::relation(self, name),
+            Some(_) => Ok(None),
+        }
+    }
+
+    pub fn provider(
+        &self,
+        schema: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        let Some(batch) = self.relation(schema, name)? else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(MemTable::try_new(
+            batch.schema(),
+            vec![vec![batch]],
+        )?)))
+    }
+}
+
+/// `pg_catalog` or `information_schema` as a DataFusion schema.
+#[derive(Debug)]
+pub struct SystemSchema {
+    pub source: Source,
+    pub schema: &'static str,
+}
+
+impl SystemSchema {
+    fn names(&self) -> Vec<&'static str> {
+        match self.schema {
+            "information_schema" => information_schema::NAMES.to_vec(),
+            _ => relations::NAMES.to_vec(),
+        }
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for SystemSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.names().iter().map(|s| s.to_string()).collect()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        self.source.provider(Some(self.schema), name)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.names().contains(&name)
+    }
+}
+
+/// Whether `name` is a relation of `pg_catalog` (found unqualified too, as PostgreSQL searches it first).
+pub fn is_system(name: &str) -> bool {
+    relations::NAMES.contains(&name)
+}

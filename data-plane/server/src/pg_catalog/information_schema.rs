@@ -1,0 +1,487 @@
+//! `information_schema` with PostgreSQL's content: SQL-standard names and PostgreSQL's type names (`integer`,
+//! `timestamp without time zone`), not Arrow's. Catalog objects OmenDB does not have yet (foreign keys, views,
+//! sequences) give empty relations.
+
+use arrow_array::RecordBatch;
+use arrow_schema::DataType;
+use datafusion::error::Result;
+use datafusion::scalar::ScalarValue;
+use omendb_storage::DataType as Col;
+
+use super::build::*;
+use super::oids;
+use super::{Source, Table};
+
+pub const NAMES: &[&str] = &[
+    "character_sets",
+    "columns",
+    "constraint_column_usage",
+    "key_column_usage",
+    "referential_constraints",
+    "routines",
+    "schemata",
+    "sequences",
+    "table_constraints",
+    "tables",
+    "views",
+];
+
+pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
+    let db = src.engine.config.database.clone();
+    Ok(Some(match name {
+        "schemata" => schemata(&db, &src.user())?,
+        "tables" => tables(&db, &src.tables()?)?,
+        "columns" => columns(&db, &src.tables()?)?,
+        "table_constraints" => table_constraints(&db, &src.tables()?)?,
+        "key_column_usage" => key_column_usage(&db, &src.tables()?)?,
+        "constraint_column_usage" => constraint_column_usage(&db, &src.tables()?)?,
+        "character_sets" => batch(
+            &[
+                ("character_set_catalog", TEXT),
+                ("character_set_schema", TEXT),
+                ("character_set_name", TEXT),
+                ("character_repertoire", TEXT),
+                ("form_of_use", TEXT),
+                ("default_collate_catalog", TEXT),
+                ("default_collate_schema", TEXT),
+                ("default_collate_name", TEXT),
+            ],
+            vec![vec![
+                null(),
+                null(),
+                text("UTF8"),
+                text("UCS"),
+                text("UTF8"),
+                text(db),
+                text("pg_catalog"),
+                text("C"),
+            ]],
+        )?,
+        "referential_constraints" => batch(
+            &[
+                ("constraint_catalog", TEXT),
+                ("constraint_schema", TEXT),
+                ("constraint_name", TEXT),
+                ("unique_constraint_catalog", TEXT),
+                ("unique_constraint_schema", TEXT),
+                ("unique_constraint_name", TEXT),
+                ("match_option", TEXT),
+                ("update_rule", TEXT),
+                ("delete_rule", TEXT),
+            ],
+            vec![],
+        )?,
+        "views" => batch(
+            &[
+                ("table_catalog", TEXT),
+                ("table_schema", TEXT),
+                ("table_name", TEXT),
+                ("view_definition", TEXT),
+                ("check_option", TEXT),
+                ("is_updatable", TEXT),
+                ("is_insertable_into", TEXT),
+                ("is_trigger_updatable", TEXT),
+                ("is_trigger_deletable", TEXT),
+                ("is_trigger_insertable_into", TEXT),
+            ],
+            vec![],
+        )?,
+        "sequences" => batch(
+            &[
+                ("sequence_catalog", TEXT),
+                ("sequence_schema", TEXT),
+                ("sequence_name", TEXT),
+                ("data_type", TEXT),
+                ("numeric_precision", INT4),
+                ("numeric_precision_radix", INT4),
+                ("numeric_scale", INT4),
+                ("start_value", TEXT),
+                ("minimum_value", TEXT),
+                ("maximum_value", TEXT),
+                ("increment", TEXT),
+                ("cycle_option", TEXT),
+            ],
+            vec![],
+        )?,
+        "routines" => batch(
+            &[
+                ("specific_catalog", TEXT),
+                ("specific_schema", TEXT),
+                ("specific_name", TEXT),
+                ("routine_catalog", TEXT),
+                ("routine_schema", TEXT),
+                ("routine_name", TEXT),
+                ("routine_type", TEXT),
+                ("data_type", TEXT),
+                ("type_udt_name", TEXT),
+                ("routine_body", TEXT),
+                ("routine_definition", TEXT),
+                ("external_language", TEXT),
+                ("is_deterministic", TEXT),
+            ],
+            vec![],
+        )?,
+        _ => return Ok(None),
+    }))
+}
+
+fn yes(b: bool) -> ScalarValue {
+    text(if b { "YES" } else { "NO" })
+}
+
+fn schemata(db: &str, user: &str) -> Result<RecordBatch> {
+    let rows = [
+        ("pg_toast", "omendb"),
+        ("pg_catalog", "omendb"),
+        ("public", "pg_database_owner"),
+        ("information_schema", "omendb"),
+    ]
+    .into_iter()
+    .map(|(s, owner)| {
+        let _ = user;
+        vec![
+            text(db),
+            text(s),
+            text(owner),
+            null(),
+            null(),
+            null(),
+            null(),
+        ]
+    })
+    .collect();
+    batch(
+        &[
+            ("catalog_name", TEXT),
+            ("schema_name", TEXT),
+            ("schema_owner", TEXT),
+            ("default_character_set_catalog", TEXT),
+            ("default_character_set_schema", TEXT),
+            ("default_character_set_name", TEXT),
+            ("sql_path", TEXT),
+        ],
+        rows,
+    )
+}
+
+fn tables(db: &str, tables: &[Table]) -> Result<RecordBatch> {
+    let mut rows: Vec<Vec<ScalarValue>> = tables
+        .iter()
+        .map(|t| table_row(db, "public", &t.def.name, "BASE TABLE"))
+        .collect();
+    for (name, _, kind) in oids::SYSTEM_RELATIONS {
+        let kind = if *kind == 'v' { "VIEW" } else { "BASE TABLE" };
+        rows.push(table_row(db, "pg_catalog", name, kind));
+    }
+    for name in NAMES {
+        rows.push(table_row(db, "information_schema", name, "VIEW"));
+    }
+    batch(
+        &[
+            ("table_catalog", TEXT),
+            ("table_schema", TEXT),
+            ("table_name", TEXT),
+            ("table_type", TEXT),
+            ("self_referencing_column_name", TEXT),
+            ("reference_generation", TEXT),
+            ("user_defined_type_catalog", TEXT),
+            ("user_defined_type_schema", TEXT),
+            ("user_defined_type_name", TEXT),
+            ("is_insertable_into", TEXT),
+            ("is_typed", TEXT),
+            ("commit_action", TEXT),
+        ],
+        rows,
+    )
+}
+
+fn table_row(db: &str, schema: &str, name: &str, kind: &str) -> Vec<ScalarValue> {
+    vec![
+        text(db),
+        text(schema),
+        text(name),
+        text(kind),
+        null(),
+        null(),
+        null(),
+        null(),
+        null(),
+        yes(kind == "BASE TABLE" && schema == "public"),
+        yes(false),
+        null(),
+    ]
+}
+
+/// PostgreSQL's `data_type`, `udt_name`, and numeric precision / radix / scale and datetime precision.
+type SqlType = (
+    &'static str,
+    &'static str,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+);
+
+fn sql_type(t: Col) -> SqlType {
+    match t {
+        Col::SmallInt => ("smallint", "int2", Some(16), Some(2), Some(0), None),
+        Col::Integer => ("integer", "int4", Some(32), Some(2), Some(0), None),
+        Col::BigInt => ("bigint", "int8", Some(64), Some(2), Some(0), None),
+        Col::Real => ("real", "float4", Some(24), Some(2), None, None),
+        Col::Double => ("double precision", "float8", Some(53), Some(2), None, None),
+        Col::Boolean => ("boolean", "bool", None, None, None, None),
+        Col::Text => ("text", "text", None, None, None, None),
+        Col::Bytea => ("bytea", "bytea", None, None, None, None),
+        Col::Timestamp => (
+            "timestamp without time zone",
+            "timestamp",
+            None,
+            None,
+            None,
+            Some(6),
+        ),
+        Col::TimestampTz => (
+            "timestamp with time zone",
+            "timestamptz",
+            None,
+            None,
+            None,
+            Some(6),
+        ),
+        Col::Date => ("date", "date", None, None, None, Some(0)),
+        Col::Numeric { precision, scale } => (
+            "numeric",
+            "numeric",
+            Some(i32::from(precision)),
+            Some(10),
+            Some(i32::from(scale)),
+            None,
+        ),
+    }
+}
+
+fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
+    let names: &[(&str, DataType)] = &[
+        ("table_catalog", TEXT),
+        ("table_schema", TEXT),
+        ("table_name", TEXT),
+        ("column_name", TEXT),
+        ("ordinal_position", INT4),
+        ("column_default", TEXT),
+        ("is_nullable", TEXT),
+        ("data_type", TEXT),
+        ("character_maximum_length", INT4),
+        ("character_octet_length", INT4),
+        ("numeric_precision", INT4),
+        ("numeric_precision_radix", INT4),
+        ("numeric_scale", INT4),
+        ("datetime_precision", INT4),
+        ("interval_type", TEXT),
+        ("interval_precision", INT4),
+        ("character_set_catalog", TEXT),
+        ("character_set_schema", TEXT),
+        ("character_set_name", TEXT),
+        ("collation_catalog", TEXT),
+        ("collation_schema", TEXT),
+        ("collation_name", TEXT),
+        ("domain_catalog", TEXT),
+        ("domain_schema", TEXT),
+        ("domain_name", TEXT),
+        ("udt_catalog", TEXT),
+        ("udt_schema", TEXT),
+        ("udt_name", TEXT),
+        ("scope_catalog", TEXT),
+        ("scope_schema", TEXT),
+        ("scope_name", TEXT),
+        ("maximum_cardinality", INT4),
+        ("dtd_identifier", TEXT),
+        ("is_self_referencing", TEXT),
+        ("is_identity", TEXT),
+        ("identity_generation", TEXT),
+        ("identity_start", TEXT),
+        ("identity_increment", TEXT),
+        ("identity_maximum", TEXT),
+        ("identity_minimum", TEXT),
+        ("identity_cycle", TEXT),
+        ("is_generated", TEXT),
+        ("generation_expression", TEXT),
+        ("is_updatable", TEXT),
+    ];
+    let opt = |v: Option<i32>| ScalarValue::Int32(v);
+    let mut rows = Vec::new();
+    for t in tables {
+        for (i, c) in t.def.columns.iter().enumerate() {
+            let (data_type, udt, precision, radix, scale, dt_precision) = sql_type(c.data_type);
+            let not_null = t.def.primary_key == Some(i) || !c.nullable;
+            let octets = (c.data_type == Col::Text).then_some(1_073_741_824);
+            rows.push(vec![
+                text(db),
+                text("public"),
+                text(t.def.name.clone()),
+                text(c.name.clone()),
+                int4(i as i32 + 1),
+                opt_text(
+                    c.default
+                        .as_ref()
+                        .map(|d| super::functions::deparse_default(d, c.data_type)),
+                ),
+                yes(!not_null),
+                text(data_type),
+                null(),
+                opt(octets),
+                opt(precision),
+                opt(radix),
+                opt(scale),
+                opt(dt_precision),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                text(db),
+                text("pg_catalog"),
+                text(udt),
+                null(),
+                null(),
+                null(),
+                null(),
+                text((i + 1).to_string()),
+                yes(false),
+                yes(false),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                yes(false),
+                text("NEVER"),
+                null(),
+                yes(true),
+            ]);
+        }
+    }
+    batch(names, rows)
+}
+
+/// The primary key, and the NOT NULL checks PostgreSQL 15 lists here (named `nsp_rel_attnum_not_null`).
+fn table_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
+    let mut rows = Vec::new();
+    for t in tables {
+        let row = |name: String, kind: &str| {
+            vec![
+                text(db),
+                text("public"),
+                text(name),
+                text(db),
+                text("public"),
+                text(t.def.name.clone()),
+                text(kind),
+                yes(false),
+                yes(false),
+                yes(true),
+                if kind == "PRIMARY KEY" {
+                    yes(true)
+                } else {
+                    null()
+                },
+            ]
+        };
+        if t.def.primary_key.is_some() {
+            rows.push(row(t.pk_name(), "PRIMARY KEY"));
+        }
+        for (i, c) in t.def.columns.iter().enumerate() {
+            if t.def.primary_key == Some(i) || !c.nullable {
+                rows.push(row(
+                    format!("{}_{}_{}_not_null", oids::PUBLIC, t.oid, i + 1),
+                    "CHECK",
+                ));
+            }
+        }
+    }
+    batch(
+        &[
+            ("constraint_catalog", TEXT),
+            ("constraint_schema", TEXT),
+            ("constraint_name", TEXT),
+            ("table_catalog", TEXT),
+            ("table_schema", TEXT),
+            ("table_name", TEXT),
+            ("constraint_type", TEXT),
+            ("is_deferrable", TEXT),
+            ("initially_deferred", TEXT),
+            ("enforced", TEXT),
+            ("nulls_distinct", TEXT),
+        ],
+        rows,
+    )
+}
+
+fn key_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
+    let rows = tables
+        .iter()
+        .filter_map(|t| {
+            let pk = t.def.primary_key?;
+            Some(vec![
+                text(db),
+                text("public"),
+                text(t.pk_name()),
+                text(db),
+                text("public"),
+                text(t.def.name.clone()),
+                text(t.def.columns[pk].name.clone()),
+                int4(1),
+                null(),
+            ])
+        })
+        .collect();
+    batch(
+        &[
+            ("constraint_catalog", TEXT),
+            ("constraint_schema", TEXT),
+            ("constraint_name", TEXT),
+            ("table_catalog", TEXT),
+            ("table_schema", TEXT),
+            ("table_name", TEXT),
+            ("column_name", TEXT),
+            ("ordinal_position", INT4),
+            ("position_in_unique_constraint", INT4),
+        ],
+        rows,
+    )
+}
+
+fn constraint_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
+    let rows = tables
+        .iter()
+        .filter_map(|t| {
+            let pk = t.def.primary_key?;
+            Some(vec![
+                text(db),
+                text("public"),
+                text(t.def.name.clone()),
+                text(t.def.columns[pk].name.clone()),
+                text(db),
+                text("public"),
+                text(t.pk_name()),
+            ])
+        })
+        .collect();
+    batch(
+        &[
+            ("table_catalog", TEXT),
+            ("table_schema", TEXT),
+            ("table_name", TEXT),
+            ("column_name", TEXT),
+            ("constraint_catalog", TEXT),
+            ("constraint_schema", TEXT),
+            ("constraint_name", TEXT),
+        ],
+        rows,
+    )
+}

@@ -1,0 +1,250 @@
+"""Raw pg_catalog and information_schema queries, the kind ORMs, drivers and GUI tools send.
+
+Every query is restricted to the test's own `<prefix>_items` table (ITEMS_DDL in conftest.py) and ordered, so
+its answer is the same on OmenDB and PostgreSQL for the same DDL. OIDs are only ever compared with each other,
+never with numbers. One query per test, so expected failures stay fine-grained.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from conftest import target
+
+INVALID_PARAMETER_VALUE = "22023"
+
+# (attname, attnum, attnotnull, atthasdef, format_type) of ITEMS_DDL.
+ITEMS_ATTRIBUTES = [
+    ("id", 1, True, False, "bigint"),
+    ("name", 2, True, True, "text"),
+    ("qty", 3, False, False, "integer"),
+    ("price", 4, False, False, "numeric(10,2)"),
+    ("created", 5, False, False, "timestamp without time zone"),
+    ("flag", 6, False, False, "boolean"),
+    ("data", 7, False, False, "bytea"),
+]
+
+
+def one(conn: psycopg.Connection, query: str, params=None):
+    rows = conn.execute(query, params).fetchall()
+    assert len(rows) == 1 and len(rows[0]) == 1, rows
+    return rows[0][0]
+
+
+# --- pg_catalog ---------------------------------------------------------------------------------------------
+
+
+def test_pg_class(conn, items):
+    rows = conn.execute(
+        """SELECT relname, relkind, relnatts, relhasindex, relpersistence
+             FROM pg_catalog.pg_class
+            WHERE relname IN (%s, %s)
+            ORDER BY relname""",
+        (items, f"{items}_pkey"),
+    ).fetchall()
+    assert rows == [
+        (items, "r", 7, True, "p"),
+        (f"{items}_pkey", "i", 1, False, "p"),
+    ]
+
+
+def test_pg_class_namespace(conn, items):
+    rows = conn.execute(
+        """SELECT c.relname, n.nspname
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relname LIKE %s
+            ORDER BY c.relname""",
+        (f"{items}%",),
+    ).fetchall()
+    assert rows == [(items, "public"), (f"{items}_pkey", "public")]
+
+
+def test_pg_attribute(conn, items):
+    rows = conn.execute(
+        """SELECT a.attname, a.attnum, a.attnotnull, a.atthasdef, pg_catalog.format_type(a.atttypid, a.atttypmod)
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+            WHERE c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY a.attnum""",
+        (items,),
+    ).fetchall()
+    assert rows == ITEMS_ATTRIBUTES
+
+
+def test_pg_index(conn, items):
+    rows = conn.execute(
+        """SELECT ic.relname, i.indisprimary, i.indisunique, i.indnatts
+             FROM pg_catalog.pg_index i
+             JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+             JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+            WHERE c.relname = %s
+            ORDER BY ic.relname""",
+        (items,),
+    ).fetchall()
+    assert rows == [(f"{items}_pkey", True, True, 1)]
+
+
+def test_pg_constraint(conn, items):
+    # contype 'n' (NOT NULL constraints) only exists from PostgreSQL 18 on; the reference is 15.
+    rows = conn.execute(
+        """SELECT co.conname, co.contype
+             FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid
+            WHERE c.relname = %s AND co.contype <> 'n'
+            ORDER BY co.conname""",
+        (items,),
+    ).fetchall()
+    assert rows == [(f"{items}_pkey", "p")]
+
+
+def test_pg_attrdef(conn, items):
+    rows = conn.execute(
+        """SELECT a.attname, pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+             FROM pg_catalog.pg_attrdef d
+             JOIN pg_catalog.pg_class c ON c.oid = d.adrelid
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+            WHERE c.relname = %s
+            ORDER BY d.adnum""",
+        (items,),
+    ).fetchall()
+    assert rows == [("name", "'x'::text")]
+
+
+def test_pg_namespace(conn):
+    names = {row[0] for row in conn.execute("SELECT nspname FROM pg_catalog.pg_namespace").fetchall()}
+    assert {"public", "pg_catalog"} <= names
+
+
+def test_pg_type_int4(conn):
+    rows = conn.execute(
+        "SELECT typname, typlen, typtype, typcategory FROM pg_catalog.pg_type WHERE typname = 'int4'"
+    ).fetchall()
+    assert rows == [("int4", 4, "b", "N")]
+
+
+def test_pg_settings_work_mem(conn):
+    rows = conn.execute(
+        "SELECT name, setting, unit, vartype, context FROM pg_catalog.pg_settings WHERE name = 'work_mem'"
+    ).fetchall()
+    assert rows == [("work_mem", "4096", "kB", "integer", "user")]
+
+
+# --- functions ----------------------------------------------------------------------------------------------
+
+
+def test_version(conn):
+    version = one(conn, "SELECT pg_catalog.version()")
+    assert isinstance(version, str) and version.startswith("PostgreSQL "), version
+
+
+def test_server_version_num(conn):
+    value = one(conn, "SELECT current_setting('server_version_num')")
+    assert isinstance(value, str) and value.isdigit(), value
+    if target() == "omendb":
+        assert int(value) >= 150000, value
+
+
+def test_current_schema(conn):
+    assert one(conn, "SELECT current_schema()") == "public"
+
+
+def test_current_database(conn, db):
+    assert one(conn, "SELECT current_database()") == db.dbname
+
+
+def test_pg_table_is_visible(conn, items):
+    assert one(conn, "SELECT pg_catalog.pg_table_is_visible(%s::regclass)", (items,)) is True
+
+
+def test_regclass_oid_join(conn, items):
+    rows = conn.execute(
+        f"""SELECT c.relname, c.relkind
+              FROM pg_catalog.pg_class c
+             WHERE '{items}'::regclass::oid = c.oid"""
+    ).fetchall()
+    assert rows == [(items, "r")]
+
+
+def test_set_config(conn):
+    assert one(conn, "SELECT set_config('application_name', 'x', false)") == "x"
+    assert one(conn, "SHOW application_name") == "x"
+    assert one(conn, "SELECT current_setting('application_name')") == "x"
+
+
+# --- SET / SHOW ---------------------------------------------------------------------------------------------
+
+
+def test_show_work_mem_default(conn):
+    assert one(conn, "SHOW work_mem") == "4MB"
+
+
+def test_set_work_mem(conn):
+    conn.execute("SET work_mem = '64MB'")
+    assert one(conn, "SHOW work_mem") == "64MB"
+
+
+def test_set_work_mem_invalid(conn):
+    with pytest.raises(psycopg.Error) as caught:
+        conn.execute("SET work_mem = 'lots'")
+    assert caught.value.sqlstate == INVALID_PARAMETER_VALUE, caught.value
+    assert one(conn, "SHOW work_mem") == "4MB"  # unchanged, and the session still works
+
+
+# --- information_schema -------------------------------------------------------------------------------------
+
+
+def test_information_schema_tables(conn, items):
+    rows = conn.execute(
+        """SELECT table_schema, table_name, table_type
+             FROM information_schema.tables
+            WHERE table_name = %s""",
+        (items,),
+    ).fetchall()
+    assert rows == [("public", items, "BASE TABLE")]
+
+
+def test_information_schema_columns(conn, items):
+    rows = conn.execute(
+        """SELECT column_name, ordinal_position, data_type, is_nullable, column_default,
+                  numeric_precision, numeric_scale, character_maximum_length
+             FROM information_schema.columns
+            WHERE table_schema = 'public' AND table_name = %s
+            ORDER BY ordinal_position""",
+        (items,),
+    ).fetchall()
+    assert rows == [
+        ("id", 1, "bigint", "NO", None, 64, 0, None),
+        ("name", 2, "text", "NO", "'x'::text", None, None, None),
+        ("qty", 3, "integer", "YES", None, 32, 0, None),
+        ("price", 4, "numeric", "YES", None, 10, 2, None),
+        ("created", 5, "timestamp without time zone", "YES", None, None, None, None),
+        ("flag", 6, "boolean", "YES", None, None, None, None),
+        ("data", 7, "bytea", "YES", None, None, None, None),
+    ]
+
+
+def test_information_schema_table_constraints(conn, items):
+    # PostgreSQL also lists each NOT NULL column as a CHECK constraint named after OIDs; those are left out.
+    rows = conn.execute(
+        """SELECT constraint_schema, constraint_name, table_schema, table_name, constraint_type
+             FROM information_schema.table_constraints
+            WHERE table_name = %s AND constraint_type <> 'CHECK'
+            ORDER BY constraint_name""",
+        (items,),
+    ).fetchall()
+    assert rows == [("public", f"{items}_pkey", "public", items, "PRIMARY KEY")]
+
+
+def test_information_schema_key_column_usage(conn, items):
+    rows = conn.execute(
+        """SELECT constraint_name, table_schema, table_name, column_name, ordinal_position
+             FROM information_schema.key_column_usage
+            WHERE table_name = %s
+            ORDER BY constraint_name, ordinal_position""",
+        (items,),
+    ).fetchall()
+    assert rows == [(f"{items}_pkey", "public", items, "id", 1)]
+
+
+def test_information_schema_schemata(conn):
+    names = {row[0] for row in conn.execute("SELECT schema_name FROM information_schema.schemata").fetchall()}
+    assert "public" in names

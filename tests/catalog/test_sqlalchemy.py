@@ -1,0 +1,190 @@
+"""SQLAlchemy 2 (postgresql+psycopg dialect): connecting, the Inspector, MetaData.reflect and Core DDL / DML.
+
+The dialect learns about the server from `version()`, `current_schema()` and friends when it connects, and
+the Inspector reflects tables through its own pg_catalog queries; these tests check the answers an
+application sees, not the queries.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy import types as sat
+from sqlalchemy.dialects import postgresql as pgt
+
+from conftest import target
+
+ITEMS_COLUMNS = ["id", "name", "qty", "price", "created", "flag", "data"]
+
+
+def test_connect_select_1(engine):
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("select 1")).scalar_one() == 1
+        assert connection.execute(sa.text("select 1 + :n"), {"n": 41}).scalar_one() == 42
+        # What the dialect detected on connect (from version(), current_schema() and SHOW).
+        version = engine.dialect.server_version_info
+        assert len(version) >= 2 and all(isinstance(part, int) for part in version), version
+        if target() == "omendb":
+            assert version >= (15,), version
+        assert engine.dialect.default_schema_name == "public"
+        assert connection.dialect.get_isolation_level(connection.connection.dbapi_connection) == "READ COMMITTED"
+
+
+def test_inspector_table_names(engine, items):
+    inspector = sa.inspect(engine)
+    assert items in inspector.get_table_names()
+    assert items in inspector.get_table_names(schema="public")
+
+
+def test_inspector_columns(engine, items):
+    columns = sa.inspect(engine).get_columns(items)
+    assert [c["name"] for c in columns] == ITEMS_COLUMNS
+
+    by_name = {c["name"]: c for c in columns}
+    expected_types = {
+        "id": sat.BIGINT,
+        "name": sat.TEXT,
+        "qty": sat.INTEGER,
+        "price": sat.NUMERIC,
+        "created": sat.TIMESTAMP,
+        "flag": sat.BOOLEAN,
+        "data": pgt.BYTEA,
+    }
+    for name, type_class in expected_types.items():
+        assert isinstance(by_name[name]["type"], type_class), (name, by_name[name]["type"])
+    assert (by_name["price"]["type"].precision, by_name["price"]["type"].scale) == (10, 2)
+    assert by_name["created"]["type"].timezone is False
+    assert str(by_name["price"]["type"].compile(dialect=engine.dialect)) == "NUMERIC(10, 2)"
+    assert str(by_name["created"]["type"].compile(dialect=engine.dialect)) == "TIMESTAMP WITHOUT TIME ZONE"
+
+    assert {c["name"]: c["nullable"] for c in columns} == {
+        "id": False,
+        "name": False,
+        "qty": True,
+        "price": True,
+        "created": True,
+        "flag": True,
+        "data": True,
+    }
+    assert {c["name"]: c["default"] for c in columns} == {
+        "id": None,
+        "name": "'x'::text",
+        "qty": None,
+        "price": None,
+        "created": None,
+        "flag": None,
+        "data": None,
+    }
+    assert [c["autoincrement"] for c in columns] == [False] * len(ITEMS_COLUMNS)
+
+
+def test_inspector_pk_constraint(engine, items):
+    pk = sa.inspect(engine).get_pk_constraint(items)
+    assert pk["constrained_columns"] == ["id"]
+    assert pk["name"] == f"{items}_pkey"
+
+
+def test_inspector_foreign_keys(engine, items):
+    assert sa.inspect(engine).get_foreign_keys(items) == []
+
+
+def test_inspector_indexes(engine, items):
+    # The primary key's index is reported by get_pk_constraint, not here.
+    assert sa.inspect(engine).get_indexes(items) == []
+
+
+def test_inspector_unique_constraints(engine, items):
+    assert sa.inspect(engine).get_unique_constraints(items) == []
+
+
+def test_inspector_schema_names(engine):
+    schemas = sa.inspect(engine).get_schema_names()
+    assert "public" in schemas
+    assert "pg_catalog" not in schemas  # the dialect leaves out pg_* schemas
+
+
+def test_inspector_view_names(engine, items):
+    views = sa.inspect(engine).get_view_names()
+    assert isinstance(views, list)
+    assert items not in views
+
+
+def test_inspector_has_table(engine, items, db):
+    inspector = sa.inspect(engine)
+    assert inspector.has_table(items) is True
+    assert inspector.has_table(db.name("missing")) is False
+    assert inspector.has_table(items, schema="public") is True
+
+
+def test_metadata_reflect(engine, items, db):
+    metadata = sa.MetaData()
+    metadata.reflect(engine, only=[items])
+    assert list(metadata.tables) == [items]
+
+    table = metadata.tables[items]
+    assert [c.name for c in table.columns] == ITEMS_COLUMNS
+    assert [c.name for c in table.primary_key.columns] == ["id"]
+    assert table.primary_key.name == f"{items}_pkey"
+    assert table.c.name.nullable is False
+    assert table.c.qty.nullable is True
+    assert table.c.name.server_default is not None
+    assert str(table.c.name.server_default.arg) == "'x'::text"
+    assert isinstance(table.c.price.type, sat.NUMERIC)
+    assert (table.c.price.type.precision, table.c.price.type.scale) == (10, 2)
+
+    # The reflected table is usable for DML: the server default fills `name`.
+    with engine.begin() as connection:
+        connection.execute(table.insert().values(id=1, qty=2))
+        assert connection.execute(sa.select(table.c.id, table.c.name, table.c.qty)).all() == [(1, "x", 2)]
+
+
+def test_core_create_all_roundtrip(engine, db):
+    metadata = sa.MetaData()
+    widgets = sa.Table(
+        db.adopt(db.name("widgets")),
+        metadata,
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("name", sa.Text, nullable=False, server_default="x"),
+        sa.Column("qty", sa.Integer),
+        sa.Column("price", sa.Numeric(10, 2)),
+        sa.Column("created", sa.DateTime),
+        sa.Column("flag", sa.Boolean),
+        sa.Column("data", sa.LargeBinary),
+    )
+    metadata.create_all(engine)
+    assert sa.inspect(engine).has_table(widgets.name)
+
+    created = datetime.datetime(2024, 2, 29, 12, 34, 56, 789000)
+    rows = [
+        {"id": 1, "name": "bolt", "qty": 10, "price": Decimal("0.25"), "created": created, "flag": True,
+         "data": b"\x00\x01\xff"},
+        {"id": 2, "name": "nut", "qty": None, "price": Decimal("12345678.90"), "created": None, "flag": False,
+         "data": None},
+    ]
+    with engine.begin() as connection:
+        connection.execute(widgets.insert(), rows)
+        connection.execute(widgets.insert().values(id=3))
+
+    with engine.connect() as connection:
+        got = connection.execute(sa.select(widgets).order_by(widgets.c.id)).mappings().all()
+        assert [dict(r) for r in got] == rows + [
+            {"id": 3, "name": "x", "qty": None, "price": None, "created": None, "flag": None, "data": None}
+        ]
+        assert connection.execute(
+            sa.select(widgets.c.name).where(widgets.c.price > Decimal("1")).order_by(widgets.c.id)
+        ).scalars().all() == ["nut"]
+        assert connection.execute(sa.select(sa.func.count()).select_from(widgets)).scalar_one() == 3
+
+    with engine.begin() as connection:
+        connection.execute(widgets.update().where(widgets.c.id == 1).values(qty=widgets.c.qty + 1))
+        connection.execute(widgets.delete().where(widgets.c.id == 2))
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(widgets.c.id, widgets.c.qty).order_by(widgets.c.id)).all() == [
+            (1, 11),
+            (3, None),
+        ]
+
+    metadata.drop_all(engine)
+    assert not sa.inspect(engine).has_table(widgets.name)
