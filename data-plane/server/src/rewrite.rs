@@ -129,14 +129,23 @@ pub fn rewrite(
                 }
             }
         }
-        Statement::Query(q) => {
-            if let SetExpr::Select(select) = q.body.as_mut() {
-                unique_output_names(&mut select.projection);
-            }
-        }
+        Statement::Query(q) => unique_names_in(q.body.as_mut()),
         _ => {}
     }
     Ok(())
+}
+
+/// Every SELECT whose columns make the result: the query's, or each branch of a UNION / INTERSECT / EXCEPT.
+fn unique_names_in(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => unique_output_names(&mut select.projection),
+        SetExpr::SetOperation { left, right, .. } => {
+            unique_names_in(left);
+            unique_names_in(right);
+        }
+        SetExpr::Query(q) => unique_names_in(q.body.as_mut()),
+        _ => {}
+    }
 }
 
 /// Replaces `alias.column` with `table.column` throughout `e`, subqueries included.

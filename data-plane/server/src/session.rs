@@ -397,14 +397,6 @@ impl Session {
         sql: String,
     ) -> Vec<(Option<Prepared>, Result<Output>)> {
         let sql = sql.as_str();
-        if let Some(out) = crate::describe::answer(
-            sql,
-            &self.engine.db,
-            &self.engine.config.database,
-            &self.user,
-        ) {
-            return vec![(None, Ok(out))];
-        }
         let stmts = match parse(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -432,6 +424,7 @@ impl Session {
         if implicit {
             self.begin();
         }
+        let single = stmts.len() == 1 && self.tx == Tx::Idle;
         let mut out = Vec::new();
         for stmt in stmts {
             let (p, r) = match self.prepare_stmt(stmt, &[]).await {
@@ -450,6 +443,15 @@ impl Session {
             if failed || copy {
                 break;
             }
+        }
+        // psql's `\d table` reads columns with a correlated subquery DataFusion cannot decorrelate yet
+        // (a non-equality on an outer column): only a statement that failed to plan is answered from the
+        // engine's catalog by describe.rs, with the OIDs the real catalog gives.
+        if single
+            && matches!(out.as_slice(), [(_, Err(_))])
+            && let Some(answer) = crate::describe::answer(sql, &self.engine.db)
+        {
+            out = vec![(None, Ok(answer))];
         }
         if implicit {
             if self.tx == Tx::Active {

@@ -20,7 +20,7 @@ use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CaseWhen, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
     FunctionArguments, GroupByExpr, Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem,
-    SetExpr, Statement, TableFactor, Value, visit_expressions_mut,
+    SetExpr, Statement, TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
 };
 
 const NAME: &str = "omendb_single";
@@ -47,12 +47,68 @@ const AGGREGATES: &[&str] = &[
 ];
 
 pub fn rewrite(stmt: &mut Statement) {
+    let _ = stmt.visit(&mut OutputExists);
     let _ = visit_expressions_mut(stmt, |e| {
         if let Expr::Subquery(q) = e {
             *e = scalar(q.as_ref().clone());
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// EXISTS in a SELECT's output columns as a count: DataFusion decorrelates EXISTS only in a filter.
+struct OutputExists;
+
+impl VisitorMut for OutputExists {
+    type Break = ();
+
+    fn post_visit_select(&mut self, s: &mut Select) -> ControlFlow<()> {
+        for item in &mut s.projection {
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+                let _ = visit_expressions_mut(e, |x| {
+                    if let Expr::Exists { subquery, negated } = x {
+                        *x = exists_as_count(subquery.as_ref().clone(), *negated);
+                    }
+                    ControlFlow::<()>::Continue(())
+                });
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `EXISTS (q)` as `(SELECT count(1) FROM ...) > 0` (`= 0` for NOT EXISTS), outer-only filters of `q`
+/// taken out as a guard.
+fn exists_as_count(mut q: Query, negated: bool) -> Expr {
+    if let SetExpr::Select(s) = q.body.as_mut() {
+        s.projection = vec![SelectItem::UnnamedExpr(call(
+            "count",
+            vec![Expr::Value(Value::Number("1".into(), false).into())],
+        ))];
+    }
+    let outer = take_outer_conjuncts(&mut q);
+    let count = Expr::BinaryOp {
+        left: Box::new(Expr::Subquery(Box::new(q))),
+        op: if negated {
+            BinaryOperator::Eq
+        } else {
+            BinaryOperator::Gt
+        },
+        right: Box::new(Expr::Value(Value::Number("0".into(), false).into())),
+    };
+    match (outer, negated) {
+        (None, _) => count,
+        (Some(o), false) => and(o, count),
+        // NOT EXISTS holds when the outer filter fails, or no row matches the rest.
+        (Some(o), true) => Expr::BinaryOp {
+            left: Box::new(Expr::UnaryOp {
+                op: datafusion::sql::sqlparser::ast::UnaryOperator::Not,
+                expr: Box::new(Expr::Nested(Box::new(o))),
+            }),
+            op: BinaryOperator::Or,
+            right: Box::new(count),
+        },
+    }
 }
 
 /// A scalar subquery in a form DataFusion plans.
@@ -140,21 +196,7 @@ fn hoist_outer_arguments(q: &Query) -> Option<Expr> {
             .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
             .collect();
     }
-    // EXISTS as a count: DataFusion decorrelates EXISTS only in a filter, an aggregate anywhere.
-    let mut exists = with_output(call(
-        "count",
-        vec![Expr::Value(Value::Number("1".into(), false).into())],
-    ));
-    let outer = take_outer_conjuncts(&mut exists);
-    let exists = Expr::BinaryOp {
-        left: Box::new(Expr::Subquery(Box::new(exists))),
-        op: BinaryOperator::Gt,
-        right: Box::new(Expr::Value(Value::Number("0".into(), false).into())),
-    };
-    let condition = match outer {
-        Some(o) => and(o, exists),
-        None => exists,
-    };
+    let condition = exists_as_count(q.clone(), false);
     Some(guarded(Some(condition), Expr::Function(outer_call)))
 }
 
@@ -468,6 +510,12 @@ mod tests {
              CASE WHEN a.flag THEN (SELECT omendb_single(d.y) FROM d WHERE d.id = a.id) END) END FROM a"
         );
         // Aggregated, limited or multi-column subqueries are DataFusion's already.
+        assert_eq!(
+            rw(
+                "SELECT a.x AND EXISTS (SELECT 1 FROM b WHERE b.id = a.id AND a.y) FROM a WHERE EXISTS (SELECT 1 FROM b)"
+            ),
+            "SELECT a.x AND a.y AND (SELECT count(1) FROM b WHERE b.id = a.id) > 0 FROM a WHERE EXISTS (SELECT 1 FROM b)"
+        );
         for sql in [
             "SELECT (SELECT count(*) FROM b WHERE b.id = a.id) FROM a",
             "SELECT (SELECT b.x FROM b WHERE b.id = a.id LIMIT 1) FROM a",

@@ -519,11 +519,123 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         }),
     );
     add(
+        "pg_relation_is_publishable",
+        exact(&[&[OID], &[TEXT]], Volatility::Stable),
+        BOOL,
+        // No publications (logical replication) here.
+        Arc::new(|a| Ok(ScalarValue::Boolean((!a[0].is_null()).then_some(false)))),
+    );
+    add(
+        "pg_get_statisticsobjdef_columns",
+        exact(&[&[OID]], Volatility::Stable),
+        TEXT,
+        Arc::new(|_| Ok(ScalarValue::Null)),
+    );
+    for (name, result) in [
+        ("pg_get_function_result", true),
+        ("pg_get_function_arguments", false),
+    ] {
+        add(
+            name,
+            exact(&[&[OID]], Volatility::Stable),
+            TEXT,
+            Arc::new(move |a| {
+                let Some(o) = int_arg(&a[0]) else {
+                    return Ok(ScalarValue::Null);
+                };
+                Ok(ScalarValue::Utf8(oids::function_signature(o).map(
+                    |(ret, args)| {
+                        if result { ret } else { args }
+                    },
+                )))
+            }),
+        );
+    }
+    // Sizes are the table's chunk files (and learned models): rows only in the commit log so far count 0.
+    for (name, part) in [
+        ("pg_relation_size", Size::Data),
+        ("pg_table_size", Size::Data),
+        ("pg_indexes_size", Size::Index),
+        ("pg_total_relation_size", Size::Total),
+    ] {
+        let c = src.clone();
+        add(
+            name,
+            exact(&[&[OID]], Volatility::Volatile),
+            DataType::Int64,
+            Arc::new(move |a| {
+                let Some(o) = int_arg(&a[0]) else {
+                    return Ok(ScalarValue::Null);
+                };
+                let tables = c.tables()?;
+                let Some(t) = tables.iter().find(|t| t.oid == o) else {
+                    return Ok(ScalarValue::Null);
+                };
+                Ok(ScalarValue::Int64(Some(size(&c, &t.def.name, part))))
+            }),
+        );
+    }
+    let c = src.clone();
+    add(
+        "pg_database_size",
+        exact(&[&[TEXT], &[OID]], Volatility::Volatile),
+        DataType::Int64,
+        Arc::new(move |a| {
+            if a[0].is_null() {
+                return Ok(ScalarValue::Null);
+            }
+            let tables = c.tables()?;
+            Ok(ScalarValue::Int64(Some(
+                tables
+                    .iter()
+                    .map(|t| size(&c, &t.def.name, Size::Total))
+                    .sum(),
+            )))
+        }),
+    );
+    for (name, upper) in [("array_upper", true), ("array_lower", false)] {
+        add(
+            name,
+            Signature::any(2, Volatility::Immutable),
+            DataType::Int32,
+            Arc::new(move |a| {
+                // One-dimensional arrays, subscripts from 1; NULL for an empty array or another dimension.
+                let n = match &a[0] {
+                    ScalarValue::List(l) if !arrow_array::Array::is_null(l.as_ref(), 0) => {
+                        arrow_array::Array::len(l.value(0).as_ref())
+                    }
+                    _ => return Ok(ScalarValue::Null),
+                };
+                let dim = int_arg(&a[1]);
+                Ok(ScalarValue::Int32(
+                    (dim == Some(1) && n > 0).then_some(if upper { n as i32 } else { 1 }),
+                ))
+            }),
+        );
+    }
+    add(
         "pg_size_pretty",
         exact(&[&[DataType::Int64]], Volatility::Immutable),
         TEXT,
         Arc::new(|a| Ok(ScalarValue::Utf8(int_arg(&a[0]).map(size_pretty)))),
     );
+}
+
+#[derive(Clone, Copy)]
+enum Size {
+    Data,
+    Index,
+    Total,
+}
+
+fn size(src: &Source, table: &str, part: Size) -> i64 {
+    let Ok(s) = src.db.stats(table) else { return 0 };
+    let (data, index) = (s.file_bytes as i64, s.index_bytes as i64);
+    match part {
+        Size::Data => data,
+        Size::Index => index,
+        Size::Total => data + index,
+    }
 }
 
 /// The OID of relation `name` (`t`, `public.t`, `"T"`, `pg_catalog.pg_class`, an index name), if any.
@@ -765,7 +877,7 @@ fn json_value(v: &ScalarValue) -> String {
 pub fn index_def(t: &Table) -> String {
     let pk = t.def.primary_key.expect("a primary key");
     format!(
-        "CREATE UNIQUE INDEX {} ON public.{} USING btree ({})",
+        "CREATE UNIQUE INDEX {} ON public.{} USING learned ({})",
         quote_ident(&t.pk_name()),
         quote_ident(&t.def.name),
         quote_ident(&t.def.columns[pk].name)

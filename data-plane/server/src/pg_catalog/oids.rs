@@ -18,7 +18,8 @@ pub const DATABASE: i64 = 16384;
 /// The tenant's login role (every tenant connection logs in as the database's owner).
 pub const TENANT_ROLE: i64 = 16385;
 pub const HEAP_AM: i64 = 2;
-pub const BTREE_AM: i64 = 403;
+/// Primary keys are learned indexes: an access method of ours (what psql's `\d` and `pg_indexes` show).
+pub const LEARNED_AM: i64 = 9900;
 pub const DEFAULT_TABLESPACE: i64 = 1663;
 pub const DEFAULT_COLLATION: i64 = 100;
 
@@ -52,6 +53,7 @@ pub const SYSTEM_RELATIONS: &[(&str, i64, char)] = &[
     ("pg_am", 2601, 'r'),
     ("pg_attrdef", 2604, 'r'),
     ("pg_attribute", 1249, 'r'),
+    ("pg_auth_members", 1261, 'r'),
     ("pg_authid", 1260, 'r'),
     ("pg_cast", 2605, 'r'),
     ("pg_class", 1259, 'r'),
@@ -62,6 +64,7 @@ pub const SYSTEM_RELATIONS: &[(&str, i64, char)] = &[
     ("pg_description", 2609, 'r'),
     ("pg_enum", 3501, 'r'),
     ("pg_extension", 3079, 'r'),
+    ("pg_foreign_table", 3118, 'r'),
     ("pg_index", 2610, 'r'),
     ("pg_indexes", 12043, 'v'),
     ("pg_inherits", 2611, 'r'),
@@ -70,7 +73,13 @@ pub const SYSTEM_RELATIONS: &[(&str, i64, char)] = &[
     ("pg_namespace", 2615, 'r'),
     ("pg_opclass", 2616, 'r'),
     ("pg_operator", 2617, 'r'),
+    ("pg_partitioned_table", 3350, 'r'),
+    ("pg_policy", 3256, 'r'),
     ("pg_proc", 1255, 'r'),
+    ("pg_publication", 6104, 'r'),
+    ("pg_publication_namespace", 6237, 'r'),
+    ("pg_publication_rel", 6106, 'r'),
+    ("pg_rewrite", 2618, 'r'),
     ("pg_roles", 12000, 'v'),
     ("pg_sequence", 2224, 'r'),
     ("pg_sequences", 12048, 'v'),
@@ -78,6 +87,7 @@ pub const SYSTEM_RELATIONS: &[(&str, i64, char)] = &[
     ("pg_stat_activity", 12222, 'v'),
     ("pg_stat_user_indexes", 12192, 'v'),
     ("pg_stat_user_tables", 12161, 'v'),
+    ("pg_statistic_ext", 3381, 'r'),
     ("pg_tables", 12033, 'v'),
     ("pg_tablespace", 1213, 'r'),
     ("pg_trigger", 2620, 'r'),
@@ -153,6 +163,31 @@ pub static TYPES: LazyLock<HashMap<i64, (String, i64)>> = LazyLock::new(|| {
         })
         .collect()
 });
+
+/// A built-in function's result type and argument types as `pg_get_function_result` and
+/// `pg_get_function_arguments` print them.
+pub fn function_signature(oid: i64) -> Option<(String, String)> {
+    static FUNCTIONS: LazyLock<HashMap<i64, (i64, String)>> = LazyLock::new(|| {
+        let tsv = include_str!("data/pg_proc_names.tsv");
+        let mut lines = tsv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+        let col = |n: &str| header.iter().position(|h| *h == n).expect("pg_proc column");
+        let (o, r, a) = (col("oid"), col("prorettype"), col("proargtypes"));
+        lines
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                Some((f[o].parse().ok()?, (f[r].parse().ok()?, f[a].to_string())))
+            })
+            .collect()
+    });
+    let (ret, args) = FUNCTIONS.get(&oid)?;
+    let args = args
+        .split_whitespace()
+        .filter_map(|t| format_type(t.parse().ok()?, None))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((format_type(*ret, None)?, args))
+}
 
 /// `format_type(oid, typmod)`: PostgreSQL's SQL name of a type, with its modifier.
 pub fn format_type(oid: i64, typmod: Option<i32>) -> Option<String> {

@@ -16,6 +16,7 @@ pub const NAMES: &[&str] = &[
     "pg_am",
     "pg_attrdef",
     "pg_attribute",
+    "pg_auth_members",
     "pg_authid",
     "pg_cast",
     "pg_class",
@@ -26,6 +27,7 @@ pub const NAMES: &[&str] = &[
     "pg_description",
     "pg_enum",
     "pg_extension",
+    "pg_foreign_table",
     "pg_index",
     "pg_indexes",
     "pg_inherits",
@@ -34,7 +36,13 @@ pub const NAMES: &[&str] = &[
     "pg_namespace",
     "pg_opclass",
     "pg_operator",
+    "pg_partitioned_table",
+    "pg_policy",
     "pg_proc",
+    "pg_publication",
+    "pg_publication_namespace",
+    "pg_publication_rel",
+    "pg_rewrite",
     "pg_roles",
     "pg_sequence",
     "pg_sequences",
@@ -42,6 +50,7 @@ pub const NAMES: &[&str] = &[
     "pg_stat_activity",
     "pg_stat_user_indexes",
     "pg_stat_user_tables",
+    "pg_statistic_ext",
     "pg_tables",
     "pg_tablespace",
     "pg_trigger",
@@ -73,7 +82,16 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
         "pg_stat_user_tables" => pg_stat_user_tables(&src.tables()?)?,
         "pg_stat_user_indexes" => pg_stat_user_indexes(&src.tables()?)?,
         "pg_proc" => pg_proc(src)?,
-        "pg_am" => static_table(include_str!("data/pg_am.tsv"), PG_AM)?,
+        "pg_am" => {
+            let mut rows = tsv_rows(include_str!("data/pg_am.tsv"), PG_AM);
+            rows.push(vec![
+                oid(oids::LEARNED_AM),
+                text("learned"),
+                text("omendb_learned_handler"),
+                text("i"),
+            ]);
+            batch(PG_AM, rows)?
+        }
         "pg_collation" => static_table(include_str!("data/pg_collation.tsv"), PG_COLLATION)?,
         "pg_cast" => static_table(include_str!("data/pg_cast.tsv"), PG_CAST)?,
         "pg_operator" => static_table(include_str!("data/pg_operator.tsv"), PG_OPERATOR)?,
@@ -82,7 +100,7 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
                 ("oid", OID),
                 ("spcname", NAME),
                 ("spcowner", OID),
-                ("spcacl", TEXT),
+                ("spcacl", text_list()),
                 ("spcoptions", text_list()),
             ],
             vec![
@@ -211,6 +229,79 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
             ("tgoldtable", NAME),
             ("tgnewtable", NAME),
         ])?,
+        // Row-level security, publications, rules, partitioning, foreign tables, role membership and
+        // extended statistics: none exist here.
+        "pg_auth_members" => empty(&[
+            ("roleid", OID),
+            ("member", OID),
+            ("grantor", OID),
+            ("admin_option", BOOL),
+        ])?,
+        "pg_foreign_table" => empty(&[
+            ("ftrelid", OID),
+            ("ftserver", OID),
+            ("ftoptions", text_list()),
+        ])?,
+        "pg_partitioned_table" => empty(&[
+            ("partrelid", OID),
+            ("partstrat", CHAR),
+            ("partnatts", INT2),
+            ("partdefid", OID),
+            ("partattrs", int2_list()),
+            ("partclass", oid_list()),
+            ("partcollation", oid_list()),
+            ("partexprs", TEXT),
+        ])?,
+        "pg_policy" => empty(&[
+            ("oid", OID),
+            ("polname", NAME),
+            ("polrelid", OID),
+            ("polcmd", CHAR),
+            ("polpermissive", BOOL),
+            ("polroles", oid_list()),
+            ("polqual", TEXT),
+            ("polwithcheck", TEXT),
+        ])?,
+        "pg_publication" => empty(&[
+            ("oid", OID),
+            ("pubname", NAME),
+            ("pubowner", OID),
+            ("puballtables", BOOL),
+            ("pubinsert", BOOL),
+            ("pubupdate", BOOL),
+            ("pubdelete", BOOL),
+            ("pubtruncate", BOOL),
+            ("pubviaroot", BOOL),
+        ])?,
+        "pg_publication_namespace" => empty(&[("oid", OID), ("pnpubid", OID), ("pnnspid", OID)])?,
+        "pg_publication_rel" => empty(&[
+            ("oid", OID),
+            ("prpubid", OID),
+            ("prrelid", OID),
+            ("prqual", TEXT),
+            ("prattrs", int2_list()),
+        ])?,
+        "pg_rewrite" => empty(&[
+            ("oid", OID),
+            ("rulename", NAME),
+            ("ev_class", OID),
+            ("ev_type", CHAR),
+            ("ev_enabled", CHAR),
+            ("is_instead", BOOL),
+            ("ev_qual", TEXT),
+            ("ev_action", TEXT),
+        ])?,
+        "pg_statistic_ext" => empty(&[
+            ("oid", OID),
+            ("stxrelid", OID),
+            ("stxname", NAME),
+            ("stxnamespace", OID),
+            ("stxowner", OID),
+            ("stxstattarget", INT4),
+            ("stxkeys", int2_list()),
+            ("stxkind", text_list()),
+            ("stxexprs", TEXT),
+        ])?,
         _ => return Ok(None),
     }))
 }
@@ -270,7 +361,7 @@ fn pg_namespace() -> Result<RecordBatch> {
             ("oid", OID),
             ("nspname", NAME),
             ("nspowner", OID),
-            ("nspacl", TEXT),
+            ("nspacl", text_list()),
         ],
         [
             (oids::PG_TOAST, "pg_toast", oids::SYSTEM_ROLE),
@@ -288,41 +379,43 @@ fn pg_namespace() -> Result<RecordBatch> {
     )
 }
 
-const PG_CLASS: &[(&str, arrow_schema::DataType)] = &[
-    ("oid", OID),
-    ("relname", NAME),
-    ("relnamespace", OID),
-    ("reltype", OID),
-    ("reloftype", OID),
-    ("relowner", OID),
-    ("relam", OID),
-    ("relfilenode", OID),
-    ("reltablespace", OID),
-    ("relpages", INT4),
-    ("reltuples", FLOAT4),
-    ("relallvisible", INT4),
-    ("reltoastrelid", OID),
-    ("relhasindex", BOOL),
-    ("relisshared", BOOL),
-    ("relpersistence", CHAR),
-    ("relkind", CHAR),
-    ("relnatts", INT2),
-    ("relchecks", INT2),
-    ("relhasrules", BOOL),
-    ("relhastriggers", BOOL),
-    ("relhassubclass", BOOL),
-    ("relrowsecurity", BOOL),
-    ("relforcerowsecurity", BOOL),
-    ("relispopulated", BOOL),
-    ("relreplident", CHAR),
-    ("relispartition", BOOL),
-    ("relrewrite", OID),
-    ("relfrozenxid", INT8),
-    ("relminmxid", INT8),
-    ("relacl", TEXT),
-    ("reloptions", TEXT),
-    ("relpartbound", TEXT),
-];
+fn pg_class_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
+    vec![
+        ("oid", OID),
+        ("relname", NAME),
+        ("relnamespace", OID),
+        ("reltype", OID),
+        ("reloftype", OID),
+        ("relowner", OID),
+        ("relam", OID),
+        ("relfilenode", OID),
+        ("reltablespace", OID),
+        ("relpages", INT4),
+        ("reltuples", FLOAT4),
+        ("relallvisible", INT4),
+        ("reltoastrelid", OID),
+        ("relhasindex", BOOL),
+        ("relisshared", BOOL),
+        ("relpersistence", CHAR),
+        ("relkind", CHAR),
+        ("relnatts", INT2),
+        ("relchecks", INT2),
+        ("relhasrules", BOOL),
+        ("relhastriggers", BOOL),
+        ("relhassubclass", BOOL),
+        ("relrowsecurity", BOOL),
+        ("relforcerowsecurity", BOOL),
+        ("relispopulated", BOOL),
+        ("relreplident", CHAR),
+        ("relispartition", BOOL),
+        ("relrewrite", OID),
+        ("relfrozenxid", INT8),
+        ("relminmxid", INT8),
+        ("relacl", text_list()),
+        ("reloptions", text_list()),
+        ("relpartbound", TEXT),
+    ]
+}
 
 /// One `pg_class` row; `kind` 'r' table, 'i' index, 'v' view.
 #[allow(clippy::too_many_arguments)]
@@ -398,7 +491,7 @@ fn pg_class(tables: &[Table], _user: &str) -> Result<RecordBatch> {
                 oids::PUBLIC,
                 0,
                 oids::TENANT_ROLE,
-                oids::BTREE_AM,
+                oids::LEARNED_AM,
                 t.rows as f32,
                 false,
                 'i',
@@ -420,7 +513,7 @@ fn pg_class(tables: &[Table], _user: &str) -> Result<RecordBatch> {
             0,
         ));
     }
-    batch(PG_CLASS, rows)
+    batch(&pg_class_columns(), rows)
 }
 
 fn pg_attribute_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
@@ -447,7 +540,7 @@ fn pg_attribute_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
         ("attislocal", BOOL),
         ("attinhcount", INT4),
         ("attcollation", OID),
-        ("attacl", TEXT),
+        ("attacl", text_list()),
         ("attoptions", text_list()),
         ("attfdwoptions", text_list()),
         ("attmissingval", TEXT),
@@ -522,43 +615,45 @@ fn pg_attribute(tables: &[Table]) -> Result<RecordBatch> {
     batch(&pg_attribute_columns(), rows)
 }
 
-const PG_TYPE: &[(&str, arrow_schema::DataType)] = &[
-    ("oid", OID),
-    ("typname", NAME),
-    ("typnamespace", OID),
-    ("typowner", OID),
-    ("typlen", INT2),
-    ("typbyval", BOOL),
-    ("typtype", CHAR),
-    ("typcategory", CHAR),
-    ("typispreferred", BOOL),
-    ("typisdefined", BOOL),
-    ("typdelim", CHAR),
-    ("typrelid", OID),
-    ("typsubscript", TEXT),
-    ("typelem", OID),
-    ("typarray", OID),
-    ("typinput", TEXT),
-    ("typoutput", TEXT),
-    ("typreceive", TEXT),
-    ("typsend", TEXT),
-    ("typmodin", TEXT),
-    ("typmodout", TEXT),
-    ("typanalyze", TEXT),
-    ("typalign", CHAR),
-    ("typstorage", CHAR),
-    ("typnotnull", BOOL),
-    ("typbasetype", OID),
-    ("typtypmod", INT4),
-    ("typndims", INT4),
-    ("typcollation", OID),
-    ("typdefaultbin", TEXT),
-    ("typdefault", TEXT),
-    ("typacl", TEXT),
-];
+fn pg_type_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
+    vec![
+        ("oid", OID),
+        ("typname", NAME),
+        ("typnamespace", OID),
+        ("typowner", OID),
+        ("typlen", INT2),
+        ("typbyval", BOOL),
+        ("typtype", CHAR),
+        ("typcategory", CHAR),
+        ("typispreferred", BOOL),
+        ("typisdefined", BOOL),
+        ("typdelim", CHAR),
+        ("typrelid", OID),
+        ("typsubscript", TEXT),
+        ("typelem", OID),
+        ("typarray", OID),
+        ("typinput", TEXT),
+        ("typoutput", TEXT),
+        ("typreceive", TEXT),
+        ("typsend", TEXT),
+        ("typmodin", TEXT),
+        ("typmodout", TEXT),
+        ("typanalyze", TEXT),
+        ("typalign", CHAR),
+        ("typstorage", CHAR),
+        ("typnotnull", BOOL),
+        ("typbasetype", OID),
+        ("typtypmod", INT4),
+        ("typndims", INT4),
+        ("typcollation", OID),
+        ("typdefaultbin", TEXT),
+        ("typdefault", TEXT),
+        ("typacl", text_list()),
+    ]
+}
 
 fn pg_type(tables: &[Table]) -> Result<RecordBatch> {
-    let mut rows = tsv_rows(include_str!("data/pg_type.tsv"), PG_TYPE);
+    let mut rows = tsv_rows(include_str!("data/pg_type.tsv"), &pg_type_columns());
     for t in tables {
         // Every table has a composite row type, and an array type of it.
         for (o, name, kind, category, elem, array, relid) in [
@@ -633,7 +728,7 @@ fn pg_type(tables: &[Table]) -> Result<RecordBatch> {
             ]);
         }
     }
-    batch(PG_TYPE, rows)
+    batch(&pg_type_columns(), rows)
 }
 
 fn pg_index_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
@@ -808,7 +903,7 @@ fn pg_database(name: &str) -> Result<RecordBatch> {
             ("datctype", TEXT),
             ("daticulocale", TEXT),
             ("datcollversion", TEXT),
-            ("datacl", TEXT),
+            ("datacl", text_list()),
         ],
         vec![vec![
             oid(oids::DATABASE),

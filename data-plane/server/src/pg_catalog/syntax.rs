@@ -1,14 +1,15 @@
 //! The PostgreSQL syntax of catalog queries that DataFusion does not take, rewritten into what it plans:
 //! `pg_catalog.`-qualified function and type names, the `regclass` / `regtype` / `oid` casts (OIDs are
-//! `bigint` here), `name` and `"char"` (text), `COLLATE` (one collation), `generate_subscripts`, and LIKE's
-//! `ESCAPE` with another character than backslash.
+//! `bigint` here), `name` and `"char"` (text), `COLLATE` (one collation), `generate_subscripts`, LIKE's
+//! `ESCAPE` with another character than backslash, `OPERATOR(pg_catalog.op)`, and `ARRAY(subquery)`.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentList, FunctionArguments, Ident, ObjectName, ObjectNamePart, Statement, Value,
-    visit_expressions_mut,
+    BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
+    ObjectNamePart, OrderByKind, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef,
+    TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
 };
 
 pub fn rewrite(stmt: &mut Statement) {
@@ -16,10 +17,141 @@ pub fn rewrite(stmt: &mut Statement) {
         rewrite_expr(e);
         ControlFlow::<()>::Continue(())
     });
+    let _ = stmt.visit(&mut TableFunctions);
+}
+
+/// Set-returning functions in FROM: `pg_catalog.unnest(a) x` is `unnest(a) AS x(x)`, PostgreSQL's naming
+/// of a one-column function's output after its alias.
+struct TableFunctions;
+
+impl VisitorMut for TableFunctions {
+    type Break = ();
+
+    fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            name,
+            args: Some(args),
+            alias,
+            ..
+        } = t
+        {
+            strip_catalog(name);
+            if name.to_string().eq_ignore_ascii_case("unnest") {
+                // DataFusion takes unnest in FROM in its own form only.
+                let array_exprs = args
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let mut alias = alias.clone();
+                if let Some(a) = &mut alias
+                    && a.columns.is_empty()
+                {
+                    a.columns = vec![TableAliasColumnDef::from_name(a.name.value.clone())];
+                }
+                *t = TableFactor::UNNEST {
+                    alias,
+                    array_exprs,
+                    with_offset: false,
+                    with_offset_alias: None,
+                    with_ordinality: false,
+                };
+                return ControlFlow::Continue(());
+            }
+            let one_column = matches!(
+                name.to_string().to_lowercase().as_str(),
+                "unnest" | "generate_series"
+            );
+            if let Some(a) = alias
+                && a.columns.is_empty()
+                && one_column
+            {
+                a.columns = vec![TableAliasColumnDef::from_name(a.name.value.clone())];
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Catalog columns of array type: a string literal compared with one is an array literal (`'{0}'`).
+const ARRAY_COLUMNS: &[&str] = &[
+    "polroles",
+    "conkey",
+    "confkey",
+    "indkey",
+    "indclass",
+    "indoption",
+    "indcollation",
+    "stxkind",
+    "stxkeys",
+    "proargtypes",
+    "reloptions",
+    "relacl",
+    "datacl",
+    "nspacl",
+    "attoptions",
+];
+
+fn array_literal(column: &Expr, lit: &mut Expr) {
+    let name = match column {
+        Expr::Identifier(i) => &i.value,
+        Expr::CompoundIdentifier(p) => match p.last() {
+            Some(i) => &i.value,
+            None => return,
+        },
+        _ => return,
+    };
+    if !ARRAY_COLUMNS.contains(&name.to_lowercase().as_str()) {
+        return;
+    }
+    let Expr::Value(v) = lit else { return };
+    let Value::SingleQuotedString(s) = &v.value else {
+        return;
+    };
+    let Some(inner) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+        return;
+    };
+    let elem: Vec<Expr> = inner
+        .split(',')
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let e = e.trim().trim_matches('"');
+            if e.parse::<i64>().is_ok() {
+                Expr::Value(Value::Number(e.to_string(), false).into())
+            } else {
+                Expr::Value(Value::SingleQuotedString(e.to_string()).into())
+            }
+        })
+        .collect();
+    *lit = call("make_array", elem);
 }
 
 fn rewrite_expr(e: &mut Expr) {
     match e {
+        Expr::BinaryOp { left, op, right } => {
+            if matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
+                array_literal(left, right);
+                array_literal(right, left);
+            }
+            // `OPERATOR(pg_catalog.~)` is the operator `~`.
+            if let BinaryOperator::PGCustomBinaryOperator(parts) = op
+                && let [schema, name] = parts.as_slice()
+                && schema.eq_ignore_ascii_case("pg_catalog")
+                && let Some(plain) = builtin_operator(name)
+            {
+                *op = plain;
+            }
+        }
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("array") => {
+            if let FunctionArguments::Subquery(q) = &f.args
+                && let Some(q) = array_of(q)
+            {
+                *e = Expr::Subquery(Box::new(q));
+            }
+        }
         Expr::Function(f) => {
             strip_catalog(&mut f.name);
             if f.name
@@ -66,6 +198,7 @@ fn rewrite_expr(e: &mut Expr) {
             ..
         } => {
             let inner = (**expr).clone();
+            unqualify_type(data_type);
             match catalog_type(data_type) {
                 Some(Catalog::Regclass) => *e = call("omendb_regclass", vec![inner]),
                 Some(Catalog::Regtype) => *e = call("omendb_regtype", vec![inner]),
@@ -85,6 +218,98 @@ fn rewrite_expr(e: &mut Expr) {
             }
         }
         _ => {}
+    }
+}
+
+fn builtin_operator(name: &str) -> Option<BinaryOperator> {
+    Some(match name {
+        "~" => BinaryOperator::PGRegexMatch,
+        "~*" => BinaryOperator::PGRegexIMatch,
+        "!~" => BinaryOperator::PGRegexNotMatch,
+        "!~*" => BinaryOperator::PGRegexNotIMatch,
+        "=" => BinaryOperator::Eq,
+        "<>" | "!=" => BinaryOperator::NotEq,
+        "<" => BinaryOperator::Lt,
+        "<=" => BinaryOperator::LtEq,
+        ">" => BinaryOperator::Gt,
+        ">=" => BinaryOperator::GtEq,
+        "||" => BinaryOperator::StringConcat,
+        _ => return None,
+    })
+}
+
+/// `ARRAY(SELECT x FROM ... ORDER BY k)` as `(SELECT array_agg(x ORDER BY k) FROM ...)`. PostgreSQL gives
+/// an empty array for no rows where array_agg gives NULL.
+fn array_of(q: &Query) -> Option<Query> {
+    let mut q = q.clone();
+    let order = q.order_by.take();
+    if q.limit_clause.is_some() || q.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(s) = q.body.as_mut() else {
+        return None;
+    };
+    let [item] = s.projection.as_mut_slice() else {
+        return None;
+    };
+    let (SelectItem::UnnamedExpr(x) | SelectItem::ExprWithAlias { expr: x, .. }) = item else {
+        return None;
+    };
+    let mut by = vec![];
+    if let Some(o) = order {
+        let OrderByKind::Expressions(es) = o.kind else {
+            return None;
+        };
+        for mut k in es {
+            // `ORDER BY 1` is the one output column.
+            if matches!(&k.expr, Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if n == "1"))
+            {
+                k.expr = x.clone();
+            }
+            by.push(k);
+        }
+    }
+    let mut agg = call("array_agg", vec![x.clone()]);
+    if let Expr::Function(f) = &mut agg
+        && let FunctionArguments::List(l) = &mut f.args
+        && !by.is_empty()
+    {
+        l.clauses.push(FunctionArgumentClause::OrderBy(by));
+    }
+    *x = agg;
+    Some(q)
+}
+
+/// `pg_catalog.int2` is `int2`: every built-in type lives in pg_catalog.
+fn unqualify_type(t: &mut SqlType) {
+    if let SqlType::Array(
+        datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, _)
+        | datafusion::sql::sqlparser::ast::ArrayElemTypeDef::AngleBracket(inner),
+    ) = t
+    {
+        return unqualify_type(inner);
+    }
+    let SqlType::Custom(name, mods) = t else {
+        return;
+    };
+    let [ObjectNamePart::Identifier(s), ObjectNamePart::Identifier(n)] = name.0.as_slice() else {
+        return;
+    };
+    if !s.value.eq_ignore_ascii_case("pg_catalog") {
+        return;
+    }
+    let text = if mods.is_empty() {
+        n.to_string()
+    } else {
+        format!("{}({})", n, mods.join(", "))
+    };
+    if let Ok(parsed) = datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(&text)
+    .and_then(|mut p| p.parse_data_type())
+    {
+        *t = parsed;
     }
 }
 
@@ -194,6 +419,24 @@ mod tests {
         assert_eq!(
             rw("SELECT 1 WHERE n NOT LIKE $1 || '%' ESCAPE '/'"),
             "SELECT 1 WHERE n NOT LIKE omendb_like_escape($1 || '%', '/')"
+        );
+        assert_eq!(
+            rw("SELECT c.relname OPERATOR(pg_catalog.~) '^(t)$' COLLATE pg_catalog.default"),
+            "SELECT c.relname ~ '^(t)$'"
+        );
+        assert_eq!(
+            rw("SELECT ARRAY(SELECT b.rolname FROM r b WHERE b.x = 1 ORDER BY 1)"),
+            "SELECT (SELECT array_agg(b.rolname ORDER BY b.rolname) FROM r b WHERE b.x = 1)"
+        );
+        assert_eq!(
+            rw(
+                "SELECT x FROM pg_catalog.unnest(r.a) x, generate_series(1, 3) AS g(i) WHERE p.polroles = '{0}'"
+            ),
+            "SELECT x FROM UNNEST(r.a) x (x), generate_series(1, 3) AS g (i) WHERE p.polroles = make_array(0)"
+        );
+        assert_eq!(
+            rw("SELECT 1::pg_catalog.int2, 'x'::pg_catalog.varchar(3), a::pg_catalog.int2[]"),
+            "SELECT 1::INT2, 'x'::VARCHAR(3), a::INT2[]"
         );
         assert_eq!(
             rw("SELECT generate_subscripts(i.indkey, 1) FROM i"),
