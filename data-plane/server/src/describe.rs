@@ -12,7 +12,7 @@ use arrow_array::{ArrayRef, BooleanArray, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
 use omendb_storage::{Database, TableDef};
 
-use crate::pg_catalog::functions::deparse_default;
+use crate::pg_catalog::names::deparse_default;
 use crate::pg_catalog::oids::{self, format_type, type_info};
 use crate::session::Output;
 

@@ -5,11 +5,17 @@
 //! (`data/`); ours get stable OIDs from the engine's table ids (`oids`).
 
 pub mod build;
+mod empty;
+mod formats;
 pub mod functions;
 mod information_schema;
+pub mod names;
 pub mod oids;
 mod relations;
+mod server;
 pub mod syntax;
+mod tables;
+mod udf;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

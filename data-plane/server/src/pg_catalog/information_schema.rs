@@ -323,7 +323,7 @@ fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
                 opt_text(
                     c.default
                         .as_ref()
-                        .map(|d| super::functions::deparse_default(d, c.data_type)),
+                        .map(|d| super::names::deparse_default(d, c.data_type)),
                 ),
                 yes(!not_null),
                 text(data_type),

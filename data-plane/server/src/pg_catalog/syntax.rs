@@ -8,8 +8,8 @@ use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
     FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
-    ObjectNamePart, OrderByKind, Query, SelectItem, SetExpr, Statement, TableAliasColumnDef,
-    TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
+    ObjectNamePart, OrderByKind, Query, Select, SelectItem, SetExpr, Statement,
+    TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
 };
 
 pub fn rewrite(stmt: &mut Statement) {
@@ -18,6 +18,59 @@ pub fn rewrite(stmt: &mut Statement) {
         ControlFlow::<()>::Continue(())
     });
     let _ = stmt.visit(&mut TableFunctions);
+    let _ = stmt.visit(&mut TableOids);
+}
+
+/// `x.tableoid` of a system catalog is that catalog's OID: pg_dump reads it to tag every object it finds.
+/// The relations here have no system columns, so the column is resolved from the FROM clause's aliases.
+struct TableOids;
+
+impl VisitorMut for TableOids {
+    type Break = ();
+
+    fn post_visit_select(&mut self, s: &mut Select) -> ControlFlow<()> {
+        let mut by_alias: Vec<(String, i64)> = vec![];
+        for t in &s.from {
+            for f in std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)) {
+                if let TableFactor::Table { name, alias, .. } = f
+                    && let Some(ObjectNamePart::Identifier(rel)) = name.0.last()
+                    && let Some((_, o, _)) = super::oids::SYSTEM_RELATIONS
+                        .iter()
+                        .find(|(n, ..)| *n == rel.value)
+                {
+                    let key = alias.as_ref().map_or(&rel.value, |a| &a.name.value);
+                    by_alias.push((key.to_lowercase(), *o));
+                }
+            }
+        }
+        if by_alias.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let only = (by_alias.len() == 1 && s.from.len() == 1).then(|| by_alias[0].1);
+        let _ = visit_expressions_mut(s, |e| {
+            let o = match e {
+                Expr::CompoundIdentifier(p)
+                    if p.len() == 2 && p[1].value.eq_ignore_ascii_case("tableoid") =>
+                {
+                    let q = p[0].value.to_lowercase();
+                    by_alias.iter().find(|(a, _)| *a == q).map(|(_, o)| *o)
+                }
+                Expr::Identifier(i) if i.value.eq_ignore_ascii_case("tableoid") => only,
+                _ => None,
+            };
+            if let Some(o) = o {
+                *e = Expr::Cast {
+                    kind: CastKind::DoubleColon,
+                    expr: Box::new(Expr::Value(Value::Number(o.to_string(), false).into())),
+                    data_type: SqlType::BigInt(None),
+                    format: None,
+                    array: false,
+                };
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        ControlFlow::Continue(())
+    }
 }
 
 /// Set-returning functions in FROM: `pg_catalog.unnest(a) x` is `unnest(a) AS x(x)`, PostgreSQL's naming
@@ -437,6 +490,12 @@ mod tests {
         assert_eq!(
             rw("SELECT 1::pg_catalog.int2, 'x'::pg_catalog.varchar(3), a::pg_catalog.int2[]"),
             "SELECT 1::INT2, 'x'::VARCHAR(3), a::INT2[]"
+        );
+        assert_eq!(
+            rw(
+                "SELECT x.tableoid, x.oid FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace"
+            ),
+            "SELECT 3079::BIGINT, x.oid FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace"
         );
         assert_eq!(
             rw("SELECT generate_subscripts(i.indkey, 1) FROM i"),

@@ -1,0 +1,105 @@
+//! Text forms of a few functions' results: LIKE patterns with another escape character, `json`, and
+//! `pg_size_pretty`.
+
+use datafusion::scalar::ScalarValue;
+
+/// A LIKE pattern with escape character `esc` (none when `None`) rewritten to escape with a backslash.
+pub(super) fn like_escape(p: &str, esc: Option<char>) -> String {
+    let mut out = String::with_capacity(p.len());
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if Some(c) == esc {
+            if let Some(next) = chars.next() {
+                out.push('\\');
+                out.push(next);
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub(super) fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A value in PostgreSQL's `json` text form: numbers and booleans bare, NULL as `null`, text quoted.
+pub(super) fn json_value(v: &ScalarValue) -> String {
+    if v.is_null() {
+        return "null".to_string();
+    }
+    match v {
+        ScalarValue::Boolean(Some(b)) => b.to_string(),
+        ScalarValue::Int8(_)
+        | ScalarValue::Int16(_)
+        | ScalarValue::Int32(_)
+        | ScalarValue::Int64(_)
+        | ScalarValue::UInt32(_)
+        | ScalarValue::UInt64(_)
+        | ScalarValue::Float32(_)
+        | ScalarValue::Float64(_)
+        | ScalarValue::Decimal128(..) => v.to_string(),
+        _ => json_string(&v.to_string()),
+    }
+}
+
+/// `pg_size_pretty(bigint)`, PostgreSQL's algorithm: the size is kept in half-units past bytes, so that
+/// the last step rounds half away from zero.
+pub(super) fn size_pretty(bytes: i64) -> String {
+    // (name, limit, rounds, unit bits)
+    const UNITS: [(&str, i64, bool, u32); 6] = [
+        ("bytes", 10 * 1024, false, 0),
+        ("kB", 20 * 1024 - 1, true, 10),
+        ("MB", 20 * 1024 - 1, true, 20),
+        ("GB", 20 * 1024 - 1, true, 30),
+        ("TB", 20 * 1024 - 1, true, 40),
+        ("PB", 20 * 1024 - 1, true, 50),
+    ];
+    let mut size = bytes;
+    for (i, (name, limit, round, bits)) in UNITS.iter().enumerate() {
+        if i + 1 == UNITS.len() || size.abs() < *limit {
+            if *round {
+                size = (size + if size < 0 { -1 } else { 1 }) / 2;
+            }
+            return format!("{size} {name}");
+        }
+        let next = UNITS[i + 1];
+        let shift = next.3 - bits - u32::from(next.2) + u32::from(*round);
+        size /= 1i64 << shift;
+    }
+    unreachable!("the last unit always answers")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_json_and_sizes() {
+        assert_eq!(like_escape("a/_b%\\", Some('/')), "a\\_b%\\\\");
+        assert_eq!(
+            json_value(&ScalarValue::Utf8(Some("say \"hi\"".into()))),
+            "\"say \\\"hi\\\"\""
+        );
+        assert_eq!(size_pretty(100), "100 bytes");
+        assert_eq!(size_pretty(10 * 1024), "10 kB");
+        assert_eq!(size_pretty(8 * 1024 * 1024), "8192 kB");
+        assert_eq!(size_pretty(20 * 1024 * 1024), "20 MB");
+    }
+}

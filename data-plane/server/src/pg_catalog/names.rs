@@ -1,0 +1,262 @@
+//! Names of catalog objects: resolving `regclass` names to OIDs and back, `quote_ident`, and the SQL text
+//! PostgreSQL prints for an index definition and a column DEFAULT.
+
+use datafusion::error::Result;
+use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use omendb_storage::DataType as Col;
+
+use super::oids;
+use super::{Source, Table};
+
+/// The OID of relation `name` (`t`, `public.t`, `"T"`, `pg_catalog.pg_class`, an index name), if any.
+pub fn regclass(src: &Source, name: &str) -> Result<Option<i64>> {
+    let parts = split_name(name);
+    let (schema, rel) = match parts.as_slice() {
+        [r] => (None, r.clone()),
+        [s, r] => (Some(s.as_str()), r.clone()),
+        [_, s, r] => (Some(s.as_str()), r.clone()),
+        _ => return Ok(None),
+    };
+    if schema.is_none_or(|s| s == "pg_catalog")
+        && let Some((_, o, _)) = oids::SYSTEM_RELATIONS.iter().find(|(n, ..)| *n == rel)
+    {
+        return Ok(Some(*o));
+    }
+    if schema.is_some_and(|s| s != "public") {
+        return Ok(None);
+    }
+    let tables = src.tables()?;
+    Ok(tables.iter().find_map(|t| {
+        if t.def.name == rel {
+            Some(t.oid)
+        } else if t.def.primary_key.is_some() && t.pk_name() == rel {
+            Some(oids::pk_index(t.id))
+        } else {
+            None
+        }
+    }))
+}
+
+/// The name `::regclass` prints for OID `o`: qualified only when not on the search path.
+pub(super) fn relation_name(src: &Source, o: i64) -> Result<Option<String>> {
+    if let Some((n, ..)) = oids::SYSTEM_RELATIONS.iter().find(|(_, r, _)| *r == o) {
+        return Ok(Some(n.to_string()));
+    }
+    let tables = src.tables()?;
+    Ok(tables.iter().find_map(|t| {
+        if t.oid == o {
+            Some(quote_ident(&t.def.name))
+        } else if oids::pk_index(t.id) == o {
+            Some(quote_ident(&t.pk_name()))
+        } else {
+            None
+        }
+    }))
+}
+
+/// A possibly qualified, possibly quoted name split into its parts, folded as PostgreSQL folds them.
+fn split_name(name: &str) -> Vec<String> {
+    let mut parts = vec![];
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = name.trim().chars().peekable();
+    let mut was_quoted = false;
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => {
+                quoted = !quoted;
+                was_quoted = true;
+            }
+            '.' if !quoted => {
+                parts.push(if was_quoted {
+                    cur.clone()
+                } else {
+                    cur.to_lowercase()
+                });
+                cur.clear();
+                was_quoted = false;
+            }
+            c => cur.push(c),
+        }
+    }
+    parts.push(if was_quoted { cur } else { cur.to_lowercase() });
+    parts
+}
+
+/// `quote_ident`: double quotes unless the name is a lower-case identifier that is not a keyword.
+pub fn quote_ident(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let keyword = datafusion::sql::sqlparser::keywords::ALL_KEYWORDS
+        .binary_search(&s.to_uppercase().as_str())
+        .is_ok()
+        && RESERVED.contains(&s);
+    if plain && !keyword {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+/// PostgreSQL's reserved keywords that plain identifiers collide with (quote_ident quotes them).
+const RESERVED: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "both",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "column",
+    "constraint",
+    "create",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "from",
+    "grant",
+    "group",
+    "having",
+    "in",
+    "initially",
+    "intersect",
+    "into",
+    "lateral",
+    "leading",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "not",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "placing",
+    "primary",
+    "references",
+    "returning",
+    "select",
+    "session_user",
+    "some",
+    "symmetric",
+    "table",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "variadic",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// `pg_get_indexdef` of a table's primary-key index.
+pub fn index_def(t: &Table) -> String {
+    let pk = t.def.primary_key.expect("a primary key");
+    format!(
+        "CREATE UNIQUE INDEX {} ON public.{} USING learned ({})",
+        quote_ident(&t.pk_name()),
+        quote_ident(&t.def.name),
+        quote_ident(&t.def.columns[pk].name)
+    )
+}
+
+/// A column DEFAULT as PostgreSQL prints it back (`pg_get_expr`, `information_schema.columns`): a string
+/// literal carries its cast (`'x'::text`), as does a negative number; anything else prints as written.
+pub fn deparse_default(sql: &str, ty: Col) -> String {
+    let Ok(expr) = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+    else {
+        return sql.to_string();
+    };
+    let type_name = || {
+        let t = oids::type_info(ty);
+        oids::format_type(t.oid, Some(t.typmod)).unwrap_or_else(|| ty.name())
+    };
+    match &expr {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => {
+                format!("'{}'::{}", s.replace('\'', "''"), type_name())
+            }
+            Value::Boolean(b) => b.to_string(),
+            _ => expr.to_string(),
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr: inner,
+        } if matches!(inner.as_ref(), Expr::Value(_)) => {
+            format!("'-{inner}'::{}", type_name())
+        }
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("current_timestamp") => {
+            "CURRENT_TIMESTAMP".to_string()
+        }
+        _ => expr.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_print_like_postgres() {
+        assert_eq!(deparse_default("'x'", Col::Text), "'x'::text");
+        assert_eq!(deparse_default("10", Col::Integer), "10");
+        assert_eq!(deparse_default("-1", Col::Integer), "'-1'::integer");
+        assert_eq!(deparse_default("now()", Col::TimestampTz), "now()");
+        assert_eq!(deparse_default("true", Col::Boolean), "true");
+        assert_eq!(
+            deparse_default("'2020-01-01'", Col::Timestamp),
+            "'2020-01-01'::timestamp without time zone"
+        );
+    }
+
+    #[test]
+    fn names_and_quoting() {
+        assert_eq!(split_name("public.\"My T\""), vec!["public", "My T"]);
+        assert_eq!(split_name("T"), vec!["t"]);
+        assert_eq!(quote_ident("items"), "items");
+        assert_eq!(quote_ident("My T"), "\"My T\"");
+        assert_eq!(quote_ident("select"), "\"select\"");
+    }
+}

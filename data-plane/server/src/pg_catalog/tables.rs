@@ -1,0 +1,656 @@
+//! Our tables as PostgreSQL's catalogs describe them: `pg_class` (tables, their primary-key indexes and the
+//! system relations), `pg_attribute`, `pg_type` (built-in types and each table's row type), `pg_index`,
+//! `pg_constraint`, `pg_attrdef`, `pg_tables`, `pg_indexes` and the statistics views.
+
+use arrow_array::RecordBatch;
+use datafusion::error::Result;
+use datafusion::scalar::ScalarValue;
+use omendb_storage::DataType as Col;
+
+use super::Table;
+use super::build::*;
+use super::oids::{self, type_info};
+
+fn pg_class_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
+    vec![
+        ("oid", OID),
+        ("relname", NAME),
+        ("relnamespace", OID),
+        ("reltype", OID),
+        ("reloftype", OID),
+        ("relowner", OID),
+        ("relam", OID),
+        ("relfilenode", OID),
+        ("reltablespace", OID),
+        ("relpages", INT4),
+        ("reltuples", FLOAT4),
+        ("relallvisible", INT4),
+        ("reltoastrelid", OID),
+        ("relhasindex", BOOL),
+        ("relisshared", BOOL),
+        ("relpersistence", CHAR),
+        ("relkind", CHAR),
+        ("relnatts", INT2),
+        ("relchecks", INT2),
+        ("relhasrules", BOOL),
+        ("relhastriggers", BOOL),
+        ("relhassubclass", BOOL),
+        ("relrowsecurity", BOOL),
+        ("relforcerowsecurity", BOOL),
+        ("relispopulated", BOOL),
+        ("relreplident", CHAR),
+        ("relispartition", BOOL),
+        ("relrewrite", OID),
+        ("relfrozenxid", INT8),
+        ("relminmxid", INT8),
+        ("relacl", text_list()),
+        ("reloptions", text_list()),
+        ("relpartbound", TEXT),
+    ]
+}
+
+/// One `pg_class` row; `kind` 'r' table, 'i' index, 'v' view.
+#[allow(clippy::too_many_arguments)]
+fn class_row(
+    o: i64,
+    name: &str,
+    namespace: i64,
+    reltype: i64,
+    owner: i64,
+    am: i64,
+    tuples: f32,
+    has_index: bool,
+    kind: char,
+    natts: i16,
+) -> Vec<ScalarValue> {
+    vec![
+        oid(o),
+        text(name),
+        oid(namespace),
+        oid(reltype),
+        oid(0),
+        oid(owner),
+        oid(am),
+        oid(if kind == 'v' { 0 } else { o }),
+        oid(0),
+        int4(0),
+        float4(tuples),
+        int4(0),
+        oid(0),
+        bool(has_index),
+        bool(false),
+        text("p"),
+        text(kind.to_string()),
+        int2(natts),
+        int2(0),
+        bool(kind == 'v'),
+        bool(false),
+        bool(false),
+        bool(false),
+        bool(false),
+        bool(true),
+        text(if kind == 'r' { "d" } else { "n" }),
+        bool(false),
+        oid(0),
+        oid(0),
+        oid(0),
+        null(),
+        null(),
+        null(),
+    ]
+}
+
+pub(super) fn pg_class(tables: &[Table], _user: &str) -> Result<RecordBatch> {
+    let mut rows = Vec::new();
+    for t in tables {
+        let natts = t.def.columns.len() as i16;
+        rows.push(class_row(
+            t.oid,
+            &t.def.name,
+            oids::PUBLIC,
+            oids::row_type(t.id),
+            oids::TENANT_ROLE,
+            oids::HEAP_AM,
+            t.rows as f32,
+            t.def.primary_key.is_some(),
+            'r',
+            natts,
+        ));
+        if t.def.primary_key.is_some() {
+            rows.push(class_row(
+                oids::pk_index(t.id),
+                &t.pk_name(),
+                oids::PUBLIC,
+                0,
+                oids::TENANT_ROLE,
+                oids::LEARNED_AM,
+                t.rows as f32,
+                false,
+                'i',
+                1,
+            ));
+        }
+    }
+    for (name, o, kind) in oids::SYSTEM_RELATIONS {
+        rows.push(class_row(
+            *o,
+            name,
+            oids::PG_CATALOG,
+            0,
+            oids::SYSTEM_ROLE,
+            if *kind == 'v' { 0 } else { oids::HEAP_AM },
+            -1.0,
+            false,
+            *kind,
+            0,
+        ));
+    }
+    batch(&pg_class_columns(), rows)
+}
+
+fn pg_attribute_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
+    vec![
+        ("attrelid", OID),
+        ("attname", NAME),
+        ("atttypid", OID),
+        ("attstattarget", INT4),
+        ("attlen", INT2),
+        ("attnum", INT2),
+        ("attndims", INT4),
+        ("attcacheoff", INT4),
+        ("atttypmod", INT4),
+        ("attbyval", BOOL),
+        ("attalign", CHAR),
+        ("attstorage", CHAR),
+        ("attcompression", CHAR),
+        ("attnotnull", BOOL),
+        ("atthasdef", BOOL),
+        ("atthasmissing", BOOL),
+        ("attidentity", CHAR),
+        ("attgenerated", CHAR),
+        ("attisdropped", BOOL),
+        ("attislocal", BOOL),
+        ("attinhcount", INT4),
+        ("attcollation", OID),
+        ("attacl", text_list()),
+        ("attoptions", text_list()),
+        ("attfdwoptions", text_list()),
+        ("attmissingval", TEXT),
+    ]
+}
+
+fn attribute_row(
+    rel: i64,
+    name: &str,
+    ty: Col,
+    num: i16,
+    not_null: bool,
+    has_default: bool,
+) -> Vec<ScalarValue> {
+    let t = type_info(ty);
+    vec![
+        oid(rel),
+        text(name),
+        oid(t.oid),
+        int4(-1),
+        int2(t.len),
+        int2(num),
+        int4(0),
+        int4(-1),
+        int4(t.typmod),
+        bool(t.byval),
+        text(t.align.to_string()),
+        text(t.storage.to_string()),
+        text(""),
+        bool(not_null),
+        bool(has_default),
+        bool(false),
+        text(""),
+        text(""),
+        bool(false),
+        bool(true),
+        int4(0),
+        oid(t.collation),
+        null(),
+        null(),
+        null(),
+        null(),
+    ]
+}
+
+pub(super) fn pg_attribute(tables: &[Table]) -> Result<RecordBatch> {
+    let mut rows = Vec::new();
+    for t in tables {
+        for (i, c) in t.def.columns.iter().enumerate() {
+            let pk = t.def.primary_key == Some(i);
+            rows.push(attribute_row(
+                t.oid,
+                &c.name,
+                c.data_type,
+                i as i16 + 1,
+                pk || !c.nullable,
+                c.default.is_some(),
+            ));
+        }
+        if let Some(pk) = t.def.primary_key {
+            let c = &t.def.columns[pk];
+            rows.push(attribute_row(
+                oids::pk_index(t.id),
+                &c.name,
+                c.data_type,
+                1,
+                false,
+                false,
+            ));
+        }
+    }
+    batch(&pg_attribute_columns(), rows)
+}
+
+fn pg_type_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
+    vec![
+        ("oid", OID),
+        ("typname", NAME),
+        ("typnamespace", OID),
+        ("typowner", OID),
+        ("typlen", INT2),
+        ("typbyval", BOOL),
+        ("typtype", CHAR),
+        ("typcategory", CHAR),
+        ("typispreferred", BOOL),
+        ("typisdefined", BOOL),
+        ("typdelim", CHAR),
+        ("typrelid", OID),
+        ("typsubscript", TEXT),
+        ("typelem", OID),
+        ("typarray", OID),
+        ("typinput", TEXT),
+        ("typoutput", TEXT),
+        ("typreceive", TEXT),
+        ("typsend", TEXT),
+        ("typmodin", TEXT),
+        ("typmodout", TEXT),
+        ("typanalyze", TEXT),
+        ("typalign", CHAR),
+        ("typstorage", CHAR),
+        ("typnotnull", BOOL),
+        ("typbasetype", OID),
+        ("typtypmod", INT4),
+        ("typndims", INT4),
+        ("typcollation", OID),
+        ("typdefaultbin", TEXT),
+        ("typdefault", TEXT),
+        ("typacl", text_list()),
+    ]
+}
+
+pub(super) fn pg_type(tables: &[Table]) -> Result<RecordBatch> {
+    let mut rows = tsv_rows(include_str!("data/pg_type.tsv"), &pg_type_columns());
+    for t in tables {
+        // Every table has a composite row type, and an array type of it.
+        for (o, name, kind, category, elem, array, relid) in [
+            (
+                oids::row_type(t.id),
+                t.def.name.clone(),
+                "c",
+                "C",
+                0,
+                oids::row_array_type(t.id),
+                t.oid,
+            ),
+            (
+                oids::row_array_type(t.id),
+                format!("_{}", t.def.name),
+                "b",
+                "A",
+                oids::row_type(t.id),
+                0,
+                0,
+            ),
+        ] {
+            rows.push(vec![
+                oid(o),
+                text(name),
+                oid(oids::PUBLIC),
+                oid(oids::TENANT_ROLE),
+                int2(-1),
+                bool(false),
+                text(kind),
+                text(category),
+                bool(false),
+                bool(true),
+                text(","),
+                oid(relid),
+                text(if kind == "b" {
+                    "array_subscript_handler"
+                } else {
+                    "-"
+                }),
+                oid(elem),
+                oid(array),
+                text(if kind == "c" { "record_in" } else { "array_in" }),
+                text(if kind == "c" {
+                    "record_out"
+                } else {
+                    "array_out"
+                }),
+                text(if kind == "c" {
+                    "record_recv"
+                } else {
+                    "array_recv"
+                }),
+                text(if kind == "c" {
+                    "record_send"
+                } else {
+                    "array_send"
+                }),
+                text("-"),
+                text("-"),
+                text(if kind == "c" { "-" } else { "array_typanalyze" }),
+                text("d"),
+                text("x"),
+                bool(false),
+                oid(0),
+                int4(-1),
+                int4(0),
+                oid(0),
+                null(),
+                null(),
+                null(),
+            ]);
+        }
+    }
+    batch(&pg_type_columns(), rows)
+}
+
+fn pg_index_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
+    vec![
+        ("indexrelid", OID),
+        ("indrelid", OID),
+        ("indnatts", INT2),
+        ("indnkeyatts", INT2),
+        ("indisunique", BOOL),
+        ("indnullsnotdistinct", BOOL),
+        ("indisprimary", BOOL),
+        ("indisexclusion", BOOL),
+        ("indimmediate", BOOL),
+        ("indisclustered", BOOL),
+        ("indisvalid", BOOL),
+        ("indcheckxmin", BOOL),
+        ("indisready", BOOL),
+        ("indislive", BOOL),
+        ("indisreplident", BOOL),
+        ("indkey", int2_list()),
+        ("indcollation", oid_list()),
+        ("indclass", oid_list()),
+        ("indoption", int2_list()),
+        ("indexprs", TEXT),
+        ("indpred", TEXT),
+    ]
+}
+
+pub(super) fn pg_index(tables: &[Table]) -> Result<RecordBatch> {
+    let rows = tables
+        .iter()
+        .filter_map(|t| {
+            let pk = t.def.primary_key?;
+            let collation = type_info(t.def.columns[pk].data_type).collation;
+            Some(vec![
+                oid(oids::pk_index(t.id)),
+                oid(t.oid),
+                int2(1),
+                int2(1),
+                bool(true),
+                bool(false),
+                bool(true),
+                bool(false),
+                bool(true),
+                bool(false),
+                bool(true),
+                bool(false),
+                bool(true),
+                bool(true),
+                bool(false),
+                int2s(&[pk as i16 + 1]),
+                oids(&[collation]),
+                oids(&[0]),
+                int2s(&[0]),
+                null(),
+                null(),
+            ])
+        })
+        .collect();
+    batch(&pg_index_columns(), rows)
+}
+
+fn pg_constraint_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
+    vec![
+        ("oid", OID),
+        ("conname", NAME),
+        ("connamespace", OID),
+        ("contype", CHAR),
+        ("condeferrable", BOOL),
+        ("condeferred", BOOL),
+        ("convalidated", BOOL),
+        ("conrelid", OID),
+        ("contypid", OID),
+        ("conindid", OID),
+        ("conparentid", OID),
+        ("confrelid", OID),
+        ("confupdtype", CHAR),
+        ("confdeltype", CHAR),
+        ("confmatchtype", CHAR),
+        ("conislocal", BOOL),
+        ("coninhcount", INT4),
+        ("connoinherit", BOOL),
+        ("conkey", int2_list()),
+        ("confkey", int2_list()),
+        ("conpfeqop", oid_list()),
+        ("conppeqop", oid_list()),
+        ("conffeqop", oid_list()),
+        ("confdelsetcols", int2_list()),
+        ("conexclop", oid_list()),
+        ("conbin", TEXT),
+    ]
+}
+
+pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
+    let rows = tables
+        .iter()
+        .filter_map(|t| {
+            let pk = t.def.primary_key?;
+            Some(vec![
+                oid(oids::pk_constraint(t.id)),
+                text(t.pk_name()),
+                oid(oids::PUBLIC),
+                text("p"),
+                bool(false),
+                bool(false),
+                bool(true),
+                oid(t.oid),
+                oid(0),
+                oid(oids::pk_index(t.id)),
+                oid(0),
+                oid(0),
+                text(" "),
+                text(" "),
+                text(" "),
+                bool(true),
+                int4(0),
+                bool(true),
+                int2s(&[pk as i16 + 1]),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+            ])
+        })
+        .collect();
+    batch(&pg_constraint_columns(), rows)
+}
+
+pub(super) fn pg_attrdef(tables: &[Table]) -> Result<RecordBatch> {
+    let mut rows = Vec::new();
+    for t in tables {
+        for (i, c) in t.def.columns.iter().enumerate() {
+            if let Some(d) = &c.default {
+                rows.push(vec![
+                    oid(oids::attrdef(t.id, i + 1)),
+                    oid(t.oid),
+                    int2(i as i16 + 1),
+                    text(super::names::deparse_default(d, c.data_type)),
+                ]);
+            }
+        }
+    }
+    batch(
+        &[
+            ("oid", OID),
+            ("adrelid", OID),
+            ("adnum", INT2),
+            ("adbin", TEXT),
+        ],
+        rows,
+    )
+}
+
+pub(super) fn pg_tables(tables: &[Table], user: &str) -> Result<RecordBatch> {
+    batch(
+        &[
+            ("schemaname", NAME),
+            ("tablename", NAME),
+            ("tableowner", NAME),
+            ("tablespace", NAME),
+            ("hasindexes", BOOL),
+            ("hasrules", BOOL),
+            ("hastriggers", BOOL),
+            ("rowsecurity", BOOL),
+        ],
+        tables
+            .iter()
+            .map(|t| {
+                vec![
+                    text("public"),
+                    text(t.def.name.clone()),
+                    text(user),
+                    null(),
+                    bool(t.def.primary_key.is_some()),
+                    bool(false),
+                    bool(false),
+                    bool(false),
+                ]
+            })
+            .collect(),
+    )
+}
+
+pub(super) fn pg_indexes(tables: &[Table]) -> Result<RecordBatch> {
+    batch(
+        &[
+            ("schemaname", NAME),
+            ("tablename", NAME),
+            ("indexname", NAME),
+            ("tablespace", NAME),
+            ("indexdef", TEXT),
+        ],
+        tables
+            .iter()
+            .filter(|t| t.def.primary_key.is_some())
+            .map(|t| {
+                vec![
+                    text("public"),
+                    text(t.def.name.clone()),
+                    text(t.pk_name()),
+                    null(),
+                    text(super::names::index_def(t)),
+                ]
+            })
+            .collect(),
+    )
+}
+
+/// Row counts are the engine's; the scan counters are not tracked per table yet and read 0.
+pub(super) fn pg_stat_user_tables(tables: &[Table]) -> Result<RecordBatch> {
+    let counters = [
+        "seq_scan",
+        "seq_tup_read",
+        "idx_scan",
+        "idx_tup_fetch",
+        "n_tup_ins",
+        "n_tup_upd",
+        "n_tup_del",
+        "n_tup_hot_upd",
+        "n_live_tup",
+        "n_dead_tup",
+        "n_mod_since_analyze",
+        "n_ins_since_vacuum",
+    ];
+    let stamp =
+        arrow_schema::DataType::Timestamp(arrow_schema::TimeUnit::Microsecond, Some("UTC".into()));
+    let mut columns: Vec<(&str, arrow_schema::DataType)> =
+        vec![("relid", OID), ("schemaname", NAME), ("relname", NAME)];
+    columns.extend(counters.iter().map(|c| (*c, INT8)));
+    for c in [
+        "last_vacuum",
+        "last_autovacuum",
+        "last_analyze",
+        "last_autoanalyze",
+    ] {
+        columns.push((c, stamp.clone()));
+    }
+    for c in [
+        "vacuum_count",
+        "autovacuum_count",
+        "analyze_count",
+        "autoanalyze_count",
+    ] {
+        columns.push((c, INT8));
+    }
+    let rows = tables
+        .iter()
+        .map(|t| {
+            let mut r = vec![oid(t.oid), text("public"), text(t.def.name.clone())];
+            r.extend(counters.iter().map(|c| {
+                ScalarValue::Int64(Some(if *c == "n_live_tup" { t.rows as i64 } else { 0 }))
+            }));
+            r.extend((0..4).map(|_| null()));
+            r.extend((0..4).map(|_| ScalarValue::Int64(Some(0))));
+            r
+        })
+        .collect();
+    batch(&columns, rows)
+}
+
+pub(super) fn pg_stat_user_indexes(tables: &[Table]) -> Result<RecordBatch> {
+    batch(
+        &[
+            ("relid", OID),
+            ("indexrelid", OID),
+            ("schemaname", NAME),
+            ("relname", NAME),
+            ("indexrelname", NAME),
+            ("idx_scan", INT8),
+            ("idx_tup_read", INT8),
+            ("idx_tup_fetch", INT8),
+        ],
+        tables
+            .iter()
+            .filter(|t| t.def.primary_key.is_some())
+            .map(|t| {
+                vec![
+                    oid(t.oid),
+                    oid(oids::pk_index(t.id)),
+                    text("public"),
+                    text(t.def.name.clone()),
+                    text(t.pk_name()),
+                    ScalarValue::Int64(Some(0)),
+                    ScalarValue::Int64(Some(0)),
+                    ScalarValue::Int64(Some(0)),
+                ]
+            })
+            .collect(),
+    )
+}
