@@ -129,3 +129,34 @@ def test_psycopg_default_connection_create_table_then_commit(db):
     conn.execute(f"DROP TABLE {table}")
     conn.rollback()
     assert exists(db, table)
+
+
+def test_lock_table_outside_a_transaction_block_fails(db, conn):
+    table = db.table("ddl_lock", "id int PRIMARY KEY")
+    with pytest.raises(psycopg.Error) as info:
+        conn.execute(f"LOCK TABLE {table} IN ACCESS SHARE MODE")
+    assert sqlstate(info.value) == "25P01"
+
+
+def test_lock_table_access_share_blocks_truncate_until_commit(db):
+    # pg_dump takes ACCESS SHARE on every table it dumps: writers go on, DROP / TRUNCATE wait.
+    table = db.table("ddl_lock", "id int PRIMARY KEY, v int", "(1, 1)")
+    s = db.sessions("T1", "T2", t=table)
+    s.step("T1", "BEGIN")
+    s.step("T1", "LOCK TABLE {t} IN ACCESS SHARE MODE")
+    s.step("T2", "INSERT INTO {t} VALUES (2, 2)")
+    s.step_blocking("T2", "TRUNCATE {t}")
+    s.step("T1", "COMMIT")
+    s.join("T2")
+    assert db.rows(f"SELECT count(*) FROM {table}") == [(0,)]
+
+
+def test_lock_table_exclusive_nowait_fails_while_a_writer_holds_the_table(db):
+    table = db.table("ddl_lock", "id int PRIMARY KEY, v int", "(1, 1)")
+    s = db.sessions("T1", "T2", t=table)
+    s.step("T1", "BEGIN")
+    s.step("T1", "UPDATE {t} SET v = 2 WHERE id = 1")
+    s.step("T2", "BEGIN")
+    s.fails("T2", "LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE NOWAIT", "55P03")
+    s.step("T2", "ROLLBACK")
+    s.step("T1", "COMMIT")

@@ -158,7 +158,11 @@ impl SystemSchema {
     fn names(&self) -> Vec<&'static str> {
         match self.schema {
             "information_schema" => information_schema::NAMES.to_vec(),
-            _ => relations::NAMES.to_vec(),
+            _ => relations::NAMES
+                .iter()
+                .copied()
+                .chain(empty::others().map(|(n, ..)| n))
+                .collect(),
         }
     }
 }
@@ -178,7 +182,14 @@ impl SchemaProvider for SystemSchema {
     }
 }
 
+/// PostgreSQL's system relations served here (every relation of `pg_catalog`), with their OIDs and kinds.
+pub fn system_relations() -> impl Iterator<Item = (&'static str, i64, char)> {
+    oids::SYSTEM_RELATIONS.iter().copied().chain(
+        empty::others().filter(|(n, ..)| !oids::SYSTEM_RELATIONS.iter().any(|(s, ..)| s == n)),
+    )
+}
+
 /// Whether `name` is a relation of `pg_catalog` (found unqualified too, as PostgreSQL searches it first).
 pub fn is_system(name: &str) -> bool {
-    relations::NAMES.contains(&name)
+    relations::NAMES.contains(&name) || empty::others().any(|(n, ..)| n == name)
 }

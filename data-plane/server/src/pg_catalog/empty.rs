@@ -2,10 +2,108 @@
 //! publications, rules, partitions, foreign tables, extended statistics, role membership, descriptions):
 //! empty, with PostgreSQL 15's columns, as they are in a fresh PostgreSQL database without such objects.
 
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
 use arrow_array::RecordBatch;
+use arrow_schema::{DataType, TimeUnit};
 use datafusion::error::Result;
 
 use super::build::*;
+
+/// The rest of PostgreSQL 15's catalogs and views (`data/catalog_columns.tsv`): name to (OID, kind,
+/// columns with their PostgreSQL type names).
+/// A catalog's OID, kind, and columns with their PostgreSQL type names.
+type Catalog = (i64, char, Vec<(String, String)>);
+
+static OTHERS: LazyLock<BTreeMap<String, Catalog>> = LazyLock::new(|| {
+    include_str!("data/catalog_columns.tsv")
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut f = l.splitn(4, '\t');
+            let (name, oid, kind, cols) = (f.next()?, f.next()?, f.next()?, f.next()?);
+            let cols = cols
+                .split(',')
+                .filter_map(|c| c.split_once(':'))
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect();
+            Some((
+                name.to_string(),
+                (oid.parse().ok()?, kind.chars().next()?, cols),
+            ))
+        })
+        .collect()
+});
+
+/// The Arrow type a catalog column of PostgreSQL type `t` has here.
+fn arrow_type(t: &str) -> DataType {
+    match t {
+        "oid" | "xid" | "bigint" | "regclass" => OID,
+        "integer" => INT4,
+        "smallint" => INT2,
+        "boolean" => BOOL,
+        "real" => FLOAT4,
+        "double precision" | "numeric" => DataType::Float64,
+        "bytea" => DataType::Binary,
+        "timestamp with time zone" => {
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+        }
+        "oid[]" | "regtype[]" => oid_list(),
+        "smallint[]" | "int2vector" => int2_list(),
+        t if t.ends_with("[]") => text_list(),
+        _ => TEXT,
+    }
+}
+
+/// The catalogs `relations.rs` does not build: names, OIDs and kinds ('r' table, 'v' view).
+pub fn others() -> impl Iterator<Item = (&'static str, i64, char)> {
+    OTHERS
+        .iter()
+        .filter(|(n, _)| !super::relations::NAMES.contains(&n.as_str()))
+        .map(|(n, (o, k, _))| (n.as_str(), *o, *k))
+}
+
+/// `batch` of catalog `name` with PostgreSQL's columns it lacks appended, in PostgreSQL's column order after
+/// its own: owners are the system role (tools look every owner up), other OIDs 0, flags false, the rest
+/// NULL.
+pub fn complete(name: &str, batch: RecordBatch) -> Result<RecordBatch> {
+    let Some((_, _, cols)) = OTHERS.get(name) else {
+        return Ok(batch);
+    };
+    let schema = batch.schema();
+    let missing: Vec<&(String, String)> = cols
+        .iter()
+        .filter(|(n, _)| schema.index_of(n).is_err())
+        .collect();
+    if missing.is_empty() {
+        return Ok(batch);
+    }
+    let rows = batch.num_rows();
+    let mut fields: Vec<arrow_schema::Field> =
+        schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut arrays = batch.columns().to_vec();
+    for (n, t) in missing {
+        let ty = arrow_type(t);
+        let value = match (t.as_str(), n.ends_with("owner")) {
+            ("oid", true) => datafusion::scalar::ScalarValue::Int64(Some(super::oids::SYSTEM_ROLE)),
+            ("oid" | "regproc" | "xid", _) => datafusion::scalar::ScalarValue::Int64(Some(0)),
+            ("boolean", _) => datafusion::scalar::ScalarValue::Boolean(Some(false)),
+            _ => datafusion::scalar::ScalarValue::try_from(&ty)?,
+        };
+        let value = if value.data_type() == ty {
+            value
+        } else {
+            datafusion::scalar::ScalarValue::try_from(&ty)?
+        };
+        arrays.push(value.to_array_of_size(rows)?);
+        fields.push(arrow_schema::Field::new(n, ty, true));
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+        arrays,
+    )?)
+}
 
 /// The empty catalog `name`, or `Ok(None)` if it is not one of them.
 pub fn relation(name: &str) -> Result<Option<RecordBatch>> {
@@ -188,7 +286,16 @@ pub fn relation(name: &str) -> Result<Option<RecordBatch>> {
             ("stxkind", text_list()),
             ("stxexprs", TEXT),
         ],
-        _ => return Ok(None),
+        other => {
+            let Some((_, _, cols)) = OTHERS.get(other) else {
+                return Ok(None);
+            };
+            let columns: Vec<(&str, DataType)> = cols
+                .iter()
+                .map(|(n, t)| (n.as_str(), arrow_type(t)))
+                .collect();
+            return Ok(Some(batch(&columns, vec![])?));
+        }
     };
     Ok(Some(batch(&columns, vec![])?))
 }

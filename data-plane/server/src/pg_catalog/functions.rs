@@ -283,6 +283,34 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         }),
     );
     add(
+        "omendb_oid",
+        Signature::any(1, Volatility::Stable),
+        OID,
+        // `x::oid` (and ::regproc, ::regnamespace, ...): OIDs are bigint here; a function's name (how the
+        // regproc columns of the built-in catalogs hold it) is looked up in pg_proc.
+        Arc::new(|a| {
+            if let Some(o) = int_arg(&a[0]) {
+                return Ok(ScalarValue::Int64(Some(o)));
+            }
+            let Some(s) = str_arg(&a[0]) else {
+                return Ok(ScalarValue::Null);
+            };
+            if let Ok(o) = s.trim().parse::<i64>() {
+                return Ok(ScalarValue::Int64(Some(o)));
+            }
+            if s == "-" {
+                return Ok(ScalarValue::Int64(Some(0)));
+            }
+            match oids::function_by_name(&s) {
+                Some(o) => Ok(ScalarValue::Int64(Some(o))),
+                None => Err(sql_error(
+                    "22P02",
+                    format!("invalid input syntax for type oid: \"{s}\""),
+                )),
+            }
+        }),
+    );
+    add(
         "to_regtype",
         exact(&[&[TEXT]], Volatility::Stable),
         OID,
@@ -488,6 +516,14 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             }),
         );
     }
+    let acl = DataType::List(Arc::new(Field::new_list_field(TEXT, true)));
+    add(
+        "acldefault",
+        Signature::any(2, Volatility::Immutable),
+        acl,
+        // No privileges are granted or revoked here: every object has its owner's default, shown as NULL.
+        Arc::new(|_| Ok(ScalarValue::Null)),
+    );
     add(
         "pg_size_pretty",
         exact(&[&[DataType::Int64]], Volatility::Immutable),

@@ -169,8 +169,8 @@ fn tables(db: &str, tables: &[Table]) -> Result<RecordBatch> {
         .iter()
         .map(|t| table_row(db, "public", &t.def.name, "BASE TABLE"))
         .collect();
-    for (name, _, kind) in oids::SYSTEM_RELATIONS {
-        let kind = if *kind == 'v' { "VIEW" } else { "BASE TABLE" };
+    for (name, _, kind) in super::system_relations() {
+        let kind = if kind == 'v' { "VIEW" } else { "BASE TABLE" };
         rows.push(table_row(db, "pg_catalog", name, kind));
     }
     for name in NAMES {

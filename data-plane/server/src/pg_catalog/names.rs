@@ -20,9 +20,9 @@ pub fn regclass(src: &Source, name: &str) -> Result<Option<i64>> {
         _ => return Ok(None),
     };
     if schema.is_none_or(|s| s == "pg_catalog")
-        && let Some((_, o, _)) = oids::SYSTEM_RELATIONS.iter().find(|(n, ..)| *n == rel)
+        && let Some((_, o, _)) = super::system_relations().find(|(n, ..)| *n == rel)
     {
-        return Ok(Some(*o));
+        return Ok(Some(o));
     }
     if schema.is_some_and(|s| s != "public") {
         return Ok(None);
@@ -41,7 +41,7 @@ pub fn regclass(src: &Source, name: &str) -> Result<Option<i64>> {
 
 /// The name `::regclass` prints for OID `o`: qualified only when not on the search path.
 pub(super) fn relation_name(src: &Source, o: i64) -> Result<Option<String>> {
-    if let Some((n, ..)) = oids::SYSTEM_RELATIONS.iter().find(|(_, r, _)| *r == o) {
+    if let Some((n, ..)) = super::system_relations().find(|(_, r, _)| *r == o) {
         return Ok(Some(n.to_string()));
     }
     let tables = src.tables()?;

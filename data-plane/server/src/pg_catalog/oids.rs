@@ -164,6 +164,26 @@ pub static TYPES: LazyLock<HashMap<i64, (String, i64)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The OID of a built-in function by name (the first of its overloads).
+pub fn function_by_name(name: &str) -> Option<i64> {
+    static BY_NAME: LazyLock<HashMap<String, i64>> = LazyLock::new(|| {
+        let tsv = include_str!("data/pg_proc_names.tsv");
+        let mut lines = tsv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+        let col = |n: &str| header.iter().position(|h| *h == n).expect("pg_proc column");
+        let (o, n) = (col("oid"), col("proname"));
+        let mut out = HashMap::new();
+        for l in lines {
+            let f: Vec<&str> = l.split('\t').collect();
+            if let Ok(oid) = f[o].parse::<i64>() {
+                out.entry(f[n].to_string()).or_insert(oid);
+            }
+        }
+        out
+    });
+    BY_NAME.get(name.trim_start_matches("pg_catalog.")).copied()
+}
+
 /// A built-in function's result type and argument types as `pg_get_function_result` and
 /// `pg_get_function_arguments` print them.
 pub fn function_signature(oid: i64) -> Option<(String, String)> {

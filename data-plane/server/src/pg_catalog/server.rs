@@ -241,7 +241,7 @@ pub(super) fn pg_settings(src: &Source) -> Result<RecordBatch> {
 
 /// PostgreSQL's functions that this session can call: its built-in rows for the names we have.
 pub(super) fn pg_proc(src: &Source) -> Result<RecordBatch> {
-    let columns: &[(&str, arrow_schema::DataType)] = &[
+    let from_tsv: &[(&str, arrow_schema::DataType)] = &[
         ("oid", OID),
         ("proname", NAME),
         ("pronamespace", OID),
@@ -253,12 +253,41 @@ pub(super) fn pg_proc(src: &Source) -> Result<RecordBatch> {
         ("provolatile", CHAR),
         ("prolang", OID),
     ];
-    let rows = tsv_rows(include_str!("data/pg_proc_names.tsv"), columns)
+    // The rest of PostgreSQL 15's columns, the same for every built-in function here: owned by the system
+    // role, default cost, no special arguments, no privileges granted or revoked.
+    let rest: Vec<(&str, arrow_schema::DataType, ScalarValue)> = vec![
+        ("proowner", OID, oid(oids::SYSTEM_ROLE)),
+        ("procost", FLOAT4, float4(1.0)),
+        ("prorows", FLOAT4, float4(0.0)),
+        ("provariadic", OID, oid(0)),
+        ("prosupport", TEXT, text("-")),
+        ("prosecdef", BOOL, bool(false)),
+        ("proleakproof", BOOL, bool(false)),
+        ("proisstrict", BOOL, bool(true)),
+        ("proparallel", CHAR, text("s")),
+        ("proallargtypes", oid_list(), null()),
+        ("proargmodes", text_list(), null()),
+        ("proargnames", text_list(), null()),
+        ("proargdefaults", TEXT, null()),
+        ("protrftypes", oid_list(), null()),
+        ("prosrc", TEXT, null()),
+        ("probin", TEXT, null()),
+        ("prosqlbody", TEXT, null()),
+        ("proconfig", text_list(), null()),
+        ("proacl", text_list(), null()),
+    ];
+    let mut columns: Vec<(&str, arrow_schema::DataType)> = from_tsv.to_vec();
+    columns.extend(rest.iter().map(|(n, t, _)| (*n, t.clone())));
+    let rows = tsv_rows(include_str!("data/pg_proc_names.tsv"), from_tsv)
         .into_iter()
         .filter(|r| {
             matches!(&r[1], ScalarValue::Utf8(Some(n))
                 if src.functions.get().is_some_and(|f| f.contains(n)))
         })
+        .map(|mut r| {
+            r.extend(rest.iter().map(|(_, _, v)| v.clone()));
+            r
+        })
         .collect();
-    batch(columns, rows)
+    batch(&columns, rows)
 }

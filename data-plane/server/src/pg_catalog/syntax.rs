@@ -6,10 +6,11 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
-    ObjectNamePart, OrderByKind, Query, Select, SelectItem, SetExpr, Statement,
-    TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
+    AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident,
+    ObjectName, ObjectNamePart, OrderByKind, Query, Select, SelectItem, SetExpr, Statement,
+    Subscript, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
+    visit_expressions_mut,
 };
 
 pub fn rewrite(stmt: &mut Statement) {
@@ -34,12 +35,11 @@ impl VisitorMut for TableOids {
             for f in std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)) {
                 if let TableFactor::Table { name, alias, .. } = f
                     && let Some(ObjectNamePart::Identifier(rel)) = name.0.last()
-                    && let Some((_, o, _)) = super::oids::SYSTEM_RELATIONS
-                        .iter()
-                        .find(|(n, ..)| *n == rel.value)
+                    && let Some((_, o, _)) =
+                        super::system_relations().find(|(n, ..)| *n == rel.value)
                 {
                     let key = alias.as_ref().map_or(&rel.value, |a| &a.name.value);
-                    by_alias.push((key.to_lowercase(), *o));
+                    by_alias.push((key.to_lowercase(), o));
                 }
             }
         }
@@ -127,6 +127,29 @@ impl VisitorMut for TableFunctions {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// Catalog columns of type `name` that clients subscript.
+fn is_name_column(e: &Expr) -> bool {
+    let name = match e {
+        Expr::Identifier(i) => &i.value,
+        Expr::CompoundIdentifier(p) => match p.last() {
+            Some(i) => &i.value,
+            None => return false,
+        },
+        _ => return false,
+    };
+    matches!(
+        name.to_lowercase().as_str(),
+        "typname"
+            | "relname"
+            | "proname"
+            | "nspname"
+            | "attname"
+            | "conname"
+            | "rolname"
+            | "datname"
+    )
 }
 
 /// Catalog columns of array type: a string literal compared with one is an array literal (`'{0}'`).
@@ -224,6 +247,26 @@ fn rewrite_expr(e: &mut Expr) {
             }
         }
         Expr::Collate { expr, .. } => *e = (**expr).clone(),
+        // A `name` is subscriptable as an array of its characters, from 0 (pg_dump's `typname[0] = '_'`).
+        Expr::CompoundFieldAccess { root, access_chain }
+            if is_name_column(root)
+                && let [AccessExpr::Subscript(Subscript::Index { index })] =
+                    access_chain.as_slice() =>
+        {
+            let from = Expr::BinaryOp {
+                left: Box::new(index.clone()),
+                op: BinaryOperator::Plus,
+                right: Box::new(Expr::Value(Value::Number("1".into(), false).into())),
+            };
+            *e = call(
+                "substr",
+                vec![
+                    (**root).clone(),
+                    from,
+                    Expr::Value(Value::Number("1".into(), false).into()),
+                ],
+            );
+        }
         Expr::Like {
             pattern,
             escape_char,
@@ -255,7 +298,7 @@ fn rewrite_expr(e: &mut Expr) {
             match catalog_type(data_type) {
                 Some(Catalog::Regclass) => *e = call("omendb_regclass", vec![inner]),
                 Some(Catalog::Regtype) => *e = call("omendb_regtype", vec![inner]),
-                Some(Catalog::Oid) => *data_type = SqlType::BigInt(None),
+                Some(Catalog::Oid) => *e = call("omendb_oid", vec![inner]),
                 Some(Catalog::Text) => {
                     // The name behind a reg* value, as PostgreSQL prints it.
                     if let Expr::Function(f) = &inner {
@@ -395,9 +438,10 @@ fn catalog_type(t: &SqlType) -> Option<Catalog> {
     Some(match last.value.to_lowercase().as_str() {
         "regclass" => Catalog::Regclass,
         "regtype" => Catalog::Regtype,
-        "oid" | "regproc" | "regprocedure" | "regnamespace" | "regrole" | "regoper" | "xid"
-        | "cid" | "regconfig" => Catalog::Oid,
-        "name" | "text" | "char" | "bpchar" | "varchar" => Catalog::Text,
+        "oid" | "regnamespace" | "regrole" | "xid" | "cid" | "regconfig" => Catalog::Oid,
+        // The built-in catalogs hold functions and operators by name, which is how a reg* prints.
+        "name" | "text" | "char" | "bpchar" | "varchar" | "regproc" | "regprocedure"
+        | "regoper" | "regoperator" => Catalog::Text,
         _ => return None,
     })
 }
@@ -463,7 +507,7 @@ mod tests {
         );
         assert_eq!(
             rw("SELECT 't'::regclass, CAST(CAST(c.oid AS REGCLASS) AS TEXT), x::oid, n::name"),
-            "SELECT omendb_regclass('t'), omendb_regclass_name(omendb_regclass(c.oid)), x::BIGINT, n::TEXT"
+            "SELECT omendb_regclass('t'), omendb_regclass_name(omendb_regclass(c.oid)), omendb_oid(x), n::TEXT"
         );
         assert_eq!(
             rw("SELECT relname COLLATE \"C\", 'int4'::pg_catalog.regtype::text"),

@@ -131,17 +131,17 @@ pub(super) fn pg_class(tables: &[Table], _user: &str) -> Result<RecordBatch> {
             ));
         }
     }
-    for (name, o, kind) in oids::SYSTEM_RELATIONS {
+    for (name, o, kind) in super::system_relations() {
         rows.push(class_row(
-            *o,
+            o,
             name,
             oids::PG_CATALOG,
             0,
             oids::SYSTEM_ROLE,
-            if *kind == 'v' { 0 } else { oids::HEAP_AM },
+            if kind == 'v' { 0 } else { oids::HEAP_AM },
             -1.0,
             false,
-            *kind,
+            kind,
             0,
         ));
     }

@@ -13,9 +13,57 @@ use crate::ddl;
 use crate::error::{Error, Result, code};
 
 impl Session {
+    /// LOCK TABLE: only in a transaction block, as in PostgreSQL. Table locks here have the four row-lock
+    /// modes: the modes that let writers in (ACCESS SHARE, ROW SHARE, ROW EXCLUSIVE) take the shared mode
+    /// writers hold themselves; every stronger mode takes the exclusive one, which also keeps out other
+    /// SHARE holders (stricter than PostgreSQL, never weaker).
+    async fn lock_tables(&mut self, lock: &ast::Lock) -> Result<Output> {
+        use ast::LockTableMode as M;
+        if self.tx == Tx::Idle {
+            return Err(Error::sql(
+                "25P01",
+                "LOCK TABLE can only be used in transaction blocks",
+            ));
+        }
+        let mode = match lock.lock_mode {
+            Some(M::AccessShare | M::RowShare | M::RowExclusive) => {
+                omendb_storage::LockMode::KeyShare
+            }
+            _ => omendb_storage::LockMode::Update,
+        };
+        let policy = if lock.nowait {
+            omendb_storage::WaitPolicy::NoWait
+        } else {
+            omendb_storage::WaitPolicy::Wait
+        };
+        for target in &lock.tables {
+            let name = ddl::table_name(&target.name)?;
+            loop {
+                let r = {
+                    let mut v = self.view.lock();
+                    let txn = v
+                        .txn
+                        .as_mut()
+                        .expect("a transaction block has a transaction");
+                    txn.lock_table_explicit(&name, mode, policy)
+                };
+                match r {
+                    Err(omendb_storage::Error::LockWait { wait, .. }) => {
+                        self.wait_for(wait).await?
+                    }
+                    r => break r?,
+                }
+            }
+        }
+        Ok(Output::Command(Tag::new("LOCK TABLE")))
+    }
+
     /// CREATE TABLE, DROP TABLE, TRUNCATE: writes of the open transaction (or of one of their own), so they
     /// commit or roll back with it.
     pub(super) async fn ddl(&mut self, stmt: &Statement) -> Result<Output> {
+        if let Statement::Lock(lock) = stmt {
+            return self.lock_tables(lock).await;
+        }
         let command = match stmt {
             Statement::CreateTable(_) => "CREATE TABLE",
             Statement::Drop { .. } => "DROP TABLE",

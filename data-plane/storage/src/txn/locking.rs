@@ -194,6 +194,38 @@ impl WriteTxn {
 
     /// Takes the table lock in `mode`: `KeyShare` for every writer, `Update` for DROP and TRUNCATE (which
     /// therefore wait for the table's writers, and make them wait).
+    /// LOCK TABLE: the table's lock in `mode` until the transaction ends. `NoWait` fails at once with
+    /// `LockNotAvailable` when another transaction holds a conflicting mode.
+    pub fn lock_table_explicit(
+        &mut self,
+        table: &str,
+        mode: LockMode,
+        policy: WaitPolicy,
+    ) -> Result<()> {
+        let base = self.base(table)?;
+        if policy != WaitPolicy::Wait {
+            let res = Resource::Table(base.shape.id);
+            match self
+                .inner
+                .locks
+                .acquire(self.owner, res.clone(), mode, policy)
+            {
+                Acquire::Granted => {
+                    if self.held_set.insert(res.clone()) {
+                        self.held.push(res);
+                    }
+                    return Ok(());
+                }
+                _ => {
+                    return Err(Error::LockNotAvailable {
+                        table: base.shape.def.name.clone(),
+                    });
+                }
+            }
+        }
+        self.lock_table(&base, mode)
+    }
+
     pub(super) fn lock_table(&mut self, base: &TableVersion, mode: LockMode) -> Result<()> {
         let id = base.shape.id;
         if self.ddl_owned(id) && mode == LockMode::KeyShare {
