@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# System-catalog and third-party-tool tests (psycopg 3 + SQLAlchemy 2 + pytest): starts one `omendb server`
-# (TLS + SCRAM-SHA-256) on free local ports and runs tests/catalog against it; when OMENDB_TEST_PG is set (a
-# libpq conninfo of a real PostgreSQL, trust auth, no TLS, e.g. "host=127.0.0.1 port=5432 user=postgres"),
-# runs the same suite against that PostgreSQL too, where every test must pass.
+# System-catalog and third-party-tool tests (psycopg 3 + SQLAlchemy 2 + pytest, psql, pg_dump): starts one
+# `omendb server` (TLS + SCRAM-SHA-256) on free local ports and runs tests/catalog against it; when
+# OMENDB_TEST_PG is set (a libpq conninfo of a real PostgreSQL, trust auth, no TLS, e.g.
+# "host=127.0.0.1 port=5432 user=postgres"), runs the same suite against that PostgreSQL too, where every test
+# must pass.
 #
 #   OMENDB_BIN=target/debug/omendb [OMENDB_TEST_PG=...] tests/catalog/run.sh [all|omendb|postgres] [pytest args]
 #
@@ -10,108 +11,13 @@
 # Extra arguments go to pytest (e.g. -k inspector -x). Exits non-zero if any run failed.
 set -euo pipefail
 
-usage() { echo "usage: OMENDB_BIN=/path/to/omendb [OMENDB_TEST_PG=conninfo] $0 [all|omendb|postgres] [pytest args]" >&2; }
-die() { echo "tests/catalog/run.sh: $*" >&2; exit 2; }
-
-mode=all
-case "${1:-}" in
-  all | omendb | postgres) mode="$1"; shift ;;
-  -h | --help) usage; exit 0 ;;
-esac
-
+suite=catalog
 here="$(cd "$(dirname "$0")" && pwd)"
-
-command -v python3 >/dev/null || die "python3 is required"
-python3 -c 'import psycopg, pytest' 2>/dev/null \
-  || die "needs psycopg 3 and pytest: python3 -m pip install 'psycopg[binary]>=3.1' pytest"
-python3 -c 'import sqlalchemy' 2>/dev/null \
-  || die "needs SQLAlchemy 2 (its postgresql+psycopg dialect): python3 -m pip install 'sqlalchemy>=2'"
-python3 -c 'import sqlalchemy, sys; sys.exit(int(sqlalchemy.__version__.split(".")[0]) < 2)' \
-  || die "needs SQLAlchemy 2, found $(python3 -c 'import sqlalchemy; print(sqlalchemy.__version__)'):" \
-         "python3 -m pip install 'sqlalchemy>=2'"
-if [ "$mode" = postgres ] && [ -z "${OMENDB_TEST_PG:-}" ]; then
-  usage; die "OMENDB_TEST_PG is not set (libpq conninfo of the PostgreSQL to compare with)"
-fi
-
-run_pytest() {   # target, then pytest args
-  local target="$1"; shift
-  (cd "$here" && CATALOG_TARGET="$target" PYTHONDONTWRITEBYTECODE=1 \
-    python3 -m pytest -q -p no:cacheprovider -rfExX "$@" .)
-}
-
-failed=()
-
-# --- PostgreSQL: the reference ----------------------------------------------------------------------------
-run_postgres() {
-  printf '\n==> postgres: %s (psycopg %s, SQLAlchemy %s)\n' "$OMENDB_TEST_PG" \
-    "$(python3 -c 'import psycopg; print(psycopg.__version__)')" "$(python3 -c 'import sqlalchemy; print(sqlalchemy.__version__)')"
-  # The libpq environment of the omendb run (password, sslmode=require, ...) must not leak into this one.
-  if ! (
-    unset PGHOST PGPORT PGUSER PGPASSWORD PGDATABASE PGSSLMODE PGSERVICE PGOPTIONS PGSSLROOTCERT PGPASSFILE
-    run_pytest postgres "$@"
-  ); then
-    failed+=(postgres)
-  fi
-}
-
-if [ "$mode" = postgres ]; then
-  run_postgres "$@"
-  if [ "${#failed[@]}" -gt 0 ]; then
-    echo "tests/catalog/run.sh: FAILED: ${failed[*]}" >&2
-    exit 1
-  fi
-  echo; echo "tests/catalog/run.sh: postgres passed"
-  exit 0
-fi
-
-# --- omendb -----------------------------------------------------------------------------------------------
-[ -n "${OMENDB_BIN:-}" ] || { usage; die "OMENDB_BIN is not set (path of the omendb binary to test)"; }
-case "$OMENDB_BIN" in /*) ;; */*) OMENDB_BIN="$PWD/$OMENDB_BIN" ;; esac
-[ -x "$OMENDB_BIN" ] || OMENDB_BIN="$(command -v "$OMENDB_BIN" 2>/dev/null || true)"
-[ -n "$OMENDB_BIN" ] && [ -x "$OMENDB_BIN" ] || die "OMENDB_BIN is not an executable file"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/omendb-catalog.XXXXXX")"
-# shellcheck source=../support/tls-server.sh
-. "$here/../support/tls-server.sh"
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  server_stop
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-server_start
-
-printf '\n==> omendb (expected failures: %s)\n' "$here/expected_failures.txt"
-if ! (
-  export PGHOST=127.0.0.1 PGPORT="$pg_port" PGUSER=owner PGPASSWORD="$password" PGDATABASE=omendb
-  export PGSSLMODE=require
-  unset PGSERVICE PGSSLROOTCERT PGPASSFILE PGOPTIONS 2>/dev/null || true
-  run_pytest omendb "$@"
-); then
-  failed+=(omendb)
-fi
-if ! kill -0 "$server_pid" 2>/dev/null; then
-  echo "tests/catalog/run.sh: the server died while the tests ran" >&2
-  failed+=(server)
-fi
-
-if [ -n "${OMENDB_TEST_PG:-}" ]; then
-  run_postgres "$@"
-elif [ -n "${OMENDB_NO_SKIP:-}" ]; then
-  echo "tests/catalog/run.sh: OMENDB_TEST_PG is not set and OMENDB_NO_SKIP forbids skipping the PostgreSQL run" >&2
-  failed+=(postgres)
-else
-  printf '\n==> postgres: SKIPPED (OMENDB_TEST_PG is not set): the suite is only checked on OmenDB\n'
-fi
-
-if [ "${#failed[@]}" -gt 0 ]; then
-  case " ${failed[*]} " in *" omendb "* | *" server "*) server_log_tail ;; esac
-  echo "tests/catalog/run.sh: FAILED: ${failed[*]}" >&2
-  exit 1
-fi
-echo
-echo "tests/catalog/run.sh: passed"
+target_var=CATALOG_TARGET
+suite_checks=(
+  "python3 -c 'import sqlalchemy' 2>/dev/null || die \"needs SQLAlchemy 2 (its postgresql+psycopg dialect): python3 -m pip install 'sqlalchemy>=2'\""
+  "python3 -c 'import sqlalchemy, sys; sys.exit(int(sqlalchemy.__version__.split(\".\")[0]) < 2)' || die \"needs SQLAlchemy 2: python3 -m pip install 'sqlalchemy>=2'\""
+)
+suite_versions='import psycopg, sqlalchemy; print(f"psycopg {psycopg.__version__}, SQLAlchemy {sqlalchemy.__version__}")'
+# shellcheck source=../support/pytest-suite.sh
+. "$here/../support/pytest-suite.sh"

@@ -2,7 +2,8 @@
 
 use arrow_schema::DataType as Arrow;
 use datafusion::sql::sqlparser::ast::{
-    self, ColumnOption, CreateTable, DataType as SqlType, ExactNumberInfo, Ident, ObjectName,
+    self, ColumnOption, CreateTable, DataType as SqlType, ExactNumberInfo, Expr, Function,
+    FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
     ObjectNamePart, TableConstraint, TimezoneInfo,
 };
 use omendb_storage::{ColumnDef, DataType, TableDef};
@@ -264,6 +265,27 @@ pub fn from_arrow(t: &Arrow) -> Result<DataType> {
                 "storing a column of type {other}"
             )));
         }
+    })
+}
+
+/// `name(args...)`: a plain call, as the rewrites build them.
+pub fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
     })
 }
 

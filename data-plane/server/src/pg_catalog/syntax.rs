@@ -5,12 +5,12 @@
 
 use std::ops::ControlFlow;
 
+use crate::ddl::call;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
-    FunctionArgExpr, FunctionArgumentClause, FunctionArgumentList, FunctionArguments, Ident,
-    ObjectName, ObjectNamePart, OrderByKind, Query, Select, SelectItem, SetExpr, Statement,
-    Subscript, TableAliasColumnDef, TableFactor, Value, VisitMut, VisitorMut,
-    visit_expressions_mut,
+    FunctionArgExpr, FunctionArgumentClause, FunctionArguments, ObjectName, ObjectNamePart,
+    OrderByKind, Query, Select, SelectItem, SetExpr, Statement, Subscript, TableAliasColumnDef,
+    TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut,
 };
 
 pub fn rewrite(stmt: &mut Statement) {
@@ -463,26 +463,6 @@ fn first_arg(f: &Function) -> Option<Expr> {
         FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
         _ => None,
     }
-}
-
-fn call(name: &str, args: Vec<Expr>) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
-                .collect(),
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
 }
 
 #[cfg(test)]
