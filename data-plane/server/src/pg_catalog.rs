@@ -4,6 +4,7 @@
 //! included. Built-in objects (types, access methods, collations, functions) are PostgreSQL 15's own rows
 //! (`data/`); ours get stable OIDs from the engine's table ids (`oids`).
 
+mod array_text;
 pub mod build;
 mod empty;
 mod formats;
@@ -14,6 +15,7 @@ pub mod oids;
 mod relations;
 mod server;
 pub mod syntax;
+pub mod table_functions;
 mod tables;
 mod udf;
 

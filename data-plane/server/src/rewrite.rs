@@ -245,19 +245,26 @@ fn unique_output_names(projection: &mut [SelectItem]) {
         // DataFusion's names drop parentheses: `2 + 3 * 4` and `(2 + 3) * 4` collide.
         other => other.to_string().replace(['(', ')'], ""),
     };
-    let mut seen = HashSet::new();
-    let collide = projection.iter().any(|item| {
-        let k = match item {
-            SelectItem::UnnamedExpr(e) => key(e),
-            SelectItem::ExprWithAlias { alias, .. } => ident(alias),
-            _ => return false,
-        };
-        !seen.insert(k)
-    });
-    if !collide {
-        return;
+    let keys: Vec<Option<(String, bool)>> = projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) => Some((key(e), false)),
+            SelectItem::ExprWithAlias { alias, .. } => Some((ident(alias), true)),
+            _ => None,
+        })
+        .collect();
+    let mut count = std::collections::HashMap::<&str, usize>::new();
+    for (k, _) in keys.iter().flatten() {
+        *count.entry(k.as_str()).or_default() += 1;
     }
-    for (i, item) in projection.iter_mut().enumerate() {
+    // Only what collides is renamed, and a name the query gave (`AS procedure_schem`) is kept where it is
+    // the only one given: ORDER BY and outer queries refer to it.
+    let mut named = HashSet::new();
+    for (i, (item, key)) in projection.iter_mut().zip(&keys).enumerate() {
+        let Some((k, explicit)) = key else { continue };
+        if count[k.as_str()] < 2 || (*explicit && named.insert(k.clone())) {
+            continue;
+        }
         let alias = Ident::with_quote('"', format!("__omendb_col{i}"));
         match item {
             SelectItem::UnnamedExpr(e) => {

@@ -274,6 +274,7 @@ impl Session {
         let advisory = advisory::Advisory::new(engine.db.clone(), session_id, view.clone());
         advisory::register(&ctx, &advisory);
         crate::pg_catalog::functions::register(&ctx, &source);
+        crate::pg_catalog::table_functions::register(&ctx);
         crate::subquery::register(&ctx);
         let state = ctx.state();
         let _ = functions.set(
@@ -751,12 +752,11 @@ impl Session {
                 };
                 drop(v);
                 let Some(reader) = reader else {
-                    // A catalog relation: built again from the live state for this execution.
-                    let fresh = source.provider(schema.as_deref(), &name)?.ok_or_else(|| {
-                        datafusion::error::DataFusionError::External(Box::new(
-                            omendb_storage::Error::UnknownTable(name.clone()),
-                        ))
-                    })?;
+                    // A catalog relation: built again from the live state for this execution. Anything
+                    // else was made while planning (a table function's output, `generate_series()`).
+                    let Some(fresh) = source.provider(schema.as_deref(), &name)? else {
+                        return Ok(Transformed::no(LogicalPlan::TableScan(scan)));
+                    };
                     scan.source = provider_as_source(fresh);
                     return Ok(Transformed::yes(LogicalPlan::TableScan(scan)));
                 };

@@ -5,6 +5,7 @@
 
 use std::ops::ControlFlow;
 
+use super::array_text::{any_all_literal, array_from_text, array_literal};
 use crate::ddl::call;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
@@ -152,59 +153,6 @@ fn is_name_column(e: &Expr) -> bool {
     )
 }
 
-/// Catalog columns of array type: a string literal compared with one is an array literal (`'{0}'`).
-const ARRAY_COLUMNS: &[&str] = &[
-    "polroles",
-    "conkey",
-    "confkey",
-    "indkey",
-    "indclass",
-    "indoption",
-    "indcollation",
-    "stxkind",
-    "stxkeys",
-    "proargtypes",
-    "reloptions",
-    "relacl",
-    "datacl",
-    "nspacl",
-    "attoptions",
-];
-
-fn array_literal(column: &Expr, lit: &mut Expr) {
-    let name = match column {
-        Expr::Identifier(i) => &i.value,
-        Expr::CompoundIdentifier(p) => match p.last() {
-            Some(i) => &i.value,
-            None => return,
-        },
-        _ => return,
-    };
-    if !ARRAY_COLUMNS.contains(&name.to_lowercase().as_str()) {
-        return;
-    }
-    let Expr::Value(v) = lit else { return };
-    let Value::SingleQuotedString(s) = &v.value else {
-        return;
-    };
-    let Some(inner) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
-        return;
-    };
-    let elem: Vec<Expr> = inner
-        .split(',')
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let e = e.trim().trim_matches('"');
-            if e.parse::<i64>().is_ok() {
-                Expr::Value(Value::Number(e.to_string(), false).into())
-            } else {
-                Expr::Value(Value::SingleQuotedString(e.to_string()).into())
-            }
-        })
-        .collect();
-    *lit = call("make_array", elem);
-}
-
 fn rewrite_expr(e: &mut Expr) {
     match e {
         Expr::BinaryOp { left, op, right } => {
@@ -221,11 +169,22 @@ fn rewrite_expr(e: &mut Expr) {
                 *op = plain;
             }
         }
+        Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => any_all_literal(right),
         Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("array") => {
             if let FunctionArguments::Subquery(q) = &f.args
                 && let Some(q) = array_of(q)
             {
                 *e = Expr::Subquery(Box::new(q));
+            }
+        }
+        Expr::Function(f) if is_expandarray(&f.name) => {
+            // information_schema._pg_expandarray(a): a set of (x, n), one row per element and its
+            // position; as a set-returning call in a select list it is an unnest of those pairs.
+            if let Some(array) = first_arg(f) {
+                *e = call(
+                    "unnest",
+                    vec![call(super::table_functions::EXPANDARRAY, vec![array])],
+                );
             }
         }
         Expr::Function(f) => {
@@ -247,6 +206,22 @@ fn rewrite_expr(e: &mut Expr) {
             }
         }
         Expr::Collate { expr, .. } => *e = (**expr).clone(),
+        // `(composite).field` is DataFusion's `composite['field']` (`t.col[1]` is a qualified column).
+        Expr::CompoundFieldAccess { root, access_chain }
+            if matches!(**root, Expr::Nested(_))
+                && access_chain
+                    .iter()
+                    .any(|a| matches!(a, AccessExpr::Dot(Expr::Identifier(_)))) =>
+        {
+            for a in access_chain.iter_mut() {
+                if let AccessExpr::Dot(Expr::Identifier(i)) = a {
+                    let field = crate::ddl::ident(i);
+                    *a = AccessExpr::Subscript(Subscript::Index {
+                        index: Expr::Value(Value::SingleQuotedString(field).into()),
+                    });
+                }
+            }
+        }
         // A `name` is subscriptable as an array of its characters, from 0 (pg_dump's `typname[0] = '_'`).
         Expr::CompoundFieldAccess { root, access_chain }
             if is_name_column(root)
@@ -293,6 +268,14 @@ fn rewrite_expr(e: &mut Expr) {
             format: None,
             ..
         } => {
+            // `'{a,b}'::text[]`: the literal is an array's text form (a plain cast would wrap the string).
+            if matches!(data_type, SqlType::Array(_))
+                && let Expr::Value(v) = expr.as_ref()
+                && let Value::SingleQuotedString(text) = &v.value
+                && let Some(array) = array_from_text(text)
+            {
+                **expr = array;
+            }
             let inner = (**expr).clone();
             unqualify_type(data_type);
             match catalog_type(data_type) {
@@ -447,6 +430,17 @@ fn catalog_type(t: &SqlType) -> Option<Catalog> {
 }
 
 /// `pg_catalog.f(...)` is `f(...)`: every function lives in pg_catalog.
+fn is_expandarray(name: &ObjectName) -> bool {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(f)] => f.value.eq_ignore_ascii_case("_pg_expandarray"),
+        [ObjectNamePart::Identifier(s), ObjectNamePart::Identifier(f)] => {
+            s.value.eq_ignore_ascii_case("information_schema")
+                && f.value.eq_ignore_ascii_case("_pg_expandarray")
+        }
+        _ => false,
+    }
+}
+
 fn strip_catalog(name: &mut ObjectName) {
     if let [ObjectNamePart::Identifier(s), ObjectNamePart::Identifier(f)] = name.0.as_slice()
         && s.value.eq_ignore_ascii_case("pg_catalog")
@@ -467,17 +461,7 @@ fn first_arg(f: &Function) -> Option<Expr> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
-
-    fn rw(sql: &str) -> String {
-        let mut s = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite(&mut s);
-        s.to_string()
-    }
+    use super::tests_support::rw;
 
     #[test]
     fn catalog_syntax() {
@@ -524,6 +508,65 @@ mod tests {
         assert_eq!(
             rw("SELECT generate_subscripts(i.indkey, 1) FROM i"),
             "SELECT unnest(generate_series(1, cardinality(i.indkey))) FROM i"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    pub fn rw(sql: &str) -> String {
+        let mut s = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0);
+        super::rewrite(&mut s);
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod jdbc_tests {
+    use super::tests_support::rw;
+
+    #[test]
+    fn array_literals_on_the_right_of_any_and_all() {
+        assert_eq!(
+            rw("SELECT 1 FROM k WHERE word <> ALL ('{a,\"b,c\",NULL,\"null\"}')"),
+            "SELECT 1 FROM k WHERE word <> ALL(make_array('a', 'b,c', NULL, 'null'))"
+        );
+        assert_eq!(
+            rw("SELECT 1 FROM k WHERE w <> ALL ('{x,y}'::text[])"),
+            "SELECT 1 FROM k WHERE w <> ALL(make_array('x', 'y')::TEXT[])"
+        );
+        assert_eq!(
+            rw("SELECT 1 FROM k WHERE n = ANY('{1, 2}')"),
+            "SELECT 1 FROM k WHERE n = ANY(make_array(1, 2))"
+        );
+        let long = format!(
+            "SELECT 1 FROM k WHERE w <> ALL ('{{{}}}')",
+            include_str!("data/pg_get_keywords.tsv")
+                .lines()
+                .skip(1)
+                .map(|l| l.split('\t').next().unwrap())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert!(
+            rw(&long).contains("make_array('abort', "),
+            "{}",
+            &rw(&long)[..200]
+        );
+    }
+
+    #[test]
+    fn expandarray_and_composite_fields() {
+        assert_eq!(
+            rw(
+                "SELECT (information_schema._pg_expandarray(i.indkey)).n, t.a[1], (r.keys).x FROM i"
+            ),
+            "SELECT (unnest(omendb_expandarray(i.indkey)))['n'], t.a[1], (r.keys)['x'] FROM i"
         );
     }
 }

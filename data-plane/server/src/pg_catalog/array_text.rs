@@ -1,0 +1,109 @@
+//! Array literals in PostgreSQL's text form (`'{a,"b c",NULL}'`) where PostgreSQL reads them as arrays:
+//! compared with a catalog array column, on the right of `= ANY` / `<> ALL`, and cast to an array type.
+
+use datafusion::sql::sqlparser::ast::{Expr, Value};
+
+use crate::ddl::call;
+
+/// Catalog columns of array type: a string literal compared with one is an array literal (`'{0}'`).
+const ARRAY_COLUMNS: &[&str] = &[
+    "polroles",
+    "conkey",
+    "confkey",
+    "indkey",
+    "indclass",
+    "indoption",
+    "indcollation",
+    "stxkind",
+    "stxkeys",
+    "proargtypes",
+    "reloptions",
+    "relacl",
+    "datacl",
+    "nspacl",
+    "attoptions",
+];
+
+pub(super) fn array_literal(column: &Expr, lit: &mut Expr) {
+    let name = match column {
+        Expr::Identifier(i) => &i.value,
+        Expr::CompoundIdentifier(p) => match p.last() {
+            Some(i) => &i.value,
+            None => return,
+        },
+        _ => return,
+    };
+    if !ARRAY_COLUMNS.contains(&name.to_lowercase().as_str()) {
+        return;
+    }
+    let Expr::Value(v) = lit else { return };
+    let Value::SingleQuotedString(s) = &v.value else {
+        return;
+    };
+    let Some(inner) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
+        return;
+    };
+    if let Some(array) = array_from_text(&format!("{{{inner}}}")) {
+        *lit = array;
+    }
+}
+
+/// PostgreSQL's text form of a one-dimensional array (`{a,"b c",NULL,3}`) as `make_array(...)`; elements
+/// that are all integers become numbers, the rest strings (an untyped literal takes the other side's type).
+pub(super) fn array_from_text(text: &str) -> Option<Expr> {
+    let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let mut items: Vec<Option<String>> = vec![];
+    let mut chars = inner.chars().peekable();
+    while chars.peek().is_some() {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut item = String::new();
+        let mut quoted = false;
+        if chars.next_if_eq(&'"').is_some() {
+            quoted = true;
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => item.extend(chars.next()),
+                    '"' => break,
+                    c => item.push(c),
+                }
+            }
+        }
+        while let Some(c) = chars.next_if(|c| *c != ',') {
+            if c == '{' || c == '"' {
+                return None; // nested arrays and stray quotes: leave the literal to DataFusion
+            }
+            item.push(c);
+        }
+        chars.next();
+        let item = if quoted {
+            item
+        } else {
+            item.trim().to_string()
+        };
+        items.push((quoted || !item.eq_ignore_ascii_case("null")).then_some(item));
+    }
+    let numbers = items.iter().flatten().all(|i| i.parse::<i64>().is_ok());
+    let elem = items
+        .into_iter()
+        .map(|i| match i {
+            None => Expr::Value(Value::Null.into()),
+            Some(i) if numbers => Expr::Value(Value::Number(i, false).into()),
+            Some(i) => Expr::Value(Value::SingleQuotedString(i).into()),
+        })
+        .collect();
+    Some(call("make_array", elem))
+}
+
+/// The right side of `x op ANY('{...}')` / `ALL('{...}')`: a string literal there is an array.
+pub(super) fn any_all_literal(right: &mut Expr) {
+    let inner = match right {
+        Expr::Nested(inner) => inner.as_mut(),
+        other => other,
+    };
+    if let Expr::Value(v) = inner
+        && let Value::SingleQuotedString(s) = &v.value
+        && let Some(array) = array_from_text(s)
+    {
+        *inner = array;
+    }
+}
