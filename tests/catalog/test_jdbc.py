@@ -279,7 +279,7 @@ def test_jdbc_savepoints(jdbc, db):
     assert rows(results[-1]) == [{"id": 1}, {"id": 3}]
 
 
-def test_jdbc_result_set_metadata_names_the_source_table(jdbc, items):
+def test_jdbc_result_set_metadata_names_the_source_table(jdbc, db, items):
     # DBeaver-style tools make a result editable when ResultSetMetaData names each column's table (pgjdbc
     # reads the table OID and column number of RowDescription) and know numeric precision from its typmod.
     (result,) = jdbc(("rsmeta", f"SELECT id, name, price, price * 2 AS twice FROM {items} WHERE id > 0"))
@@ -290,3 +290,10 @@ def test_jdbc_result_set_metadata_names_the_source_table(jdbc, items):
     assert (cols["price"]["precision"], cols["price"]["scale"]) == (10, 2)
     assert cols["twice"]["table"] == ""  # an expression has no source column
     assert cols["twice"]["nullable"] == 2  # columnNullableUnknown
+    other = db.create("other", "CREATE TABLE {name} (k integer PRIMARY KEY, label text)")
+    joined, nested = jdbc(
+        ("rsmeta", f"SELECT t.id AS ident, o.label, o.k FROM {items} t JOIN {other} o ON o.k = t.qty"),
+        ("rsmeta", f"SELECT s.label FROM (SELECT label FROM {other} WHERE k > 1) s ORDER BY 1"),
+    )
+    assert [(c["label"], c["table"]) for c in ok(joined)["rows"]] == [("ident", items), ("label", other), ("k", other)]
+    assert [(c["label"], c["table"], c["nullable"]) for c in ok(nested)["rows"]] == [("label", other, 1)]

@@ -19,6 +19,7 @@ mod http;
 mod listener;
 mod metrics;
 mod names;
+mod origins;
 mod params;
 mod pg_catalog;
 mod rewrite;

@@ -337,14 +337,30 @@ impl QueryParser for Parser {
         stmt: &Prepared,
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        match &stmt.result {
-            Some(schema) => Ok(arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                schema,
-                format.unwrap_or(&Format::UnifiedBinary),
-                None,
-            )?),
-            None => Ok(vec![]),
-        }
+        let Some(schema) = &stmt.result else {
+            return Ok(vec![]);
+        };
+        let fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(
+            schema,
+            format.unwrap_or(&Format::UnifiedBinary),
+            None,
+        )?;
+        // A column that is a table's column as is names its table, column number and declared typmod.
+        Ok(fields
+            .into_iter()
+            .zip(schema.fields())
+            .map(|(info, f)| match crate::origins::of(f) {
+                Some((table, column)) => FieldInfo::new(
+                    info.name().to_string(),
+                    Some(table),
+                    Some(column),
+                    info.datatype().clone(),
+                    info.format(),
+                )
+                .with_type_modifier(crate::origins::type_modifier(f)),
+                None => info,
+            })
+            .collect())
     }
 }
 

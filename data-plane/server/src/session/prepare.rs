@@ -78,6 +78,26 @@ impl Session {
             .flatten()?;
         let fast = crate::fast::detect(stmt, reader.def())?;
         let (params, result) = fast.describe(declared)?;
+        // A fast read returns the table's own columns, by name.
+        let oid = crate::pg_catalog::oids::table(reader.id());
+        let result = result.map(|r| {
+            let fields: Vec<_> = r
+                .fields()
+                .iter()
+                .map(|f| {
+                    match reader
+                        .def()
+                        .columns
+                        .iter()
+                        .position(|c| c.name == *f.name())
+                    {
+                        Some(i) => crate::origins::with_origin(f, oid, i + 1),
+                        None => f.as_ref().clone(),
+                    }
+                })
+                .collect();
+            Arc::new(Schema::new(fields))
+        });
         let names = crate::names::output_names(stmt);
         Some(
             PreparedStatement {
@@ -167,8 +187,19 @@ impl Session {
             let params = (1..=n)
                 .map(|i| types.remove(&format!("${i}")).flatten())
                 .collect();
-            let mut result =
-                (kind == Kind::Select).then(|| Arc::new(plan.schema().as_arrow().clone()));
+            let mut result = (kind == Kind::Select).then(|| {
+                let db = self.engine.db.clone();
+                let view = self.view.clone();
+                crate::origins::annotate(
+                    Arc::new(plan.schema().as_arrow().clone()),
+                    &plan,
+                    |name| {
+                        let r = resolve(&db, &mut view.lock(), name).ok().flatten()?;
+                        let columns = r.def().columns.iter().map(|c| c.name.clone()).collect();
+                        Some((crate::pg_catalog::oids::table(r.id()), columns))
+                    },
+                )
+            });
             if let (Some(r), Some(_)) = (&result, &locking) {
                 // The key the rows are locked by is not shown.
                 let user: Vec<usize> = (0..r.fields().len() - 1).collect();
