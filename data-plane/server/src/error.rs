@@ -23,6 +23,7 @@ pub enum Error {
 /// SQLSTATE codes used by name (PostgreSQL appendix A).
 pub mod code {
     pub const SYNTAX_ERROR: &str = "42601";
+    pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
     pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
     pub const UNDEFINED_TABLE: &str = "42P01";
     pub const UNDEFINED_COLUMN: &str = "42703";

@@ -9,6 +9,7 @@ mod catalog;
 mod cells;
 pub mod config;
 mod copy;
+mod copy_out;
 mod corked;
 mod ddl;
 mod describe;

@@ -167,6 +167,8 @@ pub enum Output {
     TxStart(Tag),
     TxEnd(Tag),
     CopyIn(CopyIn),
+    /// COPY TO STDOUT: the wire format code, the number of columns and one payload per row.
+    CopyOut(i8, usize, Vec<bytes::Bytes>),
     Empty,
 }
 
@@ -699,6 +701,9 @@ impl Session {
                 )
                 .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
                 Ok(Output::Rows(schema, vec![batch]))
+            }
+            Kind::Copy if matches!(stmt, Statement::Copy { to: true, .. }) => {
+                self.copy_out(stmt).await
             }
             Kind::Copy => self.copy_in(stmt),
             Kind::Ddl => self.ddl(stmt).await,

@@ -242,6 +242,11 @@ impl Conn {
             Output::TxStart(t) => Response::TransactionStart(t),
             Output::TxEnd(t) => Response::TransactionEnd(t),
             Output::Empty => Response::EmptyQuery,
+            Output::CopyOut(format, columns, data) => Response::CopyOut(CopyResponse::new(
+                format,
+                columns,
+                stream::iter(data.into_iter().map(|d| Ok(CopyData::new(d)))),
+            )),
             Output::CopyIn(c) => {
                 let columns = c.columns();
                 let format = 0;

@@ -89,6 +89,27 @@ impl Session {
         ))
     }
 
+    /// COPY TO STDOUT: its query planned and run as any SELECT (same snapshot rules), then encoded.
+    pub(super) async fn copy_out(&mut self, stmt: &Statement) -> Result<Output> {
+        let copy = crate::copy_out::CopyOut::plan(stmt)?;
+        let prepared = self
+            .prepare_planned(copy.query.clone(), super::Kind::Select, &[])
+            .await?;
+        let Output::Rows(schema, batches) = Box::pin(self.execute_inner(&prepared, vec![])).await?
+        else {
+            return Err(crate::error::Error::sql(
+                crate::error::code::INTERNAL,
+                "COPY: its query returned no rows",
+            ));
+        };
+        let data = copy.encode(&schema, batches)?;
+        Ok(Output::CopyOut(
+            copy.wire_format(),
+            schema.fields().len(),
+            data,
+        ))
+    }
+
     pub(super) fn copy_in(&mut self, stmt: &Statement) -> Result<Output> {
         self.check_writable("COPY FROM")?;
         let db = self.engine.db.clone();
