@@ -248,3 +248,32 @@ def test_information_schema_key_column_usage(conn, items):
 def test_information_schema_schemata(conn):
     names = {row[0] for row in conn.execute("SELECT schema_name FROM information_schema.schemata").fetchall()}
     assert "public" in names
+
+
+def test_notices_for_if_exists_and_if_not_exists(conn, db):
+    notices = []
+    conn.add_notice_handler(lambda d: notices.append((d.sqlstate, d.message_primary)))
+    name = db.name("noticed")
+    conn.execute(f"DROP TABLE IF EXISTS {name}")
+    db.create("noticed", "CREATE TABLE IF NOT EXISTS {name} (id integer PRIMARY KEY)")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {name} (id integer PRIMARY KEY)")
+    assert notices == [
+        ("00000", f'table "{name}" does not exist, skipping'),
+        ("42P07", f'relation "{name}" already exists, skipping'),
+    ]
+
+
+def test_array_subqueries_over_an_outer_array_and_catalog_casts(conn):
+    # pg_dump's shapes: ARRAY(SELECT ... FROM unnest(outer.a) ...) and pg_options_to_table(outer.options).
+    row = conn.execute(
+        "SELECT ARRAY(SELECT upper(x) FROM unnest(a) AS t(x) ORDER BY x DESC), "
+        "array_to_string(ARRAY(SELECT quote_ident(option_name) || ' ' || quote_literal(option_value) "
+        "FROM pg_catalog.pg_options_to_table(o) ORDER BY option_name), ', ') "
+        "FROM (SELECT ARRAY['b', 'a', 'c'] AS a, ARRAY['size=10', 'mode=it''s'] AS o) s"
+    ).fetchone()
+    assert row == (["C", "B", "A"], "mode 'it''s', size '10'")
+    row = conn.execute(
+        "SELECT '{11,2200}'::pg_catalog.oid[] = ARRAY['pg_catalog'::regnamespace, 'public'::regnamespace]::oid[], "
+        "quote_literal(E'a\\\\b'), 'x' <> ALL ('{a,\"x\",NULL}'::text[]), 'y' <> ALL ('{a,NULL}')"
+    ).fetchone()
+    assert row == (True, "E'a\\\\b'", False, None)

@@ -881,6 +881,14 @@ impl Session {
         out
     }
 
+    pub(super) fn notice(&mut self, code: &'static str, message: impl Into<String>) {
+        self.notices.push(Notice {
+            severity: "NOTICE",
+            code,
+            message: message.into(),
+        });
+    }
+
     pub(super) fn warn(&mut self, code: &'static str, message: impl Into<String>) {
         self.notices.push(Notice {
             severity: "WARNING",

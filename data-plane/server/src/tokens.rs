@@ -6,6 +6,8 @@
 //! - `DEFERRABLE` / `NOT DEFERRABLE` in BEGIN, START TRANSACTION and SET TRANSACTION are dropped: they only
 //!   let a SERIALIZABLE READ ONLY transaction wait for a snapshot that can never be cancelled, and OmenDB's
 //!   read-only serializable transactions are never cancelled anyway (they serialize at their snapshot).
+//! - `x OPERATOR(pg_catalog.=) ANY (array)` (psql and pg_dump qualify every operator) becomes `x = ANY (...)`:
+//!   the parser takes a qualified operator only between two operands (`syntax.rs` unqualifies those).
 
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -20,7 +22,7 @@ const KEY_SHARE: &str = "__omendb_key_share";
 /// one case-insensitive scan).
 pub fn rewrite(sql: &str) -> Option<String> {
     let upper = sql.to_ascii_uppercase();
-    if !upper.contains("KEY") && !upper.contains("DEFERRABLE") {
+    if !upper.contains("KEY") && !upper.contains("DEFERRABLE") && !upper.contains("OPERATOR") {
         return None;
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
@@ -33,7 +35,7 @@ pub fn rewrite(sql: &str) -> Option<String> {
         })
         .collect();
     let mut out: Vec<Token> = tokens.clone();
-    let mut changed = false;
+    let mut changed = qualified_quantified_operators(&mut out);
     let transaction_statement = matches!(
         words.first().map(|(_, k)| *k),
         Some(Keyword::BEGIN | Keyword::START | Keyword::SET)
@@ -97,6 +99,40 @@ pub fn rewrite(sql: &str) -> Option<String> {
     changed.then(|| out.iter().map(ToString::to_string).collect())
 }
 
+/// `OPERATOR(pg_catalog.op)` right before ANY / ALL / SOME, as the bare operator. True if any changed.
+fn qualified_quantified_operators(tokens: &mut [Token]) -> bool {
+    let mut changed = false;
+    let mut i = 0;
+    while i + 5 < tokens.len() {
+        let is = |j: usize, k: Keyword| matches!(&tokens[j], Token::Word(w) if w.keyword == k && w.quote_style.is_none());
+        let qualified = is(i, Keyword::OPERATOR)
+            && tokens[i + 1] == Token::LParen
+            && matches!(&tokens[i + 2], Token::Word(w) if w.value.eq_ignore_ascii_case("pg_catalog"))
+            && tokens[i + 3] == Token::Period
+            && tokens[i + 5] == Token::RParen;
+        if qualified {
+            let mut next = i + 6;
+            while matches!(tokens.get(next), Some(Token::Whitespace(_))) {
+                next += 1;
+            }
+            if next < tokens.len()
+                && (is(next, Keyword::ANY) || is(next, Keyword::ALL) || is(next, Keyword::SOME))
+            {
+                let op = tokens[i + 4].clone();
+                tokens[i] = op;
+                for t in &mut tokens[i + 1..i + 6] {
+                    *t = Token::make_word("", None);
+                }
+                changed = true;
+                i += 6;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    changed
+}
+
 /// The strength a lock clause asks for, with its `OF` name as written (the marker removed).
 pub fn lock_strength(update: bool, of: Option<&ObjectName>) -> (LockMode, Option<ObjectName>) {
     let default = if update {
@@ -136,6 +172,15 @@ mod tests {
             l.of.as_ref(),
         );
         (m, of.map(|o| o.to_string()))
+    }
+
+    #[test]
+    fn qualified_operator_before_any() {
+        let sql = "SELECT 1 FROM c WHERE c.relkind OPERATOR(pg_catalog.=) ANY (array['r', 'S']) AND x OPERATOR(pg_catalog.~) 'a'";
+        let out = rewrite(sql).expect("rewritten");
+        assert!(out.contains("c.relkind = ANY (array['r', 'S'])"), "{out}");
+        assert!(out.contains("x OPERATOR(pg_catalog.~) 'a'"), "{out}");
+        crate::session::parse(&out).unwrap();
     }
 
     #[test]

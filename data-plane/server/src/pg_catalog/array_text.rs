@@ -107,3 +107,32 @@ pub(super) fn any_all_literal(right: &mut Expr) {
         *inner = array;
     }
 }
+
+/// The results of a CASE: where one is visibly an array (an array column, `ARRAY[...]`, an array function),
+/// a text literal in array form among the others is that array (`ELSE '{}'` in pg_dump's default ACLs).
+pub(super) fn case_results(results: Vec<&mut Expr>) {
+    let arrayish = |e: &Expr| match e {
+        Expr::Array(_) => true,
+        Expr::Identifier(i) => ARRAY_COLUMNS.contains(&i.value.to_lowercase().as_str()),
+        Expr::CompoundIdentifier(p) => p
+            .last()
+            .is_some_and(|i| ARRAY_COLUMNS.contains(&i.value.to_lowercase().as_str())),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+            name == "acldefault" || name == "make_array" || name.starts_with("array_append")
+        }
+        _ => false,
+    };
+    if !results.iter().any(|e| arrayish(e)) {
+        return;
+    }
+    for e in results {
+        if let Expr::Value(v) = e
+            && let Value::SingleQuotedString(text) = &v.value
+            && let Some(array) = array_from_text(text)
+        {
+            *e = array;
+        }
+    }
+}

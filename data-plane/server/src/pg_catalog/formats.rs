@@ -86,6 +86,17 @@ pub(super) fn size_pretty(bytes: i64) -> String {
     unreachable!("the last unit always answers")
 }
 
+/// `quote_literal(s)`: `'s'` with quotes doubled; a string with a backslash is written `E'...'` with the
+/// backslashes doubled, as PostgreSQL does.
+pub fn quote_literal(s: &str) -> String {
+    let body = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", body.replace('\\', "\\\\"))
+    } else {
+        format!("'{body}'")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +112,11 @@ mod tests {
         assert_eq!(size_pretty(10 * 1024), "10 kB");
         assert_eq!(size_pretty(8 * 1024 * 1024), "8192 kB");
         assert_eq!(size_pretty(20 * 1024 * 1024), "20 MB");
+    }
+
+    #[test]
+    fn quote_literal_as_postgres() {
+        assert_eq!(super::quote_literal("it's"), "'it''s'");
+        assert_eq!(super::quote_literal("a\\b"), "E'a\\\\b'");
     }
 }

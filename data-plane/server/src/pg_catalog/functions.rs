@@ -11,7 +11,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
 use super::Source;
-use super::formats::{json_string, json_value, like_escape, size_pretty};
+use super::formats::{json_string, json_value, like_escape, quote_literal, size_pretty};
 use super::names::{index_def, quote_ident, regclass, relation_name};
 use super::oids;
 use super::udf::*;
@@ -328,6 +328,36 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             Ok(ScalarValue::Utf8(int_arg(&a[0]).map(|o| {
                 oids::format_type(o, None).unwrap_or_else(|| o.to_string())
             })))
+        }),
+    );
+    // No triggers exist here (pg_trigger is empty): PostgreSQL answers NULL for an OID that is not one.
+    add(
+        "pg_get_triggerdef",
+        exact(&[&[OID], &[OID, BOOL]], Volatility::Stable),
+        TEXT,
+        Arc::new(|_| Ok(ScalarValue::Utf8(None))),
+    );
+    add(
+        "quote_literal",
+        exact(&[&[TEXT]], Volatility::Immutable),
+        TEXT,
+        Arc::new(|a| Ok(ScalarValue::Utf8(str_arg(&a[0]).map(|s| quote_literal(&s))))),
+    );
+    add(
+        "omendb_regnamespace",
+        exact(&[&[TEXT], &[OID]], Volatility::Stable),
+        OID,
+        Arc::new(|a| {
+            if let Some(o) = int_arg(&a[0]) {
+                return Ok(ScalarValue::Int64(Some(o)));
+            }
+            let Some(n) = str_arg(&a[0]) else {
+                return Ok(ScalarValue::Null);
+            };
+            match oids::namespace(&n) {
+                Some(o) => Ok(ScalarValue::Int64(Some(o))),
+                None => Err(sql_error("3F000", format!("schema \"{n}\" does not exist"))),
+            }
         }),
     );
     add(

@@ -27,6 +27,17 @@ pub const DEFAULT_COLLATION: i64 = 100;
 /// type's array type, the primary-key constraint, and three spare.
 const USER_BASE: i64 = 16400;
 
+/// The OID of a schema by name (the schemas that exist here are PostgreSQL's built-in ones and `public`).
+pub fn namespace(name: &str) -> Option<i64> {
+    Some(match name {
+        "pg_catalog" => PG_CATALOG,
+        "public" => PUBLIC,
+        "information_schema" => INFORMATION_SCHEMA,
+        "pg_toast" => PG_TOAST,
+        _ => return None,
+    })
+}
+
 pub fn table(id: u64) -> i64 {
     USER_BASE + 8 * id as i64
 }

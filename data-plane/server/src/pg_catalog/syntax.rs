@@ -5,7 +5,7 @@
 
 use std::ops::ControlFlow;
 
-use super::array_text::{any_all_literal, array_from_text, array_literal};
+use super::array_text::{any_all_literal, array_from_text, array_literal, case_results};
 use crate::ddl::call;
 use datafusion::sql::sqlparser::ast::{
     AccessExpr, BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg,
@@ -170,11 +170,24 @@ fn rewrite_expr(e: &mut Expr) {
             }
         }
         Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => any_all_literal(right),
+        Expr::Case {
+            conditions,
+            else_result,
+            ..
+        } => case_results(
+            conditions
+                .iter_mut()
+                .map(|c| &mut c.result)
+                .chain(else_result.as_deref_mut())
+                .collect(),
+        ),
         Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("array") => {
-            if let FunctionArguments::Subquery(q) = &f.args
-                && let Some(q) = array_of(q)
-            {
-                *e = Expr::Subquery(Box::new(q));
+            if let FunctionArguments::Subquery(q) = &f.args {
+                if let Some(mapped) = srf_array(q) {
+                    *e = mapped;
+                } else if let Some(q) = array_of(q) {
+                    *e = Expr::Subquery(Box::new(q));
+                }
             }
         }
         Expr::Function(f) if is_expandarray(&f.name) => {
@@ -278,10 +291,24 @@ fn rewrite_expr(e: &mut Expr) {
             }
             let inner = (**expr).clone();
             unqualify_type(data_type);
+            // `oid[]`, `regclass[]`, `name[]`: arrays of the types the catalogs hold as bigint or text.
+            if let SqlType::Array(
+                datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(elem, _)
+                | datafusion::sql::sqlparser::ast::ArrayElemTypeDef::AngleBracket(elem),
+            ) = data_type
+            {
+                match catalog_type(elem) {
+                    Some(Catalog::Text) => **elem = SqlType::Text,
+                    Some(_) => **elem = SqlType::BigInt(None),
+                    None => {}
+                }
+                return;
+            }
             match catalog_type(data_type) {
                 Some(Catalog::Regclass) => *e = call("omendb_regclass", vec![inner]),
                 Some(Catalog::Regtype) => *e = call("omendb_regtype", vec![inner]),
                 Some(Catalog::Oid) => *e = call("omendb_oid", vec![inner]),
+                Some(Catalog::Regnamespace) => *e = call("omendb_regnamespace", vec![inner]),
                 Some(Catalog::Text) => {
                     // The name behind a reg* value, as PostgreSQL prints it.
                     if let Expr::Function(f) = &inner {
@@ -319,6 +346,162 @@ fn builtin_operator(name: &str) -> Option<BinaryOperator> {
 
 /// `ARRAY(SELECT x FROM ... ORDER BY k)` as `(SELECT array_agg(x ORDER BY k) FROM ...)`. PostgreSQL gives
 /// an empty array for no rows where array_agg gives NULL.
+/// `ARRAY(SELECT e FROM unnest(a) AS t(x) [ORDER BY x])` and the same over `pg_options_to_table(a)` (its
+/// `name=value` strings as `option_name`, `option_value`): the subquery reads only the elements of one
+/// array, usually an outer row's (pg_dump's option lists), which DataFusion cannot plan as a correlated
+/// table function; it is `array_transform(a, x -> e)`, with `a` sorted for the ORDER BY.
+fn srf_array(q: &Query) -> Option<Expr> {
+    if q.with.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(s) = q.body.as_ref() else {
+        return None;
+    };
+    if s.selection.is_some()
+        || s.having.is_some()
+        || s.distinct.is_some()
+        || !matches!(&s.group_by, datafusion::sql::sqlparser::ast::GroupByExpr::Expressions(g, _) if g.is_empty())
+    {
+        return None;
+    }
+    let [from] = s.from.as_slice() else {
+        return None;
+    };
+    let [item] = s.projection.as_slice() else {
+        return None;
+    };
+    let (SelectItem::UnnamedExpr(body) | SelectItem::ExprWithAlias { expr: body, .. }) = item
+    else {
+        return None;
+    };
+    if !from.joins.is_empty() {
+        return None;
+    }
+    let (function, array, alias) = match &from.relation {
+        TableFactor::Table {
+            name,
+            args: Some(args),
+            alias,
+            ..
+        } => {
+            let mut name = name.clone();
+            strip_catalog(&mut name);
+            let [FunctionArg::Unnamed(FunctionArgExpr::Expr(array))] = args.args.as_slice() else {
+                return None;
+            };
+            (name.to_string().to_lowercase(), array, alias)
+        }
+        TableFactor::UNNEST {
+            alias,
+            array_exprs,
+            with_offset: false,
+            with_ordinality: false,
+            ..
+        } => {
+            let [array] = array_exprs.as_slice() else {
+                return None;
+            };
+            ("unnest".to_string(), array, alias)
+        }
+        _ => return None,
+    };
+    let el = Expr::Identifier(datafusion::sql::sqlparser::ast::Ident::new("__omendb_el"));
+    let lit = |v: &str| Expr::Value(Value::SingleQuotedString(v.into()).into());
+    let number = |v: &str| Expr::Value(Value::Number(v.into(), false).into());
+    // What each column of the function's rows is, in terms of one element.
+    let columns: Vec<(String, Expr)> = match function.as_str() {
+        "unnest" => {
+            let column = alias
+                .as_ref()
+                .map(|a| a.columns.first().map_or(&a.name, |c| &c.name))
+                .map_or("unnest".to_string(), crate::ddl::ident);
+            vec![(column, el.clone())]
+        }
+        "pg_options_to_table" => {
+            let eq = call("strpos", vec![el.clone(), lit("=")]);
+            vec![
+                (
+                    "option_name".into(),
+                    call("split_part", vec![el.clone(), lit("="), number("1")]),
+                ),
+                (
+                    "option_value".into(),
+                    call(
+                        "substr",
+                        vec![
+                            el.clone(),
+                            Expr::BinaryOp {
+                                left: Box::new(eq),
+                                op: BinaryOperator::Plus,
+                                right: Box::new(number("1")),
+                            },
+                        ],
+                    ),
+                ),
+            ]
+        }
+        _ => return None,
+    };
+    let relation = alias.as_ref().map(|a| crate::ddl::ident(&a.name));
+    let column_of = |e: &Expr| -> Option<usize> {
+        let n = match e {
+            Expr::Identifier(i) => crate::ddl::ident(i),
+            Expr::CompoundIdentifier(p)
+                if p.len() == 2
+                    && relation.as_deref() == Some(crate::ddl::ident(&p[0]).as_str()) =>
+            {
+                crate::ddl::ident(&p[1])
+            }
+            _ => return None,
+        };
+        columns.iter().position(|(c, _)| *c == n)
+    };
+    // ORDER BY the element (or the option's name, which leads it): sort the array first.
+    let mut source = array.clone();
+    if let Some(o) = &q.order_by {
+        let OrderByKind::Expressions(keys) = &o.kind else {
+            return None;
+        };
+        let [key] = keys.as_slice() else { return None };
+        if column_of(&key.expr) != Some(0) || key.options.nulls_first.is_some() {
+            return None;
+        }
+        let dir = if key.options.asc == Some(false) {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        source = call("array_sort", vec![source, lit(dir)]);
+    }
+    let mut mapped = body.clone();
+    let mut outside = false;
+    let _ = visit_expressions_mut(&mut mapped, |e| {
+        if let Some(i) = column_of(e) {
+            *e = columns[i].1.clone();
+        } else if matches!(
+            e,
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }
+        ) {
+            outside = true;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if outside {
+        return None;
+    }
+    let lambda = Expr::Lambda(datafusion::sql::sqlparser::ast::LambdaFunction {
+        params: datafusion::sql::sqlparser::ast::OneOrManyWithParens::One(
+            datafusion::sql::sqlparser::ast::LambdaFunctionParameter {
+                name: datafusion::sql::sqlparser::ast::Ident::new("__omendb_el"),
+                data_type: None,
+            },
+        ),
+        body: Box::new(mapped),
+        syntax: datafusion::sql::sqlparser::ast::LambdaSyntax::Arrow,
+    });
+    Some(call("array_transform", vec![source, lambda]))
+}
+
 fn array_of(q: &Query) -> Option<Query> {
     let mut q = q.clone();
     let order = q.order_by.take();
@@ -395,6 +578,7 @@ fn unqualify_type(t: &mut SqlType) {
 enum Catalog {
     Regclass,
     Regtype,
+    Regnamespace,
     Oid,
     Text,
 }
@@ -421,7 +605,8 @@ fn catalog_type(t: &SqlType) -> Option<Catalog> {
     Some(match last.value.to_lowercase().as_str() {
         "regclass" => Catalog::Regclass,
         "regtype" => Catalog::Regtype,
-        "oid" | "regnamespace" | "regrole" | "xid" | "cid" | "regconfig" => Catalog::Oid,
+        "regnamespace" => Catalog::Regnamespace,
+        "oid" | "regrole" | "xid" | "cid" | "regconfig" => Catalog::Oid,
         // The built-in catalogs hold functions and operators by name, which is how a reg* prints.
         "name" | "text" | "char" | "bpchar" | "varchar" | "regproc" | "regprocedure"
         | "regoper" | "regoperator" => Catalog::Text,

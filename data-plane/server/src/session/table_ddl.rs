@@ -122,9 +122,13 @@ impl Session {
             Statement::CreateTable(ct) => {
                 let def = ddl::table_def(ct)?;
                 match self.with_locks(|t| t.create_table(def.clone())).await {
-                    Err(Error::Storage(omendb_storage::Error::TableExists(_)))
+                    Err(Error::Storage(omendb_storage::Error::TableExists(name)))
                         if ct.if_not_exists =>
                     {
+                        self.notice(
+                            "42P07",
+                            format!("relation \"{name}\" already exists, skipping"),
+                        );
                         Ok(())
                     }
                     r => r,
@@ -137,7 +141,13 @@ impl Session {
                     let name = ddl::table_name(n)?;
                     match self.with_locks(|t| t.drop_table(&name)).await {
                         Err(Error::Storage(omendb_storage::Error::UnknownTable(_)))
-                            if *if_exists => {}
+                            if *if_exists =>
+                        {
+                            self.notice(
+                                "00000",
+                                format!("table \"{name}\" does not exist, skipping"),
+                            );
+                        }
                         r => r?,
                     }
                 }
