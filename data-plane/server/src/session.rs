@@ -6,6 +6,8 @@
 //! live in `transaction.rs`.
 
 mod advisory;
+mod cursors;
+pub use cursors::{MOVE_MARKER, NEGATIVE_MARKER};
 mod dml;
 mod locking;
 mod prepare;
@@ -62,6 +64,8 @@ pub enum Kind {
     Copy,
     /// `DEALLOCATE name | ALL`: drivers (psycopg) send it after ROLLBACK; the wire layer forgets the statement.
     Deallocate,
+    /// DECLARE, FETCH / MOVE, CLOSE (`session/cursors.rs`).
+    Cursor,
     Empty,
 }
 
@@ -79,6 +83,7 @@ impl Kind {
             Kind::Set | Kind::Show => "setting",
             Kind::Copy => "copy",
             Kind::Deallocate => "setting",
+            Kind::Cursor => "cursor",
             Kind::Empty => "empty",
         }
     }
@@ -98,6 +103,9 @@ impl Kind {
             Statement::ShowVariable { .. } => Kind::Show,
             Statement::Copy { .. } => Kind::Copy,
             Statement::Deallocate { .. } => Kind::Deallocate,
+            Statement::Declare { .. } | Statement::Fetch { .. } | Statement::Close { .. } => {
+                Kind::Cursor
+            }
             _ => Kind::Ddl,
         }
     }
@@ -158,6 +166,8 @@ pub struct PreparedStatement {
     pub fast: Option<Arc<crate::fast::Fast>>,
     /// `SELECT ... FOR UPDATE | FOR SHARE`: how its rows are locked (the plan carries the key last).
     pub locking: Option<Arc<locking::RowLocking>>,
+    /// DECLARE CURSOR: its query, prepared (the DECLARE's parameters are its parameters).
+    pub cursor_query: Option<Prepared>,
 }
 
 /// A statement's result.
@@ -198,6 +208,8 @@ pub struct Session {
     notices: Vec<Notice>,
     /// This session's row of `pg_stat_activity`.
     pub activity: crate::activity::Entry,
+    /// Open SQL cursors, by name.
+    cursors: cursors::Cursors,
 }
 
 /// A WARNING or NOTICE for the client.
@@ -304,6 +316,7 @@ impl Session {
             advisory,
             notices: Vec::new(),
             activity,
+            cursors: Default::default(),
         }
     }
 
@@ -719,6 +732,7 @@ impl Session {
                     },
                 )))
             }
+            Kind::Cursor => self.cursor_statement(p, stmt, params).await,
             Kind::Empty => Ok(Output::Empty),
         }
     }

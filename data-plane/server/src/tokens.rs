@@ -6,6 +6,9 @@
 //! - `DEFERRABLE` / `NOT DEFERRABLE` in BEGIN, START TRANSACTION and SET TRANSACTION are dropped: they only
 //!   let a SERIALIZABLE READ ONLY transaction wait for a snapshot that can never be cancelled, and OmenDB's
 //!   read-only serializable transactions are never cancelled anyway (they serialize at their snapshot).
+//! - `MOVE ...` is `FETCH ... INTO __omendb_move` (the cursor moves, no rows are returned), and FETCH's
+//!   optional parts are written out: `FETCH c` is `FETCH NEXT FROM c`, `FETCH FORWARD FROM c` is
+//!   `FETCH FORWARD 1 FROM c` (the parser takes only the full form).
 //! - `x OPERATOR(pg_catalog.=) ANY (array)` (psql and pg_dump qualify every operator) becomes `x = ANY (...)`:
 //!   the parser takes a qualified operator only between two operands (`syntax.rs` unqualifies those).
 
@@ -22,6 +25,10 @@ const KEY_SHARE: &str = "__omendb_key_share";
 /// one case-insensitive scan).
 pub fn rewrite(sql: &str) -> Option<String> {
     let upper = sql.to_ascii_uppercase();
+    let first = upper.trim_start();
+    if first.starts_with("FETCH") || first.starts_with("MOVE") {
+        return fetch(sql);
+    }
     if !upper.contains("KEY") && !upper.contains("DEFERRABLE") && !upper.contains("OPERATOR") {
         return None;
     }
@@ -99,6 +106,76 @@ pub fn rewrite(sql: &str) -> Option<String> {
     changed.then(|| out.iter().map(ToString::to_string).collect())
 }
 
+/// FETCH and MOVE in the one form the parser takes: `FETCH <direction> FROM <name> [INTO marker]`.
+fn fetch(sql: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let sig: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+        .collect();
+    let keyword = |t: &Token, k: Keyword| matches!(t, Token::Word(w) if w.keyword == k && w.quote_style.is_none());
+    let is_move = matches!(sig.first()?, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("move"));
+    let name = sig.last()?;
+    if sig.len() < 2
+        || !matches!(name, Token::Word(_))
+        || sig.iter().any(|t| keyword(t, Keyword::INTO))
+    {
+        return None; // not a cursor name at the end, or already in the parser's form
+    }
+    let mut direction: Vec<String> = vec![];
+    let mut minus = false;
+    for t in &sig[1..sig.len() - 1] {
+        if keyword(t, Keyword::FROM) || keyword(t, Keyword::IN) {
+            continue;
+        }
+        if **t == Token::Minus {
+            minus = true;
+            continue;
+        }
+        let text = t.to_string();
+        direction.push(if std::mem::take(&mut minus) {
+            format!("-{text}")
+        } else {
+            text
+        });
+    }
+    // A negative count is a step the other way (the parser takes counts without a sign).
+    match direction.as_slice() {
+        [n] if n.starts_with('-') => direction = vec!["BACKWARD".into(), n[1..].to_string()],
+        [d, n] if n.starts_with('-') && d.eq_ignore_ascii_case("forward") => {
+            direction = vec!["BACKWARD".into(), n[1..].to_string()]
+        }
+        [d, n] if n.starts_with('-') && d.eq_ignore_ascii_case("backward") => {
+            direction = vec!["FORWARD".into(), n[1..].to_string()]
+        }
+        _ => {}
+    }
+    // ABSOLUTE -n and RELATIVE -n: the sign travels in the INTO marker.
+    let mut markers = vec![];
+    if is_move {
+        markers.push(crate::session::MOVE_MARKER);
+    }
+    if let [_, n] = direction.as_mut_slice()
+        && let Some(abs) = n.strip_prefix('-')
+    {
+        *n = abs.to_string();
+        markers.push(crate::session::NEGATIVE_MARKER);
+    }
+    match direction.as_slice() {
+        [] => direction.push("NEXT".into()),
+        [d] if d.eq_ignore_ascii_case("forward") || d.eq_ignore_ascii_case("backward") => {
+            direction.push("1".into())
+        }
+        _ => {}
+    }
+    let mut out = format!("FETCH {} FROM {name}", direction.join(" "));
+    if !markers.is_empty() {
+        out.push_str(" INTO ");
+        out.push_str(&markers.join("."));
+    }
+    Some(out)
+}
+
 /// `OPERATOR(pg_catalog.op)` right before ANY / ALL / SOME, as the bare operator. True if any changed.
 fn qualified_quantified_operators(tokens: &mut [Token]) -> bool {
     let mut changed = false;
@@ -172,6 +249,35 @@ mod tests {
             l.of.as_ref(),
         );
         (m, of.map(|o| o.to_string()))
+    }
+
+    #[test]
+    fn fetch_and_move_forms() {
+        for (sql, want) in [
+            ("FETCH c", "FETCH NEXT FROM c"),
+            ("fetch forward from \"C\";", "FETCH forward 1 FROM \"C\""),
+            (
+                "FETCH FORWARD 100 FROM \"x\"",
+                "FETCH FORWARD 100 FROM \"x\"",
+            ),
+            (
+                "MOVE ABSOLUTE 5 FROM c",
+                "FETCH ABSOLUTE 5 FROM c INTO __omendb_move",
+            ),
+            ("MOVE -2 IN c", "FETCH BACKWARD 2 FROM c INTO __omendb_move"),
+            (
+                "FETCH ABSOLUTE -1 FROM c",
+                "FETCH ABSOLUTE 1 FROM c INTO __omendb_negative",
+            ),
+            (
+                "MOVE RELATIVE -3 c",
+                "FETCH RELATIVE 3 FROM c INTO __omendb_move.__omendb_negative",
+            ),
+            ("FETCH ALL c", "FETCH ALL FROM c"),
+        ] {
+            assert_eq!(rewrite(sql).as_deref(), Some(want));
+            crate::session::parse(want).unwrap();
+        }
     }
 
     #[test]

@@ -12,7 +12,9 @@ use futures::{Sink, SinkExt, stream};
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{
+    CopyResponse, DescribePortalResponse, FieldInfo, QueryResponse, Response, Tag,
+};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME, Type};
@@ -20,7 +22,9 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{NoData, ParameterDescription};
-use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_STATEMENT};
+use pgwire::messages::extendedquery::{
+    Describe, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
 use pgwire::messages::response::TransactionStatus;
 use tokio::sync::Mutex;
 
@@ -224,6 +228,7 @@ fn tag_of(p: Option<&Prepared>) -> &'static str {
     match p.and_then(|p| p.stmt.as_ref()) {
         Some(datafusion::sql::sqlparser::ast::Statement::Explain { .. }) => "EXPLAIN",
         Some(datafusion::sql::sqlparser::ast::Statement::ShowVariable { .. }) => "SHOW",
+        Some(datafusion::sql::sqlparser::ast::Statement::Fetch { .. }) => "FETCH",
         _ => "SELECT",
     }
 }
@@ -388,6 +393,22 @@ impl ExtendedQueryHandler for Conn {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // psycopg describes a cursor it DECLAREd as a portal of that name (SQL cursors are portals).
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL
+            && let Some(name) = message.name.as_deref()
+            && client.portal_store().get_portal(name).is_none()
+        {
+            let schema = self.session.lock().await.cursor_schema(name);
+            if let Some(schema) = schema {
+                let fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(
+                    &schema,
+                    &Format::UnifiedText,
+                    None,
+                )?;
+                let described = DescribePortalResponse::new(fields);
+                return pgwire::api::query::send_describe_response(client, &described).await;
+            }
+        }
         if message.target_type == TARGET_TYPE_BYTE_STATEMENT {
             let name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
             if let Some(Entry::Value(stmt)) = client.portal_store().get_statement(name)

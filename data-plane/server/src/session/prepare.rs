@@ -39,6 +39,7 @@ impl Session {
                 no_index: false,
                 fast: None,
                 locking: None,
+                cursor_query: None,
             }
             .into()),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
@@ -111,6 +112,7 @@ impl Session {
                 no_index: false,
                 fast: Some(Arc::new(fast)),
                 locking: None,
+                cursor_query: None,
             }
             .into(),
         )
@@ -138,6 +140,10 @@ impl Session {
             _ => None,
         };
         let mut locking = None;
+        let cursor_query = match kind {
+            Kind::Cursor => self.prepare_cursor_query(&stmt, declared).await?,
+            _ => None,
+        };
         let (plan, params, result) = if kind.planned() {
             let mut planned = stmt.clone();
             if let Statement::Query(q) = &mut planned {
@@ -209,6 +215,13 @@ impl Session {
                 ));
             }
             (Some(plan), params, result)
+        } else if kind == Kind::Cursor {
+            // DECLARE takes its query's parameters; FETCH returns its cursor's columns.
+            let params = match &cursor_query {
+                Some(q) => q.params.clone(),
+                None => vec![],
+            };
+            (None, params, self.fetch_schema(&stmt))
         } else {
             (None, vec![], None)
         };
@@ -246,6 +259,7 @@ impl Session {
             no_index: !self.settings.learned_index(),
             fast: None,
             locking,
+            cursor_query,
         }
         .into())
     }
