@@ -541,8 +541,6 @@ def test_cancel_safe_over_tls():
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: server-side cursors do not work: psycopg's named cursor sends "
-                   "DECLARE \"name\" CURSOR FOR ..., which the server does not support yet (0A000)")
 def test_named_server_side_cursor(ddl):
     table = create_table(ddl, "namedcur", "id integer PRIMARY KEY")
     ddl.execute(q("INSERT INTO {t} VALUES (1), (2), (3)", table))
