@@ -28,6 +28,8 @@ pub struct Engine {
     pub activity: crate::activity::Activity,
     /// Microseconds since the epoch when the server started (`pg_postmaster_start_time()`).
     pub started_us: i64,
+    /// LISTEN / NOTIFY channels and the sessions' mailboxes.
+    pub notify: crate::notify::Hub,
 }
 
 impl std::fmt::Debug for Engine {
@@ -65,6 +67,7 @@ impl Engine {
             last_activity_ms: AtomicU64::new(now_ms()),
             activity: Default::default(),
             started_us: crate::activity::now_micros(),
+            notify: Default::default(),
         }))
     }
 

@@ -20,6 +20,7 @@ mod http;
 mod listener;
 mod metrics;
 mod names;
+mod notify;
 mod origins;
 mod params;
 mod pg_catalog;

@@ -11,6 +11,7 @@ use pgwire::api::{
     ClientInfo, ConnectionManager, PgWireConnectionState, RandomPidSecretKeyGenerator,
 };
 use pgwire::error::{ErrorInfo, PgWireError};
+use pgwire::messages::response::NotificationResponse;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use pgwire::tokio::TlsAcceptor;
 use pgwire::tokio::server::{negotiate_tls, process_error, process_message};
@@ -186,6 +187,7 @@ impl Listener {
             Session::new(self.engine.clone(), self.pool.clone()),
             handle,
         ));
+        let mut mailbox = conn.session.lock().await.mailbox.take();
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
         let mut next = Some(first);
         loop {
@@ -229,7 +231,26 @@ impl Listener {
                             }
                         }
                     } else {
-                        socket.next().await
+                        // Idle outside a transaction: notifications for this session go out as they come.
+                        loop {
+                            let note = async {
+                                match mailbox.as_mut() {
+                                    Some(m) => m.recv().await,
+                                    None => std::future::pending().await,
+                                }
+                            };
+                            tokio::select! {
+                                m = socket.next() => break m,
+                                Some(n) = note => {
+                                    socket
+                                        .send(PgWireBackendMessage::NotificationResponse(
+                                            NotificationResponse::new(n.pid, n.channel, n.payload),
+                                        ))
+                                        .await?;
+                                    socket.get_mut().uncork().await?;
+                                }
+                            }
+                        }
                     };
                     match m {
                         Some(Ok(m)) => m,

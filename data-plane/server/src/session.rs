@@ -7,6 +7,7 @@
 
 mod advisory;
 mod cursors;
+mod listen;
 pub use cursors::{MOVE_MARKER, NEGATIVE_MARKER};
 mod dml;
 mod locking;
@@ -66,6 +67,8 @@ pub enum Kind {
     Deallocate,
     /// DECLARE, FETCH / MOVE, CLOSE (`session/cursors.rs`).
     Cursor,
+    /// LISTEN, UNLISTEN, NOTIFY (`notify.rs`).
+    Notify,
     Empty,
 }
 
@@ -84,6 +87,7 @@ impl Kind {
             Kind::Copy => "copy",
             Kind::Deallocate => "setting",
             Kind::Cursor => "cursor",
+            Kind::Notify => "notify",
             Kind::Empty => "empty",
         }
     }
@@ -105,6 +109,9 @@ impl Kind {
             Statement::Deallocate { .. } => Kind::Deallocate,
             Statement::Declare { .. } | Statement::Fetch { .. } | Statement::Close { .. } => {
                 Kind::Cursor
+            }
+            Statement::LISTEN { .. } | Statement::UNLISTEN { .. } | Statement::NOTIFY { .. } => {
+                Kind::Notify
             }
             _ => Kind::Ddl,
         }
@@ -210,6 +217,10 @@ pub struct Session {
     pub activity: crate::activity::Entry,
     /// Open SQL cursors, by name.
     cursors: cursors::Cursors,
+    /// This transaction's LISTEN / UNLISTEN / NOTIFY (and `pg_notify()`'s), applied at COMMIT.
+    notify: Arc<parking_lot::Mutex<crate::notify::Pending>>,
+    /// Notifications for this session; the connection loop takes it and forwards them while idle.
+    pub mailbox: Option<tokio::sync::mpsc::UnboundedReceiver<crate::notify::Notification>>,
 }
 
 /// A WARNING or NOTICE for the client.
@@ -286,9 +297,12 @@ impl Session {
         }
         ctx.register_catalog("omendb", Arc::new(catalog));
         let advisory = advisory::Advisory::new(engine.db.clone(), session_id, view.clone());
+        let mailbox = engine.notify.open(session_id);
+        let notify = Arc::new(parking_lot::Mutex::new(crate::notify::Pending::default()));
         advisory::register(&ctx, &advisory);
         crate::pg_catalog::functions::register(&ctx, &source);
         crate::pg_catalog::table_functions::register(&ctx);
+        listen::register(&ctx, &notify, &activity);
         crate::subquery::register(&ctx);
         let state = ctx.state();
         let _ = functions.set(
@@ -317,6 +331,8 @@ impl Session {
             notices: Vec::new(),
             activity,
             cursors: Default::default(),
+            notify,
+            mailbox: Some(mailbox),
         }
     }
 
@@ -515,6 +531,15 @@ impl Session {
         };
         if r.is_err() {
             self.fail();
+        }
+        if self.tx == Tx::Idle {
+            // Outside a transaction block a statement is its own transaction: its notifications go now.
+            let mut pending = self.notify.lock();
+            if r.is_ok() {
+                pending.commit(&self.engine.notify, self.session_id);
+            } else {
+                pending.rollback();
+            }
         }
         self.activity.lock().state = match self.tx {
             Tx::Idle => "idle",
@@ -733,6 +758,7 @@ impl Session {
                 )))
             }
             Kind::Cursor => self.cursor_statement(p, stmt, params).await,
+            Kind::Notify => self.notify_statement(stmt),
             Kind::Empty => Ok(Output::Empty),
         }
     }
@@ -914,6 +940,7 @@ impl Session {
     /// Closes the session: an open transaction is rolled back, session-level advisory locks released.
     pub fn close(&mut self) {
         self.rollback();
+        self.engine.notify.close(self.session_id);
         self.advisory.release_all();
         self.engine.activity.remove(self.session_id);
     }

@@ -40,6 +40,7 @@ impl Session {
     /// Ends the transaction without a trace; its locks go to whoever waits for them.
     pub(super) fn rollback(&mut self) {
         self.cursors.transaction_end(false);
+        self.notify.lock().rollback();
         self.view.lock().txn = None;
         self.savepoints.clear();
         self.tx = Tx::Idle;

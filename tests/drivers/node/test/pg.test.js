@@ -553,6 +553,36 @@ const readCopyTable = async (client, t) =>
     .map((row) => normalizeFloats(row, [8]))
 const COPY_EXPECTED_NORMALIZED = COPY_EXPECTED.map((row) => normalizeFloats(row, [8]))
 
+describe('LISTEN / NOTIFY', () => {
+  it('delivers notifications at commit, in order, to a listening client', async () => {
+    const channel = `js_${RUN_ID}_chan`
+    await withClient(async (listener) => {
+      const got = []
+      const done = new Promise((resolve) => {
+        listener.on('notification', (n) => {
+          got.push([n.channel, n.payload])
+          if (got.length === 4) resolve()
+        })
+      })
+      await listener.query(`LISTEN ${ident(channel)}`)
+      await withClient(async (sender) => {
+        await sender.query(`NOTIFY ${ident(channel)}, 'one'`)
+        await sender.query('BEGIN')
+        await sender.query('SELECT pg_notify($1, $2)', [channel, 'two'])
+        await sender.query(`NOTIFY ${ident(channel)}, 'three'`)
+        await sender.query('COMMIT')
+        await sender.query('BEGIN')
+        await sender.query(`NOTIFY ${ident(channel)}, 'rolled back'`)
+        await sender.query('ROLLBACK')
+        await sender.query(`NOTIFY ${ident(channel)}, 'four'`)
+      })
+      await Promise.race([done, new Promise((resolve, reject) => setTimeout(() => reject(new Error('timed out: ' + JSON.stringify(got))), 5000))])
+      assert.deepEqual(got, [[channel, 'one'], [channel, 'two'], [channel, 'three'], [channel, 'four']])
+      await assertAlive(listener)
+    })
+  })
+})
+
 describe('COPY FROM STDIN', () => {
   it('text format', async () => {
     const t = await createTable('copy_text', COPY_BODY)

@@ -1,0 +1,57 @@
+"""LISTEN / NOTIFY / UNLISTEN and pg_notify() between two psycopg sessions: delivered at COMMIT, in order,
+dropped by ROLLBACK, duplicates in one transaction folded, PostgreSQL's payload limit."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+
+def connect(db) -> psycopg.Connection:
+    return psycopg.connect(db.conn.info.dsn, password=db.conn.info.password, autocommit=True)
+
+
+def received(conn: psycopg.Connection, timeout: float = 2.0) -> list[tuple[str, str]]:
+    return [(n.channel, n.payload) for n in conn.notifies(timeout=timeout, stop_after=None)]
+
+
+def test_notify_reaches_listeners_at_commit_in_order(db):
+    channel = db.name("chan")
+    with connect(db) as listener, connect(db) as sender:
+        listener.execute(f"LISTEN {channel}")
+        sender.execute(f"NOTIFY {channel}, 'one'")
+        sender.execute("SELECT pg_notify(%s, 'two')", (channel,))
+        with sender.transaction():
+            sender.execute(f"NOTIFY {channel}, 'three'")
+            sender.execute(f"NOTIFY {channel}, 'three'")  # the same one twice in a transaction: sent once
+            sender.execute(f"NOTIFY {channel}, 'four'")
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            with sender.transaction():
+                sender.execute(f"NOTIFY {channel}, 'rolled back'")
+                sender.execute("SELECT 1 / 0")
+        sender.execute(f"NOTIFY {channel}")
+        got = received(listener)
+        assert got == [(channel, "one"), (channel, "two"), (channel, "three"), (channel, "four"), (channel, "")]
+
+
+def test_unlisten_and_own_notifications(db):
+    channel = db.name("self")
+    with connect(db) as conn:
+        conn.execute(f"LISTEN {channel}")
+        conn.execute(f"NOTIFY {channel}, 'mine'")
+        notes = list(conn.notifies(timeout=2.0, stop_after=1))
+        assert [(n.channel, n.payload) for n in notes] == [(channel, "mine")]
+        assert notes[0].pid == conn.info.backend_pid
+        conn.execute(f"UNLISTEN {channel}")
+        conn.execute(f"NOTIFY {channel}, 'unheard'")
+        conn.execute(f"LISTEN {channel}")
+        conn.execute("UNLISTEN *")
+        conn.execute(f"NOTIFY {channel}, 'unheard either'")
+        assert received(conn, timeout=0.5) == []
+
+
+def test_notify_errors(conn):
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        conn.execute("NOTIFY big, '" + "x" * 8000 + "'")
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        conn.execute("SELECT pg_notify('', 'x')")
