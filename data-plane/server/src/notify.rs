@@ -144,6 +144,9 @@ impl Pending {
 
     /// COMMIT: registrations first (a session that LISTENs and NOTIFYs in one transaction hears itself).
     pub fn commit(&mut self, hub: &Hub, session: u64) {
+        if self.actions.is_empty() && self.notes.is_empty() {
+            return; // the common case: no shared lock taken
+        }
         for a in self.actions.drain(..) {
             match a {
                 Action::Listen(c) => hub.listen(session, &c),
