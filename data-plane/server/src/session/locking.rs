@@ -27,7 +27,8 @@ pub(super) const LOCK_KEY: &str = "__omendb_lock_key";
 pub struct RowLocking {
     mode: LockMode,
     policy: WaitPolicy,
-    table: String,
+    /// The tables whose rows are locked, in the order of their key columns (last in the plan's output).
+    tables: Vec<String>,
     /// `FOR UPDATE` etc., for error messages.
     clause: &'static str,
     /// LIMIT and OFFSET, applied after locking (PostgreSQL locks below the limit: a skipped row does not
@@ -44,9 +45,23 @@ enum Count {
 }
 
 impl RowLocking {
-    /// The table whose rows are locked.
+    /// The (first) table whose rows are locked: the statement's target.
     pub fn table(&self) -> &str {
-        &self.table
+        &self.tables[0]
+    }
+
+    /// How many key columns the plan appends (one per locked table).
+    pub fn keys(&self) -> usize {
+        self.tables.len()
+    }
+}
+
+/// The name of the key column of the `i`th locked table.
+fn key_alias(i: usize) -> String {
+    if i == 0 {
+        LOCK_KEY.to_string()
+    } else {
+        format!("{LOCK_KEY}_{i}")
     }
 }
 
@@ -173,7 +188,7 @@ impl Session {
         let Some(first) = q.locks.first().cloned() else {
             return Ok(None);
         };
-        let (mode, _of) = crate::tokens::lock_strength(
+        let (mode, of) = crate::tokens::lock_strength(
             first.lock_type == ast::LockType::Update,
             first.of.as_ref(),
         );
@@ -206,45 +221,105 @@ impl Session {
         if select.having.is_some() {
             return Err(unsupported("HAVING clause"));
         }
-        let [from] = select.from.as_slice() else {
+        // Every table of FROM (or those OF names), each with its key appended to the output.
+        let mut relations: Vec<(&ast::TableFactor, bool)> = vec![];
+        for from in &select.from {
+            let first = relations.len();
+            relations.push((&from.relation, false));
+            for j in &from.joins {
+                use ast::JoinOperator as J;
+                // RIGHT and FULL joins make everything before them nullable; LEFT and FULL, their right side.
+                if matches!(
+                    j.join_operator,
+                    J::Right(_) | J::RightOuter(_) | J::FullOuter(_)
+                ) {
+                    for r in &mut relations[first..] {
+                        r.1 = true;
+                    }
+                }
+                let nullable = matches!(
+                    j.join_operator,
+                    J::Left(_) | J::LeftOuter(_) | J::FullOuter(_)
+                );
+                relations.push((&j.relation, nullable));
+            }
+        }
+        let of_name = of.as_ref().map(|o| o.to_string());
+        let mut keys = vec![];
+        for (relation, nullable) in relations {
+            let ast::TableFactor::Table { name, alias, .. } = relation else {
+                if of_name.is_none() {
+                    return Err(Error::sql(
+                        code::FEATURE_NOT_SUPPORTED,
+                        format!(
+                            "{clause} over a subquery or function in FROM is not supported yet"
+                        ),
+                    ));
+                }
+                continue;
+            };
+            let table = crate::ddl::table_name(name)?;
+            let visible = alias
+                .as_ref()
+                .map(|a| crate::ddl::ident(&a.name))
+                .unwrap_or_else(|| table.clone());
+            if of_name.as_ref().is_some_and(|o| *o != visible) {
+                continue;
+            }
+            if nullable {
+                return Err(Error::sql(
+                    code::FEATURE_NOT_SUPPORTED,
+                    format!("{clause} cannot be applied to the nullable side of an outer join"),
+                ));
+            }
+            keys.push((table, alias.clone(), name.clone()));
+        }
+        if let Some(o) = &of_name
+            && keys.is_empty()
+        {
             return Err(Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                format!("{clause} over more than one table is not supported yet"),
-            ));
-        };
-        if !from.joins.is_empty() {
-            return Err(Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                format!("{clause} over a join is not supported yet"),
+                code::UNDEFINED_TABLE,
+                format!("relation \"{o}\" in {clause} clause not found in FROM clause"),
             ));
         }
-        let ast::TableFactor::Table { name, alias, .. } = &from.relation else {
-            return Err(Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                format!("{clause} needs a table in FROM"),
-            ));
-        };
-        let table = crate::ddl::table_name(name)?;
-        let reader = crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &table)?
-            .ok_or_else(|| {
+        let joined = keys.len() > 1 || select.from.len() > 1 || !select.from[0].joins.is_empty();
+        let mut tables = vec![];
+        for (i, (table, alias, _)) in keys.into_iter().enumerate() {
+            let reader = crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &table)?
+                .ok_or_else(|| {
                 Error::sql(
                     code::UNDEFINED_TABLE,
                     format!("relation \"{table}\" does not exist"),
                 )
             })?;
-        let def = reader.def();
-        let key = match def.primary_key {
-            Some(i) => def.columns[i].name.clone(),
-            None => omendb_storage::ROWID_COLUMN.to_string(),
-        };
-        let qualifier = alias
-            .as_ref()
-            .map(|a| a.name.clone())
-            .unwrap_or_else(|| ast::Ident::new(table.clone()));
-        select.projection.push(ast::SelectItem::ExprWithAlias {
-            expr: ast::Expr::CompoundIdentifier(vec![qualifier, ast::Ident::with_quote('"', key)]),
-            alias: ast::Ident::with_quote('"', LOCK_KEY),
-        });
+            let def = reader.def();
+            let key = match def.primary_key {
+                Some(k) => def.columns[k].name.clone(),
+                // A table without a primary key is locked by its hidden row id, which only the
+                // statement's one target table shows.
+                None if !joined => omendb_storage::ROWID_COLUMN.to_string(),
+                None => {
+                    return Err(Error::sql(
+                        code::FEATURE_NOT_SUPPORTED,
+                        format!(
+                            "{clause} over a join of \"{table}\", a table without a primary key, is not supported yet"
+                        ),
+                    ));
+                }
+            };
+            let qualifier = alias
+                .as_ref()
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| ast::Ident::new(table.clone()));
+            select.projection.push(ast::SelectItem::ExprWithAlias {
+                expr: ast::Expr::CompoundIdentifier(vec![
+                    qualifier,
+                    ast::Ident::with_quote('"', key),
+                ]),
+                alias: ast::Ident::with_quote('"', key_alias(i)),
+            });
+            tables.push(table);
+        }
         let (limit, offset) = match q.limit_clause.take() {
             None => (Count::All, Count::All),
             Some(ast::LimitClause::LimitOffset {
@@ -264,7 +339,7 @@ impl Session {
         Ok(Some(RowLocking {
             mode,
             policy,
-            table,
+            tables,
             clause,
             limit,
             offset,
@@ -292,7 +367,7 @@ impl Session {
             self.rollback();
         }
         let (schema, batches) = r?;
-        let user = schema.fields().len() - 1;
+        let user = schema.fields().len() - locking.keys();
         let projected = Arc::new(
             schema
                 .project(&(0..user).collect::<Vec<_>>())
@@ -322,36 +397,54 @@ impl Session {
         let plan = self.bound(p, params)?;
         let bound = self.rebind(plan.clone(), p.target.clone(), p.no_index)?;
         let (schema, batches) = self.collect(bound).await?;
-        let key_at = schema.fields().len() - 1;
+        let n_keys = locking.keys();
+        let first_key = schema.fields().len() - n_keys;
         let want = limit.map(|l| l + offset);
-        let table = locking.table.as_str();
         let mut taken = Vec::new();
         let mut count = 0;
         'rows: for b in &batches {
-            let kind = key_kind(b.column(key_at).data_type());
-            for i in 0..b.num_rows() {
+            'row: for i in 0..b.num_rows() {
                 if want.is_some_and(|w| count >= w) {
                     break 'rows;
                 }
-                let key = omendb_storage::column_key_at(b.column(key_at).as_ref(), kind, i);
-                let got = self
-                    .with_locks(|t| t.lock_row(table, &key, locking.mode, locking.policy))
-                    .await?;
-                let row = match got {
-                    RowLock::Skipped => continue,
-                    RowLock::Held { changed: false } => b.slice(i, 1),
-                    RowLock::Held { changed: true } => {
-                        let value = ScalarValue::try_from_array(b.column(key_at), i)?;
-                        let filter = Expr::Column(Column::from_name(super::locking::LOCK_KEY))
-                            .eq(lit(value));
-                        let again =
-                            LogicalPlan::Filter(Filter::try_new(filter, Arc::new(plan.clone()))?);
-                        let found = self.recheck(again, p.target.clone(), p.no_index).await?;
-                        match found.into_iter().find(|b| b.num_rows() > 0) {
-                            Some(b) => b.slice(0, 1),
-                            None => continue,
-                        }
+                // Each locked table's row, in FROM order; a row any of whose locks is skipped is skipped.
+                let mut changed = false;
+                for (k, table) in locking.tables.iter().enumerate() {
+                    let column = b.column(first_key + k);
+                    let key = omendb_storage::column_key_at(
+                        column.as_ref(),
+                        key_kind(column.data_type()),
+                        i,
+                    );
+                    let got = self
+                        .with_locks(|t| t.lock_row(table, &key, locking.mode, locking.policy))
+                        .await?;
+                    match got {
+                        RowLock::Skipped => continue 'row,
+                        RowLock::Held { changed: c } => changed |= c,
                     }
+                }
+                let row = if changed {
+                    // Re-run the query for this row's keys over the newest versions (READ COMMITTED).
+                    let mut filter: Option<Expr> = None;
+                    for k in 0..n_keys {
+                        let value = ScalarValue::try_from_array(b.column(first_key + k), i)?;
+                        let eq = Expr::Column(Column::from_name(key_alias(k))).eq(lit(value));
+                        filter = Some(match filter {
+                            Some(f) => f.and(eq),
+                            None => eq,
+                        });
+                    }
+                    let filter = filter.expect("a locking query has a key");
+                    let again =
+                        LogicalPlan::Filter(Filter::try_new(filter, Arc::new(plan.clone()))?);
+                    let found = self.recheck(again, p.target.clone(), p.no_index).await?;
+                    match found.into_iter().find(|b| b.num_rows() > 0) {
+                        Some(b) => b.slice(0, 1),
+                        None => continue,
+                    }
+                } else {
+                    b.slice(i, 1)
                 };
                 count += 1;
                 if count > offset {

@@ -206,9 +206,9 @@ impl Session {
                     },
                 )
             });
-            if let (Some(r), Some(_)) = (&result, &locking) {
-                // The key the rows are locked by is not shown.
-                let user: Vec<usize> = (0..r.fields().len() - 1).collect();
+            if let (Some(r), Some(l)) = (&result, &locking) {
+                // The keys the rows are locked by are not shown.
+                let user: Vec<usize> = (0..r.fields().len() - l.keys()).collect();
                 result = Some(Arc::new(
                     r.project(&user)
                         .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?,
