@@ -98,3 +98,18 @@ def test_cursor_errors_and_lifetimes(conn, numbers):
     conn.execute("CLOSE held")
     with pytest.raises(psycopg.errors.InvalidCursorName):
         conn.execute("CLOSE held")
+
+
+def test_pg_cursors_lists_open_cursors(conn, numbers):
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"DECLARE listed SCROLL CURSOR WITH HOLD FOR SELECT id FROM {numbers}")
+        conn.execute(f"DECLARE plain BINARY CURSOR FOR SELECT id FROM {numbers}")
+        rows = conn.execute(
+            "SELECT name, is_holdable, is_binary, is_scrollable, statement LIKE 'DECLARE%%', "
+            "creation_time <= now() + interval '1 minute' FROM pg_catalog.pg_cursors ORDER BY name"
+        ).fetchall()
+        assert rows == [("listed", True, False, True, True, True), ("plain", False, True, True, True, True)]
+    finally:
+        conn.execute("ROLLBACK")
+    assert conn.execute("SELECT count(*) FROM pg_cursors").fetchone() == (0,)

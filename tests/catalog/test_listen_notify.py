@@ -55,3 +55,16 @@ def test_notify_errors(conn):
         conn.execute("NOTIFY big, '" + "x" * 8000 + "'")
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         conn.execute("SELECT pg_notify('', 'x')")
+
+
+def test_pg_listening_channels(db):
+    a, b = db.name("a"), db.name("b")
+    with connect(db) as conn:
+        conn.execute(f"LISTEN {a}")
+        with conn.transaction():
+            conn.execute(f"LISTEN {b}")
+        assert conn.execute("SELECT * FROM pg_listening_channels() ORDER BY 1").fetchall() == [(a,), (b,)]
+        conn.execute(f"UNLISTEN {a}")
+        assert conn.execute("SELECT pg_listening_channels FROM pg_listening_channels()").fetchall() == [(b,)]
+        conn.execute("UNLISTEN *")
+        assert conn.execute("SELECT count(*) FROM pg_listening_channels()").fetchone() == (0,)

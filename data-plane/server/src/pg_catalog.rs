@@ -59,6 +59,8 @@ pub struct Source {
     pub me: crate::activity::Entry,
     /// Names of the functions this session can call (what `pg_proc` lists).
     pub functions: Arc<std::sync::OnceLock<BTreeSet<String>>>,
+    /// The session's open cursors (`pg_cursors`).
+    pub cursors: Arc<parking_lot::Mutex<crate::session::Cursors>>,
 }
 
 impl std::fmt::Debug for Source {

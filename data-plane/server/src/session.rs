@@ -8,10 +8,12 @@
 mod advisory;
 mod cursors;
 mod listen;
-pub use cursors::{MOVE_MARKER, NEGATIVE_MARKER};
+pub use cursors::{Cursors, MOVE_MARKER, NEGATIVE_MARKER};
 mod dml;
 mod locking;
 mod prepare;
+mod statement;
+pub use statement::{Kind, Output, Prepared, PreparedStatement, Tx};
 mod table_ddl;
 mod transaction;
 
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType as Arrow, Schema, SchemaRef};
+use arrow_schema::{Schema, SchemaRef};
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::tree_node::Transformed;
 use datafusion::datasource::provider_as_source;
@@ -36,158 +38,6 @@ use crate::copy::CopyIn;
 use crate::engine::Engine;
 use crate::error::{Error, Result, code};
 use crate::settings::{self, Settings};
-
-/// Transaction state, mirrored to the client in every ReadyForQuery.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tx {
-    Idle,
-    /// `BEGIN` ran; the transaction is in the view.
-    Active,
-    /// A statement failed inside the transaction: only COMMIT/ROLLBACK are accepted (25P02).
-    Failed,
-}
-
-/// What kind of statement, for dispatch and metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Select,
-    Insert,
-    Update,
-    Delete,
-    Ddl,
-    Begin,
-    Commit,
-    Rollback,
-    Savepoint,
-    Release,
-    Set,
-    Show,
-    Copy,
-    /// `DEALLOCATE name | ALL`: drivers (psycopg) send it after ROLLBACK; the wire layer forgets the statement.
-    Deallocate,
-    /// DECLARE, FETCH / MOVE, CLOSE (`session/cursors.rs`).
-    Cursor,
-    /// LISTEN, UNLISTEN, NOTIFY (`notify.rs`).
-    Notify,
-    Empty,
-}
-
-impl Kind {
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Select => "select",
-            Kind::Insert => "insert",
-            Kind::Update => "update",
-            Kind::Delete => "delete",
-            Kind::Ddl => "ddl",
-            Kind::Begin | Kind::Commit | Kind::Rollback | Kind::Savepoint | Kind::Release => {
-                "transaction"
-            }
-            Kind::Set | Kind::Show => "setting",
-            Kind::Copy => "copy",
-            Kind::Deallocate => "setting",
-            Kind::Cursor => "cursor",
-            Kind::Notify => "notify",
-            Kind::Empty => "empty",
-        }
-    }
-
-    fn of(stmt: &Statement) -> Kind {
-        match stmt {
-            Statement::Query(_) | Statement::Explain { .. } => Kind::Select,
-            Statement::Insert(_) => Kind::Insert,
-            Statement::Update(_) => Kind::Update,
-            Statement::Delete(_) => Kind::Delete,
-            Statement::StartTransaction { .. } => Kind::Begin,
-            Statement::Commit { .. } => Kind::Commit,
-            Statement::Rollback { .. } => Kind::Rollback,
-            Statement::Savepoint { .. } => Kind::Savepoint,
-            Statement::ReleaseSavepoint { .. } => Kind::Release,
-            Statement::Set(_) | Statement::Reset(_) => Kind::Set,
-            Statement::ShowVariable { .. } => Kind::Show,
-            Statement::Copy { .. } => Kind::Copy,
-            Statement::Deallocate { .. } => Kind::Deallocate,
-            Statement::Declare { .. } | Statement::Fetch { .. } | Statement::Close { .. } => {
-                Kind::Cursor
-            }
-            Statement::LISTEN { .. } | Statement::UNLISTEN { .. } | Statement::NOTIFY { .. } => {
-                Kind::Notify
-            }
-            _ => Kind::Ddl,
-        }
-    }
-
-    /// The command's name in PostgreSQL's messages ("cannot execute UPDATE in a read-only transaction").
-    fn command(self) -> &'static str {
-        match self {
-            Kind::Insert => "INSERT",
-            Kind::Update => "UPDATE",
-            Kind::Delete => "DELETE",
-            Kind::Copy => "COPY FROM",
-            _ => "SELECT",
-        }
-    }
-
-    fn planned(self) -> bool {
-        matches!(
-            self,
-            Kind::Select | Kind::Insert | Kind::Update | Kind::Delete
-        )
-    }
-}
-
-/// A parsed (and, for queries and DML, planned) statement: what the extended protocol caches.
-/// A parsed (and, off the fast path, planned) statement. Cheap to clone: every Execute takes one.
-#[derive(Clone, Debug)]
-pub struct Prepared(Arc<PreparedStatement>);
-
-impl std::ops::Deref for Prepared {
-    type Target = PreparedStatement;
-    fn deref(&self) -> &PreparedStatement {
-        &self.0
-    }
-}
-
-impl From<PreparedStatement> for Prepared {
-    fn from(p: PreparedStatement) -> Prepared {
-        Prepared(Arc::new(p))
-    }
-}
-
-#[derive(Debug)]
-pub struct PreparedStatement {
-    pub kind: Kind,
-    pub stmt: Option<Statement>,
-    pub plan: Option<LogicalPlan>,
-    /// Parameter types the plan expects, `$1` first (`None`: unknown, sent as text).
-    pub params: Vec<Option<Arrow>>,
-    /// Result columns of a query (`None` for commands).
-    pub result: Option<SchemaRef>,
-    /// Table whose hidden row id an UPDATE/DELETE needs.
-    pub target: Option<String>,
-    /// PostgreSQL's names for the result columns, when they differ from DataFusion's.
-    pub names: Option<Vec<String>>,
-    /// Planned with `omendb.learned_index = off`.
-    pub no_index: bool,
-    /// A fast-path shape: answered from the learned index with no plan (`plan` is `None`).
-    pub fast: Option<Arc<crate::fast::Fast>>,
-    /// `SELECT ... FOR UPDATE | FOR SHARE`: how its rows are locked (the plan carries the key last).
-    pub locking: Option<Arc<locking::RowLocking>>,
-    /// DECLARE CURSOR: its query, prepared (the DECLARE's parameters are its parameters).
-    pub cursor_query: Option<Prepared>,
-}
-
-/// A statement's result.
-pub enum Output {
-    Rows(SchemaRef, Vec<RecordBatch>),
-    Command(Tag),
-    TxStart(Tag),
-    TxEnd(Tag),
-    CopyIn(CopyIn),
-    /// COPY TO STDOUT: the wire format code, the number of columns and one payload per row.
-    CopyOut(i8, usize, Vec<bytes::Bytes>),
-    Empty,
-}
 
 pub struct Session {
     pub engine: Arc<Engine>,
@@ -215,8 +65,8 @@ pub struct Session {
     notices: Vec<Notice>,
     /// This session's row of `pg_stat_activity`.
     pub activity: crate::activity::Entry,
-    /// Open SQL cursors, by name.
-    cursors: cursors::Cursors,
+    /// Open SQL cursors, by name (shared with the catalog's `pg_cursors`).
+    cursors: Arc<parking_lot::Mutex<cursors::Cursors>>,
     /// This transaction's LISTEN / UNLISTEN / NOTIFY (and `pg_notify()`'s), applied at COMMIT.
     notify: Arc<parking_lot::Mutex<crate::notify::Pending>>,
     /// Notifications for this session; the connection loop takes it and forwards them while idle.
@@ -269,7 +119,9 @@ impl Session {
         crate::system_views::register_functions(&ctx, &engine, &activity);
         let settings = Settings::new(engine.config.limits.statement_timeout_ms);
         let functions = Arc::new(std::sync::OnceLock::new());
+        let cursors = Arc::new(parking_lot::Mutex::new(cursors::Cursors::default()));
         let source = crate::pg_catalog::Source {
+            cursors: cursors.clone(),
             engine: engine.clone(),
             db: engine.db.clone(),
             view: view.clone(),
@@ -303,6 +155,7 @@ impl Session {
         crate::pg_catalog::functions::register(&ctx, &source);
         crate::pg_catalog::table_functions::register(&ctx);
         listen::register(&ctx, &notify, &activity);
+        listen::register_channels(&ctx, &engine, session_id);
         crate::subquery::register(&ctx);
         let state = ctx.state();
         let _ = functions.set(
@@ -330,7 +183,7 @@ impl Session {
             advisory,
             notices: Vec::new(),
             activity,
-            cursors: Default::default(),
+            cursors,
             notify,
             mailbox: Some(mailbox),
         }

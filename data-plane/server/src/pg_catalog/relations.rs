@@ -5,6 +5,7 @@
 
 use arrow_array::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::scalar::ScalarValue;
 
 use super::build::*;
 use super::oids;
@@ -20,6 +21,7 @@ pub const NAMES: &[&str] = &[
     "pg_class",
     "pg_collation",
     "pg_constraint",
+    "pg_cursors",
     "pg_database",
     "pg_depend",
     "pg_description",
@@ -126,6 +128,28 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
             ],
         )?,
         "pg_stat_activity" => crate::system_views::pg_stat_activity(&src.engine)?,
+        "pg_cursors" => {
+            let rows = src
+                .cursors
+                .lock()
+                .rows()
+                .into_iter()
+                .map(|c| {
+                    vec![
+                        text(&c.name),
+                        text(&c.statement),
+                        ScalarValue::Boolean(Some(c.is_holdable)),
+                        ScalarValue::Boolean(Some(c.is_binary)),
+                        ScalarValue::Boolean(Some(c.is_scrollable)),
+                        ScalarValue::TimestampMicrosecond(
+                            Some(c.creation_time),
+                            Some("UTC".into()),
+                        ),
+                    ]
+                })
+                .collect();
+            batch(&pg_cursors_columns(), rows)?
+        }
         "pg_locks" => crate::system_views::pg_locks(&src.engine)?,
         other => return super::empty::relation(other),
     }))
@@ -133,6 +157,21 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
 
 fn static_table(tsv: &str, columns: &[(&str, arrow_schema::DataType)]) -> Result<RecordBatch> {
     batch(columns, tsv_rows(tsv, columns))
+}
+
+fn pg_cursors_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
+    let stamp = arrow_schema::DataType::Timestamp(
+        arrow_schema::TimeUnit::Microsecond,
+        Some(std::sync::Arc::from("UTC")),
+    );
+    vec![
+        ("name", TEXT),
+        ("statement", TEXT),
+        ("is_holdable", BOOL),
+        ("is_binary", BOOL),
+        ("is_scrollable", BOOL),
+        ("creation_time", stamp),
+    ]
 }
 
 const PG_AM: &[(&str, arrow_schema::DataType)] = &[

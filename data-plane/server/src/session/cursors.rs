@@ -25,6 +25,10 @@ pub const NEGATIVE_MARKER: &str = "__omendb_negative";
 
 pub struct Cursor {
     rows: RecordBatch,
+    /// The DECLARE statement as written, its creation time (µs since the epoch), BINARY (pg_cursors).
+    statement: String,
+    created: i64,
+    binary: bool,
     /// 0 before the first row, `n + 1` after the last, else the current row (from 1).
     position: usize,
     scroll: bool,
@@ -42,9 +46,37 @@ impl Cursor {
 #[derive(Default)]
 pub struct Cursors(HashMap<String, Cursor>);
 
+/// One row of `pg_cursors`.
+pub struct CursorRow {
+    pub name: String,
+    pub statement: String,
+    pub is_holdable: bool,
+    pub is_binary: bool,
+    pub is_scrollable: bool,
+    pub creation_time: i64,
+}
+
 impl Cursors {
     pub fn schema(&self, name: &str) -> Option<SchemaRef> {
         self.0.get(name).map(Cursor::schema)
+    }
+
+    /// The open cursors, by name (`pg_cursors`).
+    pub fn rows(&self) -> Vec<CursorRow> {
+        let mut v: Vec<CursorRow> = self
+            .0
+            .iter()
+            .map(|(name, c)| CursorRow {
+                name: name.clone(),
+                statement: c.statement.clone(),
+                is_holdable: c.hold,
+                is_binary: c.binary,
+                is_scrollable: c.scroll,
+                creation_time: c.created,
+            })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
     }
 
     /// The transaction ended: cursors without HOLD close; on ROLLBACK also those it declared.
@@ -194,14 +226,14 @@ impl Cursor {
 impl Session {
     /// The columns of open cursor `name` (a Describe of the portal of that name).
     pub fn cursor_schema(&self, name: &str) -> Option<SchemaRef> {
-        self.cursors.schema(name)
+        self.cursors.lock().schema(name)
     }
 
     /// The result shape of a FETCH (for Describe): the cursor's, if it is open now.
     pub(super) fn fetch_schema(&self, stmt: &Statement) -> Option<SchemaRef> {
         match stmt {
             Statement::Fetch { name, into, .. } if !is_move(into.as_ref()) => {
-                self.cursors.schema(&crate::ddl::ident(name))
+                self.cursors.lock().schema(&crate::ddl::ident(name))
             }
             _ => None,
         }
@@ -229,7 +261,7 @@ impl Session {
                         "DECLARE CURSOR can only be used in transaction blocks",
                     ));
                 }
-                if self.cursors.0.contains_key(&name) {
+                if self.cursors.lock().0.contains_key(&name) {
                     return Err(Error::sql(
                         code::DUPLICATE_CURSOR,
                         format!("cursor \"{name}\" already exists"),
@@ -249,14 +281,17 @@ impl Session {
                 };
                 let rows = arrow_select::concat::concat_batches(&schema, &batches)
                     .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
-                self.cursors.0.insert(
+                self.cursors.lock().0.insert(
                     name,
                     Cursor {
                         rows,
+                        statement: stmt.to_string(),
+                        created: crate::activity::now_micros(),
+                        binary: d.binary == Some(true),
                         position: 0,
-                        // PostgreSQL allows backward scans of simple plans without SCROLL; we take only
-                        // what it promises: SCROLL asked for (or NO SCROLL refused).
-                        scroll: d.scroll == Some(true),
+                        // Without SCROLL PostgreSQL allows backward moves where the plan can run
+                        // backward (simple scans); the rows here are kept, so only NO SCROLL refuses.
+                        scroll: d.scroll != Some(false),
                         hold,
                         this_transaction: self.tx != Tx::Idle,
                     },
@@ -270,11 +305,8 @@ impl Session {
                 ..
             } => {
                 let name = crate::ddl::ident(name);
-                let cursor = self
-                    .cursors
-                    .0
-                    .get_mut(&name)
-                    .ok_or_else(|| missing(&name))?;
+                let mut cursors = self.cursors.lock();
+                let cursor = cursors.0.get_mut(&name).ok_or_else(|| missing(&name))?;
                 let mut m = motion(direction)?;
                 if has_marker(into.as_ref(), NEGATIVE_MARKER) {
                     m = match m {
@@ -302,10 +334,14 @@ impl Session {
             }
             Statement::Close { cursor } => {
                 match cursor {
-                    CloseCursor::All => self.cursors.0.clear(),
+                    CloseCursor::All => self.cursors.lock().0.clear(),
                     CloseCursor::Specific { name } => {
                         let name = crate::ddl::ident(name);
-                        self.cursors.0.remove(&name).ok_or_else(|| missing(&name))?;
+                        self.cursors
+                            .lock()
+                            .0
+                            .remove(&name)
+                            .ok_or_else(|| missing(&name))?;
                     }
                 }
                 Ok(Output::Command(Tag::new("CLOSE CURSOR")))

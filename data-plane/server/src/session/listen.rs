@@ -108,3 +108,48 @@ pub(super) fn register(
         Arc::new(f),
     ));
 }
+
+/// `pg_listening_channels()`: the channels this session listens on (committed LISTENs).
+#[derive(Debug)]
+struct ListeningChannels {
+    engine: Arc<crate::engine::Engine>,
+    session: u64,
+}
+
+impl datafusion::catalog::TableFunctionImpl for ListeningChannels {
+    fn call_with_args(
+        &self,
+        args: datafusion::catalog::TableFunctionArgs,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        if !args.exprs().is_empty() {
+            return Err(datafusion::error::DataFusionError::Plan(
+                "function pg_listening_channels takes no arguments".into(),
+            ));
+        }
+        let schema = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+            "pg_listening_channels",
+            Arrow::Utf8,
+            false,
+        )]));
+        let names = arrow_array::StringArray::from(self.engine.notify.channels_of(self.session));
+        let batch = arrow_array::RecordBatch::try_new(schema.clone(), vec![Arc::new(names)])?;
+        Ok(Arc::new(datafusion::datasource::MemTable::try_new(
+            schema,
+            vec![vec![batch]],
+        )?))
+    }
+}
+
+pub(super) fn register_channels(
+    ctx: &SessionContext,
+    engine: &Arc<crate::engine::Engine>,
+    session: u64,
+) {
+    ctx.register_udtf(
+        "pg_listening_channels",
+        Arc::new(ListeningChannels {
+            engine: engine.clone(),
+            session,
+        }),
+    );
+}

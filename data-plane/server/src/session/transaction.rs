@@ -39,7 +39,7 @@ impl Session {
 
     /// Ends the transaction without a trace; its locks go to whoever waits for them.
     pub(super) fn rollback(&mut self) {
-        self.cursors.transaction_end(false);
+        self.cursors.lock().transaction_end(false);
         self.notify.lock().rollback();
         self.view.lock().txn = None;
         self.savepoints.clear();
@@ -69,7 +69,7 @@ impl Session {
     }
 
     pub(super) async fn commit(&mut self) -> Result<()> {
-        self.cursors.transaction_end(true);
+        self.cursors.lock().transaction_end(true);
         let txn = self.view.lock().txn.take();
         self.savepoints.clear();
         self.tx = Tx::Idle;

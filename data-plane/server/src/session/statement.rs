@@ -1,0 +1,165 @@
+//! What a session's statements are: their kind (for dispatch and metrics), a prepared statement as the
+//! extended protocol caches it, the result a statement gives, and the transaction state.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType as Arrow, SchemaRef};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::sqlparser::ast::Statement;
+use pgwire::api::results::Tag;
+
+use super::locking;
+use crate::copy::CopyIn;
+
+/// Transaction state, mirrored to the client in every ReadyForQuery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tx {
+    Idle,
+    /// `BEGIN` ran; the transaction is in the view.
+    Active,
+    /// A statement failed inside the transaction: only COMMIT/ROLLBACK are accepted (25P02).
+    Failed,
+}
+
+/// What kind of statement, for dispatch and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Ddl,
+    Begin,
+    Commit,
+    Rollback,
+    Savepoint,
+    Release,
+    Set,
+    Show,
+    Copy,
+    /// `DEALLOCATE name | ALL`: drivers (psycopg) send it after ROLLBACK; the wire layer forgets the statement.
+    Deallocate,
+    /// DECLARE, FETCH / MOVE, CLOSE (`session/cursors.rs`).
+    Cursor,
+    /// LISTEN, UNLISTEN, NOTIFY (`notify.rs`).
+    Notify,
+    Empty,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Select => "select",
+            Kind::Insert => "insert",
+            Kind::Update => "update",
+            Kind::Delete => "delete",
+            Kind::Ddl => "ddl",
+            Kind::Begin | Kind::Commit | Kind::Rollback | Kind::Savepoint | Kind::Release => {
+                "transaction"
+            }
+            Kind::Set | Kind::Show => "setting",
+            Kind::Copy => "copy",
+            Kind::Deallocate => "setting",
+            Kind::Cursor => "cursor",
+            Kind::Notify => "notify",
+            Kind::Empty => "empty",
+        }
+    }
+
+    pub(super) fn of(stmt: &Statement) -> Kind {
+        match stmt {
+            Statement::Query(_) | Statement::Explain { .. } => Kind::Select,
+            Statement::Insert(_) => Kind::Insert,
+            Statement::Update(_) => Kind::Update,
+            Statement::Delete(_) => Kind::Delete,
+            Statement::StartTransaction { .. } => Kind::Begin,
+            Statement::Commit { .. } => Kind::Commit,
+            Statement::Rollback { .. } => Kind::Rollback,
+            Statement::Savepoint { .. } => Kind::Savepoint,
+            Statement::ReleaseSavepoint { .. } => Kind::Release,
+            Statement::Set(_) | Statement::Reset(_) => Kind::Set,
+            Statement::ShowVariable { .. } => Kind::Show,
+            Statement::Copy { .. } => Kind::Copy,
+            Statement::Deallocate { .. } => Kind::Deallocate,
+            Statement::Declare { .. } | Statement::Fetch { .. } | Statement::Close { .. } => {
+                Kind::Cursor
+            }
+            Statement::LISTEN { .. } | Statement::UNLISTEN { .. } | Statement::NOTIFY { .. } => {
+                Kind::Notify
+            }
+            _ => Kind::Ddl,
+        }
+    }
+
+    /// The command's name in PostgreSQL's messages ("cannot execute UPDATE in a read-only transaction").
+    pub(super) fn command(self) -> &'static str {
+        match self {
+            Kind::Insert => "INSERT",
+            Kind::Update => "UPDATE",
+            Kind::Delete => "DELETE",
+            Kind::Copy => "COPY FROM",
+            _ => "SELECT",
+        }
+    }
+
+    pub(super) fn planned(self) -> bool {
+        matches!(
+            self,
+            Kind::Select | Kind::Insert | Kind::Update | Kind::Delete
+        )
+    }
+}
+
+/// A parsed (and, for queries and DML, planned) statement: what the extended protocol caches.
+/// A parsed (and, off the fast path, planned) statement. Cheap to clone: every Execute takes one.
+#[derive(Clone, Debug)]
+pub struct Prepared(Arc<PreparedStatement>);
+
+impl std::ops::Deref for Prepared {
+    type Target = PreparedStatement;
+    fn deref(&self) -> &PreparedStatement {
+        &self.0
+    }
+}
+
+impl From<PreparedStatement> for Prepared {
+    fn from(p: PreparedStatement) -> Prepared {
+        Prepared(Arc::new(p))
+    }
+}
+
+#[derive(Debug)]
+pub struct PreparedStatement {
+    pub kind: Kind,
+    pub stmt: Option<Statement>,
+    pub plan: Option<LogicalPlan>,
+    /// Parameter types the plan expects, `$1` first (`None`: unknown, sent as text).
+    pub params: Vec<Option<Arrow>>,
+    /// Result columns of a query (`None` for commands).
+    pub result: Option<SchemaRef>,
+    /// Table whose hidden row id an UPDATE/DELETE needs.
+    pub target: Option<String>,
+    /// PostgreSQL's names for the result columns, when they differ from DataFusion's.
+    pub names: Option<Vec<String>>,
+    /// Planned with `omendb.learned_index = off`.
+    pub no_index: bool,
+    /// A fast-path shape: answered from the learned index with no plan (`plan` is `None`).
+    pub fast: Option<Arc<crate::fast::Fast>>,
+    /// `SELECT ... FOR UPDATE | FOR SHARE`: how its rows are locked (the plan carries the key last).
+    pub locking: Option<Arc<locking::RowLocking>>,
+    /// DECLARE CURSOR: its query, prepared (the DECLARE's parameters are its parameters).
+    pub cursor_query: Option<Prepared>,
+}
+
+/// A statement's result.
+pub enum Output {
+    Rows(SchemaRef, Vec<RecordBatch>),
+    Command(Tag),
+    TxStart(Tag),
+    TxEnd(Tag),
+    CopyIn(CopyIn),
+    /// COPY TO STDOUT: the wire format code, the number of columns and one payload per row.
+    CopyOut(i8, usize, Vec<bytes::Bytes>),
+    Empty,
+}
