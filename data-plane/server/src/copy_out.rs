@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::ast::{
     Statement,
 };
 use pgwire::api::portal::Format as WireFormat;
-use pgwire::api::results::{CopyEncoder, FieldFormat};
+use pgwire::api::results::CopyEncoder;
 
 use crate::error::{Error, Result, code};
 
@@ -211,22 +211,15 @@ impl CopyOut {
     /// One CopyData payload per row (the header, if any, travels with the first row, so the server's
     /// `COPY n` counts rows only).
     pub fn encode(&self, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<Bytes>> {
-        let wire = |f: FieldFormat| match f {
-            FieldFormat::Binary => WireFormat::UnifiedBinary,
-            FieldFormat::Text => WireFormat::UnifiedText,
-        };
         let binary = self.format == Format::Binary;
+        let format = if binary {
+            WireFormat::UnifiedBinary
+        } else {
+            WireFormat::UnifiedText
+        };
         let fields = Arc::new(
-            arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                schema,
-                &wire(if binary {
-                    FieldFormat::Binary
-                } else {
-                    FieldFormat::Text
-                }),
-                None,
-            )
-            .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?,
+            arrow_pg::datatypes::arrow_schema_to_pg_fields(schema, &format, None)
+                .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?,
         );
         let mut out = vec![];
         if binary {

@@ -40,10 +40,7 @@ pub(super) fn array_literal(column: &Expr, lit: &mut Expr) {
     let Value::SingleQuotedString(s) = &v.value else {
         return;
     };
-    let Some(inner) = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) else {
-        return;
-    };
-    if let Some(array) = array_from_text(&format!("{{{inner}}}")) {
+    if let Some(array) = array_from_text(s) {
         *lit = array;
     }
 }

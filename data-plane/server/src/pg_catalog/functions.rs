@@ -235,21 +235,7 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         "omendb_regclass",
         exact(&[&[TEXT], &[OID]], Volatility::Stable),
         OID,
-        Arc::new(move |a| {
-            if let Some(o) = int_arg(&a[0]) {
-                return Ok(ScalarValue::Int64(Some(o)));
-            }
-            let Some(n) = str_arg(&a[0]) else {
-                return Ok(ScalarValue::Null);
-            };
-            match regclass(&c, &n)? {
-                Some(o) => Ok(ScalarValue::Int64(Some(o))),
-                None => Err(sql_error(
-                    "42P01",
-                    format!("relation \"{n}\" does not exist"),
-                )),
-            }
-        }),
+        reg_cast(move |n| regclass(&c, n), "42P01", "relation"),
     );
     let c = src.clone();
     add(
@@ -269,18 +255,7 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         "omendb_regtype",
         exact(&[&[TEXT], &[OID]], Volatility::Stable),
         OID,
-        Arc::new(|a| {
-            if let Some(o) = int_arg(&a[0]) {
-                return Ok(ScalarValue::Int64(Some(o)));
-            }
-            let Some(n) = str_arg(&a[0]) else {
-                return Ok(ScalarValue::Null);
-            };
-            match oids::type_by_name(&n) {
-                Some(o) => Ok(ScalarValue::Int64(Some(o))),
-                None => Err(sql_error("42704", format!("type \"{n}\" does not exist"))),
-            }
-        }),
+        reg_cast(|n| Ok(oids::type_by_name(n)), "42704", "type"),
     );
     add(
         "omendb_oid",
@@ -347,18 +322,7 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         "omendb_regnamespace",
         exact(&[&[TEXT], &[OID]], Volatility::Stable),
         OID,
-        Arc::new(|a| {
-            if let Some(o) = int_arg(&a[0]) {
-                return Ok(ScalarValue::Int64(Some(o)));
-            }
-            let Some(n) = str_arg(&a[0]) else {
-                return Ok(ScalarValue::Null);
-            };
-            match oids::namespace(&n) {
-                Some(o) => Ok(ScalarValue::Int64(Some(o))),
-                None => Err(sql_error("3F000", format!("schema \"{n}\" does not exist"))),
-            }
-        }),
+        reg_cast(|n| Ok(oids::namespace(n)), "3F000", "schema"),
     );
     add(
         "quote_ident",
@@ -577,4 +541,25 @@ fn size(src: &Source, table: &str, part: Size) -> i64 {
         Size::Index => index,
         Size::Total => data + index,
     }
+}
+
+/// The body of a `::regclass`-style cast: an OID passes through, a name is looked up, and a name that names
+/// nothing is PostgreSQL's error (`relation "x" does not exist`, with its SQLSTATE).
+fn reg_cast(
+    lookup: impl Fn(&str) -> datafusion::error::Result<Option<i64>> + Send + Sync + 'static,
+    missing: &'static str,
+    kind: &'static str,
+) -> Arc<Body> {
+    Arc::new(move |a| {
+        if let Some(o) = int_arg(&a[0]) {
+            return Ok(ScalarValue::Int64(Some(o)));
+        }
+        let Some(n) = str_arg(&a[0]) else {
+            return Ok(ScalarValue::Null);
+        };
+        match lookup(&n)? {
+            Some(o) => Ok(ScalarValue::Int64(Some(o))),
+            None => Err(sql_error(missing, format!("{kind} \"{n}\" does not exist"))),
+        }
+    })
 }
