@@ -4,6 +4,7 @@
 //! Prometheus metrics.
 
 mod activity;
+mod apply;
 mod auth;
 mod catalog;
 mod cells;

@@ -17,13 +17,25 @@ fn expr_name(e: &Expr) -> String {
             .map(|i| i.value.to_lowercase())
             .unwrap_or_else(|| "?column?".into()),
         Expr::Nested(inner) => expr_name(inner),
+        // A scalar subquery is named after its one column.
+        Expr::Subquery(q) => match q.body.as_ref() {
+            SetExpr::Select(s) => match s.projection.first() {
+                Some(SelectItem::UnnamedExpr(e)) => expr_name(e),
+                Some(SelectItem::ExprWithAlias { alias, .. }) => ident(alias),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
         Expr::Cast { expr, .. } => match expr.as_ref() {
-            Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => {
-                expr_name(expr)
-            }
+            Expr::Identifier(_)
+            | Expr::CompoundIdentifier(_)
+            | Expr::Function(_)
+            | Expr::Array(_)
+            | Expr::Subquery(_) => expr_name(expr),
             _ => "?column?".into(),
         },
         Expr::Case { .. } => "case".into(),
+        Expr::Array(_) => "array".into(),
         Expr::Exists { .. } => "exists".into(),
         Expr::Extract { .. } => "extract".into(),
         Expr::Substring { .. } => "substring".into(),
@@ -61,13 +73,16 @@ mod tests {
     #[test]
     fn postgres_column_names() {
         let stmt = parse(
-            "SELECT count(*), sum(t.x), t.y, z AS \"Zed\", 1 + 1, CAST(a AS int), now() FROM t",
+            "SELECT count(*), sum(t.x), t.y, z AS \"Zed\", 1 + 1, CAST(a AS int), now(), \
+             (SELECT u.id FROM u LIMIT 1), (SELECT 1 AS one), ARRAY[1] FROM t",
         )
         .unwrap()
         .remove(0);
         assert_eq!(
             output_names(&stmt).unwrap(),
-            vec!["count", "sum", "y", "Zed", "?column?", "a", "now"]
+            vec![
+                "count", "sum", "y", "Zed", "?column?", "a", "now", "id", "one", "array"
+            ]
         );
         assert!(output_names(&parse("SELECT *, 1 FROM t").unwrap()[0]).is_none());
     }

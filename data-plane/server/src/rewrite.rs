@@ -239,12 +239,23 @@ fn default_of(def: &TableDef, column: &str) -> Result<Expr> {
 /// DataFusion refuses two result columns with the same name; PostgreSQL allows them. Unnamed expressions
 /// get unique aliases when any two would collide (the client still sees PostgreSQL's names: see names.rs).
 fn unique_output_names(projection: &mut [SelectItem]) {
-    let key = |e: &Expr| match e {
-        Expr::Identifier(i) => ident(i),
-        Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
-        // DataFusion's names drop parentheses: `2 + 3 * 4` and `(2 + 3) * 4` collide.
-        other => other.to_string().replace(['(', ')'], ""),
-    };
+    fn key(e: &Expr) -> String {
+        match e {
+            Expr::Identifier(i) => ident(i),
+            Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
+            // A scalar subquery is named after its one column.
+            Expr::Subquery(q) => match q.body.as_ref() {
+                SetExpr::Select(s) => match s.projection.first() {
+                    Some(SelectItem::UnnamedExpr(e)) => key(e),
+                    Some(SelectItem::ExprWithAlias { alias, .. }) => ident(alias),
+                    _ => e.to_string(),
+                },
+                _ => e.to_string(),
+            },
+            // DataFusion's names drop parentheses: `2 + 3 * 4` and `(2 + 3) * 4` collide.
+            other => other.to_string().replace(['(', ')'], ""),
+        }
+    }
     let keys: Vec<Option<(String, bool)>> = projection
         .iter()
         .map(|item| match item {

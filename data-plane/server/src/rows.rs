@@ -94,6 +94,78 @@ impl ToSqlText for Float {
     }
 }
 
+/// Field metadata naming a pg_catalog column's vector type.
+const VECTOR: &str = "omendb.vector";
+
+/// pg_catalog's `int2vector` and `oidvector` columns (`pg_index.indkey`, `pg_proc.proargtypes`): arrays in
+/// Arrow, but with type OIDs of their own and a space-separated text form (`1 2`, not `{1,2}`), which is
+/// what pg_dump and drivers parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vector {
+    Int2,
+    Oid,
+}
+
+impl Vector {
+    /// The vector type PostgreSQL calls `t`, if it is one.
+    pub fn named(t: &str) -> Option<Vector> {
+        match t {
+            "int2vector" => Some(Vector::Int2),
+            "oidvector" => Some(Vector::Oid),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Vector::Int2 => "int2vector",
+            Vector::Oid => "oidvector",
+        }
+    }
+
+    /// `field` marked as this vector type.
+    pub fn tag(self, field: &arrow_schema::Field) -> arrow_schema::Field {
+        let mut meta = field.metadata().clone();
+        meta.insert(VECTOR.into(), self.name().into());
+        field.clone().with_metadata(meta)
+    }
+
+    /// The vector type `field` was marked with.
+    pub fn of(field: &arrow_schema::Field) -> Option<Vector> {
+        field.metadata().get(VECTOR).and_then(|t| Vector::named(t))
+    }
+
+    pub fn pg_type(self) -> Type {
+        match self {
+            Vector::Int2 => Type::INT2_VECTOR,
+            Vector::Oid => Type::OID_VECTOR,
+        }
+    }
+}
+
+/// A vector cell's text: its elements separated by spaces.
+fn vector_text(array: &dyn Array, row: usize) -> Option<String> {
+    use arrow_array::cast::AsArray;
+    if array.is_null(row) {
+        return None;
+    }
+    let list = array.as_list_opt::<i32>()?;
+    let items = arrow_cast::cast(&list.value(row), &DataType::Utf8).ok()?;
+    let items = items.as_string::<i32>();
+    Some(
+        (0..items.len())
+            .map(|i| {
+                if items.is_null(i) {
+                    "0"
+                } else {
+                    items.value(i)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
 /// The rows of one batch, encoded for `fields`: written directly when every column has a direct form
 /// (`cells.rs`), else through arrow-pg's encoder with PostgreSQL's timestamp text.
 pub fn encode(
@@ -161,6 +233,14 @@ fn general(
                     }
                 });
                 encoder.encode_field(&v)?;
+            } else if Vector::of(field).is_some() && fields[col].format() == FieldFormat::Text {
+                let v = vector_text(array, row);
+                encoder.encode_field_with_type_and_format(
+                    &v,
+                    &Type::TEXT,
+                    FieldFormat::Text,
+                    &FormatOptions::default(),
+                )?;
             } else {
                 arrow_pg::encoder::encode_value(&mut encoder, array, row, field, &fields[col])?;
             }

@@ -110,6 +110,9 @@ impl Session {
             .with_target_partitions(2)
             // `1.005` is numeric in PostgreSQL, not a float: it must round into numeric(10,2) as 1.01.
             .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
+            // A decorrelation rule that fails leaves its subquery to the SubPlan fallback (apply.rs)
+            // instead of failing the statement.
+            .set_bool("datafusion.optimizer.skip_failed_rules", true)
             // timestamptz (and now()) carry a zone, so they are described as timestamptz to clients.
             .set_str("datafusion.execution.time_zone", "UTC");
         let ctx = SessionContext::new_with_config_rt(config, engine.runtime.clone());
@@ -157,6 +160,7 @@ impl Session {
         listen::register(&ctx, &notify, &activity);
         listen::register_channels(&ctx, &engine, session_id);
         crate::subquery::register(&ctx);
+        crate::apply::register(&ctx);
         let state = ctx.state();
         let _ = functions.set(
             state
@@ -799,7 +803,9 @@ impl Session {
     }
 }
 
-/// `schema` with the given column names, when there is one per column.
+/// `schema` with the given column names, when there is one per column. Every column may be NULL: the
+/// planned schema can claim otherwise where the executed plan differs (a NOT NULL column read through a
+/// subquery that found no row), and clients are not told nullability here anyway.
 fn rename(schema: SchemaRef, names: Option<&[String]>) -> SchemaRef {
     match names {
         Some(names) if names.len() == schema.fields().len() => Arc::new(Schema::new_with_metadata(
@@ -807,7 +813,7 @@ fn rename(schema: SchemaRef, names: Option<&[String]>) -> SchemaRef {
                 .fields()
                 .iter()
                 .zip(names)
-                .map(|(f, n)| f.as_ref().clone().with_name(n))
+                .map(|(f, n)| f.as_ref().clone().with_name(n).with_nullable(true))
                 .collect::<Vec<_>>(),
             schema.metadata().clone(),
         )),

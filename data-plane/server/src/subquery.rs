@@ -49,12 +49,53 @@ const AGGREGATES: &[&str] = &[
 
 pub fn rewrite(stmt: &mut Statement) {
     let _ = stmt.visit(&mut OutputExists);
-    let _ = visit_expressions_mut(stmt, |e| {
-        if let Expr::Subquery(q) = e {
-            *e = scalar(q.as_ref().clone());
+    let _ = stmt.visit(&mut Scalars::default());
+}
+
+/// Every scalar subquery through [`scalar`]; the subquery of `x op ANY|ALL (subquery)` is a set, not a
+/// scalar, and only what is inside it is rewritten.
+#[derive(Default)]
+struct Scalars {
+    sets: Vec<Query>,
+}
+
+impl VisitorMut for Scalars {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if let Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } = e
+            && let Expr::Subquery(q) = right.as_mut()
+        {
+            let mut q = std::mem::replace(q.as_mut(), placeholder());
+            let _ = q.visit(self);
+            self.sets.push(q);
         }
-        ControlFlow::<()>::Continue(())
-    });
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        match e {
+            Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } if matches!(right.as_ref(), Expr::Subquery(q) if **q == placeholder()) => {
+                if let Some(q) = self.sets.pop() {
+                    **right = Expr::Subquery(Box::new(q));
+                }
+            }
+            Expr::Subquery(q) if **q != placeholder() => *e = scalar(q.as_ref().clone()),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// What stands in for a set subquery while the expression around it is visited.
+fn placeholder() -> Query {
+    match crate::session::parse("SELECT 'omendb set subquery'") {
+        Ok(mut s) => match s.pop() {
+            Some(Statement::Query(q)) => *q,
+            _ => unreachable!("a SELECT parses as a query"),
+        },
+        Err(_) => unreachable!("a SELECT parses"),
+    }
 }
 
 /// EXISTS in a SELECT's output columns as a count: DataFusion decorrelates EXISTS only in a filter.

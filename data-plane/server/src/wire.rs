@@ -165,9 +165,7 @@ fn rows(
     format: &Format,
     tag: &str,
 ) -> PgWireResult<QueryResponse> {
-    let fields = Arc::new(arrow_pg::datatypes::arrow_schema_to_pg_fields(
-        schema, format, None,
-    )?);
+    let fields = Arc::new(pg_fields(schema, format)?);
     let f = fields.clone();
     let data = batches
         .into_iter()
@@ -175,6 +173,36 @@ fn rows(
     let mut r = QueryResponse::new(fields, stream::iter(data));
     r.set_command_tag(tag);
     Ok(r)
+}
+
+/// RowDescription's fields for `schema`: a column that is a table's column as is names its table, column
+/// number and declared typmod; pg_catalog's vector columns have their own types.
+pub fn pg_fields(schema: &SchemaRef, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+    let fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(schema, format, None)?;
+    Ok(fields
+        .into_iter()
+        .zip(schema.fields())
+        .map(|(info, f)| {
+            let (table, column, modifier) = match crate::origins::of(f) {
+                Some((table, column)) => {
+                    (Some(table), Some(column), crate::origins::type_modifier(f))
+                }
+                None => (info.table_id(), info.column_id(), info.type_modifier()),
+            };
+            let datatype = match crate::rows::Vector::of(f) {
+                Some(v) => v.pg_type(),
+                None => info.datatype().clone(),
+            };
+            FieldInfo::new(
+                info.name().to_string(),
+                table,
+                column,
+                datatype,
+                info.format(),
+            )
+            .with_type_modifier(modifier)
+        })
+        .collect())
 }
 
 /// On a connection's first statement: who logged in, and the settings of the startup `options` parameter
@@ -350,27 +378,7 @@ impl QueryParser for Parser {
         let Some(schema) = &stmt.result else {
             return Ok(vec![]);
         };
-        let fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(
-            schema,
-            format.unwrap_or(&Format::UnifiedBinary),
-            None,
-        )?;
-        // A column that is a table's column as is names its table, column number and declared typmod.
-        Ok(fields
-            .into_iter()
-            .zip(schema.fields())
-            .map(|(info, f)| match crate::origins::of(f) {
-                Some((table, column)) => FieldInfo::new(
-                    info.name().to_string(),
-                    Some(table),
-                    Some(column),
-                    info.datatype().clone(),
-                    info.format(),
-                )
-                .with_type_modifier(crate::origins::type_modifier(f)),
-                None => info,
-            })
-            .collect())
+        pg_fields(schema, format.unwrap_or(&Format::UnifiedBinary))
     }
 }
 
@@ -400,11 +408,7 @@ impl ExtendedQueryHandler for Conn {
         {
             let schema = self.session.lock().await.cursor_schema(name);
             if let Some(schema) = schema {
-                let fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(
-                    &schema,
-                    &Format::UnifiedText,
-                    None,
-                )?;
+                let fields = pg_fields(&schema, &Format::UnifiedText)?;
                 let described = DescribePortalResponse::new(fields);
                 return pgwire::api::query::send_describe_response(client, &described).await;
             }

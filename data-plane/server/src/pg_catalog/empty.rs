@@ -76,12 +76,23 @@ pub fn complete(name: &str, batch: RecordBatch) -> Result<RecordBatch> {
         .iter()
         .filter(|(n, _)| schema.index_of(n).is_err())
         .collect();
-    if missing.is_empty() {
+    let vector = |n: &str| {
+        cols.iter()
+            .find(|(c, _)| c == n)
+            .and_then(|(_, t)| crate::rows::Vector::named(t))
+    };
+    if missing.is_empty() && !schema.fields().iter().any(|f| vector(f.name()).is_some()) {
         return Ok(batch);
     }
     let rows = batch.num_rows();
-    let mut fields: Vec<arrow_schema::Field> =
-        schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<arrow_schema::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match vector(f.name()) {
+            Some(v) => v.tag(f),
+            None => f.as_ref().clone(),
+        })
+        .collect();
     let mut arrays = batch.columns().to_vec();
     for (n, t) in missing {
         let ty = arrow_type(t);
@@ -97,7 +108,11 @@ pub fn complete(name: &str, batch: RecordBatch) -> Result<RecordBatch> {
             datafusion::scalar::ScalarValue::try_from(&ty)?
         };
         arrays.push(value.to_array_of_size(rows)?);
-        fields.push(arrow_schema::Field::new(n, ty, true));
+        let field = arrow_schema::Field::new(n, ty, true);
+        fields.push(match crate::rows::Vector::named(t) {
+            Some(v) => v.tag(&field),
+            None => field,
+        });
     }
     Ok(RecordBatch::try_new(
         std::sync::Arc::new(arrow_schema::Schema::new(fields)),

@@ -82,14 +82,48 @@ impl VisitorMut for TableFunctions {
     type Break = ();
 
     fn post_visit_table_factor(&mut self, t: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::UNNEST {
+            alias,
+            array_exprs,
+            with_ordinality: true,
+            with_offset: false,
+            ..
+        } = t
+        {
+            *t = unnest_factor(alias.take(), std::mem::take(array_exprs), true);
+            return ControlFlow::Continue(());
+        }
         if let TableFactor::Table {
             name,
             args: Some(args),
             alias,
+            with_ordinality,
             ..
         } = t
         {
             strip_catalog(name);
+            // generate_series over a column (a correlated one, pg_dump's `generate_series(0,
+            // array_upper(pr.prattrs, 1))`) cannot be a table function, which DataFusion evaluates while
+            // planning: it is the unnest of the array generate_series returns.
+            if name.to_string().eq_ignore_ascii_case("generate_series")
+                && args.args.iter().any(|a| {
+                    matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if names_column(e))
+                })
+            {
+                let exprs = args
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let series = call("generate_series", exprs);
+                *name = ObjectName::from(vec![datafusion::sql::sqlparser::ast::Ident::new(
+                    "unnest",
+                )]);
+                args.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(series))];
+            }
             if name.to_string().eq_ignore_ascii_case("unnest") {
                 // DataFusion takes unnest in FROM in its own form only.
                 let array_exprs = args
@@ -100,19 +134,7 @@ impl VisitorMut for TableFunctions {
                         _ => None,
                     })
                     .collect();
-                let mut alias = alias.clone();
-                if let Some(a) = &mut alias
-                    && a.columns.is_empty()
-                {
-                    a.columns = vec![TableAliasColumnDef::from_name(a.name.value.clone())];
-                }
-                *t = TableFactor::UNNEST {
-                    alias,
-                    array_exprs,
-                    with_offset: false,
-                    with_offset_alias: None,
-                    with_ordinality: false,
-                };
+                *t = unnest_factor(alias.clone(), array_exprs, *with_ordinality);
                 return ControlFlow::Continue(());
             }
             let one_column = matches!(
@@ -128,6 +150,56 @@ impl VisitorMut for TableFunctions {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// `unnest(a, ...) [WITH ORDINALITY] [AS alias(columns)]` in DataFusion's own form. One array's column is
+/// named after the alias, as in PostgreSQL. DataFusion has no ordinality: it is one more array unnested
+/// alongside, `generate_series(1, n)` for the longest array's `n` (unnest pads the shorter ones with
+/// NULLs, as PostgreSQL's does), and its column is `ordinality` unless the alias names it.
+fn unnest_factor(
+    mut alias: Option<datafusion::sql::sqlparser::ast::TableAlias>,
+    mut array_exprs: Vec<Expr>,
+    with_ordinality: bool,
+) -> TableFactor {
+    if let Some(a) = &mut alias
+        && a.columns.is_empty()
+    {
+        if array_exprs.len() == 1 {
+            a.columns = vec![TableAliasColumnDef::from_name(a.name.value.clone())];
+        }
+        if with_ordinality && !a.columns.is_empty() {
+            a.columns.push(TableAliasColumnDef::from_name("ordinality"));
+        }
+    }
+    if with_ordinality {
+        let lengths: Vec<Expr> = array_exprs
+            .iter()
+            .map(|a| call("cardinality", vec![a.clone()]))
+            .collect();
+        let n = match lengths.len() {
+            1 => lengths.into_iter().next().unwrap_or_else(|| unreachable!()),
+            _ => call("greatest", lengths),
+        };
+        let one = Expr::Value(Value::Number("1".into(), false).into());
+        array_exprs.push(call("generate_series", vec![one, n]));
+    }
+    TableFactor::UNNEST {
+        alias,
+        array_exprs,
+        with_offset: false,
+        with_offset_alias: None,
+        with_ordinality: false,
+    }
+}
+
+/// Whether `e` reads a column.
+fn names_column(e: &Expr) -> bool {
+    let mut found = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions(e, |x| {
+        found |= matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+        ControlFlow::<()>::Continue(())
+    });
+    found
 }
 
 /// Catalog columns of type `name` that clients subscript.
@@ -170,6 +242,11 @@ fn rewrite_expr(e: &mut Expr) {
             }
         }
         Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => any_all_literal(right),
+        // DataFusion plans the elements of `ARRAY[...]` without the enclosing queries' columns, so a
+        // correlated subquery could not name an outer column in one; make_array(...) is the same array.
+        Expr::Array(a) if !a.elem.is_empty() => {
+            *e = call("make_array", std::mem::take(&mut a.elem));
+        }
         Expr::Case {
             conditions,
             else_result,
@@ -186,7 +263,11 @@ fn rewrite_expr(e: &mut Expr) {
                 if let Some(mapped) = srf_array(q) {
                     *e = mapped;
                 } else if let Some(q) = array_of(q) {
-                    *e = Expr::Subquery(Box::new(q));
+                    // ARRAY over no rows is an empty array, where array_agg is NULL.
+                    *e = call(
+                        "coalesce",
+                        vec![Expr::Subquery(Box::new(q)), call("make_array", vec![])],
+                    );
                 }
             }
         }
@@ -693,6 +774,14 @@ mod tests {
         assert_eq!(
             rw("SELECT generate_subscripts(i.indkey, 1) FROM i"),
             "SELECT unnest(generate_series(1, cardinality(i.indkey))) FROM i"
+        );
+        assert_eq!(
+            rw(
+                "SELECT (SELECT sum(x) FROM generate_series(1, t.g) AS q(x)), \
+                (SELECT count(*) FROM pg_catalog.generate_series(0, 3) s) FROM t"
+            ),
+            "SELECT (SELECT sum(x) FROM UNNEST(generate_series(1, t.g)) AS q (x)), \
+             (SELECT count(*) FROM generate_series(0, 3) s (s)) FROM t"
         );
     }
 }
