@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# System-catalog and third-party-tool tests (psycopg 3 + SQLAlchemy 2 + pytest, the JDBC driver, psql, pg_dump): starts one
+# System-catalog and third-party-tool tests (psycopg 3 + SQLAlchemy 2 + pytest, Django 5, the JDBC driver, psql, pg_dump): starts one
 # `omendb server` (TLS + SCRAM-SHA-256) on free local ports and runs tests/catalog against it; when
 # OMENDB_TEST_PG is set (a libpq conninfo of a real PostgreSQL, trust auth, no TLS, e.g.
 # "host=127.0.0.1 port=5432 user=postgres"), runs the same suite against that PostgreSQL too, where every test
@@ -17,6 +17,7 @@ target_var=CATALOG_TARGET
 suite_checks=(
   "python3 -c 'import sqlalchemy' 2>/dev/null || die \"needs SQLAlchemy 2 (its postgresql+psycopg dialect): python3 -m pip install 'sqlalchemy>=2'\""
   "python3 -c 'import sqlalchemy, sys; sys.exit(int(sqlalchemy.__version__.split(\".\")[0]) < 2)' || die \"needs SQLAlchemy 2: python3 -m pip install 'sqlalchemy>=2'\""
+  "python3 -c 'import django' 2>/dev/null || die \"needs Django 5: python3 -m pip install 'django>=5,<6'\""
   "{ command -v javac >/dev/null && [ -f /usr/share/java/postgresql.jar ]; } || die \"needs a JDK and the PostgreSQL JDBC driver: apt-get install default-jdk-headless libpostgresql-jdbc-java\""
 )
 suite_versions='import psycopg, sqlalchemy; print(f"psycopg {psycopg.__version__}, SQLAlchemy {sqlalchemy.__version__}")'

@@ -1,4 +1,5 @@
-"""pg_dump, the way a user takes their data out: a table's schema and rows in plain format."""
+"""pg_dump, the way a user takes their data out: a table's schema and rows in plain format, and a custom-format
+dump restored by pg_restore into a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import shutil
 import subprocess
 
+import psycopg
 import pytest
 
 from conftest import conn_params
@@ -26,3 +28,66 @@ def test_pg_dump_plain_table(db, items):
     assert f"COPY public.{items} (id, name, qty, price, created, flag, data) FROM stdin;" in out.stdout
     assert "1\ta\t2\t3.50\t\\N\t\\N\t\\N" in out.stdout
     assert f"ADD CONSTRAINT {items}_pkey PRIMARY KEY (id)" in out.stdout
+
+
+def _dump(items: str, *extra: str) -> subprocess.CompletedProcess:
+    exe = shutil.which("pg_dump")
+    if exe is None:
+        pytest.fail("pg_dump is not installed (scripts/test installs postgresql-client)")
+    params = conn_params(require_auth=None)  # pg_dump 15's libpq predates require_auth
+    args = [exe, "--no-owner", "--no-privileges", "-t", items, *extra]
+    args += [f"--dbname={' '.join(f'{k}={v}' for k, v in params.items() if k != 'application_name')}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return subprocess.run(args, capture_output=True, env=env, timeout=60)
+
+
+def test_pg_dump_custom_format_restores_into_postgresql(db, items):
+    """A custom-format dump (`-Fc`, what backups use) restores with pg_restore into a fresh PostgreSQL
+    database with the same schema and rows: the dump is a real way out."""
+    db.conn.execute(
+        f"INSERT INTO {items} (id, name, qty, price, created, flag, data) VALUES "
+        "(1, 'a', 2, 3.50, '2026-01-02 03:04:05', true, '\\x00ff'), (2, 'tab\there', NULL, NULL, NULL, NULL, NULL)"
+    )
+    restore = shutil.which("pg_restore")
+    if restore is None:
+        pytest.fail("pg_restore is not installed (scripts/test installs postgresql-client)")
+    pg = os.environ.get("OMENDB_TEST_PG")
+    if not pg:
+        pytest.fail("restoring needs a PostgreSQL to restore into: set OMENDB_TEST_PG (scripts/test does)")
+    dump = _dump(items, "-Fc")
+    assert dump.returncode == 0, dump.stderr.decode()
+    assert dump.stdout.startswith(b"PGDMP"), dump.stdout[:16]
+    scratch = f"restore_{db.prefix}"
+    # The PostgreSQL to restore into is reached by OMENDB_TEST_PG alone: the PG* variables name the server
+    # under test.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    pg_params = psycopg.conninfo.conninfo_to_dict(pg)
+    pg_params.setdefault("sslmode", "prefer")
+    admin = psycopg.connect(**{**pg_params, "dbname": "postgres"}, autocommit=True)
+    try:
+        admin.execute(f"CREATE DATABASE {scratch}")
+        target = psycopg.conninfo.make_conninfo(**{**pg_params, "dbname": scratch})
+        out = subprocess.run(
+            [restore, "--no-owner", "--exit-on-error", f"--dbname={target}"],
+            input=dump.stdout,
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr.decode()
+        with psycopg.connect(target) as restored:
+            rows = restored.execute(
+                f"SELECT id, name, qty, price::text, created::text, flag, data FROM {items} ORDER BY id"
+            ).fetchall()
+            key = restored.execute(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+                (items,),
+            ).fetchone()
+        assert rows == [
+            (1, "a", 2, "3.50", "2026-01-02 03:04:05", True, b"\x00\xff"),
+            (2, "tab\there", None, None, None, None, None),
+        ]
+        assert key == ("PRIMARY KEY (id)",)
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {scratch}")
+        admin.close()

@@ -13,7 +13,6 @@ mod copy;
 mod copy_out;
 mod corked;
 mod ddl;
-mod describe;
 mod engine;
 pub mod error;
 mod fast;

@@ -313,7 +313,6 @@ impl Session {
         if implicit {
             self.begin();
         }
-        let single = stmts.len() == 1 && self.tx == Tx::Idle;
         let mut out = Vec::new();
         for stmt in stmts {
             let (p, r) = match self.prepare_stmt(stmt, &[]).await {
@@ -332,15 +331,6 @@ impl Session {
             if failed || copy {
                 break;
             }
-        }
-        // psql's `\d table` reads columns with a correlated subquery DataFusion cannot decorrelate yet
-        // (a non-equality on an outer column): only a statement that failed to plan is answered from the
-        // engine's catalog by describe.rs, with the OIDs the real catalog gives.
-        if single
-            && matches!(out.as_slice(), [(_, Err(_))])
-            && let Some(answer) = crate::describe::answer(sql, &self.engine.db)
-        {
-            out = vec![(None, Ok(answer))];
         }
         if implicit {
             if self.tx == Tx::Active {
@@ -510,6 +500,14 @@ impl Session {
                         (renamed, batches)
                     }
                     None => (schema, batches),
+                };
+                // The simple protocol describes rows from here: the origins found when the statement was
+                // prepared name each column's table, column number and typmod, as in the extended one.
+                let schema = match &p.result {
+                    Some(described) if described.fields().len() == schema.fields().len() => {
+                        with_origins(&schema, described)
+                    }
+                    _ => schema,
                 };
                 let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
                 self.engine.metrics.rows_returned.inc_by(rows as u64);
@@ -819,6 +817,21 @@ fn rename(schema: SchemaRef, names: Option<&[String]>) -> SchemaRef {
         )),
         _ => schema,
     }
+}
+
+/// `schema` with the field metadata (column origins) of `described`, the same columns as prepared.
+fn with_origins(schema: &SchemaRef, described: &SchemaRef) -> SchemaRef {
+    let fields: Vec<arrow_schema::Field> = schema
+        .fields()
+        .iter()
+        .zip(described.fields())
+        .map(|(f, d)| {
+            let mut meta = f.metadata().clone();
+            meta.extend(d.metadata().clone());
+            f.as_ref().clone().with_metadata(meta)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 fn unreachable_kind<T>() -> Result<T> {

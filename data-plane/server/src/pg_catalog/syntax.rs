@@ -753,7 +753,7 @@ mod tests {
         );
         assert_eq!(
             rw("SELECT ARRAY(SELECT b.rolname FROM r b WHERE b.x = 1 ORDER BY 1)"),
-            "SELECT (SELECT array_agg(b.rolname ORDER BY b.rolname) FROM r b WHERE b.x = 1)"
+            "SELECT coalesce((SELECT array_agg(b.rolname ORDER BY b.rolname) FROM r b WHERE b.x = 1), make_array())"
         );
         assert_eq!(
             rw(
