@@ -458,10 +458,10 @@ fn block_on<T: Send>(work: impl std::future::Future<Output = Result<T>> + Send) 
 mod tests {
     use super::*;
     use crate::apply::register;
-    use datafusion::prelude::SessionContext;
     use arrow_array::Int32Array;
     use arrow_schema::{Field, Schema};
     use datafusion::datasource::MemTable;
+    use datafusion::prelude::SessionContext;
 
     async fn ctx() -> SessionContext {
         let config = datafusion::prelude::SessionConfig::new()
