@@ -1,5 +1,6 @@
 """LISTEN / NOTIFY / UNLISTEN and pg_notify() between two psycopg sessions: delivered at COMMIT, in order,
-dropped by ROLLBACK, duplicates in one transaction folded, PostgreSQL's payload limit."""
+dropped by ROLLBACK and by ROLLBACK TO SAVEPOINT, duplicates in one transaction folded, PostgreSQL's payload
+limit, a pg_notify() inside an autocommit SELECT ... FOR UPDATE."""
 
 from __future__ import annotations
 
@@ -68,3 +69,35 @@ def test_pg_listening_channels(db):
         assert conn.execute("SELECT pg_listening_channels FROM pg_listening_channels()").fetchall() == [(b,)]
         conn.execute("UNLISTEN *")
         assert conn.execute("SELECT count(*) FROM pg_listening_channels()").fetchone() == (0,)
+
+
+def test_savepoints_undo_notifications_and_listens(db):
+    """ROLLBACK TO SAVEPOINT discards the NOTIFYs and LISTENs after the savepoint; RELEASE keeps them."""
+    channel, other = db.name("sp"), db.name("sp_other")
+    with connect(db) as listener, connect(db) as sender:
+        listener.execute(f"LISTEN {channel}")
+        with sender.transaction():
+            sender.execute(f"NOTIFY {channel}, 'kept'")
+            sender.execute("SAVEPOINT a")
+            sender.execute(f"NOTIFY {channel}, 'undone'")
+            sender.execute(f"LISTEN {other}")
+            sender.execute("SAVEPOINT b")
+            sender.execute(f"NOTIFY {channel}, 'undone too'")
+            sender.execute("ROLLBACK TO SAVEPOINT a")
+            sender.execute("SAVEPOINT c")
+            sender.execute(f"NOTIFY {channel}, 'released'")
+            sender.execute("RELEASE SAVEPOINT c")
+        assert received(listener) == [(channel, "kept"), (channel, "released")]
+        channels = [r[0] for r in sender.execute("SELECT * FROM pg_listening_channels()").fetchall()]
+        assert other not in channels
+
+
+def test_notify_inside_a_locking_select_is_delivered(db):
+    """An autocommit SELECT ... FOR UPDATE is its own transaction, which commits: a pg_notify() it calls is sent."""
+    channel = db.name("lock")
+    table = db.create("locked", "CREATE TABLE {name} (id integer PRIMARY KEY)")
+    with connect(db) as listener, connect(db) as sender:
+        sender.execute(f"INSERT INTO {table} VALUES (1)")
+        listener.execute(f"LISTEN {channel}")
+        sender.execute(f"SELECT id, pg_notify(%s, id::text) FROM {table} FOR UPDATE", (channel,))
+        assert received(listener) == [(channel, "1")]

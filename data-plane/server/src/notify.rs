@@ -127,6 +127,8 @@ pub fn check(channel: &str, payload: &str) -> Result<()> {
 pub struct Pending {
     pub actions: Vec<Action>,
     pub notes: Vec<Notification>,
+    /// Per open savepoint, how many actions and notes came before it.
+    marks: Vec<(usize, usize)>,
 }
 
 pub enum Action {
@@ -142,8 +144,29 @@ impl Pending {
         }
     }
 
+    /// SAVEPOINT: what follows can be undone alone.
+    pub fn savepoint(&mut self) {
+        self.marks.push((self.actions.len(), self.notes.len()));
+    }
+
+    /// ROLLBACK TO the savepoint at `depth` (0 the outermost): its LISTENs and NOTIFYs are dropped, the
+    /// savepoint itself stays.
+    pub fn rollback_to(&mut self, depth: usize) {
+        if let Some(&(actions, notes)) = self.marks.get(depth) {
+            self.actions.truncate(actions);
+            self.notes.truncate(notes);
+            self.marks.truncate(depth + 1);
+        }
+    }
+
+    /// RELEASE the savepoint at `depth` and those after it: what they did joins the enclosing level.
+    pub fn release(&mut self, depth: usize) {
+        self.marks.truncate(depth);
+    }
+
     /// COMMIT: registrations first (a session that LISTENs and NOTIFYs in one transaction hears itself).
     pub fn commit(&mut self, hub: &Hub, session: u64) {
+        self.marks.clear();
         if self.actions.is_empty() && self.notes.is_empty() {
             return; // the common case: no shared lock taken
         }
@@ -159,5 +182,6 @@ impl Pending {
     pub fn rollback(&mut self) {
         self.actions.clear();
         self.notes.clear();
+        self.marks.clear();
     }
 }

@@ -85,6 +85,23 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             )))
         }),
     );
+    // pg_typeof(x): its argument's type as format_type names it (regtype prints as that name).
+    add(
+        "pg_typeof",
+        Signature::any(1, Volatility::Immutable),
+        TEXT,
+        Arc::new(|a| {
+            let name = match a[0].data_type() {
+                DataType::Null => None,
+                t => arrow_pg::datatypes::into_pg_type(&t)
+                    .ok()
+                    .and_then(|t| oids::format_type(i64::from(t.oid()), None)),
+            };
+            Ok(ScalarValue::Utf8(Some(
+                name.unwrap_or_else(|| "unknown".into()),
+            )))
+        }),
+    );
     add(
         "pg_get_expr",
         exact(&[&[TEXT, OID], &[TEXT, OID, BOOL]], Volatility::Stable),

@@ -363,8 +363,12 @@ impl Session {
         }
         let r = self.lock_rows(p, locking, params, limit, offset).await;
         if autocommit {
-            // The locks end with the statement's own transaction.
-            self.rollback();
+            // The locks end with the statement's own transaction. It wrote nothing, so committing costs no
+            // log write, and a pg_notify() in the query is delivered, as PostgreSQL does.
+            match &r {
+                Ok(_) => self.commit().await?,
+                Err(_) => self.rollback(),
+            }
         }
         let (schema, batches) = r?;
         let user = schema.fields().len() - locking.keys();

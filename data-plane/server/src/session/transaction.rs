@@ -192,6 +192,7 @@ impl Session {
             t.rollback_to(at);
         }
         self.savepoints.truncate(at + 1);
+        self.notify.lock().rollback_to(at);
         if self.tx == Tx::Failed {
             // pgwire keeps its own view of the state and only ROLLBACK ends an error state there: the
             // listener puts it back to "in a transaction" (see `Session::recovered`).
@@ -213,6 +214,7 @@ impl Session {
             .unwrap_or_default();
         debug_assert_eq!(sp, self.savepoints.len());
         self.savepoints.push(name.value.clone());
+        self.notify.lock().savepoint();
         Ok(Output::Command(Tag::new("SAVEPOINT")))
     }
 
@@ -222,6 +224,7 @@ impl Session {
             t.release_savepoint(at);
         }
         self.savepoints.truncate(at);
+        self.notify.lock().release(at);
         Ok(Output::Command(Tag::new("RELEASE")))
     }
 
