@@ -6,7 +6,8 @@
 //! know is refused (analysis) or left in the plan (which the physical planner then refuses). Two rules catch
 //! those. An analyzer rule, after type coercion, replaces a correlated subquery that DataFusion's own
 //! validity check would reject; an optimizer rule, after DataFusion's decorrelation rules, replaces any
-//! subquery still left. Each becomes a call of [`SubPlan`], a scalar function of the outer columns the
+//! subquery still left (a DataFusion rule that fails still fails the statement: `skip_failed_rules` would
+//! make every rule copy the plan first). Each becomes a call of [`SubPlan`], a scalar function of the outer columns the
 //! subquery reads: for each new combination of their values it substitutes them into the subquery's plan
 //! as literals, plans and runs it (on the same session, so the same snapshot), and keeps the answer.
 
@@ -47,6 +48,9 @@ struct Invalid(Weak<RwLock<SessionState>>);
 
 impl AnalyzerRule for Invalid {
     fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
+        if !has_subquery(&plan) {
+            return Ok(plan);
+        }
         let state = &self.0;
         let out = plan.transform_up_with_subqueries(|node| {
             let node = lateral::rewrite(node, state)?;
@@ -76,6 +80,27 @@ impl AnalyzerRule for Invalid {
     fn name(&self) -> &str {
         "omendb_correlated_subplans"
     }
+}
+
+/// Whether `plan` has a subquery expression or a Subquery node (LATERAL) anywhere. Most statements have
+/// none, and both rules then return at once: they run for every statement.
+fn has_subquery(plan: &LogicalPlan) -> bool {
+    plan.exists(|node| {
+        if matches!(node, LogicalPlan::Subquery(_)) {
+            return Ok(true);
+        }
+        let mut found = false;
+        node.apply_expressions(|e| {
+            found = e.exists(|x| Ok(subquery_of(x).is_some()))?;
+            Ok(if found {
+                TreeNodeRecursion::Stop
+            } else {
+                TreeNodeRecursion::Continue
+            })
+        })?;
+        Ok(found)
+    })
+    .unwrap_or(true)
 }
 
 /// ORDER BY a correlated subquery that reads columns the select list does not have: the select list
@@ -161,6 +186,9 @@ impl OptimizerRule for Leftover {
         plan: LogicalPlan,
         config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
+        if !has_subquery(&plan) {
+            return Ok(Transformed::no(plan));
+        }
         let start = config.query_execution_start_time();
         let state = &self.0;
         let plan = recomputed(plan.transform_up_with_subqueries(|node| {

@@ -110,9 +110,6 @@ impl Session {
             .with_target_partitions(2)
             // `1.005` is numeric in PostgreSQL, not a float: it must round into numeric(10,2) as 1.01.
             .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
-            // A decorrelation rule that fails leaves its subquery to the SubPlan fallback (apply.rs)
-            // instead of failing the statement.
-            .set_bool("datafusion.optimizer.skip_failed_rules", true)
             // timestamptz (and now()) carry a zone, so they are described as timestamptz to clients.
             .set_str("datafusion.execution.time_zone", "UTC");
         let ctx = SessionContext::new_with_config_rt(config, engine.runtime.clone());

@@ -464,9 +464,7 @@ mod tests {
     use datafusion::prelude::SessionContext;
 
     async fn ctx() -> SessionContext {
-        let config = datafusion::prelude::SessionConfig::new()
-            .set_bool("datafusion.optimizer.skip_failed_rules", true);
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = SessionContext::new();
         register(&ctx);
         crate::subquery::register(&ctx);
         let schema = Arc::new(Schema::new(vec![
