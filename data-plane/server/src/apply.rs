@@ -264,13 +264,24 @@ fn replace(
     node: LogicalPlan,
     pick: &dyn Fn(&Expr) -> Option<Result<Expr>>,
 ) -> Result<Transformed<LogicalPlan>> {
+    map_keeping_names(node, |e| {
+        e.transform_down(|x| match pick(&x) {
+            Some(r) => Ok(Transformed::new(r?, true, TreeNodeRecursion::Jump)),
+            None => Ok(Transformed::no(x)),
+        })
+    })
+}
+
+/// `node` with `f` applied to each of its expressions, each rewritten one keeping the name it had (an
+/// output column's name must not change under the nodes that refer to it).
+fn map_keeping_names(
+    node: LogicalPlan,
+    mut f: impl FnMut(Expr) -> Result<Transformed<Expr>>,
+) -> Result<Transformed<LogicalPlan>> {
     let names = NamePreserver::new(&node);
     node.map_expressions(|e| {
         let saved = names.save(&e);
-        let out = e.transform_down(|x| match pick(&x) {
-            Some(r) => Ok(Transformed::new(r?, true, TreeNodeRecursion::Jump)),
-            None => Ok(Transformed::no(x)),
-        })?;
+        let out = f(e)?;
         Ok(if out.transformed {
             out.update_data(|x| saved.restore(x))
         } else {

@@ -15,7 +15,6 @@ use datafusion::common::{Column, DFSchema};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::{Exists, InSubquery, SetComparison};
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, LogicalPlan, LogicalPlanBuilder, Operator, ScalarFunctionArgs, ScalarUDF,
     ScalarUDFImpl, Signature, Subquery, Volatility,
@@ -332,10 +331,8 @@ impl SubPlan {
                     other => Ok(Transformed::no(other)),
                 })?
                 .data;
-            let names = NamePreserver::new(&node);
-            node.map_expressions(|e| {
-                let saved = names.save(&e);
-                let out = e.transform(|x| match &x {
+            super::map_keeping_names(node, |e| {
+                e.transform(|x| match &x {
                     Expr::ScalarSubquery(_)
                     | Expr::Exists(_)
                     | Expr::InSubquery(_)
@@ -350,11 +347,6 @@ impl SubPlan {
                         }
                     }
                     _ => Ok(Transformed::no(x)),
-                })?;
-                Ok(if out.transformed {
-                    out.update_data(|x| saved.restore(x))
-                } else {
-                    out
                 })
             })
         })?;

@@ -110,31 +110,13 @@ impl VisitorMut for TableFunctions {
                     matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) if names_column(e))
                 })
             {
-                let exprs = args
-                    .args
-                    .iter()
-                    .filter_map(|a| match a {
-                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                let series = call("generate_series", exprs);
-                *name = ObjectName::from(vec![datafusion::sql::sqlparser::ast::Ident::new(
-                    "unnest",
-                )]);
-                args.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(series))];
+                let series = call("generate_series", unnamed_args(args));
+                *t = unnest_factor(alias.clone(), vec![series], *with_ordinality);
+                return ControlFlow::Continue(());
             }
             if name.to_string().eq_ignore_ascii_case("unnest") {
                 // DataFusion takes unnest in FROM in its own form only.
-                let array_exprs = args
-                    .args
-                    .iter()
-                    .filter_map(|a| match a {
-                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                *t = unnest_factor(alias.clone(), array_exprs, *with_ordinality);
+                *t = unnest_factor(alias.clone(), unnamed_args(args), *with_ordinality);
                 return ControlFlow::Continue(());
             }
             let one_column = matches!(
@@ -190,6 +172,17 @@ fn unnest_factor(
         with_offset_alias: None,
         with_ordinality: false,
     }
+}
+
+/// A table function's positional arguments.
+fn unnamed_args(args: &datafusion::sql::sqlparser::ast::TableFunctionArgs) -> Vec<Expr> {
+    args.args
+        .iter()
+        .filter_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether `e` reads a column.
