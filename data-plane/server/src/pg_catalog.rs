@@ -8,6 +8,7 @@ mod array_text;
 pub mod build;
 mod empty;
 mod formats;
+mod from_functions;
 pub mod functions;
 mod information_schema;
 pub mod names;
