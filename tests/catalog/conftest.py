@@ -32,6 +32,18 @@ ITEMS_DDL = (
 )
 
 
+# Which of ITEMS_DDL's columns may be NULL, in column order.
+ITEMS_NULLABLE = {
+    "id": False,
+    "name": False,
+    "qty": True,
+    "price": True,
+    "created": True,
+    "flag": True,
+    "data": True,
+}
+
+
 def target() -> str:
     return os.environ.get("CATALOG_TARGET", "")
 

@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from conftest import conn_params
+from conftest import ITEMS_NULLABLE, conn_params
 
 django = pytest.importorskip("django", reason="scripts/test installs Django (pip install 'django>=5,<6')")
 
@@ -59,15 +59,7 @@ def test_table_description(connection, items):
         "flag": 16,
         "data": 17,
     }
-    assert {c.name: c.null_ok for c in description} == {
-        "id": False,
-        "name": False,
-        "qty": True,
-        "price": True,
-        "created": True,
-        "flag": True,
-        "data": True,
-    }
+    assert {c.name: c.null_ok for c in description} == ITEMS_NULLABLE
     assert (by_name["price"].precision, by_name["price"].scale) == (10, 2)
     assert by_name["name"].default == "'x'::text"
     assert not any(c.is_autofield for c in description)

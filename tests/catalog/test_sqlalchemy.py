@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import types as sat
 from sqlalchemy.dialects import postgresql as pgt
 
-from conftest import target
+from conftest import ITEMS_NULLABLE, target
 
 ITEMS_COLUMNS = ["id", "name", "qty", "price", "created", "flag", "data"]
 
@@ -59,15 +59,7 @@ def test_inspector_columns(engine, items):
     assert str(by_name["price"]["type"].compile(dialect=engine.dialect)) == "NUMERIC(10, 2)"
     assert str(by_name["created"]["type"].compile(dialect=engine.dialect)) == "TIMESTAMP WITHOUT TIME ZONE"
 
-    assert {c["name"]: c["nullable"] for c in columns} == {
-        "id": False,
-        "name": False,
-        "qty": True,
-        "price": True,
-        "created": True,
-        "flag": True,
-        "data": True,
-    }
+    assert {c["name"]: c["nullable"] for c in columns} == ITEMS_NULLABLE
     assert {c["name"]: c["default"] for c in columns} == {
         "id": None,
         "name": "'x'::text",

@@ -66,7 +66,7 @@ impl VisitorMut for Scalars {
         if let Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } = e
             && let Expr::Subquery(q) = right.as_mut()
         {
-            let mut q = std::mem::replace(q.as_mut(), placeholder());
+            let mut q = std::mem::replace(q.as_mut(), PLACEHOLDER.clone());
             let _ = q.visit(self);
             self.sets.push(q);
         }
@@ -75,12 +75,12 @@ impl VisitorMut for Scalars {
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         match e {
-            Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } if matches!(right.as_ref(), Expr::Subquery(q) if **q == placeholder()) => {
+            Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } if matches!(right.as_ref(), Expr::Subquery(q) if **q == *PLACEHOLDER) => {
                 if let Some(q) = self.sets.pop() {
                     **right = Expr::Subquery(Box::new(q));
                 }
             }
-            Expr::Subquery(q) if **q != placeholder() => *e = scalar(q.as_ref().clone()),
+            Expr::Subquery(q) if **q != *PLACEHOLDER => *e = scalar(q.as_ref().clone()),
             _ => {}
         }
         ControlFlow::Continue(())
@@ -88,15 +88,12 @@ impl VisitorMut for Scalars {
 }
 
 /// What stands in for a set subquery while the expression around it is visited.
-fn placeholder() -> Query {
-    match crate::session::parse("SELECT 'omendb set subquery'") {
-        Ok(mut s) => match s.pop() {
-            Some(Statement::Query(q)) => *q,
-            _ => unreachable!("a SELECT parses as a query"),
-        },
-        Err(_) => unreachable!("a SELECT parses"),
+static PLACEHOLDER: std::sync::LazyLock<Query> = std::sync::LazyLock::new(|| {
+    match crate::session::parse("SELECT 'omendb set subquery'").map(|mut s| s.pop()) {
+        Ok(Some(Statement::Query(q))) => *q,
+        _ => unreachable!("a SELECT parses as a query"),
     }
-}
+});
 
 /// EXISTS in a SELECT's output columns as a count: DataFusion decorrelates EXISTS only in a filter.
 struct OutputExists;
