@@ -74,6 +74,35 @@ fn auth_failed(user: &str) -> PgWireError {
     )
 }
 
+/// The settings a startup packet asks for, in the order they apply: its parameters that are settings (as
+/// in PostgreSQL: JDBC sends TimeZone and extra_float_digits), then those of its `options` parameter
+/// (`-c name=value` or `--name=value`, as libpq's PGOPTIONS sends them).
+pub fn startup_settings(metadata: &HashMap<String, String>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = metadata
+        .iter()
+        .filter(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "user" | "database" | "options" | "replication"
+            ) && crate::settings::is_setting(name)
+        })
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    if let Some(options) = metadata.get("options") {
+        let mut words = options.split_whitespace();
+        while let Some(w) = words.next() {
+            let setting = match w {
+                "-c" => words.next(),
+                w => w.strip_prefix("--").or_else(|| w.strip_prefix("-c")),
+            };
+            if let Some((name, value)) = setting.and_then(|s| s.split_once('=')) {
+                out.push((name.replace('-', "_"), value.to_string()));
+            }
+        }
+    }
+    out
+}
+
 struct Parameters {
     version: &'static str,
 }
@@ -89,7 +118,14 @@ impl ServerParameterProvider for Parameters {
         p.insert("client_encoding".into(), "UTF8".into());
         p.insert("DateStyle".into(), "ISO, MDY".into());
         p.insert("IntervalStyle".into(), "postgres".into());
-        p.insert("TimeZone".into(), "UTC".into());
+        // A zone the client asked for in its startup packet (JDBC sends its JVM's) is the session's.
+        let zone = startup_settings(client.metadata())
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k.eq_ignore_ascii_case("timezone"))
+            .and_then(|(_, v)| crate::zone::Zone::setting(&v))
+            .unwrap_or_default();
+        p.insert("TimeZone".into(), zone.name());
         p.insert("integer_datetimes".into(), "on".into());
         p.insert("standard_conforming_strings".into(), "on".into());
         p.insert("is_superuser".into(), "off".into());

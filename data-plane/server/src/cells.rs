@@ -14,6 +14,8 @@ use bytes::{BufMut, BytesMut};
 use pgwire::api::results::{FieldFormat, FieldInfo};
 use pgwire::messages::data::DataRow;
 
+use crate::zone::Zone;
+
 /// Shortest round-trip digits of a float as PostgreSQL prints it: exponent form outside 1e-4 .. 10^`digits`
 /// (15 for double precision, 6 for real), `Infinity`, `-Infinity`, `NaN`.
 pub fn put_float<F: Shortest>(out: &mut BytesMut, v: F, digits: i32) {
@@ -198,11 +200,12 @@ enum Cells {
     LargeStr(arrow_array::LargeStringArray),
     View(arrow_array::StringViewArray),
     /// Text form only (binary timestamps go through arrow-pg).
-    Timestamp(ArrayRef, TimeUnit, bool),
+    /// A timestamptz carries the zone it prints in.
+    Timestamp(ArrayRef, TimeUnit, Option<Zone>),
 }
 
 impl Cells {
-    fn of(a: &ArrayRef, binary: bool) -> Option<Cells> {
+    fn of(a: &ArrayRef, binary: bool, zone: &Zone) -> Option<Cells> {
         Some(match a.data_type() {
             DataType::Boolean => Cells::Bool(a.as_boolean().clone()),
             DataType::Int16 => Cells::I16(a.as_primitive::<Int16Type>().clone()),
@@ -214,7 +217,7 @@ impl Cells {
             DataType::LargeUtf8 => Cells::LargeStr(a.as_string::<i64>().clone()),
             DataType::Utf8View => Cells::View(a.as_string_view().clone()),
             DataType::Timestamp(unit, tz) if !binary => {
-                Cells::Timestamp(a.clone(), *unit, tz.is_some())
+                Cells::Timestamp(a.clone(), *unit, tz.is_some().then(|| zone.clone()))
             }
             _ => return None,
         })
@@ -256,9 +259,11 @@ impl Cells {
             Cells::Str(a) => out.put_slice(a.value(i).as_bytes()),
             Cells::LargeStr(a) => out.put_slice(a.value(i).as_bytes()),
             Cells::View(a) => out.put_slice(a.value(i).as_bytes()),
-            Cells::Timestamp(a, unit, tz) => {
-                crate::text::put_timestamp(out, crate::text::micros(a.as_ref(), *unit, i), *tz)
-            }
+            Cells::Timestamp(a, unit, zone) => crate::text::put_timestamp(
+                out,
+                crate::text::micros(a.as_ref(), *unit, i),
+                zone.as_ref(),
+            ),
         }
         let len = (out.len() - at - 4) as i32;
         out[at..at + 4].copy_from_slice(&len.to_be_bytes());
@@ -270,6 +275,7 @@ impl Cells {
 pub fn direct_rows(
     fields: &[FieldInfo],
     batch: &RecordBatch,
+    zone: &Zone,
 ) -> Option<impl Iterator<Item = DataRow> + Send + use<>> {
     let schema = batch.schema();
     let mut cols = Vec::with_capacity(batch.num_columns());
@@ -278,7 +284,7 @@ pub fn direct_rows(
         if !schema.field(c).metadata().is_empty() {
             return None;
         }
-        cols.push((Cells::of(a, binary)?, binary));
+        cols.push((Cells::of(a, binary, zone)?, binary));
     }
     let rows = batch.num_rows();
     let ncols = cols.len() as i16;
@@ -516,13 +522,15 @@ mod tests {
                 arrow_pg::datatypes::arrow_schema_to_pg_fields(batch.schema_ref(), &format, None)
                     .unwrap(),
             );
-            let direct: Vec<DataRow> = direct_rows(&fields, &batch).expect("direct form").collect();
+            let direct: Vec<DataRow> = direct_rows(&fields, &batch, &Zone::default())
+                .expect("direct form")
+                .collect();
             let timestamps: Vec<usize> = (0..batch.num_columns())
                 .filter(|&i| matches!(batch.column(i).data_type(), DataType::Timestamp(..)))
                 .collect();
             let general: Vec<DataRow> = crate::rows::general_for_tests(
                 fields.clone(),
-                crate::text::timestamps_as_text(batch.clone(), &timestamps),
+                crate::text::timestamps_as_text(batch.clone(), &timestamps, &Zone::default()),
             );
             assert_eq!(direct.len(), batch.num_rows());
             assert_eq!(direct, general, "round {round}");
@@ -536,7 +544,7 @@ mod tests {
         let fields =
             arrow_pg::datatypes::arrow_schema_to_pg_fields(batch.schema_ref(), &format, None)
                 .unwrap();
-        direct_rows(&fields, &batch).is_some()
+        direct_rows(&fields, &batch, &Zone::default()).is_some()
     }
 
     #[test]

@@ -19,6 +19,7 @@ use omendb_storage::DataType;
 
 use crate::ddl;
 use crate::error::{Error, Result, code};
+use crate::zone::Zone;
 
 const BATCH_ROWS: usize = 1 << 16;
 
@@ -51,6 +52,8 @@ pub struct CopyIn {
     /// 1-based line number, for error messages.
     line: usize,
     ended: bool,
+    /// The session's zone: a timestamptz without an offset is a wall time there.
+    pub zone: Zone,
 }
 
 fn bad(line: usize, msg: impl std::fmt::Display) -> Error {
@@ -161,7 +164,9 @@ fn parse_iso_timestamp(b: &[u8]) -> Option<i64> {
     Some(date.and_time(time).and_utc().timestamp_micros())
 }
 
-pub fn parse_timestamptz(s: &str) -> Option<i64> {
+/// PostgreSQL's timestamptz input: an offset (`+00`, `-04:00`, `Z`) or zone name after the time names the
+/// zone; without one the time is a wall time in the session's `zone`.
+pub fn parse_timestamptz(s: &str, zone: &Zone) -> Option<i64> {
     let s = s.trim();
     let fixed = if let Some(x) = s.strip_suffix('Z') {
         format!("{x}+00:00")
@@ -173,13 +178,26 @@ pub fn parse_timestamptz(s: &str) -> Option<i64> {
     } else {
         s.to_string()
     };
-    for f in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%:z"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M%:z",
+        "%Y-%m-%dT%H:%M%:z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(&fixed, f) {
             return Some(t.timestamp_micros());
         }
     }
-    // No zone: the session's, which is always UTC.
-    parse_timestamp(s)
+    if let Some(local) = parse_timestamp(s) {
+        return Some(zone.utc_of_local(local));
+    }
+    // An offset or a zone name after a space: `12:00 +05:30`, `12:00:00 America/New_York`.
+    let (time, name) = s.rsplit_once(' ')?;
+    if name.starts_with(['+', '-']) && !time.ends_with(['+', '-']) {
+        return parse_timestamptz(&format!("{}{name}", time.trim_end()), zone);
+    }
+    let named = Zone::named(name)?;
+    Some(named.utc_of_local(parse_timestamp(time)?))
 }
 
 fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
@@ -305,6 +323,7 @@ impl CopyIn {
             rows: 0,
             line: 0,
             ended: false,
+            zone: Zone::default(),
         };
         let mut escape = None;
         let mut delimiter = None;
@@ -663,7 +682,8 @@ impl CopyIn {
                 DataType::TimestampTz => push!(
                     b,
                     TimestampMicrosecondBuilder,
-                    s.map(|s| parse_timestamptz(s).ok_or_else(|| invalid(s, "timestamptz")))
+                    s.map(|s| parse_timestamptz(s, &self.zone)
+                        .ok_or_else(|| invalid(s, "timestamptz")))
                         .transpose()?
                 ),
                 DataType::Numeric { scale, .. } => push!(

@@ -210,7 +210,12 @@ impl CopyOut {
 
     /// One CopyData payload per row (the header, if any, travels with the first row, so the server's
     /// `COPY n` counts rows only).
-    pub fn encode(&self, schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<Bytes>> {
+    pub fn encode(
+        &self,
+        schema: &SchemaRef,
+        batches: Vec<RecordBatch>,
+        zone: &crate::zone::Zone,
+    ) -> Result<Vec<Bytes>> {
         let binary = self.format == Format::Binary;
         let format = if binary {
             WireFormat::UnifiedBinary
@@ -262,7 +267,7 @@ impl CopyOut {
             line
         });
         for b in batches {
-            for row in crate::rows::encode(fields.clone(), b) {
+            for row in crate::rows::encode(fields.clone(), b, zone) {
                 let row = row.map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
                 let mut line = header.take().unwrap_or_default();
                 for (i, value) in cells(&row.data).enumerate() {

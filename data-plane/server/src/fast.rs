@@ -22,6 +22,7 @@ use omendb_storage::{
 
 use crate::ddl::{Literal, ident, literal, table_name};
 use crate::error::Result;
+use crate::zone::Zone;
 
 #[derive(Clone, Debug)]
 pub enum Operand {
@@ -702,12 +703,13 @@ impl Fast {
     }
 
     /// Applies an INSERT, UPDATE or DELETE to `txn`: the count of rows written, or `None` for DataFusion.
-    /// `now` is the transaction's start (microseconds since the epoch).
+    /// `now` is the transaction's start (microseconds since the epoch); `zone` the session's.
     pub fn write(
         &self,
         txn: &mut WriteTxn,
         params: &[ScalarValue],
         now: i64,
+        zone: &Zone,
     ) -> Result<Option<usize>> {
         if txn.table(&self.table)?.def() != &self.def {
             return Ok(None);
@@ -721,7 +723,7 @@ impl Fast {
             Shape::Insert { columns, values } => {
                 let mut row: Row = vec![omendb_storage::Value::Null; self.def.columns.len()];
                 for (&c, o) in columns.iter().zip(values) {
-                    let Some(v) = self.cell(c, o, params, now) else {
+                    let Some(v) = self.cell(c, o, params, now, zone) else {
                         return Ok(None);
                     };
                     row[c] = v;
@@ -749,7 +751,7 @@ impl Fast {
                 // Every SET reads the row as it was, as in PostgreSQL.
                 let mut row = old.clone();
                 for (c, o, delta) in sets {
-                    let Some(v) = self.cell(*c, o, params, now) else {
+                    let Some(v) = self.cell(*c, o, params, now, zone) else {
                         return Ok(None);
                     };
                     row[*c] = match delta {
@@ -778,14 +780,21 @@ impl Fast {
         o: &Operand,
         params: &[ScalarValue],
         now: i64,
+        zone: &Zone,
     ) -> Option<omendb_storage::Value> {
         use omendb_storage::DataType as T;
+        let column = self.def.columns[c].data_type;
         if let Operand::Now = o {
-            // A timestamp column holds the instant in the session's time zone, which is always UTC today.
-            return matches!(self.def.columns[c].data_type, T::Timestamp | T::TimestampTz)
-                .then_some(omendb_storage::Value::Timestamp(now));
+            // A timestamp column holds now()'s wall time in the session's zone.
+            return match column {
+                T::TimestampTz => Some(omendb_storage::Value::Timestamp(now)),
+                T::Timestamp => Some(omendb_storage::Value::Timestamp(
+                    now + i64::from(zone.offset_at(now)) * 1_000_000,
+                )),
+                _ => None,
+            };
         }
-        let ty = self.def.columns[c].data_type.arrow();
+        let ty = column.arrow();
         let v = value(o, params)?;
         let v = if v.is_null() {
             return Some(omendb_storage::Value::Null);
@@ -793,6 +802,9 @@ impl Fast {
             v
         } else if matches!(v, ScalarValue::Decimal128(..)) && !ty.is_numeric() {
             // A decimal literal into text, a timestamp, ...: rare, and DataFusion's call.
+            return None;
+        } else if matches!(column, T::Timestamp | T::TimestampTz) && !zone.is_utc() {
+            // A wall time to read in the session's zone: the zone rules (timestamps.rs) do it.
             return None;
         } else if matches!(o, Operand::Lit(_)) && ty != Arrow::Binary {
             // DataFusion casts a literal to the column type with the same Arrow cast; bytea literals

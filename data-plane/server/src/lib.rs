@@ -33,8 +33,10 @@ mod settings;
 mod subquery;
 mod system_views;
 mod text;
+mod timestamps;
 mod tokens;
 mod wire;
+pub mod zone;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

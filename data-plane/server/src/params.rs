@@ -8,6 +8,7 @@ use pgwire::api::portal::Portal;
 use rust_decimal::Decimal;
 
 use crate::error::{Error, Result, code};
+use crate::zone::Zone;
 
 /// The PostgreSQL type a parameter of Arrow type `t` is described as.
 pub fn pg_type(t: Option<&Arrow>) -> Type {
@@ -42,12 +43,13 @@ fn bad(i: usize, ty: &Type, e: impl std::fmt::Display) -> Error {
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
 
 /// Decodes parameter `i` as `ty` (what the client declared, or what we described), then casts it to the
-/// plan's `want` type when they differ.
+/// plan's `want` type when they differ. A timestamptz in text without an offset is a wall time in `zone`.
 pub fn decode<S: Clone>(
     portal: &Portal<S>,
     i: usize,
     ty: &Type,
     want: Option<&Arrow>,
+    zone: &Zone,
 ) -> Result<ScalarValue> {
     let v = match *ty {
         Type::BOOL => {
@@ -86,6 +88,15 @@ pub fn decode<S: Clone>(
                 .map(|t| t.and_utc().timestamp_micros()),
             None,
         ),
+        Type::TIMESTAMPTZ if !portal.parameter_format.is_binary(i) => {
+            let s = text(portal, i, ty)?;
+            ScalarValue::TimestampMicrosecond(
+                s.map(|s| crate::copy::parse_timestamptz(&s, zone).ok_or(s))
+                    .transpose()
+                    .map_err(|s| bad(i, ty, format!("\"{s}\"")))?,
+                Some("UTC".into()),
+            )
+        }
         Type::TIMESTAMPTZ => ScalarValue::TimestampMicrosecond(
             portal
                 .parameter::<DateTime<FixedOffset>>(i, ty)
@@ -112,26 +123,48 @@ pub fn decode<S: Clone>(
                     format!("binary parameters of type {} are not supported", ty.name()),
                 ));
             } else {
-                portal
-                    .parameters
-                    .get(i)
-                    .ok_or_else(|| {
-                        Error::sql(
-                            code::PROTOCOL_VIOLATION,
-                            format!("no value for parameter ${}", i + 1),
-                        )
-                    })?
-                    .as_ref()
-                    .map(|b| String::from_utf8(b.to_vec()).map_err(|e| bad(i, ty, e)))
-                    .transpose()?
+                text(portal, i, ty)?
             };
             ScalarValue::Utf8(s)
         }
     };
-    match want {
-        Some(w) if *w != v.data_type() && *w != Arrow::Null => cast(v, w, i),
-        _ => Ok(v),
+    match (want, v) {
+        // Text into a timestamptz: a wall time in the session's zone unless it names an offset.
+        (Some(Arrow::Timestamp(unit, Some(_))), ScalarValue::Utf8(Some(s))) => {
+            let micros = crate::copy::parse_timestamptz(&s, zone)
+                .ok_or_else(|| bad(i, ty, format!("\"{s}\"")))?;
+            cast(
+                ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into())),
+                &Arrow::Timestamp(*unit, want_zone(want)),
+                i,
+            )
+        }
+        (Some(w), v) if *w != v.data_type() && *w != Arrow::Null => cast(v, w, i),
+        (_, v) => Ok(v),
     }
+}
+
+fn want_zone(want: Option<&Arrow>) -> Option<std::sync::Arc<str>> {
+    match want {
+        Some(Arrow::Timestamp(_, z)) => z.clone(),
+        _ => None,
+    }
+}
+
+/// Parameter `i`'s text.
+fn text<S: Clone>(portal: &Portal<S>, i: usize, ty: &Type) -> Result<Option<String>> {
+    portal
+        .parameters
+        .get(i)
+        .ok_or_else(|| {
+            Error::sql(
+                code::PROTOCOL_VIOLATION,
+                format!("no value for parameter ${}", i + 1),
+            )
+        })?
+        .as_ref()
+        .map(|b| String::from_utf8(b.to_vec()).map_err(|e| bad(i, ty, e)))
+        .transpose()
 }
 
 fn cast(v: ScalarValue, want: &Arrow, i: usize) -> Result<ScalarValue> {

@@ -171,8 +171,9 @@ fn vector_text(array: &dyn Array, row: usize) -> Option<String> {
 pub fn encode(
     fields: Arc<Vec<FieldInfo>>,
     batch: RecordBatch,
+    zone: &crate::zone::Zone,
 ) -> Box<dyn Iterator<Item = PgWireResult<DataRow>> + Send> {
-    if let Some(rows) = crate::cells::direct_rows(&fields, &batch) {
+    if let Some(rows) = crate::cells::direct_rows(&fields, &batch, zone) {
         return Box::new(rows.map(Ok));
     }
     let text_times: Vec<usize> = batch
@@ -191,7 +192,7 @@ pub fn encode(
     let batch = if text_times.is_empty() {
         batch
     } else {
-        crate::text::timestamps_as_text(batch, &text_times)
+        crate::text::timestamps_as_text(batch, &text_times, zone)
     };
     Box::new(general(fields, batch))
 }

@@ -158,6 +158,7 @@ impl Session {
         listen::register_channels(&ctx, &engine, session_id);
         crate::subquery::register(&ctx);
         crate::apply::register(&ctx);
+        crate::timestamps::register(&ctx);
         let state = ctx.state();
         let _ = functions.set(
             state
@@ -220,11 +221,12 @@ impl Session {
         let now = self
             .xact_start()
             .unwrap_or_else(crate::activity::now_micros);
+        let zone = self.zone();
         let r = loop {
             let r = {
                 let mut v = self.view.lock();
                 let txn = v.txn.as_mut().expect("writes run in a transaction");
-                f.write(txn, params, now)
+                f.write(txn, params, now, &zone)
             };
             // A locked row: wait for it, then run the write again (nothing was written yet).
             match r {
@@ -261,8 +263,32 @@ impl Session {
         Ok(Some(Output::Command(tag)))
     }
 
+    /// The session's time zone, read from its settings (SET, SET LOCAL, set_config and rollbacks all end
+    /// there).
+    pub fn zone(&self) -> crate::zone::Zone {
+        self.settings
+            .get("TimeZone")
+            .ok()
+            .and_then(|v| crate::zone::Zone::setting(&v))
+            .unwrap_or_default()
+    }
+
+    /// Hands the session zone to DataFusion, which reads it for `::timestamptz`, now(), the zone rules
+    /// (timestamps.rs) and timestamptz text; at planning and again at execution (a prepared statement may
+    /// run after a SET).
+    fn sync_zone(&self) {
+        let zone = self.zone().arrow();
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        let execution = &mut state.config_mut().options_mut().execution;
+        if execution.time_zone.as_deref() != Some(&*zone) {
+            execution.time_zone = Some(zone.to_string());
+        }
+    }
+
     /// Plans a query or DML statement against the connection's current view.
     async fn plan(&mut self, stmt: Statement, target: Option<String>) -> Result<LogicalPlan> {
+        self.sync_zone();
         self.view.lock().physical = target;
         self.view.lock().no_index = !self.settings.learned_index();
         let r = self
@@ -442,6 +468,9 @@ impl Session {
         let Some(stmt) = &p.stmt else {
             return Ok(Output::Empty);
         };
+        if p.kind.planned() {
+            self.sync_zone();
+        }
         if self.tx == Tx::Active
             && matches!(
                 p.kind,
@@ -745,16 +774,10 @@ impl Session {
                     self.settings.set_scoped(&name, &value, local)?;
                 }
             }
-            ast::Set::SetTimeZone { value, .. } => {
-                let v = match value {
-                    ast::Expr::Value(v) => match &v.value {
-                        ast::Value::SingleQuotedString(s) => s.clone(),
-                        other => other.to_string(),
-                    },
-                    other => other.to_string(),
-                };
-                self.settings.set("timezone", &v)?;
-            }
+            ast::Set::SetTimeZone { local, value } => match crate::zone::set_time_zone(value)? {
+                Some(v) => self.settings.set_scoped("timezone", &v, *local)?,
+                None => self.settings.reset("timezone")?,
+            },
             ast::Set::SetNames { charset_name, .. } => {
                 self.settings.set("client_encoding", &charset_name.value)?;
             }

@@ -130,6 +130,20 @@ pub struct Settings {
     state: Arc<Mutex<State>>,
 }
 
+/// Whether `name` is a run-time parameter.
+pub fn is_setting(name: &str) -> bool {
+    PARAMS.contains_key(&canonical(name))
+}
+
+/// A parameter's name as PostgreSQL spells it (SHOW's column: `TimeZone`, `transaction_isolation`).
+pub fn spelled(name: &str) -> String {
+    let key = canonical(name);
+    match PARAMS.get(&key) {
+        Some(p) => p.name.clone(),
+        None => key,
+    }
+}
+
 fn canonical(name: &str) -> String {
     match name.trim().to_lowercase().as_str() {
         "time zone" | "time_zone" => "timezone".into(),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::zone::Zone;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
@@ -18,21 +19,35 @@ use datafusion::logical_expr::{
     Signature, Volatility,
 };
 
-/// `micros` since the epoch as PostgreSQL prints a timestamp (with `+00` when `tz`).
-pub fn format_timestamp(micros: i64, tz: bool) -> String {
+/// `micros` since the epoch as PostgreSQL prints a timestamp; a `timestamptz` (`zone` given) as its wall
+/// time in that zone followed by the offset (`+00`, `-04`, `+05:30`).
+pub fn format_timestamp(micros: i64, zone: Option<&Zone>) -> String {
     let mut out = BytesMut::with_capacity(32);
-    put_timestamp(&mut out, micros, tz);
+    put_timestamp(&mut out, micros, zone);
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Writes `micros` since the epoch as PostgreSQL prints a timestamp (with `+00` when `tz`). Years 1 to 9999
-/// are formatted by hand (a value per result cell is hot); others take chrono's calendar.
-pub fn put_timestamp(out: &mut BytesMut, micros: i64, tz: bool) {
+/// Writes `micros` since the epoch as PostgreSQL prints a timestamp (see `format_timestamp`).
+pub fn put_timestamp(out: &mut BytesMut, micros: i64, zone: Option<&Zone>) {
+    let Some(zone) = zone else {
+        return put_wall_time(out, micros);
+    };
+    let east = zone.offset_at(micros);
+    put_wall_time(out, micros.saturating_add(i64::from(east) * 1_000_000));
+    if east == 0 {
+        out.put_slice(b"+00");
+    } else {
+        out.put_slice(crate::zone::offset_text(east).as_bytes());
+    }
+}
+
+/// Years 1 to 9999 are formatted by hand (a value per result cell is hot); others take chrono's calendar.
+fn put_wall_time(out: &mut BytesMut, micros: i64) {
     let secs = micros.div_euclid(1_000_000);
     let frac = micros.rem_euclid(1_000_000) as u32;
     let (y, m, d) = civil(secs.div_euclid(86_400));
     if !(1..=9999).contains(&y) {
-        return out.put_slice(format_timestamp_chrono(micros, tz).as_bytes());
+        return out.put_slice(format_timestamp_chrono(micros, false).as_bytes());
     }
     let sod = secs.rem_euclid(86_400) as u32;
     let two =
@@ -60,9 +75,6 @@ pub fn put_timestamp(out: &mut BytesMut, micros: i64, tz: bool) {
         let keep = 6 - decimal_zeros(frac);
         out.put_u8(b'.');
         out.put_slice(&digits[..keep]);
-    }
-    if tz {
-        out.put_slice(b"+00");
     }
 }
 
@@ -95,7 +107,7 @@ fn format_timestamp_chrono(micros: i64, tz: bool) -> String {
     let frac = micros.rem_euclid(1_000_000);
     let t = chrono::DateTime::from_timestamp(secs, 0).map(|d| d.naive_utc());
     let Some(t) = t else {
-        return micros.to_string();
+        return format!("{micros}{}", if tz { "+00" } else { "" });
     };
     use chrono::{Datelike, Timelike};
     use std::fmt::Write;
@@ -133,11 +145,13 @@ pub fn micros(a: &dyn Array, unit: TimeUnit, i: usize) -> i64 {
     }
 }
 
-fn timestamp_strings(a: &dyn Array, unit: TimeUnit, tz: bool) -> StringArray {
+fn timestamp_strings(a: &dyn Array, unit: TimeUnit, zone: Option<&Zone>) -> StringArray {
     (0..a.len())
-        .map(|i| (!a.is_null(i)).then(|| format_timestamp(micros(a, unit, i), tz)))
+        .map(|i| (!a.is_null(i)).then(|| format_timestamp(micros(a, unit, i), zone)))
         .collect()
 }
+
+pub const TIMESTAMP_TEXT: &str = "pg_timestamp_text";
 
 /// `CAST(ts AS text)` in PostgreSQL's form (`2024-01-02 01:04:05+00`), not Arrow's ISO 8601 form.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -147,7 +161,7 @@ struct TimestampText {
 
 impl ScalarUDFImpl for TimestampText {
     fn name(&self) -> &str {
-        "pg_timestamp_text"
+        TIMESTAMP_TEXT
     }
 
     fn signature(&self) -> &Signature {
@@ -170,7 +184,16 @@ impl ScalarUDFImpl for TimestampText {
                 a.data_type()
             )));
         };
-        let out: ArrayRef = Arc::new(timestamp_strings(a.as_ref(), *unit, tz.is_some()));
+        // A timestamptz prints in the session's zone, whatever zone its value was computed in.
+        let session = args
+            .config_options
+            .execution
+            .time_zone
+            .as_deref()
+            .and_then(Zone::of_arrow)
+            .unwrap_or_default();
+        let zone = tz.is_some().then_some(&session);
+        let out: ArrayRef = Arc::new(timestamp_strings(a.as_ref(), *unit, zone));
         Ok(match &args.args[0] {
             ColumnarValue::Scalar(_) => {
                 ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?)
@@ -228,9 +251,9 @@ pub fn postgres_text_casts(plan: LogicalPlan) -> datafusion::error::Result<Logic
     Ok(out.data)
 }
 
-/// The batch with the given timestamp columns replaced by their PostgreSQL text. The row description keeps
-/// the timestamp type: only the text encoding of the values changes.
-pub fn timestamps_as_text(b: RecordBatch, cols: &[usize]) -> RecordBatch {
+/// The batch with the given timestamp columns replaced by their PostgreSQL text (timestamptz in `zone`).
+/// The row description keeps the timestamp type: only the text encoding of the values changes.
+pub fn timestamps_as_text(b: RecordBatch, cols: &[usize], zone: &Zone) -> RecordBatch {
     let mut columns: Vec<ArrayRef> = b.columns().to_vec();
     let mut fields: Vec<Field> = b
         .schema()
@@ -243,7 +266,11 @@ pub fn timestamps_as_text(b: RecordBatch, cols: &[usize]) -> RecordBatch {
         let DataType::Timestamp(unit, tz) = a.data_type() else {
             continue;
         };
-        columns[c] = Arc::new(timestamp_strings(a.as_ref(), *unit, tz.is_some()));
+        columns[c] = Arc::new(timestamp_strings(
+            a.as_ref(),
+            *unit,
+            tz.is_some().then_some(zone),
+        ));
         fields[c] = Field::new(fields[c].name(), DataType::Utf8, true);
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap_or(b)
@@ -255,12 +282,28 @@ mod tests {
 
     #[test]
     fn postgres_timestamp_text() {
-        assert_eq!(format_timestamp(0, false), "1970-01-01 00:00:00");
+        let utc = Zone::default();
+        assert_eq!(format_timestamp(0, None), "1970-01-01 00:00:00");
         assert_eq!(
-            format_timestamp(1_500_000, true),
+            format_timestamp(1_500_000, Some(&utc)),
             "1970-01-01 00:00:01.5+00"
         );
-        assert_eq!(format_timestamp(-1, false), "1969-12-31 23:59:59.999999");
+        assert_eq!(format_timestamp(-1, None), "1969-12-31 23:59:59.999999");
+        let kolkata = Zone::setting("Asia/Kolkata").unwrap();
+        // 2024-07-01 12:00 UTC; 1900 is before India's standard time (local mean time, +05:21:10).
+        assert_eq!(
+            format_timestamp(1_719_835_200_000_000, Some(&kolkata)),
+            "2024-07-01 17:30:00+05:30"
+        );
+        assert_eq!(
+            format_timestamp(-2_208_988_800_000_000, Some(&kolkata)),
+            "1900-01-01 05:21:10+05:21:10"
+        );
+        let ny = Zone::setting("America/New_York").unwrap();
+        assert_eq!(
+            format_timestamp(1_704_110_400_000_000, Some(&ny)),
+            "2024-01-01 07:00:00-05"
+        );
     }
 
     /// The hand-made calendar and digits against chrono's, over every era a timestamp can hold.
@@ -289,7 +332,7 @@ mod tests {
         for micros in edges {
             for tz in [false, true] {
                 assert_eq!(
-                    format_timestamp(micros, tz),
+                    format_timestamp(micros, tz.then_some(&Zone::default())),
                     format_timestamp_chrono(micros, tz),
                     "{micros}"
                 );
@@ -305,7 +348,7 @@ mod tests {
             }
             let tz = rng.random_bool(0.5);
             assert_eq!(
-                format_timestamp(micros, tz),
+                format_timestamp(micros, tz.then_some(&Zone::default())),
                 format_timestamp_chrono(micros, tz),
                 "{micros}"
             );

@@ -164,12 +164,13 @@ fn rows(
     batches: Vec<RecordBatch>,
     format: &Format,
     tag: &str,
+    zone: crate::zone::Zone,
 ) -> PgWireResult<QueryResponse> {
     let fields = Arc::new(pg_fields(schema, format)?);
     let f = fields.clone();
     let data = batches
         .into_iter()
-        .flat_map(move |b| crate::rows::encode(f.clone(), b));
+        .flat_map(move |b| crate::rows::encode(f.clone(), b, &zone));
     let mut r = QueryResponse::new(fields, stream::iter(data));
     r.set_command_tag(tag);
     Ok(r)
@@ -205,8 +206,7 @@ pub fn pg_fields(schema: &SchemaRef, format: &Format) -> PgWireResult<Vec<FieldI
         .collect())
 }
 
-/// On a connection's first statement: who logged in, and the settings of the startup `options` parameter
-/// (`-c name=value`, as libpq's PGOPTIONS sends them).
+/// On a connection's first statement: who logged in, and the settings of its startup packet.
 fn login<C: ClientInfo>(client: &C, session: &mut Session) -> PgWireResult<()> {
     if !session.user.is_empty() {
         return Ok(());
@@ -226,26 +226,11 @@ fn login<C: ClientInfo>(client: &C, session: &mut Session) -> PgWireResult<()> {
             .cloned()
             .unwrap_or_default();
     }
-    if let Some(app) = client.metadata().get("application_name") {
+    for (name, value) in crate::auth::startup_settings(client.metadata()) {
         session
             .settings
-            .set("application_name", app)
+            .set(&name, &value)
             .map_err(PgWireError::from)?;
-    }
-    if let Some(options) = client.metadata().get("options") {
-        let mut words = options.split_whitespace();
-        while let Some(w) = words.next() {
-            let setting = match w {
-                "-c" => words.next(),
-                w => w.strip_prefix("--").or_else(|| w.strip_prefix("-c")),
-            };
-            if let Some((name, value)) = setting.and_then(|s| s.split_once('=')) {
-                session
-                    .settings
-                    .set(&name.replace('-', "_"), value)
-                    .map_err(PgWireError::from)?;
-            }
-        }
     }
     // The startup packet's values were reported at connection start.
     session.settings.take_reports();
@@ -270,7 +255,9 @@ impl Conn {
         tag: &str,
     ) -> PgWireResult<Response> {
         Ok(match out {
-            Output::Rows(schema, batches) => Response::Query(rows(&schema, batches, format, tag)?),
+            Output::Rows(schema, batches) => {
+                Response::Query(rows(&schema, batches, format, tag, session.zone())?)
+            }
             Output::Command(t) => Response::Execution(t),
             Output::TxStart(t) => Response::TransactionStart(t),
             Output::TxEnd(t) => Response::TransactionEnd(t),
@@ -283,7 +270,7 @@ impl Conn {
             Output::CopyIn(c) => {
                 let columns = c.columns();
                 let format = 0;
-                session.copy = Some(c);
+                session.copy = Some(*c);
                 *self.copy_error.lock() = None;
                 Response::CopyIn(CopyResponse::new(format, columns, stream::empty()))
             }
@@ -450,7 +437,7 @@ impl ExtendedQueryHandler for Conn {
         let p = &stmt.statement;
         let mut session = self.session.lock().await;
         sync_tx(client, &mut session);
-        let values = match bind(stmt, portal) {
+        let values = match bind(stmt, portal, &session.zone()) {
             Ok(v) => v,
             Err(e) => {
                 session.fail();
@@ -480,6 +467,7 @@ impl ExtendedQueryHandler for Conn {
 fn bind(
     stmt: &StoredStatement<Prepared>,
     portal: &Portal<Prepared>,
+    zone: &crate::zone::Zone,
 ) -> Result<Vec<datafusion::scalar::ScalarValue>, Error> {
     let want = &stmt.statement.params;
     if portal.parameter_len() != want.len() {
@@ -501,7 +489,7 @@ fn bind(
                 .flatten()
                 .filter(|t| *t != Type::UNKNOWN)
                 .unwrap_or_else(|| params::pg_type(want[i].as_ref()));
-            params::decode(portal, i, &ty, want[i].as_ref())
+            params::decode(portal, i, &ty, want[i].as_ref(), zone)
         })
         .collect()
 }

@@ -114,6 +114,17 @@ fn rewrite_expr(e: &mut Expr) {
             }
         }
         Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => any_all_literal(right),
+        // PostgreSQL's meaning (timestamps.rs), where DataFusion's is a cast to a zone label.
+        Expr::AtTimeZone {
+            timestamp,
+            time_zone,
+        } => {
+            let args = vec![
+                std::mem::replace(time_zone.as_mut(), Expr::value(Value::Null)),
+                std::mem::replace(timestamp.as_mut(), Expr::value(Value::Null)),
+            ];
+            *e = call("timezone", args);
+        }
         // DataFusion plans the elements of `ARRAY[...]` without the enclosing queries' columns, so a
         // correlated subquery could not name an outer column in one; make_array(...) is the same array.
         Expr::Array(a) if !a.elem.is_empty() => {

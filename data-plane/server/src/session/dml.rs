@@ -102,7 +102,7 @@ impl Session {
                 "COPY: its query returned no rows",
             ));
         };
-        let data = copy.encode(&schema, batches)?;
+        let data = copy.encode(&schema, batches, &self.zone())?;
         Ok(Output::CopyOut(
             copy.wire_format(),
             schema.fields().len(),
@@ -114,11 +114,12 @@ impl Session {
         self.check_writable("COPY FROM")?;
         let db = self.engine.db.clone();
         let view = self.view.clone();
-        let copy = CopyIn::plan(stmt, |name| {
+        let mut copy = CopyIn::plan(stmt, |name| {
             Ok(resolve(&db, &mut view.lock(), name)?
                 .ok_or_else(|| omendb_storage::Error::UnknownTable(name.to_string()))?)
         })?;
-        Ok(Output::CopyIn(copy))
+        copy.zone = self.zone();
+        Ok(Output::CopyIn(Box::new(copy)))
     }
 
     /// Inserts COPY rows: in the open transaction, or in one of their own.

@@ -237,7 +237,7 @@ impl Session {
             }
             (Statement::ShowVariable { variable }, _) => {
                 Some(Arc::new(Schema::new(vec![arrow_schema::Field::new(
-                    show_name(variable),
+                    crate::settings::spelled(&show_name(variable)),
                     Arrow::Utf8,
                     false,
                 )])))

@@ -158,7 +158,7 @@ pub enum Output {
     Command(Tag),
     TxStart(Tag),
     TxEnd(Tag),
-    CopyIn(CopyIn),
+    CopyIn(Box<CopyIn>),
     /// COPY TO STDOUT: the wire format code, the number of columns and one payload per row.
     CopyOut(i8, usize, Vec<bytes::Bytes>),
     Empty,

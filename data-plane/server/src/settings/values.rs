@@ -95,19 +95,9 @@ fn string_value(p: &Param, v: &str, value: &str) -> Result<String> {
             }
             Ok("UTF8".into())
         }
-        "TimeZone" => {
-            let z = v.to_uppercase();
-            if !matches!(
-                z.as_str(),
-                "UTC" | "ETC/UTC" | "GMT" | "Z" | "ZULU" | "UCT" | "0" | "+00" | "+00:00"
-            ) {
-                return Err(Error::sql(
-                    code::INVALID_PARAMETER_VALUE,
-                    format!("time zone \"{value}\" is not supported: sessions run in UTC"),
-                ));
-            }
-            Ok("UTC".into())
-        }
+        "TimeZone" => crate::zone::Zone::setting(v)
+            .map(|z| z.name())
+            .ok_or_else(|| invalid(&p.name, value)),
         "DateStyle" => {
             let parts: Vec<String> = v.split(',').map(|s| s.trim().to_uppercase()).collect();
             if parts.iter().any(|s| {
