@@ -1,11 +1,12 @@
-//! The persistent catalog as DataFusion sees it: schema `public` lists the engine's tables, each resolved
-//! through the connection's current view (a statement snapshot, or an open transaction with its own writes).
+//! The persistent catalog as DataFusion sees it: schema `public` and the schemas made by CREATE SCHEMA list
+//! the engine's tables, each resolved through the connection's current view (a statement snapshot, or an
+//! open transaction with its own writes); bare names resolve through the search path (`search_path.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::common::DFSchema;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
@@ -36,6 +37,8 @@ pub struct Tables {
     view: SharedView,
     /// The relations of `pg_catalog`, found unqualified too (PostgreSQL searches pg_catalog first).
     system: crate::pg_catalog::Source,
+    /// The schema listed; `None`: the search path (DataFusion's default schema, for bare names).
+    schema: Option<String>,
 }
 
 impl std::fmt::Debug for Tables {
@@ -45,8 +48,76 @@ impl std::fmt::Debug for Tables {
 }
 
 impl Tables {
-    pub fn new(db: Arc<Database>, view: SharedView, system: crate::pg_catalog::Source) -> Tables {
-        Tables { db, view, system }
+    /// The tables of `schema`, or (`None`) those the search path finds.
+    pub fn new(system: crate::pg_catalog::Source, schema: Option<String>) -> Tables {
+        Tables {
+            db: system.db.clone(),
+            view: system.view.clone(),
+            system,
+            schema,
+        }
+    }
+
+    /// The storage name of `name` in this schema.
+    fn storage(&self, name: &str) -> String {
+        match &self.schema {
+            Some(s) => crate::search_path::storage_name(s, name),
+            None => self.system.names().find(name),
+        }
+    }
+}
+
+/// Catalog `omendb`: pg_catalog, information_schema, public and the schemas the view sees.
+pub struct Catalog {
+    system: crate::pg_catalog::Source,
+}
+
+impl Catalog {
+    pub fn new(system: crate::pg_catalog::Source) -> Catalog {
+        Catalog { system }
+    }
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Catalog")
+    }
+}
+
+impl CatalogProvider for Catalog {
+    fn schema_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = ["pg_catalog", "information_schema", "public"]
+            .map(String::from)
+            .to_vec();
+        let user = crate::search_path::schemas(&self.system.db, &self.system.view.lock());
+        names.extend(user.into_iter().map(|(n, _)| n));
+        names
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        match name {
+            "pg_catalog" => Some(Arc::new(crate::pg_catalog::SystemSchema {
+                source: self.system.clone(),
+                schema: "pg_catalog",
+            })),
+            "information_schema" => Some(Arc::new(crate::pg_catalog::SystemSchema {
+                source: self.system.clone(),
+                schema: "information_schema",
+            })),
+            crate::search_path::PATH_SCHEMA => {
+                Some(Arc::new(Tables::new(self.system.clone(), None)))
+            }
+            "public" => Some(Arc::new(Tables::new(
+                self.system.clone(),
+                Some("public".into()),
+            ))),
+            s => {
+                let known = crate::search_path::schemas(&self.system.db, &self.system.view.lock())
+                    .iter()
+                    .any(|(n, _)| n == s);
+                known.then(|| Arc::new(Tables::new(self.system.clone(), Some(s.into()))) as _)
+            }
+        }
     }
 }
 
@@ -74,6 +145,14 @@ pub fn resolve(
     }
 }
 
+/// The storage name of the user table a plan's table source reads (`None` for catalog relations and
+/// table functions).
+pub fn storage_name_of(source: &Arc<dyn datafusion::logical_expr::TableSource>) -> Option<String> {
+    let provider = datafusion::datasource::source_as_provider(source).ok()?;
+    let table = provider.downcast_ref::<LearnedTable>()?;
+    Some(table.name().to_string())
+}
+
 /// A table provider for one reader, with its DEFAULT expressions.
 pub fn provider(reader: TableReader, physical: bool, no_index: bool) -> Result<Arc<LearnedTable>> {
     let defaults = defaults(reader.def())?;
@@ -96,30 +175,48 @@ fn defaults(def: &TableDef) -> Result<HashMap<String, Expr>> {
 #[async_trait]
 impl SchemaProvider for Tables {
     fn table_names(&self) -> Vec<String> {
-        let v = self.view.lock();
-        match (&v.txn, &v.snapshot) {
-            (Some(t), _) => t.table_names(),
-            (None, Some(s)) => s.table_names(),
-            (None, None) => self.db.table_names(),
-        }
+        let all = {
+            let v = self.view.lock();
+            match (&v.txn, &v.snapshot) {
+                (Some(t), _) => t.table_names(),
+                (None, Some(s)) => s.table_names(),
+                (None, None) => self.db.table_names(),
+            }
+        };
+        let schemas: Vec<String> = match &self.schema {
+            Some(s) => vec![s.clone()],
+            None => self.system.names().path().to_vec(),
+        };
+        all.iter()
+            .map(|n| crate::search_path::split(n))
+            .filter(|(s, _)| schemas.iter().any(|x| x == s))
+            .map(|(_, t)| t.to_string())
+            .collect()
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if name.contains('.') {
+            return Ok(None);
+        }
+        let storage = self.storage(name);
         let mut v = self.view.lock();
-        let physical = v.physical.as_deref() == Some(name);
+        let physical = v.physical.as_deref() == Some(storage.as_str());
         let no_index = v.no_index;
-        let reader =
-            resolve(&self.db, &mut v, name).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let reader = resolve(&self.db, &mut v, &storage)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
         drop(v);
         match reader {
             Some(r) => Ok(Some(
                 provider(r, physical, no_index)? as Arc<dyn TableProvider>
             )),
-            None => self.system.provider(None, name),
+            // pg_catalog's relations are found by bare name (PostgreSQL searches pg_catalog implicitly).
+            None if self.schema.is_none() => self.system.provider(None, name),
+            None => Ok(None),
         }
     }
 
     fn table_exist(&self, name: &str) -> bool {
-        self.table_names().iter().any(|n| n == name) || crate::pg_catalog::is_system(name)
+        self.table_names().iter().any(|n| n == name)
+            || (self.schema.is_none() && crate::pg_catalog::is_system(name))
     }
 }

@@ -13,7 +13,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::SchemaRef;
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use datafusion::sql::sqlparser::ast::{
-    CopyLegacyOption, CopyOption, CopySource, CopyTarget, Statement,
+    CopyLegacyOption, CopyOption, CopySource, CopyTarget, ObjectName, Statement,
 };
 use omendb_storage::DataType;
 
@@ -239,7 +239,7 @@ impl CopyIn {
     /// Plans COPY FROM STDIN; `reader_of` gives the target table as the session sees it.
     pub fn plan(
         stmt: &Statement,
-        reader_of: impl FnOnce(&str) -> Result<omendb_storage::TableReader>,
+        reader_of: impl FnOnce(&ObjectName) -> Result<omendb_storage::TableReader>,
     ) -> Result<CopyIn> {
         let Statement::Copy {
             source,
@@ -264,8 +264,8 @@ impl CopyIn {
         else {
             return Err(Error::unsupported("COPY (query) FROM"));
         };
-        let table = ddl::table_name(table_name)?;
-        let reader = reader_of(&table)?;
+        let reader = reader_of(table_name)?;
+        let table = reader.def().name.clone();
         let def = reader.def().clone();
         let listed: Vec<String> = columns.iter().map(ddl::ident).collect();
         let mut source = vec![None; def.columns.len()];

@@ -51,30 +51,6 @@ pub fn ident(i: &Ident) -> String {
     }
 }
 
-/// The table an object name refers to: `t`, `public.t` or `<db>.public.t`.
-pub fn table_name(name: &ObjectName) -> Result<String> {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|p| match p {
-            ObjectNamePart::Identifier(i) => Ok(ident(i)),
-            _ => Err(Error::unsupported(format!("table name {name}"))),
-        })
-        .collect::<Result<_>>()?;
-    match parts.as_slice() {
-        [t] => Ok(t.clone()),
-        [s, t] | [_, s, t] if s == "public" => Ok(t.clone()),
-        [s, _] | [_, s, _] => Err(Error::sql(
-            "3F000",
-            format!("schema \"{s}\" does not exist"),
-        )),
-        _ => Err(Error::sql(
-            code::SYNTAX_ERROR,
-            format!("improper qualified name: {name}"),
-        )),
-    }
-}
-
 /// DEFAULT 10, DEFAULT 'x', DEFAULT now(): evaluated by DataFusion when an INSERT leaves the column out.
 pub fn column_type(t: &SqlType) -> Result<DataType> {
     Ok(match t {
@@ -144,15 +120,14 @@ fn unknown_type(name: &str) -> Error {
     )
 }
 
-/// The engine's definition of a `CREATE TABLE` (without `AS`).
-pub fn table_def(ct: &CreateTable) -> Result<TableDef> {
+/// The engine's definition of a `CREATE TABLE` (without `AS`), stored as `name`.
+pub fn table_def(ct: &CreateTable, name: String) -> Result<TableDef> {
     if ct.temporary || ct.external {
         return Err(Error::unsupported("CREATE TEMPORARY/EXTERNAL TABLE"));
     }
     if ct.like.is_some() || ct.clone.is_some() {
         return Err(Error::unsupported("CREATE TABLE LIKE/CLONE"));
     }
-    let name = table_name(&ct.name)?;
     let mut columns: Vec<ColumnDef> = Vec::new();
     let mut pk: Vec<String> = Vec::new();
     for c in &ct.columns {
@@ -300,7 +275,7 @@ mod tests {
             .unwrap()
             .remove(0);
         match stmt {
-            ast::Statement::CreateTable(ct) => table_def(&ct),
+            ast::Statement::CreateTable(ct) => table_def(&ct, ct.name.to_string().to_lowercase()),
             _ => panic!("not a create table"),
         }
     }
@@ -337,7 +312,6 @@ mod tests {
             ("CREATE TABLE t (a int, a int)", "42701"),
             ("CREATE TABLE t (a geometry)", "42704"),
             ("CREATE TABLE t (a int, PRIMARY KEY (b))", "42703"),
-            ("CREATE TABLE other.t (a int)", "3F000"),
         ] {
             assert_eq!(def(sql).unwrap_err().sqlstate(), state, "{sql}");
         }

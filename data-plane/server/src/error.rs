@@ -68,6 +68,11 @@ impl Error {
         )
     }
 
+    /// The message as the client gets it.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
     pub fn sqlstate(&self) -> &'static str {
         match self {
             Error::Config(_) => "F0000",
@@ -84,6 +89,9 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
     match e {
         S::UnknownTable(_) => code::UNDEFINED_TABLE,
         S::TableExists(_) => code::DUPLICATE_TABLE,
+        S::UnknownSchema(_) => "3F000",
+        S::SchemaExists(_) => "42P06",
+        S::SchemaNotEmpty(_) => "2BP01",
         S::InvalidDefinition(_) => code::INVALID_TABLE_DEFINITION,
         S::DuplicateKey { .. } => "23505",
         S::NotNull { .. } => "23502",
@@ -173,7 +181,12 @@ fn postgres_wording(m: String) -> String {
     if let Some(rest) = m.strip_prefix("table '")
         && let Some(name) = rest.strip_suffix("' not found")
     {
-        let name = name.rsplit('.').next().unwrap_or(name);
+        // `omendb.$path.t`, `omendb.public.t`: the name as written (`t`, `s.t`).
+        let name = name.strip_prefix("omendb.").unwrap_or(name);
+        let name = name
+            .strip_prefix("$path.")
+            .or_else(|| name.strip_prefix("public."))
+            .unwrap_or(name);
         return format!("relation \"{name}\" does not exist");
     }
     if m.contains("Divide by zero") || m.contains("Division by zero") {
@@ -250,12 +263,16 @@ impl Error {
         // PostgreSQL's wording for constraint violations, which applications match on.
         let (message, detail) = match storage {
             Some(omendb_storage::Error::DuplicateKey { table, key }) => (
-                format!("duplicate key value violates unique constraint \"{table}_pkey\""),
+                format!(
+                    "duplicate key value violates unique constraint \"{}_pkey\"",
+                    crate::search_path::split(table).1
+                ),
                 Some(format!("Key {key} already exists.")),
             ),
             Some(omendb_storage::Error::NotNull { table, column }) => (
                 format!(
-                    "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+                    "null value in column \"{column}\" of relation \"{}\" violates not-null constraint",
+                    crate::search_path::split(table).1
                 ),
                 None,
             ),

@@ -20,7 +20,7 @@ use omendb_storage::{
     Key, KeyKind, KeyRange, LockMode, Row, TableDef, TableReader, WaitPolicy, WriteTxn,
 };
 
-use crate::ddl::{Literal, ident, literal, table_name};
+use crate::ddl::{Literal, ident, literal};
 use crate::error::Result;
 use crate::zone::Zone;
 
@@ -83,7 +83,7 @@ impl Fast {
 }
 
 /// The table a statement of a fast shape would touch.
-pub fn target(stmt: &Statement) -> Option<String> {
+pub fn target(stmt: &Statement, names: &crate::search_path::Names) -> Option<String> {
     let name = match stmt {
         Statement::Query(q) => match q.body.as_ref() {
             SetExpr::Select(s) if s.from.len() == 1 => match &s.from[0].relation {
@@ -111,7 +111,7 @@ pub fn target(stmt: &Statement) -> Option<String> {
         },
         _ => return None,
     };
-    table_name(name).ok()
+    names.lookup(name).ok()
 }
 
 /// Recognises a fast shape of `stmt` over table `def`. Reads, UPDATE and DELETE need the primary key;

@@ -28,6 +28,7 @@ mod rewrite;
 mod rows;
 mod runtime;
 pub mod scram;
+mod search_path;
 mod session;
 mod settings;
 mod subquery;

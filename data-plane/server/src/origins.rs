@@ -48,15 +48,14 @@ fn trace(plan: &LogicalPlan, idx: usize) -> Option<(String, String)> {
             }
         }
         LogicalPlan::TableScan(scan) => {
-            if !matches!(scan.table_name.schema(), None | Some("public")) {
-                return None; // pg_catalog and information_schema relations are views in PostgreSQL
-            }
+            // pg_catalog and information_schema relations are views in PostgreSQL: no origin.
+            let table = crate::catalog::storage_name_of(&scan.source)?;
             let column = scan
                 .projection
                 .as_ref()
                 .map_or(Some(idx), |p| p.get(idx).copied())?;
             let field = scan.source.schema().fields().get(column)?.clone();
-            Some((scan.table_name.table().to_string(), field.name().clone()))
+            Some((table, field.name().clone()))
         }
         _ => None,
     }

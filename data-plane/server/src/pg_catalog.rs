@@ -41,11 +41,15 @@ pub struct Table {
     pub oid: i64,
     pub def: TableDef,
     pub rows: u64,
+    /// Its schema, the schema's OID, and its name there (`def.name` is the storage name, `s.t`).
+    pub schema: String,
+    pub nsp: i64,
+    pub relname: String,
 }
 
 impl Table {
     pub fn pk_name(&self) -> String {
-        format!("{}_pkey", self.def.name)
+        format!("{}_pkey", self.relname)
     }
 }
 
@@ -71,22 +75,88 @@ impl std::fmt::Debug for Source {
 }
 
 impl Source {
+    /// How the session finds tables now: its view and search path.
+    pub fn names(&self) -> crate::search_path::Names {
+        let user = self.me.lock().user.clone();
+        crate::search_path::Names::new(
+            self.db.clone(),
+            self.view.clone(),
+            &self.settings.raw("search_path").unwrap_or_default(),
+            &user,
+        )
+    }
+}
+
+impl Source {
+    /// The schemas made by CREATE SCHEMA the current statement sees, with their OIDs.
+    pub fn schemas(&self) -> Vec<(String, i64)> {
+        crate::search_path::schemas(&self.db, &self.view.lock())
+            .into_iter()
+            .map(|(n, id)| (n, oids::table(id)))
+            .collect()
+    }
+
+    /// COMMENT ON texts as pg_description holds them: (objoid, classoid, objsubid, description).
+    pub fn descriptions(&self) -> Vec<(i64, i64, i32, String)> {
+        let (comments, schemas) = {
+            let v = self.view.lock();
+            let comments = match (&v.txn, &v.snapshot) {
+                (Some(t), _) => t.comments(),
+                (None, Some(s)) => s.comments(),
+                (None, None) => self.db.snapshot().comments(),
+            };
+            (comments, crate::search_path::schemas(&self.db, &v))
+        };
+        comments
+            .into_iter()
+            .map(|((id, sub), text)| {
+                let class = if schemas.iter().any(|(_, s)| *s == id) {
+                    oids::PG_NAMESPACE_CLASS
+                } else {
+                    oids::PG_CLASS_CLASS
+                };
+                (oids::table(id), class, sub as i32, text)
+            })
+            .collect()
+    }
+
+    /// The OID of schema `name`, built-in or made here.
+    pub fn namespace(&self, name: &str) -> Option<i64> {
+        oids::namespace(name).or_else(|| {
+            self.schemas()
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, o)| o)
+        })
+    }
+
     /// The user tables the current statement sees, by OID.
     pub fn tables(&self) -> Result<Vec<Table>> {
-        let mut v = self.view.lock();
+        let v = self.view.lock();
         let names = match (&v.txn, &v.snapshot) {
             (Some(t), _) => t.table_names(),
             (None, Some(s)) => s.table_names(),
             (None, None) => self.db.table_names(),
         };
+        drop(v);
+        let schemas = self.schemas();
+        let mut v = self.view.lock();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let reader = resolve(&self.db, &mut v, &name)
                 .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
             if let Some(r) = reader {
+                let (schema, relname) = crate::search_path::split(&r.def().name);
+                let nsp = match schemas.iter().find(|(n, _)| n == schema) {
+                    Some((_, o)) => *o,
+                    None => oids::PUBLIC,
+                };
                 out.push(Table {
                     id: r.id(),
                     oid: oids::table(r.id()),
+                    schema: schema.to_string(),
+                    relname: relname.to_string(),
+                    nsp,
                     def: r.def().clone(),
                     rows: r.len(),
                 });

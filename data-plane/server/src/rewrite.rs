@@ -15,19 +15,21 @@ use datafusion::sql::sqlparser::parser::Parser;
 use omendb_storage::TableDef;
 use pgwire::api::Type;
 
-use crate::ddl::{ident, table_name};
+use crate::ddl::ident;
 use crate::error::Result;
 
 /// Who is asking: what `current_user` and `current_database()` answer.
 pub struct Login<'a> {
     pub user: &'a str,
     pub database: &'a str,
+    /// The first schema of the search path that exists (`current_schema()`).
+    pub schema: Option<&'a str>,
 }
 
 pub fn rewrite(
     stmt: &mut Statement,
     login: &Login<'_>,
-    def: impl Fn(&str) -> Option<TableDef>,
+    def: impl Fn(&ObjectName) -> Result<Option<TableDef>>,
 ) -> Result<()> {
     crate::pg_catalog::syntax::rewrite(stmt);
     crate::subquery::rewrite(stmt);
@@ -38,7 +40,7 @@ pub fn rewrite(
             let TableObject::TableName(name) = &ins.table else {
                 return Ok(());
             };
-            let Some(def) = def(&table_name(name)?) else {
+            let Some(def) = def(name)? else {
                 return Ok(());
             };
             let Some(SetExpr::Values(values)) = ins.source.as_mut().map(|q| q.body.as_mut()) else {
@@ -95,7 +97,7 @@ pub fn rewrite(
                     requalify(w, &from, to.as_ref());
                 }
             }
-            let Some(def) = def(&table_name(name)?) else {
+            let Some(def) = def(name)? else {
                 return Ok(());
             };
             for a in &mut u.assignments {
@@ -204,7 +206,13 @@ fn session_functions(stmt: &mut Statement, login: &Login<'_>) {
         let value = match name.as_str() {
             "current_user" | "session_user" | "user" | "current_role" => login.user.to_string(),
             "current_database" | "current_catalog" => login.database.to_string(),
-            "current_schema" => "public".to_string(),
+            "current_schema" => match login.schema {
+                Some(s) => s.to_string(),
+                None => {
+                    *e = Expr::Value(Value::Null.into());
+                    return ControlFlow::Continue(());
+                }
+            },
             "version" if matches!(e, Expr::Function(_)) => format!(
                 "PostgreSQL {} on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
                 crate::SERVER_VERSION

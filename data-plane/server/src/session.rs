@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{Schema, SchemaRef};
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+
 use datafusion::common::tree_node::Transformed;
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::LogicalPlan;
@@ -33,7 +33,7 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use pgwire::api::results::Tag;
 
-use crate::catalog::{SharedView, Tables, resolve};
+use crate::catalog::{SharedView, resolve};
 use crate::copy::CopyIn;
 use crate::engine::Engine;
 use crate::error::{Error, Result, code};
@@ -103,7 +103,7 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
 impl Session {
     pub fn new(engine: Arc<Engine>, pool: tokio::runtime::Handle) -> Session {
         let config = SessionConfig::new()
-            .with_default_catalog_and_schema("omendb", "public")
+            .with_default_catalog_and_schema("omendb", crate::search_path::PATH_SCHEMA)
             .with_create_default_catalog_and_schema(false)
             // information_schema is ours (PostgreSQL's content), not DataFusion's.
             .with_information_schema(false)
@@ -129,25 +129,10 @@ impl Session {
             me: activity.clone(),
             functions: functions.clone(),
         };
-        let catalog = MemoryCatalogProvider::new();
-        catalog
-            .register_schema(
-                "public",
-                Arc::new(Tables::new(engine.db.clone(), view.clone(), source.clone())),
-            )
-            .expect("fresh catalog");
-        for schema in ["pg_catalog", "information_schema"] {
-            catalog
-                .register_schema(
-                    schema,
-                    Arc::new(crate::pg_catalog::SystemSchema {
-                        source: source.clone(),
-                        schema,
-                    }),
-                )
-                .expect("fresh catalog");
-        }
-        ctx.register_catalog("omendb", Arc::new(catalog));
+        ctx.register_catalog(
+            "omendb",
+            Arc::new(crate::catalog::Catalog::new(source.clone())),
+        );
         let advisory = advisory::Advisory::new(engine.db.clone(), session_id, view.clone());
         let mailbox = engine.notify.open(session_id);
         let notify = Arc::new(parking_lot::Mutex::new(crate::notify::Pending::default()));
@@ -261,6 +246,11 @@ impl Session {
             _ => Tag::new("DELETE").with_rows(n),
         };
         Ok(Some(Output::Command(tag)))
+    }
+
+    /// How the session finds tables now (its view and search path).
+    pub(crate) fn names(&self) -> crate::search_path::Names {
+        self.source.names()
     }
 
     /// The session's time zone, read from its settings (SET, SET LOCAL, set_config and rollbacks all end
@@ -666,18 +656,21 @@ impl Session {
         let source = self.source.clone();
         let out = plan.transform_up_with_subqueries(|node| match node {
             LogicalPlan::TableScan(mut scan) => {
-                let name = scan.table_name.table().to_string();
+                let storage = crate::catalog::storage_name_of(&scan.source);
+                let name = storage
+                    .clone()
+                    .unwrap_or_else(|| scan.table_name.table().to_string());
                 let schema = scan.table_name.schema().map(str::to_string);
-                let system = matches!(schema.as_deref(), Some("pg_catalog" | "information_schema"));
-                let mut v = view.lock();
-                let reader = if system {
-                    None
-                } else {
-                    resolve(&db, &mut v, &name)
-                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
+                let reader = match &storage {
+                    Some(storage) => resolve(&db, &mut view.lock(), storage)
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
+                    None => None,
                 };
-                drop(v);
                 let Some(reader) = reader else {
+                    if storage.is_some() {
+                        // Dropped since planning: the scan reports it.
+                        return Ok(Transformed::no(LogicalPlan::TableScan(scan)));
+                    }
                     // A catalog relation: built again from the live state for this execution. Anything
                     // else was made while planning (a table function's output, `generate_series()`).
                     let Some(fresh) = source.provider(schema.as_deref(), &name)? else {
@@ -754,6 +747,9 @@ impl Session {
                     self.warn("25P01", "SET LOCAL can only be used in transaction blocks");
                 }
                 let name = variable.to_string();
+                // search_path is a list of identifiers, kept as PostgreSQL shows it: folded, quoted
+                // where written so.
+                let path = crate::settings::spelled(&name) == "search_path";
                 let value = values
                     .iter()
                     .map(|v| match v {
@@ -762,6 +758,10 @@ impl Session {
                             | ast::Value::DoubleQuotedString(s) => s.clone(),
                             other => other.to_string(),
                         },
+                        ast::Expr::Identifier(i) if path && i.quote_style.is_some() => {
+                            format!("\"{}\"", i.value.replace('"', "\"\""))
+                        }
+                        ast::Expr::Identifier(i) if path => i.value.to_lowercase(),
                         ast::Expr::Identifier(i) => i.value.clone(),
                         other => other.to_string(),
                     })

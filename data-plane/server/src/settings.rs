@@ -361,16 +361,6 @@ impl Settings {
         self.raw("default_transaction_read_only").as_deref() == Some("on")
     }
 
-    /// The schemas of `search_path` that exist here, in order (`$user` has no schema of its own).
-    pub fn search_path(&self) -> Vec<String> {
-        self.raw("search_path")
-            .unwrap_or_default()
-            .split(',')
-            .map(|s| s.trim().trim_matches('"').to_string())
-            .filter(|s| !s.is_empty() && s != "$user")
-            .collect()
-    }
-
     /// A millisecond parameter (all the timeouts are): `None` when 0 (off).
     fn duration(&self, key: &str) -> Option<Duration> {
         let ms: u64 = self.raw(key)?.parse().ok()?;

@@ -74,6 +74,11 @@ fn external(e: omendb_storage::Error) -> DataFusionError {
 }
 
 impl LearnedTable {
+    /// The storage name of the table this provider reads.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// A table that reads the newest committed version at every scan.
     pub fn new(db: Arc<Database>, name: &str) -> omendb_storage::Result<LearnedTable> {
         let reader = db.table(name)?;

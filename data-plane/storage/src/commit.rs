@@ -92,13 +92,27 @@ pub(crate) enum Ddl {
         id: u64,
         epoch: u64,
     },
+    CreateSchema {
+        name: String,
+        id: u64,
+    },
+    DropSchema {
+        name: String,
+    },
+    /// COMMENT ON (`None`: `IS NULL`, removing it).
+    Comment {
+        key: (u64, u32),
+        text: Option<String>,
+    },
 }
 
 impl Ddl {
-    pub fn table(&self) -> u64 {
+    /// The table the DDL is about (`None` for schema DDL).
+    pub fn table(&self) -> Option<u64> {
         match self {
-            Ddl::Create(s) => s.id,
-            Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } => *id,
+            Ddl::Create(s) => Some(s.id),
+            Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } => Some(*id),
+            Ddl::CreateSchema { .. } | Ddl::DropSchema { .. } | Ddl::Comment { .. } => None,
         }
     }
 }
@@ -310,9 +324,13 @@ impl Inner {
         if accepted.is_empty() {
             return (answers, ends);
         }
-        let written = if batch.manifests.is_empty() && batch.catalog.is_empty() {
+        let only_rows = batch.manifests.is_empty()
+            && batch.catalog.is_empty()
+            && batch.schemas.is_empty()
+            && batch.comments.is_empty();
+        let written = if only_rows {
             // Only rows: one append to the commit log. (A group that wrote chunk files names them in a
-            // manifest, so it always takes the redb path below.)
+            // manifest, and one with DDL changes the catalog: those take the redb path below.)
             state.log.append(&batch.wal)
         } else {
             batch.meta.push((META_NEXT_LSN, state.next_lsn));
@@ -388,7 +406,12 @@ impl Inner {
             return self.apply_rows(head, writes.tables, state, batch, undo, summary);
         }
         let saved = head.clone();
-        let marks = (batch.catalog.len(), batch.manifests.len());
+        let marks = (
+            batch.catalog.len(),
+            batch.manifests.len(),
+            batch.schemas.len(),
+            batch.comments.len(),
+        );
         let mut dropped = Vec::new();
         // Catalog and manifest changes go in before the rows: a bulk load into a table created or truncated
         // here names its chunks in a manifest that must come after (the store applies them in order).
@@ -396,8 +419,8 @@ impl Inner {
             .apply_ddl(head, &writes.ddl, state.next_lsn, batch, &mut dropped)
             .and_then(|()| {
                 if let Some(s) = summary.as_deref_mut() {
-                    for d in &writes.ddl {
-                        s.entry(d.table()).or_default().all = true;
+                    for id in writes.ddl.iter().filter_map(Ddl::table) {
+                        s.entry(id).or_default().all = true;
                     }
                 }
                 self.apply_rows(head, writes.tables, state, batch, undo, summary)
@@ -405,9 +428,12 @@ impl Inner {
         match r {
             Ok(record) => {
                 for d in &writes.ddl {
-                    if let Ddl::Create(s) = d {
-                        state.next_table_id = state.next_table_id.max(s.id + 1);
-                    }
+                    let id = match d {
+                        Ddl::Create(s) => s.id,
+                        Ddl::CreateSchema { id, .. } => *id,
+                        _ => continue,
+                    };
+                    state.next_table_id = state.next_table_id.max(id + 1);
                 }
                 batch.meta.retain(|(k, _)| *k != META_NEXT_TABLE);
                 batch.meta.push((META_NEXT_TABLE, state.next_table_id));
@@ -418,6 +444,8 @@ impl Inner {
                 *head = saved;
                 batch.catalog.truncate(marks.0);
                 batch.manifests.truncate(marks.1);
+                batch.schemas.truncate(marks.2);
+                batch.comments.truncate(marks.3);
                 Err(e)
             }
         }
@@ -444,6 +472,12 @@ impl Inner {
                 Ddl::Create(shape) => {
                     if head.names.contains_key(&shape.def.name) {
                         return Err(Error::TableExists(shape.def.name.clone()));
+                    }
+                    // A concurrent DROP SCHEMA committed first.
+                    if let Some(schema) = crate::types::schema_of(&shape.def.name)
+                        && !head.schemas.contains_key(schema)
+                    {
+                        return Err(Error::UnknownSchema(schema.to_string()));
                     }
                     let id = shape.id;
                     head.names.insert(shape.def.name.clone(), id);
@@ -473,6 +507,7 @@ impl Inner {
                         .ok_or_else(|| Error::Conflict(name.clone()))?;
                     head.names.remove(&old.shape.def.name);
                     head.tables.remove(id);
+                    head.drop_comments(*id, &mut catalog.comments);
                     catalog.catalog.push((*id, None));
                     catalog.manifests.push((*id, None));
                     dropped.extend(old.chunks.iter().cloned());
@@ -489,6 +524,41 @@ impl Inner {
                     head.tables.insert(*id, Arc::new(fresh));
                     catalog.manifests.push((*id, Some(empty())));
                     dropped.extend(old.chunks.iter().cloned());
+                }
+                Ddl::CreateSchema { name, id } => {
+                    if head.schemas.contains_key(name) {
+                        return Err(Error::SchemaExists(name.clone()));
+                    }
+                    head.schemas.insert(name.clone(), *id);
+                    catalog.schemas.push((name.clone(), Some(*id)));
+                }
+                Ddl::DropSchema { name } => {
+                    let Some(id) = head.schemas.remove(name) else {
+                        return Err(Error::UnknownSchema(name.clone()));
+                    };
+                    head.drop_comments(id, &mut catalog.comments);
+                    // A concurrent CREATE TABLE in it committed first.
+                    if head
+                        .names
+                        .keys()
+                        .any(|t| crate::types::schema_of(t) == Some(name.as_str()))
+                    {
+                        return Err(Error::SchemaNotEmpty(name.clone()));
+                    }
+                    catalog.schemas.push((name.clone(), None));
+                }
+                Ddl::Comment { key, text } => {
+                    // The object may have been dropped by a commit after this transaction saw it.
+                    let live = head.tables.contains_key(&key.0)
+                        || head.schemas.values().any(|id| *id == key.0);
+                    if !live {
+                        return Err(Error::Conflict(format!("object {} of a comment", key.0)));
+                    }
+                    match text {
+                        Some(t) => head.comments.insert(*key, t.clone()),
+                        None => head.comments.remove(key),
+                    };
+                    catalog.comments.push((*key, text.clone()));
                 }
             }
         }

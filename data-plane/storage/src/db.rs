@@ -283,7 +283,16 @@ fn recover(
         lsn: state.next_lsn - 1,
         tables: imbl::OrdMap::new(),
         names: imbl::OrdMap::new(),
+        schemas: imbl::OrdMap::new(),
+        comments: imbl::OrdMap::new(),
     };
+    for (key, text) in &loaded.comments {
+        version.comments.insert(*key, text.clone());
+    }
+    for (name, id) in &loaded.schemas {
+        version.schemas.insert(name.clone(), *id);
+        state.next_table_id = state.next_table_id.max(id + 1);
+    }
     let mut live_files = HashSet::new();
     for entry in &loaded.catalog {
         let shape = Arc::new(TableShape::new(entry.id, entry.def.clone())?);

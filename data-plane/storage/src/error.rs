@@ -13,6 +13,12 @@ pub enum Error {
     UnknownTable(String),
     #[error("table \"{0}\" already exists")]
     TableExists(String),
+    #[error("schema \"{0}\" does not exist")]
+    UnknownSchema(String),
+    #[error("schema \"{0}\" already exists")]
+    SchemaExists(String),
+    #[error("cannot drop schema {0} because other objects depend on it")]
+    SchemaNotEmpty(String),
     #[error("invalid table definition: {0}")]
     InvalidDefinition(String),
     #[error(
@@ -105,6 +111,9 @@ impl Error {
         match self {
             Error::UnknownTable(_) => "unknown_table",
             Error::TableExists(_) => "table_exists",
+            Error::UnknownSchema(_) => "unknown_schema",
+            Error::SchemaExists(_) => "schema_exists",
+            Error::SchemaNotEmpty(_) => "schema_not_empty",
             Error::InvalidDefinition(_) => "invalid_definition",
             Error::DuplicateKey { .. } => "duplicate_key",
             Error::NotNull { .. } => "not_null",

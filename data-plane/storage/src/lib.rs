@@ -56,5 +56,7 @@ pub use reader::{Snapshot, TableReader};
 pub use retrain::{Mode as RetrainMode, RetrainReport};
 pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
-pub use types::{ColumnDef, DataType, Key, KeyKind, ROWID_COLUMN, Row, TableDef, Value};
+pub use types::{
+    ColumnDef, DataType, Key, KeyKind, PUBLIC, ROWID_COLUMN, Row, TableDef, Value, schema_of,
+};
 pub use version::{KeyRange, ScanIter};

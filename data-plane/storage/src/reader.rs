@@ -36,6 +36,24 @@ impl Snapshot {
     pub fn table_names(&self) -> Vec<String> {
         self.version.names.keys().cloned().collect()
     }
+
+    /// COMMENT ON texts by (object id, sub-id).
+    pub fn comments(&self) -> Vec<((u64, u32), String)> {
+        self.version
+            .comments
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
+    /// Schemas besides `public`, with their ids.
+    pub fn schemas(&self) -> Vec<(String, u64)> {
+        self.version
+            .schemas
+            .iter()
+            .map(|(n, id)| (n.clone(), *id))
+            .collect()
+    }
 }
 
 /// Reads one table as of a snapshot (or a transaction's view with its own writes).

@@ -16,6 +16,10 @@ const CATALOG: TableDefinition<u64, &[u8]> = TableDefinition::new("catalog");
 const MANIFEST: TableDefinition<u64, &[u8]> = TableDefinition::new("manifest");
 const WAL: TableDefinition<u64, &[u8]> = TableDefinition::new("wal");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Schemas other than `public`: name to id.
+const SCHEMAS: TableDefinition<&str, u64> = TableDefinition::new("schemas");
+/// COMMENT ON: (object id, sub-id) to text.
+const COMMENTS: TableDefinition<(u64, u32), &str> = TableDefinition::new("comments");
 
 pub(crate) const META_NEXT_LSN: &str = "next_lsn";
 pub(crate) const META_NEXT_FILE: &str = "next_file_id";
@@ -92,6 +96,8 @@ pub(crate) struct Loaded {
     pub manifests: HashMap<u64, Manifest>,
     pub wal: Vec<(u64, WalRecord)>,
     pub meta: HashMap<String, u64>,
+    pub schemas: Vec<(String, u64)>,
+    pub comments: Vec<((u64, u32), String)>,
 }
 
 /// The writes of one store transaction.
@@ -100,6 +106,8 @@ pub(crate) struct StoreBatch {
     pub wal: Vec<(u64, Vec<u8>)>,
     pub manifests: Vec<(u64, Option<Manifest>)>,
     pub catalog: Vec<(u64, Option<CatalogEntry>)>,
+    pub schemas: Vec<(String, Option<u64>)>,
+    pub comments: Vec<((u64, u32), Option<String>)>,
     /// Remove WAL records with LSN <= this.
     pub truncate_wal_upto: Option<u64>,
     pub meta: Vec<(&'static str, u64)>,
@@ -176,11 +184,33 @@ impl Store {
             let (k, v) = item.map_err(|x| e(x.into()))?;
             meta.insert(k.value().to_string(), v.value());
         }
+        let mut schemas = Vec::new();
+        for item in tx
+            .open_table(SCHEMAS)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
+            let (k, v) = item.map_err(|x| e(x.into()))?;
+            schemas.push((k.value().to_string(), v.value()));
+        }
+        let mut comments = Vec::new();
+        for item in tx
+            .open_table(COMMENTS)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
+            let (k, v) = item.map_err(|x| e(x.into()))?;
+            comments.push((k.value(), v.value().to_string()));
+        }
         Ok(Loaded {
             catalog,
             manifests,
             wal,
             meta,
+            schemas,
+            comments,
         })
     }
 
@@ -214,6 +244,22 @@ impl Store {
                 match c {
                     Some(c) => cat.insert(*id, encode(c).as_slice()).map(drop),
                     None => cat.remove(*id).map(drop),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+            let mut schemas = tx.open_table(SCHEMAS).map_err(|x| e(x.into()))?;
+            for (name, id) in &b.schemas {
+                match id {
+                    Some(id) => schemas.insert(name.as_str(), *id).map(drop),
+                    None => schemas.remove(name.as_str()).map(drop),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+            let mut comments = tx.open_table(COMMENTS).map_err(|x| e(x.into()))?;
+            for (key, text) in &b.comments {
+                match text {
+                    Some(t) => comments.insert(*key, t.as_str()).map(drop),
+                    None => comments.remove(*key).map(drop),
                 }
                 .map_err(|x| e(x.into()))?;
             }

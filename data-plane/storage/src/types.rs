@@ -265,6 +265,14 @@ pub struct TableDef {
     pub primary_key: Option<usize>,
 }
 
+/// The schema every database has, whose tables have bare names.
+pub const PUBLIC: &str = "public";
+
+/// The schema of a table named `name`: `s` for `s.t`, `None` for a table of `public`.
+pub fn schema_of(name: &str) -> Option<&str> {
+    name.split_once('.').map(|(s, _)| s)
+}
+
 /// Name of the hidden key column of tables without a primary key.
 pub const ROWID_COLUMN: &str = "__omendb_rowid";
 

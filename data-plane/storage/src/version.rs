@@ -446,6 +446,27 @@ pub(crate) struct DbVersion {
     pub lsn: u64,
     pub tables: imbl::OrdMap<u64, Arc<TableVersion>>,
     pub names: imbl::OrdMap<String, u64>,
+    /// Schemas other than `public` (which always exists), by name: their ids. A table of schema `s` is
+    /// named `s.t` (see `types::schema_of`).
+    pub schemas: imbl::OrdMap<String, u64>,
+    /// COMMENT ON: by object id (a table's or a schema's) and sub-id (a column's number from 1; 0 for
+    /// the object itself).
+    pub comments: imbl::OrdMap<(u64, u32), String>,
+}
+
+impl DbVersion {
+    /// Forgets the comments of object `id` (it was dropped), noting each removal in `out`.
+    pub fn drop_comments(&mut self, id: u64, out: &mut Vec<((u64, u32), Option<String>)>) {
+        let keys: Vec<(u64, u32)> = self
+            .comments
+            .range((id, 0)..=(id, u32::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            self.comments.remove(&k);
+            out.push((k, None));
+        }
+    }
 }
 
 impl DbVersion {

@@ -202,3 +202,109 @@ fn a_row_changed_after_the_snapshot_is_judged_per_level() {
         Some(row(1, 4))
     );
 }
+
+#[test]
+fn schemas_are_transactional_durable_and_guard_their_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), opts()).unwrap();
+
+    // A table of a schema that does not exist is refused; a schema rolled back leaves nothing.
+    let mut t = db.begin();
+    assert!(matches!(
+        t.create_table(def("s.a")),
+        Err(Error::UnknownSchema(s)) if s == "s"
+    ));
+    t.create_schema("s").unwrap();
+    t.create_table(def("s.a")).unwrap();
+    assert_eq!(t.schemas().len(), 1);
+    assert!(db.snapshot().schemas().is_empty(), "seen before commit");
+    t.rollback();
+    assert!(db.snapshot().schemas().is_empty());
+
+    let mut t = db.begin();
+    t.create_schema("s").unwrap();
+    t.create_table(def("s.a")).unwrap();
+    t.insert("s.a", row(1, 1)).unwrap();
+    t.commit().unwrap();
+    let mut t = db.begin();
+    assert!(matches!(t.create_schema("s"), Err(Error::SchemaExists(_))));
+    assert!(matches!(
+        t.create_schema("public"),
+        Err(Error::SchemaExists(_))
+    ));
+    assert!(matches!(t.drop_schema("s"), Err(Error::SchemaNotEmpty(_))));
+    t.rollback();
+
+    // DROP SCHEMA racing a CREATE TABLE in it: whichever commits second fails, nothing half-done.
+    let mut dropper = db.begin();
+    dropper.drop_table("s.a").unwrap();
+    dropper.drop_schema("s").unwrap();
+    let mut creator = db.begin();
+    creator.create_table(def("s.b")).unwrap();
+    creator.commit().unwrap();
+    assert!(matches!(dropper.commit(), Err(Error::SchemaNotEmpty(_))));
+    assert_eq!(count(&db, "s.a"), 1);
+    drop(db);
+
+    let db = Database::open(dir.path(), opts()).unwrap();
+    let schemas = db.snapshot().schemas();
+    assert_eq!(
+        schemas.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["s"]
+    );
+    let mut names = db.table_names();
+    names.sort();
+    assert_eq!(names, ["s.a", "s.b"]);
+    // Ids are never reused: a schema's id is not a table's.
+    let sid = schemas[0].1;
+    assert!(db.table("s.a").unwrap().id() != sid && db.table("s.b").unwrap().id() != sid);
+    let mut t = db.begin();
+    t.drop_table("s.a").unwrap();
+    t.drop_table("s.b").unwrap();
+    t.drop_schema("s").unwrap();
+    t.commit().unwrap();
+    drop(db);
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert!(db.snapshot().schemas().is_empty());
+    assert!(db.table_names().is_empty());
+    // A commit that only makes a schema is durable too.
+    let mut t = db.begin();
+    t.create_schema("alone").unwrap();
+    t.commit().unwrap();
+    drop(db);
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.snapshot().schemas().len(), 1);
+}
+
+#[test]
+fn comments_commit_with_the_transaction_survive_reopen_and_go_with_their_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path(), opts()).unwrap();
+    db.create_table(def("a")).unwrap();
+    let id = db.table("a").unwrap().id();
+    let mut t = db.begin();
+    t.comment((id, 0), Some("table a".into())).unwrap();
+    t.comment((id, 2), Some("column v".into())).unwrap();
+    assert_eq!(t.comments().len(), 2);
+    assert!(db.snapshot().comments().is_empty(), "seen before commit");
+    t.commit().unwrap();
+    let mut t = db.begin();
+    t.comment((id, 2), None).unwrap();
+    t.rollback();
+    drop(db);
+
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert_eq!(
+        db.snapshot().comments(),
+        vec![((id, 0), "table a".to_string()), ((id, 2), "column v".to_string())]
+    );
+    // A comment on a table another transaction dropped first is refused at commit.
+    let mut commenter = db.begin();
+    commenter.comment((id, 1), Some("k".into())).unwrap();
+    db.drop_table("a").unwrap();
+    assert!(commenter.commit().is_err());
+    assert!(db.snapshot().comments().is_empty(), "dropped with the table");
+    drop(db);
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert!(db.snapshot().comments().is_empty());
+}

@@ -78,7 +78,7 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 tables
                     .iter()
                     .find(|t| oids::row_type(t.id) == o)
-                    .map(|t| quote_ident(&t.def.name))
+                    .map(|t| quote_ident(&t.relname))
             });
             Ok(ScalarValue::Utf8(Some(
                 name.unwrap_or_else(|| "???".into()),
@@ -163,13 +163,25 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         TEXT,
         Arc::new(|_| Ok(ScalarValue::Null)),
     );
-    for name in [
+    let s = src.clone();
+    add(
         "pg_table_is_visible",
+        exact(&[&[OID]], Volatility::Stable),
+        BOOL,
+        Arc::new(move |a| {
+            Ok(ScalarValue::Boolean(match int_arg(&a[0]) {
+                Some(o) => Some(super::names::visible(&s, o)?),
+                None => None,
+            }))
+        }),
+    );
+    for name in [
         "pg_type_is_visible",
         "pg_function_is_visible",
         "pg_collation_is_visible",
     ] {
-        // Every object lives in pg_catalog or public, both always on the search path.
+        // Types, functions and collations live in pg_catalog, always on the search path (a table's row type
+        // is taken as visible wherever its table is).
         add(
             name,
             exact(&[&[OID]], Volatility::Stable),
@@ -198,15 +210,55 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             }),
         );
     }
-    for name in ["obj_description", "col_description", "shobj_description"] {
-        // COMMENT ON is not supported yet: no object has a description.
-        add(
-            name,
-            Signature::variadic_any(Volatility::Stable),
-            TEXT,
-            Arc::new(|_| Ok(ScalarValue::Null)),
-        );
-    }
+    // obj_description(oid [, catalog]) and col_description(table oid, attnum): COMMENT ON's texts.
+    let s = src.clone();
+    add(
+        "obj_description",
+        exact(&[&[OID], &[OID, TEXT]], Volatility::Stable),
+        TEXT,
+        Arc::new(move |a| {
+            let Some(o) = int_arg(&a[0]) else {
+                return Ok(ScalarValue::Utf8(None));
+            };
+            let class = match a.get(1).map(str_arg) {
+                None => None,
+                Some(Some(c)) => match c.trim_start_matches("pg_catalog.") {
+                    "pg_class" => Some(oids::PG_CLASS_CLASS),
+                    "pg_namespace" => Some(oids::PG_NAMESPACE_CLASS),
+                    _ => return Ok(ScalarValue::Utf8(None)),
+                },
+                Some(None) => return Ok(ScalarValue::Utf8(None)),
+            };
+            Ok(ScalarValue::Utf8(s.descriptions().into_iter().find_map(
+                |(obj, c, sub, d)| {
+                    (obj == o && sub == 0 && class.is_none_or(|k| k == c)).then_some(d)
+                },
+            )))
+        }),
+    );
+    let s = src.clone();
+    add(
+        "col_description",
+        exact(&[&[OID, OID]], Volatility::Stable),
+        TEXT,
+        Arc::new(move |a| {
+            let (Some(o), Some(n)) = (int_arg(&a[0]), int_arg(&a[1])) else {
+                return Ok(ScalarValue::Utf8(None));
+            };
+            Ok(ScalarValue::Utf8(s.descriptions().into_iter().find_map(
+                |(obj, c, sub, d)| {
+                    (obj == o && c == oids::PG_CLASS_CLASS && i64::from(sub) == n).then_some(d)
+                },
+            )))
+        }),
+    );
+    // Shared objects (databases, roles) take no comments here.
+    add(
+        "shobj_description",
+        exact(&[&[OID, TEXT]], Volatility::Stable),
+        TEXT,
+        Arc::new(|_| Ok(ScalarValue::Utf8(None))),
+    );
     add(
         "pg_encoding_to_char",
         exact(&[&[OID]], Volatility::Stable),
@@ -339,7 +391,10 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         "omendb_regnamespace",
         exact(&[&[TEXT], &[OID]], Volatility::Stable),
         OID,
-        reg_cast(|n| Ok(oids::namespace(n)), "3F000", "schema"),
+        {
+            let s = src.clone();
+            reg_cast(move |n| Ok(s.namespace(n)), "3F000", "schema")
+        },
     );
     add(
         "quote_ident",
@@ -348,7 +403,7 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         Arc::new(|a| Ok(ScalarValue::Utf8(str_arg(&a[0]).map(|s| quote_ident(&s))))),
     );
     let list = DataType::List(Arc::new(Field::new_list_field(TEXT, true)));
-    let s = src.settings.clone();
+    let s = src.clone();
     add(
         "current_schemas",
         exact(&[&[BOOL]], Volatility::Stable),
@@ -362,11 +417,10 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 names.push(ScalarValue::Utf8(Some("pg_catalog".into())));
             }
             names.extend(
-                s.search_path()
-                    .into_iter()
-                    .filter(|n| n == "public" || n == "pg_catalog")
-                    .filter(|n| !(implicit && n == "pg_catalog"))
-                    .map(|n| ScalarValue::Utf8(Some(n))),
+                s.names()
+                    .path()
+                    .iter()
+                    .map(|n| ScalarValue::Utf8(Some(n.clone()))),
             );
             Ok(ScalarValue::List(ScalarValue::new_list_nullable(
                 &names, &TEXT,

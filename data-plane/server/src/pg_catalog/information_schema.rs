@@ -9,7 +9,6 @@ use datafusion::scalar::ScalarValue;
 use omendb_storage::DataType as Col;
 
 use super::build::*;
-use super::oids;
 use super::{Source, Table};
 
 pub const NAMES: &[&str] = &[
@@ -29,7 +28,7 @@ pub const NAMES: &[&str] = &[
 pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
     let db = src.engine.config.database.clone();
     Ok(Some(match name {
-        "schemata" => schemata(&db, &src.user())?,
+        "schemata" => schemata(&db, &src.user(), &src.schemas())?,
         "tables" => tables(&db, &src.tables()?)?,
         "columns" => columns(&db, &src.tables()?)?,
         "table_constraints" => table_constraints(&db, &src.tables()?)?,
@@ -129,27 +128,30 @@ fn yes(b: bool) -> ScalarValue {
     text(if b { "YES" } else { "NO" })
 }
 
-fn schemata(db: &str, user: &str) -> Result<RecordBatch> {
-    let rows = [
+fn schemata(db: &str, user: &str, schemas: &[(String, i64)]) -> Result<RecordBatch> {
+    let builtin = [
         ("pg_toast", "omendb"),
         ("pg_catalog", "omendb"),
         ("public", "pg_database_owner"),
         ("information_schema", "omendb"),
     ]
-    .into_iter()
-    .map(|(s, owner)| {
-        let _ = user;
-        vec![
-            text(db),
-            text(s),
-            text(owner),
-            null(),
-            null(),
-            null(),
-            null(),
-        ]
-    })
-    .collect();
+    .map(|(s, owner)| (s.to_string(), owner.to_string()));
+    let own = schemas.iter().map(|(s, _)| (s.clone(), user.to_string()));
+    let rows = builtin
+        .into_iter()
+        .chain(own)
+        .map(|(s, owner)| {
+            vec![
+                text(db),
+                text(s),
+                text(owner),
+                null(),
+                null(),
+                null(),
+                null(),
+            ]
+        })
+        .collect();
     batch(
         &[
             ("catalog_name", TEXT),
@@ -167,7 +169,7 @@ fn schemata(db: &str, user: &str) -> Result<RecordBatch> {
 fn tables(db: &str, tables: &[Table]) -> Result<RecordBatch> {
     let mut rows: Vec<Vec<ScalarValue>> = tables
         .iter()
-        .map(|t| table_row(db, "public", &t.def.name, "BASE TABLE"))
+        .map(|t| table_row(db, &t.schema, &t.relname, "BASE TABLE"))
         .collect();
     for (name, _, kind) in super::system_relations() {
         let kind = if kind == 'v' { "VIEW" } else { "BASE TABLE" };
@@ -206,7 +208,7 @@ fn table_row(db: &str, schema: &str, name: &str, kind: &str) -> Vec<ScalarValue>
         null(),
         null(),
         null(),
-        yes(kind == "BASE TABLE" && schema == "public"),
+        yes(kind == "BASE TABLE"),
         yes(false),
         null(),
     ]
@@ -316,8 +318,8 @@ fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
             let octets = (c.data_type == Col::Text).then_some(1_073_741_824);
             rows.push(vec![
                 text(db),
-                text("public"),
-                text(t.def.name.clone()),
+                text(t.schema.clone()),
+                text(t.relname.clone()),
                 text(c.name.clone()),
                 int4(i as i32 + 1),
                 opt_text(
@@ -376,11 +378,11 @@ fn table_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
         let row = |name: String, kind: &str| {
             vec![
                 text(db),
-                text("public"),
+                text(t.schema.clone()),
                 text(name),
                 text(db),
-                text("public"),
-                text(t.def.name.clone()),
+                text(t.schema.clone()),
+                text(t.relname.clone()),
                 text(kind),
                 yes(false),
                 yes(false),
@@ -398,7 +400,7 @@ fn table_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
         for (i, c) in t.def.columns.iter().enumerate() {
             if t.def.primary_key == Some(i) || !c.nullable {
                 rows.push(row(
-                    format!("{}_{}_{}_not_null", oids::PUBLIC, t.oid, i + 1),
+                    format!("{}_{}_{}_not_null", t.nsp, t.oid, i + 1),
                     "CHECK",
                 ));
             }
@@ -429,11 +431,11 @@ fn key_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
             let pk = t.def.primary_key?;
             Some(vec![
                 text(db),
-                text("public"),
+                text(t.schema.clone()),
                 text(t.pk_name()),
                 text(db),
-                text("public"),
-                text(t.def.name.clone()),
+                text(t.schema.clone()),
+                text(t.relname.clone()),
                 text(t.def.columns[pk].name.clone()),
                 int4(1),
                 null(),
@@ -463,11 +465,11 @@ fn constraint_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
             let pk = t.def.primary_key?;
             Some(vec![
                 text(db),
-                text("public"),
-                text(t.def.name.clone()),
+                text(t.schema.clone()),
+                text(t.relname.clone()),
                 text(t.def.columns[pk].name.clone()),
                 text(db),
-                text("public"),
+                text(t.schema.clone()),
                 text(t.pk_name()),
             ])
         })

@@ -24,19 +24,51 @@ pub fn regclass(src: &Source, name: &str) -> Result<Option<i64>> {
     {
         return Ok(Some(o));
     }
-    if schema.is_some_and(|s| s != "public") {
-        return Ok(None);
+    let tables = src.tables()?;
+    let in_schema = |s: &str| {
+        tables.iter().find_map(|t| {
+            if t.schema != s {
+                None
+            } else if t.relname == rel {
+                Some(t.oid)
+            } else if t.def.primary_key.is_some() && t.pk_name() == rel {
+                Some(oids::pk_index(t.id))
+            } else {
+                None
+            }
+        })
+    };
+    Ok(match schema {
+        Some(s) => in_schema(s),
+        None => src.names().path().iter().find_map(|s| in_schema(s)),
+    })
+}
+
+/// Whether the relation with OID `o` is found by its bare name (`pg_table_is_visible`): its schema is on the
+/// search path and no schema before it has a relation of that name.
+pub fn visible(src: &Source, o: i64) -> Result<bool> {
+    if super::system_relations().any(|(_, r, _)| r == o) {
+        return Ok(true);
     }
     let tables = src.tables()?;
-    Ok(tables.iter().find_map(|t| {
-        if t.def.name == rel {
-            Some(t.oid)
-        } else if t.def.primary_key.is_some() && t.pk_name() == rel {
-            Some(oids::pk_index(t.id))
+    let Some((t, rel)) = tables.iter().find_map(|t| {
+        if t.oid == o {
+            Some((t, t.relname.clone()))
+        } else if oids::pk_index(t.id) == o {
+            Some((t, t.pk_name()))
         } else {
             None
         }
-    }))
+    }) else {
+        // Not a relation of ours (a type, a function, a built-in): on the path.
+        return Ok(true);
+    };
+    let first = src.names().path().iter().find_map(|s| {
+        tables
+            .iter()
+            .find(|x| x.schema == *s && (x.relname == rel || x.pk_name() == rel))
+    });
+    Ok(first.is_some_and(|x| x.id == t.id))
 }
 
 /// The name `::regclass` prints for OID `o`: qualified only when not on the search path.
@@ -45,14 +77,21 @@ pub(super) fn relation_name(src: &Source, o: i64) -> Result<Option<String>> {
         return Ok(Some(n.to_string()));
     }
     let tables = src.tables()?;
-    Ok(tables.iter().find_map(|t| {
+    let Some((t, name)) = tables.iter().find_map(|t| {
         if t.oid == o {
-            Some(quote_ident(&t.def.name))
+            Some((t, quote_ident(&t.relname)))
         } else if oids::pk_index(t.id) == o {
-            Some(quote_ident(&t.pk_name()))
+            Some((t, quote_ident(&t.pk_name())))
         } else {
             None
         }
+    }) else {
+        return Ok(None);
+    };
+    Ok(Some(if visible(src, o)? {
+        name
+    } else {
+        format!("{}.{name}", quote_ident(&t.schema))
     }))
 }
 
@@ -193,9 +232,10 @@ const RESERVED: &[&str] = &[
 pub fn index_def(t: &Table) -> String {
     let pk = t.def.primary_key.expect("a primary key");
     format!(
-        "CREATE UNIQUE INDEX {} ON public.{} USING learned ({})",
+        "CREATE UNIQUE INDEX {} ON {}.{} USING learned ({})",
         quote_ident(&t.pk_name()),
-        quote_ident(&t.def.name),
+        quote_ident(&t.schema),
+        quote_ident(&t.relname),
         quote_ident(&t.def.columns[pk].name)
     )
 }

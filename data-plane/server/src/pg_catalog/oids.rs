@@ -22,6 +22,9 @@ pub const HEAP_AM: i64 = 2;
 pub const LEARNED_AM: i64 = 9900;
 pub const DEFAULT_TABLESPACE: i64 = 1663;
 pub const DEFAULT_COLLATION: i64 = 100;
+/// The OIDs of pg_class and pg_namespace themselves (pg_description's `classoid`).
+pub const PG_CLASS_CLASS: i64 = 1259;
+pub const PG_NAMESPACE_CLASS: i64 = 2615;
 
 /// Every user table takes eight OIDs from here: the table, its primary-key index, its row type, the row
 /// type's array type, the primary-key constraint, and three spare.

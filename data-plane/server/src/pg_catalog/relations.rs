@@ -68,7 +68,19 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
 
 fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
     Ok(Some(match name {
-        "pg_namespace" => server::pg_namespace()?,
+        "pg_namespace" => server::pg_namespace(src)?,
+        "pg_description" => batch(
+            &[
+                ("objoid", OID),
+                ("classoid", OID),
+                ("objsubid", INT4),
+                ("description", TEXT),
+            ],
+            src.descriptions()
+                .into_iter()
+                .map(|(o, c, s, d)| vec![oid(o), oid(c), int4(s), text(d)])
+                .collect(),
+        )?,
         "pg_class" => tables::pg_class(&src.tables()?, &src.user())?,
         "pg_attribute" => tables::pg_attribute(&src.tables()?)?,
         "pg_type" => tables::pg_type(&src.tables()?)?,

@@ -9,7 +9,7 @@ use super::Source;
 use super::build::*;
 use super::oids;
 
-pub(super) fn pg_namespace() -> Result<RecordBatch> {
+pub(super) fn pg_namespace(src: &Source) -> Result<RecordBatch> {
     batch(
         &[
             ("oid", OID),
@@ -29,6 +29,11 @@ pub(super) fn pg_namespace() -> Result<RecordBatch> {
         ]
         .into_iter()
         .map(|(o, n, owner)| vec![oid(o), text(n), oid(owner), null()])
+        .chain(
+            src.schemas()
+                .into_iter()
+                .map(|(n, o)| vec![oid(o), text(n), oid(oids::TENANT_ROLE), null()]),
+        )
         .collect(),
     )
 }

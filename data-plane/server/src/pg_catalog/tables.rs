@@ -106,8 +106,8 @@ pub(super) fn pg_class(tables: &[Table], _user: &str) -> Result<RecordBatch> {
         let natts = t.def.columns.len() as i16;
         rows.push(class_row(
             t.oid,
-            &t.def.name,
-            oids::PUBLIC,
+            &t.relname,
+            t.nsp,
             oids::row_type(t.id),
             oids::TENANT_ROLE,
             oids::HEAP_AM,
@@ -120,7 +120,7 @@ pub(super) fn pg_class(tables: &[Table], _user: &str) -> Result<RecordBatch> {
             rows.push(class_row(
                 oids::pk_index(t.id),
                 &t.pk_name(),
-                oids::PUBLIC,
+                t.nsp,
                 0,
                 oids::TENANT_ROLE,
                 oids::LEARNED_AM,
@@ -291,7 +291,7 @@ pub(super) fn pg_type(tables: &[Table]) -> Result<RecordBatch> {
         for (o, name, kind, category, elem, array, relid) in [
             (
                 oids::row_type(t.id),
-                t.def.name.clone(),
+                t.relname.clone(),
                 "c",
                 "C",
                 0,
@@ -300,7 +300,7 @@ pub(super) fn pg_type(tables: &[Table]) -> Result<RecordBatch> {
             ),
             (
                 oids::row_array_type(t.id),
-                format!("_{}", t.def.name),
+                format!("_{}", t.relname),
                 "b",
                 "A",
                 oids::row_type(t.id),
@@ -311,7 +311,7 @@ pub(super) fn pg_type(tables: &[Table]) -> Result<RecordBatch> {
             rows.push(vec![
                 oid(o),
                 text(name),
-                oid(oids::PUBLIC),
+                oid(t.nsp),
                 oid(oids::TENANT_ROLE),
                 int2(-1),
                 bool(false),
@@ -462,7 +462,7 @@ pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
             Some(vec![
                 oid(oids::pk_constraint(t.id)),
                 text(t.pk_name()),
-                oid(oids::PUBLIC),
+                oid(t.nsp),
                 text("p"),
                 bool(false),
                 bool(false),
@@ -533,8 +533,8 @@ pub(super) fn pg_tables(tables: &[Table], user: &str) -> Result<RecordBatch> {
             .iter()
             .map(|t| {
                 vec![
-                    text("public"),
-                    text(t.def.name.clone()),
+                    text(t.schema.clone()),
+                    text(t.relname.clone()),
                     text(user),
                     null(),
                     bool(t.def.primary_key.is_some()),
@@ -561,8 +561,8 @@ pub(super) fn pg_indexes(tables: &[Table]) -> Result<RecordBatch> {
             .filter(|t| t.def.primary_key.is_some())
             .map(|t| {
                 vec![
-                    text("public"),
-                    text(t.def.name.clone()),
+                    text(t.schema.clone()),
+                    text(t.relname.clone()),
                     text(t.pk_name()),
                     null(),
                     text(super::names::index_def(t)),
@@ -612,7 +612,7 @@ pub(super) fn pg_stat_user_tables(tables: &[Table]) -> Result<RecordBatch> {
     let rows = tables
         .iter()
         .map(|t| {
-            let mut r = vec![oid(t.oid), text("public"), text(t.def.name.clone())];
+            let mut r = vec![oid(t.oid), text(t.schema.clone()), text(t.relname.clone())];
             r.extend(counters.iter().map(|c| {
                 ScalarValue::Int64(Some(if *c == "n_live_tup" { t.rows as i64 } else { 0 }))
             }));
@@ -643,8 +643,8 @@ pub(super) fn pg_stat_user_indexes(tables: &[Table]) -> Result<RecordBatch> {
                 vec![
                     oid(t.oid),
                     oid(oids::pk_index(t.id)),
-                    text("public"),
-                    text(t.def.name.clone()),
+                    text(t.schema.clone()),
+                    text(t.relname.clone()),
                     text(t.pk_name()),
                     ScalarValue::Int64(Some(0)),
                     ScalarValue::Int64(Some(0)),

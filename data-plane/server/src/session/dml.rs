@@ -25,7 +25,8 @@ impl Session {
         let LogicalPlan::Dml(dml) = plan else {
             return Err(Error::sql(code::INTERNAL, "expected a DML plan"));
         };
-        let table = dml.table_name.table().to_string();
+        let table = crate::catalog::storage_name_of(&dml.target)
+            .unwrap_or_else(|| dml.table_name.table().to_string());
         let input = Arc::unwrap_or_clone(dml.input);
         let (tag, label, n) = match dml.op {
             WriteOp::Insert(datafusion::logical_expr::dml::InsertOp::Append) => {
@@ -114,9 +115,11 @@ impl Session {
         self.check_writable("COPY FROM")?;
         let db = self.engine.db.clone();
         let view = self.view.clone();
+        let names = self.names();
         let mut copy = CopyIn::plan(stmt, |name| {
-            Ok(resolve(&db, &mut view.lock(), name)?
-                .ok_or_else(|| omendb_storage::Error::UnknownTable(name.to_string()))?)
+            let name = names.lookup(name)?;
+            Ok(resolve(&db, &mut view.lock(), &name)?
+                .ok_or(omendb_storage::Error::UnknownTable(name))?)
         })?;
         copy.zone = self.zone();
         Ok(Output::CopyIn(Box::new(copy)))

@@ -258,11 +258,11 @@ impl Session {
                 }
                 continue;
             };
-            let table = crate::ddl::table_name(name)?;
+            let table = self.names().lookup(name)?;
             let visible = alias
                 .as_ref()
                 .map(|a| crate::ddl::ident(&a.name))
-                .unwrap_or_else(|| table.clone());
+                .unwrap_or_else(|| crate::search_path::split(&table).1.to_string());
             if of_name.as_ref().is_some_and(|o| *o != visible) {
                 continue;
             }
@@ -307,10 +307,10 @@ impl Session {
                     ));
                 }
             };
-            let qualifier = alias
-                .as_ref()
-                .map(|a| a.name.clone())
-                .unwrap_or_else(|| ast::Ident::new(table.clone()));
+            // The relation as the query names it (DataFusion qualifies its columns so).
+            let qualifier = alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| {
+                ast::Ident::new(crate::search_path::split(&table).1.to_string())
+            });
             select.projection.push(ast::SelectItem::ExprWithAlias {
                 expr: ast::Expr::CompoundIdentifier(vec![
                     qualifier,

@@ -9,7 +9,6 @@ use datafusion::sql::sqlparser::ast::{self, Statement};
 
 use super::{Kind, Prepared, PreparedStatement, Session, parse, rename, show_name};
 use crate::catalog::resolve;
-use crate::ddl;
 use crate::error::{Error, Result, code};
 
 impl Session {
@@ -73,7 +72,7 @@ impl Session {
         {
             return None;
         }
-        let table = crate::fast::target(stmt)?;
+        let table = crate::fast::target(stmt, &self.names())?;
         let reader = resolve(&self.engine.db, &mut self.view.lock(), &table)
             .ok()
             .flatten()?;
@@ -126,13 +125,15 @@ impl Session {
     ) -> Result<Prepared> {
         let target = match &stmt {
             Statement::Update(u) => match &u.table.relation {
-                ast::TableFactor::Table { name, .. } => Some(ddl::table_name(name)?),
+                ast::TableFactor::Table { name, .. } => Some(self.names().lookup(name)?),
                 _ => None,
             },
             Statement::Delete(d) => match &d.from {
                 ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => {
                     match t.first().map(|t| &t.relation) {
-                        Some(ast::TableFactor::Table { name, .. }) => Some(ddl::table_name(name)?),
+                        Some(ast::TableFactor::Table { name, .. }) => {
+                            Some(self.names().lookup(name)?)
+                        }
                         _ => None,
                     }
                 }
@@ -156,15 +157,18 @@ impl Session {
             {
                 let db = self.engine.db.clone();
                 let view = self.view.clone();
+                let names = self.names();
                 let login = crate::rewrite::Login {
                     user: &self.user,
                     database: &self.engine.config.database,
+                    schema: names.current(),
                 };
                 crate::rewrite::rewrite(&mut planned, &login, |name| {
-                    resolve(&db, &mut view.lock(), name)
+                    let storage = names.lookup(name)?;
+                    Ok(resolve(&db, &mut view.lock(), &storage)
                         .ok()
                         .flatten()
-                        .map(|r| r.def().clone())
+                        .map(|r| r.def().clone()))
                 })?;
             }
             let types = crate::rewrite::parameter_types(&planned, declared);

@@ -37,7 +37,7 @@ impl Session {
             omendb_storage::WaitPolicy::Wait
         };
         for target in &lock.tables {
-            let name = ddl::table_name(&target.name)?;
+            let name = self.names().lookup(&target.name)?;
             loop {
                 let r = {
                     let mut v = self.view.lock();
@@ -66,6 +66,12 @@ impl Session {
         }
         let command = match stmt {
             Statement::CreateTable(_) => "CREATE TABLE",
+            Statement::CreateSchema { .. } => "CREATE SCHEMA",
+            Statement::Comment { .. } => "COMMENT",
+            Statement::Drop {
+                object_type: ast::ObjectType::Schema,
+                ..
+            } => "DROP SCHEMA",
             Statement::Drop { .. } => "DROP TABLE",
             Statement::Truncate(_) => "TRUNCATE TABLE",
             other => {
@@ -79,7 +85,10 @@ impl Session {
             }
         };
         if let Statement::Drop { object_type, .. } = stmt
-            && *object_type != ast::ObjectType::Table
+            && !matches!(
+                object_type,
+                ast::ObjectType::Table | ast::ObjectType::Schema
+            )
         {
             return Err(Error::sql(
                 code::FEATURE_NOT_SUPPORTED,
@@ -120,32 +129,66 @@ impl Session {
     async fn ddl_in_txn(&mut self, stmt: &Statement) -> Result<()> {
         match stmt {
             Statement::CreateTable(ct) => {
-                let def = ddl::table_def(ct)?;
+                let def = ddl::table_def(ct, self.names().create(&ct.name)?)?;
                 match self.with_locks(|t| t.create_table(def.clone())).await {
                     Err(Error::Storage(omendb_storage::Error::TableExists(name)))
                         if ct.if_not_exists =>
                     {
+                        let relname = crate::search_path::split(&name).1;
                         self.notice(
                             "42P07",
-                            format!("relation \"{name}\" already exists, skipping"),
+                            format!("relation \"{relname}\" already exists, skipping"),
                         );
                         Ok(())
                     }
                     r => r,
                 }
             }
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => self.create_schema(schema_name, *if_not_exists).await,
+            Statement::Comment {
+                object_type,
+                object_name,
+                comment,
+                ..
+            } => {
+                self.comment_on(object_type, object_name, comment.as_deref())
+                    .await
+            }
+            Statement::Drop {
+                object_type: ast::ObjectType::Schema,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => {
+                for n in names {
+                    self.drop_schema(n, *if_exists, *cascade).await?;
+                }
+                Ok(())
+            }
             Statement::Drop {
                 if_exists, names, ..
             } => {
                 for n in names {
-                    let name = ddl::table_name(n)?;
+                    let name = match self.names().lookup(n) {
+                        Err(e) if *if_exists && e.sqlstate() == "3F000" => {
+                            self.notice("00000", format!("{}, skipping", e.message()));
+                            continue;
+                        }
+                        r => r?,
+                    };
                     match self.with_locks(|t| t.drop_table(&name)).await {
                         Err(Error::Storage(omendb_storage::Error::UnknownTable(_)))
                             if *if_exists =>
                         {
+                            let relname = crate::search_path::split(&name).1;
                             self.notice(
                                 "00000",
-                                format!("table \"{name}\" does not exist, skipping"),
+                                format!("table \"{relname}\" does not exist, skipping"),
                             );
                         }
                         r => r?,
@@ -155,7 +198,7 @@ impl Session {
             }
             Statement::Truncate(t) => {
                 for target in &t.table_names {
-                    let name = ddl::table_name(&target.name)?;
+                    let name = self.names().lookup(&target.name)?;
                     self.with_locks(|t| t.truncate_table(&name)).await?;
                 }
                 Ok(())
@@ -164,10 +207,182 @@ impl Session {
         }
     }
 
+    /// COMMENT ON TABLE | COLUMN | SCHEMA name IS 'text' | NULL ('' removes it too, as in PostgreSQL).
+    async fn comment_on(
+        &mut self,
+        kind: &ast::CommentObject,
+        name: &ast::ObjectName,
+        text: Option<&str>,
+    ) -> Result<()> {
+        let text = text.filter(|t| !t.is_empty()).map(str::to_string);
+        let table = |s: &Self, name: &ast::ObjectName| -> Result<omendb_storage::TableReader> {
+            let storage = s.names().lookup(name)?;
+            crate::catalog::resolve(&s.engine.db, &mut s.view.lock(), &storage)?
+                .ok_or_else(|| omendb_storage::Error::UnknownTable(storage).into())
+        };
+        let key = match kind {
+            ast::CommentObject::Table => (table(self, name)?.id(), 0),
+            ast::CommentObject::Column => {
+                let mut parts = name.0.clone();
+                let column = match parts.pop() {
+                    Some(ast::ObjectNamePart::Identifier(i)) if !parts.is_empty() => ddl::ident(&i),
+                    _ => {
+                        return Err(Error::sql(
+                            code::SYNTAX_ERROR,
+                            "column name must be qualified",
+                        ));
+                    }
+                };
+                let reader = table(self, &ast::ObjectName(parts))?;
+                let def = reader.def();
+                let at = def
+                    .columns
+                    .iter()
+                    .position(|c| c.name == column)
+                    .ok_or_else(|| {
+                        Error::sql(
+                            code::UNDEFINED_COLUMN,
+                            format!(
+                                "column \"{column}\" of relation \"{}\" does not exist",
+                                crate::search_path::split(&def.name).1
+                            ),
+                        )
+                    })?;
+                (reader.id(), at as u32 + 1)
+            }
+            ast::CommentObject::Schema => {
+                let schema = schema_ident(name)?;
+                if schema == omendb_storage::PUBLIC {
+                    return Err(Error::unsupported("COMMENT ON SCHEMA public"));
+                }
+                let id = crate::search_path::schemas(&self.engine.db, &self.view.lock())
+                    .into_iter()
+                    .find(|(n, _)| *n == schema)
+                    .map(|(_, id)| id)
+                    .ok_or(omendb_storage::Error::UnknownSchema(schema))?;
+                (id, 0)
+            }
+            other => return Err(Error::unsupported(format!("COMMENT ON {other}"))),
+        };
+        self.with_locks(|t| t.comment(key, text.clone())).await
+    }
+
+    /// CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] | AUTHORIZATION role.
+    async fn create_schema(&mut self, name: &ast::SchemaName, if_not_exists: bool) -> Result<()> {
+        let (name, owner) = match name {
+            ast::SchemaName::Simple(n) => (schema_ident(n)?, None),
+            ast::SchemaName::UnnamedAuthorization(role) => (ddl::ident(role), Some(role)),
+            ast::SchemaName::NamedAuthorization(n, role) => (schema_ident(n)?, Some(role)),
+        };
+        if let Some(role) = owner {
+            let role = ddl::ident(role);
+            let me = ["current_user", "session_user", "current_role"].contains(&role.as_str())
+                || role == self.user;
+            if !me {
+                return Err(Error::sql(
+                    code::UNDEFINED_OBJECT,
+                    format!("role \"{role}\" does not exist"),
+                ));
+            }
+        }
+        if name.starts_with("pg_") {
+            return Err(Error::sql(
+                "42939",
+                format!("unacceptable schema name \"{name}\""),
+            ));
+        }
+        if name.contains('.') {
+            return Err(crate::search_path::dotted(&name));
+        }
+        match self.with_locks(|t| t.create_schema(&name)).await {
+            Err(Error::Storage(omendb_storage::Error::SchemaExists(_))) if if_not_exists => {
+                self.notice(
+                    "42P06",
+                    format!("schema \"{name}\" already exists, skipping"),
+                );
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    /// DROP SCHEMA [IF EXISTS] name [CASCADE | RESTRICT]: CASCADE drops its tables first, in the same
+    /// transaction.
+    async fn drop_schema(
+        &mut self,
+        name: &ast::ObjectName,
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<()> {
+        let name = schema_ident(name)?;
+        if name == omendb_storage::PUBLIC {
+            return Err(Error::unsupported("DROP SCHEMA public"));
+        }
+        let exists = {
+            let v = self.view.lock();
+            crate::search_path::schemas(&self.engine.db, &v)
+                .iter()
+                .any(|(n, _)| *n == name)
+        };
+        if !exists {
+            if if_exists {
+                self.notice(
+                    "00000",
+                    format!("schema \"{name}\" does not exist, skipping"),
+                );
+                return Ok(());
+            }
+            return Err(omendb_storage::Error::UnknownSchema(name).into());
+        }
+        let tables: Vec<String> = {
+            let v = self.view.lock();
+            let all = match (&v.txn, &v.snapshot) {
+                (Some(t), _) => t.table_names(),
+                (None, Some(s)) => s.table_names(),
+                (None, None) => self.engine.db.table_names(),
+            };
+            all.into_iter()
+                .filter(|t| omendb_storage::schema_of(t) == Some(name.as_str()))
+                .collect()
+        };
+        if !tables.is_empty() && !cascade {
+            return Err(Error::sql(
+                "2BP01",
+                format!(
+                    "cannot drop schema {name} because other objects depend on it ({}); use DROP ... CASCADE to drop the dependent objects too",
+                    tables
+                        .iter()
+                        .map(|t| format!("table {t} depends on schema {name}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        for t in &tables {
+            self.with_locks(|txn| txn.drop_table(t)).await?;
+        }
+        match tables.as_slice() {
+            [] => {}
+            [one] => self.notice("00000", format!("drop cascades to table {one}")),
+            many => self.notice(
+                "00000",
+                format!(
+                    "drop cascades to {} other objects: {}",
+                    many.len(),
+                    many.iter()
+                        .map(|t| format!("table {t}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        }
+        self.with_locks(|t| t.drop_schema(&name)).await
+    }
+
     /// CREATE TABLE ... AS: the query runs on the transaction's view, the table and its rows are written in
     /// the transaction (the caller opened one if needed).
     async fn create_as(&mut self, ct: &ast::CreateTable) -> Result<Output> {
-        let name = ddl::table_name(&ct.name)?;
+        let name = self.names().create(&ct.name)?;
         let query = ct.query.clone().expect("checked by the caller");
         let (schema, batches) = match self.plan(Statement::Query(query), None).await {
             Ok(plan) => self.collect(plan).await?,
@@ -215,5 +430,16 @@ impl Session {
             self.with_locks(|t| t.insert_batch(&name, &b)).await?;
         }
         Ok(Output::Command(Tag::new("SELECT").with_rows(n)))
+    }
+}
+
+/// A schema's name: one identifier.
+fn schema_ident(name: &ast::ObjectName) -> Result<String> {
+    match name.0.as_slice() {
+        [ast::ObjectNamePart::Identifier(i)] => Ok(ddl::ident(i)),
+        _ => Err(Error::sql(
+            code::SYNTAX_ERROR,
+            format!("improper qualified name (too many dotted names): {name}"),
+        )),
     }
 }

@@ -9,13 +9,18 @@ use super::WriteTxn;
 use crate::commit::Ddl;
 use crate::error::{Error, Result};
 use crate::locks::LockMode;
-use crate::types::{TableDef, TableShape};
+use crate::types::{PUBLIC, TableDef, TableShape, schema_of};
 use crate::version::{DbVersion, TableVersion};
 
 impl WriteTxn {
     /// `CREATE TABLE`: a new empty table, visible to this transaction now.
     pub fn create_table(&mut self, def: TableDef) -> Result<()> {
         self.writable()?;
+        if let Some(schema) = schema_of(&def.name)
+            && !self.snapshot.schemas.contains_key(schema)
+        {
+            return Err(Error::UnknownSchema(schema.to_string()));
+        }
         let taken = self.snapshot.names.contains_key(&def.name)
             || (self.inner.current.load().names.contains_key(&def.name)
                 && !self.dropped_here(&def.name));
@@ -38,7 +43,7 @@ impl WriteTxn {
         self.writes.tables.remove(&id);
         if self.created_here(id) {
             // Never committed: forgetting it is dropping it.
-            self.writes.ddl.retain(|d| d.table() != id);
+            self.writes.ddl.retain(|d| d.table() != Some(id));
         } else {
             self.writes.ddl.push(Ddl::Drop {
                 id,
@@ -67,6 +72,89 @@ impl WriteTxn {
         Ok(())
     }
 
+    /// `CREATE SCHEMA`: visible to this transaction now, to others at commit.
+    pub fn create_schema(&mut self, name: &str) -> Result<()> {
+        self.writable()?;
+        let taken = name == PUBLIC
+            || self.snapshot.schemas.contains_key(name)
+            || (self.inner.current.load().schemas.contains_key(name)
+                && !self.schema_dropped_here(name));
+        if taken {
+            return Err(Error::SchemaExists(name.to_string()));
+        }
+        let id = self.inner.table_ids.fetch_add(1, Ordering::Relaxed);
+        self.writes.ddl.push(Ddl::CreateSchema {
+            name: name.to_string(),
+            id,
+        });
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// `DROP SCHEMA` of an empty schema (CASCADE drops its tables first).
+    pub fn drop_schema(&mut self, name: &str) -> Result<()> {
+        self.writable()?;
+        if !self.snapshot.schemas.contains_key(name) {
+            return Err(Error::UnknownSchema(name.to_string()));
+        }
+        if self
+            .table_names()
+            .iter()
+            .any(|t| schema_of(t) == Some(name))
+        {
+            return Err(Error::SchemaNotEmpty(name.to_string()));
+        }
+        let created_here = self
+            .writes
+            .ddl
+            .iter()
+            .any(|d| matches!(d, Ddl::CreateSchema { name: n, .. } if n == name));
+        if created_here {
+            self.writes
+                .ddl
+                .retain(|d| !matches!(d, Ddl::CreateSchema { name: n, .. } if n == name));
+        } else {
+            self.writes.ddl.push(Ddl::DropSchema {
+                name: name.to_string(),
+            });
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// COMMENT ON: object `key.0` (a table's or a schema's id), column `key.1` (0: the object itself).
+    pub fn comment(&mut self, key: (u64, u32), text: Option<String>) -> Result<()> {
+        self.writable()?;
+        self.writes.ddl.push(Ddl::Comment { key, text });
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// The comments this transaction sees.
+    pub fn comments(&self) -> Vec<((u64, u32), String)> {
+        self.snapshot
+            .comments
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
+    /// The schemas this transaction sees besides `public`, with their ids.
+    pub fn schemas(&self) -> Vec<(String, u64)> {
+        self.snapshot
+            .schemas
+            .iter()
+            .map(|(n, id)| (n.clone(), *id))
+            .collect()
+    }
+
+    fn schema_dropped_here(&self, name: &str) -> bool {
+        self.writes
+            .ddl
+            .iter()
+            .any(|d| matches!(d, Ddl::DropSchema { name: n } if n == name))
+    }
+
     /// The tables this transaction sees.
     pub fn table_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.snapshot.names.keys().cloned().collect();
@@ -92,7 +180,10 @@ impl WriteTxn {
             && self.writes.ddl.iter().any(|d| match d {
                 Ddl::Create(s) => s.id == id,
                 Ddl::Truncate { id: t, .. } => *t == id,
-                Ddl::Drop { .. } => false,
+                Ddl::Drop { .. }
+                | Ddl::CreateSchema { .. }
+                | Ddl::DropSchema { .. }
+                | Ddl::Comment { .. } => false,
             })
     }
 
@@ -124,6 +215,7 @@ impl WriteTxn {
                 Ddl::Drop { id, name, .. } => {
                     v.names.remove(name);
                     v.tables.remove(id);
+                    v.drop_comments(*id, &mut Vec::new());
                 }
                 Ddl::Truncate { id, .. } => {
                     let cur = self.inner.current.load();
@@ -132,6 +224,20 @@ impl WriteTxn {
                     };
                     v.names.insert(t.shape.def.name.clone(), *id);
                     v.tables.insert(*id, Arc::new(t.truncated(eps)));
+                }
+                Ddl::CreateSchema { name, id } => {
+                    v.schemas.insert(name.clone(), *id);
+                }
+                Ddl::DropSchema { name } => {
+                    if let Some(id) = v.schemas.remove(name) {
+                        v.drop_comments(id, &mut Vec::new());
+                    }
+                }
+                Ddl::Comment { key, text } => {
+                    match text {
+                        Some(t) => v.comments.insert(*key, t.clone()),
+                        None => v.comments.remove(key),
+                    };
                 }
             }
         }

@@ -1,0 +1,45 @@
+"""Schemas and comments as tools see them: SQLAlchemy's Inspector and MetaData.reflect over a schema made by
+CREATE SCHEMA, with COMMENT ON texts; psycopg resolving names through search_path. Same assertions on
+OmenDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+
+def test_sqlalchemy_reflects_a_schema_with_comments(db, conn, engine):
+    schema = db.name("s")
+    conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        conn.execute(f"CREATE TABLE {schema}.orders (id integer PRIMARY KEY, note text, qty integer NOT NULL)")
+        conn.execute(f"COMMENT ON TABLE {schema}.orders IS 'customer orders'")
+        conn.execute(f"COMMENT ON COLUMN {schema}.orders.note IS 'free text'")
+        conn.execute(f"INSERT INTO {schema}.orders VALUES (1, 'first', 2)")
+        inspector = sa.inspect(engine)
+        assert schema in inspector.get_schema_names()
+        assert inspector.get_table_names(schema=schema) == ["orders"]
+        assert "orders" not in inspector.get_table_names()
+        columns = {c["name"]: c for c in inspector.get_columns("orders", schema=schema)}
+        assert list(columns) == ["id", "note", "qty"]
+        assert columns["note"]["comment"] == "free text"
+        assert columns["id"]["comment"] is None
+        assert columns["qty"]["nullable"] is False
+        assert inspector.get_table_comment("orders", schema=schema) == {"text": "customer orders"}
+        assert inspector.get_pk_constraint("orders", schema=schema)["constrained_columns"] == ["id"]
+
+        metadata = sa.MetaData()
+        metadata.reflect(engine, schema=schema)
+        orders = metadata.tables[f"{schema}.orders"]
+        assert orders.comment == "customer orders"
+        with engine.connect() as c:
+            assert c.execute(sa.select(orders.c.note)).scalar_one() == "first"
+
+        # A bare name follows search_path.
+        conn.execute(f"SET search_path = {schema}, public")
+        assert conn.execute("SELECT current_schema()").fetchone() == (schema,)
+        assert conn.execute("SELECT qty FROM orders").fetchone() == (2,)
+        conn.execute("SET search_path = public")
+        assert conn.execute(f"SELECT count(*) FROM {schema}.orders").fetchone() == (1,)
+    finally:
+        conn.execute("RESET search_path")
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
