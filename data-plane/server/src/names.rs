@@ -1,7 +1,7 @@
 //! PostgreSQL's names for unaliased result columns: `count(*)` is `count`, `t.x` is `x`, an expression is
 //! `?column?`. DataFusion names them after the whole expression; clients and tools show these names.
 
-use datafusion::sql::sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
+use datafusion::sql::sqlparser::ast::{Expr, Ident, SelectItem, SetExpr, Statement};
 
 use crate::ddl::ident;
 
@@ -63,6 +63,34 @@ pub fn output_names(stmt: &Statement) -> Option<Vec<String>> {
             _ => None,
         })
         .collect()
+}
+
+/// Gives the second and later select-list items of a PostgreSQL output name (`SELECT a, a`, `SELECT 1, 1`,
+/// `SELECT t, t::date`) aliases of their own: PostgreSQL allows duplicate result columns, DataFusion's
+/// projections do not. Clients still see the PostgreSQL names (`output_names` of the statement as written).
+pub fn distinct_output_names(stmt: &mut Statement) {
+    let Some(names) = output_names(stmt) else {
+        return;
+    };
+    let Statement::Query(q) = stmt else {
+        return;
+    };
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return;
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (i, (item, name)) in select.projection.iter_mut().zip(names).enumerate() {
+        if seen.insert(name.clone()) {
+            continue;
+        }
+        let alias = Ident::with_quote('"', format!("?{i}?{name}"));
+        *item = match std::mem::replace(item, SelectItem::Wildcard(Default::default())) {
+            SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => {
+                SelectItem::ExprWithAlias { expr, alias }
+            }
+            other => other,
+        };
+    }
 }
 
 #[cfg(test)]

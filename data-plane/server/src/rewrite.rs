@@ -31,6 +31,7 @@ pub fn rewrite(
     login: &Login<'_>,
     def: impl Fn(&ObjectName) -> Result<Option<TableDef>>,
 ) -> Result<()> {
+    crate::names::distinct_output_names(stmt);
     crate::pg_catalog::syntax::rewrite(stmt);
     crate::subquery::rewrite(stmt);
     bytea_literals(stmt);

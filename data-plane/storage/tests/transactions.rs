@@ -296,14 +296,20 @@ fn comments_commit_with_the_transaction_survive_reopen_and_go_with_their_object(
     let db = Database::open(dir.path(), opts()).unwrap();
     assert_eq!(
         db.snapshot().comments(),
-        vec![((id, 0), "table a".to_string()), ((id, 2), "column v".to_string())]
+        vec![
+            ((id, 0), "table a".to_string()),
+            ((id, 2), "column v".to_string())
+        ]
     );
     // A comment on a table another transaction dropped first is refused at commit.
     let mut commenter = db.begin();
     commenter.comment((id, 1), Some("k".into())).unwrap();
     db.drop_table("a").unwrap();
     assert!(commenter.commit().is_err());
-    assert!(db.snapshot().comments().is_empty(), "dropped with the table");
+    assert!(
+        db.snapshot().comments().is_empty(),
+        "dropped with the table"
+    );
     drop(db);
     let db = Database::open(dir.path(), opts()).unwrap();
     assert!(db.snapshot().comments().is_empty());
