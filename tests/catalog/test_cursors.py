@@ -100,6 +100,28 @@ def test_cursor_errors_and_lifetimes(conn, numbers):
         conn.execute("CLOSE held")
 
 
+def test_rollback_to_savepoint_closes_the_cursors_declared_after_it(conn, numbers):
+    conn.execute("BEGIN")
+    conn.execute(f"DECLARE before CURSOR FOR SELECT id FROM {numbers} ORDER BY id")
+    conn.execute("SAVEPOINT a")
+    conn.execute(f"DECLARE inner_a CURSOR FOR SELECT id FROM {numbers} ORDER BY id")
+    conn.execute("SAVEPOINT b")
+    conn.execute(f"DECLARE inner_b CURSOR FOR SELECT id FROM {numbers} ORDER BY id")
+    conn.execute("RELEASE SAVEPOINT b")  # inner_b now belongs to savepoint a
+    conn.execute("FETCH 1 FROM before")
+    conn.execute("ROLLBACK TO SAVEPOINT a")
+    for gone in ("inner_a", "inner_b"):
+        conn.execute("SAVEPOINT probe")
+        with pytest.raises(psycopg.errors.InvalidCursorName):
+            conn.execute(f"FETCH 1 FROM {gone}")
+        conn.execute("ROLLBACK TO SAVEPOINT probe")
+    # The cursor from before the savepoint stays open, its position kept.
+    assert conn.execute("FETCH 1 FROM before").fetchall() == [(2,)]
+    names = [r[0] for r in conn.execute("SELECT name FROM pg_cursors ORDER BY name").fetchall()]
+    assert names == ["before"]
+    conn.execute("ROLLBACK")
+
+
 def test_pg_cursors_lists_open_cursors(conn, numbers):
     conn.execute("BEGIN")
     try:

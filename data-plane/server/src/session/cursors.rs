@@ -35,6 +35,8 @@ pub struct Cursor {
     hold: bool,
     /// Declared in the transaction still open: a ROLLBACK removes it even WITH HOLD.
     this_transaction: bool,
+    /// How many savepoints were open at DECLARE: ROLLBACK TO one of them closes the cursor.
+    depth: usize,
 }
 
 impl Cursor {
@@ -77,6 +79,21 @@ impl Cursors {
             .collect();
         v.sort_by(|a, b| a.name.cmp(&b.name));
         v
+    }
+
+    /// ROLLBACK TO the savepoint at index `at`: the cursors declared since it was made close, as in
+    /// PostgreSQL (positions of the others are not restored).
+    pub fn rollback_to(&mut self, at: usize) {
+        self.0.retain(|_, c| !(c.this_transaction && c.depth > at));
+    }
+
+    /// RELEASE of the savepoint at index `at`: its cursors now belong to the savepoint around it.
+    pub fn release(&mut self, at: usize) {
+        for c in self.0.values_mut() {
+            if c.this_transaction && c.depth > at {
+                c.depth = at;
+            }
+        }
     }
 
     /// The transaction ended: cursors without HOLD close; on ROLLBACK also those it declared.
@@ -294,6 +311,7 @@ impl Session {
                         scroll: d.scroll != Some(false),
                         hold,
                         this_transaction: self.tx != Tx::Idle,
+                        depth: self.savepoints.len(),
                     },
                 );
                 Ok(Output::Command(Tag::new("DECLARE CURSOR")))

@@ -193,6 +193,7 @@ impl Session {
         }
         self.savepoints.truncate(at + 1);
         self.notify.lock().rollback_to(at);
+        self.cursors.lock().rollback_to(at);
         if self.tx == Tx::Failed {
             // pgwire keeps its own view of the state and only ROLLBACK ends an error state there: the
             // listener puts it back to "in a transaction" (see `Session::recovered`).
@@ -225,6 +226,7 @@ impl Session {
         }
         self.savepoints.truncate(at);
         self.notify.lock().release(at);
+        self.cursors.lock().release(at);
         Ok(Output::Command(Tag::new("RELEASE")))
     }
 
