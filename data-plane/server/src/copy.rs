@@ -23,10 +23,13 @@ use crate::zone::Zone;
 
 const BATCH_ROWS: usize = 1 << 16;
 
+mod binary;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Text,
     Csv,
+    Binary,
 }
 
 pub struct CopyIn {
@@ -54,6 +57,9 @@ pub struct CopyIn {
     ended: bool,
     /// The session's zone: a timestamptz without an offset is a wall time there.
     pub zone: Zone,
+    /// Binary format: the types of the COPY's columns in its order, and whether the header was read.
+    field_types: Vec<DataType>,
+    header_read: bool,
 }
 
 fn bad(line: usize, msg: impl std::fmt::Display) -> Error {
@@ -324,6 +330,8 @@ impl CopyIn {
             line: 0,
             ended: false,
             zone: Zone::default(),
+            field_types: Vec::new(),
+            header_read: false,
         };
         let mut escape = None;
         let mut delimiter = None;
@@ -333,6 +341,7 @@ impl CopyIn {
                 CopyOption::Format(f) => match f.value.to_lowercase().as_str() {
                     "text" => c.format = Format::Text,
                     "csv" => c.format = Format::Csv,
+                    "binary" => c.format = Format::Binary,
                     other => return Err(Error::unsupported(format!("COPY format {other}"))),
                 },
                 CopyOption::Delimiter(d) => delimiter = Some(*d),
@@ -348,6 +357,7 @@ impl CopyIn {
         for o in legacy_options {
             match o {
                 CopyLegacyOption::Csv(_) => c.format = Format::Csv,
+                CopyLegacyOption::Binary => c.format = Format::Binary,
                 CopyLegacyOption::Delimiter(d) => delimiter = Some(*d),
                 CopyLegacyOption::Null(n) => null = Some(n.clone()),
                 CopyLegacyOption::Header => c.skip_header = true,
@@ -374,6 +384,20 @@ impl CopyIn {
         if c.format == Format::Text && c.skip_header {
             return Err(Error::unsupported("COPY HEADER in text format (use CSV)"));
         }
+        if c.format == Format::Binary {
+            if delimiter.is_some() || c.skip_header {
+                return Err(Error::sql(
+                    code::SYNTAX_ERROR,
+                    "cannot specify DELIMITER or HEADER in BINARY mode",
+                ));
+            }
+            c.field_types = (0..c.ncols)
+                .map(|pos| {
+                    let col = c.source.iter().position(|s| *s == Some(pos));
+                    col.map_or(DataType::Text, |i| c.types[i])
+                })
+                .collect();
+        }
         Ok(c)
     }
 
@@ -399,7 +423,11 @@ impl CopyIn {
         if !buf.is_empty() && !self.ended {
             let consumed = self.records(&buf, true)?;
             if consumed < buf.len() {
-                return Err(bad(self.line + 1, "unterminated CSV quoted field"));
+                let what = match self.format {
+                    Format::Binary => "unexpected EOF in COPY data",
+                    _ => "unterminated CSV quoted field",
+                };
+                return Err(bad(self.line + 1, what));
             }
         }
         self.flush()
@@ -414,6 +442,7 @@ impl CopyIn {
             let end = match self.format {
                 Format::Text => self.text_record(&buf[pos..], at_end, &mut fields)?,
                 Format::Csv => self.csv_record(&buf[pos..], at_end, &mut fields)?,
+                Format::Binary => self.binary_record(&buf[pos..], &mut fields)?,
             };
             let Some(len) = end else { break };
             pos += len;
@@ -428,6 +457,31 @@ impl CopyIn {
             self.row(&fields)?;
         }
         Ok(pos)
+    }
+
+    /// One binary-format tuple (after the header, the first time): `Some(bytes consumed)` or `None` if
+    /// incomplete; the trailer ends the data.
+    fn binary_record(
+        &mut self,
+        buf: &[u8],
+        fields: &mut Vec<Option<Vec<u8>>>,
+    ) -> Result<Option<usize>> {
+        let mut start = 0;
+        if !self.header_read {
+            let Some(n) = binary::header(buf)? else {
+                return Ok(None);
+            };
+            start = n;
+        }
+        let Some((n, tuple)) = binary::tuple(&buf[start..], &self.field_types)? else {
+            return Ok(None);
+        };
+        self.header_read = true;
+        match tuple {
+            Some(t) => fields.extend(t),
+            None => self.ended = true,
+        }
+        Ok(Some(start + n))
     }
 
     /// One text-format record: `Some(bytes consumed)` or `None` if incomplete.

@@ -269,7 +269,7 @@ impl Conn {
             )),
             Output::CopyIn(c) => {
                 let columns = c.columns();
-                let format = 0;
+                let format = i8::from(c.format == crate::copy::Format::Binary);
                 session.copy = Some(*c);
                 *self.copy_error.lock() = None;
                 Response::CopyIn(CopyResponse::new(format, columns, stream::empty()))
