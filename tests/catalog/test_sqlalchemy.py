@@ -180,3 +180,32 @@ def test_core_create_all_roundtrip(engine, db):
 
     metadata.drop_all(engine)
     assert not sa.inspect(engine).has_table(widgets.name)
+
+
+def test_core_returning(engine, db):
+    """insert / update / delete .returning(), single rows and SQLAlchemy's batched "insertmanyvalues"."""
+    name = db.adopt(db.name("ret"))
+    metadata = sa.MetaData()
+    t = sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("label", sa.String(20), nullable=False),
+        sa.Column("qty", sa.Integer, server_default=sa.text("7")),
+    )
+    metadata.create_all(engine)
+    with engine.begin() as c:
+        row = c.execute(t.insert().values(id=1, label="one").returning(t.c.id, t.c.qty)).one()
+        assert tuple(row) == (1, 7)
+        rows = c.execute(
+            t.insert().returning(t.c.id, t.c.label, sort_by_parameter_order=True),
+            [{"id": i, "label": f"n{i}"} for i in range(2, 40)],
+        ).all()
+        assert [tuple(r) for r in rows] == [(i, f"n{i}") for i in range(2, 40)]
+        updated = c.execute(
+            t.update().where(t.c.id < 3).values(qty=t.c.qty + 1).returning(t.c.id, t.c.qty)
+        ).all()
+        assert sorted(tuple(r) for r in updated) == [(1, 8), (2, 8)]
+        deleted = c.execute(t.delete().where(t.c.id >= 30).returning(t.c.id)).scalars().all()
+        assert sorted(deleted) == list(range(30, 40))
+        assert c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 29

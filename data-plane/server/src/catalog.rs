@@ -145,6 +145,15 @@ pub fn resolve(
     }
 }
 
+/// The tables `view` sees, by storage name.
+pub fn table_names(db: &Database, view: &View) -> Vec<String> {
+    match (&view.txn, &view.snapshot) {
+        (Some(t), _) => t.table_names(),
+        (None, Some(s)) => s.table_names(),
+        (None, None) => db.table_names(),
+    }
+}
+
 /// The storage name of the user table a plan's table source reads (`None` for catalog relations and
 /// table functions).
 pub fn storage_name_of(source: &Arc<dyn datafusion::logical_expr::TableSource>) -> Option<String> {
@@ -175,14 +184,7 @@ fn defaults(def: &TableDef) -> Result<HashMap<String, Expr>> {
 #[async_trait]
 impl SchemaProvider for Tables {
     fn table_names(&self) -> Vec<String> {
-        let all = {
-            let v = self.view.lock();
-            match (&v.txn, &v.snapshot) {
-                (Some(t), _) => t.table_names(),
-                (None, Some(s)) => s.table_names(),
-                (None, None) => self.db.table_names(),
-            }
-        };
+        let all = table_names(&self.db, &self.view.lock());
         let schemas: Vec<String> = match &self.schema {
             Some(s) => vec![s.clone()],
             None => self.system.names().path().to_vec(),

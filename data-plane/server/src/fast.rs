@@ -49,6 +49,8 @@ pub enum Shape {
     Insert {
         columns: Vec<usize>,
         values: Vec<Operand>,
+        /// `RETURNING` of plain columns (or `*`): their positions.
+        returning: Option<Vec<usize>>,
     },
     Update {
         sets: Vec<(usize, Operand, Option<Increment>)>,
@@ -182,15 +184,7 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
             let mut columns = vec![];
             for item in &s.projection {
                 match item {
-                    SelectItem::Wildcard(o)
-                        if o.opt_exclude.is_none()
-                            && o.opt_except.is_none()
-                            && o.opt_replace.is_none()
-                            && o.opt_rename.is_none()
-                            && o.opt_ilike.is_none() =>
-                    {
-                        columns.extend(0..def.columns.len())
-                    }
+                    SelectItem::Wildcard(o) if plain(o) => columns.extend(0..def.columns.len()),
                     SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
                         columns.push(column(e)?)
                     }
@@ -203,7 +197,6 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
         Statement::Insert(i) => {
             if i.table_alias.is_some()
                 || i.on.is_some()
-                || i.returning.is_some()
                 || i.overwrite
                 || i.partitioned.is_some()
                 || i.or.is_some()
@@ -254,7 +247,28 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
             if values.len() != columns.len() || defaults_needed {
                 return None;
             }
-            Shape::Insert { columns, values }
+            // RETURNING plain columns reads them off the row written; anything else is DataFusion's.
+            let returning = match &i.returning {
+                None => None,
+                Some(items) => {
+                    let mut cols = vec![];
+                    for item in items {
+                        match item {
+                            SelectItem::Wildcard(o) if plain(o) => {
+                                cols.extend(0..def.columns.len())
+                            }
+                            SelectItem::UnnamedExpr(e) => cols.push(column(e)?),
+                            _ => return None,
+                        }
+                    }
+                    Some(cols)
+                }
+            };
+            Shape::Insert {
+                columns,
+                values,
+                returning,
+            }
         }
         Statement::Update(u) => {
             if !u.table.joins.is_empty()
@@ -417,6 +431,15 @@ fn operand(e: &Expr) -> Option<Operand> {
         Literal::Bool(b) => ScalarValue::Boolean(Some(b)),
         Literal::Null => ScalarValue::Null,
     }))
+}
+
+/// `*` without EXCLUDE, EXCEPT, REPLACE, RENAME or ILIKE: every column, in order.
+fn plain(o: &datafusion::sql::sqlparser::ast::WildcardAdditionalOptions) -> bool {
+    o.opt_exclude.is_none()
+        && o.opt_except.is_none()
+        && o.opt_replace.is_none()
+        && o.opt_rename.is_none()
+        && o.opt_ilike.is_none()
 }
 
 /// `now()` or `CURRENT_TIMESTAMP` (no precision): both the transaction's start time, in PostgreSQL as in
@@ -703,13 +726,15 @@ impl Fast {
     }
 
     /// Applies an INSERT, UPDATE or DELETE to `txn`: the count of rows written, or `None` for DataFusion.
-    /// `now` is the transaction's start (microseconds since the epoch); `zone` the session's.
+    /// `now` is the transaction's start (microseconds since the epoch); `zone` the session's. An INSERT
+    /// with RETURNING leaves the row it wrote in `written`.
     pub fn write(
         &self,
         txn: &mut WriteTxn,
         params: &[ScalarValue],
         now: i64,
         zone: &Zone,
+        written: &mut Option<Row>,
     ) -> Result<Option<usize>> {
         if txn.table(&self.table)?.def() != &self.def {
             return Ok(None);
@@ -720,13 +745,20 @@ impl Fast {
         };
         match &self.shape {
             Shape::Select { .. } => Ok(None),
-            Shape::Insert { columns, values } => {
+            Shape::Insert {
+                columns,
+                values,
+                returning,
+            } => {
                 let mut row: Row = vec![omendb_storage::Value::Null; self.def.columns.len()];
                 for (&c, o) in columns.iter().zip(values) {
                     let Some(v) = self.cell(c, o, params, now, zone) else {
                         return Ok(None);
                     };
                     row[c] = v;
+                }
+                if returning.is_some() {
+                    *written = Some(row.clone());
                 }
                 txn.insert(&self.table, row)?;
                 Ok(Some(1))
@@ -831,6 +863,51 @@ fn empty(schema: &SchemaRef) -> RecordBatch {
 }
 
 impl Fast {
+    /// Whether the table has timestamp columns (the only ones the session's zone matters to).
+    pub fn has_timestamps(&self) -> bool {
+        self.def.columns.iter().any(|c| {
+            matches!(
+                c.data_type,
+                omendb_storage::DataType::Timestamp | omendb_storage::DataType::TimestampTz
+            )
+        })
+    }
+
+    /// The result schema of these table columns.
+    fn columns_schema(&self, columns: &[usize]) -> SchemaRef {
+        let fields: Vec<arrow_schema::Field> = columns
+            .iter()
+            .map(|&c| {
+                let col = &self.def.columns[c];
+                arrow_schema::Field::new(&col.name, col.data_type.arrow(), true)
+            })
+            .collect();
+        std::sync::Arc::new(arrow_schema::Schema::new(fields))
+    }
+
+    /// An INSERT's RETURNING row: the columns it names of the `row` written, shaped as `schema`.
+    pub fn returned(&self, row: &Row, schema: &SchemaRef) -> Result<Option<RecordBatch>> {
+        let Shape::Insert {
+            returning: Some(cols),
+            ..
+        } = &self.shape
+        else {
+            return Ok(None);
+        };
+        let arrays = cols
+            .iter()
+            .map(|&c| {
+                omendb_storage::values_array(
+                    &self.def.columns[c].data_type.arrow(),
+                    std::slice::from_ref(&row[c]),
+                )
+            })
+            .collect();
+        Ok(Some(RecordBatch::try_new(schema.clone(), arrays).map_err(
+            |e| crate::error::Error::sql(crate::error::code::INTERNAL, e.to_string()),
+        )?))
+    }
+
     /// Parameter types and result schema, as DataFusion would describe them, or `None` when the client
     /// declared a parameter type the fast path does not take as is.
     pub fn describe(
@@ -859,17 +936,17 @@ impl Fast {
                         }
                     }
                 }
-                let fields: Vec<arrow_schema::Field> = columns
-                    .iter()
-                    .map(|&c| {
-                        let col = &self.def.columns[c];
-                        arrow_schema::Field::new(&col.name, col.data_type.arrow(), true)
-                    })
-                    .collect();
-                result = Some(std::sync::Arc::new(arrow_schema::Schema::new(fields)));
+                result = Some(self.columns_schema(columns));
             }
-            Shape::Insert { columns, values } => {
-                columns.iter().zip(values).for_each(|(&c, o)| note(o, c))
+            Shape::Insert {
+                columns,
+                values,
+                returning,
+            } => {
+                columns.iter().zip(values).for_each(|(&c, o)| note(o, c));
+                if let Some(cols) = returning {
+                    result = Some(self.columns_schema(cols));
+                }
             }
             Shape::Update { sets, key } => {
                 sets.iter().for_each(|(c, o, _)| note(o, *c));

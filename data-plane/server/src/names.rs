@@ -5,7 +5,7 @@ use datafusion::sql::sqlparser::ast::{Expr, Ident, SelectItem, SetExpr, Statemen
 
 use crate::ddl::ident;
 
-fn expr_name(e: &Expr) -> String {
+pub fn expr_name(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => ident(i),
         Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),

@@ -85,9 +85,7 @@ impl Source {
             &user,
         )
     }
-}
 
-impl Source {
     /// The schemas made by CREATE SCHEMA the current statement sees, with their OIDs.
     pub fn schemas(&self) -> Vec<(String, i64)> {
         crate::search_path::schemas(&self.db, &self.view.lock())
@@ -132,13 +130,7 @@ impl Source {
 
     /// The user tables the current statement sees, by OID.
     pub fn tables(&self) -> Result<Vec<Table>> {
-        let v = self.view.lock();
-        let names = match (&v.txn, &v.snapshot) {
-            (Some(t), _) => t.table_names(),
-            (None, Some(s)) => s.table_names(),
-            (None, None) => self.db.table_names(),
-        };
-        drop(v);
+        let names = crate::catalog::table_names(&self.db, &self.view.lock());
         let schemas = self.schemas();
         let mut v = self.view.lock();
         let mut out = Vec::with_capacity(names.len());

@@ -12,6 +12,7 @@ pub use cursors::{Cursors, MOVE_MARKER, NEGATIVE_MARKER};
 mod dml;
 mod locking;
 mod prepare;
+mod returning;
 mod statement;
 pub use statement::{Kind, Output, Prepared, PreparedStatement, Tx};
 mod table_ddl;
@@ -206,12 +207,18 @@ impl Session {
         let now = self
             .xact_start()
             .unwrap_or_else(crate::activity::now_micros);
-        let zone = self.zone();
+        // Only timestamps read the zone: the common write need not look it up.
+        let zone = if f.has_timestamps() {
+            self.zone()
+        } else {
+            crate::zone::Zone::default()
+        };
+        let mut written = None;
         let r = loop {
             let r = {
                 let mut v = self.view.lock();
                 let txn = v.txn.as_mut().expect("writes run in a transaction");
-                f.write(txn, params, now, &zone)
+                f.write(txn, params, now, &zone, &mut written)
             };
             // A locked row: wait for it, then run the write again (nothing was written yet).
             match r {
@@ -240,6 +247,12 @@ impl Session {
             .rows_written
             .with_label_values(&[f.label()])
             .inc_by(n as u64);
+        if let (Some(row), Some(schema)) = (&written, &p.result)
+            && let Some(batch) = f.returned(row, schema)?
+        {
+            metrics.rows_returned.inc();
+            return Ok(Some(Output::Rows(schema.clone(), vec![batch])));
+        }
         let tag = match p.kind {
             Kind::Insert => Tag::new("INSERT").with_oid(0).with_rows(n),
             Kind::Update => Tag::new("UPDATE").with_rows(n),
@@ -251,6 +264,20 @@ impl Session {
     /// How the session finds tables now (its view and search path).
     pub(crate) fn names(&self) -> crate::search_path::Names {
         self.source.names()
+    }
+
+    /// The zone values of `schema` print in: the session's when it has a timestamptz column (the lookup is
+    /// skipped for the others, which are most results).
+    pub fn zone_for(&self, schema: &arrow_schema::Schema) -> crate::zone::Zone {
+        let zoned = schema
+            .fields()
+            .iter()
+            .any(|f| matches!(f.data_type(), arrow_schema::DataType::Timestamp(_, Some(_))));
+        if zoned {
+            self.zone()
+        } else {
+            crate::zone::Zone::default()
+        }
     }
 
     /// The session's time zone, read from its settings (SET, SET LOCAL, set_config and rollbacks all end
@@ -458,9 +485,6 @@ impl Session {
         let Some(stmt) = &p.stmt else {
             return Ok(Output::Empty);
         };
-        if p.kind.planned() {
-            self.sync_zone();
-        }
         if self.tx == Tx::Active
             && matches!(
                 p.kind,
@@ -484,6 +508,9 @@ impl Session {
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             return Box::pin(self.execute_inner(&planned, params)).await;
+        }
+        if p.kind.planned() {
+            self.sync_zone();
         }
         match p.kind {
             Kind::Select if p.locking.is_some() => {
@@ -536,16 +563,28 @@ impl Session {
                 if autocommit {
                     self.begin();
                 }
+                let keep = p.returning.is_some();
                 let r = match self.rebind(plan, p.target.clone(), p.no_index) {
-                    Ok(plan) => self.write(plan, p.target.clone(), p.no_index).await,
+                    Ok(plan) => self.write(plan, p.target.clone(), p.no_index, keep).await,
                     Err(e) => Err(e),
                 };
-                match (r, autocommit) {
-                    (Ok(tag), true) => {
-                        self.commit().await?;
-                        Ok(Output::Command(tag))
+                // RETURNING's rows, computed before COMMIT (an error there undoes the write).
+                let r = match (r, &p.returning) {
+                    (Ok((_, written)), Some(ret)) => {
+                        let schema = ret.schema.clone().expect("set at prepare");
+                        self.returning_rows(ret, schema, written)
+                            .await
+                            .map(|(s, b)| Output::Rows(s, b))
                     }
-                    (Ok(tag), false) => Ok(Output::Command(tag)),
+                    (Ok((tag, _)), None) => Ok(Output::Command(tag)),
+                    (Err(e), _) => Err(e),
+                };
+                match (r, autocommit) {
+                    (Ok(out), true) => {
+                        self.commit().await?;
+                        Ok(out)
+                    }
+                    (Ok(out), false) => Ok(out),
                     (Err(e), true) => {
                         self.rollback();
                         Err(e)

@@ -242,6 +242,10 @@ fn tag_of(p: Option<&Prepared>) -> &'static str {
         Some(datafusion::sql::sqlparser::ast::Statement::Explain { .. }) => "EXPLAIN",
         Some(datafusion::sql::sqlparser::ast::Statement::ShowVariable { .. }) => "SHOW",
         Some(datafusion::sql::sqlparser::ast::Statement::Fetch { .. }) => "FETCH",
+        // RETURNING rows: PostgreSQL's tag is the write's (`INSERT 0 n`).
+        Some(datafusion::sql::sqlparser::ast::Statement::Insert(_)) => "INSERT 0",
+        Some(datafusion::sql::sqlparser::ast::Statement::Update(_)) => "UPDATE",
+        Some(datafusion::sql::sqlparser::ast::Statement::Delete(_)) => "DELETE",
         _ => "SELECT",
     }
 }
@@ -256,7 +260,8 @@ impl Conn {
     ) -> PgWireResult<Response> {
         Ok(match out {
             Output::Rows(schema, batches) => {
-                Response::Query(rows(&schema, batches, format, tag, session.zone())?)
+                let zone = session.zone_for(&schema);
+                Response::Query(rows(&schema, batches, format, tag, zone)?)
             }
             Output::Command(t) => Response::Execution(t),
             Output::TxStart(t) => Response::TransactionStart(t),
@@ -437,7 +442,22 @@ impl ExtendedQueryHandler for Conn {
         let p = &stmt.statement;
         let mut session = self.session.lock().await;
         sync_tx(client, &mut session);
-        let values = match bind(stmt, portal, &session.zone()) {
+        // Only timestamptz parameters read the zone.
+        let zoned = stmt
+            .statement
+            .params
+            .iter()
+            .any(|t| matches!(t, Some(arrow_schema::DataType::Timestamp(_, Some(_)))))
+            || stmt
+                .parameter_types
+                .iter()
+                .any(|t| matches!(t, Some(t) if *t == Type::TIMESTAMPTZ));
+        let zone = if zoned {
+            session.zone()
+        } else {
+            crate::zone::Zone::default()
+        };
+        let values = match bind(stmt, portal, &zone) {
             Ok(v) => v,
             Err(e) => {
                 session.fail();

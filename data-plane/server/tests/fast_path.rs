@@ -108,7 +108,7 @@ async fn fast_path_answers_like_datafusion() {
         let n: Option<i64> = (rng.random_range(0..4) != 0).then(|| rng.random_range(-1000..1000));
         let v = format!("v{}", rng.random_range(0..1000));
         let null_v: Option<String> = None;
-        let (sql, params): (&str, Vec<&(dyn ToSql + Sync)>) = match rng.random_range(0..13) {
+        let (sql, params): (&str, Vec<&(dyn ToSql + Sync)>) = match rng.random_range(0..15) {
             0..=2 => ("INSERT INTO {t} VALUES ($1, $2, $3)", vec![&k1, &v, &n]),
             3 => (
                 "INSERT INTO {t} (n, id, v) VALUES ($1, $2, $3)",
@@ -140,9 +140,17 @@ async fn fast_path_answers_like_datafusion() {
                 "SELECT id AS key, v FROM {t} WHERE $1 < id ORDER BY id",
                 vec![&k1],
             ),
+            12 => (
+                "INSERT INTO {t} (v, id, n) VALUES ($2, $1, $3) RETURNING id, n",
+                vec![&k1, &v, &n],
+            ),
+            13 => (
+                "INSERT INTO {t} VALUES ($1, $2, $3) RETURNING *",
+                vec![&k1, &v, &n],
+            ),
             _ => ("SELECT * FROM {t} WHERE id = 7", vec![]),
         };
-        let is_query = sql.starts_with("SELECT");
+        let is_query = sql.starts_with("SELECT") || sql.contains("RETURNING");
         let (a, b) = (sql.replace("{t}", "a"), sql.replace("{t}", "b"));
         let (ra, rb) = if is_query {
             (

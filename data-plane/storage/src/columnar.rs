@@ -47,6 +47,11 @@ macro_rules! build_prim {
     }};
 }
 
+/// An Arrow column of type `dt` holding `vals` (what `value_at` reads back).
+pub fn values_array(dt: &ArrowType, vals: &[Value]) -> ArrayRef {
+    build_column(dt, vals.len(), vals.iter())
+}
+
 fn build_column<'a>(dt: &ArrowType, n: usize, vals: impl Iterator<Item = &'a Value>) -> ArrayRef {
     match dt {
         ArrowType::Int16 => build_prim!(Int16Builder, n, vals, Value::Int16(x) => *x),

@@ -45,7 +45,7 @@ mod version;
 mod wal_log;
 
 /// Arrow rows back to engine values, for the SQL layer's writes.
-pub use columnar::{column_key_at, row_at, value_at};
+pub use columnar::{column_key_at, row_at, value_at, values_array};
 pub use commit::CommitInfo;
 pub use db::Database;
 pub use error::{Error, Result};

@@ -15,13 +15,16 @@ use crate::error::{Error, Result, code};
 
 impl Session {
     /// INSERT, UPDATE, DELETE: DataFusion computes the rows (subqueries, joins and defaults included); the
-    /// writes go to the transaction in the view.
+    /// writes go to the transaction in the view. With `keep`, also the rows as written (the new images of
+    /// INSERT and UPDATE, the old of DELETE, in the table's columns): what RETURNING reads.
     pub(super) async fn write(
         &mut self,
         plan: LogicalPlan,
         target: Option<String>,
         no_index: bool,
-    ) -> Result<Tag> {
+        keep: bool,
+    ) -> Result<(Tag, Vec<RecordBatch>)> {
+        let mut written = Vec::new();
         let LogicalPlan::Dml(dml) = plan else {
             return Err(Error::sql(code::INTERNAL, "expected a DML plan"));
         };
@@ -41,6 +44,9 @@ impl Session {
                     self.with_locks(|t| t.insert_batch(&table, b)).await?;
                     n += b.num_rows();
                 }
+                if keep {
+                    written = batches;
+                }
                 (Tag::new("INSERT").with_oid(0), "insert", n)
             }
             WriteOp::Delete => {
@@ -52,7 +58,9 @@ impl Session {
                     target,
                     no_index,
                 };
-                let n = self.delete_rows(&dml, &batches, key_col).await?;
+                let (_, user_cols) = self.key_column(&table)?;
+                let out = keep.then_some((&mut written, user_cols));
+                let n = self.delete_rows(&dml, &batches, key_col, out).await?;
                 (Tag::new("DELETE"), "delete", n)
             }
             WriteOp::Update => {
@@ -65,7 +73,10 @@ impl Session {
                     target,
                     no_index,
                 };
-                let n = self.update_rows(&dml, &batches, key_col, user_cols).await?;
+                let out = keep.then_some(&mut written);
+                let n = self
+                    .update_rows(&dml, &batches, key_col, user_cols, out)
+                    .await?;
                 (Tag::new("UPDATE"), "update", n)
             }
             other => return Err(Error::unsupported(format!("{other}"))),
@@ -75,7 +86,7 @@ impl Session {
             .rows_written
             .with_label_values(&[label])
             .inc_by(n as u64);
-        Ok(tag.with_rows(n))
+        Ok((tag.with_rows(n), written))
     }
 
     /// Position of the key column in the physical schema UPDATE/DELETE plans read, and the user columns.

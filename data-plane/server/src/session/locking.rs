@@ -468,6 +468,7 @@ impl Session {
         batches: &[RecordBatch],
         key_col: usize,
         user_cols: usize,
+        mut out: Option<&mut Vec<RecordBatch>>,
     ) -> Result<usize> {
         let Dml {
             table,
@@ -515,6 +516,14 @@ impl Session {
                     .await?
                 {
                     n += 1;
+                    if let Some(out) = out.as_deref_mut() {
+                        out.push(
+                            source
+                                .slice(0, 1)
+                                .project(&(0..user_cols).collect::<Vec<_>>())
+                                .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?,
+                        );
+                    }
                 }
             }
         }
@@ -528,6 +537,7 @@ impl Session {
         dml: &Dml<'_>,
         batches: &[RecordBatch],
         key_col: usize,
+        mut out: Option<(&mut Vec<RecordBatch>, usize)>,
     ) -> Result<usize> {
         let Dml {
             table,
@@ -544,6 +554,7 @@ impl Session {
                 let got = self
                     .with_locks(|t| t.lock_row(table, &key, LockMode::Update, WaitPolicy::Wait))
                     .await?;
+                let mut old = b.slice(i, 1);
                 if let RowLock::Held { changed: true } = got {
                     let value = ScalarValue::try_from_array(col, i)?;
                     let (q, f) = input.schema().qualified_field(key_col);
@@ -551,12 +562,19 @@ impl Session {
                     let again =
                         LogicalPlan::Filter(Filter::try_new(filter, Arc::new((*input).clone()))?);
                     let still = self.recheck(again, target.clone(), *no_index).await?;
-                    if still.iter().all(|b| b.num_rows() == 0) {
-                        continue;
+                    match still.into_iter().find(|b| b.num_rows() > 0) {
+                        Some(b) => old = b.slice(0, 1),
+                        None => continue,
                     }
                 }
                 if self.with_locks(|t| t.delete(table, &key)).await? {
                     n += 1;
+                    if let Some((out, user_cols)) = out.as_mut() {
+                        out.push(
+                            old.project(&(0..*user_cols).collect::<Vec<_>>())
+                                .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?,
+                        );
+                    }
                 }
             }
         }

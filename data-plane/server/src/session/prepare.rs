@@ -39,6 +39,7 @@ impl Session {
                 fast: None,
                 locking: None,
                 cursor_query: None,
+                returning: None,
             }
             .into()),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
@@ -112,6 +113,7 @@ impl Session {
                 fast: Some(Arc::new(fast)),
                 locking: None,
                 cursor_query: None,
+                returning: None,
             }
             .into(),
         )
@@ -145,8 +147,10 @@ impl Session {
             Kind::Cursor => self.prepare_cursor_query(&stmt, declared).await?,
             _ => None,
         };
+        let mut returning = None;
         let (plan, params, result) = if kind.planned() {
             let mut planned = stmt.clone();
+            returning = super::returning::Returning::take(&mut planned);
             if let Statement::Query(q) = &mut planned {
                 locking = self.locking_query(q)?.map(Arc::new);
             }
@@ -252,6 +256,17 @@ impl Session {
             Some(l) => Some(l.table().to_string()),
             None => target,
         };
+        let (result, names) = match &mut returning {
+            Some(r) => {
+                let storage = self.names().lookup(&r.table)?;
+                let reader = resolve(&self.engine.db, &mut self.view.lock(), &storage)?
+                    .ok_or(omendb_storage::Error::UnknownTable(storage))?;
+                r.schema = Some(reader.schema());
+                let (schema, _) = self.returning_rows(r, reader.schema(), vec![]).await?;
+                (Some(schema), None)
+            }
+            None => (result, names),
+        };
         Ok(PreparedStatement {
             kind,
             stmt: Some(stmt),
@@ -264,6 +279,7 @@ impl Session {
             fast: None,
             locking,
             cursor_query,
+            returning: returning.map(Arc::new),
         }
         .into())
     }

@@ -150,6 +150,8 @@ pub struct PreparedStatement {
     pub locking: Option<Arc<locking::RowLocking>>,
     /// DECLARE CURSOR: its query, prepared (the DECLARE's parameters are its parameters).
     pub cursor_query: Option<Prepared>,
+    /// INSERT / UPDATE / DELETE ... RETURNING: the list (the plan is the write without it).
+    pub returning: Option<Arc<super::returning::Returning>>,
 }
 
 /// A statement's result.

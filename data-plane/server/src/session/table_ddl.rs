@@ -334,17 +334,10 @@ impl Session {
             }
             return Err(omendb_storage::Error::UnknownSchema(name).into());
         }
-        let tables: Vec<String> = {
-            let v = self.view.lock();
-            let all = match (&v.txn, &v.snapshot) {
-                (Some(t), _) => t.table_names(),
-                (None, Some(s)) => s.table_names(),
-                (None, None) => self.engine.db.table_names(),
-            };
-            all.into_iter()
-                .filter(|t| omendb_storage::schema_of(t) == Some(name.as_str()))
-                .collect()
-        };
+        let tables: Vec<String> = crate::catalog::table_names(&self.engine.db, &self.view.lock())
+            .into_iter()
+            .filter(|t| omendb_storage::schema_of(t) == Some(name.as_str()))
+            .collect();
         if !tables.is_empty() && !cascade {
             return Err(Error::sql(
                 "2BP01",

@@ -1,0 +1,185 @@
+//! `INSERT | UPDATE | DELETE ... RETURNING`: the statement runs without its RETURNING list; the rows it
+//! wrote (new images for INSERT and UPDATE, old for DELETE, as PostgreSQL) are then projected through the
+//! list, planned as expressions over a scan of those rows named as the statement names its table.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use datafusion::common::DFSchema;
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+use datafusion::sql::sqlparser::ast::{self, SelectItem, Statement};
+
+use super::Session;
+use crate::error::{Error, Result, code};
+
+/// A RETURNING list and the name its expressions know the table by.
+#[derive(Debug)]
+pub struct Returning {
+    items: Vec<SelectItem>,
+    /// The alias, or the table's name as written (its last part).
+    relation: String,
+    /// PostgreSQL's names for the result columns (`None` with a `*`: the table's columns).
+    names: Option<Vec<String>>,
+    /// The table as written, and its columns (set when the statement is prepared).
+    pub table: ast::ObjectName,
+    pub schema: Option<SchemaRef>,
+}
+
+impl Returning {
+    /// Takes the RETURNING list off `stmt` (so the rest plans as a plain write).
+    pub fn take(stmt: &mut Statement) -> Option<Returning> {
+        let (returning, relation, table) = match stmt {
+            Statement::Insert(i) => {
+                let ast::TableObject::TableName(n) = &i.table else {
+                    return None;
+                };
+                let relation = match i.table_alias.take() {
+                    // Only RETURNING (and ON CONFLICT) can name the alias; DataFusion plans no alias.
+                    Some(a) => a.alias.value,
+                    None => last(n),
+                };
+                (&mut i.returning, relation, n.clone())
+            }
+            Statement::Update(u) => {
+                let (relation, table) = match &u.table.relation {
+                    ast::TableFactor::Table {
+                        alias: Some(a),
+                        name,
+                        ..
+                    } => (a.name.value.clone(), name.clone()),
+                    ast::TableFactor::Table { name, .. } => (last(name), name.clone()),
+                    _ => return None,
+                };
+                (&mut u.returning, relation, table)
+            }
+            Statement::Delete(d) => {
+                let tables = match &d.from {
+                    ast::FromTable::WithFromKeyword(t) | ast::FromTable::WithoutKeyword(t) => t,
+                };
+                let (relation, table) = match tables.first().map(|t| &t.relation) {
+                    Some(ast::TableFactor::Table {
+                        alias: Some(a),
+                        name,
+                        ..
+                    }) => (a.name.value.clone(), name.clone()),
+                    Some(ast::TableFactor::Table { name, .. }) => (last(name), name.clone()),
+                    _ => return None,
+                };
+                (&mut d.returning, relation, table)
+            }
+            _ => return None,
+        };
+        let items = returning.take()?;
+        let names = items
+            .iter()
+            .map(|item| match item {
+                SelectItem::UnnamedExpr(e) => Some(crate::names::expr_name(e)),
+                SelectItem::ExprWithAlias { alias, .. } => Some(crate::ddl::ident(alias)),
+                _ => None,
+            })
+            .collect();
+        Some(Returning {
+            items,
+            relation,
+            names,
+            table,
+            schema: None,
+        })
+    }
+}
+
+fn last(name: &ast::ObjectName) -> String {
+    match name.0.last() {
+        Some(ast::ObjectNamePart::Identifier(i)) => crate::ddl::ident(i),
+        _ => String::new(),
+    }
+}
+
+impl Session {
+    /// The RETURNING rows of `written` (rows of a table with columns `schema`); with no rows, just the
+    /// result's schema (what Describe reports).
+    pub(super) async fn returning_rows(
+        &mut self,
+        r: &Returning,
+        schema: SchemaRef,
+        written: Vec<RecordBatch>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        // The rows as the table's schema has them (DataFusion's nullability may differ).
+        let written = written
+            .into_iter()
+            .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+        let table = MemTable::try_new(schema.clone(), vec![written])?;
+        let scan = LogicalPlanBuilder::scan(
+            r.relation.as_str(),
+            provider_as_source(Arc::new(table)),
+            None,
+        )?
+        .build()?;
+        let df_schema: &DFSchema = scan.schema();
+        let state = self.ctx.state();
+        let mut exprs: Vec<Expr> = Vec::new();
+        for item in &r.items {
+            match item {
+                SelectItem::UnnamedExpr(e) => {
+                    exprs.push(state.create_logical_expr(&e.to_string(), df_schema)?);
+                }
+                SelectItem::ExprWithAlias { expr, alias } => exprs.push(
+                    state
+                        .create_logical_expr(&expr.to_string(), df_schema)?
+                        .alias(crate::ddl::ident(alias)),
+                ),
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    exprs.extend(df_schema.columns().into_iter().map(Expr::Column));
+                }
+                SelectItem::ExprWithAliases { .. } => {
+                    return Err(Error::unsupported("RETURNING expr AS (a, b)"));
+                }
+            }
+        }
+        // Duplicate names are PostgreSQL's right (`RETURNING id, id`); DataFusion needs them distinct.
+        let exprs = exprs
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let name = e.schema_name().to_string();
+                e.alias(format!("{name}\u{0}{i}"))
+            })
+            .collect::<Vec<_>>();
+        let plan = LogicalPlanBuilder::from(scan).project(exprs)?.build()?;
+        let (out_schema, batches) = self.collect(plan).await?;
+        let names: Vec<String> = match &r.names {
+            Some(n) => n.clone(),
+            None => {
+                let mut out = vec![];
+                for (item, f) in r.items.iter().zip(0..) {
+                    let _ = f;
+                    match item {
+                        SelectItem::UnnamedExpr(e) => out.push(crate::names::expr_name(e)),
+                        SelectItem::ExprWithAlias { alias, .. } => {
+                            out.push(crate::ddl::ident(alias))
+                        }
+                        _ => out.extend(schema.fields().iter().map(|f| f.name().clone())),
+                    }
+                }
+                out
+            }
+        };
+        if names.len() != out_schema.fields().len() {
+            return Err(Error::sql(
+                code::INTERNAL,
+                "RETURNING: column count mismatch",
+            ));
+        }
+        let renamed = super::rename(out_schema, Some(&names));
+        let batches = batches
+            .into_iter()
+            .map(|b| RecordBatch::try_new(renamed.clone(), b.columns().to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+        Ok((renamed, batches))
+    }
+}
