@@ -20,8 +20,6 @@ pub struct Returning {
     items: Vec<SelectItem>,
     /// The alias, or the table's name as written (its last part).
     relation: String,
-    /// PostgreSQL's names for the result columns (`None` with a `*`: the table's columns).
-    names: Option<Vec<String>>,
     /// The table as written, and its columns (set when the statement is prepared).
     pub table: ast::ObjectName,
     pub schema: Option<SchemaRef>,
@@ -72,18 +70,9 @@ impl Returning {
             _ => return None,
         };
         let items = returning.take()?;
-        let names = items
-            .iter()
-            .map(|item| match item {
-                SelectItem::UnnamedExpr(e) => Some(crate::names::expr_name(e)),
-                SelectItem::ExprWithAlias { alias, .. } => Some(crate::ddl::ident(alias)),
-                _ => None,
-            })
-            .collect();
         Some(Returning {
             items,
             relation,
-            names,
             table,
             schema: None,
         })
@@ -121,53 +110,39 @@ impl Session {
         .build()?;
         let df_schema: &DFSchema = scan.schema();
         let state = self.ctx.state();
-        let mut exprs: Vec<Expr> = Vec::new();
+        // Each expression with PostgreSQL's name for its column.
+        let mut columns: Vec<(Expr, String)> = Vec::new();
         for item in &r.items {
             match item {
-                SelectItem::UnnamedExpr(e) => {
-                    exprs.push(state.create_logical_expr(&e.to_string(), df_schema)?);
-                }
-                SelectItem::ExprWithAlias { expr, alias } => exprs.push(
-                    state
-                        .create_logical_expr(&expr.to_string(), df_schema)?
-                        .alias(crate::ddl::ident(alias)),
+                SelectItem::UnnamedExpr(e) => columns.push((
+                    state.create_logical_expr(&e.to_string(), df_schema)?,
+                    crate::names::expr_name(e),
+                )),
+                SelectItem::ExprWithAlias { expr, alias } => columns.push((
+                    state.create_logical_expr(&expr.to_string(), df_schema)?,
+                    crate::ddl::ident(alias),
+                )),
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => columns.extend(
+                    df_schema
+                        .columns()
+                        .into_iter()
+                        .map(|c| (c.name.clone(), c))
+                        .map(|(n, c)| (Expr::Column(c), n)),
                 ),
-                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                    exprs.extend(df_schema.columns().into_iter().map(Expr::Column));
-                }
                 SelectItem::ExprWithAliases { .. } => {
                     return Err(Error::unsupported("RETURNING expr AS (a, b)"));
                 }
             }
         }
-        // Duplicate names are PostgreSQL's right (`RETURNING id, id`); DataFusion needs them distinct.
-        let exprs = exprs
+        // Duplicate names are PostgreSQL's right (`RETURNING id, id`); DataFusion plans them under
+        // distinct aliases and the client is told PostgreSQL's.
+        let (exprs, names): (Vec<Expr>, Vec<String>) = columns
             .into_iter()
             .enumerate()
-            .map(|(i, e)| {
-                let name = e.schema_name().to_string();
-                e.alias(format!("{name}\u{0}{i}"))
-            })
-            .collect::<Vec<_>>();
+            .map(|(i, (e, name))| (e.alias(format!("?{i}?{name}")), name))
+            .unzip();
         let plan = LogicalPlanBuilder::from(scan).project(exprs)?.build()?;
         let (out_schema, batches) = self.collect(plan).await?;
-        let names: Vec<String> = match &r.names {
-            Some(n) => n.clone(),
-            None => {
-                let mut out = vec![];
-                for (item, f) in r.items.iter().zip(0..) {
-                    let _ = f;
-                    match item {
-                        SelectItem::UnnamedExpr(e) => out.push(crate::names::expr_name(e)),
-                        SelectItem::ExprWithAlias { alias, .. } => {
-                            out.push(crate::ddl::ident(alias))
-                        }
-                        _ => out.extend(schema.fields().iter().map(|f| f.name().clone())),
-                    }
-                }
-                out
-            }
-        };
         if names.len() != out_schema.fields().len() {
             return Err(Error::sql(
                 code::INTERNAL,
