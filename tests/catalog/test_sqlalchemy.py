@@ -209,3 +209,28 @@ def test_core_returning(engine, db):
         deleted = c.execute(t.delete().where(t.c.id >= 30).returning(t.c.id)).scalars().all()
         assert sorted(deleted) == list(range(30, 40))
         assert c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 29
+
+
+def test_postgresql_insert_on_conflict(engine, db):
+    """`postgresql.insert().on_conflict_do_update / do_nothing`, with RETURNING."""
+    name = db.adopt(db.name("upsert"))
+    metadata = sa.MetaData()
+    t = sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("label", sa.Text),
+        sa.Column("hits", sa.Integer, nullable=False),
+    )
+    metadata.create_all(engine)
+    with engine.begin() as c:
+        c.execute(pgt.insert(t), [{"id": 1, "label": "a", "hits": 1}, {"id": 2, "label": "b", "hits": 1}])
+        stmt = pgt.insert(t).values([{"id": 2, "label": "B", "hits": 1}, {"id": 3, "label": "c", "hits": 1}])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.c.id],
+            set_={"label": stmt.excluded.label, "hits": t.c.hits + stmt.excluded.hits},
+        ).returning(t.c.id, t.c.hits)
+        assert [tuple(r) for r in c.execute(stmt)] == [(2, 2), (3, 1)]
+        c.execute(pgt.insert(t).values(id=1, label="z", hits=9).on_conflict_do_nothing())
+        rows = c.execute(sa.select(t).order_by(t.c.id)).all()
+        assert [tuple(r) for r in rows] == [(1, "a", 1), (2, "B", 2), (3, "c", 1)]

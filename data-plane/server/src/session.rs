@@ -14,6 +14,7 @@ mod locking;
 mod prepare;
 mod returning;
 mod statement;
+mod upsert;
 pub use statement::{Kind, Output, Prepared, PreparedStatement, Tx};
 mod table_ddl;
 mod transaction;
@@ -565,7 +566,11 @@ impl Session {
                 }
                 let keep = p.returning.is_some();
                 let r = match self.rebind(plan, p.target.clone(), p.no_index) {
-                    Ok(plan) => self.write(plan, p.target.clone(), p.no_index, keep).await,
+                    Ok(plan) => {
+                        let upsert = p.upsert.clone();
+                        self.write(plan, p.target.clone(), p.no_index, keep, upsert.as_deref())
+                            .await
+                    }
                     Err(e) => Err(e),
                 };
                 // RETURNING's rows, computed before COMMIT (an error there undoes the write).

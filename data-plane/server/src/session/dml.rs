@@ -23,6 +23,7 @@ impl Session {
         target: Option<String>,
         no_index: bool,
         keep: bool,
+        upsert: Option<&super::upsert::Upsert>,
     ) -> Result<(Tag, Vec<RecordBatch>)> {
         let mut written = Vec::new();
         let LogicalPlan::Dml(dml) = plan else {
@@ -39,13 +40,18 @@ impl Session {
                     .await
                     .map_err(|e| not_null_violation(e, &table, &sources))?;
                 let mut n = 0;
-                for b in &batches {
-                    // A batch either goes in whole or not at all, so it is repeated whole after a wait.
-                    self.with_locks(|t| t.insert_batch(&table, b)).await?;
-                    n += b.num_rows();
-                }
-                if keep {
-                    written = batches;
+                if let Some(u) = upsert {
+                    (n, written) = self.upsert_rows(&table, &batches, u, keep).await?;
+                } else {
+                    for b in &batches {
+                        // A batch either goes in whole or not at all, so it is repeated whole after a
+                        // wait.
+                        self.with_locks(|t| t.insert_batch(&table, b)).await?;
+                        n += b.num_rows();
+                    }
+                    if keep {
+                        written = batches;
+                    }
                 }
                 (Tag::new("INSERT").with_oid(0), "insert", n)
             }

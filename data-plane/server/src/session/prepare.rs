@@ -40,6 +40,7 @@ impl Session {
                 locking: None,
                 cursor_query: None,
                 returning: None,
+                upsert: None,
             }
             .into()),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
@@ -114,6 +115,7 @@ impl Session {
                 locking: None,
                 cursor_query: None,
                 returning: None,
+                upsert: None,
             }
             .into(),
         )
@@ -148,8 +150,10 @@ impl Session {
             _ => None,
         };
         let mut returning = None;
+        let mut upsert = None;
         let (plan, params, result) = if kind.planned() {
             let mut planned = stmt.clone();
+            upsert = super::upsert::Upsert::take(&mut planned);
             returning = super::returning::Returning::take(&mut planned);
             if let Statement::Query(q) = &mut planned {
                 locking = self.locking_query(q)?.map(Arc::new);
@@ -256,6 +260,17 @@ impl Session {
             Some(l) => Some(l.table().to_string()),
             None => target,
         };
+        if let Some(u) = &mut upsert
+            && let Statement::Insert(ast::Insert {
+                table: ast::TableObject::TableName(name),
+                ..
+            }) = &stmt
+        {
+            let storage = self.names().lookup(name)?;
+            let reader = resolve(&self.engine.db, &mut self.view.lock(), &storage)?
+                .ok_or(omendb_storage::Error::UnknownTable(storage))?;
+            u.bind(reader.def())?;
+        }
         let (result, names) = match &mut returning {
             Some(r) => {
                 let storage = self.names().lookup(&r.table)?;
@@ -280,6 +295,7 @@ impl Session {
             locking,
             cursor_query,
             returning: returning.map(Arc::new),
+            upsert: upsert.map(Arc::new),
         }
         .into())
     }

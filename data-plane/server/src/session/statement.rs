@@ -152,6 +152,8 @@ pub struct PreparedStatement {
     pub cursor_query: Option<Prepared>,
     /// INSERT / UPDATE / DELETE ... RETURNING: the list (the plan is the write without it).
     pub returning: Option<Arc<super::returning::Returning>>,
+    /// INSERT ... ON CONFLICT: the clause (the plan is the INSERT without it).
+    pub upsert: Option<Arc<super::upsert::Upsert>>,
 }
 
 /// A statement's result.
