@@ -281,16 +281,7 @@ impl CopyIn {
             }
         } else {
             for (pos, name) in listed.iter().enumerate() {
-                let i = def
-                    .columns
-                    .iter()
-                    .position(|c| &c.name == name)
-                    .ok_or_else(|| {
-                        Error::sql(
-                            code::UNDEFINED_COLUMN,
-                            format!("column \"{name}\" of relation \"{table}\" does not exist"),
-                        )
-                    })?;
+                let i = ddl::column_at(&def, name)?;
                 source[i] = Some(pos);
             }
         }

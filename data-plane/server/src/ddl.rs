@@ -51,6 +51,22 @@ pub fn ident(i: &Ident) -> String {
     }
 }
 
+/// The position of column `name` in `def`, or PostgreSQL's 42703 naming the relation.
+pub fn column_at(def: &TableDef, name: &str) -> Result<usize> {
+    def.columns
+        .iter()
+        .position(|c| c.name == name)
+        .ok_or_else(|| {
+            Error::sql(
+                code::UNDEFINED_COLUMN,
+                format!(
+                    "column \"{name}\" of relation \"{}\" does not exist",
+                    crate::search_path::split(&def.name).1
+                ),
+            )
+        })
+}
+
 /// DEFAULT 10, DEFAULT 'x', DEFAULT now(): evaluated by DataFusion when an INSERT leaves the column out.
 pub fn column_type(t: &SqlType) -> Result<DataType> {
     Ok(match t {

@@ -235,19 +235,7 @@ impl Session {
                 };
                 let reader = table(self, &ast::ObjectName(parts))?;
                 let def = reader.def();
-                let at = def
-                    .columns
-                    .iter()
-                    .position(|c| c.name == column)
-                    .ok_or_else(|| {
-                        Error::sql(
-                            code::UNDEFINED_COLUMN,
-                            format!(
-                                "column \"{column}\" of relation \"{}\" does not exist",
-                                crate::search_path::split(&def.name).1
-                            ),
-                        )
-                    })?;
+                let at = ddl::column_at(def, &column)?;
                 (reader.id(), at as u32 + 1)
             }
             ast::CommentObject::Schema => {

@@ -131,16 +131,7 @@ impl Upsert {
                     Some(ast::ObjectNamePart::Identifier(i)) => crate::ddl::ident(i),
                     _ => String::new(),
                 };
-                let at = def
-                    .columns
-                    .iter()
-                    .position(|c| c.name == column)
-                    .ok_or_else(|| {
-                        Error::sql(
-                            code::UNDEFINED_COLUMN,
-                            format!("column \"{column}\" of relation \"{relname}\" does not exist"),
-                        )
-                    })?;
+                let at = crate::ddl::column_at(def, &column)?;
                 self.sets.push((at, excluded_columns(a.value.clone())));
             }
             let copy = |(at, e): &(usize, ast::Expr)| -> Option<(usize, usize)> {
