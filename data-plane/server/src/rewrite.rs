@@ -44,6 +44,14 @@ pub fn rewrite(
             let Some(def) = def(name)? else {
                 return Ok(());
             };
+            if ins.source.is_none() && ins.columns.is_empty() {
+                // DEFAULT VALUES: a row of DEFAULTs, which the code below fills in.
+                let row = vec!["DEFAULT"; def.columns.len()].join(", ");
+                let parsed = Parser::parse_sql(&PostgreSqlDialect {}, &format!("VALUES ({row})"));
+                if let Ok(Some(Statement::Query(q))) = parsed.map(|mut s| s.pop()) {
+                    ins.source = Some(q);
+                }
+            }
             let Some(SetExpr::Values(values)) = ins.source.as_mut().map(|q| q.body.as_mut()) else {
                 return Ok(());
             };
@@ -89,7 +97,10 @@ pub fn rewrite(
             let TableFactor::Table { name, alias, .. } = &mut u.table.relation else {
                 return Ok(());
             };
-            if let Some(a) = alias.take() {
+            // UPDATE ... FROM keeps its alias: its SELECT (session/joined.rs) names the target by it.
+            if u.from.is_none()
+                && let Some(a) = alias.take()
+            {
                 let (from, to) = (a.name, name.0.last().and_then(|p| p.as_ident()).cloned());
                 for a in &mut u.assignments {
                     requalify(&mut a.value, &from, to.as_ref());
@@ -101,6 +112,7 @@ pub fn rewrite(
             let Some(def) = def(name)? else {
                 return Ok(());
             };
+            split_tuple_assignments(&mut u.assignments);
             for a in &mut u.assignments {
                 if is_default(&a.value) {
                     let AssignmentTarget::ColumnName(c) = &a.target else {
@@ -358,4 +370,50 @@ fn sql_type(t: &Type) -> Option<SqlType> {
         Type::TIMESTAMPTZ => SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
         _ => return None,
     })
+}
+
+/// `SET (a, b) = (x, y)` (or `= ROW(x, y)`) is `SET a = x, b = y`; DataFusion takes only the latter.
+fn split_tuple_assignments(assignments: &mut Vec<datafusion::sql::sqlparser::ast::Assignment>) {
+    use datafusion::sql::sqlparser::ast::Assignment;
+    let mut out = Vec::with_capacity(assignments.len());
+    for a in assignments.drain(..) {
+        let values = match (&a.target, &a.value) {
+            (AssignmentTarget::Tuple(cols), Expr::Tuple(values)) if cols.len() == values.len() => {
+                Some(values.clone())
+            }
+            (AssignmentTarget::Tuple(cols), Expr::Function(f))
+                if f.name.to_string().eq_ignore_ascii_case("row") =>
+            {
+                match &f.args {
+                    datafusion::sql::sqlparser::ast::FunctionArguments::List(l)
+                        if l.args.len() == cols.len() =>
+                    {
+                        l.args
+                            .iter()
+                            .map(|arg| match arg {
+                                datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                                    datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(e),
+                                ) => Some(e.clone()),
+                                _ => None,
+                            })
+                            .collect::<Option<Vec<_>>>()
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        match (values, &a.target) {
+            (Some(values), AssignmentTarget::Tuple(cols)) => {
+                for (c, v) in cols.iter().zip(values) {
+                    out.push(Assignment {
+                        target: AssignmentTarget::ColumnName(c.clone()),
+                        value: v,
+                    });
+                }
+            }
+            _ => out.push(a),
+        }
+    }
+    *assignments = out;
 }

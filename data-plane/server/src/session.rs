@@ -10,6 +10,7 @@ mod cursors;
 mod listen;
 pub use cursors::{Cursors, MOVE_MARKER, NEGATIVE_MARKER};
 mod dml;
+mod joined;
 mod locking;
 mod prepare;
 mod returning;

@@ -57,7 +57,10 @@ impl Session {
             }
             WriteOp::Delete => {
                 let (key_col, _) = self.key_column(&table)?;
-                let (_, batches) = self.collect(input.clone()).await?;
+                let (_, mut batches) = self.collect(input.clone()).await?;
+                if super::joined::joins(&input) {
+                    batches = super::joined::first_per_key(batches, key_col)?;
+                }
                 let dml = locking::Dml {
                     table: &table,
                     input: &input,
@@ -72,7 +75,11 @@ impl Session {
             WriteOp::Update => {
                 let (key_col, user_cols) = self.key_column(&table)?;
                 let input = with_old_key(input, key_col)?;
-                let (_, batches) = self.collect(input.clone()).await?;
+                let (_, mut batches) = self.collect(input.clone()).await?;
+                if super::joined::joins(&input) {
+                    let old_key = input.schema().fields().len() - 1;
+                    batches = super::joined::first_per_key(batches, old_key)?;
+                }
                 let dml = locking::Dml {
                     table: &table,
                     input: &input,

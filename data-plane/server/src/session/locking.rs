@@ -607,7 +607,7 @@ impl Drop for Waiting<'_> {
 }
 
 /// The key kind of a key column of this Arrow type.
-fn key_kind(t: &arrow_schema::DataType) -> omendb_storage::KeyKind {
+pub(super) fn key_kind(t: &arrow_schema::DataType) -> omendb_storage::KeyKind {
     match t {
         arrow_schema::DataType::Utf8
         | arrow_schema::DataType::LargeUtf8

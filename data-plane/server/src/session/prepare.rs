@@ -179,6 +179,13 @@ impl Session {
                         .map(|r| r.def().clone()))
                 })?;
             }
+            let joined = super::joined::Joined::take(&mut planned, |name| {
+                let storage = self.names().lookup(name)?;
+                Ok(resolve(&self.engine.db, &mut self.view.lock(), &storage)
+                    .ok()
+                    .flatten()
+                    .map(|r| r.def().clone()))
+            })?;
             let types = crate::rewrite::parameter_types(&planned, declared);
             let typed = !types.is_empty() && types.iter().all(Option::is_some);
             if typed {
@@ -194,6 +201,10 @@ impl Session {
                     Arc::unwrap_or_clone(p.input)
                 }
                 plan => plan,
+            };
+            let plan = match joined {
+                Some(j) => j.into_dml(plan)?,
+                None => plan,
             };
             let plan = crate::text::postgres_text_casts(plan)?;
             let mut types = plan.get_parameter_types()?;
