@@ -630,7 +630,7 @@ impl Inner {
                     if !tv.is_append(k) && tv.contains(k)? {
                         return Err(Error::DuplicateKey {
                             table: name,
-                            key: k.to_string(),
+                            key: tv.shape.key_detail(k),
                         });
                     }
                 }
@@ -640,7 +640,7 @@ impl Inner {
                 if tv.contains(k)? && matches!(op, PendingOp::Insert(_)) {
                     return Err(Error::DuplicateKey {
                         table: name,
-                        key: k.to_string(),
+                        key: tv.shape.key_detail(k),
                     });
                 }
             }

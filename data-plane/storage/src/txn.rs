@@ -284,7 +284,7 @@ impl WriteTxn {
             }
             return Err(Error::DuplicateKey {
                 table: table.into(),
-                key: key.to_string(),
+                key: base.shape.key_detail(&key),
             });
         }
         if let Some(r) = &self.reads {
@@ -416,7 +416,7 @@ impl WriteTxn {
             if self.lookup(&latest, &new_key)?.is_some() {
                 return Err(Error::DuplicateKey {
                     table: table.into(),
-                    key: new_key.to_string(),
+                    key: base.shape.key_detail(&new_key),
                 });
             }
             let tw = self.writes_for(&base);

@@ -333,6 +333,16 @@ impl TableShape {
     }
 
     /// The key of a physical row.
+    /// A key as PostgreSQL's unique-violation detail shows it: `(id)=(7)`.
+    pub fn key_detail(&self, key: &Key) -> String {
+        let column = self
+            .def
+            .columns
+            .get(self.key_col)
+            .map_or(ROWID_COLUMN, |c| c.name.as_str());
+        format!("({column})={key}")
+    }
+
     pub fn key_of(&self, row: &[Value]) -> Key {
         match &row[self.key_col] {
             Value::Int64(v) if self.has_rowid() => Key::Int(*v),
