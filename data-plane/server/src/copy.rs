@@ -74,7 +74,9 @@ fn builder(t: DataType) -> Box<dyn ArrayBuilder> {
         DataType::Real => Box::new(Float32Builder::new()),
         DataType::Double => Box::new(Float64Builder::new()),
         DataType::Boolean => Box::new(BooleanBuilder::new()),
-        DataType::Text => Box::new(StringBuilder::new()),
+        DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } => {
+            Box::new(StringBuilder::new())
+        }
         DataType::Bytea => Box::new(BinaryBuilder::new()),
         DataType::Date => Box::new(Date32Builder::new()),
         DataType::Timestamp => Box::new(TimestampMicrosecondBuilder::new()),
@@ -703,7 +705,9 @@ impl CopyIn {
                     s.map(|s| parse_bool(s).ok_or_else(|| invalid(s, "boolean")))
                         .transpose()?
                 ),
-                DataType::Text => push!(b, StringBuilder, s),
+                DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } => {
+                    push!(b, StringBuilder, s)
+                }
                 DataType::Bytea => push!(
                     b,
                     BinaryBuilder,

@@ -79,11 +79,15 @@ pub fn column_type(t: &SqlType) -> Result<DataType> {
             DataType::Double
         }
         SqlType::Bool | SqlType::Boolean => DataType::Boolean,
-        SqlType::Text
-        | SqlType::Varchar(_)
-        | SqlType::CharacterVarying(_)
-        | SqlType::CharVarying(_)
-        | SqlType::String(_) => DataType::Text,
+        SqlType::Text | SqlType::String(_) => DataType::Text,
+        SqlType::Varchar(n) | SqlType::CharacterVarying(n) | SqlType::CharVarying(n) => {
+            DataType::Varchar {
+                max: char_length(n.as_ref(), "varchar")?,
+            }
+        }
+        SqlType::Char(n) | SqlType::Character(n) => DataType::Char {
+            len: char_length(n.as_ref(), "char")?.unwrap_or(1),
+        },
         SqlType::Bytea => DataType::Bytea,
         SqlType::Date => DataType::Date,
         SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
@@ -117,13 +121,34 @@ pub fn column_type(t: &SqlType) -> Result<DataType> {
             "float8" => DataType::Double,
             other => return Err(unknown_type(other)),
         },
-        SqlType::Char(_) | SqlType::Character(_) => {
-            return Err(Error::unsupported(
-                "type character(n) (blank-padded); use text or varchar",
-            ));
-        }
         other => return Err(unknown_type(&other.to_string())),
     })
+}
+
+/// The `n` of `varchar(n)` / `char(n)`, within PostgreSQL's bounds.
+fn char_length(
+    n: Option<&datafusion::sql::sqlparser::ast::CharacterLength>,
+    what: &str,
+) -> Result<Option<u32>> {
+    use datafusion::sql::sqlparser::ast::CharacterLength;
+    match n {
+        None | Some(CharacterLength::Max) => Ok(None),
+        Some(CharacterLength::IntegerLength { length, .. }) => {
+            if *length < 1 {
+                return Err(Error::sql(
+                    code::INVALID_PARAMETER_VALUE,
+                    format!("length for type {what} must be at least 1"),
+                ));
+            }
+            if *length > 10_485_760 {
+                return Err(Error::sql(
+                    code::INVALID_PARAMETER_VALUE,
+                    format!("length for type {what} cannot exceed 10485760"),
+                ));
+            }
+            Ok(Some(*length as u32))
+        }
+    }
 }
 
 fn unknown_type(name: &str) -> Error {

@@ -45,6 +45,9 @@ pub mod code {
     pub const INVALID_TABLE_DEFINITION: &str = "42P16";
     pub const OUT_OF_MEMORY: &str = "53200";
     pub const INTERNAL: &str = "XX000";
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
+    pub const UNDEFINED_FUNCTION: &str = "42883";
+    pub const DIVISION_BY_ZERO: &str = "22012";
     pub const SERIALIZATION_FAILURE: &str = "40001";
     pub const DEADLOCK_DETECTED: &str = "40P01";
     pub const LOCK_NOT_AVAILABLE: &str = "55P03";
@@ -95,6 +98,7 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::InvalidDefinition(_) => code::INVALID_TABLE_DEFINITION,
         S::DuplicateKey { .. } => "23505",
         S::NotNull { .. } => "23502",
+        S::StringTooLong { .. } => "22001",
         S::WrongType { .. } | S::WrongKeyType { .. } => code::DATATYPE_MISMATCH,
         S::WrongArity { .. } => code::SYNTAX_ERROR,
         S::Conflict(_) => "40001",

@@ -36,6 +36,7 @@ mod system_views;
 mod text;
 mod timestamps;
 mod tokens;
+mod typing;
 mod wire;
 pub mod zone;
 

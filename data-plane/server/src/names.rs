@@ -69,6 +69,17 @@ pub fn output_names(stmt: &Statement) -> Option<Vec<String>> {
 /// `SELECT t, t::date`) aliases of their own: PostgreSQL allows duplicate result columns, DataFusion's
 /// projections do not. Clients still see the PostgreSQL names (`output_names` of the statement as written).
 pub fn distinct_output_names(stmt: &mut Statement) {
+    // INSERT ... SELECT NULL, NULL: DataFusion wants distinct names there too (only positions matter).
+    if let Statement::Insert(ins) = stmt
+        && let Some(source) = ins.source.take()
+    {
+        let mut query = Statement::Query(source);
+        distinct_output_names(&mut query);
+        if let Statement::Query(source) = query {
+            ins.source = Some(source);
+        }
+        return;
+    }
     let Some(names) = output_names(stmt) else {
         return;
     };

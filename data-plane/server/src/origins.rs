@@ -12,6 +12,9 @@ use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
 /// Field metadata keys carrying a column's origin from planning to the wire.
 pub const TABLE_OID: &str = "omendb.table_oid";
 pub const ATTNUM: &str = "omendb.attnum";
+/// The PostgreSQL type OID and typmod of a column whose Arrow type does not say it (varchar(n), char(n)).
+pub const TYPE_OID: &str = "omendb.type_oid";
+pub const TYPMOD: &str = "omendb.typmod";
 
 /// The user table and column behind output column `idx` of `plan`, if it is one as is.
 fn trace(plan: &LogicalPlan, idx: usize) -> Option<(String, String)> {
@@ -66,7 +69,7 @@ fn trace(plan: &LogicalPlan, idx: usize) -> Option<(String, String)> {
 pub fn annotate(
     schema: SchemaRef,
     plan: &LogicalPlan,
-    table: impl Fn(&str) -> Option<(i64, Vec<String>)>,
+    table: impl Fn(&str) -> Option<(i64, Vec<(String, omendb_storage::DataType)>)>,
 ) -> SchemaRef {
     let mut tables = HashMap::new();
     let fields: Vec<Field> = schema
@@ -79,11 +82,11 @@ pub fn annotate(
                     .entry(t.clone())
                     .or_insert_with(|| table(&t))
                     .as_ref()?;
-                let attnum = columns.iter().position(|n| *n == c)? + 1;
-                Some((*oid, attnum))
+                let at = columns.iter().position(|(n, _)| *n == c)?;
+                Some((*oid, at + 1, columns[at].1))
             });
             match origin {
-                Some((oid, attnum)) => with_origin(f, oid, attnum),
+                Some((oid, attnum, ty)) => with_type(&with_origin(f, oid, attnum), ty),
                 None => f.as_ref().clone(),
             }
         })
@@ -99,6 +102,27 @@ pub fn with_origin(field: &Field, oid: i64, attnum: usize) -> Field {
     field.clone().with_metadata(meta)
 }
 
+/// `field` marked with its column's PostgreSQL type where Arrow's (Utf8) would describe it as text.
+pub fn with_type(field: &Field, ty: omendb_storage::DataType) -> Field {
+    let info = crate::pg_catalog::oids::type_info(ty);
+    if !matches!(info.oid, 1042 | 1043) {
+        return field.clone();
+    }
+    let mut meta = field.metadata().clone();
+    meta.insert(TYPE_OID.into(), info.oid.to_string());
+    meta.insert(TYPMOD.into(), info.typmod.to_string());
+    field.clone().with_metadata(meta)
+}
+
+/// The PostgreSQL type a field was marked with (`with_type`).
+pub fn marked_type(field: &Field) -> Option<pgwire::api::Type> {
+    match field.metadata().get(TYPE_OID)?.as_str() {
+        "1043" => Some(pgwire::api::Type::VARCHAR),
+        "1042" => Some(pgwire::api::Type::BPCHAR),
+        _ => None,
+    }
+}
+
 /// RowDescription's table OID and column number of `field`, if it has an origin.
 pub fn of(field: &Field) -> Option<(i32, i16)> {
     let m = field.metadata();
@@ -111,6 +135,9 @@ pub fn of(field: &Field) -> Option<(i32, i16)> {
 /// RowDescription's type modifier of a table's column: `numeric(p, s)` packs precision and scale as PostgreSQL does
 /// (an expression's is -1, as PostgreSQL's).
 pub fn type_modifier(field: &Field) -> i32 {
+    if let Some(m) = field.metadata().get(TYPMOD).and_then(|m| m.parse().ok()) {
+        return m;
+    }
     match field.data_type() {
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) if *s >= 0 => {
             ((i32::from(*p) << 16) | i32::from(*s as u8)) + 4

@@ -35,6 +35,7 @@ pub fn rewrite(
     crate::pg_catalog::syntax::rewrite(stmt);
     crate::subquery::rewrite(stmt);
     bytea_literals(stmt);
+    length_casts(stmt);
     session_functions(stmt, login);
     match stmt {
         Statement::Insert(ins) => {
@@ -204,6 +205,42 @@ fn bytea_literals(stmt: &mut Statement) {
             hex_literal(expr);
         }
         ControlFlow::<()>::Continue(())
+    });
+}
+
+/// An explicit cast to `varchar(n)` cuts the text to n characters and one to `char(n)` also pads it, as
+/// PostgreSQL's do (only storing into such a column fails on a value too long).
+fn length_casts(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::CharacterLength;
+    let _ = visit_expressions_mut(stmt, |e| {
+        let Expr::Cast {
+            expr, data_type, ..
+        } = e
+        else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let (n, pad) = match data_type {
+            SqlType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
+            | SqlType::CharacterVarying(Some(CharacterLength::IntegerLength { length, .. }))
+            | SqlType::CharVarying(Some(CharacterLength::IntegerLength { length, .. })) => {
+                (*length, false)
+            }
+            SqlType::Char(n) | SqlType::Character(n) => match n {
+                Some(CharacterLength::IntegerLength { length, .. }) => (*length, true),
+                None => (1, true),
+                Some(CharacterLength::Max) => return ControlFlow::Continue(()),
+            },
+            _ => return ControlFlow::Continue(()),
+        };
+        let f = if pad { "rpad" } else { "left" };
+        let sql = format!("{f}(CAST(({expr}) AS TEXT), {n})");
+        if let Ok(parsed) = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&sql)
+            .and_then(|mut p| p.parse_expr())
+        {
+            *e = parsed;
+        }
+        ControlFlow::Continue(())
     });
 }
 

@@ -147,6 +147,7 @@ impl Session {
         crate::subquery::register(&ctx);
         crate::apply::register(&ctx);
         crate::timestamps::register(&ctx);
+        crate::typing::register(&ctx);
         let state = ctx.state();
         let _ = functions.set(
             state
@@ -318,7 +319,11 @@ impl Session {
             )))
             .await;
         self.view.lock().physical = None;
-        Ok(r?)
+        let plan = crate::typing::type_literals(r?)?;
+        Ok(crate::typing::coerce(
+            plan,
+            self.ctx.state().config_options(),
+        ))
     }
 
     /// Runs every statement of a simple-protocol query string. Like PostgreSQL, several statements outside

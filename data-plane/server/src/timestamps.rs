@@ -85,7 +85,7 @@ impl AnalyzerRule for SessionZone {
 }
 
 /// The schema a node's expressions are typed against.
-fn input_schema(node: &LogicalPlan) -> Arc<DFSchema> {
+pub(crate) fn input_schema(node: &LogicalPlan) -> Arc<DFSchema> {
     let inputs = node.inputs();
     match inputs.as_slice() {
         [] => node.schema().clone(),

@@ -190,9 +190,10 @@ pub fn pg_fields(schema: &SchemaRef, format: &Format) -> PgWireResult<Vec<FieldI
                 }
                 None => (info.table_id(), info.column_id(), info.type_modifier()),
             };
-            let datatype = match crate::rows::Vector::of(f) {
-                Some(v) => v.pg_type(),
-                None => info.datatype().clone(),
+            let datatype = match (crate::rows::Vector::of(f), crate::origins::marked_type(f)) {
+                (Some(v), _) => v.pg_type(),
+                (None, Some(t)) => t,
+                (None, None) => info.datatype().clone(),
             };
             FieldInfo::new(
                 info.name().to_string(),

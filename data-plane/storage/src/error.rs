@@ -27,6 +27,8 @@ pub enum Error {
     DuplicateKey { table: String, key: String },
     #[error("null value in column \"{column}\" of table \"{table}\" violates not-null constraint")]
     NotNull { table: String, column: String },
+    #[error("value too long for type {type_name}")]
+    StringTooLong { type_name: String },
     #[error("column \"{column}\" of table \"{table}\" is {expected}, got {got}")]
     WrongType {
         table: String,
@@ -117,6 +119,7 @@ impl Error {
             Error::InvalidDefinition(_) => "invalid_definition",
             Error::DuplicateKey { .. } => "duplicate_key",
             Error::NotNull { .. } => "not_null",
+            Error::StringTooLong { .. } => "string_too_long",
             Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => {
                 "wrong_type"
             }

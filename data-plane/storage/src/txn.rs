@@ -233,6 +233,7 @@ impl WriteTxn {
 
     fn physical(shape: &TableShape, mut row: Row, rowid: Option<i64>) -> Result<Row> {
         shape.check_row(&row)?;
+        shape.fit_row(&mut row)?;
         if shape.has_rowid() {
             let id = rowid.unwrap_or_else(|| shape.next_rowid.fetch_add(1, Ordering::Relaxed));
             row.push(Value::Int64(id));
@@ -321,6 +322,8 @@ impl WriteTxn {
         let base = self.base(table)?;
         let shape = base.shape.clone();
         check_batch(&shape, batch)?;
+        let fitted = shape.fit_batch(batch)?;
+        let batch = fitted.as_ref().unwrap_or(batch);
         self.lock_table(&base, crate::locks::LockMode::KeyShare)?;
         let n = batch.num_rows();
         if n == 0 {

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::sync::Arc;
 
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef, TimeUnit};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,14 @@ pub enum DataType {
         precision: u8,
         scale: i8,
     },
+    /// `varchar(n)`: text of at most `max` characters (`varchar` alone: any length).
+    Varchar {
+        max: Option<u32>,
+    },
+    /// `char(n)`: text of exactly `len` characters, blank-padded.
+    Char {
+        len: u32,
+    },
 }
 
 impl DataType {
@@ -42,7 +51,7 @@ impl DataType {
             DataType::Real => ArrowType::Float32,
             DataType::Double => ArrowType::Float64,
             DataType::Boolean => ArrowType::Boolean,
-            DataType::Text => ArrowType::Utf8,
+            DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } => ArrowType::Utf8,
             DataType::Bytea => ArrowType::Binary,
             DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, None),
             DataType::TimestampTz => {
@@ -62,7 +71,9 @@ impl DataType {
             | DataType::Timestamp
             | DataType::TimestampTz
             | DataType::Date => Some(KeyKind::Int),
-            DataType::Text | DataType::Bytea => Some(KeyKind::Bytes),
+            DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } | DataType::Bytea => {
+                Some(KeyKind::Bytes)
+            }
             _ => None,
         }
     }
@@ -81,6 +92,49 @@ impl DataType {
             DataType::TimestampTz => "timestamptz".into(),
             DataType::Date => "date".into(),
             DataType::Numeric { precision, scale } => format!("numeric({precision},{scale})"),
+            DataType::Varchar { max: Some(n) } => format!("character varying({n})"),
+            DataType::Varchar { max: None } => "character varying".into(),
+            DataType::Char { len } => format!("character({len})"),
+        }
+    }
+
+    /// The most characters a value may have, for the types that bound it.
+    pub fn max_chars(&self) -> Option<u32> {
+        match self {
+            DataType::Varchar { max } => *max,
+            DataType::Char { len } => Some(*len),
+            _ => None,
+        }
+    }
+
+    /// A text value as this column stores it, PostgreSQL's way: too long fails (22001) unless only spaces
+    /// are over the limit, which are cut; `char(n)` pads with spaces. `None` when it is stored as given.
+    pub fn fit_text(&self, s: &str) -> Result<Option<String>> {
+        let Some(max) = self.max_chars() else {
+            return Ok(None);
+        };
+        let max = max as usize;
+        // Byte length bounds character count from above: most values need no counting.
+        let chars = if s.len() <= max {
+            None
+        } else {
+            Some(s.chars().count())
+        };
+        match chars {
+            Some(n) if n > max => {
+                let (cut, _) = s.char_indices().nth(max).expect("longer than max");
+                if s[cut..].bytes().any(|b| b != b' ') {
+                    return Err(Error::StringTooLong {
+                        type_name: self.name(),
+                    });
+                }
+                Ok(Some(s[..cut].to_string()))
+            }
+            _ if matches!(self, DataType::Char { .. }) => {
+                let n = chars.unwrap_or_else(|| s.chars().count());
+                Ok((n < max).then(|| format!("{s:<max$}")))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -94,7 +148,10 @@ impl DataType {
                 | (DataType::Real, Value::Float32(_))
                 | (DataType::Double, Value::Float64(_))
                 | (DataType::Boolean, Value::Bool(_))
-                | (DataType::Text, Value::Text(_))
+                | (
+                    DataType::Text | DataType::Varchar { .. } | DataType::Char { .. },
+                    Value::Text(_)
+                )
                 | (DataType::Bytea, Value::Bytes(_))
                 | (
                     DataType::Timestamp | DataType::TimestampTz,
@@ -350,6 +407,56 @@ impl TableShape {
         }
     }
 
+    /// Fits a user row's text to its columns' lengths (see `DataType::fit_text`).
+    pub fn fit_row(&self, row: &mut [Value]) -> Result<()> {
+        for (col, v) in self.def.columns.iter().zip(row.iter_mut()) {
+            if let Value::Text(s) = v
+                && let Some(fitted) = col.data_type.fit_text(s)?
+            {
+                *s = fitted;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fits a batch's text columns to their lengths; `None` when every value fits as it is.
+    pub fn fit_batch(&self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
+        let mut columns: Option<Vec<arrow_array::ArrayRef>> = None;
+        for (i, col) in self.def.columns.iter().enumerate() {
+            if col.data_type.max_chars().is_none() || i >= batch.num_columns() {
+                continue;
+            }
+            let Some(strings) = batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>()
+            else {
+                continue;
+            };
+            let mut fitted: Vec<Option<String>> = Vec::new();
+            let mut changed = false;
+            for j in 0..strings.len() {
+                let v = (!strings.is_null(j)).then(|| strings.value(j));
+                let f = match v {
+                    Some(s) => col.data_type.fit_text(s)?,
+                    None => None,
+                };
+                changed |= f.is_some();
+                fitted.push(f.or_else(|| v.map(str::to_string)));
+            }
+            if changed {
+                let cols = columns.get_or_insert_with(|| batch.columns().to_vec());
+                cols[i] = Arc::new(arrow_array::StringArray::from(fitted));
+            }
+        }
+        columns
+            .map(|c| {
+                RecordBatch::try_new(batch.schema(), c)
+                    .map_err(|e| Error::InvalidDefinition(e.to_string()))
+            })
+            .transpose()
+    }
+
     /// Checks a user row (arity, types, NOT NULL) before it enters a transaction.
     pub fn check_row(&self, row: &[Value]) -> Result<()> {
         let table = || self.def.name.clone();
@@ -438,4 +545,44 @@ fn validate_def(def: &TableDef) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit(t: DataType, s: &str) -> std::result::Result<String, String> {
+        t.fit_text(s)
+            .map(|f| f.unwrap_or_else(|| s.to_string()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn varchar_and_char_fit_as_postgresql_stores_them() {
+        let v5 = DataType::Varchar { max: Some(5) };
+        let c3 = DataType::Char { len: 3 };
+        assert_eq!(fit(v5, "abc"), Ok("abc".into()));
+        assert_eq!(fit(v5, "abcde"), Ok("abcde".into()));
+        // Only spaces over the limit: cut, not an error.
+        assert_eq!(fit(v5, "abcde   "), Ok("abcde".into()));
+        assert_eq!(
+            fit(v5, "abcdef"),
+            Err("value too long for type character varying(5)".into())
+        );
+        // Characters, not bytes.
+        assert_eq!(fit(v5, "ééééé"), Ok("ééééé".into()));
+        assert!(fit(v5, "éééééé").is_err());
+        assert_eq!(fit(c3, "a"), Ok("a  ".into()));
+        assert_eq!(fit(c3, "é"), Ok("é  ".into()));
+        assert_eq!(fit(c3, "abc  "), Ok("abc".into()));
+        assert_eq!(
+            fit(c3, "abcd"),
+            Err("value too long for type character(3)".into())
+        );
+        assert_eq!(
+            fit(DataType::Varchar { max: None }, &"x".repeat(100)).map(|s| s.len()),
+            Ok(100)
+        );
+        assert_eq!(fit(DataType::Text, "anything"), Ok("anything".into()));
+    }
 }

@@ -352,8 +352,6 @@ def test_types_roundtrip_prepared(types_table, param_format, result_binary):
             assert_row_equal(rows[0], tuple(_numeric_decimal(v) for v in row))
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: varchar(n) columns are described with type oid 25 (text) "
-                   "in RowDescription; PostgreSQL sends 1043 (varchar)")
 def test_types_column_metadata(types_table):
     with connect() as conn:
         cur = conn.execute(sql.SQL("SELECT id, {} FROM {} WHERE false").format(
@@ -831,11 +829,10 @@ ERROR_CASES = [
     ("22012", errors.DivisionByZero, "SELECT 1 / 0"),
     ("22P02", errors.InvalidTextRepresentation, "SELECT 'abc'::integer"),
     pytest.param("22003", errors.NumericValueOutOfRange, "INSERT INTO {t} VALUES (3, 'x', 40000)"),
-    pytest.param("22003", errors.NumericValueOutOfRange, "SELECT 2147483647::integer + 1", marks=pytest.mark.xfail(
-        strict=True, reason="server bug: integer overflow is not detected (the cast is widened to Int64 and returns "
-        "2147483648; bigint 9223372036854775807 + 1 silently wraps to -9223372036854775808); PostgreSQL: 22003")),
-    pytest.param("22003", errors.NumericValueOutOfRange, "SELECT 9223372036854775807::bigint + 1", marks=pytest.mark.xfail(
-        strict=True, reason="server bug: bigint overflow wraps around to -9223372036854775808; PostgreSQL: 22003 bigint out of range")),
+    ("22003", errors.NumericValueOutOfRange, "SELECT 2147483647::integer + 1"),
+    ("22003", errors.NumericValueOutOfRange, "SELECT 9223372036854775807::bigint + 1"),
+    ("22012", errors.DivisionByZero, "SELECT 1.5::float8 / 0"),
+    ("42883", errors.UndefinedFunction, "SELECT id FROM {t} WHERE v = 1"),
 ]
 
 

@@ -103,7 +103,7 @@ fn text_of(v: &[u8], ty: DataType) -> Result<Vec<u8>> {
         DataType::Double => f64::from_be_bytes(fixed(v, "double precision")?)
             .to_string()
             .into_bytes(),
-        DataType::Text => {
+        DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } => {
             std::str::from_utf8(v)
                 .map_err(|_| Error::sql("22021", "invalid byte sequence for encoding \"UTF8\""))?;
             v.to_vec()

@@ -233,6 +233,8 @@ fn sql_type(t: Col) -> SqlType {
         Col::Double => ("double precision", "float8", Some(53), Some(2), None, None),
         Col::Boolean => ("boolean", "bool", None, None, None, None),
         Col::Text => ("text", "text", None, None, None, None),
+        Col::Varchar { .. } => ("character varying", "varchar", None, None, None, None),
+        Col::Char { .. } => ("character", "bpchar", None, None, None, None),
         Col::Bytea => ("bytea", "bytea", None, None, None, None),
         Col::Timestamp => (
             "timestamp without time zone",
@@ -315,7 +317,13 @@ fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
         for (i, c) in t.def.columns.iter().enumerate() {
             let (data_type, udt, precision, radix, scale, dt_precision) = sql_type(c.data_type);
             let not_null = t.def.primary_key == Some(i) || !c.nullable;
-            let octets = (c.data_type == Col::Text).then_some(1_073_741_824);
+            // PostgreSQL's: the most bytes a value can have (4 per character in UTF-8), 1 GB unbounded.
+            let max_chars = c.data_type.max_chars().map(|n| n as i32);
+            let octets = match c.data_type {
+                Col::Text | Col::Varchar { max: None } => Some(1_073_741_824),
+                Col::Varchar { .. } | Col::Char { .. } => max_chars.map(|n| n.saturating_mul(4)),
+                _ => None,
+            };
             rows.push(vec![
                 text(db),
                 text(t.schema.clone()),
@@ -329,7 +337,7 @@ fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
                 ),
                 yes(!not_null),
                 text(data_type),
-                null(),
+                opt(max_chars),
                 opt(octets),
                 opt(precision),
                 opt(radix),

@@ -135,11 +135,15 @@ pub fn type_info(t: DataType) -> TypeInfo {
         DataType::TimestampTz => (1184, 8, true, 'd', 'p'),
         DataType::Date => (1082, 4, true, 'i', 'p'),
         DataType::Numeric { .. } => (1700, -1, false, 'i', 'm'),
+        DataType::Varchar { .. } => (1043, -1, false, 'i', 'x'),
+        DataType::Char { .. } => (1042, -1, false, 'i', 'x'),
     };
     let typmod = match t {
         DataType::Numeric { precision, scale } => {
             ((i32::from(precision) << 16) | i32::from(scale as u8)) + 4
         }
+        // PostgreSQL's typmod of a length-bounded text type is the length plus the 4-byte header.
+        DataType::Varchar { max: Some(n) } | DataType::Char { len: n } => n as i32 + 4,
         _ => -1,
     };
     TypeInfo {
@@ -149,7 +153,10 @@ pub fn type_info(t: DataType) -> TypeInfo {
         byval,
         align,
         storage,
-        collation: if t == DataType::Text {
+        collation: if matches!(
+            t,
+            DataType::Text | DataType::Varchar { .. } | DataType::Char { .. }
+        ) {
             DEFAULT_COLLATION
         } else {
             0

@@ -93,7 +93,10 @@ impl Session {
                         .iter()
                         .position(|c| c.name == *f.name())
                     {
-                        Some(i) => crate::origins::with_origin(f, oid, i + 1),
+                        Some(i) => crate::origins::with_type(
+                            &crate::origins::with_origin(f, oid, i + 1),
+                            reader.def().columns[i].data_type,
+                        ),
                         None => f.as_ref().clone(),
                     }
                 })
@@ -224,7 +227,12 @@ impl Session {
                     &plan,
                     |name| {
                         let r = resolve(&db, &mut view.lock(), name).ok().flatten()?;
-                        let columns = r.def().columns.iter().map(|c| c.name.clone()).collect();
+                        let columns = r
+                            .def()
+                            .columns
+                            .iter()
+                            .map(|c| (c.name.clone(), c.data_type))
+                            .collect();
                         Some((crate::pg_catalog::oids::table(r.id()), columns))
                     },
                 )

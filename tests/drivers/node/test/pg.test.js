@@ -178,9 +178,7 @@ describe('connection', () => {
     })
   })
 
-  bugIt('integer and decimal literals have PostgreSQL types', 'SELECT 1 is described as int8 (oid 20, node-postgres ' +
-      "returns the string '1'; so is $1::integer + 1) and SELECT 1.5 as float8 (701); PostgreSQL types them int4 (23, a " +
-      'JS number) and numeric (1700)', async () => {
+  it('integer and decimal literals have PostgreSQL types', async () => {
     await withClient(async (client) => {
       const r = await client.query('SELECT 1 AS a, 1.5 AS b, 2147483648 AS c')
       assert.deepEqual(r.fields.map((f) => f.dataTypeID), [23, 1700, 20])
@@ -333,8 +331,7 @@ describe('types through prepared statements', () => {
     })
   })
 
-  bugIt('RowDescription carries each column type', 'varchar(64) columns are described with type oid 25 (text); ' +
-      'PostgreSQL sends 1043 (varchar)', async () => {
+  it('RowDescription carries each column type', async () => {
     await withClient(async (client) => {
       const r = await client.query({ name: 'sel_types_desc', text: selectTypesSql(table), values: [1] })
       assert.deepEqual(r.fields.map((f) => f.name), COLS)
@@ -714,8 +711,7 @@ describe('error SQLSTATEs', () => {
     })
   })
 
-  bugIt('numeric and float division by zero is 22012', 'SELECT 7.0 / 0 and SELECT 1.0::float8 / 0 return ' +
-      "'inf' (float8); PostgreSQL raises 22012 division_by_zero for numeric and float8 division", async () => {
+  it('numeric and float division by zero is 22012', async () => {
     await withClient(async (client) => {
       await expectPgError(client.query('SELECT 7.0 / 0'), '22012')
       await expectPgError(client.query('SELECT 1.0::float8 / 0'), '22012')

@@ -1,0 +1,409 @@
+//! PostgreSQL's typing rules where DataFusion's differ:
+//!
+//! - an integer literal that fits 32 bits is `integer` (DataFusion types every one `bigint`), so
+//!   `SELECT 1` is int4 and `2147483647 + 1` is int4 arithmetic;
+//! - `+ - *` on integers fail with 22003 (`integer out of range`) where DataFusion's wrap around;
+//! - float arithmetic fails with 22012 on a division by zero and 22003 on overflow or underflow, where
+//!   DataFusion's gives Infinity or 0;
+//! - text compared with a number is 42883 (`operator does not exist: text = integer`) when the statement
+//!   is planned; DataFusion casts the text and fails (or not) on each value.
+//!
+//! Literals are retyped and comparisons checked on the plan as the SQL planner made it (before type
+//! coercion, which then widens literals where they meet wider types); the arithmetic rule runs after
+//! coercion and puts the checked functions in place of `+ - * /` where the operands are integers or floats
+//! of one type.
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Float32Array, Float64Array};
+use arrow_schema::{ArrowError, DataType};
+use datafusion::arrow::compute::kernels::{arity, numeric};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::{
+    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::optimizer::analyzer::AnalyzerRule;
+use datafusion::prelude::SessionContext;
+
+use crate::error::{Error, code};
+
+pub fn register(ctx: &SessionContext) {
+    ctx.add_analyzer_rule(Arc::new(CheckedArithmetic));
+}
+
+/// Types the plan's integer literals as PostgreSQL does: `integer` when the value fits, else `bigint`.
+/// VALUES lists keep theirs (their schema is fixed when they are built) and LIMIT / OFFSET take bigint.
+pub fn type_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
+    // Catalog relations model some of PostgreSQL's types (oid, regclass, name) with Arrow's, so a tool's
+    // catalog query, valid on PostgreSQL, can compare text with a number here: only user queries are
+    // checked.
+    let check = !reads_catalog(&plan);
+    let out = plan.transform_up_with_subqueries(|node| {
+        if matches!(
+            node,
+            LogicalPlan::Values(_) | LogicalPlan::Limit(_) | LogicalPlan::Dml(_)
+        ) {
+            return Ok(Transformed::no(node));
+        }
+        // Names stay as planned: a parent node refers to this one's outputs by them.
+        let names = NamePreserver::new(&node);
+        let schema = crate::timestamps::input_schema(&node);
+        let changed = node.map_expressions(|e| {
+            let saved = names.save(&e);
+            let t = e.transform_up(|e| match e {
+                Expr::Literal(ScalarValue::Int64(Some(v)), meta) => match i32::try_from(v) {
+                    Ok(v) => Ok(Transformed::yes(Expr::Literal(
+                        ScalarValue::Int32(Some(v)),
+                        meta,
+                    ))),
+                    Err(_) => Ok(Transformed::no(Expr::Literal(
+                        ScalarValue::Int64(Some(v)),
+                        meta,
+                    ))),
+                },
+                Expr::BinaryExpr(b) if check => {
+                    comparable(&b, &schema)?;
+                    Ok(Transformed::no(Expr::BinaryExpr(b)))
+                }
+                e => Ok(Transformed::no(e)),
+            })?;
+            Ok(t.update_data(|e| saved.restore(e)))
+        })?;
+        // The node's output types follow its expressions' and its inputs'.
+        changed.map_data(|n| n.recompute_schema())
+    })?;
+    Ok(out.data)
+}
+
+/// Whether the plan scans a pg_catalog or information_schema relation (anything but a user table).
+fn reads_catalog(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|p| {
+        if let LogicalPlan::TableScan(s) = p
+            && crate::catalog::storage_name_of(&s.source).is_none()
+        {
+            found = true;
+            return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    found
+}
+
+/// PostgreSQL has no operator comparing text with a number: a typed text operand (not a quoted literal,
+/// whose type PostgreSQL infers from the other side) against a numeric one fails when planned.
+fn comparable(b: &BinaryExpr, schema: &DFSchema) -> Result<()> {
+    use Operator as O;
+    if !matches!(
+        b.op,
+        O::Eq
+            | O::NotEq
+            | O::Lt
+            | O::LtEq
+            | O::Gt
+            | O::GtEq
+            | O::IsDistinctFrom
+            | O::IsNotDistinctFrom
+    ) {
+        return Ok(());
+    }
+    let text = |e: &Expr| {
+        !matches!(e, Expr::Literal(..))
+            && matches!(
+                e.get_type(schema),
+                Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            )
+    };
+    let number = |e: &Expr| e.get_type(schema).ok().and_then(|t| numeric_name(&t));
+    let (l, r) = (b.left.as_ref(), b.right.as_ref());
+    let (left, right) = match (number(l), number(r)) {
+        (None, Some(n)) if text(l) => ("text", n),
+        (Some(n), None) if text(r) => (n, "text"),
+        _ => return Ok(()),
+    };
+    Err(external(
+        code::UNDEFINED_FUNCTION,
+        &format!("operator does not exist: {left} {} {right}", b.op),
+    ))
+}
+
+fn numeric_name(t: &DataType) -> Option<&'static str> {
+    Some(match t {
+        DataType::Int16 => "smallint",
+        DataType::Int32 => "integer",
+        DataType::Int64 => "bigint",
+        DataType::Float32 => "real",
+        DataType::Float64 => "double precision",
+        DataType::Decimal128(..) | DataType::Decimal256(..) => "numeric",
+        _ => return None,
+    })
+}
+
+/// Applies DataFusion's type coercion now, as PostgreSQL types a statement when it is prepared: the
+/// result's column types a client is told at Describe are then those execution produces (a CASE or UNION
+/// mixing `integer` and `bigint` is `bigint`). A plan that cannot be typed yet (a parameter whose type only
+/// binding tells) is left to be coerced at execution.
+pub fn coerce(plan: LogicalPlan, config: &ConfigOptions) -> LogicalPlan {
+    use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
+    match TypeCoercion::new().analyze(plan.clone(), config) {
+        Ok(typed) => typed,
+        Err(_) => plan,
+    }
+}
+
+#[derive(Debug)]
+struct CheckedArithmetic;
+
+impl AnalyzerRule for CheckedArithmetic {
+    fn name(&self) -> &str {
+        "pg_checked_arithmetic"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
+        let udfs = Udfs::default();
+        let out = plan.transform_up_with_subqueries(|node| {
+            let schema = crate::timestamps::input_schema(&node);
+            let names = NamePreserver::new(&node);
+            node.map_expressions(|e| {
+                let saved = names.save(&e);
+                let t = e.transform_up(|e| udfs.checked(e, &schema))?;
+                Ok(t.update_data(|e| saved.restore(e)))
+            })
+        })?;
+        Ok(out.data)
+    }
+}
+
+struct Udfs {
+    add: Arc<ScalarUDF>,
+    sub: Arc<ScalarUDF>,
+    mul: Arc<ScalarUDF>,
+    div: Arc<ScalarUDF>,
+}
+
+impl Default for Udfs {
+    fn default() -> Self {
+        let udf = |op| Arc::new(ScalarUDF::from(Checked::new(op)));
+        Udfs {
+            add: udf(Op::Add),
+            sub: udf(Op::Sub),
+            mul: udf(Op::Mul),
+            div: udf(Op::Div),
+        }
+    }
+}
+
+impl Udfs {
+    fn checked(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &e else {
+            return Ok(Transformed::no(e));
+        };
+        let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) else {
+            return Ok(Transformed::no(e));
+        };
+        if l != r {
+            return Ok(Transformed::no(e));
+        }
+        let integer = matches!(l, DataType::Int16 | DataType::Int32 | DataType::Int64);
+        let float = matches!(l, DataType::Float32 | DataType::Float64);
+        let udf = match op {
+            Operator::Plus if integer || float => &self.add,
+            Operator::Minus if integer || float => &self.sub,
+            Operator::Multiply if integer || float => &self.mul,
+            // Integer division already fails on zero (and INT_MIN / -1 is checked by Arrow's kernel).
+            Operator::Divide if float => &self.div,
+            _ => return Ok(Transformed::no(e)),
+        };
+        Ok(Transformed::yes(Expr::ScalarFunction(
+            ScalarFunction::new_udf(
+                udf.clone(),
+                vec![left.as_ref().clone(), right.as_ref().clone()],
+            ),
+        )))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Checked {
+    op: Op,
+    signature: Signature,
+}
+
+impl Checked {
+    fn new(op: Op) -> Self {
+        Checked {
+            op,
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+}
+
+fn out_of_range(t: &DataType) -> DataFusionError {
+    let name = match t {
+        DataType::Int16 => "smallint",
+        DataType::Int32 => "integer",
+        _ => "bigint",
+    };
+    external(
+        code::NUMERIC_VALUE_OUT_OF_RANGE,
+        &format!("{name} out of range"),
+    )
+}
+
+fn external(state: &'static str, message: &str) -> DataFusionError {
+    DataFusionError::External(Box::new(Error::sql(state, message)))
+}
+
+impl ScalarUDFImpl for Checked {
+    fn name(&self) -> &str {
+        match self.op {
+            Op::Add => "pg_checked_add",
+            Op::Sub => "pg_checked_sub",
+            Op::Mul => "pg_checked_mul",
+            Op::Div => "pg_checked_div",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (l, r) = (&arrays[0], &arrays[1]);
+        let t = l.data_type().clone();
+        let out: ArrayRef = match t {
+            DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+                let r = match self.op {
+                    Op::Add => numeric::add(l, r),
+                    Op::Sub => numeric::sub(l, r),
+                    Op::Mul => numeric::mul(l, r),
+                    Op::Div => numeric::div(l, r),
+                };
+                match r {
+                    Ok(a) => a,
+                    Err(ArrowError::ArithmeticOverflow(_)) => return Err(out_of_range(&t)),
+                    Err(ArrowError::DivideByZero) => {
+                        return Err(external(code::DIVISION_BY_ZERO, "division by zero"));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            DataType::Float64 => {
+                let l = l.as_any().downcast_ref::<Float64Array>().expect("float8");
+                let r = r.as_any().downcast_ref::<Float64Array>().expect("float8");
+                Arc::new(float_op(self.op, l, r)?)
+            }
+            DataType::Float32 => {
+                let l = l.as_any().downcast_ref::<Float32Array>().expect("float4");
+                let r = r.as_any().downcast_ref::<Float32Array>().expect("float4");
+                Arc::new(float_op(self.op, l, r)?)
+            }
+            other => {
+                return Err(DataFusionError::Internal(format!(
+                    "checked arithmetic on {other}"
+                )));
+            }
+        };
+        if scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(out))
+        }
+    }
+}
+
+/// The float types' operations the checks need.
+trait Float:
+    Copy
+    + PartialEq
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+{
+    const ZERO: Self;
+    fn infinite(self) -> bool;
+}
+
+impl Float for f32 {
+    const ZERO: f32 = 0.0;
+    fn infinite(self) -> bool {
+        self.is_infinite()
+    }
+}
+
+impl Float for f64 {
+    const ZERO: f64 = 0.0;
+    fn infinite(self) -> bool {
+        self.is_infinite()
+    }
+}
+
+/// A float operation with PostgreSQL's checks (float.c's float8_pl etc.): an infinite result from finite
+/// inputs overflows, a zero result from non-zero inputs (of `*` and `/`) underflows, and `/ 0` fails.
+fn float_op<T>(
+    op: Op,
+    l: &arrow_array::PrimitiveArray<T>,
+    r: &arrow_array::PrimitiveArray<T>,
+) -> Result<arrow_array::PrimitiveArray<T>>
+where
+    T: arrow_array::ArrowPrimitiveType,
+    T::Native: Float,
+{
+    let zero = T::Native::ZERO;
+    arity::try_binary(l, r, |a, b| {
+        let v = match op {
+            Op::Add => a + b,
+            Op::Sub => a - b,
+            Op::Mul => a * b,
+            Op::Div => {
+                if b == zero {
+                    return Err(ArrowError::DivideByZero);
+                }
+                a / b
+            }
+        };
+        if v.infinite() && !a.infinite() && !b.infinite() {
+            return Err(ArrowError::ArithmeticOverflow("overflow".into()));
+        }
+        let underflow = match op {
+            Op::Mul => a != zero && b != zero,
+            Op::Div => a != zero && !b.infinite(),
+            _ => false,
+        };
+        if v == zero && underflow {
+            return Err(ArrowError::ArithmeticOverflow("underflow".into()));
+        }
+        Ok(v)
+    })
+    .map_err(|e| match e {
+        ArrowError::DivideByZero => external(code::DIVISION_BY_ZERO, "division by zero"),
+        ArrowError::ArithmeticOverflow(what) => external(
+            code::NUMERIC_VALUE_OUT_OF_RANGE,
+            &format!("value out of range: {what}"),
+        ),
+        e => e.into(),
+    })
+}
