@@ -39,6 +39,49 @@ pub fn register(ctx: &SessionContext) {
 /// Types the plan's integer literals as PostgreSQL does: `integer` when the value fits, else `bigint`.
 /// VALUES lists keep theirs (their schema is fixed when they are built) and LIMIT / OFFSET take bigint.
 pub fn type_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let LogicalPlan::Dml(dml) = plan else {
+        return narrow_literals(plan);
+    };
+    // The planner cast a write's values to the table's types only where they differed: a literal it
+    // left uncast (a bigint column's `SET n = 2`) gets its cast back.
+    let before = dml.input.schema().clone();
+    let input = narrow_literals(Arc::unwrap_or_clone(dml.input))?;
+    let input = match input {
+        LogicalPlan::Projection(p) => {
+            let exprs = p
+                .expr
+                .iter()
+                .zip(before.fields())
+                .map(|(e, f)| {
+                    if e.get_type(p.input.schema())? == *f.data_type() {
+                        return Ok(e.clone());
+                    }
+                    let inner = match e {
+                        Expr::Alias(a) => a.expr.as_ref().clone(),
+                        e => e.clone(),
+                    };
+                    Ok(inner
+                        .cast_to(f.data_type(), p.input.schema())?
+                        .alias(f.name()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            LogicalPlan::Projection(datafusion::logical_expr::Projection::try_new(
+                exprs, p.input,
+            )?)
+        }
+        other => other,
+    };
+    Ok(LogicalPlan::Dml(
+        datafusion::logical_expr::DmlStatement::new(
+            dml.table_name,
+            dml.target,
+            dml.op,
+            Arc::new(input),
+        ),
+    ))
+}
+
+fn narrow_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
     // Catalog relations model some of PostgreSQL's types (oid, regclass, name) with Arrow's, so a tool's
     // catalog query, valid on PostgreSQL, can compare text with a number here: only user queries are
     // checked.

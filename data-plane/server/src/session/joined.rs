@@ -104,10 +104,10 @@ impl Joined {
             _ => return Ok(None),
         };
         let mut parsed = super::parse(&sql)?;
-        let (Some(select), 1) = (parsed.pop(), parsed.len() + 1) else {
+        if parsed.len() != 1 {
             return Err(Error::sql(code::INTERNAL, "joined DML did not parse"));
-        };
-        *stmt = select;
+        }
+        *stmt = parsed.remove(0);
         Ok(Some(Joined { op, types }))
     }
 
