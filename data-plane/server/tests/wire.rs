@@ -29,9 +29,13 @@ fn state(e: &tokio_postgres::Error) -> String {
         .unwrap_or_else(|| format!("no db error: {e}"))
 }
 
-/// The one bigint a query returns.
+/// The one integer a query returns (`SELECT 1` is int4, `count(*)` int8, as in PostgreSQL).
 async fn int(c: &Client, sql: &str) -> i64 {
-    c.query_one(sql, &[]).await.unwrap().get(0)
+    let row = c.query_one(sql, &[]).await.unwrap();
+    match row.try_get::<_, i64>(0) {
+        Ok(v) => v,
+        Err(_) => i64::from(row.get::<_, i32>(0)),
+    }
 }
 
 /// Command tags of a simple query, in order.
