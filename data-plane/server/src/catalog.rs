@@ -59,6 +59,39 @@ impl Tables {
     }
 
     /// The storage name of `name` in this schema.
+    /// A sequence read as a relation (`SELECT last_value, is_called FROM s`, as pg_dump does): one row.
+    fn sequence(&self, storage: &str) -> Option<Arc<dyn TableProvider>> {
+        let relname = crate::search_path::split(storage).1;
+        let candidates: Vec<String> = match &self.schema {
+            Some(_) => vec![storage.to_string()],
+            None => self
+                .system
+                .names()
+                .path()
+                .iter()
+                .map(|s| crate::search_path::storage_name(s, relname))
+                .collect(),
+        };
+        let all = crate::sequences::visible(&self.system);
+        let def = candidates
+            .iter()
+            .find_map(|c| all.iter().find(|s| s.name == *c))?;
+        let (last, called) = self.db.sequence_state(def).ok()?;
+        let schema = Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("last_value", arrow_schema::DataType::Int64, false),
+            arrow_schema::Field::new("log_cnt", arrow_schema::DataType::Int64, false),
+            arrow_schema::Field::new("is_called", arrow_schema::DataType::Boolean, false),
+        ]));
+        let columns: Vec<arrow_array::ArrayRef> = vec![
+            Arc::new(arrow_array::Int64Array::from(vec![last])),
+            Arc::new(arrow_array::Int64Array::from(vec![0])),
+            Arc::new(arrow_array::BooleanArray::from(vec![called])),
+        ];
+        let batch = arrow_array::RecordBatch::try_new(schema.clone(), columns).ok()?;
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).ok()?;
+        Some(Arc::new(table))
+    }
+
     fn storage(&self, name: &str) -> String {
         match &self.schema {
             Some(s) => crate::search_path::storage_name(s, name),
@@ -163,18 +196,33 @@ pub fn storage_name_of(source: &Arc<dyn datafusion::logical_expr::TableSource>) 
 }
 
 /// A table provider for one reader, with its DEFAULT expressions.
-pub fn provider(reader: TableReader, physical: bool, no_index: bool) -> Result<Arc<LearnedTable>> {
-    let defaults = defaults(reader.def())?;
+pub fn provider(
+    reader: TableReader,
+    physical: bool,
+    no_index: bool,
+    functions: &[Arc<datafusion::logical_expr::ScalarUDF>],
+) -> Result<Arc<LearnedTable>> {
+    let defaults = defaults(reader.def(), functions)?;
     let t = LearnedTable::from_reader(reader, physical).with_defaults(defaults);
     Ok(Arc::new(if no_index { t.without_index() } else { t }))
 }
 
-fn defaults(def: &TableDef) -> Result<HashMap<String, Expr>> {
+/// Each column's DEFAULT, parsed; `functions` are the session's own a default may call (`nextval`).
+fn defaults(
+    def: &TableDef,
+    functions: &[Arc<datafusion::logical_expr::ScalarUDF>],
+) -> Result<HashMap<String, Expr>> {
     let mut out = HashMap::new();
     let mut ctx = None;
     for c in &def.columns {
         if let Some(sql) = &c.default {
-            let ctx = ctx.get_or_insert_with(SessionContext::new);
+            let ctx = ctx.get_or_insert_with(|| {
+                let ctx = SessionContext::new();
+                for f in functions {
+                    ctx.register_udf(f.as_ref().clone());
+                }
+                ctx
+            });
             out.insert(c.name.clone(), ctx.parse_sql_expr(sql, &DFSchema::empty())?);
         }
     }
@@ -208,9 +256,16 @@ impl SchemaProvider for Tables {
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
         drop(v);
         match reader {
-            Some(r) => Ok(Some(
-                provider(r, physical, no_index)? as Arc<dyn TableProvider>
-            )),
+            Some(r) => Ok(Some(provider(
+                r,
+                physical,
+                no_index,
+                self.system
+                    .default_functions
+                    .get()
+                    .map_or(&[][..], Vec::as_slice),
+            )? as Arc<dyn TableProvider>)),
+            None if let Some(seq) = self.sequence(&storage) => Ok(Some(seq)),
             // pg_catalog's relations are found by bare name (PostgreSQL searches pg_catalog implicitly).
             None if self.schema.is_none() => self.system.provider(None, name),
             None => Ok(None),

@@ -99,6 +99,9 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::DuplicateKey { .. } => "23505",
         S::NotNull { .. } => "23502",
         S::StringTooLong { .. } => "22001",
+        S::InvalidSequence(_) => code::INVALID_PARAMETER_VALUE,
+        S::SequenceLimit { .. } => "2200H",
+        S::SequenceBounds { .. } => code::NUMERIC_VALUE_OUT_OF_RANGE,
         S::WrongType { .. } | S::WrongKeyType { .. } => code::DATATYPE_MISMATCH,
         S::WrongArity { .. } => code::SYNTAX_ERROR,
         S::Conflict(_) => "40001",
@@ -272,6 +275,13 @@ impl Error {
                     crate::search_path::split(table).1
                 ),
                 Some(format!("Key {key} already exists.")),
+            ),
+            Some(omendb_storage::Error::TableExists(name)) => (
+                format!(
+                    "relation \"{}\" already exists",
+                    crate::search_path::split(name).1
+                ),
+                None,
             ),
             Some(omendb_storage::Error::NotNull { table, column }) => (
                 format!(

@@ -29,6 +29,7 @@ mod rows;
 mod runtime;
 pub mod scram;
 mod search_path;
+mod sequences;
 mod session;
 mod settings;
 mod subquery;

@@ -47,6 +47,17 @@ pub struct Table {
     pub relname: String,
 }
 
+/// A sequence as the catalogs show it.
+pub struct Sequence {
+    pub def: Arc<omendb_storage::SequenceDef>,
+    pub oid: i64,
+    pub schema: String,
+    pub nsp: i64,
+    pub relname: String,
+    /// The last value handed out (`None` before the first `nextval`).
+    pub last: Option<i64>,
+}
+
 impl Table {
     pub fn pk_name(&self) -> String {
         format!("{}_pkey", self.relname)
@@ -66,6 +77,8 @@ pub struct Source {
     pub functions: Arc<std::sync::OnceLock<BTreeSet<String>>>,
     /// The session's open cursors (`pg_cursors`).
     pub cursors: Arc<parking_lot::Mutex<crate::session::Cursors>>,
+    /// The session's functions a column DEFAULT may call besides DataFusion's (`nextval`).
+    pub default_functions: Arc<std::sync::OnceLock<Vec<Arc<datafusion::logical_expr::ScalarUDF>>>>,
 }
 
 impl std::fmt::Debug for Source {
@@ -129,6 +142,34 @@ impl Source {
     }
 
     /// The user tables the current statement sees, by OID.
+    /// The sequences this session sees, by OID.
+    pub fn sequences(&self) -> Result<Vec<Sequence>> {
+        let schemas = self.schemas();
+        let mut out: Vec<Sequence> = crate::sequences::visible(self)
+            .into_iter()
+            .map(|def| {
+                let (schema, relname) = crate::search_path::split(&def.name);
+                let nsp = match schemas.iter().find(|(n, _)| n == schema) {
+                    Some((_, o)) => *o,
+                    None => oids::PUBLIC,
+                };
+                Ok(Sequence {
+                    oid: oids::table(def.id),
+                    schema: schema.to_string(),
+                    relname: relname.to_string(),
+                    nsp,
+                    last: self
+                        .db
+                        .sequence_last(&def)
+                        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
+                    def,
+                })
+            })
+            .collect::<Result<_>>()?;
+        out.sort_by_key(|s| s.oid);
+        Ok(out)
+    }
+
     pub fn tables(&self) -> Result<Vec<Table>> {
         let names = crate::catalog::table_names(&self.db, &self.view.lock());
         let schemas = self.schemas();

@@ -131,6 +131,7 @@ impl Session {
             settings: settings.clone(),
             me: activity.clone(),
             functions: functions.clone(),
+            default_functions: Default::default(),
         };
         ctx.register_catalog(
             "omendb",
@@ -148,6 +149,7 @@ impl Session {
         crate::apply::register(&ctx);
         crate::timestamps::register(&ctx);
         crate::typing::register(&ctx);
+        crate::sequences::register(&ctx, &source, &Default::default());
         let state = ctx.state();
         let _ = functions.set(
             state
@@ -730,7 +732,12 @@ impl Session {
                     return Ok(Transformed::yes(LogicalPlan::TableScan(scan)));
                 };
                 let physical = target.as_deref() == Some(name.as_str());
-                let provider = crate::catalog::provider(reader, physical, no_index)?;
+                let provider = crate::catalog::provider(
+                    reader,
+                    physical,
+                    no_index,
+                    source.default_functions.get().map_or(&[][..], Vec::as_slice),
+                )?;
                 use datafusion::catalog::TableProvider;
                 if provider.schema() != scan.source.schema() {
                     return Err(datafusion::error::DataFusionError::External(Box::new(

@@ -104,6 +104,10 @@ pub(crate) enum Ddl {
         key: (u64, u32),
         text: Option<String>,
     },
+    CreateSequence(crate::sequence::SequenceDef),
+    DropSequence {
+        name: String,
+    },
 }
 
 impl Ddl {
@@ -112,7 +116,11 @@ impl Ddl {
         match self {
             Ddl::Create(s) => Some(s.id),
             Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } => Some(*id),
-            Ddl::CreateSchema { .. } | Ddl::DropSchema { .. } | Ddl::Comment { .. } => None,
+            Ddl::CreateSchema { .. }
+            | Ddl::DropSchema { .. }
+            | Ddl::Comment { .. }
+            | Ddl::CreateSequence(_)
+            | Ddl::DropSequence { .. } => None,
         }
     }
 }
@@ -327,7 +335,8 @@ impl Inner {
         let only_rows = batch.manifests.is_empty()
             && batch.catalog.is_empty()
             && batch.schemas.is_empty()
-            && batch.comments.is_empty();
+            && batch.comments.is_empty()
+            && batch.sequences.is_empty();
         let written = if only_rows {
             // Only rows: one append to the commit log. (A group that wrote chunk files names them in a
             // manifest, and one with DDL changes the catalog: those take the redb path below.)
@@ -411,6 +420,7 @@ impl Inner {
             batch.manifests.len(),
             batch.schemas.len(),
             batch.comments.len(),
+            batch.sequences.len(),
         );
         let mut dropped = Vec::new();
         // Catalog and manifest changes go in before the rows: a bulk load into a table created or truncated
@@ -431,6 +441,7 @@ impl Inner {
                     let id = match d {
                         Ddl::Create(s) => s.id,
                         Ddl::CreateSchema { id, .. } => *id,
+                        Ddl::CreateSequence(s) => s.id,
                         _ => continue,
                     };
                     state.next_table_id = state.next_table_id.max(id + 1);
@@ -446,6 +457,7 @@ impl Inner {
                 batch.manifests.truncate(marks.1);
                 batch.schemas.truncate(marks.2);
                 batch.comments.truncate(marks.3);
+                batch.sequences.truncate(marks.4);
                 Err(e)
             }
         }
@@ -524,6 +536,23 @@ impl Inner {
                     head.tables.insert(*id, Arc::new(fresh));
                     catalog.manifests.push((*id, Some(empty())));
                     dropped.extend(old.chunks.iter().cloned());
+                }
+                Ddl::CreateSequence(def) => {
+                    if head.sequences.contains_key(&def.name) || head.names.contains_key(&def.name)
+                    {
+                        return Err(Error::TableExists(def.name.clone()));
+                    }
+                    head.sequences
+                        .insert(def.name.clone(), Arc::new(def.clone()));
+                    catalog
+                        .sequences
+                        .push((def.name.clone(), Some(def.clone())));
+                }
+                Ddl::DropSequence { name } => {
+                    if head.sequences.remove(name).is_none() {
+                        return Err(Error::UnknownTable(name.clone()));
+                    }
+                    catalog.sequences.push((name.clone(), None));
                 }
                 Ddl::CreateSchema { name, id } => {
                     if head.schemas.contains_key(name) {

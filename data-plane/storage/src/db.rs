@@ -42,6 +42,40 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
+    /// `nextval`: the sequence's next value (not transactional; durable before it is returned).
+    pub fn nextval(&self, def: &crate::SequenceDef) -> Result<i64> {
+        let store = &self.inner.store;
+        self.inner
+            .sequence_values
+            .next(def, || store.sequence_value(def.id), &|id, v, called| {
+                store.log_sequence_value(id, v, called)
+            })
+    }
+
+    /// `setval`: the sequence's value from now on (`called`: the next `nextval` returns the one after).
+    pub fn setval(&self, def: &crate::SequenceDef, value: i64, called: bool) -> Result<()> {
+        let store = &self.inner.store;
+        self.inner
+            .sequence_values
+            .set(def, value, called, &|id, v, c| {
+                store.log_sequence_value(id, v, c)
+            })
+    }
+
+    /// The last value `nextval` returned (`None` before the first): pg_sequences.last_value.
+    pub fn sequence_last(&self, def: &crate::SequenceDef) -> Result<Option<i64>> {
+        let (last, called) = self.sequence_state(def)?;
+        Ok(called.then_some(last))
+    }
+
+    /// (last_value, is_called): the row a SELECT from the sequence returns.
+    pub fn sequence_state(&self, def: &crate::SequenceDef) -> Result<(i64, bool)> {
+        let store = &self.inner.store;
+        self.inner
+            .sequence_values
+            .current(def, || store.sequence_value(def.id))
+    }
+
     /// Opens (or creates) the database in `dir`, replaying the WAL after the manifest.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {
         let dir = dir.as_ref().to_path_buf();
@@ -93,6 +127,7 @@ impl Database {
             serial: Mutex::new(SerialState::default()),
             next_id: AtomicU64::new(1),
             table_ids: AtomicU64::new(table_ids),
+            sequence_values: Default::default(),
         });
         // Tails longer than the seal threshold after replay become chunks before anyone reads.
         inner.seal_long_tails(&mut inner.commit.lock());
@@ -285,7 +320,14 @@ fn recover(
         names: imbl::OrdMap::new(),
         schemas: imbl::OrdMap::new(),
         comments: imbl::OrdMap::new(),
+        sequences: imbl::OrdMap::new(),
     };
+    for def in &loaded.sequences {
+        version
+            .sequences
+            .insert(def.name.clone(), Arc::new(def.clone()));
+        state.next_table_id = state.next_table_id.max(def.id + 1);
+    }
     for (key, text) in &loaded.comments {
         version.comments.insert(*key, text.clone());
     }

@@ -21,6 +21,17 @@ pub enum Error {
     SchemaNotEmpty(String),
     #[error("invalid table definition: {0}")]
     InvalidDefinition(String),
+    #[error("{0}")]
+    InvalidSequence(String),
+    #[error("nextval: reached {} value of sequence \"{name}\" ({limit})", if *max { "maximum" } else { "minimum" })]
+    SequenceLimit { name: String, limit: i64, max: bool },
+    #[error("setval: value {value} is out of bounds for sequence \"{name}\" ({min}..{max})")]
+    SequenceBounds {
+        name: String,
+        value: i64,
+        min: i64,
+        max: i64,
+    },
     #[error(
         "duplicate key value violates primary key of table \"{table}\": key {key} already exists"
     )]
@@ -113,6 +124,8 @@ impl Error {
         match self {
             Error::UnknownTable(_) => "unknown_table",
             Error::TableExists(_) => "table_exists",
+            Error::InvalidSequence(_) => "invalid_sequence",
+            Error::SequenceLimit { .. } | Error::SequenceBounds { .. } => "sequence_limit",
             Error::UnknownSchema(_) => "unknown_schema",
             Error::SchemaExists(_) => "schema_exists",
             Error::SchemaNotEmpty(_) => "schema_not_empty",

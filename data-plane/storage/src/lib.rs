@@ -35,6 +35,7 @@ mod locks;
 mod options;
 mod reader;
 mod retrain;
+mod sequence;
 mod shared;
 mod stats;
 mod store;
@@ -54,6 +55,7 @@ pub use locks::{Acquire, LockInfo, LockMode, LockTable, LockWait, Owner, Resourc
 pub use options::{Options, RetrainPolicy};
 pub use reader::{Snapshot, TableReader};
 pub use retrain::{Mode as RetrainMode, RetrainReport};
+pub use sequence::SequenceDef;
 pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
 pub use types::{

@@ -46,6 +46,11 @@ impl Snapshot {
             .collect()
     }
 
+    /// The sequences, by storage name.
+    pub fn sequences(&self) -> Vec<Arc<crate::SequenceDef>> {
+        self.version.sequences.values().cloned().collect()
+    }
+
     /// Schemas besides `public`, with their ids.
     pub fn schemas(&self) -> Vec<(String, u64)> {
         self.version

@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub next_id: AtomicU64,
     /// Table ids, handed out when a transaction creates a table (one that rolls back leaves a gap).
     pub table_ids: AtomicU64,
+    /// Sequence values (not transactional).
+    pub sequence_values: crate::sequence::Values,
 }
 
 impl Inner {

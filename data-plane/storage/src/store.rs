@@ -20,6 +20,10 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const SCHEMAS: TableDefinition<&str, u64> = TableDefinition::new("schemas");
 /// COMMENT ON: (object id, sub-id) to text.
 const COMMENTS: TableDefinition<(u64, u32), &str> = TableDefinition::new("comments");
+/// Sequence definitions: storage name to encoded `SequenceDef`.
+const SEQUENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sequences");
+/// Sequence values as last logged: id to (value, is_called); written outside transactions.
+const SEQUENCE_VALUES: TableDefinition<u64, (i64, bool)> = TableDefinition::new("sequence_values");
 
 pub(crate) const META_NEXT_LSN: &str = "next_lsn";
 pub(crate) const META_NEXT_FILE: &str = "next_file_id";
@@ -98,6 +102,7 @@ pub(crate) struct Loaded {
     pub meta: HashMap<String, u64>,
     pub schemas: Vec<(String, u64)>,
     pub comments: Vec<((u64, u32), String)>,
+    pub sequences: Vec<crate::sequence::SequenceDef>,
 }
 
 /// The writes of one store transaction.
@@ -108,6 +113,7 @@ pub(crate) struct StoreBatch {
     pub catalog: Vec<(u64, Option<CatalogEntry>)>,
     pub schemas: Vec<(String, Option<u64>)>,
     pub comments: Vec<((u64, u32), Option<String>)>,
+    pub sequences: Vec<(String, Option<crate::sequence::SequenceDef>)>,
     /// Remove WAL records with LSN <= this.
     pub truncate_wal_upto: Option<u64>,
     pub meta: Vec<(&'static str, u64)>,
@@ -204,6 +210,16 @@ impl Store {
             let (k, v) = item.map_err(|x| e(x.into()))?;
             comments.push((k.value(), v.value().to_string()));
         }
+        let mut sequences = Vec::new();
+        for item in tx
+            .open_table(SEQUENCES)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
+            let (_, v) = item.map_err(|x| e(x.into()))?;
+            sequences.push(decode(p, "sequence", v.value())?);
+        }
         Ok(Loaded {
             catalog,
             manifests,
@@ -211,7 +227,35 @@ impl Store {
             meta,
             schemas,
             comments,
+            sequences,
         })
+    }
+
+    /// A sequence's logged (value, is_called), if it was ever logged.
+    pub fn sequence_value(&self, id: u64) -> Result<Option<(i64, bool)>> {
+        let p = &self.path;
+        let e = |x: redb::Error| store_err(p, x);
+        let tx = self.db.begin_read().map_err(|x| e(x.into()))?;
+        let table = match tx.open_table(SEQUENCE_VALUES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(x) => return Err(e(x.into())),
+        };
+        Ok(table.get(id).map_err(|x| e(x.into()))?.map(|v| v.value()))
+    }
+
+    /// Logs a sequence's (value, is_called) durably (fsync'd when this returns).
+    pub fn log_sequence_value(&self, id: u64, value: i64, called: bool) -> Result<()> {
+        let p = &self.path;
+        let e = |x: redb::Error| store_err(p, x);
+        let mut tx = self.db.begin_write().map_err(|x| e(x.into()))?;
+        tx.set_durability(Durability::Immediate)
+            .map_err(|x| Error::Store(x.to_string()))?;
+        {
+            let mut t = tx.open_table(SEQUENCE_VALUES).map_err(|x| e(x.into()))?;
+            t.insert(id, (value, called)).map_err(|x| e(x.into()))?;
+        }
+        tx.commit().map_err(|x| e(x.into()))
     }
 
     /// One redb transaction with Immediate durability: when this returns Ok, the batch is on disk.
@@ -260,6 +304,16 @@ impl Store {
                 match text {
                     Some(t) => comments.insert(*key, t.as_str()).map(drop),
                     None => comments.remove(*key).map(drop),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+            let mut sequences = tx.open_table(SEQUENCES).map_err(|x| e(x.into()))?;
+            for (name, def) in &b.sequences {
+                match def {
+                    Some(d) => sequences
+                        .insert(name.as_str(), encode(d).as_slice())
+                        .map(drop),
+                    None => sequences.remove(name.as_str()).map(drop),
                 }
                 .map_err(|x| e(x.into()))?;
             }

@@ -452,6 +452,8 @@ pub(crate) struct DbVersion {
     /// COMMENT ON: by object id (a table's or a schema's) and sub-id (a column's number from 1; 0 for
     /// the object itself).
     pub comments: imbl::OrdMap<(u64, u32), String>,
+    /// Sequences, by storage name (the same namespace as tables').
+    pub sequences: imbl::OrdMap<String, Arc<crate::sequence::SequenceDef>>,
 }
 
 impl DbVersion {

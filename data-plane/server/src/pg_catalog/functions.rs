@@ -438,12 +438,31 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             ))
         }),
     );
+    let c = src.clone();
     add(
         "pg_get_serial_sequence",
         exact(&[&[TEXT, TEXT]], Volatility::Stable),
         TEXT,
-        // No column owns a sequence yet (serial columns come with sequences).
-        Arc::new(|_| Ok(ScalarValue::Null)),
+        // The sequence a SERIAL or identity column owns, schema-qualified; NULL for any other column.
+        Arc::new(move |a| {
+            let (Some(table), Some(column)) = (str_arg(&a[0]), str_arg(&a[1])) else {
+                return Ok(ScalarValue::Null);
+            };
+            let Some(rel) = regclass(&c, &table)? else {
+                return Err(sql_error(
+                    "42P01",
+                    format!("relation \"{table}\" does not exist"),
+                ));
+            };
+            let column = column.trim_matches('"').to_string();
+            Ok(ScalarValue::Utf8(c.sequences()?.into_iter().find_map(
+                |s| {
+                    let (t, col) = s.def.owned_by.as_ref()?;
+                    (oids::table(*t) == rel && *col == column)
+                        .then(|| format!("{}.{}", s.schema, s.relname))
+                },
+            )))
+        }),
     );
     add(
         "omendb_like_escape",

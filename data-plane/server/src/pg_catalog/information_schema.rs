@@ -100,7 +100,31 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
                 ("increment", TEXT),
                 ("cycle_option", TEXT),
             ],
-            vec![],
+            src.sequences()?
+                .iter()
+                .map(|s| {
+                    let d = &s.def;
+                    let bits = match d.data_type {
+                        Col::SmallInt => 16,
+                        Col::Integer => 32,
+                        _ => 64,
+                    };
+                    vec![
+                        text(db.clone()),
+                        text(s.schema.clone()),
+                        text(s.relname.clone()),
+                        text(d.data_type.name()),
+                        int4(bits),
+                        int4(2),
+                        int4(0),
+                        text(d.start.to_string()),
+                        text(d.min.to_string()),
+                        text(d.max.to_string()),
+                        text(d.increment.to_string()),
+                        text(if d.cycle { "YES" } else { "NO" }),
+                    ]
+                })
+                .collect(),
         )?,
         "routines" => batch(
             &[

@@ -25,18 +25,27 @@ pub fn regclass(src: &Source, name: &str) -> Result<Option<i64>> {
         return Ok(Some(o));
     }
     let tables = src.tables()?;
+    let sequences = src.sequences()?;
     let in_schema = |s: &str| {
-        tables.iter().find_map(|t| {
-            if t.schema != s {
-                None
-            } else if t.relname == rel {
-                Some(t.oid)
-            } else if t.def.primary_key.is_some() && t.pk_name() == rel {
-                Some(oids::pk_index(t.id))
-            } else {
-                None
-            }
-        })
+        tables
+            .iter()
+            .find_map(|t| {
+                if t.schema != s {
+                    None
+                } else if t.relname == rel {
+                    Some(t.oid)
+                } else if t.def.primary_key.is_some() && t.pk_name() == rel {
+                    Some(oids::pk_index(t.id))
+                } else {
+                    None
+                }
+            })
+            .or_else(|| {
+                sequences
+                    .iter()
+                    .find(|q| q.schema == s && q.relname == rel)
+                    .map(|q| q.oid)
+            })
     };
     Ok(match schema {
         Some(s) => in_schema(s),
@@ -96,7 +105,7 @@ pub(super) fn relation_name(src: &Source, o: i64) -> Result<Option<String>> {
 }
 
 /// A possibly qualified, possibly quoted name split into its parts, folded as PostgreSQL folds them.
-fn split_name(name: &str) -> Vec<String> {
+pub(crate) fn split_name(name: &str) -> Vec<String> {
     let mut parts = vec![];
     let mut cur = String::new();
     let mut quoted = false;

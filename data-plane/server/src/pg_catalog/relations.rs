@@ -81,7 +81,69 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
                 .map(|(o, c, s, d)| vec![oid(o), oid(c), int4(s), text(d)])
                 .collect(),
         )?,
-        "pg_class" => tables::pg_class(&src.tables()?, &src.user())?,
+        "pg_class" => tables::pg_class(&src.tables()?, &src.sequences()?)?,
+        "pg_sequence" => batch(
+            &[
+                ("seqrelid", OID),
+                ("seqtypid", OID),
+                ("seqstart", INT8),
+                ("seqincrement", INT8),
+                ("seqmax", INT8),
+                ("seqmin", INT8),
+                ("seqcache", INT8),
+                ("seqcycle", BOOL),
+            ],
+            src.sequences()?
+                .iter()
+                .map(|s| {
+                    let d = &s.def;
+                    vec![
+                        oid(s.oid),
+                        oid(oids::type_info(d.data_type).oid),
+                        oid(d.start),
+                        oid(d.increment),
+                        oid(d.max),
+                        oid(d.min),
+                        oid(d.cache),
+                        bool(d.cycle),
+                    ]
+                })
+                .collect(),
+        )?,
+        "pg_sequences" => batch(
+            &[
+                ("schemaname", NAME),
+                ("sequencename", NAME),
+                ("sequenceowner", NAME),
+                ("data_type", TEXT),
+                ("start_value", INT8),
+                ("min_value", INT8),
+                ("max_value", INT8),
+                ("increment_by", INT8),
+                ("cycle", BOOL),
+                ("cache_size", INT8),
+                ("last_value", INT8),
+            ],
+            src.sequences()?
+                .iter()
+                .map(|s| {
+                    let d = &s.def;
+                    vec![
+                        text(s.schema.clone()),
+                        text(s.relname.clone()),
+                        text(src.user()),
+                        text(d.data_type.name()),
+                        oid(d.start),
+                        oid(d.min),
+                        oid(d.max),
+                        oid(d.increment),
+                        bool(d.cycle),
+                        oid(d.cache),
+                        ScalarValue::Int64(s.last),
+                    ]
+                })
+                .collect(),
+        )?,
         "pg_attribute" => tables::pg_attribute(&src.tables()?)?,
         "pg_type" => tables::pg_type(&src.tables()?)?,
         "pg_index" => tables::pg_index(&src.tables()?)?,

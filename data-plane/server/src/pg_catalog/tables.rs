@@ -100,8 +100,22 @@ fn class_row(
     ]
 }
 
-pub(super) fn pg_class(tables: &[Table], _user: &str) -> Result<RecordBatch> {
+pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Result<RecordBatch> {
     let mut rows = Vec::new();
+    for s in sequences {
+        rows.push(class_row(
+            s.oid,
+            &s.relname,
+            s.nsp,
+            0,
+            oids::TENANT_ROLE,
+            0,
+            1.0,
+            false,
+            'S',
+            3,
+        ));
+    }
     for t in tables {
         let natts = t.def.columns.len() as i16;
         rows.push(class_row(

@@ -67,6 +67,11 @@ impl Session {
         let command = match stmt {
             Statement::CreateTable(_) => "CREATE TABLE",
             Statement::CreateSchema { .. } => "CREATE SCHEMA",
+            Statement::CreateSequence { .. } => "CREATE SEQUENCE",
+            Statement::Drop {
+                object_type: ast::ObjectType::Sequence,
+                ..
+            } => "DROP SEQUENCE",
             Statement::Comment { .. } => "COMMENT",
             Statement::Drop {
                 object_type: ast::ObjectType::Schema,
@@ -87,7 +92,7 @@ impl Session {
         if let Statement::Drop { object_type, .. } = stmt
             && !matches!(
                 object_type,
-                ast::ObjectType::Table | ast::ObjectType::Schema
+                ast::ObjectType::Table | ast::ObjectType::Schema | ast::ObjectType::Sequence
             )
         {
             return Err(Error::sql(
@@ -130,7 +135,20 @@ impl Session {
         match stmt {
             Statement::CreateTable(ct) => {
                 let def = ddl::table_def(ct, self.names().create(&ct.name)?)?;
+                let owned = ddl::owned_sequences(ct, &def.name)?;
                 match self.with_locks(|t| t.create_table(def.clone())).await {
+                    Ok(()) if !owned.is_empty() => {
+                        let mut v = self.view.lock();
+                        let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+                        let id = txn.table(&def.name)?.id();
+                        for mut s in owned {
+                            if let Some((_, c)) = s.owned_by.take() {
+                                s.owned_by = Some((id, c));
+                            }
+                            txn.create_sequence(s)?;
+                        }
+                        Ok(())
+                    }
                     Err(Error::Storage(omendb_storage::Error::TableExists(name)))
                         if ct.if_not_exists =>
                     {
@@ -149,6 +167,94 @@ impl Session {
                 if_not_exists,
                 ..
             } => self.create_schema(schema_name, *if_not_exists).await,
+            Statement::CreateSequence {
+                temporary,
+                if_not_exists,
+                name,
+                data_type,
+                sequence_options,
+                owned_by,
+            } => {
+                if *temporary {
+                    return Err(Error::unsupported("CREATE TEMPORARY SEQUENCE"));
+                }
+                let storage = self.names().create(name)?;
+                let ty = crate::sequences::sequence_type(data_type.as_ref())?;
+                let mut def = crate::sequences::definition(storage.clone(), ty, sequence_options)?;
+                if let Some(o) = owned_by
+                    && !o.to_string().eq_ignore_ascii_case("none")
+                {
+                    let mut parts = o.0.clone();
+                    let column = match parts.pop() {
+                        Some(ast::ObjectNamePart::Identifier(i)) if !parts.is_empty() => {
+                            ddl::ident(&i)
+                        }
+                        _ => return Err(Error::sql(code::SYNTAX_ERROR, "invalid OWNED BY option")),
+                    };
+                    let table = self.names().lookup(&ast::ObjectName(parts))?;
+                    let reader =
+                        crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &table)?
+                            .ok_or_else(|| {
+                                Error::from(omendb_storage::Error::UnknownTable(table.clone()))
+                            })?;
+                    ddl::column_at(reader.def(), &column)?;
+                    def.owned_by = Some((reader.id(), column));
+                }
+                match self
+                    .with_locks(|t| t.create_sequence(def.clone()).map(drop))
+                    .await
+                {
+                    Err(Error::Storage(omendb_storage::Error::TableExists(name)))
+                        if *if_not_exists =>
+                    {
+                        let relname = crate::search_path::split(&name).1;
+                        self.notice(
+                            "42P07",
+                            format!("relation \"{relname}\" already exists, skipping"),
+                        );
+                        Ok(())
+                    }
+                    r => r,
+                }
+            }
+            Statement::Drop {
+                object_type: ast::ObjectType::Sequence,
+                if_exists,
+                names,
+                ..
+            } => {
+                for n in names {
+                    let (schema, relname) = crate::search_path::parts(n)?;
+                    let candidates: Vec<String> = match schema {
+                        Some(s) => vec![crate::search_path::storage_name(&s, &relname)],
+                        None => self
+                            .names()
+                            .path()
+                            .iter()
+                            .map(|s| crate::search_path::storage_name(s, &relname))
+                            .collect(),
+                    };
+                    let found = {
+                        let v = self.view.lock();
+                        let txn = v.txn.as_ref().expect("DDL runs in a transaction");
+                        candidates.into_iter().find(|c| txn.sequence(c).is_some())
+                    };
+                    match found {
+                        Some(name) => self.with_locks(|t| t.drop_sequence(&name)).await?,
+                        None if *if_exists => self.notice(
+                            "00000",
+                            format!("sequence \"{relname}\" does not exist, skipping"),
+                        ),
+                        None => {
+                            return Err(Error::sql(
+                                code::UNDEFINED_TABLE,
+                                format!("sequence \"{relname}\" does not exist"),
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
             Statement::Comment {
                 object_type,
                 object_name,
@@ -181,6 +287,23 @@ impl Session {
                         }
                         r => r?,
                     };
+                    // The sequences of its SERIAL and identity columns go with it.
+                    let owned: Vec<String> = {
+                        let mut v = self.view.lock();
+                        let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+                        match txn.table(&name) {
+                            Ok(r) => txn
+                                .sequences()
+                                .iter()
+                                .filter(|s| s.owned_by.as_ref().is_some_and(|(t, _)| *t == r.id()))
+                                .map(|s| s.name.clone())
+                                .collect(),
+                            Err(_) => vec![],
+                        }
+                    };
+                    for s in &owned {
+                        self.with_locks(|t| t.drop_sequence(s)).await?;
+                    }
                     match self.with_locks(|t| t.drop_table(&name)).await {
                         Err(Error::Storage(omendb_storage::Error::UnknownTable(_)))
                             if *if_exists =>

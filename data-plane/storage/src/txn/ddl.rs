@@ -130,6 +130,56 @@ impl WriteTxn {
         Ok(())
     }
 
+    /// `CREATE SEQUENCE`: visible to this transaction now, to others at commit; its id is handed out here.
+    pub fn create_sequence(&mut self, mut def: crate::SequenceDef) -> Result<u64> {
+        self.writable()?;
+        def.validate()?;
+        if self.snapshot.sequences.contains_key(&def.name)
+            || self.snapshot.names.contains_key(&def.name)
+        {
+            return Err(Error::TableExists(def.name));
+        }
+        def.id = self.inner.table_ids.fetch_add(1, Ordering::Relaxed);
+        let id = def.id;
+        self.writes.ddl.push(Ddl::CreateSequence(def));
+        self.refresh_view();
+        Ok(id)
+    }
+
+    /// `DROP SEQUENCE`.
+    pub fn drop_sequence(&mut self, name: &str) -> Result<()> {
+        self.writable()?;
+        if !self.snapshot.sequences.contains_key(name) {
+            return Err(Error::UnknownTable(name.to_string()));
+        }
+        let created_here = self
+            .writes
+            .ddl
+            .iter()
+            .any(|d| matches!(d, Ddl::CreateSequence(s) if s.name == name));
+        if created_here {
+            self.writes
+                .ddl
+                .retain(|d| !matches!(d, Ddl::CreateSequence(s) if s.name == name));
+        } else {
+            self.writes.ddl.push(Ddl::DropSequence {
+                name: name.to_string(),
+            });
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// The sequences this transaction sees.
+    pub fn sequences(&self) -> Vec<Arc<crate::SequenceDef>> {
+        self.snapshot.sequences.values().cloned().collect()
+    }
+
+    /// The sequence named `name` as this transaction sees it.
+    pub fn sequence(&self, name: &str) -> Option<Arc<crate::SequenceDef>> {
+        self.snapshot.sequences.get(name).cloned()
+    }
+
     /// The comments this transaction sees.
     pub fn comments(&self) -> Vec<((u64, u32), String)> {
         self.snapshot
@@ -183,7 +233,9 @@ impl WriteTxn {
                 Ddl::Drop { .. }
                 | Ddl::CreateSchema { .. }
                 | Ddl::DropSchema { .. }
-                | Ddl::Comment { .. } => false,
+                | Ddl::Comment { .. }
+                | Ddl::CreateSequence(_)
+                | Ddl::DropSequence { .. } => false,
             })
     }
 
@@ -238,6 +290,12 @@ impl WriteTxn {
                         Some(t) => v.comments.insert(*key, t.clone()),
                         None => v.comments.remove(key),
                     };
+                }
+                Ddl::CreateSequence(def) => {
+                    v.sequences.insert(def.name.clone(), Arc::new(def.clone()));
+                }
+                Ddl::DropSequence { name } => {
+                    v.sequences.remove(name);
                 }
             }
         }
