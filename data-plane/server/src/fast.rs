@@ -30,6 +30,8 @@ pub enum Operand {
     Lit(ScalarValue),
     /// `now()` / `CURRENT_TIMESTAMP`: the transaction's start time, stored only into timestamp columns.
     Now,
+    /// `nextval('s')`, a SERIAL or identity column's DEFAULT: the sequence's next value.
+    NextVal(String),
 }
 
 #[derive(Clone, Debug)]
@@ -238,14 +240,19 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
                     return None;
                 }
             }
-            // Columns left out take their DEFAULT: DataFusion evaluates those.
-            let defaults_needed = def
-                .columns
-                .iter()
-                .enumerate()
-                .any(|(c, d)| !seen[c] && d.default.is_some());
-            if values.len() != columns.len() || defaults_needed {
+            if values.len() != columns.len() {
                 return None;
+            }
+            // Columns left out take their DEFAULT: a constant, now() or a sequence's nextval here
+            // (what ORMs' inserts leave out), anything else through DataFusion.
+            let (mut columns, mut values) = (columns, values);
+            for (c, d) in def.columns.iter().enumerate() {
+                if seen[c] {
+                    continue;
+                }
+                let Some(sql) = &d.default else { continue };
+                columns.push(c);
+                values.push(default_operand(sql)?);
             }
             // RETURNING plain columns reads them off the row written; anything else is DataFusion's.
             let returning = match &i.returning {
@@ -433,6 +440,40 @@ fn operand(e: &Expr) -> Option<Operand> {
     }))
 }
 
+/// A column DEFAULT the fast path computes itself: a constant, `now()`, or `nextval('s')` (also with
+/// `::regclass`), PostgreSQL's SERIAL default.
+fn default_operand(sql: &str) -> Option<Operand> {
+    let e = datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(sql)
+    .ok()?
+    .parse_expr()
+    .ok()?;
+    if let Expr::Function(f) = &e
+        && f.name.to_string().eq_ignore_ascii_case("nextval")
+        && let datafusion::sql::sqlparser::ast::FunctionArguments::List(l) = &f.args
+        && let [
+            datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(arg),
+            ),
+        ] = l.args.as_slice()
+    {
+        let arg = match arg {
+            Expr::Cast { expr, .. } => expr.as_ref(),
+            a => a,
+        };
+        return match literal(arg)? {
+            Literal::Text(name) => Some(Operand::NextVal(name)),
+            _ => None,
+        };
+    }
+    match operand(&e)? {
+        Operand::Param(_) => None,
+        o => Some(o),
+    }
+}
+
 /// `*` without EXCLUDE, EXCEPT, REPLACE, RENAME or ILIKE: every column, in order.
 fn plain(o: &datafusion::sql::sqlparser::ast::WildcardAdditionalOptions) -> bool {
     o.opt_exclude.is_none()
@@ -581,12 +622,13 @@ fn keys(selection: &Expr, is_pk: &dyn Fn(&Expr) -> bool) -> Option<Keys> {
     }
 }
 
-/// The value of a parameter or literal; `now()` is only a stored cell (see `Fast::cell`), so `None`.
+/// The value of a parameter or literal; `now()` and `nextval()` are only stored cells (see `Fast::write`),
+/// so `None`.
 fn value(o: &Operand, params: &[ScalarValue]) -> Option<ScalarValue> {
     match o {
         Operand::Param(i) => params.get(*i).cloned(),
         Operand::Lit(v) => Some(v.clone()),
-        Operand::Now => None,
+        Operand::Now | Operand::NextVal(_) => None,
     }
 }
 
@@ -735,6 +777,7 @@ impl Fast {
         now: i64,
         zone: &Zone,
         written: &mut Option<Row>,
+        nextval: &mut dyn FnMut(&WriteTxn, &str) -> Result<Option<i64>>,
     ) -> Result<Option<usize>> {
         if txn.table(&self.table)?.def() != &self.def {
             return Ok(None);
@@ -752,8 +795,20 @@ impl Fast {
             } => {
                 let mut row: Row = vec![omendb_storage::Value::Null; self.def.columns.len()];
                 for (&c, o) in columns.iter().zip(values) {
-                    let Some(v) = self.cell(c, o, params, now, zone) else {
-                        return Ok(None);
+                    let v = match o {
+                        Operand::NextVal(name) => {
+                            let Some(n) = nextval(txn, name)? else {
+                                return Ok(None);
+                            };
+                            match serial_value(n, self.def.columns[c].data_type) {
+                                Some(v) => v,
+                                None => return Ok(None),
+                            }
+                        }
+                        o => match self.cell(c, o, params, now, zone) {
+                            Some(v) => v,
+                            None => return Ok(None),
+                        },
                     };
                     row[c] = v;
                 }
@@ -983,5 +1038,16 @@ impl Fast {
             return None;
         }
         Some((types, result))
+    }
+}
+
+/// A sequence value as the integer column it fills (`None`: it does not fit; DataFusion reports it).
+fn serial_value(n: i64, t: omendb_storage::DataType) -> Option<omendb_storage::Value> {
+    use omendb_storage::{DataType as D, Value as V};
+    match t {
+        D::SmallInt => i16::try_from(n).ok().map(V::Int16),
+        D::Integer => i32::try_from(n).ok().map(V::Int32),
+        D::BigInt => Some(V::Int64(n)),
+        _ => None,
     }
 }

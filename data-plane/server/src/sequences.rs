@@ -29,6 +29,14 @@ pub struct SessionValues {
     last: Option<u64>,
 }
 
+impl SessionValues {
+    /// Notes a value `nextval` handed this session.
+    pub fn record(&mut self, id: u64, v: i64) {
+        self.current.insert(id, v);
+        self.last = Some(id);
+    }
+}
+
 pub type Shared = Arc<Mutex<SessionValues>>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -220,9 +228,7 @@ impl Function {
         match self.op {
             Op::Next => {
                 let v = self.src.db.nextval(&def)?;
-                let mut mine = self.mine.lock();
-                mine.current.insert(def.id, v);
-                mine.last = Some(def.id);
+                self.mine.lock().record(def.id, v);
                 Ok(Some(v))
             }
             Op::Curr => match self.mine.lock().current.get(&def.id) {

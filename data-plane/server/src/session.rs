@@ -48,6 +48,8 @@ pub struct Session {
     pool: tokio::runtime::Handle,
     ctx: SessionContext,
     view: SharedView,
+    /// The session's sequence values (`currval`, `lastval`), shared with the sequence functions.
+    sequences: crate::sequences::Shared,
     pub tx: Tx,
     pub settings: Settings,
     /// What the catalog relations and functions are generated from.
@@ -149,7 +151,8 @@ impl Session {
         crate::apply::register(&ctx);
         crate::timestamps::register(&ctx);
         crate::typing::register(&ctx);
-        crate::sequences::register(&ctx, &source, &Default::default());
+        let sequences = crate::sequences::Shared::default();
+        crate::sequences::register(&ctx, &source, &sequences);
         let state = ctx.state();
         let _ = functions.set(
             state
@@ -161,6 +164,7 @@ impl Session {
                 .collect(),
         );
         Session {
+            sequences,
             settings,
             source,
             engine,
@@ -219,11 +223,23 @@ impl Session {
             crate::zone::Zone::default()
         };
         let mut written = None;
+        let db = self.engine.db.clone();
+        let sequences = self.sequences.clone();
+        // A SERIAL column's value: found by the name its DEFAULT gives (the fast path leaves any other
+        // lookup to DataFusion).
+        let mut nextval = |txn: &omendb_storage::WriteTxn, name: &str| -> Result<Option<i64>> {
+            let Some(def) = txn.sequence(name) else {
+                return Ok(None);
+            };
+            let v = db.nextval(&def)?;
+            sequences.lock().record(def.id, v);
+            Ok(Some(v))
+        };
         let r = loop {
             let r = {
                 let mut v = self.view.lock();
                 let txn = v.txn.as_mut().expect("writes run in a transaction");
-                f.write(txn, params, now, &zone, &mut written)
+                f.write(txn, params, now, &zone, &mut written, &mut nextval)
             };
             // A locked row: wait for it, then run the write again (nothing was written yet).
             match r {
