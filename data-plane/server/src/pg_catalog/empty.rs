@@ -1,4 +1,4 @@
-//! Catalogs of objects OmenDB does not have yet (sequences, views, enums, triggers, inheritance, policies,
+//! Catalogs of objects OmenDB does not have yet (views, enums, triggers, inheritance, policies,
 //! publications, rules, partitions, foreign tables, extended statistics, role membership, descriptions):
 //! empty, with PostgreSQL 15's columns, as they are in a fresh PostgreSQL database without such objects.
 
@@ -170,29 +170,6 @@ pub fn relation(name: &str) -> Result<Option<RecordBatch>> {
             ("opcintype", OID),
             ("opcdefault", BOOL),
             ("opckeytype", OID),
-        ],
-        "pg_sequence" => vec![
-            ("seqrelid", OID),
-            ("seqtypid", OID),
-            ("seqstart", INT8),
-            ("seqincrement", INT8),
-            ("seqmax", INT8),
-            ("seqmin", INT8),
-            ("seqcache", INT8),
-            ("seqcycle", BOOL),
-        ],
-        "pg_sequences" => vec![
-            ("schemaname", NAME),
-            ("sequencename", NAME),
-            ("sequenceowner", NAME),
-            ("data_type", TEXT),
-            ("start_value", INT8),
-            ("min_value", INT8),
-            ("max_value", INT8),
-            ("increment_by", INT8),
-            ("cycle", BOOL),
-            ("cache_size", INT8),
-            ("last_value", INT8),
         ],
         "pg_views" => vec![
             ("schemaname", NAME),

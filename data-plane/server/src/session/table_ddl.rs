@@ -149,17 +149,7 @@ impl Session {
                         }
                         Ok(())
                     }
-                    Err(Error::Storage(omendb_storage::Error::TableExists(name)))
-                        if ct.if_not_exists =>
-                    {
-                        let relname = crate::search_path::split(&name).1;
-                        self.notice(
-                            "42P07",
-                            format!("relation \"{relname}\" already exists, skipping"),
-                        );
-                        Ok(())
-                    }
-                    r => r,
+                    r => self.skip_existing(r, ct.if_not_exists),
                 }
             }
             Statement::CreateSchema {
@@ -204,17 +194,7 @@ impl Session {
                     .with_locks(|t| t.create_sequence(def.clone()).map(drop))
                     .await
                 {
-                    Err(Error::Storage(omendb_storage::Error::TableExists(name)))
-                        if *if_not_exists =>
-                    {
-                        let relname = crate::search_path::split(&name).1;
-                        self.notice(
-                            "42P07",
-                            format!("relation \"{relname}\" already exists, skipping"),
-                        );
-                        Ok(())
-                    }
-                    r => r,
+                    r => self.skip_existing(r, *if_not_exists),
                 }
             }
             Statement::Drop {
@@ -327,6 +307,21 @@ impl Session {
                 Ok(())
             }
             _ => Err(Error::sql(code::INTERNAL, "not DDL")),
+        }
+    }
+
+    /// `IF NOT EXISTS`: a relation of that name already there is PostgreSQL's notice, not an error.
+    fn skip_existing(&mut self, r: Result<()>, if_not_exists: bool) -> Result<()> {
+        match r {
+            Err(Error::Storage(omendb_storage::Error::TableExists(name))) if if_not_exists => {
+                let relname = crate::search_path::split(&name).1;
+                self.notice(
+                    "42P07",
+                    format!("relation \"{relname}\" already exists, skipping"),
+                );
+                Ok(())
+            }
+            r => r,
         }
     }
 
