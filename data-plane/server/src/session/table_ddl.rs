@@ -190,12 +190,10 @@ impl Session {
                     ddl::column_at(reader.def(), &column)?;
                     def.owned_by = Some((reader.id(), column));
                 }
-                match self
+                let r = self
                     .with_locks(|t| t.create_sequence(def.clone()).map(drop))
-                    .await
-                {
-                    r => self.skip_existing(r, *if_not_exists),
-                }
+                    .await;
+                self.skip_existing(r, *if_not_exists)
             }
             Statement::Drop {
                 object_type: ast::ObjectType::Sequence,
