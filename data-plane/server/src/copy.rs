@@ -228,13 +228,7 @@ fn parse_bytea(s: &str) -> Option<Vec<u8>> {
 
 /// A constant DEFAULT (`'text'`, `42`, `-1.5`, `true`) as the text COPY would carry for it.
 fn constant_text(sql: &str) -> Option<Vec<u8>> {
-    let e = datafusion::sql::sqlparser::parser::Parser::new(
-        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
-    )
-    .try_with_sql(sql)
-    .ok()?
-    .parse_expr()
-    .ok()?;
+    let e = crate::ddl::parse_expr(sql).ok()?;
     let text = match crate::ddl::literal(&e)? {
         crate::ddl::Literal::Text(s) | crate::ddl::Literal::Number(s) => s,
         crate::ddl::Literal::Bool(b) => b.to_string(),

@@ -245,6 +245,17 @@ pub fn owned_sequences(ct: &CreateTable, table: &str) -> Result<Vec<omendb_stora
     Ok(out)
 }
 
+/// One SQL expression in PostgreSQL's dialect (a stored DEFAULT, a rewrite's output).
+pub fn parse_expr(
+    sql: &str,
+) -> std::result::Result<ast::Expr, datafusion::sql::sqlparser::parser::ParserError> {
+    datafusion::sql::sqlparser::parser::Parser::new(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+    )
+    .try_with_sql(sql)
+    .and_then(|mut p| p.parse_expr())
+}
+
 /// The engine's definition of a `CREATE TABLE` (without `AS`), stored as `name`.
 pub fn table_def(ct: &CreateTable, name: String) -> Result<TableDef> {
     if ct.temporary || ct.external {

@@ -443,13 +443,7 @@ fn operand(e: &Expr) -> Option<Operand> {
 /// A column DEFAULT the fast path computes itself: a constant, `now()`, or `nextval('s')` (also with
 /// `::regclass`), PostgreSQL's SERIAL default.
 fn default_operand(sql: &str) -> Option<Operand> {
-    let e = datafusion::sql::sqlparser::parser::Parser::new(
-        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
-    )
-    .try_with_sql(sql)
-    .ok()?
-    .parse_expr()
-    .ok()?;
+    let e = crate::ddl::parse_expr(sql).ok()?;
     if let Expr::Function(f) = &e
         && f.name.to_string().eq_ignore_ascii_case("nextval")
         && let datafusion::sql::sqlparser::ast::FunctionArguments::List(l) = &f.args

@@ -234,10 +234,7 @@ fn length_casts(stmt: &mut Statement) {
         };
         let f = if pad { "rpad" } else { "left" };
         let sql = format!("{f}(CAST(({expr}) AS TEXT), {n})");
-        if let Ok(parsed) = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&sql)
-            .and_then(|mut p| p.parse_expr())
-        {
+        if let Ok(parsed) = crate::ddl::parse_expr(&sql) {
             *e = parsed;
         }
         ControlFlow::Continue(())
@@ -286,9 +283,7 @@ fn default_of(def: &TableDef, column: &str) -> Result<Expr> {
         .find(|c| c.name == column)
         .and_then(|c| c.default.as_deref());
     Ok(match text {
-        Some(sql) => Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(sql)
-            .and_then(|mut p| p.parse_expr())
+        Some(sql) => crate::ddl::parse_expr(sql)
             .map_err(|e| crate::error::Error::sql(crate::error::code::INTERNAL, e.to_string()))?,
         None => Expr::Value(Value::Null.into()),
     })

@@ -3,8 +3,6 @@
 
 use datafusion::error::Result;
 use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use omendb_storage::DataType as Col;
 
 use super::oids;
@@ -252,10 +250,7 @@ pub fn index_def(t: &Table) -> String {
 /// A column DEFAULT as PostgreSQL prints it back (`pg_get_expr`, `information_schema.columns`): a string
 /// literal carries its cast (`'x'::text`), as does a negative number; anything else prints as written.
 pub fn deparse_default(sql: &str, ty: Col) -> String {
-    let Ok(expr) = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_expr())
-    else {
+    let Ok(expr) = crate::ddl::parse_expr(sql) else {
         return sql.to_string();
     };
     let type_name = || {
