@@ -47,6 +47,8 @@ pub struct CopyIn {
     quote: u8,
     escape: u8,
     skip_header: bool,
+    /// COPY ... (FREEZE): allowed only into a table created or truncated in the same transaction.
+    pub freeze: bool,
     pending: Vec<u8>,
     builders: Vec<Box<dyn ArrayBuilder>>,
     rows_in_builders: usize,
@@ -310,6 +312,7 @@ impl CopyIn {
             quote: b'"',
             escape: b'"',
             skip_header: false,
+            freeze: false,
             pending: Vec::new(),
             rows_in_builders: 0,
             batches: Vec::new(),
@@ -334,6 +337,7 @@ impl CopyIn {
                 CopyOption::Delimiter(d) => delimiter = Some(*d),
                 CopyOption::Null(n) => null = Some(n.clone()),
                 CopyOption::Header(h) => c.skip_header = *h,
+                CopyOption::Freeze(f) => c.freeze = *f,
                 CopyOption::Quote(q) => c.quote = *q as u8,
                 CopyOption::Escape(e) => escape = Some(*e as u8),
                 CopyOption::Encoding(e)

@@ -15,7 +15,14 @@ pub enum Error {
     DataFusion(#[from] DataFusionError),
     /// An error raised by the server itself, with its SQLSTATE.
     #[error("{message}")]
-    Sql { code: &'static str, message: String },
+    Sql {
+        code: &'static str,
+        message: String,
+        /// PostgreSQL's DETAIL line, when it gives one.
+        detail: Option<String>,
+        /// PostgreSQL's HINT line, when it gives one.
+        hint: Option<String>,
+    },
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -48,6 +55,8 @@ pub mod code {
     pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
     pub const UNDEFINED_FUNCTION: &str = "42883";
     pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const NOT_NULL_VIOLATION: &str = "23502";
+    pub const UNIQUE_VIOLATION: &str = "23505";
     pub const SERIALIZATION_FAILURE: &str = "40001";
     pub const DEADLOCK_DETECTED: &str = "40P01";
     pub const LOCK_NOT_AVAILABLE: &str = "55P03";
@@ -61,7 +70,25 @@ impl Error {
         Error::Sql {
             code,
             message: message.into(),
+            detail: None,
+            hint: None,
         }
+    }
+
+    /// `self` with PostgreSQL's HINT line (an error of the server's own; others are unchanged).
+    pub fn with_hint(mut self, text: impl Into<String>) -> Error {
+        if let Error::Sql { hint, .. } = &mut self {
+            *hint = Some(text.into());
+        }
+        self
+    }
+
+    /// `self` with PostgreSQL's DETAIL line (an error of the server's own; others are unchanged).
+    pub fn with_detail(mut self, text: impl Into<String>) -> Error {
+        if let Error::Sql { detail, .. } = &mut self {
+            *detail = Some(text.into());
+        }
+        self
     }
 
     pub fn unsupported(what: impl std::fmt::Display) -> Error {
@@ -202,12 +229,35 @@ fn postgres_wording(m: String) -> String {
     if let Some(at) = m.find("No field named ") {
         // "No field named t.nope. Did you mean 't.name'?. Valid fields are ..."
         let rest = &m[at + "No field named ".len()..];
-        let end = rest.find(". ").unwrap_or(rest.trim_end_matches('.').len());
+        let end = rest
+            .find(". ")
+            .or_else(|| rest.find(".\n"))
+            .unwrap_or(rest.trim_end_matches('.').len());
         let field = rest[..end].replace('"', "");
         return match field.rsplit_once('.') {
             Some(_) => format!("column {field} does not exist"),
             None => format!("column \"{field}\" does not exist"),
         };
+    }
+    if let Some(at) = m.find("Cannot cast string '") {
+        // Arrow's "Cannot cast string 'x' to value of Int32 type".
+        let rest = &m[at + "Cannot cast string '".len()..];
+        if let Some((value, ty)) = rest.rsplit_once("' to value of ") {
+            let ty = ty.trim_end_matches(" type");
+            let pg = match ty {
+                "Int16" => "smallint",
+                "Int32" => "integer",
+                "Int64" => "bigint",
+                "Float32" => "real",
+                "Float64" => "double precision",
+                "Boolean" => "boolean",
+                t if t.starts_with("Decimal") => "numeric",
+                _ => "",
+            };
+            if !pg.is_empty() {
+                return format!("invalid input syntax for type {pg}: \"{value}\"");
+            }
+        }
     }
     if m.contains("Scalar subquery returned more than one row") {
         return "more than one row returned by a subquery used as an expression".into();
@@ -290,10 +340,18 @@ impl Error {
                 ),
                 None,
             ),
-            _ => (self.to_string(), None),
+            _ => match &self {
+                Error::Sql {
+                    message, detail, ..
+                } => (message.clone(), detail.clone()),
+                _ => (self.to_string(), None),
+            },
         };
         let mut info = ErrorInfo::new("ERROR".to_owned(), code.to_owned(), message);
         info.detail = detail;
+        if let Error::Sql { hint, .. } = &self {
+            info.hint = hint.clone();
+        }
         info
     }
 }

@@ -6,12 +6,14 @@
 //! live in `transaction.rs`.
 
 mod advisory;
+mod alter;
 mod cursors;
 mod listen;
 pub use cursors::{Cursors, MOVE_MARKER, NEGATIVE_MARKER};
 mod dml;
 mod joined;
 mod locking;
+mod maintenance;
 mod prepare;
 mod returning;
 mod statement;

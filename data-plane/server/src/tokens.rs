@@ -11,6 +11,11 @@
 //!   `FETCH FORWARD 1 FROM c` (the parser takes only the full form).
 //! - `x OPERATOR(pg_catalog.=) ANY (array)` (psql and pg_dump qualify every operator) becomes `x = ANY (...)`:
 //!   the parser takes a qualified operator only between two operands (`syntax.rs` unqualifies those).
+//! - VACUUM and ANALYZE in PostgreSQL's forms (option lists, several tables, column lists) become
+//!   `VACUUM "__omendb_maintenance"."<verb>"."<options>"."<table>"...`, each part the source text, which
+//!   `session/maintenance.rs` reads back; the parser takes one table and none of the options.
+//! - COPY's boolean options (`FREEZE on`, `HEADER 1`) take every spelling of a boolean PostgreSQL takes; the
+//!   parser knows only TRUE and FALSE.
 
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -28,6 +33,14 @@ pub fn rewrite(sql: &str) -> Option<String> {
     let first = upper.trim_start();
     if first.starts_with("FETCH") || first.starts_with("MOVE") {
         return fetch(sql);
+    }
+    if (upper.contains("VACUUM") || upper.contains("ANALY"))
+        && let Some(rewritten) = maintenance(sql)
+    {
+        return Some(rewritten);
+    }
+    if first.starts_with("COPY") {
+        return copy_booleans(sql);
     }
     if !upper.contains("KEY") && !upper.contains("DEFERRABLE") && !upper.contains("OPERATOR") {
         return None;
@@ -176,6 +189,135 @@ fn fetch(sql: &str) -> Option<String> {
     Some(out)
 }
 
+/// Marks a VACUUM / ANALYZE rewritten by [`maintenance`].
+pub const MAINTENANCE: &str = "__omendb_maintenance";
+
+/// VACUUM / ANALYZE as one name of source-text parts: the verb, the options (space-separated, lowercase,
+/// values kept), then each table item (`name [(col, ...)]`). Only the first statement is rewritten; the
+/// rest of the text follows unchanged.
+fn maintenance(sql: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut out = String::new();
+    let mut changed = false;
+    for statement in tokens.split_inclusive(|t| *t == Token::SemiColon) {
+        let first = statement
+            .iter()
+            .find(|t| !matches!(t, Token::Whitespace(_)));
+        let verb = matches!(first, Some(Token::Word(w)) if w.quote_style.is_none()
+            && ["vacuum", "analyze", "analyse"].contains(&w.value.to_ascii_lowercase().as_str()));
+        if verb {
+            out.push_str(&maintenance_statement(statement));
+            changed = true;
+        } else {
+            out.extend(statement.iter().map(ToString::to_string));
+        }
+    }
+    changed.then_some(out)
+}
+
+fn maintenance_statement(statement: &[Token]) -> String {
+    let end = statement
+        .iter()
+        .position(|t| *t == Token::SemiColon)
+        .unwrap_or(statement.len());
+    let mut it = statement[..end]
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .peekable();
+    let verb = it.next().map(|t| t.to_string().to_ascii_lowercase());
+    let verb = if verb.as_deref() == Some("vacuum") {
+        "vacuum"
+    } else {
+        "analyze"
+    };
+    let mut options: Vec<String> = vec![];
+    if it.peek() == Some(&&Token::LParen) {
+        it.next();
+        let mut current = String::new();
+        for t in it.by_ref() {
+            match t {
+                Token::RParen => break,
+                Token::Comma => options.push(std::mem::take(&mut current)),
+                t => {
+                    if !current.is_empty() {
+                        current.push(' ');
+                    }
+                    current.push_str(&t.to_string().to_ascii_lowercase());
+                }
+            }
+        }
+        options.push(current);
+    } else {
+        let legacy = ["full", "freeze", "verbose", "analyze", "analyse"];
+        while let Some(Token::Word(w)) = it.peek() {
+            let word = w.value.to_ascii_lowercase();
+            if w.quote_style.is_some() || !legacy.contains(&word.as_str()) {
+                break;
+            }
+            options.push(word);
+            it.next();
+        }
+    }
+    let mut items: Vec<String> = vec![];
+    let mut current = String::new();
+    let mut depth = 0;
+    for t in it {
+        match t {
+            Token::Comma if depth == 0 => items.push(std::mem::take(&mut current)),
+            t => {
+                depth += match t {
+                    Token::LParen => 1,
+                    Token::RParen => -1,
+                    _ => 0,
+                };
+                current.push_str(&t.to_string());
+                current.push(' ');
+            }
+        }
+    }
+    if !current.is_empty() {
+        items.push(current);
+    }
+    let mut parts = vec![MAINTENANCE.to_string(), verb.to_string(), options.join(",")];
+    parts.extend(items.iter().map(|i| i.trim().to_string()));
+    let name: Vec<String> = parts
+        .iter()
+        .map(|p| Ident::with_quote('"', p).to_string())
+        .collect();
+    let rest: String = statement[end..].iter().map(ToString::to_string).collect();
+    format!("VACUUM {}{rest}", name.join("."))
+}
+
+/// `on` / `off` / `1` / `0` after FREEZE or HEADER written as TRUE / FALSE.
+fn copy_booleans(sql: &str) -> Option<String> {
+    let mut tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut changed = false;
+    for i in 0..tokens.len() {
+        let option = matches!(&tokens[i], Token::Word(w)
+            if w.quote_style.is_none() && matches!(w.keyword, Keyword::FREEZE | Keyword::HEADER));
+        if !option {
+            continue;
+        }
+        let Some(j) = (i + 1..tokens.len()).find(|&j| !matches!(tokens[j], Token::Whitespace(_)))
+        else {
+            continue;
+        };
+        let value = match &tokens[j] {
+            Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_lowercase(),
+            Token::Number(n, _) => n.clone(),
+            _ => continue,
+        };
+        let spelled = match value.as_str() {
+            "on" | "1" => "TRUE",
+            "off" | "0" => "FALSE",
+            _ => continue,
+        };
+        tokens[j] = Token::make_keyword(spelled);
+        changed = true;
+    }
+    changed.then(|| tokens.iter().map(ToString::to_string).collect())
+}
+
 /// `OPERATOR(pg_catalog.op)` right before ANY / ALL / SOME, as the bare operator. True if any changed.
 fn qualified_quantified_operators(tokens: &mut [Token]) -> bool {
     let mut changed = false;
@@ -249,6 +391,40 @@ mod tests {
             l.of.as_ref(),
         );
         (m, of.map(|o| o.to_string()))
+    }
+
+    #[test]
+    fn maintenance_forms() {
+        assert_eq!(
+            rewrite("vacuum analyze a, s.\"B\" ; select 1").as_deref(),
+            Some(r#"VACUUM "__omendb_maintenance"."vacuum"."analyze"."a"."s . ""B"""; select 1"#)
+        );
+        assert_eq!(
+            rewrite("VACUUM (VERBOSE, INDEX_CLEANUP off) t (a, b)").as_deref(),
+            Some(
+                r#"VACUUM "__omendb_maintenance"."vacuum"."verbose,index_cleanup off"."t ( a , b )""#
+            )
+        );
+        assert_eq!(
+            rewrite("begin; vacuum").as_deref(),
+            Some(r#"begin;VACUUM "__omendb_maintenance"."vacuum"."""#)
+        );
+        assert_eq!(rewrite("EXPLAIN ANALYZE SELECT 1"), None);
+        assert_eq!(
+            rewrite("ANALYZE").as_deref(),
+            Some(r#"VACUUM "__omendb_maintenance"."analyze"."""#)
+        );
+    }
+
+    #[test]
+    fn copy_boolean_spellings() {
+        assert_eq!(
+            rewrite("copy t from stdin with (freeze on, header off)").as_deref(),
+            Some("copy t from stdin with (freeze TRUE, header FALSE)")
+        );
+        assert_eq!(rewrite("COPY t FROM STDIN (FREEZE)"), None);
+        // A column named "on" in the list is not an option value.
+        assert_eq!(rewrite("COPY t (freeze, \"on\") FROM STDIN"), None);
     }
 
     #[test]

@@ -92,6 +92,14 @@ pub(crate) enum Ddl {
         id: u64,
         epoch: u64,
     },
+    /// ALTER TABLE: the table emptied under the next epoch with a new definition (same id, possibly a new
+    /// name); the rewrite's rows follow as the transaction's writes.
+    Reshape {
+        id: u64,
+        epoch: u64,
+        old_name: String,
+        shape: Arc<TableShape>,
+    },
     CreateSchema {
         name: String,
         id: u64,
@@ -115,7 +123,7 @@ impl Ddl {
     pub fn table(&self) -> Option<u64> {
         match self {
             Ddl::Create(s) => Some(s.id),
-            Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } => Some(*id),
+            Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } | Ddl::Reshape { id, .. } => Some(*id),
             Ddl::CreateSchema { .. }
             | Ddl::DropSchema { .. }
             | Ddl::Comment { .. }
@@ -534,6 +542,39 @@ impl Inner {
                     let mut fresh = old.truncated(self.opts.epsilon);
                     fresh.checkpoint_lsn = checkpoint;
                     head.tables.insert(*id, Arc::new(fresh));
+                    catalog.manifests.push((*id, Some(empty())));
+                    dropped.extend(old.chunks.iter().cloned());
+                }
+                Ddl::Reshape {
+                    id,
+                    epoch,
+                    old_name,
+                    shape,
+                } => {
+                    let old = head
+                        .tables
+                        .get(id)
+                        .filter(|t| t.epoch == *epoch)
+                        .cloned()
+                        .ok_or_else(|| Error::Conflict(old_name.clone()))?;
+                    let name = &shape.def.name;
+                    if *name != old.shape.def.name {
+                        if head.names.contains_key(name) || head.sequences.contains_key(name) {
+                            return Err(Error::TableExists(name.clone()));
+                        }
+                        head.names.remove(&old.shape.def.name);
+                        head.names.insert(name.clone(), *id);
+                    }
+                    let mut fresh = old.reshaped(shape.clone(), self.opts.epsilon);
+                    fresh.checkpoint_lsn = checkpoint;
+                    head.tables.insert(*id, Arc::new(fresh));
+                    catalog.catalog.push((
+                        *id,
+                        Some(CatalogEntry {
+                            id: *id,
+                            def: shape.def.clone(),
+                        }),
+                    ));
                     catalog.manifests.push((*id, Some(empty())));
                     dropped.extend(old.chunks.iter().cloned());
                 }

@@ -145,6 +145,21 @@ impl Session {
             Ok(resolve(&db, &mut view.lock(), &name)?
                 .ok_or(omendb_storage::Error::UnknownTable(name))?)
         })?;
+        if copy.freeze {
+            // Frozen rows are visible to every snapshot at once, which only a table no one else can
+            // see yet allows; PostgreSQL refuses the rest, and so do we.
+            let here = view
+                .lock()
+                .txn
+                .as_ref()
+                .is_some_and(|t| t.created_or_truncated_here(&copy.table));
+            if !here {
+                return Err(Error::sql(
+                    code::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "cannot perform COPY FREEZE because the table was not created or truncated in the current subtransaction",
+                ));
+            }
+        }
         copy.zone = self.zone();
         Ok(Output::CopyIn(Box::new(copy)))
     }

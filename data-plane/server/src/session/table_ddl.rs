@@ -64,6 +64,11 @@ impl Session {
         if let Statement::Lock(lock) = stmt {
             return self.lock_tables(lock).await;
         }
+        if let Statement::Vacuum(v) = stmt
+            && let Some(out) = self.maintenance(v).await?
+        {
+            return Ok(out);
+        }
         let command = match stmt {
             Statement::CreateTable(_) => "CREATE TABLE",
             Statement::CreateSchema { .. } => "CREATE SCHEMA",
@@ -79,6 +84,7 @@ impl Session {
             } => "DROP SCHEMA",
             Statement::Drop { .. } => "DROP TABLE",
             Statement::Truncate(_) => "TRUNCATE TABLE",
+            Statement::AlterTable(_) => "ALTER TABLE",
             other => {
                 return Err(Error::sql(
                     code::FEATURE_NOT_SUPPORTED,
@@ -304,6 +310,7 @@ impl Session {
                 }
                 Ok(())
             }
+            Statement::AlterTable(at) => self.alter_table(at).await,
             _ => Err(Error::sql(code::INTERNAL, "not DDL")),
         }
     }

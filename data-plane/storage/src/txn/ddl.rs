@@ -9,6 +9,7 @@ use super::WriteTxn;
 use crate::commit::Ddl;
 use crate::error::{Error, Result};
 use crate::locks::LockMode;
+use crate::reader::TableReader;
 use crate::types::{PUBLIC, TableDef, TableShape, schema_of};
 use crate::version::{DbVersion, TableVersion};
 
@@ -70,6 +71,43 @@ impl WriteTxn {
         }
         self.refresh_view();
         Ok(())
+    }
+
+    /// ALTER TABLE's rewrite: waits for the table's writers, then the table is empty for this transaction,
+    /// with definition `def` (its new name, if renamed). Returns the rows it had (the newest committed
+    /// version with this transaction's writes), which the caller converts and writes back.
+    pub fn reshape_table(&mut self, name: &str, def: TableDef) -> Result<TableReader> {
+        self.writable()?;
+        let base = self.base(name)?;
+        self.lock_table(&base, LockMode::Update)?;
+        let id = base.shape.id;
+        if def.name != name
+            && (self.snapshot.names.contains_key(&def.name)
+                || self.snapshot.sequences.contains_key(&def.name)
+                || (self.inner.current.load().names.contains_key(&def.name)
+                    && !self.dropped_here(&def.name)))
+        {
+            return Err(Error::TableExists(def.name));
+        }
+        let old = self.table_latest(name)?;
+        let shape = Arc::new(TableShape::new(id, def)?);
+        self.writes.tables.remove(&id);
+        if self.created_here(id) {
+            for d in &mut self.writes.ddl {
+                if matches!(d, Ddl::Create(s) if s.id == id) {
+                    *d = Ddl::Create(shape.clone());
+                }
+            }
+        } else {
+            self.writes.ddl.push(Ddl::Reshape {
+                id,
+                epoch: base.epoch,
+                old_name: name.to_string(),
+                shape,
+            });
+        }
+        self.refresh_view();
+        Ok(old)
     }
 
     /// `CREATE SCHEMA`: visible to this transaction now, to others at commit.
@@ -229,7 +267,7 @@ impl WriteTxn {
         !self.writes.ddl.is_empty()
             && self.writes.ddl.iter().any(|d| match d {
                 Ddl::Create(s) => s.id == id,
-                Ddl::Truncate { id: t, .. } => *t == id,
+                Ddl::Truncate { id: t, .. } | Ddl::Reshape { id: t, .. } => *t == id,
                 Ddl::Drop { .. }
                 | Ddl::CreateSchema { .. }
                 | Ddl::DropSchema { .. }
@@ -239,11 +277,20 @@ impl WriteTxn {
             })
     }
 
+    /// Whether `name` was created or truncated by this transaction (what COPY FREEZE requires).
+    pub fn created_or_truncated_here(&self, name: &str) -> bool {
+        self.base(name).is_ok_and(|b| self.ddl_owned(b.shape.id))
+    }
+
     pub(super) fn dropped_here(&self, name: &str) -> bool {
-        self.writes
-            .ddl
-            .iter()
-            .any(|d| matches!(d, Ddl::Drop { name: n, .. } if n == name))
+        self.writes.ddl.iter().any(|d| match d {
+            Ddl::Drop { name: n, .. } => n == name,
+            // Renamed away by ALTER TABLE ... RENAME TO.
+            Ddl::Reshape {
+                old_name, shape, ..
+            } => old_name == name && shape.def.name != name,
+            _ => false,
+        })
     }
 
     /// The view the transaction reads: its snapshot with its own DDL laid over it.
@@ -277,6 +324,16 @@ impl WriteTxn {
                     v.names.insert(t.shape.def.name.clone(), *id);
                     v.tables.insert(*id, Arc::new(t.truncated(eps)));
                 }
+                Ddl::Reshape { id, shape, .. } => {
+                    let cur = self.inner.current.load();
+                    let Some(t) = v.tables.get(id).or_else(|| cur.tables.get(id)).cloned() else {
+                        continue;
+                    };
+                    v.names.remove(&t.shape.def.name);
+                    v.names.insert(shape.def.name.clone(), *id);
+                    v.tables
+                        .insert(*id, Arc::new(t.reshaped(shape.clone(), eps)));
+                }
                 Ddl::CreateSchema { name, id } => {
                     v.schemas.insert(name.clone(), *id);
                 }
@@ -307,6 +364,14 @@ impl TableVersion {
     /// The same table, empty, under the next epoch (TRUNCATE).
     pub(crate) fn truncated(&self, epsilon: usize) -> TableVersion {
         let mut fresh = TableVersion::empty(self.shape.clone(), epsilon, self.checkpoint_lsn);
+        fresh.epoch = self.epoch + 1;
+        fresh.counters = self.counters.clone();
+        fresh
+    }
+
+    /// The same table, empty, under the next epoch, with a new definition (ALTER TABLE).
+    pub(crate) fn reshaped(&self, shape: Arc<TableShape>, epsilon: usize) -> TableVersion {
+        let mut fresh = TableVersion::empty(shape, epsilon, self.checkpoint_lsn);
         fresh.epoch = self.epoch + 1;
         fresh.counters = self.counters.clone();
         fresh

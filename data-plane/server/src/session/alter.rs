@@ -1,0 +1,483 @@
+//! ALTER TABLE. Every action of the statement edits one new definition of the table and, for each of its
+//! columns, the SQL expression that computes the column from an old row (the old column, a DEFAULT, a
+//! `USING` conversion). The table is then rewritten once, in the transaction: the engine empties it under
+//! its new definition (same table, same OID) and the old rows, converted, are written back, so constraints
+//! (NOT NULL, a new primary key's uniqueness, varchar lengths) are checked as for any write, and the whole
+//! statement commits or rolls back with the transaction. Every change rewrites the table today
+//! (docs/storage.md).
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch};
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit};
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+use datafusion::prelude::Column;
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::sqlparser::ast::{
+    self, AlterColumnOperation, AlterTableOperation as Op, TableConstraint,
+};
+use omendb_storage::{ColumnDef, DataType, KeyRange, SequenceDef, TableDef};
+
+use super::Session;
+use crate::ddl;
+use crate::error::{Error, Result, code};
+
+/// A column of the new definition and how its values come from an old row.
+struct NewColumn {
+    def: ColumnDef,
+    value: Expr,
+}
+
+/// What the actions of one ALTER TABLE add up to.
+struct Plan {
+    name: String,
+    relname: String,
+    columns: Vec<NewColumn>,
+    primary_key: Option<String>,
+    /// A primary key added here: duplicates are "could not create unique index".
+    new_key: bool,
+    sequences: Vec<SequenceDef>,
+    /// Columns dropped here: the sequences they own go with them.
+    dropped: Vec<String>,
+}
+
+impl Plan {
+    fn position(&self, name: &str) -> Result<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.def.name == name)
+            .ok_or_else(|| {
+                Error::sql(
+                    code::UNDEFINED_COLUMN,
+                    format!(
+                        "column \"{name}\" of relation \"{}\" does not exist",
+                        self.relname
+                    ),
+                )
+            })
+    }
+
+    fn column_exists(&self, name: &str) -> Error {
+        Error::sql(
+            "42701",
+            format!(
+                "column \"{name}\" of relation \"{}\" already exists",
+                self.relname
+            ),
+        )
+    }
+
+    fn set_primary_key(&mut self, columns: &[String]) -> Result<()> {
+        if self.primary_key.is_some() {
+            return Err(Error::sql(
+                code::INVALID_TABLE_DEFINITION,
+                format!(
+                    "multiple primary keys for table \"{}\" are not allowed",
+                    self.relname
+                ),
+            ));
+        }
+        let [column] = columns else {
+            return Err(Error::sql(
+                code::FEATURE_NOT_SUPPORTED,
+                "composite primary keys are not supported: the learned index is over one key column",
+            ));
+        };
+        let i = self.position(column)?;
+        let c = &mut self.columns[i].def;
+        if c.data_type.key_kind().is_none() {
+            return Err(Error::sql(
+                code::INVALID_TABLE_DEFINITION,
+                format!(
+                    "a primary key must be an integer, date, timestamp, text or bytea column; \"{column}\" is {}",
+                    c.data_type.name()
+                ),
+            ));
+        }
+        c.nullable = false;
+        self.primary_key = Some(column.clone());
+        self.new_key = true;
+        Ok(())
+    }
+
+    fn definition(&self) -> TableDef {
+        TableDef {
+            name: self.name.clone(),
+            columns: self.columns.iter().map(|c| c.def.clone()).collect(),
+            primary_key: self
+                .primary_key
+                .as_ref()
+                .and_then(|k| self.columns.iter().position(|c| &c.def.name == k)),
+        }
+    }
+}
+
+/// Whether PostgreSQL converts `from` to `to` without a USING clause (an assignment cast): within the
+/// numbers, within the strings, anything to a string, and between the date/time types.
+fn assignment_cast(from: DataType, to: DataType) -> bool {
+    use DataType as T;
+    let number = |t| {
+        matches!(
+            t,
+            T::SmallInt | T::Integer | T::BigInt | T::Real | T::Double | T::Numeric { .. }
+        )
+    };
+    let string = |t| matches!(t, T::Text | T::Varchar { .. } | T::Char { .. });
+    let time = |t| matches!(t, T::Timestamp | T::TimestampTz | T::Date);
+    from == to
+        || (number(from) && number(to))
+        || (string(to) && from != T::Bytea)
+        || (time(from) && time(to))
+}
+
+/// An old column as an expression (by its exact name: no identifier folding).
+fn old_column(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+impl Session {
+    /// ALTER TABLE, in the open transaction.
+    pub(super) async fn alter_table(&mut self, at: &ast::AlterTable) -> Result<()> {
+        if at.location.is_some() || at.on_cluster.is_some() || at.table_type.is_some() {
+            return Err(Error::unsupported(format!(
+                "ALTER TABLE form {}",
+                super::first_words(&at.to_string())
+            )));
+        }
+        let renames = at.operations.iter().any(|op| {
+            matches!(
+                op,
+                Op::RenameColumn { .. } | Op::RenameTable { .. } | Op::RenameConstraint { .. }
+            )
+        });
+        if renames && at.operations.len() > 1 {
+            // PostgreSQL's grammar takes RENAME only as the one action of its statement.
+            return Err(Error::sql(
+                code::SYNTAX_ERROR,
+                "syntax error at or near \",\"",
+            ));
+        }
+        let storage = self.names().lookup(&at.name)?;
+        let relname = crate::search_path::split(&storage).1.to_string();
+        let reader = crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &storage)?;
+        let Some(reader) = reader else {
+            if at.if_exists {
+                self.notice(
+                    "00000",
+                    format!("relation \"{relname}\" does not exist, skipping"),
+                );
+                return Ok(());
+            }
+            return Err(Error::sql(
+                code::UNDEFINED_TABLE,
+                format!("relation \"{relname}\" does not exist"),
+            ));
+        };
+        let old = reader.def().clone();
+        let table_id = reader.id();
+        let mut plan = Plan {
+            name: storage.clone(),
+            relname: relname.clone(),
+            columns: old
+                .columns
+                .iter()
+                .map(|c| NewColumn {
+                    def: c.clone(),
+                    value: old_column(&c.name),
+                })
+                .collect(),
+            primary_key: old.primary_key.map(|i| old.columns[i].name.clone()),
+            new_key: false,
+            sequences: vec![],
+            dropped: vec![],
+        };
+        let old_schema = DFSchema::try_from(reader.schema().as_ref().clone())?;
+        for op in &at.operations {
+            self.alter_action(&mut plan, op, &old_schema)?;
+        }
+        let def = plan.definition();
+        let old_rows = self
+            .with_locks(|t| t.reshape_table(&storage, def.clone()))
+            .await?;
+        {
+            // A new SERIAL column's sequence numbers the existing rows.
+            let mut v = self.view.lock();
+            let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+            for s in &plan.sequences {
+                let mut s = s.clone();
+                if let Some((_, c)) = s.owned_by.take() {
+                    s.owned_by = Some((table_id, c));
+                }
+                txn.create_sequence(s)?;
+            }
+        }
+        self.rewrite(&plan, &old_rows, &old_schema).await?;
+        let mut v = self.view.lock();
+        let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+        for s in txn.sequences() {
+            if matches!(&s.owned_by, Some((id, c)) if *id == table_id && plan.dropped.contains(c)) {
+                txn.drop_sequence(&s.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn alter_action(&mut self, plan: &mut Plan, op: &Op, old: &DFSchema) -> Result<()> {
+        match op {
+            Op::AddColumn {
+                if_not_exists,
+                column_def,
+                column_position: None,
+                ..
+            } => {
+                let (def, primary) = ddl::column_def(column_def, &plan.name)?;
+                if plan.columns.iter().any(|c| c.def.name == def.name) {
+                    if *if_not_exists {
+                        let e = plan.column_exists(&def.name);
+                        self.notice("42701", format!("{}, skipping", e.message()));
+                        return Ok(());
+                    }
+                    return Err(plan.column_exists(&def.name));
+                }
+                plan.sequences
+                    .extend(ddl::owned_sequence(column_def, &plan.name)?);
+                let value = match &def.default {
+                    Some(sql) => self.ctx.parse_sql_expr(sql, &DFSchema::empty())?,
+                    None => lit(ScalarValue::Null),
+                };
+                let name = def.name.clone();
+                plan.columns.push(NewColumn { def, value });
+                if primary {
+                    plan.set_primary_key(&[name])?;
+                }
+            }
+            Op::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
+                for c in column_names {
+                    let name = ddl::ident(c);
+                    let i = match plan.position(&name) {
+                        Ok(i) => i,
+                        Err(e) if *if_exists => {
+                            self.notice("00000", format!("{}, skipping", e.message()));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if plan.columns.len() == 1 {
+                        return Err(Error::unsupported(
+                            "dropping a table's last column (a table needs at least one column)",
+                        ));
+                    }
+                    plan.columns.remove(i);
+                    if plan.primary_key.as_deref() == Some(name.as_str()) {
+                        plan.primary_key = None;
+                    }
+                    plan.dropped.push(name);
+                }
+            }
+            Op::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => {
+                let (from, to) = (ddl::ident(old_column_name), ddl::ident(new_column_name));
+                let i = plan.position(&from)?;
+                if plan.columns.iter().any(|c| c.def.name == to) {
+                    return Err(plan.column_exists(&to));
+                }
+                plan.columns[i].def.name = to.clone();
+                if plan.primary_key.as_deref() == Some(from.as_str()) {
+                    plan.primary_key = Some(to);
+                }
+            }
+            Op::RenameTable { table_name } => {
+                let (ast::RenameTableNameKind::To(name) | ast::RenameTableNameKind::As(name)) =
+                    table_name;
+                let Some(ast::ObjectNamePart::Identifier(last)) = name.0.last() else {
+                    return Err(Error::sql(code::SYNTAX_ERROR, "invalid table name"));
+                };
+                let schema = crate::search_path::split(&plan.name).0.to_string();
+                plan.relname = ddl::ident(last);
+                plan.name = crate::search_path::storage_name(&schema, &plan.relname);
+            }
+            Op::AlterColumn { column_name, op } => {
+                let name = ddl::ident(column_name);
+                let i = plan.position(&name)?;
+                let is_key = plan.primary_key.as_deref() == Some(name.as_str());
+                let c = &mut plan.columns[i];
+                match op {
+                    AlterColumnOperation::SetNotNull => c.def.nullable = false,
+                    AlterColumnOperation::DropNotNull if is_key => {
+                        return Err(Error::sql(
+                            code::INVALID_TABLE_DEFINITION,
+                            format!("column \"{name}\" is in a primary key"),
+                        ));
+                    }
+                    AlterColumnOperation::DropNotNull => c.def.nullable = true,
+                    AlterColumnOperation::SetDefault { value } => {
+                        c.def.default = Some(value.to_string())
+                    }
+                    AlterColumnOperation::DropDefault => c.def.default = None,
+                    AlterColumnOperation::SetDataType {
+                        data_type, using, ..
+                    } => {
+                        let ty = ddl::column_type(data_type)?;
+                        if is_key && ty.key_kind().is_none() {
+                            return Err(Error::sql(
+                                code::INVALID_TABLE_DEFINITION,
+                                format!(
+                                    "a primary key must be an integer, date, timestamp, text or bytea column; \"{name}\" would be {}",
+                                    ty.name()
+                                ),
+                            ));
+                        }
+                        match using {
+                            Some(u) => c.value = self.ctx.parse_sql_expr(&u.to_string(), old)?,
+                            None if !assignment_cast(c.def.data_type, ty) => {
+                                return Err(Error::sql(
+                                    code::DATATYPE_MISMATCH,
+                                    format!(
+                                        "column \"{name}\" cannot be cast automatically to type {}",
+                                        ty.name()
+                                    ),
+                                )
+                                .with_hint(format!(
+                                    "You might need to specify \"USING {name}::{}\".",
+                                    ty.name()
+                                )));
+                            }
+                            None => {}
+                        }
+                        c.def.data_type = ty;
+                    }
+                    AlterColumnOperation::AddGenerated { .. } => {
+                        return Err(Error::unsupported("ALTER COLUMN ... ADD GENERATED"));
+                    }
+                }
+            }
+            Op::AddConstraint {
+                constraint: TableConstraint::PrimaryKey(p),
+                ..
+            } => {
+                let mut columns = vec![];
+                for ic in &p.columns {
+                    match &ic.column.expr {
+                        ast::Expr::Identifier(i) => columns.push(ddl::ident(i)),
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "primary key on expression {other}"
+                            )));
+                        }
+                    }
+                }
+                plan.set_primary_key(&columns)?;
+            }
+            Op::DropConstraint {
+                if_exists, name, ..
+            } => {
+                let name = ddl::ident(name);
+                if plan.primary_key.is_some() && name == format!("{}_pkey", plan.relname) {
+                    plan.primary_key = None;
+                } else {
+                    let e = Error::sql(
+                        code::UNDEFINED_OBJECT,
+                        format!(
+                            "constraint \"{name}\" of relation \"{}\" does not exist",
+                            plan.relname
+                        ),
+                    );
+                    if !*if_exists {
+                        return Err(e);
+                    }
+                    self.notice("00000", format!("{}, skipping", e.message()));
+                }
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "ALTER TABLE ... {}",
+                    super::first_words(&other.to_string())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `old_rows`, converted, into the reshaped table.
+    async fn rewrite(
+        &mut self,
+        plan: &Plan,
+        old_rows: &omendb_storage::TableReader,
+        old: &DFSchema,
+    ) -> Result<()> {
+        let state = self.ctx.state();
+        // now() in a DEFAULT is the transaction's start, as everywhere else; DataFusion folds it while
+        // simplifying (its physical form cannot run).
+        let start = self
+            .xact_start()
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .unwrap_or_else(chrono::Utc::now);
+        let simplifier = ExprSimplifier::new(
+            SimplifyContext::builder()
+                .with_schema(Arc::new(old.clone()))
+                .with_config_options(Arc::clone(state.config_options()))
+                .with_query_execution_start_time(Some(start))
+                .build(),
+        );
+        let mut exprs = Vec::with_capacity(plan.columns.len());
+        for c in &plan.columns {
+            let to = c.def.data_type.arrow();
+            let value = if c.value.get_type(old)? == to {
+                c.value.clone()
+            } else {
+                cast(c.value.clone(), to)
+            };
+            let value = simplifier.simplify(simplifier.coerce(value, old)?)?;
+            exprs.push(state.create_physical_expr(value, old)?);
+        }
+        let schema = {
+            let mut v = self.view.lock();
+            let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+            txn.table(&plan.name)?.schema()
+        };
+        for batch in old_rows.scan(KeyRange::all())? {
+            let batch = batch?;
+            let n = batch.num_rows();
+            let mut columns: Vec<ArrayRef> = Vec::with_capacity(exprs.len());
+            for (e, c) in exprs.iter().zip(&plan.columns) {
+                let a = e.evaluate(&batch)?.into_array(n)?;
+                if !c.def.nullable && a.null_count() > 0 {
+                    return Err(Error::sql(
+                        code::NOT_NULL_VIOLATION,
+                        format!(
+                            "column \"{}\" of relation \"{}\" contains null values",
+                            c.def.name, plan.relname
+                        ),
+                    ));
+                }
+                columns.push(a);
+            }
+            let converted = RecordBatch::try_new(Arc::clone(&schema), columns)
+                .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+            match self
+                .with_locks(|t| t.insert_batch(&plan.name, &converted))
+                .await
+            {
+                Err(Error::Storage(omendb_storage::Error::DuplicateKey { key, .. }))
+                    if plan.new_key =>
+                {
+                    return Err(Error::sql(
+                        code::UNIQUE_VIOLATION,
+                        format!("could not create unique index \"{}_pkey\"", plan.relname),
+                    )
+                    .with_detail(format!("Key {key} is duplicated.")));
+                }
+                r => r?,
+            }
+        }
+        Ok(())
+    }
+}
