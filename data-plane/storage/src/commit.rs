@@ -99,6 +99,14 @@ pub(crate) enum Ddl {
         epoch: u64,
         old_name: String,
         shape: Arc<TableShape>,
+        /// The table's indexes under the new definition.
+        indexes: Vec<Arc<crate::index::IndexDef>>,
+    },
+    /// CREATE INDEX: built from the table when the commit applies it.
+    CreateIndex(Arc<crate::index::IndexDef>),
+    DropIndex {
+        table_id: u64,
+        name: String,
     },
     CreateSchema {
         name: String,
@@ -124,6 +132,8 @@ impl Ddl {
         match self {
             Ddl::Create(s) => Some(s.id),
             Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } | Ddl::Reshape { id, .. } => Some(*id),
+            Ddl::CreateIndex(d) => Some(d.table_id),
+            Ddl::DropIndex { table_id, .. } => Some(*table_id),
             Ddl::CreateSchema { .. }
             | Ddl::DropSchema { .. }
             | Ddl::Comment { .. }
@@ -344,7 +354,8 @@ impl Inner {
             && batch.catalog.is_empty()
             && batch.schemas.is_empty()
             && batch.comments.is_empty()
-            && batch.sequences.is_empty();
+            && batch.sequences.is_empty()
+            && batch.indexes.is_empty();
         let written = if only_rows {
             // Only rows: one append to the commit log. (A group that wrote chunk files names them in a
             // manifest, and one with DDL changes the catalog: those take the redb path below.)
@@ -429,12 +440,20 @@ impl Inner {
             batch.schemas.len(),
             batch.comments.len(),
             batch.sequences.len(),
+            batch.indexes.len(),
         );
         let mut dropped = Vec::new();
         // Catalog and manifest changes go in before the rows: a bulk load into a table created or truncated
         // here names its chunks in a manifest that must come after (the store applies them in order).
         let r = self
-            .apply_ddl(head, &writes.ddl, state.next_lsn, batch, &mut dropped)
+            .apply_ddl(
+                head,
+                &writes.ddl,
+                &writes.tables,
+                state.next_lsn,
+                batch,
+                &mut dropped,
+            )
             .and_then(|()| {
                 if let Some(s) = summary.as_deref_mut() {
                     for id in writes.ddl.iter().filter_map(Ddl::table) {
@@ -466,6 +485,7 @@ impl Inner {
                 batch.schemas.truncate(marks.2);
                 batch.comments.truncate(marks.3);
                 batch.sequences.truncate(marks.4);
+                batch.indexes.truncate(marks.5);
                 Err(e)
             }
         }
@@ -477,6 +497,7 @@ impl Inner {
         &self,
         head: &mut DbVersion,
         ddl: &[Ddl],
+        rows: &BTreeMap<u64, TableWrites>,
         lsn: u64,
         catalog: &mut StoreBatch,
         dropped: &mut Vec<Arc<Chunk>>,
@@ -530,6 +551,9 @@ impl Inner {
                     head.drop_comments(*id, &mut catalog.comments);
                     catalog.catalog.push((*id, None));
                     catalog.manifests.push((*id, None));
+                    if !old.indexes.is_empty() {
+                        catalog.indexes.push((*id, None));
+                    }
                     dropped.extend(old.chunks.iter().cloned());
                 }
                 Ddl::Truncate { id, epoch } => {
@@ -550,6 +574,7 @@ impl Inner {
                     epoch,
                     old_name,
                     shape,
+                    indexes,
                 } => {
                     let old = head
                         .tables
@@ -565,8 +590,11 @@ impl Inner {
                         head.names.remove(&old.shape.def.name);
                         head.names.insert(name.clone(), *id);
                     }
-                    let mut fresh = old.reshaped(shape.clone(), self.opts.epsilon);
+                    let mut fresh = old.reshaped(shape.clone(), indexes, self.opts.epsilon);
                     fresh.checkpoint_lsn = checkpoint;
+                    if !old.indexes.is_empty() || !fresh.indexes.is_empty() {
+                        catalog.indexes.push((*id, Some(index_defs(&fresh))));
+                    }
                     head.tables.insert(*id, Arc::new(fresh));
                     catalog.catalog.push((
                         *id,
@@ -577,6 +605,43 @@ impl Inner {
                     ));
                     catalog.manifests.push((*id, Some(empty())));
                     dropped.extend(old.chunks.iter().cloned());
+                }
+                Ddl::CreateIndex(def) => {
+                    let taken = head.names.contains_key(&def.name)
+                        || head.sequences.contains_key(&def.name)
+                        || head
+                            .tables
+                            .values()
+                            .any(|t| t.indexes.iter().any(|i| i.def.name == def.name));
+                    if taken {
+                        return Err(Error::TableExists(def.name.clone()));
+                    }
+                    let tv = head
+                        .tables
+                        .get(&def.table_id)
+                        .cloned()
+                        .ok_or_else(|| Error::Conflict(def.name.clone()))?;
+                    // Rows this transaction rewrites are judged after its writes (`check_unique`).
+                    let written = rows.get(&def.table_id).map(|w| &w.map);
+                    let index = crate::index::SecondaryIndex::build(def.clone(), &tv, |k| {
+                        written.is_some_and(|m| m.contains_key(k))
+                    })?;
+                    let mut tv = (*tv).clone();
+                    tv.indexes.push(index);
+                    catalog.indexes.push((def.table_id, Some(index_defs(&tv))));
+                    head.tables.insert(def.table_id, Arc::new(tv));
+                }
+                Ddl::DropIndex { table_id, name } => {
+                    let tv = head
+                        .tables
+                        .get(table_id)
+                        .filter(|t| t.indexes.iter().any(|i| i.def.name == *name))
+                        .cloned()
+                        .ok_or_else(|| Error::UnknownIndex(name.clone()))?;
+                    let mut tv = (*tv).clone();
+                    tv.indexes.retain(|i| i.def.name != *name);
+                    catalog.indexes.push((*table_id, Some(index_defs(&tv))));
+                    head.tables.insert(*table_id, Arc::new(tv));
                 }
                 Ddl::CreateSequence(def) => {
                     if head.sequences.contains_key(&def.name) || head.names.contains_key(&def.name)
@@ -740,10 +805,16 @@ impl Inner {
                         w.ranges.push((lo, last));
                     }
                 }
+                let unique = tv.indexes.iter().any(|i| i.def.unique);
+                let mut puts: Vec<(Key, Arc<Row>)> = Vec::new();
                 for (k, row) in appends {
                     // An append that others overtook since the transaction began is an ordinary delta write.
                     wal_ops.push(WalOp::Put(row.clone()));
-                    apply_put(&mut tv, k, Arc::new(row), false, lsn);
+                    let row = Arc::new(row);
+                    if unique {
+                        puts.push((k.clone(), row.clone()));
+                    }
+                    apply_put(&mut tv, k, row, false, lsn)?;
                 }
                 // Existence is judged after this transaction's own appends: a delete of a row it inserted
                 // must remove it.
@@ -752,19 +823,29 @@ impl Inner {
                     match op {
                         PendingOp::Insert(row) | PendingOp::Upsert(row) => {
                             wal_ops.push(WalOp::Put(row.clone()));
-                            apply_put(&mut tv, k, Arc::new(row), exists, lsn);
+                            let row = Arc::new(row);
+                            if unique {
+                                puts.push((k.clone(), row.clone()));
+                            }
+                            apply_put(&mut tv, k, row, exists, lsn)?;
                         }
                         PendingOp::Update(row) if exists => {
                             wal_ops.push(WalOp::Put(row.clone()));
-                            apply_put(&mut tv, k, Arc::new(row), exists, lsn);
+                            let row = Arc::new(row);
+                            if unique {
+                                puts.push((k.clone(), row.clone()));
+                            }
+                            apply_put(&mut tv, k, row, exists, lsn)?;
                         }
                         PendingOp::Delete if exists => {
                             wal_ops.push(WalOp::Delete(k.clone()));
-                            apply_delete(&mut tv, k, exists, lsn);
+                            apply_delete(&mut tv, k, exists, lsn)?;
                         }
                         PendingOp::Update(_) | PendingOp::Delete => {}
                     }
                 }
+                // Judged on the state after every write of the transaction: swapping two values is fine.
+                check_unique(&tv, puts.iter().map(|(k, r)| (k, r.as_ref())))?;
                 if let Some(s) = summary.as_deref_mut() {
                     let w = s.entry(id).or_default();
                     w.keys.extend(wal_ops.iter().map(|op| match op {
@@ -835,6 +916,20 @@ impl Inner {
         }
         tv.live_rows += n as u64;
         tv.chunks = Arc::new(chunks);
+        if !tv.indexes.is_empty() {
+            let rows: Vec<(Key, Row)> = (0..n)
+                .map(|i| {
+                    let row = row_at(&all, i);
+                    (tv.shape.key_of(&row), row)
+                })
+                .collect();
+            for index in &mut tv.indexes {
+                for (k, row) in &rows {
+                    index.insert(row, k.clone());
+                }
+            }
+            check_unique(tv, rows.iter().map(|(k, r)| (k, r)))?;
+        }
         let manifest = Manifest::of(tv);
         batch.manifests.retain(|(id, _)| *id != tv.shape.id);
         batch.manifests.push((tv.shape.id, Some(manifest)));
@@ -866,7 +961,22 @@ struct Undo {
 }
 
 /// Writes a full row image under `key`: appended to the tail past the max key, else into the delta.
-pub(crate) fn apply_put(tv: &mut TableVersion, key: Key, row: Arc<Row>, exists: bool, lsn: u64) {
+pub(crate) fn apply_put(
+    tv: &mut TableVersion,
+    key: Key,
+    row: Arc<Row>,
+    exists: bool,
+    lsn: u64,
+) -> Result<()> {
+    if !tv.indexes.is_empty() {
+        let old = if exists { tv.get(&key)? } else { None };
+        for index in &mut tv.indexes {
+            if let Some(old) = &old {
+                index.remove(old, &key);
+            }
+            index.insert(&row, key.clone());
+        }
+    }
     if tv.is_append(&key) {
         tv.tail.push(key.clone(), row);
         tv.tail_len += 1;
@@ -884,10 +994,19 @@ pub(crate) fn apply_put(tv: &mut TableVersion, key: Key, row: Arc<Row>, exists: 
     if !exists {
         tv.live_rows += 1;
     }
+    Ok(())
 }
 
 /// Records a deletion as a tombstone in the delta.
-pub(crate) fn apply_delete(tv: &mut TableVersion, key: Key, exists: bool, lsn: u64) {
+pub(crate) fn apply_delete(tv: &mut TableVersion, key: Key, exists: bool, lsn: u64) -> Result<()> {
+    if exists
+        && !tv.indexes.is_empty()
+        && let Some(old) = tv.get(&key)?
+    {
+        for index in &mut tv.indexes {
+            index.remove(&old, &key);
+        }
+    }
     let prev = tv.delta.insert(key, DeltaEntry { lsn, row: None });
     if prev.is_none_or(|p| p.row.is_some()) {
         tv.tombstones += 1;
@@ -895,4 +1014,28 @@ pub(crate) fn apply_delete(tv: &mut TableVersion, key: Key, exists: bool, lsn: u
     if exists {
         tv.live_rows -= 1;
     }
+    Ok(())
+}
+
+/// A unique violation among `written` rows (already applied to `tv`'s indexes), if any.
+fn check_unique<'a>(
+    tv: &TableVersion,
+    written: impl Iterator<Item = (&'a Key, &'a Row)>,
+) -> Result<()> {
+    if !tv.indexes.iter().any(|i| i.def.unique) {
+        return Ok(());
+    }
+    for (key, row) in written {
+        for index in tv.indexes.iter().filter(|i| i.def.unique) {
+            if index.conflict(row, key).is_some() {
+                return Err(index.violation(&tv.shape, row, false));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The definitions of a table version's indexes, as the catalog stores them.
+fn index_defs(tv: &TableVersion) -> Vec<crate::index::IndexDef> {
+    tv.indexes.iter().map(|i| (*i.def).clone()).collect()
 }

@@ -376,16 +376,31 @@ fn recover(
                     WalOp::Put(row) => {
                         let key = tv.shape.key_of(row);
                         let exists = tv.contains(&key)?;
-                        apply_put(&mut tv, key, Arc::new(row.clone()), exists, *lsn);
+                        apply_put(&mut tv, key, Arc::new(row.clone()), exists, *lsn)?;
                     }
                     WalOp::Delete(key) => {
                         let exists = tv.contains(key)?;
-                        apply_delete(&mut tv, key.clone(), exists, *lsn);
+                        apply_delete(&mut tv, key.clone(), exists, *lsn)?;
                     }
                 }
             }
             version.tables.insert(t.table_id, Arc::new(tv));
         }
+    }
+    // Index entries are rebuilt from the recovered rows (only definitions are stored).
+    for (id, defs) in loaded.indexes {
+        let Some(tv) = version.tables.get(&id) else {
+            continue;
+        };
+        let mut tv = (**tv).clone();
+        for def in defs {
+            tv.indexes.push(crate::index::SecondaryIndex::build(
+                Arc::new(def),
+                &tv,
+                |_| false,
+            )?);
+        }
+        version.tables.insert(id, Arc::new(tv));
     }
     for tv in version.tables.values() {
         if let (true, Some(Key::Int(max))) = (tv.shape.has_rowid(), &tv.max_key) {

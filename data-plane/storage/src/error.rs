@@ -36,6 +36,15 @@ pub enum Error {
         "duplicate key value violates primary key of table \"{table}\": key {key} already exists"
     )]
     DuplicateKey { table: String, key: String },
+    /// A UNIQUE index met two rows with the same values: on a write, or (`building`) while being created.
+    #[error("duplicate key value violates unique index \"{index}\": key {key}")]
+    UniqueViolation {
+        index: String,
+        key: String,
+        building: bool,
+    },
+    #[error("relation \"{0}\" does not exist")]
+    UnknownIndex(String),
     #[error("null value in column \"{column}\" of table \"{table}\" violates not-null constraint")]
     NotNull { table: String, column: String },
     #[error("value too long for type {type_name}")]
@@ -130,7 +139,8 @@ impl Error {
             Error::SchemaExists(_) => "schema_exists",
             Error::SchemaNotEmpty(_) => "schema_not_empty",
             Error::InvalidDefinition(_) => "invalid_definition",
-            Error::DuplicateKey { .. } => "duplicate_key",
+            Error::DuplicateKey { .. } | Error::UniqueViolation { .. } => "duplicate_key",
+            Error::UnknownIndex(_) => "unknown_table",
             Error::NotNull { .. } => "not_null",
             Error::StringTooLong { .. } => "string_too_long",
             Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => {

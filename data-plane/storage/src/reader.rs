@@ -51,6 +51,17 @@ impl Snapshot {
         self.version.sequences.values().cloned().collect()
     }
 
+    /// Every index, with its table's storage name.
+    pub fn indexes(&self) -> Vec<(String, Arc<crate::IndexDef>)> {
+        let mut out = vec![];
+        for t in self.version.tables.values() {
+            for i in &t.indexes {
+                out.push((t.shape.def.name.clone(), i.def.clone()));
+            }
+        }
+        out
+    }
+
     /// Schemas besides `public`, with their ids.
     pub fn schemas(&self) -> Vec<(String, u64)> {
         self.version
@@ -87,6 +98,44 @@ impl TableReader {
     /// Physical schema: user columns plus the hidden row id for tables without a primary key.
     pub fn physical_schema(&self) -> SchemaRef {
         self.version.shape.physical.clone()
+    }
+
+    /// The table's secondary indexes.
+    pub fn indexes(&self) -> Vec<Arc<crate::IndexDef>> {
+        self.version.indexes.iter().map(|i| i.def.clone()).collect()
+    }
+
+    /// The rows whose first indexed columns of index `name` equal `prefix`, through the index, in index
+    /// order; `None` when the index cannot answer for this reader (unknown, or not describing a
+    /// transaction's own writes: the caller scans instead).
+    pub fn index_lookup(&self, name: &str, prefix: &[crate::Value]) -> Result<Option<Vec<Row>>> {
+        let Some(index) = self
+            .version
+            .indexes
+            .iter()
+            .find(|i| i.def.name == name && i.complete)
+        else {
+            return Ok(None);
+        };
+        if prefix.is_empty() || prefix.len() > index.def.columns.len() {
+            return Ok(None);
+        }
+        if let Some(r) = &self.reads {
+            // A predicate over non-key columns: the whole table counts as read.
+            r.range(self.version.shape.id, &KeyRange::all());
+        }
+        let prefix: Vec<crate::index::SortValue> = prefix
+            .iter()
+            .cloned()
+            .map(crate::index::SortValue)
+            .collect();
+        let mut rows = Vec::new();
+        for (_, key) in index.matching(&prefix) {
+            if let Some(row) = self.version.get(key)? {
+                rows.push(self.user_row_owned(row));
+            }
+        }
+        Ok(Some(rows))
     }
 
     /// Live rows.

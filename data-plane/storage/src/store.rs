@@ -22,6 +22,8 @@ const SCHEMAS: TableDefinition<&str, u64> = TableDefinition::new("schemas");
 const COMMENTS: TableDefinition<(u64, u32), &str> = TableDefinition::new("comments");
 /// Sequence definitions: storage name to encoded `SequenceDef`.
 const SEQUENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sequences");
+/// Secondary index definitions: table id to its encoded `Vec<IndexDef>`.
+const INDEXES: TableDefinition<u64, &[u8]> = TableDefinition::new("indexes");
 /// Sequence values as last logged: id to (value, is_called); written outside transactions.
 const SEQUENCE_VALUES: TableDefinition<u64, (i64, bool)> = TableDefinition::new("sequence_values");
 
@@ -103,6 +105,7 @@ pub(crate) struct Loaded {
     pub schemas: Vec<(String, u64)>,
     pub comments: Vec<((u64, u32), String)>,
     pub sequences: Vec<crate::sequence::SequenceDef>,
+    pub indexes: Vec<(u64, Vec<crate::index::IndexDef>)>,
 }
 
 /// The writes of one store transaction.
@@ -114,6 +117,8 @@ pub(crate) struct StoreBatch {
     pub schemas: Vec<(String, Option<u64>)>,
     pub comments: Vec<((u64, u32), Option<String>)>,
     pub sequences: Vec<(String, Option<crate::sequence::SequenceDef>)>,
+    /// A table's index definitions, all of them (`None`: the table is gone).
+    pub indexes: Vec<(u64, Option<Vec<crate::index::IndexDef>>)>,
     /// Remove WAL records with LSN <= this.
     pub truncate_wal_upto: Option<u64>,
     pub meta: Vec<(&'static str, u64)>,
@@ -220,7 +225,18 @@ impl Store {
             let (_, v) = item.map_err(|x| e(x.into()))?;
             sequences.push(decode(p, "sequence", v.value())?);
         }
+        let mut indexes = Vec::new();
+        for item in tx
+            .open_table(INDEXES)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
+            let (k, v) = item.map_err(|x| e(x.into()))?;
+            indexes.push((k.value(), decode(p, "indexes", v.value())?));
+        }
         Ok(Loaded {
+            indexes,
             catalog,
             manifests,
             wal,
@@ -314,6 +330,14 @@ impl Store {
                         .insert(name.as_str(), encode(d).as_slice())
                         .map(drop),
                     None => sequences.remove(name.as_str()).map(drop),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+            let mut indexes = tx.open_table(INDEXES).map_err(|x| e(x.into()))?;
+            for (id, defs) in &b.indexes {
+                match defs {
+                    Some(d) if !d.is_empty() => indexes.insert(*id, encode(d).as_slice()).map(drop),
+                    _ => indexes.remove(*id).map(drop),
                 }
                 .map_err(|x| e(x.into()))?;
             }

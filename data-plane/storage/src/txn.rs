@@ -514,6 +514,10 @@ impl WriteTxn {
             return base;
         };
         let mut o = (*base).clone();
+        // The index entries do not include this transaction's writes: its reads scan instead.
+        for i in &mut o.indexes {
+            i.complete = false;
+        }
         let put = |o: &mut TableVersion, k: &Key, row: Option<&Row>| {
             let exists = o.contains(k).unwrap_or(false);
             match row {

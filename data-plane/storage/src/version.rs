@@ -54,6 +54,8 @@ pub(crate) struct TableVersion {
     /// Chunk files hold every commit up to this LSN for this table (the WAL replays what follows).
     pub checkpoint_lsn: u64,
     pub counters: Arc<TableCounters>,
+    /// Secondary indexes (`index.rs`), maintained by every write.
+    pub indexes: Vec<crate::index::SecondaryIndex>,
 }
 
 impl TableVersion {
@@ -70,6 +72,7 @@ impl TableVersion {
             epoch: 0,
             checkpoint_lsn,
             counters: Arc::new(TableCounters::default()),
+            indexes: Vec::new(),
         }
     }
 

@@ -28,6 +28,8 @@ use crate::error::{Error, Result, code};
 struct NewColumn {
     def: ColumnDef,
     value: Expr,
+    /// The old column it carries (its indexes follow it), if any.
+    origin: Option<usize>,
 }
 
 /// What the actions of one ALTER TABLE add up to.
@@ -183,9 +185,11 @@ impl Session {
             columns: old
                 .columns
                 .iter()
-                .map(|c| NewColumn {
+                .enumerate()
+                .map(|(i, c)| NewColumn {
                     def: c.clone(),
                     value: old_column(&c.name),
+                    origin: Some(i),
                 })
                 .collect(),
             primary_key: old.primary_key.map(|i| old.columns[i].name.clone()),
@@ -198,8 +202,9 @@ impl Session {
             self.alter_action(&mut plan, op, &old_schema)?;
         }
         let def = plan.definition();
+        let origins: Vec<Option<usize>> = plan.columns.iter().map(|c| c.origin).collect();
         let old_rows = self
-            .with_locks(|t| t.reshape_table(&storage, def.clone()))
+            .with_locks(|t| t.reshape_table(&storage, def.clone(), &origins))
             .await?;
         {
             // A new SERIAL column's sequence numbers the existing rows.
@@ -248,7 +253,11 @@ impl Session {
                     None => lit(ScalarValue::Null),
                 };
                 let name = def.name.clone();
-                plan.columns.push(NewColumn { def, value });
+                plan.columns.push(NewColumn {
+                    def,
+                    value,
+                    origin: None,
+                });
                 if primary {
                     plan.set_primary_key(&[name])?;
                 }

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use super::WriteTxn;
 use crate::commit::Ddl;
 use crate::error::{Error, Result};
+use crate::index::{IndexDef, SecondaryIndex};
 use crate::locks::LockMode;
 use crate::reader::TableReader;
 use crate::types::{PUBLIC, TableDef, TableShape, schema_of};
@@ -76,7 +77,15 @@ impl WriteTxn {
     /// ALTER TABLE's rewrite: waits for the table's writers, then the table is empty for this transaction,
     /// with definition `def` (its new name, if renamed). Returns the rows it had (the newest committed
     /// version with this transaction's writes), which the caller converts and writes back.
-    pub fn reshape_table(&mut self, name: &str, def: TableDef) -> Result<TableReader> {
+    ///
+    /// `origin[i]` is the old position of new column `i` when it carries an old column (renamed, retyped or
+    /// unchanged): indexes over carried columns follow them; an index over a dropped column goes with it.
+    pub fn reshape_table(
+        &mut self,
+        name: &str,
+        def: TableDef,
+        origin: &[Option<usize>],
+    ) -> Result<TableReader> {
         self.writable()?;
         let base = self.base(name)?;
         self.lock_table(&base, LockMode::Update)?;
@@ -90,6 +99,22 @@ impl WriteTxn {
             return Err(Error::TableExists(def.name));
         }
         let old = self.table_latest(name)?;
+        let indexes: Vec<Arc<IndexDef>> = base
+            .indexes
+            .iter()
+            .filter_map(|i| {
+                let columns: Option<Vec<usize>> = i
+                    .def
+                    .columns
+                    .iter()
+                    .map(|c| origin.iter().position(|o| *o == Some(*c)))
+                    .collect();
+                Some(Arc::new(IndexDef {
+                    columns: columns?,
+                    ..(*i.def).clone()
+                }))
+            })
+            .collect();
         let shape = Arc::new(TableShape::new(id, def)?);
         self.writes.tables.remove(&id);
         if self.created_here(id) {
@@ -104,10 +129,80 @@ impl WriteTxn {
                 epoch: base.epoch,
                 old_name: name.to_string(),
                 shape,
+                indexes,
             });
         }
         self.refresh_view();
         Ok(old)
+    }
+
+    /// CREATE INDEX: waits for the table's writers; the index is built at commit (a UNIQUE index whose
+    /// table has two equal rows then fails the commit).
+    pub fn create_index(&mut self, table: &str, mut def: IndexDef) -> Result<()> {
+        self.writable()?;
+        let base = self.base(table)?;
+        self.lock_table(&base, LockMode::Update)?;
+        if self.relation_exists(&def.name) {
+            return Err(Error::TableExists(def.name));
+        }
+        def.table_id = base.shape.id;
+        self.writes.ddl.push(Ddl::CreateIndex(Arc::new(def)));
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// DROP INDEX.
+    pub fn drop_index(&mut self, name: &str) -> Result<()> {
+        self.writable()?;
+        let table_id = self
+            .snapshot
+            .tables
+            .values()
+            .find(|t| t.indexes.iter().any(|i| i.def.name == name))
+            .map(|t| t.shape.id)
+            .ok_or_else(|| Error::UnknownIndex(name.to_string()))?;
+        let base = self.snapshot.tables[&table_id].clone();
+        self.lock_table(&base, LockMode::Update)?;
+        let created_here = self
+            .writes
+            .ddl
+            .iter()
+            .any(|d| matches!(d, Ddl::CreateIndex(i) if i.name == name));
+        if created_here {
+            self.writes
+                .ddl
+                .retain(|d| !matches!(d, Ddl::CreateIndex(i) if i.name == name));
+        } else {
+            self.writes.ddl.push(Ddl::DropIndex {
+                table_id,
+                name: name.to_string(),
+            });
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// The indexes this transaction sees, with their tables' storage names.
+    pub fn indexes(&self) -> Vec<(String, Arc<IndexDef>)> {
+        let mut out = vec![];
+        for t in self.snapshot.tables.values() {
+            for i in &t.indexes {
+                out.push((t.shape.def.name.clone(), i.def.clone()));
+            }
+        }
+        out
+    }
+
+    /// Whether a table, sequence or index of this name exists for this transaction.
+    fn relation_exists(&self, name: &str) -> bool {
+        self.snapshot.names.contains_key(name)
+            || self.snapshot.sequences.contains_key(name)
+            || self
+                .snapshot
+                .tables
+                .values()
+                .any(|t| t.indexes.iter().any(|i| i.def.name == name))
+            || (self.inner.current.load().names.contains_key(name) && !self.dropped_here(name))
     }
 
     /// `CREATE SCHEMA`: visible to this transaction now, to others at commit.
@@ -268,6 +363,7 @@ impl WriteTxn {
             && self.writes.ddl.iter().any(|d| match d {
                 Ddl::Create(s) => s.id == id,
                 Ddl::Truncate { id: t, .. } | Ddl::Reshape { id: t, .. } => *t == id,
+                Ddl::CreateIndex(_) | Ddl::DropIndex { .. } => false,
                 Ddl::Drop { .. }
                 | Ddl::CreateSchema { .. }
                 | Ddl::DropSchema { .. }
@@ -324,7 +420,9 @@ impl WriteTxn {
                     v.names.insert(t.shape.def.name.clone(), *id);
                     v.tables.insert(*id, Arc::new(t.truncated(eps)));
                 }
-                Ddl::Reshape { id, shape, .. } => {
+                Ddl::Reshape {
+                    id, shape, indexes, ..
+                } => {
                     let cur = self.inner.current.load();
                     let Some(t) = v.tables.get(id).or_else(|| cur.tables.get(id)).cloned() else {
                         continue;
@@ -332,7 +430,28 @@ impl WriteTxn {
                     v.names.remove(&t.shape.def.name);
                     v.names.insert(shape.def.name.clone(), *id);
                     v.tables
-                        .insert(*id, Arc::new(t.reshaped(shape.clone(), eps)));
+                        .insert(*id, Arc::new(t.reshaped(shape.clone(), indexes, eps)));
+                }
+                Ddl::CreateIndex(def) => {
+                    let cur = self.inner.current.load();
+                    let id = def.table_id;
+                    let Some(t) = v.tables.get(&id).or_else(|| cur.tables.get(&id)).cloned() else {
+                        continue;
+                    };
+                    let mut t = (*t).clone();
+                    let mut index = SecondaryIndex::empty(def.clone());
+                    // Its entries are made at commit; until then this transaction's reads do not use it.
+                    index.complete = false;
+                    t.indexes.push(index);
+                    v.tables.insert(id, Arc::new(t));
+                }
+                Ddl::DropIndex { table_id, name } => {
+                    let Some(t) = v.tables.get(table_id).cloned() else {
+                        continue;
+                    };
+                    let mut t = (*t).clone();
+                    t.indexes.retain(|i| i.def.name != *name);
+                    v.tables.insert(*table_id, Arc::new(t));
                 }
                 Ddl::CreateSchema { name, id } => {
                     v.schemas.insert(name.clone(), *id);
@@ -366,14 +485,28 @@ impl TableVersion {
         let mut fresh = TableVersion::empty(self.shape.clone(), epsilon, self.checkpoint_lsn);
         fresh.epoch = self.epoch + 1;
         fresh.counters = self.counters.clone();
+        fresh.indexes = self
+            .indexes
+            .iter()
+            .map(|i| SecondaryIndex::empty(i.def.clone()))
+            .collect();
         fresh
     }
 
     /// The same table, empty, under the next epoch, with a new definition (ALTER TABLE).
-    pub(crate) fn reshaped(&self, shape: Arc<TableShape>, epsilon: usize) -> TableVersion {
+    pub(crate) fn reshaped(
+        &self,
+        shape: Arc<TableShape>,
+        indexes: &[Arc<IndexDef>],
+        epsilon: usize,
+    ) -> TableVersion {
         let mut fresh = TableVersion::empty(shape, epsilon, self.checkpoint_lsn);
         fresh.epoch = self.epoch + 1;
         fresh.counters = self.counters.clone();
+        fresh.indexes = indexes
+            .iter()
+            .map(|d| SecondaryIndex::empty(d.clone()))
+            .collect();
         fresh
     }
 }

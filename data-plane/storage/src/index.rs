@@ -1,0 +1,214 @@
+//! Secondary indexes: for each row, its indexed column values and its primary key, in an ordered persistent
+//! set carried by every table version (cloning a version shares it). Entries name rows by primary key, not
+//! position, so retraining (which moves rows between chunks) leaves an index untouched; every write path
+//! (commit, bulk load, recovery replay) maintains it in `commit::apply_put` / `apply_delete`, and a UNIQUE
+//! index is checked at commit against the committed state. Definitions are catalog rows (redb `indexes`);
+//! the entries are rebuilt from the table when the database opens.
+//!
+//! This is the first form of the learned secondary index: the entries are exact and ordered (what
+//! lookups, ranges and uniqueness need); per-chunk sorted arrays under learned models come next.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::types::{Key, Row, TableShape, Value};
+use crate::version::{KeyRange, TableVersion};
+
+/// What CREATE INDEX defines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDef {
+    /// Storage name (`s.i` outside `public`, like tables): indexes share the relations' namespace.
+    pub name: String,
+    pub table_id: u64,
+    /// Positions of the indexed columns in the table's columns, in index order.
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    /// The UNIQUE or PRIMARY KEY constraint this index implements (`None`: a plain CREATE INDEX).
+    pub constraint: Option<String>,
+}
+
+/// A column value in index order: NULL after every value (PostgreSQL's ascending order), numbers by value,
+/// text and bytea bytewise.
+#[derive(Clone, Debug)]
+pub struct SortValue(pub Value);
+
+impl SortValue {
+    fn rank(&self) -> (u8, i128) {
+        match &self.0 {
+            Value::Bool(b) => (1, *b as i128),
+            Value::Int16(v) => (2, *v as i128),
+            Value::Int32(v) => (2, *v as i128),
+            Value::Int64(v) => (2, *v as i128),
+            Value::Timestamp(v) => (2, *v as i128),
+            Value::Date(v) => (2, *v as i128),
+            Value::Decimal(v) => (3, *v),
+            Value::Float32(_) | Value::Float64(_) => (4, 0),
+            Value::Text(_) | Value::Bytes(_) => (5, 0),
+            Value::Null => (9, 0),
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.0, Value::Null)
+    }
+}
+
+impl Ord for SortValue {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (ra, va) = self.rank();
+        let (rb, vb) = other.rank();
+        ra.cmp(&rb).then_with(|| match (&self.0, &other.0) {
+            (Value::Float32(a), Value::Float32(b)) => a.total_cmp(b),
+            (Value::Float64(a), Value::Float64(b)) => a.total_cmp(b),
+            (Value::Float32(a), Value::Float64(b)) => (*a as f64).total_cmp(b),
+            (Value::Float64(a), Value::Float32(b)) => a.total_cmp(&(*b as f64)),
+            (Value::Text(a), Value::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+            (Value::Text(a), Value::Bytes(b)) => a.as_bytes().cmp(b.as_slice()),
+            (Value::Bytes(a), Value::Text(b)) => a.as_slice().cmp(b.as_bytes()),
+            _ => va.cmp(&vb),
+        })
+    }
+}
+
+impl PartialOrd for SortValue {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for SortValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for SortValue {}
+
+/// One entry: the row's indexed values, then its primary key (which makes entries unique).
+pub(crate) type Entry = (Box<[SortValue]>, Key);
+
+/// An index as one table version holds it.
+#[derive(Clone)]
+pub(crate) struct SecondaryIndex {
+    pub def: Arc<IndexDef>,
+    pub entries: imbl::OrdSet<Entry>,
+    /// False where the entries do not describe the version (a transaction's own view of an index it
+    /// creates, or of a table it wrote): reads must not use it then.
+    pub complete: bool,
+}
+
+impl SecondaryIndex {
+    pub fn empty(def: Arc<IndexDef>) -> SecondaryIndex {
+        SecondaryIndex {
+            def,
+            entries: imbl::OrdSet::new(),
+            complete: true,
+        }
+    }
+
+    pub fn values(&self, row: &Row) -> Box<[SortValue]> {
+        self.def
+            .columns
+            .iter()
+            .map(|&c| SortValue(row[c].clone()))
+            .collect()
+    }
+
+    pub fn insert(&mut self, row: &Row, key: Key) {
+        self.entries.insert((self.values(row), key));
+    }
+
+    pub fn remove(&mut self, row: &Row, key: &Key) {
+        self.entries.remove(&(self.values(row), key.clone()));
+    }
+
+    /// The entries whose first `prefix.len()` values equal `prefix`, in index order.
+    pub fn matching<'a>(&'a self, prefix: &'a [SortValue]) -> impl Iterator<Item = &'a Entry> + 'a {
+        let start: Box<[SortValue]> = prefix.to_vec().into_boxed_slice();
+        self.entries
+            .range((start, Key::Int(i64::MIN))..)
+            .take_while(move |(v, _)| v.len() >= prefix.len() && v[..prefix.len()] == *prefix)
+    }
+
+    /// Another row than `key` with the same values as `row`, if a UNIQUE index has one (rows with a NULL
+    /// in the indexed columns never conflict, as in PostgreSQL).
+    pub fn conflict(&self, row: &Row, key: &Key) -> Option<Key> {
+        let values = self.values(row);
+        if !self.def.unique || values.iter().any(SortValue::is_null) {
+            return None;
+        }
+        self.matching(&values)
+            .find(|(_, k)| k != key)
+            .map(|(_, k)| k.clone())
+    }
+
+    /// The index of every row of `tv`; a UNIQUE index with two equal rows is an error naming them, unless
+    /// one of them is `exempt` (a row the creating transaction rewrites, judged after its writes).
+    pub fn build(
+        def: Arc<IndexDef>,
+        tv: &TableVersion,
+        exempt: impl Fn(&Key) -> bool,
+    ) -> Result<SecondaryIndex> {
+        let mut index = SecondaryIndex::empty(def);
+        for batch in crate::version::ScanIter::new(Arc::new(tv.clone()), KeyRange::all()) {
+            let batch = batch?;
+            for i in 0..batch.num_rows() {
+                let row = crate::columnar::row_at(&batch, i);
+                let key = tv.shape.key_of(&row);
+                if let Some(other) = index.conflict(&row, &key)
+                    && !exempt(&key)
+                    && !exempt(&other)
+                {
+                    return Err(index.violation(&tv.shape, &row, true));
+                }
+                index.insert(&row, key);
+            }
+        }
+        Ok(index)
+    }
+
+    /// PostgreSQL's unique violation for `row`: while building (`could not create unique index`) or on a
+    /// write (`duplicate key value violates unique constraint`).
+    pub fn violation(&self, shape: &TableShape, row: &Row, building: bool) -> Error {
+        let names: Vec<&str> = self
+            .def
+            .columns
+            .iter()
+            .map(|&c| shape.def.columns[c].name.as_str())
+            .collect();
+        let values: Vec<String> = self
+            .def
+            .columns
+            .iter()
+            .map(|&c| value_text(&row[c]))
+            .collect();
+        Error::UniqueViolation {
+            index: self.def.name.clone(),
+            key: format!("({})=({})", names.join(", "), values.join(", ")),
+            building,
+        }
+    }
+}
+
+/// A value as PostgreSQL prints it in a key's DETAIL.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => if *b { "t" } else { "f" }.into(),
+        Value::Int16(x) => x.to_string(),
+        Value::Int32(x) => x.to_string(),
+        Value::Int64(x) => x.to_string(),
+        Value::Float32(x) => x.to_string(),
+        Value::Float64(x) => x.to_string(),
+        Value::Text(s) => s.clone(),
+        Value::Bytes(b) => format!(
+            "\\x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+        other => format!("{other:?}"),
+    }
+}

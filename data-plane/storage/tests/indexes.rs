@@ -1,0 +1,275 @@
+//! Secondary indexes against a model: random inserts, updates of indexed columns, deletes, retrains, bulk
+//! loads and reopens; after each step every index lookup equals a filter over a full scan. UNIQUE indexes
+//! refuse duplicates at commit and at creation, and come back after a reopen.
+
+use std::collections::BTreeMap;
+
+use arrow_array::{Int64Array, RecordBatch, StringArray};
+use omendb_storage::{
+    ColumnDef, DataType, Database, Error, IndexDef, Key, KeyRange, Options, TableDef, Value,
+};
+use proptest::prelude::*;
+
+fn opts() -> Options {
+    Options {
+        background: false,
+        bulk_rows: 64,
+        ..Options::default()
+    }
+}
+
+fn table() -> TableDef {
+    TableDef {
+        name: "t".into(),
+        columns: vec![
+            ColumnDef::new("id", DataType::BigInt),
+            ColumnDef::new("grp", DataType::BigInt),
+            ColumnDef::new("tag", DataType::Text),
+        ],
+        primary_key: Some(0),
+    }
+}
+
+fn index(name: &str, columns: Vec<usize>, unique: bool) -> IndexDef {
+    IndexDef {
+        name: name.into(),
+        table_id: 0,
+        columns,
+        unique,
+        constraint: None,
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(i64, i64, Option<u8>),
+    Delete(i64),
+    Bulk(i64, u8),
+    Retrain,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0i64..60, 0i64..6, proptest::option::of(0u8..4)).prop_map(|(k, g, t)| Op::Put(k, g, t)),
+        2 => (0i64..60).prop_map(Op::Delete),
+        1 => (0i64..4, 0u8..4).prop_map(|(g, t)| Op::Bulk(g, t)),
+        1 => Just(Op::Retrain),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+fn tag(t: Option<u8>) -> Value {
+    t.map_or(Value::Null, |t| Value::Text(format!("tag{t}")))
+}
+
+/// Every lookup through `by_grp` and `by_tag_grp` equals the model filtered the same way.
+fn check(db: &Database, model: &BTreeMap<i64, (i64, Value)>) {
+    let r = db.table("t").unwrap();
+    assert_eq!(r.len(), model.len() as u64);
+    for g in 0..6 {
+        let mut got: Vec<i64> = r
+            .index_lookup("by_grp", &[Value::Int64(g)])
+            .unwrap()
+            .expect("complete index")
+            .into_iter()
+            .map(|row| match row[0] {
+                Value::Int64(k) => k,
+                _ => unreachable!(),
+            })
+            .collect();
+        got.sort();
+        let want: Vec<i64> = model
+            .iter()
+            .filter(|(_, (gg, _))| *gg == g)
+            .map(|(k, _)| *k)
+            .collect();
+        assert_eq!(got, want, "grp = {g}");
+        for t in 0..4 {
+            let tv = tag(Some(t));
+            let got = r
+                .index_lookup("by_tag_grp", &[tv.clone(), Value::Int64(g)])
+                .unwrap()
+                .expect("complete index")
+                .len();
+            let want = model
+                .values()
+                .filter(|(gg, tt)| *gg == g && *tt == tv)
+                .count();
+            assert_eq!(got, want, "tag{t}, grp {g}");
+        }
+    }
+    // A prefix of the two-column index: every row with the tag.
+    let got = r
+        .index_lookup("by_tag_grp", &[tag(Some(1))])
+        .unwrap()
+        .unwrap()
+        .len();
+    assert_eq!(
+        got,
+        model.values().filter(|(_, t)| *t == tag(Some(1))).count()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn index_lookups_equal_a_filtered_scan(ops in proptest::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(dir.path(), opts()).unwrap();
+        let mut t = db.begin();
+        t.create_table(table()).unwrap();
+        t.commit().unwrap();
+        let mut t = db.begin();
+        t.create_index("t", index("by_grp", vec![1], false)).unwrap();
+        t.create_index("t", index("by_tag_grp", vec![2, 1], false)).unwrap();
+        t.commit().unwrap();
+        let mut model: BTreeMap<i64, (i64, Value)> = BTreeMap::new();
+        let mut next_bulk = 1000i64;
+        for op in ops {
+            match op {
+                Op::Put(k, g, tg) => {
+                    let mut t = db.begin();
+                    let row = vec![Value::Int64(k), Value::Int64(g), tag(tg)];
+                    if model.contains_key(&k) {
+                        t.update("t", &Key::Int(k), row).unwrap();
+                    } else {
+                        t.insert("t", row).unwrap();
+                    }
+                    t.commit().unwrap();
+                    model.insert(k, (g, tag(tg)));
+                }
+                Op::Delete(k) => {
+                    let mut t = db.begin();
+                    t.delete("t", &Key::Int(k)).unwrap();
+                    t.commit().unwrap();
+                    model.remove(&k);
+                }
+                Op::Bulk(g, tg) => {
+                    // Above every key: the bulk path straight to chunk files.
+                    let keys: Vec<i64> = (next_bulk..next_bulk + 100).collect();
+                    next_bulk += 100;
+                    let batch = RecordBatch::try_new(
+                        db.table("t").unwrap().schema(),
+                        vec![
+                            std::sync::Arc::new(Int64Array::from(keys.clone())),
+                            std::sync::Arc::new(Int64Array::from(vec![g; keys.len()])),
+                            std::sync::Arc::new(StringArray::from(vec![format!("tag{tg}"); keys.len()])),
+                        ],
+                    )
+                    .unwrap();
+                    let mut t = db.begin();
+                    t.insert_batch("t", &batch).unwrap();
+                    t.commit().unwrap();
+                    for k in keys {
+                        model.insert(k, (g, tag(Some(tg))));
+                    }
+                }
+                Op::Retrain => {
+                    db.retrain("t").unwrap();
+                }
+                Op::Reopen => {
+                    drop(db);
+                    db = Database::open(dir.path(), opts()).unwrap();
+                }
+            }
+            check(&db, &model);
+        }
+        // The scan agrees with the model too (the index did not hide or invent rows).
+        let scanned: usize = db
+            .table("t")
+            .unwrap()
+            .scan(KeyRange::all())
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        prop_assert_eq!(scanned, model.len());
+    }
+}
+
+#[test]
+fn unique_index_refuses_duplicates_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path(), opts()).unwrap();
+        let mut t = db.begin();
+        t.create_table(table()).unwrap();
+        for (k, tag) in [(1, "a"), (2, "b"), (3, "a")] {
+            t.insert(
+                "t",
+                vec![Value::Int64(k), Value::Int64(0), Value::Text(tag.into())],
+            )
+            .unwrap();
+        }
+        t.commit().unwrap();
+        // Two rows share "a": the index cannot be created.
+        let mut t = db.begin();
+        t.create_index("t", index("t_tag_key", vec![2], true))
+            .unwrap();
+        match t.commit() {
+            Err(Error::UniqueViolation {
+                index,
+                key,
+                building,
+            }) => {
+                assert_eq!(index, "t_tag_key");
+                assert_eq!(key, "(tag)=(a)");
+                assert!(building);
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut t = db.begin();
+        t.delete("t", &Key::Int(3)).unwrap();
+        t.create_index("t", index("t_tag_key", vec![2], true))
+            .unwrap();
+        t.commit().unwrap();
+    }
+    let db = Database::open(dir.path(), opts()).unwrap();
+    let insert = |k: i64, tag: Option<&str>| {
+        let mut t = db.begin();
+        t.insert(
+            "t",
+            vec![
+                Value::Int64(k),
+                Value::Int64(0),
+                tag.map_or(Value::Null, |s| Value::Text(s.into())),
+            ],
+        )
+        .unwrap();
+        t.commit()
+    };
+    assert!(matches!(
+        insert(10, Some("b")),
+        Err(Error::UniqueViolation {
+            building: false,
+            ..
+        })
+    ));
+    // NULLs never conflict.
+    insert(11, None).unwrap();
+    insert(12, None).unwrap();
+    insert(13, Some("c")).unwrap();
+    // Moving a value from one row to another in one transaction is judged on the final state.
+    let mut t = db.begin();
+    t.update(
+        "t",
+        &Key::Int(13),
+        vec![Value::Int64(13), Value::Int64(0), Value::Text("d".into())],
+    )
+    .unwrap();
+    t.update(
+        "t",
+        &Key::Int(2),
+        vec![Value::Int64(2), Value::Int64(0), Value::Text("c".into())],
+    )
+    .unwrap();
+    t.commit().unwrap();
+    let r = db.table("t").unwrap();
+    let rows = r
+        .index_lookup("t_tag_key", &[Value::Text("c".into())])
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], Value::Int64(2));
+}
