@@ -285,6 +285,8 @@ pub fn column_def(c: &ast::ColumnDef, table: &str) -> Result<(ColumnDef, bool)> 
             ColumnOption::NotNull => col = col.not_null(),
             ColumnOption::Default(e) => col = col.with_default(e.to_string()),
             ColumnOption::PrimaryKey(_) => primary = true,
+            // A UNIQUE index, made once the table exists (`unique_constraints`).
+            ColumnOption::Unique(_) => {}
             ColumnOption::Generated {
                 generated_as: ast::GeneratedAs::ByDefault,
                 generation_expr: None,
@@ -300,6 +302,58 @@ pub fn column_def(c: &ast::ColumnDef, table: &str) -> Result<(ColumnDef, bool)> 
         }
     }
     Ok((col, primary))
+}
+
+/// The positions of an index's columns (plain column names; expressions are refused).
+pub fn index_columns(def: &TableDef, columns: &[ast::IndexColumn]) -> Result<Vec<usize>> {
+    let mut out = vec![];
+    for c in columns {
+        let ast::Expr::Identifier(i) = &c.column.expr else {
+            return Err(Error::unsupported(format!(
+                "an index on the expression {}",
+                c.column.expr
+            )));
+        };
+        if c.column.options.asc == Some(false) || c.column.options.nulls_first.is_some() {
+            return Err(Error::unsupported("DESC or NULLS FIRST in an index column"));
+        }
+        let name = ident(i);
+        let at = def
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| {
+                Error::sql(
+                    code::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" does not exist"),
+                )
+            })?;
+        out.push(at);
+    }
+    Ok(out)
+}
+
+/// The UNIQUE constraints of a CREATE TABLE: each one's name (if given) and column positions in `def`.
+pub fn unique_constraints(
+    ct: &CreateTable,
+    def: &TableDef,
+) -> Result<Vec<(Option<String>, Vec<usize>)>> {
+    let mut out = vec![];
+    for c in &ct.columns {
+        for o in &c.options {
+            if let ColumnOption::Unique(u) = &o.option {
+                let name = o.name.as_ref().or(u.name.as_ref()).map(ident);
+                out.push((name, vec![column_at(def, &ident(&c.name))?]));
+            }
+        }
+    }
+    for c in &ct.constraints {
+        if let TableConstraint::Unique(u) = c {
+            let columns = index_columns(def, &u.columns)?;
+            out.push((u.name.as_ref().map(ident), columns));
+        }
+    }
+    Ok(out)
 }
 
 /// The engine's definition of a `CREATE TABLE` (without `AS`), stored as `name`.
@@ -339,9 +393,10 @@ pub fn table_def(ct: &CreateTable, name: String) -> Result<TableDef> {
                     }
                 }
             }
+            TableConstraint::Unique(_) => {}
             other => {
                 return Err(Error::unsupported(format!(
-                    "table constraint {other} (only PRIMARY KEY is)"
+                    "table constraint {other} (only PRIMARY KEY and UNIQUE are)"
                 )));
             }
         }

@@ -123,7 +123,8 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::SchemaExists(_) => "42P06",
         S::SchemaNotEmpty(_) => "2BP01",
         S::InvalidDefinition(_) => code::INVALID_TABLE_DEFINITION,
-        S::DuplicateKey { .. } => "23505",
+        S::DuplicateKey { .. } | S::UniqueViolation { .. } => "23505",
+        S::UnknownIndex(_) => code::UNDEFINED_OBJECT,
         S::NotNull { .. } => "23502",
         S::StringTooLong { .. } => "22001",
         S::InvalidSequence(_) => code::INVALID_PARAMETER_VALUE,
@@ -325,6 +326,31 @@ impl Error {
                     crate::search_path::split(table).1
                 ),
                 Some(format!("Key {key} already exists.")),
+            ),
+            Some(omendb_storage::Error::UniqueViolation {
+                index,
+                key,
+                building,
+            }) => {
+                let name = crate::search_path::split(index).1;
+                if *building {
+                    (
+                        format!("could not create unique index \"{name}\""),
+                        Some(format!("Key {key} is duplicated.")),
+                    )
+                } else {
+                    (
+                        format!("duplicate key value violates unique constraint \"{name}\""),
+                        Some(format!("Key {key} already exists.")),
+                    )
+                }
+            }
+            Some(omendb_storage::Error::UnknownIndex(name)) => (
+                format!(
+                    "index \"{}\" does not exist",
+                    crate::search_path::split(name).1
+                ),
+                None,
             ),
             Some(omendb_storage::Error::TableExists(name)) => (
                 format!(

@@ -45,6 +45,21 @@ pub struct Table {
     pub schema: String,
     pub nsp: i64,
     pub relname: String,
+    /// CREATE INDEX's and UNIQUE constraints' indexes.
+    pub secondary: Vec<Arc<omendb_storage::IndexDef>>,
+}
+
+/// An index as the catalogs show it: the primary key's, or a secondary one.
+#[derive(Clone, Debug)]
+pub struct Index {
+    pub oid: i64,
+    pub name: String,
+    /// Positions of its columns in the table.
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    pub primary: bool,
+    /// The PRIMARY KEY or UNIQUE constraint it implements: the constraint's OID and name.
+    pub constraint: Option<(i64, String)>,
 }
 
 /// A sequence as the catalogs show it.
@@ -61,6 +76,35 @@ pub struct Sequence {
 impl Table {
     pub fn pk_name(&self) -> String {
         format!("{}_pkey", self.relname)
+    }
+
+    /// Its indexes, the primary key's first.
+    pub fn indexes(&self) -> Vec<Index> {
+        let mut out = vec![];
+        if let Some(pk) = self.def.primary_key {
+            out.push(Index {
+                oid: oids::pk_index(self.id),
+                name: self.pk_name(),
+                columns: vec![pk],
+                unique: true,
+                primary: true,
+                constraint: Some((oids::pk_constraint(self.id), self.pk_name())),
+            });
+        }
+        for i in &self.secondary {
+            out.push(Index {
+                oid: oids::table(i.id),
+                name: crate::search_path::split(&i.name).1.to_string(),
+                columns: i.columns.clone(),
+                unique: i.unique,
+                primary: false,
+                constraint: i
+                    .constraint
+                    .as_ref()
+                    .map(|c| (oids::pk_constraint(i.id), c.clone())),
+            });
+        }
+        out
     }
 }
 
@@ -192,6 +236,7 @@ impl Source {
                     nsp,
                     def: r.def().clone(),
                     rows: r.len(),
+                    secondary: r.indexes(),
                 });
             }
         }

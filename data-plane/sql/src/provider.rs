@@ -17,9 +17,9 @@ use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use std::collections::HashMap;
 
-use omendb_storage::{Database, KeyKind, KeyRange, TableReader};
+use omendb_storage::{Database, KeyKind, KeyRange, TableReader, Value};
 
-use crate::pushdown::{KeyPlan, intersect, plan_filter};
+use crate::pushdown::{KeyPlan, equality, intersect, plan_filter};
 
 /// How scans were answered, for tests and metrics: the learned index must serve every primary-key query.
 #[derive(Debug, Default)]
@@ -32,6 +32,8 @@ pub struct ScanCounters {
     pub full: AtomicU64,
     /// Keys probed by point scans.
     pub keys_probed: AtomicU64,
+    /// Scans answered through a secondary index.
+    pub index: AtomicU64,
 }
 
 /// Where a table's rows come from at scan time.
@@ -67,6 +69,8 @@ pub struct LearnedTable {
     counters: Arc<ScanCounters>,
     /// Off: no filter is answered through the learned index (every scan is a full scan).
     index: bool,
+    /// Secondary indexes: name and indexed column names, in index order.
+    secondary: Vec<(String, Vec<String>)>,
 }
 
 fn external(e: omendb_storage::Error) -> DataFusionError {
@@ -128,6 +132,14 @@ impl LearnedTable {
             ordering,
             counters: Arc::default(),
             index: true,
+            secondary: reader
+                .indexes()
+                .iter()
+                .map(|i| {
+                    let columns = i.columns.iter().map(|&c| def.columns[c].name.clone());
+                    (i.name.clone(), columns.collect())
+                })
+                .collect(),
         }
     }
 
@@ -145,6 +157,42 @@ impl LearnedTable {
     fn plan(&self, filter: &Expr) -> Option<KeyPlan> {
         let (pk, kind) = self.pk.as_ref()?;
         plan_filter(filter, pk, *kind)
+    }
+
+    /// Whether a secondary index leads with the column `filter` binds by equality.
+    fn indexed(&self, filter: &Expr) -> bool {
+        equality(filter).is_some_and(|(c, _)| self.secondary.iter().any(|(_, cols)| cols[0] == c))
+    }
+
+    /// The secondary index that binds the most leading columns through `filters`' equalities, and the
+    /// value prefixes to look up (every combination of the bound columns' values).
+    fn index_plan(&self, filters: &[Expr]) -> Option<(&str, Vec<Vec<Value>>)> {
+        let bound: HashMap<&str, Vec<Value>> = filters.iter().filter_map(equality).collect();
+        let (name, cols) = self.secondary.iter().max_by_key(|(_, cols)| {
+            cols.iter()
+                .take_while(|c| bound.contains_key(c.as_str()))
+                .count()
+        })?;
+        let mut prefixes: Vec<Vec<Value>> = vec![vec![]];
+        for c in cols {
+            let Some(values) = bound.get(c.as_str()) else {
+                break;
+            };
+            if prefixes.len() * values.len() > 1024 {
+                break;
+            }
+            prefixes = prefixes
+                .iter()
+                .flat_map(|p| {
+                    values.iter().map(move |v| {
+                        let mut p = p.clone();
+                        p.push(v.clone());
+                        p
+                    })
+                })
+                .collect();
+        }
+        (!prefixes[0].is_empty()).then_some((name.as_str(), prefixes))
     }
 }
 
@@ -172,6 +220,9 @@ impl TableProvider for LearnedTable {
             .map(|f| {
                 if self.index && self.plan(f).is_some() {
                     TableProviderFilterPushDown::Exact
+                } else if self.index && !self.physical && self.indexed(f) {
+                    // The index finds the candidate rows; DataFusion applies the filter again.
+                    TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported
                 }
@@ -195,7 +246,22 @@ impl TableProvider for LearnedTable {
             .iter()
             .filter_map(|f| self.plan(f))
             .fold(KeyPlan::Full, intersect);
+        let through_index = match (&plan, self.index && !self.physical) {
+            (KeyPlan::Full, true) => match self.index_plan(filters) {
+                Some((name, prefixes)) => reader.index_lookup(name, &prefixes).map_err(external)?,
+                None => None,
+            },
+            _ => None,
+        };
         let batches: Vec<RecordBatch> = match plan {
+            KeyPlan::Full if through_index.is_some() => {
+                self.counters.index.fetch_add(1, Ordering::Relaxed);
+                // Inexact filters: DataFusion re-applies them, and gives no LIMIT here.
+                through_index
+                    .into_iter()
+                    .filter(|b| b.num_rows() > 0)
+                    .collect()
+            }
             KeyPlan::Points(keys) => {
                 self.counters.point.fetch_add(1, Ordering::Relaxed);
                 self.counters

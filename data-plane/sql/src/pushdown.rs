@@ -4,7 +4,7 @@ use std::ops::Bound;
 
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
-use omendb_storage::{Key, KeyKind, KeyRange};
+use omendb_storage::{Key, KeyKind, KeyRange, Value};
 
 /// How a scan reads the table.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,5 +131,58 @@ pub(crate) fn intersect(a: KeyPlan, b: KeyPlan) -> KeyPlan {
             KeyPlan::Points(p.into_iter().filter(|k| r.contains(k)).collect())
         }
         (KeyPlan::Range(r), KeyPlan::Range(s)) => KeyPlan::Range(r.intersect(&s)),
+    }
+}
+
+/// A literal as the engine value a secondary index compares (NULL never matches; decimals and floats are
+/// left to the scan, their scale and precision being the column's).
+fn index_value(v: &ScalarValue) -> Option<Value> {
+    Some(match v {
+        ScalarValue::Int8(Some(x)) => Value::Int64(i64::from(*x)),
+        ScalarValue::Int16(Some(x)) => Value::Int64(i64::from(*x)),
+        ScalarValue::Int32(Some(x)) => Value::Int64(i64::from(*x)),
+        ScalarValue::Int64(Some(x)) => Value::Int64(*x),
+        ScalarValue::Boolean(Some(b)) => Value::Bool(*b),
+        ScalarValue::Date32(Some(x)) => Value::Date(*x),
+        ScalarValue::TimestampMicrosecond(Some(x), _) => Value::Timestamp(*x),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Value::Text(s.clone()),
+        ScalarValue::Binary(Some(b))
+        | ScalarValue::LargeBinary(Some(b))
+        | ScalarValue::BinaryView(Some(b)) => Value::Bytes(b.clone()),
+        _ => return None,
+    })
+}
+
+/// `column = literal` (either way round) or `column IN (literals)`: the column and the values it must
+/// equal, which a secondary index over the column can look up.
+pub(crate) fn equality(e: &Expr) -> Option<(&str, Vec<Value>)> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => match (left.as_ref(), right.as_ref()) {
+            (Expr::Column(c), Expr::Literal(v, _)) | (Expr::Literal(v, _), Expr::Column(c)) => {
+                Some((c.name.as_str(), vec![index_value(v)?]))
+            }
+            _ => None,
+        },
+        Expr::InList(l) if !l.negated => {
+            let Expr::Column(c) = l.expr.as_ref() else {
+                return None;
+            };
+            let values = l
+                .list
+                .iter()
+                .map(|e| match e {
+                    Expr::Literal(v, _) => index_value(v),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some((c.name.as_str(), values))
+        }
+        _ => None,
     }
 }

@@ -469,6 +469,7 @@ impl Inner {
                         Ddl::Create(s) => s.id,
                         Ddl::CreateSchema { id, .. } => *id,
                         Ddl::CreateSequence(s) => s.id,
+                        Ddl::CreateIndex(i) => i.id,
                         _ => continue,
                     };
                     state.next_table_id = state.next_table_id.max(id + 1);

@@ -394,6 +394,7 @@ fn recover(
         };
         let mut tv = (**tv).clone();
         for def in defs {
+            state.next_table_id = state.next_table_id.max(def.id + 1);
             tv.indexes.push(crate::index::SecondaryIndex::build(
                 Arc::new(def),
                 &tv,

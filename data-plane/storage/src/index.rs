@@ -20,6 +20,8 @@ use crate::version::{KeyRange, TableVersion};
 /// What CREATE INDEX defines.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexDef {
+    /// Handed out at CREATE INDEX from the ids tables get (catalog OIDs come from it); never reused.
+    pub id: u64,
     /// Storage name (`s.i` outside `public`, like tables): indexes share the relations' namespace.
     pub name: String,
     pub table_id: u64,

@@ -105,10 +105,14 @@ impl TableReader {
         self.version.indexes.iter().map(|i| i.def.clone()).collect()
     }
 
-    /// The rows whose first indexed columns of index `name` equal `prefix`, through the index, in index
-    /// order; `None` when the index cannot answer for this reader (unknown, or not describing a
-    /// transaction's own writes: the caller scans instead).
-    pub fn index_lookup(&self, name: &str, prefix: &[crate::Value]) -> Result<Option<Vec<Row>>> {
+    /// The rows whose first indexed columns of index `name` equal one of `prefixes`, found through the
+    /// index, in primary-key order (user schema); `None` when the index cannot answer for this reader
+    /// (unknown, or not describing a transaction's own writes: the caller scans instead).
+    pub fn index_lookup(
+        &self,
+        name: &str,
+        prefixes: &[Vec<crate::Value>],
+    ) -> Result<Option<RecordBatch>> {
         let Some(index) = self
             .version
             .indexes
@@ -117,25 +121,27 @@ impl TableReader {
         else {
             return Ok(None);
         };
-        if prefix.is_empty() || prefix.len() > index.def.columns.len() {
+        let width = index.def.columns.len();
+        if prefixes.iter().any(|p| p.is_empty() || p.len() > width) {
             return Ok(None);
         }
         if let Some(r) = &self.reads {
             // A predicate over non-key columns: the whole table counts as read.
             r.range(self.version.shape.id, &KeyRange::all());
         }
-        let prefix: Vec<crate::index::SortValue> = prefix
-            .iter()
-            .cloned()
-            .map(crate::index::SortValue)
-            .collect();
-        let mut rows = Vec::new();
-        for (_, key) in index.matching(&prefix) {
-            if let Some(row) = self.version.get(key)? {
-                rows.push(self.user_row_owned(row));
-            }
+        let mut keys: Vec<Key> = vec![];
+        for p in prefixes {
+            let p: Vec<crate::index::SortValue> =
+                p.iter().cloned().map(crate::index::SortValue).collect();
+            keys.extend(index.matching(&p).map(|(_, k)| k.clone()));
         }
-        Ok(Some(rows))
+        keys.sort();
+        keys.dedup();
+        self.version
+            .counters
+            .index_lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.get_batch(&keys).map(Some)
     }
 
     /// Live rows.

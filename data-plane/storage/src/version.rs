@@ -35,6 +35,8 @@ pub(crate) struct TableCounters {
     pub lookups_at_retrain: AtomicU64,
     pub delta_hits_at_retrain: AtomicU64,
     pub retrains: AtomicU64,
+    /// Lookups answered through a secondary index (pg_stat_user_tables.idx_scan).
+    pub index_lookups: AtomicU64,
     pub last_retrain_micros: AtomicU64,
 }
 

@@ -32,6 +32,7 @@ fn table() -> TableDef {
 
 fn index(name: &str, columns: Vec<usize>, unique: bool) -> IndexDef {
     IndexDef {
+        id: 0,
         name: name.into(),
         table_id: 0,
         columns,
@@ -63,22 +64,25 @@ fn tag(t: Option<u8>) -> Value {
     t.map_or(Value::Null, |t| Value::Text(format!("tag{t}")))
 }
 
+/// The primary keys of an index lookup's rows (which come in key order).
+fn ids(found: omendb_storage::Result<Option<RecordBatch>>) -> Vec<i64> {
+    let batch = found.unwrap().expect("complete index");
+    let col = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    let out: Vec<i64> = col.values().to_vec();
+    assert!(out.windows(2).all(|w| w[0] < w[1]), "key order");
+    out
+}
+
 /// Every lookup through `by_grp` and `by_tag_grp` equals the model filtered the same way.
 fn check(db: &Database, model: &BTreeMap<i64, (i64, Value)>) {
     let r = db.table("t").unwrap();
     assert_eq!(r.len(), model.len() as u64);
     for g in 0..6 {
-        let mut got: Vec<i64> = r
-            .index_lookup("by_grp", &[Value::Int64(g)])
-            .unwrap()
-            .expect("complete index")
-            .into_iter()
-            .map(|row| match row[0] {
-                Value::Int64(k) => k,
-                _ => unreachable!(),
-            })
-            .collect();
-        got.sort();
+        let got: Vec<i64> = ids(r.index_lookup("by_grp", &[vec![Value::Int64(g)]]));
         let want: Vec<i64> = model
             .iter()
             .filter(|(_, (gg, _))| *gg == g)
@@ -87,11 +91,7 @@ fn check(db: &Database, model: &BTreeMap<i64, (i64, Value)>) {
         assert_eq!(got, want, "grp = {g}");
         for t in 0..4 {
             let tv = tag(Some(t));
-            let got = r
-                .index_lookup("by_tag_grp", &[tv.clone(), Value::Int64(g)])
-                .unwrap()
-                .expect("complete index")
-                .len();
+            let got = ids(r.index_lookup("by_tag_grp", &[vec![tv.clone(), Value::Int64(g)]])).len();
             let want = model
                 .values()
                 .filter(|(gg, tt)| *gg == g && *tt == tv)
@@ -100,11 +100,7 @@ fn check(db: &Database, model: &BTreeMap<i64, (i64, Value)>) {
         }
     }
     // A prefix of the two-column index: every row with the tag.
-    let got = r
-        .index_lookup("by_tag_grp", &[tag(Some(1))])
-        .unwrap()
-        .unwrap()
-        .len();
+    let got = ids(r.index_lookup("by_tag_grp", &[vec![tag(Some(1))]])).len();
     assert_eq!(
         got,
         model.values().filter(|(_, t)| *t == tag(Some(1))).count()
@@ -266,10 +262,16 @@ fn unique_index_refuses_duplicates_and_survives_reopen() {
     .unwrap();
     t.commit().unwrap();
     let r = db.table("t").unwrap();
-    let rows = r
-        .index_lookup("t_tag_key", &[Value::Text("c".into())])
-        .unwrap()
-        .unwrap();
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0][0], Value::Int64(2));
+    assert_eq!(
+        ids(r.index_lookup("t_tag_key", &[vec![Value::Text("c".into())]])),
+        vec![2]
+    );
+    // Several values at once (IN): one batch in key order.
+    assert_eq!(
+        ids(r.index_lookup(
+            "t_tag_key",
+            &[vec![Value::Text("d".into())], vec![Value::Text("a".into())]]
+        )),
+        vec![1, 13]
+    );
 }

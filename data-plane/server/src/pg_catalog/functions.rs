@@ -119,14 +119,19 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             };
             let column = a.get(1).and_then(int_arg).unwrap_or(0);
             let tables = c.tables()?;
-            let Some(t) = tables.iter().find(|t| oids::pk_index(t.id) == o) else {
+            let Some((t, ix)) = tables
+                .iter()
+                .find_map(|t| t.indexes().into_iter().find(|i| i.oid == o).map(|i| (t, i)))
+            else {
                 return Ok(ScalarValue::Null);
             };
-            let pk = t.def.primary_key.expect("an index is a primary key's");
             Ok(ScalarValue::Utf8(Some(match column {
-                0 => index_def(t),
-                1 => quote_ident(&t.def.columns[pk].name),
-                _ => String::new(),
+                0 => index_def(t, &ix),
+                n => ix
+                    .columns
+                    .get(n as usize - 1)
+                    .map(|&c| quote_ident(&t.def.columns[c].name))
+                    .unwrap_or_default(),
             })))
         }),
     );
@@ -140,18 +145,22 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 return Ok(ScalarValue::Null);
             };
             let tables = c.tables()?;
-            Ok(ScalarValue::Utf8(
-                tables
+            Ok(ScalarValue::Utf8(tables.iter().find_map(|t| {
+                let ix = t
+                    .indexes()
+                    .into_iter()
+                    .find(|i| i.constraint.as_ref().is_some_and(|(c, _)| *c == o))?;
+                let columns: Vec<String> = ix
+                    .columns
                     .iter()
-                    .find(|t| oids::pk_constraint(t.id) == o)
-                    .and_then(|t| {
-                        let pk = t.def.primary_key?;
-                        Some(format!(
-                            "PRIMARY KEY ({})",
-                            quote_ident(&t.def.columns[pk].name)
-                        ))
-                    }),
-            ))
+                    .map(|&c| quote_ident(&t.def.columns[c].name))
+                    .collect();
+                Some(format!(
+                    "{} ({})",
+                    if ix.primary { "PRIMARY KEY" } else { "UNIQUE" },
+                    columns.join(", ")
+                ))
+            })))
         }),
     );
     add(

@@ -426,8 +426,10 @@ fn table_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
                 },
             ]
         };
-        if t.def.primary_key.is_some() {
-            rows.push(row(t.pk_name(), "PRIMARY KEY"));
+        for ix in t.indexes() {
+            if let Some((_, name)) = ix.constraint {
+                rows.push(row(name, if ix.primary { "PRIMARY KEY" } else { "UNIQUE" }));
+            }
         }
         for (i, c) in t.def.columns.iter().enumerate() {
             if t.def.primary_key == Some(i) || !c.nullable {
@@ -457,23 +459,27 @@ fn table_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
 }
 
 fn key_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
-    let rows = tables
-        .iter()
-        .filter_map(|t| {
-            let pk = t.def.primary_key?;
-            Some(vec![
-                text(db),
-                text(t.schema.clone()),
-                text(t.pk_name()),
-                text(db),
-                text(t.schema.clone()),
-                text(t.relname.clone()),
-                text(t.def.columns[pk].name.clone()),
-                int4(1),
-                null(),
-            ])
-        })
-        .collect();
+    let mut rows = vec![];
+    for t in tables {
+        for ix in t.indexes() {
+            let Some((_, name)) = &ix.constraint else {
+                continue;
+            };
+            for (n, &c) in ix.columns.iter().enumerate() {
+                rows.push(vec![
+                    text(db),
+                    text(t.schema.clone()),
+                    text(name.clone()),
+                    text(db),
+                    text(t.schema.clone()),
+                    text(t.relname.clone()),
+                    text(t.def.columns[c].name.clone()),
+                    int4(n as i32 + 1),
+                    null(),
+                ]);
+            }
+        }
+    }
     batch(
         &[
             ("constraint_catalog", TEXT),
@@ -491,21 +497,25 @@ fn key_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
 }
 
 fn constraint_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
-    let rows = tables
-        .iter()
-        .filter_map(|t| {
-            let pk = t.def.primary_key?;
-            Some(vec![
-                text(db),
-                text(t.schema.clone()),
-                text(t.relname.clone()),
-                text(t.def.columns[pk].name.clone()),
-                text(db),
-                text(t.schema.clone()),
-                text(t.pk_name()),
-            ])
-        })
-        .collect();
+    let mut rows = vec![];
+    for t in tables {
+        for ix in t.indexes() {
+            let Some((_, name)) = &ix.constraint else {
+                continue;
+            };
+            for &c in &ix.columns {
+                rows.push(vec![
+                    text(db),
+                    text(t.schema.clone()),
+                    text(t.relname.clone()),
+                    text(t.def.columns[c].name.clone()),
+                    text(db),
+                    text(t.schema.clone()),
+                    text(name.clone()),
+                ]);
+            }
+        }
+    }
     batch(
         &[
             ("table_catalog", TEXT),

@@ -32,10 +32,11 @@ pub fn regclass(src: &Source, name: &str) -> Result<Option<i64>> {
                     None
                 } else if t.relname == rel {
                     Some(t.oid)
-                } else if t.def.primary_key.is_some() && t.pk_name() == rel {
-                    Some(oids::pk_index(t.id))
                 } else {
-                    None
+                    t.indexes()
+                        .into_iter()
+                        .find(|i| i.name == rel)
+                        .map(|i| i.oid)
                 }
             })
             .or_else(|| {
@@ -61,19 +62,20 @@ pub fn visible(src: &Source, o: i64) -> Result<bool> {
     let Some((t, rel)) = tables.iter().find_map(|t| {
         if t.oid == o {
             Some((t, t.relname.clone()))
-        } else if oids::pk_index(t.id) == o {
-            Some((t, t.pk_name()))
         } else {
-            None
+            t.indexes()
+                .into_iter()
+                .find(|i| i.oid == o)
+                .map(|i| (t, i.name))
         }
     }) else {
         // Not a relation of ours (a type, a function, a built-in): on the path.
         return Ok(true);
     };
     let first = src.names().path().iter().find_map(|s| {
-        tables
-            .iter()
-            .find(|x| x.schema == *s && (x.relname == rel || x.pk_name() == rel))
+        tables.iter().find(|x| {
+            x.schema == *s && (x.relname == rel || x.indexes().iter().any(|i| i.name == rel))
+        })
     });
     Ok(first.is_some_and(|x| x.id == t.id))
 }
@@ -87,10 +89,11 @@ pub(super) fn relation_name(src: &Source, o: i64) -> Result<Option<String>> {
     let Some((t, name)) = tables.iter().find_map(|t| {
         if t.oid == o {
             Some((t, quote_ident(&t.relname)))
-        } else if oids::pk_index(t.id) == o {
-            Some((t, quote_ident(&t.pk_name())))
         } else {
-            None
+            t.indexes()
+                .into_iter()
+                .find(|i| i.oid == o)
+                .map(|i| (t, quote_ident(&i.name)))
         }
     }) else {
         return Ok(None);
@@ -235,15 +238,20 @@ const RESERVED: &[&str] = &[
     "with",
 ];
 
-/// `pg_get_indexdef` of a table's primary-key index.
-pub fn index_def(t: &Table) -> String {
-    let pk = t.def.primary_key.expect("a primary key");
+/// `pg_get_indexdef` of one of a table's indexes.
+pub fn index_def(t: &Table, ix: &super::Index) -> String {
+    let columns: Vec<String> = ix
+        .columns
+        .iter()
+        .map(|&c| quote_ident(&t.def.columns[c].name))
+        .collect();
     format!(
-        "CREATE UNIQUE INDEX {} ON {}.{} USING learned ({})",
-        quote_ident(&t.pk_name()),
+        "CREATE {}INDEX {} ON {}.{} USING learned ({})",
+        if ix.unique { "UNIQUE " } else { "" },
+        quote_ident(&ix.name),
         quote_ident(&t.schema),
         quote_ident(&t.relname),
-        quote_ident(&t.def.columns[pk].name)
+        columns.join(", ")
     )
 }
 

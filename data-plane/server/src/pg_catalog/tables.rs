@@ -118,6 +118,7 @@ pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Resul
     }
     for t in tables {
         let natts = t.def.columns.len() as i16;
+        let indexes = t.indexes();
         rows.push(class_row(
             t.oid,
             &t.relname,
@@ -126,14 +127,14 @@ pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Resul
             oids::TENANT_ROLE,
             oids::HEAP_AM,
             t.rows as f32,
-            t.def.primary_key.is_some(),
+            !indexes.is_empty(),
             'r',
             natts,
         ));
-        if t.def.primary_key.is_some() {
+        for ix in indexes {
             rows.push(class_row(
-                oids::pk_index(t.id),
-                &t.pk_name(),
+                ix.oid,
+                &ix.name,
                 t.nsp,
                 0,
                 oids::TENANT_ROLE,
@@ -141,7 +142,7 @@ pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Resul
                 t.rows as f32,
                 false,
                 'i',
-                1,
+                ix.columns.len() as i16,
             ));
         }
     }
@@ -246,16 +247,18 @@ pub(super) fn pg_attribute(tables: &[Table]) -> Result<RecordBatch> {
                 c.default.is_some(),
             ));
         }
-        if let Some(pk) = t.def.primary_key {
-            let c = &t.def.columns[pk];
-            rows.push(attribute_row(
-                oids::pk_index(t.id),
-                &c.name,
-                c.data_type,
-                1,
-                false,
-                false,
-            ));
+        for ix in t.indexes() {
+            for (n, &col) in ix.columns.iter().enumerate() {
+                let c = &t.def.columns[col];
+                rows.push(attribute_row(
+                    ix.oid,
+                    &c.name,
+                    c.data_type,
+                    n as i16 + 1,
+                    false,
+                    false,
+                ));
+            }
         }
     }
     batch(&pg_attribute_columns(), rows)
@@ -404,36 +407,41 @@ fn pg_index_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
 }
 
 pub(super) fn pg_index(tables: &[Table]) -> Result<RecordBatch> {
-    let rows = tables
-        .iter()
-        .filter_map(|t| {
-            let pk = t.def.primary_key?;
-            let collation = type_info(t.def.columns[pk].data_type).collation;
-            Some(vec![
-                oid(oids::pk_index(t.id)),
+    let mut rows = Vec::new();
+    for t in tables {
+        for ix in t.indexes() {
+            let n = ix.columns.len();
+            let keys: Vec<i16> = ix.columns.iter().map(|&c| c as i16 + 1).collect();
+            let collations: Vec<i64> = ix
+                .columns
+                .iter()
+                .map(|&c| type_info(t.def.columns[c].data_type).collation)
+                .collect();
+            rows.push(vec![
+                oid(ix.oid),
                 oid(t.oid),
-                int2(1),
-                int2(1),
-                bool(true),
+                int2(n as i16),
+                int2(n as i16),
+                bool(ix.unique),
+                bool(false),
+                bool(ix.primary),
                 bool(false),
                 bool(true),
                 bool(false),
                 bool(true),
                 bool(false),
                 bool(true),
-                bool(false),
-                bool(true),
                 bool(true),
                 bool(false),
-                int2s(&[pk as i16 + 1]),
-                oids(&[collation]),
-                oids(&[0]),
-                int2s(&[0]),
+                int2s(&keys),
+                oids(&collations),
+                oids(&vec![0; n]),
+                int2s(&vec![0; n]),
                 null(),
                 null(),
-            ])
-        })
-        .collect();
+            ]);
+        }
+    }
     batch(&pg_index_columns(), rows)
 }
 
@@ -469,21 +477,24 @@ fn pg_constraint_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
 }
 
 pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
-    let rows = tables
-        .iter()
-        .filter_map(|t| {
-            let pk = t.def.primary_key?;
-            Some(vec![
-                oid(oids::pk_constraint(t.id)),
-                text(t.pk_name()),
+    let mut rows = Vec::new();
+    for t in tables {
+        for ix in t.indexes() {
+            let Some((con_oid, con_name)) = &ix.constraint else {
+                continue;
+            };
+            let keys: Vec<i16> = ix.columns.iter().map(|&c| c as i16 + 1).collect();
+            rows.push(vec![
+                oid(*con_oid),
+                text(con_name.clone()),
                 oid(t.nsp),
-                text("p"),
+                text(if ix.primary { "p" } else { "u" }),
                 bool(false),
                 bool(false),
                 bool(true),
                 oid(t.oid),
                 oid(0),
-                oid(oids::pk_index(t.id)),
+                oid(ix.oid),
                 oid(0),
                 oid(0),
                 text(" "),
@@ -492,7 +503,7 @@ pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
                 bool(true),
                 int4(0),
                 bool(true),
-                int2s(&[pk as i16 + 1]),
+                int2s(&keys),
                 null(),
                 null(),
                 null(),
@@ -500,9 +511,9 @@ pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
                 null(),
                 null(),
                 null(),
-            ])
-        })
-        .collect();
+            ]);
+        }
+    }
     batch(&pg_constraint_columns(), rows)
 }
 
@@ -551,7 +562,7 @@ pub(super) fn pg_tables(tables: &[Table], user: &str) -> Result<RecordBatch> {
                     text(t.relname.clone()),
                     text(user),
                     null(),
-                    bool(t.def.primary_key.is_some()),
+                    bool(!t.indexes().is_empty()),
                     bool(false),
                     bool(false),
                     bool(false),
@@ -572,15 +583,16 @@ pub(super) fn pg_indexes(tables: &[Table]) -> Result<RecordBatch> {
         ],
         tables
             .iter()
-            .filter(|t| t.def.primary_key.is_some())
-            .map(|t| {
-                vec![
-                    text(t.schema.clone()),
-                    text(t.relname.clone()),
-                    text(t.pk_name()),
-                    null(),
-                    text(super::names::index_def(t)),
-                ]
+            .flat_map(|t| {
+                t.indexes().into_iter().map(move |ix| {
+                    vec![
+                        text(t.schema.clone()),
+                        text(t.relname.clone()),
+                        text(ix.name.clone()),
+                        null(),
+                        text(super::names::index_def(t, &ix)),
+                    ]
+                })
             })
             .collect(),
     )
@@ -652,14 +664,14 @@ pub(super) fn pg_stat_user_indexes(tables: &[Table]) -> Result<RecordBatch> {
         ],
         tables
             .iter()
-            .filter(|t| t.def.primary_key.is_some())
-            .map(|t| {
+            .flat_map(|t| t.indexes().into_iter().map(move |ix| (t, ix)))
+            .map(|(t, ix)| {
                 vec![
                     oid(t.oid),
-                    oid(oids::pk_index(t.id)),
+                    oid(ix.oid),
                     text(t.schema.clone()),
                     text(t.relname.clone()),
-                    text(t.pk_name()),
+                    text(ix.name.clone()),
                     ScalarValue::Int64(Some(0)),
                     ScalarValue::Int64(Some(0)),
                     ScalarValue::Int64(Some(0)),

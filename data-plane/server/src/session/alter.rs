@@ -43,6 +43,12 @@ struct Plan {
     sequences: Vec<SequenceDef>,
     /// Columns dropped here: the sequences they own go with them.
     dropped: Vec<String>,
+    /// UNIQUE constraints added here: name (if given) and column names.
+    add_unique: Vec<(Option<String>, Vec<String>)>,
+    /// UNIQUE constraints dropped here: their index storage names.
+    drop_unique: Vec<String>,
+    /// An action that changes the rows or the definition (not only constraints backed by indexes).
+    rewrite: bool,
 }
 
 impl Plan {
@@ -196,10 +202,34 @@ impl Session {
             new_key: false,
             sequences: vec![],
             dropped: vec![],
+            add_unique: vec![],
+            drop_unique: vec![],
+            rewrite: false,
         };
+        let unique_indexes: Vec<omendb_storage::IndexDef> = reader
+            .indexes()
+            .iter()
+            .filter(|i| i.constraint.is_some())
+            .map(|i| (**i).clone())
+            .collect();
         let old_schema = DFSchema::try_from(reader.schema().as_ref().clone())?;
         for op in &at.operations {
-            self.alter_action(&mut plan, op, &old_schema)?;
+            let index_only = matches!(
+                op,
+                Op::AddConstraint {
+                    constraint: TableConstraint::Unique(_),
+                    ..
+                }
+            ) || matches!(op, Op::DropConstraint { name, .. }
+                if unique_indexes.iter().any(|i| i.constraint.as_deref() == Some(ddl::ident(name).as_str())));
+            plan.rewrite |= !index_only;
+            self.alter_action(&mut plan, op, &old_schema, &unique_indexes)?;
+        }
+        for name in &plan.drop_unique {
+            self.with_locks(|t| t.drop_index(name)).await?;
+        }
+        if !plan.rewrite {
+            return self.add_uniques(&plan).await;
         }
         let def = plan.definition();
         let origins: Vec<Option<usize>> = plan.columns.iter().map(|c| c.origin).collect();
@@ -219,17 +249,40 @@ impl Session {
             }
         }
         self.rewrite(&plan, &old_rows, &old_schema).await?;
-        let mut v = self.view.lock();
-        let txn = v.txn.as_mut().expect("DDL runs in a transaction");
-        for s in txn.sequences() {
-            if matches!(&s.owned_by, Some((id, c)) if *id == table_id && plan.dropped.contains(c)) {
-                txn.drop_sequence(&s.name)?;
+        {
+            let mut v = self.view.lock();
+            let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+            for s in txn.sequences() {
+                if matches!(&s.owned_by, Some((id, c)) if *id == table_id && plan.dropped.contains(c))
+                {
+                    txn.drop_sequence(&s.name)?;
+                }
             }
+        }
+        self.add_uniques(&plan).await
+    }
+
+    /// The UNIQUE constraints the statement adds, as indexes over the table's new definition.
+    async fn add_uniques(&mut self, plan: &Plan) -> Result<()> {
+        let def = plan.definition();
+        for (name, columns) in &plan.add_unique {
+            let positions = columns
+                .iter()
+                .map(|c| ddl::column_at(&def, c))
+                .collect::<Result<Vec<_>>>()?;
+            self.add_unique(&plan.name, &def, positions, name.clone())
+                .await?;
         }
         Ok(())
     }
 
-    fn alter_action(&mut self, plan: &mut Plan, op: &Op, old: &DFSchema) -> Result<()> {
+    fn alter_action(
+        &mut self,
+        plan: &mut Plan,
+        op: &Op,
+        old: &DFSchema,
+        unique_indexes: &[omendb_storage::IndexDef],
+    ) -> Result<()> {
         match op {
             Op::AddColumn {
                 if_not_exists,
@@ -253,6 +306,13 @@ impl Session {
                     None => lit(ScalarValue::Null),
                 };
                 let name = def.name.clone();
+                if column_def
+                    .options
+                    .iter()
+                    .any(|o| matches!(o.option, ast::ColumnOption::Unique(_)))
+                {
+                    plan.add_unique.push((None, vec![name.clone()]));
+                }
                 plan.columns.push(NewColumn {
                     def,
                     value,
@@ -385,11 +445,37 @@ impl Session {
                 }
                 plan.set_primary_key(&columns)?;
             }
+            Op::AddConstraint {
+                constraint: TableConstraint::Unique(u),
+                ..
+            } => {
+                let mut columns = vec![];
+                for ic in &u.columns {
+                    match &ic.column.expr {
+                        ast::Expr::Identifier(i) => columns.push(ddl::ident(i)),
+                        other => {
+                            return Err(Error::unsupported(format!(
+                                "a unique constraint on the expression {other}"
+                            )));
+                        }
+                    }
+                }
+                for c in &columns {
+                    plan.position(c)?;
+                }
+                plan.add_unique
+                    .push((u.name.as_ref().map(ddl::ident), columns));
+            }
             Op::DropConstraint {
                 if_exists, name, ..
             } => {
                 let name = ddl::ident(name);
-                if plan.primary_key.is_some() && name == format!("{}_pkey", plan.relname) {
+                if let Some(i) = unique_indexes
+                    .iter()
+                    .find(|i| i.constraint.as_deref() == Some(name.as_str()))
+                {
+                    plan.drop_unique.push(i.name.clone());
+                } else if plan.primary_key.is_some() && name == format!("{}_pkey", plan.relname) {
                     plan.primary_key = None;
                 } else {
                     let e = Error::sql(

@@ -82,9 +82,14 @@ impl Session {
                 object_type: ast::ObjectType::Schema,
                 ..
             } => "DROP SCHEMA",
+            Statement::Drop {
+                object_type: ast::ObjectType::Index,
+                ..
+            } => "DROP INDEX",
             Statement::Drop { .. } => "DROP TABLE",
             Statement::Truncate(_) => "TRUNCATE TABLE",
             Statement::AlterTable(_) => "ALTER TABLE",
+            Statement::CreateIndex(_) => "CREATE INDEX",
             other => {
                 return Err(Error::sql(
                     code::FEATURE_NOT_SUPPORTED,
@@ -98,7 +103,10 @@ impl Session {
         if let Statement::Drop { object_type, .. } = stmt
             && !matches!(
                 object_type,
-                ast::ObjectType::Table | ast::ObjectType::Schema | ast::ObjectType::Sequence
+                ast::ObjectType::Table
+                    | ast::ObjectType::Schema
+                    | ast::ObjectType::Sequence
+                    | ast::ObjectType::Index
             )
         {
             return Err(Error::sql(
@@ -112,6 +120,16 @@ impl Session {
             command
         })?;
         let autocommit = self.tx == Tx::Idle;
+        let concurrently = match stmt {
+            Statement::CreateIndex(ci) => ci.concurrently,
+            _ => false,
+        };
+        if concurrently && !autocommit {
+            return Err(Error::sql(
+                "25001",
+                format!("{command} CONCURRENTLY cannot run inside a transaction block"),
+            ));
+        }
         if autocommit {
             self.begin();
         } else {
@@ -142,16 +160,22 @@ impl Session {
             Statement::CreateTable(ct) => {
                 let def = ddl::table_def(ct, self.names().create(&ct.name)?)?;
                 let owned = ddl::owned_sequences(ct, &def.name)?;
+                let unique = ddl::unique_constraints(ct, &def)?;
                 match self.with_locks(|t| t.create_table(def.clone())).await {
-                    Ok(()) if !owned.is_empty() => {
-                        let mut v = self.view.lock();
-                        let txn = v.txn.as_mut().expect("DDL runs in a transaction");
-                        let id = txn.table(&def.name)?.id();
-                        for mut s in owned {
-                            if let Some((_, c)) = s.owned_by.take() {
-                                s.owned_by = Some((id, c));
+                    Ok(()) => {
+                        {
+                            let mut v = self.view.lock();
+                            let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+                            let id = txn.table(&def.name)?.id();
+                            for mut s in owned {
+                                if let Some((_, c)) = s.owned_by.take() {
+                                    s.owned_by = Some((id, c));
+                                }
+                                txn.create_sequence(s)?;
                             }
-                            txn.create_sequence(s)?;
+                        }
+                        for (name, columns) in unique {
+                            self.add_unique(&def.name, &def, columns, name).await?;
                         }
                         Ok(())
                     }
@@ -261,6 +285,12 @@ impl Session {
                 Ok(())
             }
             Statement::Drop {
+                object_type: ast::ObjectType::Index,
+                if_exists,
+                names,
+                ..
+            } => self.drop_indexes(names, *if_exists).await,
+            Statement::Drop {
                 if_exists, names, ..
             } => {
                 for n in names {
@@ -311,6 +341,7 @@ impl Session {
                 Ok(())
             }
             Statement::AlterTable(at) => self.alter_table(at).await,
+            Statement::CreateIndex(ci) => self.create_index(ci).await,
             _ => Err(Error::sql(code::INTERNAL, "not DDL")),
         }
     }

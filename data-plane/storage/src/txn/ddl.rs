@@ -146,6 +146,7 @@ impl WriteTxn {
             return Err(Error::TableExists(def.name));
         }
         def.table_id = base.shape.id;
+        def.id = self.inner.table_ids.fetch_add(1, Ordering::Relaxed);
         self.writes.ddl.push(Ddl::CreateIndex(Arc::new(def)));
         self.refresh_view();
         Ok(())

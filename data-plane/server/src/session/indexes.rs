@@ -1,0 +1,214 @@
+//! CREATE INDEX, DROP INDEX and UNIQUE constraints (which are unique indexes named for the constraint, as
+//! in PostgreSQL). The engine keeps and maintains the index (`storage/src/index.rs`); a UNIQUE one is
+//! checked at commit.
+
+use datafusion::sql::sqlparser::ast::{self, ObjectName};
+use omendb_storage::{IndexDef, TableDef};
+
+use super::Session;
+use crate::ddl;
+use crate::error::{Error, Result, code};
+
+/// PostgreSQL's identifier limit (NAMEDATALEN - 1).
+const MAX_NAME: usize = 63;
+
+/// PostgreSQL's generated name: `<table>_<col>[_<col>...]_<suffix>`, cut to 63 bytes.
+pub fn generated_name(relname: &str, def: &TableDef, columns: &[usize], suffix: &str) -> String {
+    let mut name = relname.to_string();
+    for &c in columns {
+        name.push('_');
+        name.push_str(&def.columns[c].name);
+    }
+    let mut cut = MAX_NAME - suffix.len() - 1;
+    while !name.is_char_boundary(cut.min(name.len())) {
+        cut -= 1;
+    }
+    name.truncate(cut.min(name.len()));
+    format!("{name}_{suffix}")
+}
+
+impl Session {
+    /// CREATE [UNIQUE] INDEX, in the open transaction.
+    pub(super) async fn create_index(&mut self, ci: &ast::CreateIndex) -> Result<()> {
+        if let Some(using) = &ci.using {
+            let method = using.to_string().to_lowercase();
+            if method != "btree" && method != "hash" {
+                return Err(Error::unsupported(format!("index access method {method}")));
+            }
+        }
+        if ci.predicate.is_some() {
+            return Err(Error::unsupported(
+                "partial indexes (CREATE INDEX ... WHERE)",
+            ));
+        }
+        if ci.nulls_distinct == Some(false) {
+            return Err(Error::unsupported("NULLS NOT DISTINCT"));
+        }
+        let table = self.names().lookup(&ci.table_name)?;
+        let (schema, relname) = crate::search_path::split(&table);
+        let (schema, relname) = (schema.to_string(), relname.to_string());
+        let reader = crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &table)?
+            .ok_or_else(|| {
+                Error::sql(
+                    code::UNDEFINED_TABLE,
+                    format!("relation \"{relname}\" does not exist"),
+                )
+            })?;
+        let columns = ddl::index_columns(reader.def(), &ci.columns)?;
+        for i in &ci.include {
+            ddl::column_at(reader.def(), &ddl::ident(i))?;
+        }
+        let name = match &ci.name {
+            Some(n) => {
+                let Some(ast::ObjectNamePart::Identifier(last)) = n.0.last() else {
+                    return Err(Error::sql(code::SYNTAX_ERROR, "invalid index name"));
+                };
+                ddl::ident(last)
+            }
+            None => self.free_name(
+                &schema,
+                &generated_name(&relname, reader.def(), &columns, "idx"),
+            ),
+        };
+        let def = IndexDef {
+            id: 0,
+            name: crate::search_path::storage_name(&schema, &name),
+            table_id: 0,
+            columns,
+            unique: ci.unique,
+            constraint: None,
+        };
+        let r = self
+            .with_locks(|t| t.create_index(&table, def.clone()))
+            .await;
+        match r {
+            Err(Error::Storage(omendb_storage::Error::TableExists(_))) if ci.if_not_exists => {
+                self.notice(
+                    "42P07",
+                    format!("relation \"{name}\" already exists, skipping"),
+                );
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    /// A UNIQUE constraint on `columns` of `table` (storage name): its index, named `name` or
+    /// PostgreSQL's `<table>_<cols>_key`.
+    pub(super) async fn add_unique(
+        &mut self,
+        table: &str,
+        def: &TableDef,
+        columns: Vec<usize>,
+        name: Option<String>,
+    ) -> Result<()> {
+        let (schema, relname) = crate::search_path::split(table);
+        let (schema, relname) = (schema.to_string(), relname.to_string());
+        let name = match name {
+            Some(n) => n,
+            None => self.free_name(&schema, &generated_name(&relname, def, &columns, "key")),
+        };
+        let index = IndexDef {
+            id: 0,
+            name: crate::search_path::storage_name(&schema, &name),
+            table_id: 0,
+            columns,
+            unique: true,
+            constraint: Some(name),
+        };
+        self.with_locks(|t| t.create_index(table, index.clone()))
+            .await
+    }
+
+    /// DROP INDEX name [, ...].
+    pub(super) async fn drop_indexes(
+        &mut self,
+        names: &[ObjectName],
+        if_exists: bool,
+    ) -> Result<()> {
+        for n in names {
+            let (schema, relname) = crate::search_path::parts(n)?;
+            let candidates: Vec<String> = match schema {
+                Some(s) => vec![crate::search_path::storage_name(&s, &relname)],
+                None => self
+                    .names()
+                    .path()
+                    .iter()
+                    .map(|s| crate::search_path::storage_name(s, &relname))
+                    .collect(),
+            };
+            let found = {
+                let v = self.view.lock();
+                let txn = v.txn.as_ref().expect("DDL runs in a transaction");
+                let all = txn.indexes();
+                candidates.into_iter().find_map(|c| {
+                    all.iter()
+                        .find(|(_, i)| i.name == c)
+                        .map(|(_, i)| i.clone())
+                })
+            };
+            match found {
+                Some(i) if i.constraint.is_some() => {
+                    let table = self.table_of_index(&i);
+                    return Err(Error::sql(
+                        "2BP01",
+                        format!(
+                            "cannot drop index {relname} because constraint {} on table {table} requires it",
+                            i.constraint.as_deref().unwrap_or_default()
+                        ),
+                    )
+                    .with_hint(format!(
+                        "You can drop constraint {} on table {table} instead.",
+                        i.constraint.as_deref().unwrap_or_default()
+                    )));
+                }
+                Some(i) => self.with_locks(|t| t.drop_index(&i.name)).await?,
+                None if if_exists => self.notice(
+                    "00000",
+                    format!("index \"{relname}\" does not exist, skipping"),
+                ),
+                None => {
+                    return Err(Error::sql(
+                        code::UNDEFINED_OBJECT,
+                        format!("index \"{relname}\" does not exist"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The relation name of the table an index is on.
+    fn table_of_index(&self, index: &IndexDef) -> String {
+        let v = self.view.lock();
+        let txn = v.txn.as_ref().expect("DDL runs in a transaction");
+        txn.indexes()
+            .into_iter()
+            .find(|(_, i)| i.name == index.name)
+            .map(|(t, _)| crate::search_path::split(&t).1.to_string())
+            .unwrap_or_default()
+    }
+
+    /// `name`, or `name1`, `name2`, ... : the first no relation of `schema` has (PostgreSQL's rule for
+    /// generated index names).
+    fn free_name(&self, schema: &str, name: &str) -> String {
+        let v = self.view.lock();
+        let Some(txn) = v.txn.as_ref() else {
+            return name.to_string();
+        };
+        let indexes = txn.indexes();
+        let taken = |n: &str| {
+            let storage = crate::search_path::storage_name(schema, n);
+            txn.table_names().contains(&storage)
+                || txn.sequence(&storage).is_some()
+                || indexes.iter().any(|(_, i)| i.name == storage)
+        };
+        if !taken(name) {
+            return name.to_string();
+        }
+        (1..)
+            .map(|i| format!("{name}{i}"))
+            .find(|n| !taken(n))
+            .expect("some suffix is free")
+    }
+}
