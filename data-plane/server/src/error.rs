@@ -125,6 +125,7 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::InvalidDefinition(_) => code::INVALID_TABLE_DEFINITION,
         S::DuplicateKey { .. } | S::UniqueViolation { .. } => "23505",
         S::UnknownIndex(_) => code::UNDEFINED_OBJECT,
+        S::ForeignKeyViolation { .. } => "23503",
         S::NotNull { .. } => "23502",
         S::StringTooLong { .. } => "22001",
         S::InvalidSequence(_) => code::INVALID_PARAMETER_VALUE,
@@ -344,6 +345,9 @@ impl Error {
                         Some(format!("Key {key} already exists.")),
                     )
                 }
+            }
+            Some(omendb_storage::Error::ForeignKeyViolation { message, detail }) => {
+                (message.clone(), Some(detail.clone()))
             }
             Some(omendb_storage::Error::UnknownIndex(name)) => (
                 format!(

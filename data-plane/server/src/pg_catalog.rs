@@ -47,6 +47,100 @@ pub struct Table {
     pub relname: String,
     /// CREATE INDEX's and UNIQUE constraints' indexes.
     pub secondary: Vec<Arc<omendb_storage::IndexDef>>,
+    /// Its FOREIGN KEY constraints (it is the referencing table).
+    pub foreign_keys: Vec<Arc<omendb_storage::ForeignKey>>,
+}
+
+/// A FOREIGN KEY as the catalogs show it: the constraint, and the referenced table with the index its
+/// columns are unique by.
+pub struct ForeignKeyInfo<'a> {
+    pub fk: &'a omendb_storage::ForeignKey,
+    pub oid: i64,
+    pub parent: &'a Table,
+    pub index: Option<Index>,
+}
+
+impl Table {
+    /// Its foreign keys, with their referenced tables found in `tables` (one whose table is not visible
+    /// is left out).
+    pub fn foreign_keys<'a>(&'a self, tables: &'a [Table]) -> Vec<ForeignKeyInfo<'a>> {
+        self.foreign_keys
+            .iter()
+            .filter_map(|fk| {
+                let parent = tables.iter().find(|t| t.id == fk.ref_table)?;
+                let mut wanted = fk.ref_columns.clone();
+                wanted.sort();
+                let index = parent.indexes().into_iter().find(|i| {
+                    let mut cols = i.columns.clone();
+                    cols.sort();
+                    i.unique && cols == wanted
+                });
+                Some(ForeignKeyInfo {
+                    fk,
+                    oid: oids::table(fk.id),
+                    parent,
+                    index,
+                })
+            })
+            .collect()
+    }
+}
+
+impl ForeignKeyInfo<'_> {
+    /// `pg_get_constraintdef`'s text.
+    pub fn definition(&self, child: &Table) -> String {
+        let cols = |t: &Table, c: &[usize]| {
+            c.iter()
+                .map(|&i| names::quote_ident(&t.def.columns[i].name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let rule = |a: omendb_storage::FkAction| match a {
+            omendb_storage::FkAction::NoAction => None,
+            omendb_storage::FkAction::Restrict => Some("RESTRICT"),
+            omendb_storage::FkAction::Cascade => Some("CASCADE"),
+            omendb_storage::FkAction::SetNull => Some("SET NULL"),
+        };
+        let mut s = format!(
+            "FOREIGN KEY ({}) REFERENCES {}({})",
+            cols(child, &self.fk.columns),
+            names::quote_ident(&self.parent.relname),
+            cols(self.parent, &self.fk.ref_columns)
+        );
+        if let Some(r) = rule(self.fk.on_update) {
+            s.push_str(&format!(" ON UPDATE {r}"));
+        }
+        if let Some(r) = rule(self.fk.on_delete) {
+            s.push_str(&format!(" ON DELETE {r}"));
+        }
+        if self.fk.deferrable {
+            s.push_str(" DEFERRABLE");
+        }
+        if self.fk.initially_deferred {
+            s.push_str(" INITIALLY DEFERRED");
+        }
+        s
+    }
+
+    /// PostgreSQL's one-letter code of an action (`confupdtype`, `confdeltype`).
+    pub fn code(a: omendb_storage::FkAction) -> &'static str {
+        match a {
+            omendb_storage::FkAction::NoAction => "a",
+            omendb_storage::FkAction::Restrict => "r",
+            omendb_storage::FkAction::Cascade => "c",
+            omendb_storage::FkAction::SetNull => "n",
+        }
+    }
+
+    /// information_schema's name of an action.
+    pub fn rule(a: omendb_storage::FkAction) -> &'static str {
+        match a {
+            omendb_storage::FkAction::NoAction => "NO ACTION",
+            omendb_storage::FkAction::Restrict => "RESTRICT",
+            omendb_storage::FkAction::Cascade => "CASCADE",
+            omendb_storage::FkAction::SetNull => "SET NULL",
+        }
+    }
 }
 
 /// An index as the catalogs show it: the primary key's, or a secondary one.
@@ -237,6 +331,7 @@ impl Source {
                     def: r.def().clone(),
                     rows: r.len(),
                     secondary: r.indexes(),
+                    foreign_keys: r.foreign_keys(),
                 });
             }
         }

@@ -11,6 +11,7 @@ mod cursors;
 mod listen;
 pub use cursors::{Cursors, MOVE_MARKER, NEGATIVE_MARKER};
 mod dml;
+mod foreign_keys;
 mod indexes;
 mod joined;
 mod locking;

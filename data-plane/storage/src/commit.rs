@@ -3,7 +3,7 @@
 //! (one fsync for the group; a group that also names new chunk files commits through redb instead), and only
 //! then publishes the new version and answers everyone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -101,6 +101,14 @@ pub(crate) enum Ddl {
         shape: Arc<TableShape>,
         /// The table's indexes under the new definition.
         indexes: Vec<Arc<crate::index::IndexDef>>,
+        /// The old position of each new column that carries an old one (foreign keys follow it).
+        origin: Vec<Option<usize>>,
+    },
+    /// ALTER TABLE ... ADD FOREIGN KEY: existing rows are checked at commit.
+    AddForeignKey(Arc<crate::foreign_key::ForeignKey>),
+    DropForeignKey {
+        table_id: u64,
+        name: String,
     },
     /// CREATE INDEX: built from the table when the commit applies it.
     CreateIndex(Arc<crate::index::IndexDef>),
@@ -133,6 +141,8 @@ impl Ddl {
             Ddl::Create(s) => Some(s.id),
             Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } | Ddl::Reshape { id, .. } => Some(*id),
             Ddl::CreateIndex(d) => Some(d.table_id),
+            Ddl::AddForeignKey(f) => Some(f.table_id),
+            Ddl::DropForeignKey { table_id, .. } => Some(*table_id),
             Ddl::DropIndex { table_id, .. } => Some(*table_id),
             Ddl::CreateSchema { .. }
             | Ddl::DropSchema { .. }
@@ -355,7 +365,8 @@ impl Inner {
             && batch.schemas.is_empty()
             && batch.comments.is_empty()
             && batch.sequences.is_empty()
-            && batch.indexes.is_empty();
+            && batch.indexes.is_empty()
+            && batch.foreign_keys.is_empty();
         let written = if only_rows {
             // Only rows: one append to the commit log. (A group that wrote chunk files names them in a
             // manifest, and one with DDL changes the catalog: those take the redb path below.)
@@ -441,6 +452,7 @@ impl Inner {
             batch.comments.len(),
             batch.sequences.len(),
             batch.indexes.len(),
+            batch.foreign_keys.len(),
         );
         let mut dropped = Vec::new();
         // Catalog and manifest changes go in before the rows: a bulk load into a table created or truncated
@@ -460,7 +472,14 @@ impl Inner {
                         s.entry(id).or_default().all = true;
                     }
                 }
-                self.apply_rows(head, writes.tables, state, batch, undo, summary)
+                let record = self.apply_rows(head, writes.tables, state, batch, undo, summary)?;
+                // A foreign key added here is judged on the rows the transaction leaves.
+                for d in &writes.ddl {
+                    if let Ddl::AddForeignKey(fk) = d {
+                        crate::foreign_key::validate(head, fk)?;
+                    }
+                }
+                Ok(record)
             });
         match r {
             Ok(record) => {
@@ -470,6 +489,7 @@ impl Inner {
                         Ddl::CreateSchema { id, .. } => *id,
                         Ddl::CreateSequence(s) => s.id,
                         Ddl::CreateIndex(i) => i.id,
+                        Ddl::AddForeignKey(f) => f.id,
                         _ => continue,
                     };
                     state.next_table_id = state.next_table_id.max(id + 1);
@@ -487,6 +507,7 @@ impl Inner {
                 batch.comments.truncate(marks.3);
                 batch.sequences.truncate(marks.4);
                 batch.indexes.truncate(marks.5);
+                batch.foreign_keys.truncate(marks.6);
                 Err(e)
             }
         }
@@ -555,6 +576,9 @@ impl Inner {
                     if !old.indexes.is_empty() {
                         catalog.indexes.push((*id, None));
                     }
+                    if !old.foreign_keys.is_empty() {
+                        catalog.foreign_keys.push((*id, None));
+                    }
                     dropped.extend(old.chunks.iter().cloned());
                 }
                 Ddl::Truncate { id, epoch } => {
@@ -576,6 +600,7 @@ impl Inner {
                     old_name,
                     shape,
                     indexes,
+                    origin,
                 } => {
                     let old = head
                         .tables
@@ -597,6 +622,11 @@ impl Inner {
                         catalog.indexes.push((*id, Some(index_defs(&fresh))));
                     }
                     head.tables.insert(*id, Arc::new(fresh));
+                    for t in crate::foreign_key::remap(&mut head.tables, *id, origin) {
+                        catalog
+                            .foreign_keys
+                            .push((t, Some(fk_defs(&head.tables[&t]))));
+                    }
                     catalog.catalog.push((
                         *id,
                         Some(CatalogEntry {
@@ -631,6 +661,31 @@ impl Inner {
                     tv.indexes.push(index);
                     catalog.indexes.push((def.table_id, Some(index_defs(&tv))));
                     head.tables.insert(def.table_id, Arc::new(tv));
+                }
+                Ddl::AddForeignKey(fk) => {
+                    let tv = head
+                        .tables
+                        .get(&fk.table_id)
+                        .cloned()
+                        .ok_or_else(|| Error::Conflict(fk.name.clone()))?;
+                    if !head.tables.contains_key(&fk.ref_table) {
+                        return Err(Error::Conflict(fk.name.clone()));
+                    }
+                    let mut tv = (*tv).clone();
+                    tv.foreign_keys.push(fk.clone());
+                    catalog.foreign_keys.push((fk.table_id, Some(fk_defs(&tv))));
+                    head.tables.insert(fk.table_id, Arc::new(tv));
+                }
+                Ddl::DropForeignKey { table_id, name } => {
+                    let tv = head
+                        .tables
+                        .get(table_id)
+                        .cloned()
+                        .ok_or_else(|| Error::Conflict(name.clone()))?;
+                    let mut tv = (*tv).clone();
+                    tv.foreign_keys.retain(|f| f.name != *name);
+                    catalog.foreign_keys.push((*table_id, Some(fk_defs(&tv))));
+                    head.tables.insert(*table_id, Arc::new(tv));
                 }
                 Ddl::DropIndex { table_id, name } => {
                     let tv = head
@@ -785,9 +840,31 @@ impl Inner {
 
         let before = head.clone();
         let mut record = WalRecord { tables: Vec::new() };
+        // Foreign keys: the rows of referencing tables this transaction writes, and the old images of
+        // referenced rows it changes, judged once every table is applied.
+        let (referencing, referenced): (HashSet<u64>, HashSet<u64>) = head
+            .tables
+            .values()
+            .flat_map(|t| t.foreign_keys.iter())
+            .map(|f| (f.table_id, f.ref_table))
+            .unzip();
+        let mut changes: Vec<crate::foreign_key::Change> = vec![];
         let applied = (|| -> Result<()> {
             for (id, bulk, appends, map) in plans {
                 let mut tv = (**head.tables.get(&id).expect("validated above")).clone();
+                let (track_new, track_old) = (referencing.contains(&id), referenced.contains(&id));
+                if track_new {
+                    for b in &bulk {
+                        for i in 0..b.num_rows() {
+                            let row = row_at(b, i);
+                            changes.push(crate::foreign_key::Change {
+                                table: id,
+                                old: None,
+                                new: Some(Arc::new(row)),
+                            });
+                        }
+                    }
+                }
                 undo.tails
                     .entry(id)
                     .or_insert_with(|| (tv.tail.clone(), tv.tail_len));
@@ -815,12 +892,40 @@ impl Inner {
                     if unique {
                         puts.push((k.clone(), row.clone()));
                     }
+                    if track_new {
+                        changes.push(crate::foreign_key::Change {
+                            table: id,
+                            old: None,
+                            new: Some(row.clone()),
+                        });
+                    }
                     apply_put(&mut tv, k, row, false, lsn)?;
                 }
                 // Existence is judged after this transaction's own appends: a delete of a row it inserted
                 // must remove it.
                 for (k, op) in map {
                     let exists = tv.contains(&k)?;
+                    if track_new || track_old {
+                        let old = if track_old && exists {
+                            tv.get(&k)?
+                        } else {
+                            None
+                        };
+                        let new = match &op {
+                            PendingOp::Insert(r) | PendingOp::Upsert(r) => {
+                                Some(Arc::new(r.clone()))
+                            }
+                            PendingOp::Update(r) if exists => Some(Arc::new(r.clone())),
+                            _ => None,
+                        };
+                        if old.is_some() || new.is_some() {
+                            changes.push(crate::foreign_key::Change {
+                                table: id,
+                                old,
+                                new,
+                            });
+                        }
+                    }
                     match op {
                         PendingOp::Insert(row) | PendingOp::Upsert(row) => {
                             wal_ops.push(WalOp::Put(row.clone()));
@@ -861,6 +966,9 @@ impl Inner {
                     });
                 }
                 head.tables.insert(id, Arc::new(tv));
+            }
+            if !referencing.is_empty() {
+                crate::foreign_key::enforce(head, std::mem::take(&mut changes), lsn, &mut record)?;
             }
             Ok(())
         })();
@@ -1034,6 +1142,11 @@ fn check_unique<'a>(
         }
     }
     Ok(())
+}
+
+/// A table version's foreign keys, as the catalog stores them.
+fn fk_defs(tv: &TableVersion) -> Vec<crate::foreign_key::ForeignKey> {
+    tv.foreign_keys.iter().map(|f| (**f).clone()).collect()
 }
 
 /// The definitions of a table version's indexes, as the catalog stores them.

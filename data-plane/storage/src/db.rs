@@ -387,6 +387,17 @@ fn recover(
             version.tables.insert(t.table_id, Arc::new(tv));
         }
     }
+    for (id, fks) in loaded.foreign_keys {
+        let Some(tv) = version.tables.get(&id) else {
+            continue;
+        };
+        let mut tv = (**tv).clone();
+        for fk in fks {
+            state.next_table_id = state.next_table_id.max(fk.id + 1);
+            tv.foreign_keys.push(Arc::new(fk));
+        }
+        version.tables.insert(id, Arc::new(tv));
+    }
     // Index entries are rebuilt from the recovered rows (only definitions are stored).
     for (id, defs) in loaded.indexes {
         let Some(tv) = version.tables.get(&id) else {

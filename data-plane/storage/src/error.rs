@@ -45,6 +45,9 @@ pub enum Error {
     },
     #[error("relation \"{0}\" does not exist")]
     UnknownIndex(String),
+    /// A FOREIGN KEY violation, worded as PostgreSQL words it (`message`, `detail`).
+    #[error("{message}")]
+    ForeignKeyViolation { message: String, detail: String },
     #[error("null value in column \"{column}\" of table \"{table}\" violates not-null constraint")]
     NotNull { table: String, column: String },
     #[error("value too long for type {type_name}")]
@@ -141,6 +144,7 @@ impl Error {
             Error::InvalidDefinition(_) => "invalid_definition",
             Error::DuplicateKey { .. } | Error::UniqueViolation { .. } => "duplicate_key",
             Error::UnknownIndex(_) => "unknown_table",
+            Error::ForeignKeyViolation { .. } => "foreign_key",
             Error::NotNull { .. } => "not_null",
             Error::StringTooLong { .. } => "string_too_long",
             Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => {

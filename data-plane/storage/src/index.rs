@@ -197,7 +197,7 @@ impl SecondaryIndex {
 }
 
 /// A value as PostgreSQL prints it in a key's DETAIL.
-fn value_text(v: &Value) -> String {
+pub(crate) fn value_text(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => if *b { "t" } else { "f" }.into(),

@@ -100,6 +100,11 @@ impl TableReader {
         self.version.shape.physical.clone()
     }
 
+    /// The table's FOREIGN KEY constraints (as the referencing table).
+    pub fn foreign_keys(&self) -> Vec<Arc<crate::ForeignKey>> {
+        self.version.foreign_keys.clone()
+    }
+
     /// The table's secondary indexes.
     pub fn indexes(&self) -> Vec<Arc<crate::IndexDef>> {
         self.version.indexes.iter().map(|i| i.def.clone()).collect()

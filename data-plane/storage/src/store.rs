@@ -24,6 +24,8 @@ const COMMENTS: TableDefinition<(u64, u32), &str> = TableDefinition::new("commen
 const SEQUENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sequences");
 /// Secondary index definitions: table id to its encoded `Vec<IndexDef>`.
 const INDEXES: TableDefinition<u64, &[u8]> = TableDefinition::new("indexes");
+/// Foreign keys: referencing table id to its encoded `Vec<ForeignKey>`.
+const FOREIGN_KEYS: TableDefinition<u64, &[u8]> = TableDefinition::new("foreign_keys");
 /// Sequence values as last logged: id to (value, is_called); written outside transactions.
 const SEQUENCE_VALUES: TableDefinition<u64, (i64, bool)> = TableDefinition::new("sequence_values");
 
@@ -106,6 +108,7 @@ pub(crate) struct Loaded {
     pub comments: Vec<((u64, u32), String)>,
     pub sequences: Vec<crate::sequence::SequenceDef>,
     pub indexes: Vec<(u64, Vec<crate::index::IndexDef>)>,
+    pub foreign_keys: Vec<(u64, Vec<crate::foreign_key::ForeignKey>)>,
 }
 
 /// The writes of one store transaction.
@@ -119,6 +122,8 @@ pub(crate) struct StoreBatch {
     pub sequences: Vec<(String, Option<crate::sequence::SequenceDef>)>,
     /// A table's index definitions, all of them (`None`: the table is gone).
     pub indexes: Vec<(u64, Option<Vec<crate::index::IndexDef>>)>,
+    /// A table's foreign keys, all of them (`None`: the table is gone).
+    pub foreign_keys: Vec<(u64, Option<Vec<crate::foreign_key::ForeignKey>>)>,
     /// Remove WAL records with LSN <= this.
     pub truncate_wal_upto: Option<u64>,
     pub meta: Vec<(&'static str, u64)>,
@@ -235,8 +240,19 @@ impl Store {
             let (k, v) = item.map_err(|x| e(x.into()))?;
             indexes.push((k.value(), decode(p, "indexes", v.value())?));
         }
+        let mut foreign_keys = Vec::new();
+        for item in tx
+            .open_table(FOREIGN_KEYS)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
+            let (k, v) = item.map_err(|x| e(x.into()))?;
+            foreign_keys.push((k.value(), decode(p, "foreign keys", v.value())?));
+        }
         Ok(Loaded {
             indexes,
+            foreign_keys,
             catalog,
             manifests,
             wal,
@@ -338,6 +354,14 @@ impl Store {
                 match defs {
                     Some(d) if !d.is_empty() => indexes.insert(*id, encode(d).as_slice()).map(drop),
                     _ => indexes.remove(*id).map(drop),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+            let mut fks = tx.open_table(FOREIGN_KEYS).map_err(|x| e(x.into()))?;
+            for (id, defs) in &b.foreign_keys {
+                match defs {
+                    Some(d) if !d.is_empty() => fks.insert(*id, encode(d).as_slice()).map(drop),
+                    _ => fks.remove(*id).map(drop),
                 }
                 .map_err(|x| e(x.into()))?;
             }

@@ -58,6 +58,8 @@ pub(crate) struct TableVersion {
     pub counters: Arc<TableCounters>,
     /// Secondary indexes (`index.rs`), maintained by every write.
     pub indexes: Vec<crate::index::SecondaryIndex>,
+    /// This table's FOREIGN KEY constraints (it is the referencing table).
+    pub foreign_keys: Vec<Arc<crate::foreign_key::ForeignKey>>,
 }
 
 impl TableVersion {
@@ -75,6 +77,7 @@ impl TableVersion {
             checkpoint_lsn,
             counters: Arc::new(TableCounters::default()),
             indexes: Vec::new(),
+            foreign_keys: Vec::new(),
         }
     }
 

@@ -51,6 +51,20 @@ impl VisitorMut for TableFunctions {
                 *t = unnest_factor(alias.clone(), vec![series], *with_ordinality);
                 return ControlFlow::Continue(());
             }
+            if *with_ordinality
+                && name
+                    .to_string()
+                    .eq_ignore_ascii_case("pg_partition_ancestors")
+            {
+                // Its one row (the relation itself) is at depth 1.
+                *name = datafusion::sql::sqlparser::ast::ObjectName::from(vec![
+                    datafusion::sql::sqlparser::ast::Ident::new(
+                        super::table_functions::ANCESTORS_DEPTH,
+                    ),
+                ]);
+                *with_ordinality = false;
+                return ControlFlow::Continue(());
+            }
             if name.to_string().eq_ignore_ascii_case("unnest") {
                 // DataFusion takes unnest in FROM in its own form only.
                 *t = unnest_factor(alias.clone(), unnamed_args(args), *with_ordinality);

@@ -145,6 +145,14 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 return Ok(ScalarValue::Null);
             };
             let tables = c.tables()?;
+            if let Some(def) = tables.iter().find_map(|t| {
+                t.foreign_keys(&tables)
+                    .into_iter()
+                    .find(|f| f.oid == o)
+                    .map(|f| f.definition(t))
+            }) {
+                return Ok(ScalarValue::Utf8(Some(def)));
+            }
             Ok(ScalarValue::Utf8(tables.iter().find_map(|t| {
                 let ix = t
                     .indexes()
@@ -171,6 +179,23 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         ),
         TEXT,
         Arc::new(|_| Ok(ScalarValue::Null)),
+    );
+    // No table is partitioned: a relation's only ancestor is itself (psql's `\d` asks for foreign keys
+    // referencing any of them).
+    let s = src.clone();
+    add(
+        "pg_partition_ancestors",
+        exact(&[&[OID], &[TEXT]], Volatility::Stable),
+        OID,
+        Arc::new(move |a| {
+            Ok(ScalarValue::Int64(match &a[0] {
+                ScalarValue::Utf8(Some(t)) => match t.parse::<i64>() {
+                    Ok(o) => Some(o),
+                    Err(_) => super::names::regclass(&s, t)?,
+                },
+                v => int_arg(v),
+            }))
+        }),
     );
     let s = src.clone();
     add(
@@ -656,6 +681,10 @@ fn reg_cast(
         let Some(n) = str_arg(&a[0]) else {
             return Ok(ScalarValue::Null);
         };
+        // A number is taken as the OID itself, as PostgreSQL's reg* input functions do.
+        if let Ok(o) = n.trim().parse::<i64>() {
+            return Ok(ScalarValue::Int64(Some(o)));
+        }
         match lookup(&n)? {
             Some(o) => Ok(ScalarValue::Int64(Some(o))),
             None => Err(sql_error(missing, format!("{kind} \"{n}\" does not exist"))),

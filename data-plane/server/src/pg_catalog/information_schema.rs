@@ -56,20 +56,7 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
                 text("C"),
             ]],
         )?,
-        "referential_constraints" => batch(
-            &[
-                ("constraint_catalog", TEXT),
-                ("constraint_schema", TEXT),
-                ("constraint_name", TEXT),
-                ("unique_constraint_catalog", TEXT),
-                ("unique_constraint_schema", TEXT),
-                ("unique_constraint_name", TEXT),
-                ("match_option", TEXT),
-                ("update_rule", TEXT),
-                ("delete_rule", TEXT),
-            ],
-            vec![],
-        )?,
+        "referential_constraints" => referential_constraints(&db, &src.tables()?)?,
         "views" => batch(
             &[
                 ("table_catalog", TEXT),
@@ -426,6 +413,12 @@ fn table_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
                 },
             ]
         };
+        for f in t.foreign_keys(tables) {
+            let mut r = row(f.fk.name.clone(), "FOREIGN KEY");
+            r[7] = yes(f.fk.deferrable);
+            r[8] = yes(f.fk.initially_deferred);
+            rows.push(r);
+        }
         for ix in t.indexes() {
             if let Some((_, name)) = ix.constraint {
                 rows.push(row(name, if ix.primary { "PRIMARY KEY" } else { "UNIQUE" }));
@@ -461,6 +454,27 @@ fn table_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
 fn key_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
     let mut rows = vec![];
     for t in tables {
+        for f in t.foreign_keys(tables) {
+            for (n, &c) in f.fk.columns.iter().enumerate() {
+                // Where the referenced column sits in the referenced constraint.
+                let position = f
+                    .index
+                    .as_ref()
+                    .and_then(|i| i.columns.iter().position(|&x| x == f.fk.ref_columns[n]))
+                    .map_or(null(), |p| int4(p as i32 + 1));
+                rows.push(vec![
+                    text(db),
+                    text(t.schema.clone()),
+                    text(f.fk.name.clone()),
+                    text(db),
+                    text(t.schema.clone()),
+                    text(t.relname.clone()),
+                    text(t.def.columns[c].name.clone()),
+                    int4(n as i32 + 1),
+                    position,
+                ]);
+            }
+        }
         for ix in t.indexes() {
             let Some((_, name)) = &ix.constraint else {
                 continue;
@@ -496,9 +510,58 @@ fn key_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
     )
 }
 
+/// One row per FOREIGN KEY: the unique constraint it references and its rules.
+fn referential_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
+    let mut rows = vec![];
+    for t in tables {
+        for f in t.foreign_keys(tables) {
+            let unique = f.index.as_ref().and_then(|i| i.constraint.clone());
+            rows.push(vec![
+                text(db),
+                text(t.schema.clone()),
+                text(f.fk.name.clone()),
+                text(db),
+                text(f.parent.schema.clone()),
+                unique.map_or(null(), |(_, n)| text(n)),
+                text("NONE"),
+                text(super::ForeignKeyInfo::rule(f.fk.on_update)),
+                text(super::ForeignKeyInfo::rule(f.fk.on_delete)),
+            ]);
+        }
+    }
+    batch(
+        &[
+            ("constraint_catalog", TEXT),
+            ("constraint_schema", TEXT),
+            ("constraint_name", TEXT),
+            ("unique_constraint_catalog", TEXT),
+            ("unique_constraint_schema", TEXT),
+            ("unique_constraint_name", TEXT),
+            ("match_option", TEXT),
+            ("update_rule", TEXT),
+            ("delete_rule", TEXT),
+        ],
+        rows,
+    )
+}
+
 fn constraint_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
     let mut rows = vec![];
     for t in tables {
+        // A foreign key uses the referenced table's columns.
+        for f in t.foreign_keys(tables) {
+            for &c in &f.fk.ref_columns {
+                rows.push(vec![
+                    text(db),
+                    text(f.parent.schema.clone()),
+                    text(f.parent.relname.clone()),
+                    text(f.parent.def.columns[c].name.clone()),
+                    text(db),
+                    text(t.schema.clone()),
+                    text(f.fk.name.clone()),
+                ]);
+            }
+        }
         for ix in t.indexes() {
             let Some((_, name)) = &ix.constraint else {
                 continue;

@@ -15,12 +15,68 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 pub fn rewrite(stmt: &mut Statement) {
+    let _ = stmt.visit(&mut RegclassOutput);
     let _ = visit_expressions_mut(stmt, |e| {
         rewrite_expr(e);
         ControlFlow::<()>::Continue(())
     });
     let _ = stmt.visit(&mut super::from_functions::TableFunctions);
     let _ = stmt.visit(&mut TableOids);
+}
+
+/// A `::regclass` value a query returns prints as the relation's name (PostgreSQL's regclass output), not
+/// its OID: a select-list cast to regclass is read back through `::text`. Elsewhere (comparisons, joins)
+/// it stays the OID.
+struct RegclassOutput;
+
+impl VisitorMut for RegclassOutput {
+    type Break = ();
+
+    fn post_visit_select(&mut self, s: &mut Select) -> ControlFlow<()> {
+        for item in &mut s.projection {
+            let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item
+            else {
+                continue;
+            };
+            if let Expr::Cast { data_type, .. } = e
+                && matches!(catalog_type(data_type), Some(Catalog::Regclass))
+            {
+                let name = match e {
+                    Expr::Cast { expr, .. } => output_name(expr)
+                        .or_else(|| Some(datafusion::sql::sqlparser::ast::Ident::new("regclass"))),
+                    _ => None,
+                };
+                let cast = Expr::Cast {
+                    kind: CastKind::DoubleColon,
+                    expr: Box::new(e.clone()),
+                    data_type: SqlType::Text,
+                    format: None,
+                    array: false,
+                };
+                // The column keeps the name PostgreSQL gives it (the cast column's).
+                *item = match (
+                    std::mem::replace(item, SelectItem::Wildcard(Default::default())),
+                    name,
+                ) {
+                    (SelectItem::ExprWithAlias { alias, .. }, _) => {
+                        SelectItem::ExprWithAlias { expr: cast, alias }
+                    }
+                    (_, Some(alias)) => SelectItem::ExprWithAlias { expr: cast, alias },
+                    (_, None) => SelectItem::UnnamedExpr(cast),
+                };
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The name PostgreSQL gives a select-list column computed from `e`, when it is a column.
+fn output_name(e: &Expr) -> Option<datafusion::sql::sqlparser::ast::Ident> {
+    match e {
+        Expr::Identifier(i) => Some(i.clone()),
+        Expr::CompoundIdentifier(p) => p.last().cloned(),
+        _ => None,
+    }
 }
 
 /// `x.tableoid` of a system catalog is that catalog's OID: pg_dump reads it to tag every object it finds.

@@ -25,6 +25,11 @@ pub const EXPANDARRAY: &str = "omendb_expandarray";
 pub fn register(ctx: &SessionContext) {
     ctx.register_udtf("generate_series", Arc::new(GenerateSeries));
     ctx.register_udtf("pg_get_keywords", Arc::new(Keywords));
+    ctx.register_udtf(
+        "pg_partition_ancestors",
+        Arc::new(PartitionAncestors(false)),
+    );
+    ctx.register_udtf(ANCESTORS_DEPTH, Arc::new(PartitionAncestors(true)));
     ctx.register_udf(ScalarUDF::from(ExpandArray::default()));
 }
 
@@ -73,6 +78,57 @@ impl TableFunctionImpl for Keywords {
         }
         let rows = tsv_rows(include_str!("data/pg_get_keywords.tsv"), KEYWORD_COLUMNS);
         let b = batch(KEYWORD_COLUMNS, rows)?;
+        Ok(Arc::new(MemTable::try_new(b.schema(), vec![vec![b]])?))
+    }
+}
+
+/// `pg_partition_ancestors(rel)` in FROM: no table is partitioned, so a relation's one ancestor is itself
+/// (column `relid`; psql's `\d` joins it with pg_constraint to list foreign keys).
+/// `pg_partition_ancestors(rel) WITH ORDINALITY` (`from_functions.rs`): the depth is a second column.
+pub const ANCESTORS_DEPTH: &str = "omendb_partition_ancestors_depth";
+
+#[derive(Debug)]
+struct PartitionAncestors(bool);
+
+impl TableFunctionImpl for PartitionAncestors {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let relid = match args.exprs() {
+            [Expr::Literal(v, _)] => match v {
+                ScalarValue::Utf8(Some(s)) => s.trim().parse::<i64>().ok(),
+                v => v.cast_to(&DataType::Int64).ok().and_then(|v| match v {
+                    ScalarValue::Int64(o) => o,
+                    _ => None,
+                }),
+            },
+            // Correlated with an outer row (psql's trigger query, over pg_trigger, which is empty): no
+            // row can reach it.
+            [_] => None,
+            _ => {
+                return Err(DataFusionError::Plan(
+                    "function pg_partition_ancestors takes one argument".into(),
+                ));
+            }
+        };
+        let b = if self.0 {
+            batch(
+                &[
+                    ("relid", super::build::OID),
+                    ("ordinality", DataType::Int64),
+                ],
+                relid
+                    .map(|o| vec![ScalarValue::Int64(Some(o)), ScalarValue::Int64(Some(1))])
+                    .into_iter()
+                    .collect(),
+            )?
+        } else {
+            batch(
+                &[("relid", super::build::OID)],
+                relid
+                    .map(|o| vec![ScalarValue::Int64(Some(o))])
+                    .into_iter()
+                    .collect(),
+            )?
+        };
         Ok(Arc::new(MemTable::try_new(b.schema(), vec![vec![b]])?))
     }
 }

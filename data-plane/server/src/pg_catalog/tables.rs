@@ -116,10 +116,20 @@ pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Resul
             3,
         ));
     }
+    // Foreign keys are triggers in PostgreSQL: both of their tables have relhastriggers (what makes psql's
+    // `\d` list them).
+    let with_triggers: std::collections::HashSet<u64> = tables
+        .iter()
+        .flat_map(|t| {
+            t.foreign_keys
+                .iter()
+                .flat_map(|f| [f.table_id, f.ref_table])
+        })
+        .collect();
     for t in tables {
         let natts = t.def.columns.len() as i16;
         let indexes = t.indexes();
-        rows.push(class_row(
+        let mut row = class_row(
             t.oid,
             &t.relname,
             t.nsp,
@@ -130,7 +140,9 @@ pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Resul
             !indexes.is_empty(),
             'r',
             natts,
-        ));
+        );
+        row[20] = bool(with_triggers.contains(&t.id));
+        rows.push(row);
         for ix in indexes {
             rows.push(class_row(
                 ix.oid,
@@ -505,6 +517,40 @@ pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
                 bool(true),
                 int2s(&keys),
                 null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+            ]);
+        }
+    }
+    for t in tables {
+        for f in t.foreign_keys(tables) {
+            let keys: Vec<i16> = f.fk.columns.iter().map(|&c| c as i16 + 1).collect();
+            let fkeys: Vec<i16> = f.fk.ref_columns.iter().map(|&c| c as i16 + 1).collect();
+            rows.push(vec![
+                oid(f.oid),
+                text(f.fk.name.clone()),
+                oid(t.nsp),
+                text("f"),
+                bool(f.fk.deferrable),
+                bool(f.fk.initially_deferred),
+                bool(true),
+                oid(t.oid),
+                oid(0),
+                oid(f.index.as_ref().map_or(0, |i| i.oid)),
+                oid(0),
+                oid(f.parent.oid),
+                text(super::ForeignKeyInfo::code(f.fk.on_update)),
+                text(super::ForeignKeyInfo::code(f.fk.on_delete)),
+                text("s"),
+                bool(true),
+                int4(0),
+                bool(true),
+                int2s(&keys),
+                int2s(&fkeys),
                 null(),
                 null(),
                 null(),

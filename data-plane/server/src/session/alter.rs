@@ -47,6 +47,9 @@ struct Plan {
     add_unique: Vec<(Option<String>, Vec<String>)>,
     /// UNIQUE constraints dropped here: their index storage names.
     drop_unique: Vec<String>,
+    /// FOREIGN KEYs added here (with the column of a column-form one) and dropped here (by name).
+    add_fk: Vec<(Option<String>, ast::ForeignKeyConstraint)>,
+    drop_fk: Vec<String>,
     /// An action that changes the rows or the definition (not only constraints backed by indexes).
     rewrite: bool,
 }
@@ -204,8 +207,15 @@ impl Session {
             dropped: vec![],
             add_unique: vec![],
             drop_unique: vec![],
+            add_fk: vec![],
+            drop_fk: vec![],
             rewrite: false,
         };
+        let foreign_keys: Vec<String> = reader
+            .foreign_keys()
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
         let unique_indexes: Vec<omendb_storage::IndexDef> = reader
             .indexes()
             .iter()
@@ -214,19 +224,24 @@ impl Session {
             .collect();
         let old_schema = DFSchema::try_from(reader.schema().as_ref().clone())?;
         for op in &at.operations {
-            let index_only = matches!(
+            let constraint_only = matches!(
                 op,
                 Op::AddConstraint {
-                    constraint: TableConstraint::Unique(_),
+                    constraint: TableConstraint::Unique(_) | TableConstraint::ForeignKey(_),
                     ..
                 }
             ) || matches!(op, Op::DropConstraint { name, .. }
-                if unique_indexes.iter().any(|i| i.constraint.as_deref() == Some(ddl::ident(name).as_str())));
-            plan.rewrite |= !index_only;
-            self.alter_action(&mut plan, op, &old_schema, &unique_indexes)?;
+                if unique_indexes.iter().any(|i| i.constraint.as_deref() == Some(ddl::ident(name).as_str()))
+                    || foreign_keys.contains(&ddl::ident(name)));
+            plan.rewrite |= !constraint_only;
+            self.alter_action(&mut plan, op, &old_schema, &unique_indexes, &foreign_keys)?;
         }
         for name in &plan.drop_unique {
             self.with_locks(|t| t.drop_index(name)).await?;
+        }
+        for name in &plan.drop_fk {
+            self.with_locks(|t| t.drop_foreign_key(&storage, name))
+                .await?;
         }
         if !plan.rewrite {
             return self.add_uniques(&plan).await;
@@ -262,7 +277,7 @@ impl Session {
         self.add_uniques(&plan).await
     }
 
-    /// The UNIQUE constraints the statement adds, as indexes over the table's new definition.
+    /// The UNIQUE and FOREIGN KEY constraints the statement adds, over the table's new definition.
     async fn add_uniques(&mut self, plan: &Plan) -> Result<()> {
         let def = plan.definition();
         for (name, columns) in &plan.add_unique {
@@ -271,6 +286,10 @@ impl Session {
                 .map(|c| ddl::column_at(&def, c))
                 .collect::<Result<Vec<_>>>()?;
             self.add_unique(&plan.name, &def, positions, name.clone())
+                .await?;
+        }
+        for (column, fk) in &plan.add_fk {
+            self.add_foreign_key(&plan.name, &def, fk, column.as_deref())
                 .await?;
         }
         Ok(())
@@ -282,6 +301,7 @@ impl Session {
         op: &Op,
         old: &DFSchema,
         unique_indexes: &[omendb_storage::IndexDef],
+        foreign_keys: &[String],
     ) -> Result<()> {
         match op {
             Op::AddColumn {
@@ -306,12 +326,16 @@ impl Session {
                     None => lit(ScalarValue::Null),
                 };
                 let name = def.name.clone();
-                if column_def
-                    .options
-                    .iter()
-                    .any(|o| matches!(o.option, ast::ColumnOption::Unique(_)))
-                {
-                    plan.add_unique.push((None, vec![name.clone()]));
+                for o in &column_def.options {
+                    match &o.option {
+                        ast::ColumnOption::Unique(_) => {
+                            plan.add_unique.push((None, vec![name.clone()]));
+                        }
+                        ast::ColumnOption::ForeignKey(f) => {
+                            plan.add_fk.push((Some(name.clone()), f.clone()));
+                        }
+                        _ => {}
+                    }
                 }
                 plan.columns.push(NewColumn {
                     def,
@@ -466,11 +490,17 @@ impl Session {
                 plan.add_unique
                     .push((u.name.as_ref().map(ddl::ident), columns));
             }
+            Op::AddConstraint {
+                constraint: TableConstraint::ForeignKey(f),
+                ..
+            } => plan.add_fk.push((None, f.clone())),
             Op::DropConstraint {
                 if_exists, name, ..
             } => {
                 let name = ddl::ident(name);
-                if let Some(i) = unique_indexes
+                if foreign_keys.contains(&name) {
+                    plan.drop_fk.push(name);
+                } else if let Some(i) = unique_indexes
                     .iter()
                     .find(|i| i.constraint.as_deref() == Some(name.as_str()))
                 {

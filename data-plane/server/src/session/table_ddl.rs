@@ -177,6 +177,10 @@ impl Session {
                         for (name, columns) in unique {
                             self.add_unique(&def.name, &def, columns, name).await?;
                         }
+                        for (column, fk) in ddl::foreign_keys(ct) {
+                            self.add_foreign_key(&def.name, &def, &fk, column.as_deref())
+                                .await?;
+                        }
                         Ok(())
                     }
                     r => self.skip_existing(r, ct.if_not_exists),
@@ -291,8 +295,15 @@ impl Session {
                 ..
             } => self.drop_indexes(names, *if_exists).await,
             Statement::Drop {
-                if_exists, names, ..
+                if_exists,
+                names,
+                cascade,
+                ..
             } => {
+                let dropping: Vec<String> = names
+                    .iter()
+                    .filter_map(|n| self.names().lookup(n).ok())
+                    .collect();
                 for n in names {
                     let name = match self.names().lookup(n) {
                         Err(e) if *if_exists && e.sqlstate() == "3F000" => {
@@ -318,6 +329,8 @@ impl Session {
                     for s in &owned {
                         self.with_locks(|t| t.drop_sequence(s)).await?;
                     }
+                    self.drop_dependent_foreign_keys(&name, &dropping, *cascade)
+                        .await?;
                     match self.with_locks(|t| t.drop_table(&name)).await {
                         Err(Error::Storage(omendb_storage::Error::UnknownTable(_)))
                             if *if_exists =>
@@ -334,8 +347,43 @@ impl Session {
                 Ok(())
             }
             Statement::Truncate(t) => {
+                let mut names = vec![];
                 for target in &t.table_names {
-                    let name = self.names().lookup(&target.name)?;
+                    names.push(self.names().lookup(&target.name)?);
+                }
+                let cascade = matches!(t.cascade, Some(ast::CascadeOption::Cascade));
+                let mut i = 0;
+                while i < names.len() {
+                    let name = names[i].clone();
+                    i += 1;
+                    let id = {
+                        let mut v = self.view.lock();
+                        let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+                        txn.table(&name).map(|r| r.id()).ok()
+                    };
+                    for (child, _) in id.map(|id| self.referencing(id)).unwrap_or_default() {
+                        if names.contains(&child) {
+                            continue;
+                        }
+                        let (c, p) = (
+                            crate::search_path::split(&child).1.to_string(),
+                            crate::search_path::split(&name).1.to_string(),
+                        );
+                        if !cascade {
+                            return Err(Error::sql(
+                                code::FEATURE_NOT_SUPPORTED,
+                                "cannot truncate a table referenced in a foreign key constraint",
+                            )
+                            .with_detail(format!("Table \"{c}\" references \"{p}\"."))
+                            .with_hint(format!(
+                                "Truncate table \"{c}\" at the same time, or use TRUNCATE ... CASCADE."
+                            )));
+                        }
+                        self.notice("00000", format!("truncate cascades to table \"{c}\""));
+                        names.push(child);
+                    }
+                }
+                for name in names {
                     self.with_locks(|t| t.truncate_table(&name)).await?;
                 }
                 Ok(())
@@ -344,6 +392,52 @@ impl Session {
             Statement::CreateIndex(ci) => self.create_index(ci).await,
             _ => Err(Error::sql(code::INTERNAL, "not DDL")),
         }
+    }
+
+    /// Before dropping table `name`: the foreign keys of other tables (not among `dropping`) that reference
+    /// it are an error (2BP01), or with CASCADE are dropped with a notice.
+    async fn drop_dependent_foreign_keys(
+        &mut self,
+        name: &str,
+        dropping: &[String],
+        cascade: bool,
+    ) -> Result<()> {
+        let id = {
+            let mut v = self.view.lock();
+            let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+            match txn.table(name) {
+                Ok(r) => r.id(),
+                Err(_) => return Ok(()),
+            }
+        };
+        let relname = crate::search_path::split(name).1.to_string();
+        for (child, fk) in self.referencing(id) {
+            if dropping.contains(&child) {
+                continue;
+            }
+            let child_rel = crate::search_path::split(&child).1.to_string();
+            if !cascade {
+                return Err(Error::sql(
+                    "2BP01",
+                    format!("cannot drop table {relname} because other objects depend on it"),
+                )
+                .with_detail(format!(
+                    "constraint {} on table {child_rel} depends on table {relname}",
+                    fk.name
+                ))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+            }
+            self.notice(
+                "00000",
+                format!(
+                    "drop cascades to constraint {} on table {child_rel}",
+                    fk.name
+                ),
+            );
+            self.with_locks(|t| t.drop_foreign_key(&child, &fk.name))
+                .await?;
+        }
+        Ok(())
     }
 
     /// `IF NOT EXISTS`: a relation of that name already there is PostgreSQL's notice, not an error.

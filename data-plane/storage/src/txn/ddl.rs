@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use super::WriteTxn;
 use crate::commit::Ddl;
 use crate::error::{Error, Result};
+use crate::foreign_key::ForeignKey;
 use crate::index::{IndexDef, SecondaryIndex};
 use crate::locks::LockMode;
 use crate::reader::TableReader;
@@ -130,6 +131,7 @@ impl WriteTxn {
                 old_name: name.to_string(),
                 shape,
                 indexes,
+                origin: origin.to_vec(),
             });
         }
         self.refresh_view();
@@ -181,6 +183,59 @@ impl WriteTxn {
         }
         self.refresh_view();
         Ok(())
+    }
+
+    /// ALTER TABLE ... ADD FOREIGN KEY: the referencing table's existing rows are checked at commit.
+    pub fn add_foreign_key(&mut self, table: &str, mut fk: ForeignKey) -> Result<()> {
+        self.writable()?;
+        let base = self.base(table)?;
+        self.lock_table(&base, LockMode::Update)?;
+        fk.table_id = base.shape.id;
+        fk.id = self.inner.table_ids.fetch_add(1, Ordering::Relaxed);
+        self.writes.ddl.push(Ddl::AddForeignKey(Arc::new(fk)));
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// ALTER TABLE ... DROP CONSTRAINT of a foreign key.
+    pub fn drop_foreign_key(&mut self, table: &str, name: &str) -> Result<()> {
+        self.writable()?;
+        let base = self.base(table)?;
+        self.lock_table(&base, LockMode::Update)?;
+        let id = base.shape.id;
+        let added_here = self
+            .writes
+            .ddl
+            .iter()
+            .any(|d| matches!(d, Ddl::AddForeignKey(f) if f.table_id == id && f.name == name));
+        if added_here {
+            self.writes.ddl.retain(
+                |d| !matches!(d, Ddl::AddForeignKey(f) if f.table_id == id && f.name == name),
+            );
+        } else {
+            self.writes.ddl.push(Ddl::DropForeignKey {
+                table_id: id,
+                name: name.to_string(),
+            });
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// Every foreign key this transaction sees, with its referencing and referenced tables' names.
+    pub fn foreign_keys(&self) -> Vec<(String, String, Arc<ForeignKey>)> {
+        let v = &self.snapshot;
+        let name = |id: u64| {
+            v.tables
+                .get(&id)
+                .map(|t| t.shape.def.name.clone())
+                .unwrap_or_default()
+        };
+        v.tables
+            .values()
+            .flat_map(|t| t.foreign_keys.iter())
+            .map(|f| (name(f.table_id), name(f.ref_table), f.clone()))
+            .collect()
     }
 
     /// The indexes this transaction sees, with their tables' storage names.
@@ -364,7 +419,10 @@ impl WriteTxn {
             && self.writes.ddl.iter().any(|d| match d {
                 Ddl::Create(s) => s.id == id,
                 Ddl::Truncate { id: t, .. } | Ddl::Reshape { id: t, .. } => *t == id,
-                Ddl::CreateIndex(_) | Ddl::DropIndex { .. } => false,
+                Ddl::CreateIndex(_)
+                | Ddl::DropIndex { .. }
+                | Ddl::AddForeignKey(_)
+                | Ddl::DropForeignKey { .. } => false,
                 Ddl::Drop { .. }
                 | Ddl::CreateSchema { .. }
                 | Ddl::DropSchema { .. }
@@ -422,7 +480,11 @@ impl WriteTxn {
                     v.tables.insert(*id, Arc::new(t.truncated(eps)));
                 }
                 Ddl::Reshape {
-                    id, shape, indexes, ..
+                    id,
+                    shape,
+                    indexes,
+                    origin,
+                    ..
                 } => {
                     let cur = self.inner.current.load();
                     let Some(t) = v.tables.get(id).or_else(|| cur.tables.get(id)).cloned() else {
@@ -432,6 +494,23 @@ impl WriteTxn {
                     v.names.insert(shape.def.name.clone(), *id);
                     v.tables
                         .insert(*id, Arc::new(t.reshaped(shape.clone(), indexes, eps)));
+                    crate::foreign_key::remap(&mut v.tables, *id, origin);
+                }
+                Ddl::AddForeignKey(fk) => {
+                    let Some(t) = v.tables.get(&fk.table_id).cloned() else {
+                        continue;
+                    };
+                    let mut t = (*t).clone();
+                    t.foreign_keys.push(fk.clone());
+                    v.tables.insert(fk.table_id, Arc::new(t));
+                }
+                Ddl::DropForeignKey { table_id, name } => {
+                    let Some(t) = v.tables.get(table_id).cloned() else {
+                        continue;
+                    };
+                    let mut t = (*t).clone();
+                    t.foreign_keys.retain(|f| f.name != *name);
+                    v.tables.insert(*table_id, Arc::new(t));
                 }
                 Ddl::CreateIndex(def) => {
                     let cur = self.inner.current.load();
@@ -491,6 +570,7 @@ impl TableVersion {
             .iter()
             .map(|i| SecondaryIndex::empty(i.def.clone()))
             .collect();
+        fresh.foreign_keys = self.foreign_keys.clone();
         fresh
     }
 
@@ -508,6 +588,7 @@ impl TableVersion {
             .iter()
             .map(|d| SecondaryIndex::empty(d.clone()))
             .collect();
+        fresh.foreign_keys = self.foreign_keys.clone();
         fresh
     }
 }
