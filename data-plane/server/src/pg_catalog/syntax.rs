@@ -676,7 +676,12 @@ mod tests {
         );
         assert_eq!(
             rw("SELECT 't'::regclass, CAST(CAST(c.oid AS REGCLASS) AS TEXT), x::oid, n::name"),
-            "SELECT omendb_regclass('t'), omendb_regclass_name(omendb_regclass(c.oid)), omendb_oid(x), n::TEXT"
+            "SELECT omendb_regclass_name(omendb_regclass('t')) AS regclass, omendb_regclass_name(omendb_regclass(c.oid)), omendb_oid(x), n::TEXT"
+        );
+        // Compared, a regclass stays an OID; returned, it prints as the name.
+        assert_eq!(
+            rw("SELECT c.conrelid::regclass FROM pg_constraint c WHERE c.conrelid = 't'::regclass"),
+            "SELECT omendb_regclass_name(omendb_regclass(c.conrelid)) AS conrelid FROM pg_constraint c WHERE c.conrelid = omendb_regclass('t')"
         );
         assert_eq!(
             rw("SELECT relname COLLATE \"C\", 'int4'::pg_catalog.regtype::text"),
