@@ -51,6 +51,7 @@ impl Engine {
         }
         std::fs::create_dir_all(&config.data_dir)?;
         let db = Arc::new(Database::open(&config.data_dir, opts)?);
+        db.set_check_hook(Box::new(crate::checks::Checks::default()));
         let mut rt = RuntimeEnvBuilder::new();
         if config.limits.max_query_memory_mb > 0 {
             rt = rt.with_memory_limit(config.limits.max_query_memory_mb << 20, 1.0);

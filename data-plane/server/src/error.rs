@@ -126,6 +126,7 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::DuplicateKey { .. } | S::UniqueViolation { .. } => "23505",
         S::UnknownIndex(_) => code::UNDEFINED_OBJECT,
         S::ForeignKeyViolation { .. } => "23503",
+        S::CheckViolation { .. } => "23514",
         S::NotNull { .. } => "23502",
         S::StringTooLong { .. } => "22001",
         S::InvalidSequence(_) => code::INVALID_PARAMETER_VALUE,
@@ -346,6 +347,17 @@ impl Error {
                     )
                 }
             }
+            Some(omendb_storage::Error::CheckViolation {
+                table,
+                constraint,
+                row,
+            }) => (
+                format!(
+                    "new row for relation \"{}\" violates check constraint \"{constraint}\"",
+                    crate::search_path::split(table).1
+                ),
+                Some(format!("Failing row contains {row}.")),
+            ),
             Some(omendb_storage::Error::ForeignKeyViolation { message, detail }) => {
                 (message.clone(), Some(detail.clone()))
             }

@@ -8,6 +8,7 @@ mod apply;
 mod auth;
 mod catalog;
 mod cells;
+mod checks;
 pub mod config;
 mod copy;
 mod copy_out;

@@ -51,6 +51,11 @@ pub fn decode<S: Clone>(
     want: Option<&Arrow>,
     zone: &Zone,
 ) -> Result<ScalarValue> {
+    if let Some(elem) = array_element(ty, want)
+        && !portal.parameter_format.is_binary(i)
+    {
+        return array(text(portal, i, ty)?, &elem, i, ty);
+    }
     let v = match *ty {
         Type::BOOL => {
             ScalarValue::Boolean(portal.parameter::<bool>(i, ty).map_err(|e| bad(i, ty, e))?)
@@ -142,6 +147,48 @@ pub fn decode<S: Clone>(
         (Some(w), v) if *w != v.data_type() && *w != Arrow::Null => cast(v, w, i),
         (_, v) => Ok(v),
     }
+}
+
+/// The element type of an array parameter: the plan's, or the one the client declared.
+fn array_element(ty: &Type, want: Option<&Arrow>) -> Option<Arrow> {
+    if let Some(Arrow::List(f) | Arrow::LargeList(f)) = want {
+        return Some(f.data_type().clone());
+    }
+    let postgres_types::Kind::Array(elem) = ty.kind() else {
+        return None;
+    };
+    Some(match *elem {
+        Type::BOOL => Arrow::Boolean,
+        Type::INT2 => Arrow::Int16,
+        Type::INT4 => Arrow::Int32,
+        Type::INT8 => Arrow::Int64,
+        Type::FLOAT4 => Arrow::Float32,
+        Type::FLOAT8 => Arrow::Float64,
+        _ => Arrow::Utf8,
+    })
+}
+
+/// A one-dimensional array in PostgreSQL's text form (`{a,"b c",NULL}`) as a list of `elem`.
+fn array(s: Option<String>, elem: &Arrow, i: usize, ty: &Type) -> Result<ScalarValue> {
+    let Some(s) = s else {
+        return Ok(ScalarValue::List(ScalarValue::new_list_nullable(&[], elem)));
+    };
+    let items = crate::pg_catalog::array_text::parse(&s).ok_or_else(|| {
+        Error::sql(
+            code::INVALID_TEXT_REPRESENTATION,
+            format!("malformed array literal: \"{s}\""),
+        )
+    })?;
+    let values = items
+        .into_iter()
+        .map(|item| match item {
+            None => ScalarValue::try_from(elem).map_err(|e| bad(i, ty, e)),
+            Some(t) => cast(ScalarValue::Utf8(Some(t)), elem, i),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+        &values, elem,
+    )))
 }
 
 fn want_zone(want: Option<&Arrow>) -> Option<std::sync::Arc<str>> {

@@ -4,7 +4,7 @@
 //! included. Built-in objects (types, access methods, collations, functions) are PostgreSQL 15's own rows
 //! (`data/`); ours get stable OIDs from the engine's table ids (`oids`).
 
-mod array_text;
+pub mod array_text;
 pub mod build;
 mod empty;
 mod formats;
@@ -49,6 +49,8 @@ pub struct Table {
     pub secondary: Vec<Arc<omendb_storage::IndexDef>>,
     /// Its FOREIGN KEY constraints (it is the referencing table).
     pub foreign_keys: Vec<Arc<omendb_storage::ForeignKey>>,
+    /// Its CHECK constraints.
+    pub checks: Vec<Arc<omendb_storage::CheckDef>>,
 }
 
 /// A FOREIGN KEY as the catalogs show it: the constraint, and the referenced table with the index its
@@ -84,6 +86,11 @@ impl Table {
             })
             .collect()
     }
+}
+
+/// `pg_get_constraintdef` of a CHECK: PostgreSQL prints the expression in parentheses of its own.
+pub fn check_definition(c: &omendb_storage::CheckDef) -> String {
+    format!("CHECK (({}))", c.sql)
 }
 
 impl ForeignKeyInfo<'_> {
@@ -332,6 +339,7 @@ impl Source {
                     rows: r.len(),
                     secondary: r.indexes(),
                     foreign_keys: r.foreign_keys(),
+                    checks: r.checks(),
                 });
             }
         }

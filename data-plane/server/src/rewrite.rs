@@ -36,6 +36,7 @@ pub fn rewrite(
     crate::subquery::rewrite(stmt);
     bytea_literals(stmt);
     length_casts(stmt);
+    array_literal_casts(stmt);
     session_functions(stmt, login);
     match stmt {
         Statement::Insert(ins) => {
@@ -210,6 +211,31 @@ fn bytea_literals(stmt: &mut Statement) {
 
 /// An explicit cast to `varchar(n)` cuts the text to n characters and one to `char(n)` also pads it, as
 /// PostgreSQL's do (only storing into such a column fails on a value too long).
+/// `'{a,b}'::text[]`: a string cast to an array type is PostgreSQL's array input (psycopg's client-side
+/// binding sends lists this way), not a one-element array of that string.
+fn array_literal_casts(stmt: &mut Statement) {
+    let _ = visit_expressions_mut(stmt, |e| {
+        if let Expr::Cast {
+            expr,
+            data_type: SqlType::Array(_),
+            ..
+        } = e
+        {
+            let mut inner = expr.as_mut();
+            while let Expr::Nested(n) = inner {
+                inner = n.as_mut();
+            }
+            if let Expr::Value(v) = inner
+                && let Value::SingleQuotedString(s) = &v.value
+                && let Some(array) = crate::pg_catalog::array_text::array_from_text(s)
+            {
+                *inner = array;
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 fn length_casts(stmt: &mut Statement) {
     use datafusion::sql::sqlparser::ast::CharacterLength;
     let _ = visit_expressions_mut(stmt, |e| {
@@ -349,7 +375,7 @@ fn unique_output_names(projection: &mut [SelectItem]) {
 pub fn parameter_types(stmt: &Statement, declared: &[Option<Type>]) -> Vec<Option<SqlType>> {
     let mut n = 0;
     let mut casts: Vec<Option<SqlType>> = vec![];
-    let placeholder = |e: &Expr| match e {
+    let placeholder = |e: &Expr| match unnested(e) {
         Expr::Value(v) => match &v.value {
             Value::Placeholder(p) => p.strip_prefix('$')?.parse::<usize>().ok(),
             _ => None,
@@ -383,6 +409,47 @@ pub fn parameter_types(stmt: &Statement, declared: &[Option<Type>]) -> Vec<Optio
                 .or_else(|| casts.get(i).cloned().flatten())
         })
         .collect()
+}
+
+/// For each parameter `$1..$n` cast to an array type (`$1::varchar(255)[]`), that list type.
+pub fn array_parameters(stmt: &Statement) -> Vec<Option<arrow_schema::DataType>> {
+    use datafusion::sql::sqlparser::ast::ArrayElemTypeDef;
+    let mut out: Vec<Option<arrow_schema::DataType>> = vec![];
+    let _ = visit_expressions(stmt, |e| {
+        if let Expr::Cast {
+            expr,
+            data_type:
+                SqlType::Array(
+                    ArrayElemTypeDef::SquareBracket(elem, _)
+                    | ArrayElemTypeDef::AngleBracket(elem)
+                    | ArrayElemTypeDef::Parenthesis(elem),
+                ),
+            ..
+        } = e
+            && let Expr::Value(v) = unnested(expr)
+            && let Value::Placeholder(p) = &v.value
+            && let Some(i) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
+            && i >= 1
+            && let Ok(t) = crate::ddl::column_type(elem)
+        {
+            if out.len() < i {
+                out.resize(i, None);
+            }
+            out[i - 1] = Some(arrow_schema::DataType::List(std::sync::Arc::new(
+                arrow_schema::Field::new_list_field(t.arrow(), true),
+            )));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
+/// `e` without the parentheses around it (`($1)` is `$1`).
+fn unnested(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => unnested(inner),
+        e => e,
+    }
 }
 
 fn sql_type(t: &Type) -> Option<SqlType> {

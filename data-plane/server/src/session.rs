@@ -7,6 +7,7 @@
 
 mod advisory;
 mod alter;
+mod checks;
 mod cursors;
 mod listen;
 pub use cursors::{Cursors, MOVE_MARKER, NEGATIVE_MARKER};

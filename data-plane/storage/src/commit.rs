@@ -104,6 +104,15 @@ pub(crate) enum Ddl {
         /// The old position of each new column that carries an old one (foreign keys follow it).
         origin: Vec<Option<usize>>,
     },
+    /// ALTER TABLE ... ADD CHECK (the SQL layer validates existing rows first).
+    AddCheck {
+        table_id: u64,
+        check: Arc<crate::check::CheckDef>,
+    },
+    DropCheck {
+        table_id: u64,
+        name: String,
+    },
     /// ALTER TABLE ... ADD FOREIGN KEY: existing rows are checked at commit.
     AddForeignKey(Arc<crate::foreign_key::ForeignKey>),
     DropForeignKey {
@@ -142,6 +151,7 @@ impl Ddl {
             Ddl::Drop { id, .. } | Ddl::Truncate { id, .. } | Ddl::Reshape { id, .. } => Some(*id),
             Ddl::CreateIndex(d) => Some(d.table_id),
             Ddl::AddForeignKey(f) => Some(f.table_id),
+            Ddl::AddCheck { table_id, .. } | Ddl::DropCheck { table_id, .. } => Some(*table_id),
             Ddl::DropForeignKey { table_id, .. } => Some(*table_id),
             Ddl::DropIndex { table_id, .. } => Some(*table_id),
             Ddl::CreateSchema { .. }
@@ -366,7 +376,8 @@ impl Inner {
             && batch.comments.is_empty()
             && batch.sequences.is_empty()
             && batch.indexes.is_empty()
-            && batch.foreign_keys.is_empty();
+            && batch.foreign_keys.is_empty()
+            && batch.checks.is_empty();
         let written = if only_rows {
             // Only rows: one append to the commit log. (A group that wrote chunk files names them in a
             // manifest, and one with DDL changes the catalog: those take the redb path below.)
@@ -453,6 +464,7 @@ impl Inner {
             batch.sequences.len(),
             batch.indexes.len(),
             batch.foreign_keys.len(),
+            batch.checks.len(),
         );
         let mut dropped = Vec::new();
         // Catalog and manifest changes go in before the rows: a bulk load into a table created or truncated
@@ -490,6 +502,7 @@ impl Inner {
                         Ddl::CreateSequence(s) => s.id,
                         Ddl::CreateIndex(i) => i.id,
                         Ddl::AddForeignKey(f) => f.id,
+                        Ddl::AddCheck { check, .. } => check.id,
                         _ => continue,
                     };
                     state.next_table_id = state.next_table_id.max(id + 1);
@@ -508,6 +521,7 @@ impl Inner {
                 batch.sequences.truncate(marks.4);
                 batch.indexes.truncate(marks.5);
                 batch.foreign_keys.truncate(marks.6);
+                batch.checks.truncate(marks.7);
                 Err(e)
             }
         }
@@ -578,6 +592,9 @@ impl Inner {
                     }
                     if !old.foreign_keys.is_empty() {
                         catalog.foreign_keys.push((*id, None));
+                    }
+                    if !old.checks.is_empty() {
+                        catalog.checks.push((*id, None));
                     }
                     dropped.extend(old.chunks.iter().cloned());
                 }
@@ -675,6 +692,28 @@ impl Inner {
                     tv.foreign_keys.push(fk.clone());
                     catalog.foreign_keys.push((fk.table_id, Some(fk_defs(&tv))));
                     head.tables.insert(fk.table_id, Arc::new(tv));
+                }
+                Ddl::AddCheck { table_id, check } => {
+                    let tv = head
+                        .tables
+                        .get(table_id)
+                        .cloned()
+                        .ok_or_else(|| Error::Conflict(check.name.clone()))?;
+                    let mut tv = (*tv).clone();
+                    tv.checks.push(check.clone());
+                    catalog.checks.push((*table_id, Some(check_defs(&tv))));
+                    head.tables.insert(*table_id, Arc::new(tv));
+                }
+                Ddl::DropCheck { table_id, name } => {
+                    let tv = head
+                        .tables
+                        .get(table_id)
+                        .cloned()
+                        .ok_or_else(|| Error::Conflict(name.clone()))?;
+                    let mut tv = (*tv).clone();
+                    tv.checks.retain(|c| c.name != *name);
+                    catalog.checks.push((*table_id, Some(check_defs(&tv))));
+                    head.tables.insert(*table_id, Arc::new(tv));
                 }
                 Ddl::DropForeignKey { table_id, name } => {
                     let tv = head
@@ -1142,6 +1181,11 @@ fn check_unique<'a>(
         }
     }
     Ok(())
+}
+
+/// A table version's CHECK constraints, as the catalog stores them.
+fn check_defs(tv: &TableVersion) -> Vec<crate::check::CheckDef> {
+    tv.checks.iter().map(|c| (**c).clone()).collect()
 }
 
 /// A table version's foreign keys, as the catalog stores them.

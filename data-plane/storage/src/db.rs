@@ -128,6 +128,7 @@ impl Database {
             next_id: AtomicU64::new(1),
             table_ids: AtomicU64::new(table_ids),
             sequence_values: Default::default(),
+            check_hook: arc_swap::ArcSwap::from_pointee(Box::new(crate::check::NoHook)),
         });
         // Tails longer than the seal threshold after replay become chunks before anyone reads.
         inner.seal_long_tails(&mut inner.commit.lock());
@@ -215,6 +216,11 @@ impl Database {
         let mut t = self.begin();
         wait_through(|| t.truncate_table(name))?;
         t.commit().map(drop)
+    }
+
+    /// Installs what evaluates CHECK constraints on every write (the SQL layer's).
+    pub fn set_check_hook(&self, hook: Box<dyn crate::CheckHook>) {
+        self.inner.check_hook.store(Arc::new(hook));
     }
 
     /// Merges the table's delta, tombstones and in-memory chunks into new chunk files with new models, now.
@@ -395,6 +401,17 @@ fn recover(
         for fk in fks {
             state.next_table_id = state.next_table_id.max(fk.id + 1);
             tv.foreign_keys.push(Arc::new(fk));
+        }
+        version.tables.insert(id, Arc::new(tv));
+    }
+    for (id, checks) in loaded.checks {
+        let Some(tv) = version.tables.get(&id) else {
+            continue;
+        };
+        let mut tv = (**tv).clone();
+        for c in checks {
+            state.next_table_id = state.next_table_id.max(c.id + 1);
+            tv.checks.push(Arc::new(c));
         }
         version.tables.insert(id, Arc::new(tv));
     }

@@ -45,6 +45,13 @@ pub enum Error {
     },
     #[error("relation \"{0}\" does not exist")]
     UnknownIndex(String),
+    /// A row for which a CHECK constraint is false (`row`: the failing row as PostgreSQL prints it).
+    #[error("new row for relation \"{table}\" violates check constraint \"{constraint}\"")]
+    CheckViolation {
+        table: String,
+        constraint: String,
+        row: String,
+    },
     /// A FOREIGN KEY violation, worded as PostgreSQL words it (`message`, `detail`).
     #[error("{message}")]
     ForeignKeyViolation { message: String, detail: String },
@@ -145,6 +152,7 @@ impl Error {
             Error::DuplicateKey { .. } | Error::UniqueViolation { .. } => "duplicate_key",
             Error::UnknownIndex(_) => "unknown_table",
             Error::ForeignKeyViolation { .. } => "foreign_key",
+            Error::CheckViolation { .. } => "check",
             Error::NotNull { .. } => "not_null",
             Error::StringTooLong { .. } => "string_too_long",
             Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => {

@@ -24,6 +24,7 @@
 //!
 //! Design notes: `docs/storage.md` at the repository root.
 
+mod check;
 mod chunk;
 mod chunk_file;
 mod columnar;
@@ -47,6 +48,7 @@ mod types;
 mod version;
 mod wal_log;
 
+pub use check::{CheckDef, CheckHook};
 /// Arrow rows back to engine values, for the SQL layer's writes.
 pub use columnar::{column_key_at, row_at, value_at, values_array};
 pub use commit::CommitInfo;
@@ -63,6 +65,7 @@ pub use sequence::SequenceDef;
 pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
 pub use types::{
-    ColumnDef, DataType, Key, KeyKind, PUBLIC, ROWID_COLUMN, Row, TableDef, Value, schema_of,
+    ColumnDef, DataType, Key, KeyKind, PUBLIC, ROWID_COLUMN, Row, TableDef, TableShape, Value,
+    schema_of,
 };
 pub use version::{KeyRange, ScanIter};

@@ -100,6 +100,11 @@ impl TableReader {
         self.version.shape.physical.clone()
     }
 
+    /// The table's CHECK constraints.
+    pub fn checks(&self) -> Vec<Arc<crate::CheckDef>> {
+        self.version.checks.clone()
+    }
+
     /// The table's FOREIGN KEY constraints (as the referencing table).
     pub fn foreign_keys(&self) -> Vec<Arc<crate::ForeignKey>> {
         self.version.foreign_keys.clone()

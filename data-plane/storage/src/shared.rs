@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub table_ids: AtomicU64,
     /// Sequence values (not transactional).
     pub sequence_values: crate::sequence::Values,
+    /// Evaluates CHECK constraints (installed by the SQL layer).
+    pub check_hook: arc_swap::ArcSwap<Box<dyn crate::check::CheckHook>>,
 }
 
 impl Inner {

@@ -26,6 +26,8 @@ const SEQUENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sequences"
 const INDEXES: TableDefinition<u64, &[u8]> = TableDefinition::new("indexes");
 /// Foreign keys: referencing table id to its encoded `Vec<ForeignKey>`.
 const FOREIGN_KEYS: TableDefinition<u64, &[u8]> = TableDefinition::new("foreign_keys");
+/// CHECK constraints: table id to its encoded `Vec<CheckDef>`.
+const CHECKS: TableDefinition<u64, &[u8]> = TableDefinition::new("checks");
 /// Sequence values as last logged: id to (value, is_called); written outside transactions.
 const SEQUENCE_VALUES: TableDefinition<u64, (i64, bool)> = TableDefinition::new("sequence_values");
 
@@ -109,6 +111,7 @@ pub(crate) struct Loaded {
     pub sequences: Vec<crate::sequence::SequenceDef>,
     pub indexes: Vec<(u64, Vec<crate::index::IndexDef>)>,
     pub foreign_keys: Vec<(u64, Vec<crate::foreign_key::ForeignKey>)>,
+    pub checks: Vec<(u64, Vec<crate::check::CheckDef>)>,
 }
 
 /// The writes of one store transaction.
@@ -124,6 +127,8 @@ pub(crate) struct StoreBatch {
     pub indexes: Vec<(u64, Option<Vec<crate::index::IndexDef>>)>,
     /// A table's foreign keys, all of them (`None`: the table is gone).
     pub foreign_keys: Vec<(u64, Option<Vec<crate::foreign_key::ForeignKey>>)>,
+    /// A table's CHECK constraints, all of them (`None`: the table is gone).
+    pub checks: Vec<(u64, Option<Vec<crate::check::CheckDef>>)>,
     /// Remove WAL records with LSN <= this.
     pub truncate_wal_upto: Option<u64>,
     pub meta: Vec<(&'static str, u64)>,
@@ -250,7 +255,18 @@ impl Store {
             let (k, v) = item.map_err(|x| e(x.into()))?;
             foreign_keys.push((k.value(), decode(p, "foreign keys", v.value())?));
         }
+        let mut checks = Vec::new();
+        for item in tx
+            .open_table(CHECKS)
+            .map_err(|x| e(x.into()))?
+            .iter()
+            .map_err(|x| e(x.into()))?
+        {
+            let (k, v) = item.map_err(|x| e(x.into()))?;
+            checks.push((k.value(), decode(p, "checks", v.value())?));
+        }
         Ok(Loaded {
+            checks,
             indexes,
             foreign_keys,
             catalog,
@@ -362,6 +378,14 @@ impl Store {
                 match defs {
                     Some(d) if !d.is_empty() => fks.insert(*id, encode(d).as_slice()).map(drop),
                     _ => fks.remove(*id).map(drop),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+            let mut checks = tx.open_table(CHECKS).map_err(|x| e(x.into()))?;
+            for (id, defs) in &b.checks {
+                match defs {
+                    Some(d) if !d.is_empty() => checks.insert(*id, encode(d).as_slice()).map(drop),
+                    _ => checks.remove(*id).map(drop),
                 }
                 .map_err(|x| e(x.into()))?;
             }

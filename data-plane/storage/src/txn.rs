@@ -241,6 +241,27 @@ impl WriteTxn {
         Ok(row)
     }
 
+    /// The table's CHECK constraints over rows about to be written (user schema).
+    fn check_batch_constraints(&self, base: &TableVersion, batch: &RecordBatch) -> Result<()> {
+        if base.checks.is_empty() || batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.inner
+            .check_hook
+            .load()
+            .check(&base.shape, &base.checks, batch)
+    }
+
+    /// The table's CHECK constraints over one physical row about to be written.
+    fn check_row_constraints(&self, base: &TableVersion, row: &Row) -> Result<()> {
+        if base.checks.is_empty() {
+            return Ok(());
+        }
+        let user = base.shape.def.columns.len();
+        let batch = crate::columnar::rows_to_batch(&base.shape.user, [&row[..user]].into_iter());
+        self.check_batch_constraints(base, &batch)
+    }
+
     fn writable(&self) -> Result<()> {
         if self.read_only {
             return Err(Error::ReadOnly);
@@ -253,6 +274,7 @@ impl WriteTxn {
         self.writable()?;
         let base = self.base(table)?;
         let row = Self::physical(&base.shape, row, None)?;
+        self.check_row_constraints(&base, &row)?;
         let key = base.shape.key_of(&row);
         self.lock_for_write(&base, &key, LockMode::Update, Write::Insert)?;
         self.insert_locked(&base, table, key, row)
@@ -324,6 +346,7 @@ impl WriteTxn {
         check_batch(&shape, batch)?;
         let fitted = shape.fit_batch(batch)?;
         let batch = fitted.as_ref().unwrap_or(batch);
+        self.check_batch_constraints(&base, batch)?;
         self.lock_table(&base, crate::locks::LockMode::KeyShare)?;
         let n = batch.num_rows();
         if n == 0 {
@@ -382,6 +405,7 @@ impl WriteTxn {
             return self.insert(table, row);
         }
         let row = Self::physical(&base.shape, row, None)?;
+        self.check_row_constraints(&base, &row)?;
         let key = base.shape.key_of(&row);
         self.lock_for_write(&base, &key, LockMode::Update, Write::Blind)?;
         self.writes_for(&base)
@@ -403,6 +427,7 @@ impl WriteTxn {
             None
         };
         let row = Self::physical(&base.shape, row, rowid)?;
+        self.check_row_constraints(&base, &row)?;
         let new_key = base.shape.key_of(&row);
         let mode = if new_key == *key {
             LockMode::NoKeyUpdate

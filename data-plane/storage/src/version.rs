@@ -60,6 +60,8 @@ pub(crate) struct TableVersion {
     pub indexes: Vec<crate::index::SecondaryIndex>,
     /// This table's FOREIGN KEY constraints (it is the referencing table).
     pub foreign_keys: Vec<Arc<crate::foreign_key::ForeignKey>>,
+    /// Its CHECK constraints.
+    pub checks: Vec<Arc<crate::check::CheckDef>>,
 }
 
 impl TableVersion {
@@ -78,6 +80,7 @@ impl TableVersion {
             counters: Arc::new(TableCounters::default()),
             indexes: Vec::new(),
             foreign_keys: Vec::new(),
+            checks: Vec::new(),
         }
     }
 

@@ -47,7 +47,23 @@ pub(super) fn array_literal(column: &Expr, lit: &mut Expr) {
 
 /// PostgreSQL's text form of a one-dimensional array (`{a,"b c",NULL,3}`) as `make_array(...)`; elements
 /// that are all integers become numbers, the rest strings (an untyped literal takes the other side's type).
-pub(super) fn array_from_text(text: &str) -> Option<Expr> {
+pub fn array_from_text(text: &str) -> Option<Expr> {
+    let items = parse(text)?;
+    let numbers = items.iter().flatten().all(|i| i.parse::<i64>().is_ok());
+    let elem = items
+        .into_iter()
+        .map(|i| match i {
+            None => Expr::Value(Value::Null.into()),
+            Some(i) if numbers => Expr::Value(Value::Number(i, false).into()),
+            Some(i) => Expr::Value(Value::SingleQuotedString(i).into()),
+        })
+        .collect();
+    Some(call("make_array", elem))
+}
+
+/// The elements of a one-dimensional array in PostgreSQL's text form (`NULL` unquoted is a NULL); `None`
+/// for anything else (nested arrays, stray quotes).
+pub fn parse(text: &str) -> Option<Vec<Option<String>>> {
     let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
     let mut items: Vec<Option<String>> = vec![];
     let mut chars = inner.chars().peekable();
@@ -79,16 +95,7 @@ pub(super) fn array_from_text(text: &str) -> Option<Expr> {
         };
         items.push((quoted || !item.eq_ignore_ascii_case("null")).then_some(item));
     }
-    let numbers = items.iter().flatten().all(|i| i.parse::<i64>().is_ok());
-    let elem = items
-        .into_iter()
-        .map(|i| match i {
-            None => Expr::Value(Value::Null.into()),
-            Some(i) if numbers => Expr::Value(Value::Number(i, false).into()),
-            Some(i) => Expr::Value(Value::SingleQuotedString(i).into()),
-        })
-        .collect();
-    Some(call("make_array", elem))
+    Some(items)
 }
 
 /// The right side of `x op ANY('{...}')` / `ALL('{...}')`: a string literal there is an array.

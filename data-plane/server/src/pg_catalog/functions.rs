@@ -145,6 +145,13 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 return Ok(ScalarValue::Null);
             };
             let tables = c.tables()?;
+            if let Some(c) = tables
+                .iter()
+                .flat_map(|t| t.checks.iter())
+                .find(|c| oids::table(c.id) == o)
+            {
+                return Ok(ScalarValue::Utf8(Some(super::check_definition(c))));
+            }
             if let Some(def) = tables.iter().find_map(|t| {
                 t.foreign_keys(&tables)
                     .into_iter()

@@ -13,6 +13,7 @@ use super::{Source, Table};
 
 pub const NAMES: &[&str] = &[
     "character_sets",
+    "check_constraints",
     "columns",
     "constraint_column_usage",
     "key_column_usage",
@@ -32,6 +33,7 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
         "tables" => tables(&db, &src.tables()?)?,
         "columns" => columns(&db, &src.tables()?)?,
         "table_constraints" => table_constraints(&db, &src.tables()?)?,
+        "check_constraints" => check_constraints(&db, &src.tables()?)?,
         "key_column_usage" => key_column_usage(&db, &src.tables()?)?,
         "constraint_column_usage" => constraint_column_usage(&db, &src.tables()?)?,
         "character_sets" => batch(
@@ -413,6 +415,9 @@ fn table_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
                 },
             ]
         };
+        for c in &t.checks {
+            rows.push(row(c.name.clone(), "CHECK"));
+        }
         for f in t.foreign_keys(tables) {
             let mut r = row(f.fk.name.clone(), "FOREIGN KEY");
             r[7] = yes(f.fk.deferrable);
@@ -505,6 +510,40 @@ fn key_column_usage(db: &str, tables: &[Table]) -> Result<RecordBatch> {
             ("column_name", TEXT),
             ("ordinal_position", INT4),
             ("position_in_unique_constraint", INT4),
+        ],
+        rows,
+    )
+}
+
+/// CHECK constraints and the NOT NULL checks PostgreSQL 15 lists with them.
+fn check_constraints(db: &str, tables: &[Table]) -> Result<RecordBatch> {
+    let mut rows = vec![];
+    for t in tables {
+        for c in &t.checks {
+            rows.push(vec![
+                text(db),
+                text(t.schema.clone()),
+                text(c.name.clone()),
+                text(format!("({})", c.sql)),
+            ]);
+        }
+        for (i, c) in t.def.columns.iter().enumerate() {
+            if t.def.primary_key == Some(i) || !c.nullable {
+                rows.push(vec![
+                    text(db),
+                    text(t.schema.clone()),
+                    text(format!("{}_{}_{}_not_null", t.nsp, t.oid, i + 1)),
+                    text(format!("{} IS NOT NULL", c.name)),
+                ]);
+            }
+        }
+    }
+    batch(
+        &[
+            ("constraint_catalog", TEXT),
+            ("constraint_schema", TEXT),
+            ("constraint_name", TEXT),
+            ("check_clause", TEXT),
         ],
         rows,
     )

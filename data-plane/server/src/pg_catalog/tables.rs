@@ -141,6 +141,7 @@ pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Resul
             'r',
             natts,
         );
+        row[18] = int2(t.checks.len() as i16);
         row[20] = bool(with_triggers.contains(&t.id));
         rows.push(row);
         for ix in indexes {
@@ -527,6 +528,36 @@ pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
         }
     }
     for t in tables {
+        for c in &t.checks {
+            rows.push(vec![
+                oid(oids::table(c.id)),
+                text(c.name.clone()),
+                oid(t.nsp),
+                text("c"),
+                bool(false),
+                bool(false),
+                bool(true),
+                oid(t.oid),
+                oid(0),
+                oid(0),
+                oid(0),
+                oid(0),
+                text(" "),
+                text(" "),
+                text(" "),
+                bool(true),
+                int4(0),
+                bool(false),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                null(),
+                text(c.sql.clone()),
+            ]);
+        }
         for f in t.foreign_keys(tables) {
             let keys: Vec<i16> = f.fk.columns.iter().map(|&c| c as i16 + 1).collect();
             let fkeys: Vec<i16> = f.fk.ref_columns.iter().map(|&c| c as i16 + 1).collect();

@@ -47,9 +47,12 @@ struct Plan {
     add_unique: Vec<(Option<String>, Vec<String>)>,
     /// UNIQUE constraints dropped here: their index storage names.
     drop_unique: Vec<String>,
-    /// FOREIGN KEYs added here (with the column of a column-form one) and dropped here (by name).
+    /// FOREIGN KEYs added here (with the column of a column-form one); FOREIGN KEY and CHECK
+    /// constraints dropped here (by name).
     add_fk: Vec<(Option<String>, ast::ForeignKeyConstraint)>,
     drop_fk: Vec<String>,
+    /// CHECK constraints added here: name, expression, whether existing rows are validated.
+    add_check: Vec<(Option<String>, ast::Expr, bool)>,
     /// An action that changes the rows or the definition (not only constraints backed by indexes).
     rewrite: bool,
 }
@@ -209,12 +212,14 @@ impl Session {
             drop_unique: vec![],
             add_fk: vec![],
             drop_fk: vec![],
+            add_check: vec![],
             rewrite: false,
         };
-        let foreign_keys: Vec<String> = reader
+        let named_constraints: Vec<String> = reader
             .foreign_keys()
             .iter()
             .map(|f| f.name.clone())
+            .chain(reader.checks().iter().map(|c| c.name.clone()))
             .collect();
         let unique_indexes: Vec<omendb_storage::IndexDef> = reader
             .indexes()
@@ -227,21 +232,31 @@ impl Session {
             let constraint_only = matches!(
                 op,
                 Op::AddConstraint {
-                    constraint: TableConstraint::Unique(_) | TableConstraint::ForeignKey(_),
+                    constraint: TableConstraint::Unique(_)
+                        | TableConstraint::ForeignKey(_)
+                        | TableConstraint::Check(_),
                     ..
                 }
             ) || matches!(op, Op::DropConstraint { name, .. }
                 if unique_indexes.iter().any(|i| i.constraint.as_deref() == Some(ddl::ident(name).as_str()))
-                    || foreign_keys.contains(&ddl::ident(name)));
+                    || named_constraints.contains(&ddl::ident(name)));
             plan.rewrite |= !constraint_only;
-            self.alter_action(&mut plan, op, &old_schema, &unique_indexes, &foreign_keys)?;
+            self.alter_action(
+                &mut plan,
+                op,
+                &old_schema,
+                &unique_indexes,
+                &named_constraints,
+            )?;
         }
         for name in &plan.drop_unique {
             self.with_locks(|t| t.drop_index(name)).await?;
         }
         for name in &plan.drop_fk {
-            self.with_locks(|t| t.drop_foreign_key(&storage, name))
-                .await?;
+            if !self.drop_check(&storage, name).await? {
+                self.with_locks(|t| t.drop_foreign_key(&storage, name))
+                    .await?;
+            }
         }
         if !plan.rewrite {
             return self.add_uniques(&plan).await;
@@ -292,6 +307,10 @@ impl Session {
             self.add_foreign_key(&plan.name, &def, fk, column.as_deref())
                 .await?;
         }
+        for (name, expr, validate) in &plan.add_check {
+            self.add_check(&plan.name, &def, name.clone(), expr, *validate)
+                .await?;
+        }
         Ok(())
     }
 
@@ -301,7 +320,7 @@ impl Session {
         op: &Op,
         old: &DFSchema,
         unique_indexes: &[omendb_storage::IndexDef],
-        foreign_keys: &[String],
+        named_constraints: &[String],
     ) -> Result<()> {
         match op {
             Op::AddColumn {
@@ -333,6 +352,10 @@ impl Session {
                         }
                         ast::ColumnOption::ForeignKey(f) => {
                             plan.add_fk.push((Some(name.clone()), f.clone()));
+                        }
+                        ast::ColumnOption::Check(c) => {
+                            let cname = o.name.as_ref().or(c.name.as_ref()).map(ddl::ident);
+                            plan.add_check.push((cname, (*c.expr).clone(), true));
                         }
                         _ => {}
                     }
@@ -494,11 +517,19 @@ impl Session {
                 constraint: TableConstraint::ForeignKey(f),
                 ..
             } => plan.add_fk.push((None, f.clone())),
+            Op::AddConstraint {
+                constraint: TableConstraint::Check(c),
+                not_valid,
+            } => plan.add_check.push((
+                c.name.as_ref().map(ddl::ident),
+                (*c.expr).clone(),
+                !*not_valid,
+            )),
             Op::DropConstraint {
                 if_exists, name, ..
             } => {
                 let name = ddl::ident(name);
-                if foreign_keys.contains(&name) {
+                if named_constraints.contains(&name) {
                     plan.drop_fk.push(name);
                 } else if let Some(i) = unique_indexes
                     .iter()

@@ -190,6 +190,7 @@ impl Session {
                     .map(|r| r.def().clone()))
             })?;
             let types = crate::rewrite::parameter_types(&planned, declared);
+            let arrays = crate::rewrite::array_parameters(&planned);
             let typed = !types.is_empty() && types.iter().all(Option::is_some);
             if typed {
                 // DataFusion takes parameter types only through PREPARE: plan it as one, keep the body.
@@ -217,7 +218,14 @@ impl Session {
                 .max()
                 .unwrap_or(0);
             let params = (1..=n)
-                .map(|i| types.remove(&format!("${i}")).flatten())
+                .map(|i| {
+                    let t = types.remove(&format!("${i}")).flatten();
+                    // `$1::int[]` sent as text (`{1,2}`, as PostgreSQL's array input reads it): an array.
+                    match (t, arrays.get(i - 1).cloned().flatten()) {
+                        (None | Some(arrow_schema::DataType::Utf8), Some(list)) => Some(list),
+                        (t, _) => t,
+                    }
+                })
                 .collect();
             let mut result = (kind == Kind::Select).then(|| {
                 let db = self.engine.db.clone();

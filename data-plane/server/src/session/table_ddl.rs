@@ -177,6 +177,7 @@ impl Session {
                         for (name, columns) in unique {
                             self.add_unique(&def.name, &def, columns, name).await?;
                         }
+                        self.create_checks(ct, &def).await?;
                         for (column, fk) in ddl::foreign_keys(ct) {
                             self.add_foreign_key(&def.name, &def, &fk, column.as_deref())
                                 .await?;

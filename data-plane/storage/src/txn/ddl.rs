@@ -197,6 +197,34 @@ impl WriteTxn {
         Ok(())
     }
 
+    /// A CHECK constraint: every later write of the table is checked (existing rows are the caller's to
+    /// validate, under the table lock this takes).
+    pub fn add_check(&mut self, table: &str, mut check: crate::check::CheckDef) -> Result<()> {
+        self.writable()?;
+        let base = self.base(table)?;
+        self.lock_table(&base, LockMode::Update)?;
+        check.id = self.inner.table_ids.fetch_add(1, Ordering::Relaxed);
+        self.writes.ddl.push(Ddl::AddCheck {
+            table_id: base.shape.id,
+            check: Arc::new(check),
+        });
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// ALTER TABLE ... DROP CONSTRAINT of a CHECK.
+    pub fn drop_check(&mut self, table: &str, name: &str) -> Result<()> {
+        self.writable()?;
+        let base = self.base(table)?;
+        self.lock_table(&base, LockMode::Update)?;
+        self.writes.ddl.push(Ddl::DropCheck {
+            table_id: base.shape.id,
+            name: name.to_string(),
+        });
+        self.refresh_view();
+        Ok(())
+    }
+
     /// ALTER TABLE ... DROP CONSTRAINT of a foreign key.
     pub fn drop_foreign_key(&mut self, table: &str, name: &str) -> Result<()> {
         self.writable()?;
@@ -422,7 +450,9 @@ impl WriteTxn {
                 Ddl::CreateIndex(_)
                 | Ddl::DropIndex { .. }
                 | Ddl::AddForeignKey(_)
-                | Ddl::DropForeignKey { .. } => false,
+                | Ddl::DropForeignKey { .. }
+                | Ddl::AddCheck { .. }
+                | Ddl::DropCheck { .. } => false,
                 Ddl::Drop { .. }
                 | Ddl::CreateSchema { .. }
                 | Ddl::DropSchema { .. }
@@ -495,6 +525,22 @@ impl WriteTxn {
                     v.tables
                         .insert(*id, Arc::new(t.reshaped(shape.clone(), indexes, eps)));
                     crate::foreign_key::remap(&mut v.tables, *id, origin);
+                }
+                Ddl::AddCheck { table_id, check } => {
+                    let Some(t) = v.tables.get(table_id).cloned() else {
+                        continue;
+                    };
+                    let mut t = (*t).clone();
+                    t.checks.push(check.clone());
+                    v.tables.insert(*table_id, Arc::new(t));
+                }
+                Ddl::DropCheck { table_id, name } => {
+                    let Some(t) = v.tables.get(table_id).cloned() else {
+                        continue;
+                    };
+                    let mut t = (*t).clone();
+                    t.checks.retain(|c| c.name != *name);
+                    v.tables.insert(*table_id, Arc::new(t));
                 }
                 Ddl::AddForeignKey(fk) => {
                     let Some(t) = v.tables.get(&fk.table_id).cloned() else {
@@ -571,6 +617,7 @@ impl TableVersion {
             .map(|i| SecondaryIndex::empty(i.def.clone()))
             .collect();
         fresh.foreign_keys = self.foreign_keys.clone();
+        fresh.checks = self.checks.clone();
         fresh
     }
 
@@ -589,6 +636,7 @@ impl TableVersion {
             .map(|d| SecondaryIndex::empty(d.clone()))
             .collect();
         fresh.foreign_keys = self.foreign_keys.clone();
+        fresh.checks = self.checks.clone();
         fresh
     }
 }

@@ -1,0 +1,107 @@
+//! The engine's CHECK evaluator: each constraint's SQL compiled once (per table definition) into a
+//! DataFusion physical expression and evaluated over the rows every write hands the engine.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{Array, BooleanArray, RecordBatch};
+use arrow_schema::SchemaRef;
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::prelude::SessionContext;
+use omendb_storage::{CheckDef, CheckHook, Error, Result, TableShape};
+use parking_lot::Mutex;
+
+/// A compiled constraint and the schema it was compiled for (held, so the pointer it is keyed by stays
+/// that schema's).
+type Compiled = (SchemaRef, Arc<dyn PhysicalExpr>);
+
+#[derive(Default)]
+pub struct Checks {
+    ctx: SessionContext,
+    compiled: Mutex<HashMap<(u64, usize), Compiled>>,
+}
+
+impl Checks {
+    fn compile(&self, schema: &SchemaRef, check: &CheckDef) -> Result<Arc<dyn PhysicalExpr>> {
+        let key = (check.id, Arc::as_ptr(schema) as *const u8 as usize);
+        if let Some((s, e)) = self.compiled.lock().get(&key)
+            && Arc::ptr_eq(s, schema)
+        {
+            return Ok(e.clone());
+        }
+        let invalid = |e: datafusion::error::DataFusionError| {
+            Error::InvalidDefinition(format!("check constraint \"{}\": {e}", check.name))
+        };
+        let df = DFSchema::try_from(schema.as_ref().clone()).map_err(invalid)?;
+        let expr = self.ctx.parse_sql_expr(&check.sql, &df).map_err(invalid)?;
+        let state = self.ctx.state();
+        let simplifier = ExprSimplifier::new(
+            SimplifyContext::builder()
+                .with_schema(Arc::new(df.clone()))
+                .with_config_options(Arc::clone(state.config_options()))
+                .with_query_execution_start_time(Some(chrono::Utc::now()))
+                .build(),
+        );
+        let expr = simplifier
+            .simplify(simplifier.coerce(expr, &df).map_err(invalid)?)
+            .map_err(invalid)?;
+        let physical = state.create_physical_expr(expr, &df).map_err(invalid)?;
+        self.compiled
+            .lock()
+            .insert(key, (schema.clone(), physical.clone()));
+        Ok(physical)
+    }
+}
+
+/// A row as PostgreSQL prints it in "Failing row contains (...)".
+fn row_text(rows: &RecordBatch, i: usize) -> String {
+    let values: Vec<String> = rows
+        .columns()
+        .iter()
+        .map(|a| {
+            if a.is_null(i) {
+                "null".to_string()
+            } else {
+                arrow_cast::display::array_value_to_string(a, i).unwrap_or_default()
+            }
+        })
+        .collect();
+    format!("({})", values.join(", "))
+}
+
+impl CheckHook for Checks {
+    fn check(
+        &self,
+        table: &TableShape,
+        checks: &[Arc<CheckDef>],
+        rows: &RecordBatch,
+    ) -> Result<()> {
+        for c in checks {
+            let expr = self.compile(&table.user, c)?;
+            let result = expr
+                .evaluate(rows)
+                .and_then(|v| v.into_array(rows.num_rows()))
+                .map_err(|e| {
+                    Error::InvalidDefinition(format!("check constraint \"{}\": {e}", c.name))
+                })?;
+            let Some(result) = result.as_any().downcast_ref::<BooleanArray>() else {
+                return Err(Error::InvalidDefinition(format!(
+                    "check constraint \"{}\" is not boolean",
+                    c.name
+                )));
+            };
+            // NULL passes: only false violates.
+            if let Some(i) = (0..result.len()).find(|&i| result.is_valid(i) && !result.value(i)) {
+                return Err(Error::CheckViolation {
+                    table: table.def.name.clone(),
+                    constraint: c.name.clone(),
+                    row: row_text(rows, i),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+from django.db import models
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=20, unique=True)
+    title = models.CharField(max_length=100, db_index=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    stock = models.PositiveIntegerField(default=0)
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="products")
+    added = models.DateTimeField(auto_now_add=True)
+    # Added by 0002, then renamed from `blurb`.
+    description = models.TextField(null=True)
+
+    class Meta:
+        unique_together = [("category", "title")]
