@@ -39,6 +39,12 @@ pub enum Keys {
     Eq(Operand),
     In(Vec<Operand>),
     Range(Bound<Operand>, Bound<Operand>),
+    /// `col = x` or `col IN (...)` on the leading column of secondary index `index`.
+    Secondary {
+        index: String,
+        column: usize,
+        values: Vec<Operand>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -120,7 +126,11 @@ pub fn target(stmt: &Statement, names: &crate::search_path::Names) -> Option<Str
 
 /// Recognises a fast shape of `stmt` over table `def`. Reads, UPDATE and DELETE need the primary key;
 /// INSERT also takes tables without one (their hidden row id is assigned as the row is written).
-pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
+pub fn detect(
+    stmt: &Statement,
+    def: &TableDef,
+    indexes: &[std::sync::Arc<omendb_storage::IndexDef>],
+) -> Option<Fast> {
     let pk = def.primary_key;
     let table = def.name.clone();
     let column = |e: &Expr| -> Option<usize> {
@@ -193,7 +203,11 @@ pub fn detect(stmt: &Statement, def: &TableDef) -> Option<Fast> {
                     _ => return None,
                 }
             }
-            let keys = keys(s.selection.as_ref()?, &is_pk)?;
+            let selection = s.selection.as_ref()?;
+            let keys = match keys(selection, &is_pk) {
+                Some(k) => k,
+                None => secondary_keys(selection, &column, indexes)?,
+            };
             Shape::Select { columns, keys }
         }
         Statement::Insert(i) => {
@@ -616,6 +630,64 @@ fn keys(selection: &Expr, is_pk: &dyn Fn(&Expr) -> bool) -> Option<Keys> {
     }
 }
 
+/// `col = x`, `x = col` or `col IN (...)` where `col` leads a secondary index: the lookup through it.
+fn secondary_keys(
+    selection: &Expr,
+    column: &dyn Fn(&Expr) -> Option<usize>,
+    indexes: &[std::sync::Arc<omendb_storage::IndexDef>],
+) -> Option<Keys> {
+    let (col, values) = match selection {
+        Expr::Nested(e) => return secondary_keys(e, column, indexes),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } => match (column(left), column(right)) {
+            (Some(c), None) => (c, vec![operand(right)?]),
+            (None, Some(c)) => (c, vec![operand(left)?]),
+            _ => return None,
+        },
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } => (
+            column(expr)?,
+            list.iter().map(operand).collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    };
+    let index = indexes.iter().find(|i| i.columns.first() == Some(&col))?;
+    Some(Keys::Secondary {
+        index: index.name.clone(),
+        column: col,
+        values,
+    })
+}
+
+/// A parameter or literal as the engine value column `ty` holds (`None`: not exactly representable, so
+/// DataFusion answers; a NULL matches nothing).
+fn index_value(
+    v: &ScalarValue,
+    ty: &Arrow,
+) -> std::result::Result<Option<omendb_storage::Value>, ()> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let v = if v.data_type() == *ty {
+        v.clone()
+    } else if is_int(&v.data_type()) && is_int(ty) {
+        match cast_exact(v, ty) {
+            Some(c) => c,
+            None => return Ok(None),
+        }
+    } else {
+        return Err(());
+    };
+    let a = v.to_array().map_err(|_| ())?;
+    Ok(Some(omendb_storage::value_at(a.as_ref(), 0)))
+}
+
 /// The value of a parameter or literal; `now()` and `nextval()` are only stored cells (see `Fast::write`),
 /// so `None`.
 fn value(o: &Operand, params: &[ScalarValue]) -> Option<ScalarValue> {
@@ -705,8 +777,58 @@ impl Fast {
         if reader.def() != &self.def {
             return Ok(None);
         }
-        let (_, ty, kind) = self.pk();
         let batch = match keys {
+            Keys::Secondary {
+                index,
+                column,
+                values,
+            } => {
+                let ty = self.def.columns[*column].data_type.arrow();
+                let mut prefixes = Vec::with_capacity(values.len());
+                for o in values {
+                    let Some(v) = value(o, params) else {
+                        return Ok(None);
+                    };
+                    match index_value(&v, &ty) {
+                        Ok(Some(v)) => prefixes.push(vec![v]),
+                        Ok(None) => {}
+                        Err(()) => return Ok(None),
+                    }
+                }
+                if prefixes.is_empty() {
+                    return Ok(Some(empty(schema)));
+                }
+                match reader.index_lookup(index, &prefixes)? {
+                    Some(b) => b,
+                    // Not usable here (a transaction's own writes): DataFusion answers.
+                    None => return Ok(None),
+                }
+            }
+            _ => match self.pk_read(reader, keys, params, schema)? {
+                Some(b) => b,
+                None => return Ok(None),
+            },
+        };
+        if batch.num_rows() == 0 {
+            return Ok(Some(empty(schema)));
+        }
+        let cols = columns.iter().map(|&c| batch.column(c).clone()).collect();
+        Ok(Some(RecordBatch::try_new(schema.clone(), cols).map_err(
+            |e| crate::error::Error::sql(crate::error::code::INTERNAL, e.to_string()),
+        )?))
+    }
+
+    /// The rows a primary-key shape reads, as a batch of the table's columns (or none: `schema`'s empty
+    /// batch); `None` when DataFusion must answer.
+    fn pk_read(
+        &self,
+        reader: &TableReader,
+        keys: &Keys,
+        params: &[ScalarValue],
+        schema: &SchemaRef,
+    ) -> Result<Option<RecordBatch>> {
+        let (_, ty, kind) = self.pk();
+        Ok(Some(match keys {
             Keys::Eq(o) => {
                 let Some(v) = value(o, params) else {
                     return Ok(None);
@@ -754,11 +876,8 @@ impl Fast {
                     |e| crate::error::Error::sql(crate::error::code::INTERNAL, e.to_string()),
                 )?
             }
-        };
-        let cols = columns.iter().map(|&c| batch.column(c).clone()).collect();
-        Ok(Some(RecordBatch::try_new(schema.clone(), cols).map_err(
-            |e| crate::error::Error::sql(crate::error::code::INTERNAL, e.to_string()),
-        )?))
+            Keys::Secondary { .. } => return Ok(None),
+        }))
     }
 
     /// Applies an INSERT, UPDATE or DELETE to `txn`: the count of rows written, or `None` for DataFusion.
@@ -973,16 +1092,22 @@ impl Fast {
         let mut result = None;
         match &self.shape {
             Shape::Select { columns, keys } => {
-                let pk = pk?;
                 match keys {
-                    Keys::Eq(o) => note(o, pk),
-                    Keys::In(l) => l.iter().for_each(|o| note(o, pk)),
+                    Keys::Eq(o) => note(o, pk?),
+                    Keys::In(l) => {
+                        let pk = pk?;
+                        l.iter().for_each(|o| note(o, pk))
+                    }
                     Keys::Range(lo, hi) => {
+                        let pk = pk?;
                         for b in [lo, hi] {
                             if let Bound::Included(o) | Bound::Excluded(o) = b {
                                 note(o, pk);
                             }
                         }
+                    }
+                    Keys::Secondary { column, values, .. } => {
+                        values.iter().for_each(|o| note(o, *column))
                     }
                 }
                 result = Some(self.columns_schema(columns));

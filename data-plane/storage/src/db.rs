@@ -393,50 +393,67 @@ fn recover(
             version.tables.insert(t.table_id, Arc::new(tv));
         }
     }
-    for (id, fks) in loaded.foreign_keys {
-        let Some(tv) = version.tables.get(&id) else {
-            continue;
-        };
-        let mut tv = (**tv).clone();
-        for fk in fks {
-            state.next_table_id = state.next_table_id.max(fk.id + 1);
-            tv.foreign_keys.push(Arc::new(fk));
-        }
-        version.tables.insert(id, Arc::new(tv));
-    }
-    for (id, checks) in loaded.checks {
-        let Some(tv) = version.tables.get(&id) else {
-            continue;
-        };
-        let mut tv = (**tv).clone();
-        for c in checks {
-            state.next_table_id = state.next_table_id.max(c.id + 1);
+    let next = &mut state.next_table_id;
+    attach(
+        &mut version,
+        loaded.foreign_keys,
+        next,
+        |f| f.id,
+        |tv, f| {
+            tv.foreign_keys.push(Arc::new(f));
+            Ok(())
+        },
+    )?;
+    attach(
+        &mut version,
+        loaded.checks,
+        next,
+        |c| c.id,
+        |tv, c| {
             tv.checks.push(Arc::new(c));
-        }
-        version.tables.insert(id, Arc::new(tv));
-    }
+            Ok(())
+        },
+    )?;
     // Index entries are rebuilt from the recovered rows (only definitions are stored).
-    for (id, defs) in loaded.indexes {
-        let Some(tv) = version.tables.get(&id) else {
-            continue;
-        };
-        let mut tv = (**tv).clone();
-        for def in defs {
-            state.next_table_id = state.next_table_id.max(def.id + 1);
-            tv.indexes.push(crate::index::SecondaryIndex::build(
-                Arc::new(def),
-                &tv,
-                |_| false,
-            )?);
-        }
-        version.tables.insert(id, Arc::new(tv));
-    }
+    attach(
+        &mut version,
+        loaded.indexes,
+        next,
+        |d| d.id,
+        |tv, d| {
+            let index = crate::index::SecondaryIndex::build(Arc::new(d), tv, |_| false)?;
+            tv.indexes.push(index);
+            Ok(())
+        },
+    )?;
     for tv in version.tables.values() {
         if let (true, Some(Key::Int(max))) = (tv.shape.has_rowid(), &tv.max_key) {
             tv.shape.next_rowid.store(max + 1, Ordering::Relaxed);
         }
     }
     Ok((version, state))
+}
+
+/// Gives each table its stored list (foreign keys, checks, indexes), keeping ids handed out past theirs.
+fn attach<T>(
+    version: &mut DbVersion,
+    lists: Vec<(u64, Vec<T>)>,
+    next_id: &mut u64,
+    id_of: impl Fn(&T) -> u64,
+    mut add: impl FnMut(&mut TableVersion, T) -> Result<()>,
+) -> Result<()> {
+    for (table, items) in lists {
+        let Some(tv) = version.tables.get(&table) else {
+            continue;
+        };
+        let mut tv = (**tv).clone();
+        for item in items {
+            *next_id = (*next_id).max(id_of(&item) + 1);
+            add(&mut tv, item)?;
+        }
+        version.tables.insert(table, Arc::new(tv));
+    }
+    Ok(())
 }
 
 /// Deletes chunk files no manifest names (written before a crash, or replaced before one).

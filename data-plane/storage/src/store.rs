@@ -134,6 +134,46 @@ pub(crate) struct StoreBatch {
     pub meta: Vec<(&'static str, u64)>,
 }
 
+/// The rows of a table of per-table lists (indexes, foreign keys, checks): table id and its list.
+fn read_lists<T: DeserializeOwned>(
+    tx: &redb::ReadTransaction,
+    def: TableDefinition<u64, &[u8]>,
+    p: &Path,
+    what: &str,
+) -> Result<Vec<(u64, Vec<T>)>> {
+    let e = |x: redb::Error| store_err(p, x);
+    let mut out = Vec::new();
+    for item in tx
+        .open_table(def)
+        .map_err(|x| e(x.into()))?
+        .iter()
+        .map_err(|x| e(x.into()))?
+    {
+        let (k, v) = item.map_err(|x| e(x.into()))?;
+        out.push((k.value(), decode(p, what, v.value())?));
+    }
+    Ok(out)
+}
+
+/// Writes each table's whole list (an empty list or `None` removes the row).
+fn write_lists<T: Serialize>(
+    tx: &redb::WriteTransaction,
+    def: TableDefinition<u64, &[u8]>,
+    rows: &[(u64, Option<Vec<T>>)],
+    p: &Path,
+) -> Result<()> {
+    let e = |x: redb::Error| store_err(p, x);
+    let mut table = tx.open_table(def).map_err(|x| e(x.into()))?;
+    for (id, list) in rows {
+        match list {
+            Some(l) if !l.is_empty() => table.insert(*id, encode(l).as_slice()).map(drop),
+            _ => table.remove(*id).map(drop),
+        }
+        .map_err(|x| e(x.into()))?;
+    }
+    Ok(())
+}
+
 pub(crate) struct Store {
     db: Database,
     path: PathBuf,
@@ -235,36 +275,9 @@ impl Store {
             let (_, v) = item.map_err(|x| e(x.into()))?;
             sequences.push(decode(p, "sequence", v.value())?);
         }
-        let mut indexes = Vec::new();
-        for item in tx
-            .open_table(INDEXES)
-            .map_err(|x| e(x.into()))?
-            .iter()
-            .map_err(|x| e(x.into()))?
-        {
-            let (k, v) = item.map_err(|x| e(x.into()))?;
-            indexes.push((k.value(), decode(p, "indexes", v.value())?));
-        }
-        let mut foreign_keys = Vec::new();
-        for item in tx
-            .open_table(FOREIGN_KEYS)
-            .map_err(|x| e(x.into()))?
-            .iter()
-            .map_err(|x| e(x.into()))?
-        {
-            let (k, v) = item.map_err(|x| e(x.into()))?;
-            foreign_keys.push((k.value(), decode(p, "foreign keys", v.value())?));
-        }
-        let mut checks = Vec::new();
-        for item in tx
-            .open_table(CHECKS)
-            .map_err(|x| e(x.into()))?
-            .iter()
-            .map_err(|x| e(x.into()))?
-        {
-            let (k, v) = item.map_err(|x| e(x.into()))?;
-            checks.push((k.value(), decode(p, "checks", v.value())?));
-        }
+        let indexes = read_lists(&tx, INDEXES, p, "indexes")?;
+        let foreign_keys = read_lists(&tx, FOREIGN_KEYS, p, "foreign keys")?;
+        let checks = read_lists(&tx, CHECKS, p, "checks")?;
         Ok(Loaded {
             checks,
             indexes,
@@ -365,30 +378,9 @@ impl Store {
                 }
                 .map_err(|x| e(x.into()))?;
             }
-            let mut indexes = tx.open_table(INDEXES).map_err(|x| e(x.into()))?;
-            for (id, defs) in &b.indexes {
-                match defs {
-                    Some(d) if !d.is_empty() => indexes.insert(*id, encode(d).as_slice()).map(drop),
-                    _ => indexes.remove(*id).map(drop),
-                }
-                .map_err(|x| e(x.into()))?;
-            }
-            let mut fks = tx.open_table(FOREIGN_KEYS).map_err(|x| e(x.into()))?;
-            for (id, defs) in &b.foreign_keys {
-                match defs {
-                    Some(d) if !d.is_empty() => fks.insert(*id, encode(d).as_slice()).map(drop),
-                    _ => fks.remove(*id).map(drop),
-                }
-                .map_err(|x| e(x.into()))?;
-            }
-            let mut checks = tx.open_table(CHECKS).map_err(|x| e(x.into()))?;
-            for (id, defs) in &b.checks {
-                match defs {
-                    Some(d) if !d.is_empty() => checks.insert(*id, encode(d).as_slice()).map(drop),
-                    _ => checks.remove(*id).map(drop),
-                }
-                .map_err(|x| e(x.into()))?;
-            }
+            write_lists(&tx, INDEXES, &b.indexes, p)?;
+            write_lists(&tx, FOREIGN_KEYS, &b.foreign_keys, p)?;
+            write_lists(&tx, CHECKS, &b.checks, p)?;
             let mut meta = tx.open_table(META).map_err(|x| e(x.into()))?;
             for (k, v) in &b.meta {
                 meta.insert(*k, *v).map_err(|x| e(x.into()))?;

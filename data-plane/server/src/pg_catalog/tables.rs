@@ -489,6 +489,56 @@ fn pg_constraint_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
     ]
 }
 
+/// What tells one pg_constraint row from another (the other columns are the same for every row here).
+struct Constraint<'a> {
+    oid: i64,
+    name: &'a str,
+    table: &'a Table,
+    kind: &'static str,
+    deferrable: bool,
+    deferred: bool,
+    index: i64,
+    foreign_table: i64,
+    /// confupdtype, confdeltype, confmatchtype (" " unless a foreign key).
+    actions: [&'static str; 3],
+    no_inherit: bool,
+    keys: Option<&'a [usize]>,
+    foreign_keys: Option<&'a [usize]>,
+    bin: Option<&'a str>,
+}
+
+fn constraint_row(c: Constraint) -> Vec<ScalarValue> {
+    let attnums = |cols: &[usize]| int2s(&cols.iter().map(|&i| i as i16 + 1).collect::<Vec<_>>());
+    vec![
+        oid(c.oid),
+        text(c.name),
+        oid(c.table.nsp),
+        text(c.kind),
+        bool(c.deferrable),
+        bool(c.deferred),
+        bool(true),
+        oid(c.table.oid),
+        oid(0),
+        oid(c.index),
+        oid(0),
+        oid(c.foreign_table),
+        text(c.actions[0]),
+        text(c.actions[1]),
+        text(c.actions[2]),
+        bool(true),
+        int4(0),
+        bool(c.no_inherit),
+        c.keys.map_or(null(), attnums),
+        c.foreign_keys.map_or(null(), attnums),
+        null(),
+        null(),
+        null(),
+        null(),
+        null(),
+        c.bin.map_or(null(), |b| text(b)),
+    ]
+}
+
 pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
     let mut rows = Vec::new();
     for t in tables {
@@ -496,99 +546,59 @@ pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
             let Some((con_oid, con_name)) = &ix.constraint else {
                 continue;
             };
-            let keys: Vec<i16> = ix.columns.iter().map(|&c| c as i16 + 1).collect();
-            rows.push(vec![
-                oid(*con_oid),
-                text(con_name.clone()),
-                oid(t.nsp),
-                text(if ix.primary { "p" } else { "u" }),
-                bool(false),
-                bool(false),
-                bool(true),
-                oid(t.oid),
-                oid(0),
-                oid(ix.oid),
-                oid(0),
-                oid(0),
-                text(" "),
-                text(" "),
-                text(" "),
-                bool(true),
-                int4(0),
-                bool(true),
-                int2s(&keys),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-            ]);
+            rows.push(constraint_row(Constraint {
+                oid: *con_oid,
+                name: con_name,
+                table: t,
+                kind: if ix.primary { "p" } else { "u" },
+                deferrable: false,
+                deferred: false,
+                index: ix.oid,
+                foreign_table: 0,
+                actions: [" "; 3],
+                no_inherit: true,
+                keys: Some(&ix.columns),
+                foreign_keys: None,
+                bin: None,
+            }));
         }
-    }
-    for t in tables {
         for c in &t.checks {
-            rows.push(vec![
-                oid(oids::table(c.id)),
-                text(c.name.clone()),
-                oid(t.nsp),
-                text("c"),
-                bool(false),
-                bool(false),
-                bool(true),
-                oid(t.oid),
-                oid(0),
-                oid(0),
-                oid(0),
-                oid(0),
-                text(" "),
-                text(" "),
-                text(" "),
-                bool(true),
-                int4(0),
-                bool(false),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-                text(c.sql.clone()),
-            ]);
+            rows.push(constraint_row(Constraint {
+                oid: oids::table(c.id),
+                name: &c.name,
+                table: t,
+                kind: "c",
+                deferrable: false,
+                deferred: false,
+                index: 0,
+                foreign_table: 0,
+                actions: [" "; 3],
+                no_inherit: false,
+                keys: None,
+                foreign_keys: None,
+                bin: Some(&c.sql),
+            }));
         }
         for f in t.foreign_keys(tables) {
-            let keys: Vec<i16> = f.fk.columns.iter().map(|&c| c as i16 + 1).collect();
-            let fkeys: Vec<i16> = f.fk.ref_columns.iter().map(|&c| c as i16 + 1).collect();
-            rows.push(vec![
-                oid(f.oid),
-                text(f.fk.name.clone()),
-                oid(t.nsp),
-                text("f"),
-                bool(f.fk.deferrable),
-                bool(f.fk.initially_deferred),
-                bool(true),
-                oid(t.oid),
-                oid(0),
-                oid(f.index.as_ref().map_or(0, |i| i.oid)),
-                oid(0),
-                oid(f.parent.oid),
-                text(super::ForeignKeyInfo::code(f.fk.on_update)),
-                text(super::ForeignKeyInfo::code(f.fk.on_delete)),
-                text("s"),
-                bool(true),
-                int4(0),
-                bool(true),
-                int2s(&keys),
-                int2s(&fkeys),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-            ]);
+            rows.push(constraint_row(Constraint {
+                oid: f.oid,
+                name: &f.fk.name,
+                table: t,
+                kind: "f",
+                deferrable: f.fk.deferrable,
+                deferred: f.fk.initially_deferred,
+                index: f.index.as_ref().map_or(0, |i| i.oid),
+                foreign_table: f.parent.oid,
+                actions: [
+                    super::ForeignKeyInfo::code(f.fk.on_update),
+                    super::ForeignKeyInfo::code(f.fk.on_delete),
+                    "s",
+                ],
+                no_inherit: true,
+                keys: Some(&f.fk.columns),
+                foreign_keys: Some(&f.fk.ref_columns),
+                bin: None,
+            }));
         }
     }
     batch(&pg_constraint_columns(), rows)

@@ -146,6 +146,19 @@ fn assignment_cast(from: DataType, to: DataType) -> bool {
         || (time(from) && time(to))
 }
 
+/// The column names of a key's column list (expressions are refused).
+fn column_names(columns: &[ast::IndexColumn], what: &str) -> Result<Vec<String>> {
+    columns
+        .iter()
+        .map(|ic| match &ic.column.expr {
+            ast::Expr::Identifier(i) => Ok(ddl::ident(i)),
+            other => Err(Error::unsupported(format!(
+                "{what} on the expression {other}"
+            ))),
+        })
+        .collect()
+}
+
 /// An old column as an expression (by its exact name: no identifier folding).
 fn old_column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
@@ -479,34 +492,14 @@ impl Session {
                 constraint: TableConstraint::PrimaryKey(p),
                 ..
             } => {
-                let mut columns = vec![];
-                for ic in &p.columns {
-                    match &ic.column.expr {
-                        ast::Expr::Identifier(i) => columns.push(ddl::ident(i)),
-                        other => {
-                            return Err(Error::unsupported(format!(
-                                "primary key on expression {other}"
-                            )));
-                        }
-                    }
-                }
+                let columns = column_names(&p.columns, "a primary key")?;
                 plan.set_primary_key(&columns)?;
             }
             Op::AddConstraint {
                 constraint: TableConstraint::Unique(u),
                 ..
             } => {
-                let mut columns = vec![];
-                for ic in &u.columns {
-                    match &ic.column.expr {
-                        ast::Expr::Identifier(i) => columns.push(ddl::ident(i)),
-                        other => {
-                            return Err(Error::unsupported(format!(
-                                "a unique constraint on the expression {other}"
-                            )));
-                        }
-                    }
-                }
+                let columns = column_names(&u.columns, "a unique constraint")?;
                 for c in &columns {
                     plan.position(c)?;
                 }

@@ -127,16 +127,7 @@ impl Session {
         if_exists: bool,
     ) -> Result<()> {
         for n in names {
-            let (schema, relname) = crate::search_path::parts(n)?;
-            let candidates: Vec<String> = match schema {
-                Some(s) => vec![crate::search_path::storage_name(&s, &relname)],
-                None => self
-                    .names()
-                    .path()
-                    .iter()
-                    .map(|s| crate::search_path::storage_name(s, &relname))
-                    .collect(),
-            };
+            let (relname, candidates) = self.candidates(n)?;
             let found = {
                 let v = self.view.lock();
                 let txn = v.txn.as_ref().expect("DDL runs in a transaction");
@@ -176,6 +167,22 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// The relation name of `n` and the storage names it may stand for: its schema's, or each of the
+    /// search path's in order.
+    pub(super) fn candidates(&self, n: &ObjectName) -> Result<(String, Vec<String>)> {
+        let (schema, relname) = crate::search_path::parts(n)?;
+        let candidates = match schema {
+            Some(s) => vec![crate::search_path::storage_name(&s, &relname)],
+            None => self
+                .names()
+                .path()
+                .iter()
+                .map(|s| crate::search_path::storage_name(s, &relname))
+                .collect(),
+        };
+        Ok((relname, candidates))
     }
 
     /// The relation name of the table an index is on.

@@ -78,7 +78,7 @@ impl Session {
         let reader = resolve(&self.engine.db, &mut self.view.lock(), &table)
             .ok()
             .flatten()?;
-        let fast = crate::fast::detect(stmt, reader.def())?;
+        let fast = crate::fast::detect(stmt, reader.def(), &reader.indexes())?;
         let (params, result) = fast.describe(declared)?;
         // A fast read returns the table's own columns, by name.
         let oid = crate::pg_catalog::oids::table(reader.id());

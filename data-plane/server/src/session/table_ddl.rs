@@ -237,16 +237,7 @@ impl Session {
                 ..
             } => {
                 for n in names {
-                    let (schema, relname) = crate::search_path::parts(n)?;
-                    let candidates: Vec<String> = match schema {
-                        Some(s) => vec![crate::search_path::storage_name(&s, &relname)],
-                        None => self
-                            .names()
-                            .path()
-                            .iter()
-                            .map(|s| crate::search_path::storage_name(s, &relname))
-                            .collect(),
-                    };
+                    let (relname, candidates) = self.candidates(n)?;
                     let found = {
                         let v = self.view.lock();
                         let txn = v.txn.as_ref().expect("DDL runs in a transaction");
