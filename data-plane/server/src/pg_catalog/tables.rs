@@ -535,7 +535,7 @@ fn constraint_row(c: Constraint) -> Vec<ScalarValue> {
         null(),
         null(),
         null(),
-        c.bin.map_or(null(), |b| text(b)),
+        c.bin.map_or(null(), text),
     ]
 }
 
