@@ -100,30 +100,46 @@ impl WriteTxn {
             return Err(Error::TableExists(def.name));
         }
         let old = self.table_latest(name)?;
+        let renumber = |cols: &[usize]| -> Option<Vec<usize>> {
+            cols.iter()
+                .map(|c| origin.iter().position(|o| *o == Some(*c)))
+                .collect()
+        };
+        let remapped = |i: &IndexDef| {
+            Some(Arc::new(IndexDef {
+                columns: renumber(&i.columns)?,
+                ..i.clone()
+            }))
+        };
         let indexes: Vec<Arc<IndexDef>> = base
             .indexes
             .iter()
-            .filter_map(|i| {
-                let columns: Option<Vec<usize>> = i
-                    .def
-                    .columns
-                    .iter()
-                    .map(|c| origin.iter().position(|o| *o == Some(*c)))
-                    .collect();
-                Some(Arc::new(IndexDef {
-                    columns: columns?,
-                    ..(*i.def).clone()
-                }))
-            })
+            .filter_map(|i| remapped(&i.def))
             .collect();
         let shape = Arc::new(TableShape::new(id, def)?);
         self.writes.tables.remove(&id);
         if self.created_here(id) {
-            for d in &mut self.writes.ddl {
-                if matches!(d, Ddl::Create(s) if s.id == id) {
-                    *d = Ddl::Create(shape.clone());
-                }
+            // No Reshape follows the CREATE: this transaction's own index and foreign-key definitions on
+            // the table are renumbered here (one over a dropped column goes).
+            let mut kept = Vec::with_capacity(self.writes.ddl.len());
+            for d in std::mem::take(&mut self.writes.ddl) {
+                kept.extend(match d {
+                    Ddl::Create(s) if s.id == id => Some(Ddl::Create(shape.clone())),
+                    Ddl::CreateIndex(i) if i.table_id == id => remapped(&i).map(Ddl::CreateIndex),
+                    Ddl::AddForeignKey(f) if f.table_id == id || f.ref_table == id => {
+                        let mut f = (*f).clone();
+                        let ok = (f.table_id != id
+                            || renumber(&f.columns).map(|c| f.columns = c).is_some())
+                            && (f.ref_table != id
+                                || renumber(&f.ref_columns)
+                                    .map(|c| f.ref_columns = c)
+                                    .is_some());
+                        ok.then(|| Ddl::AddForeignKey(Arc::new(f)))
+                    }
+                    d => Some(d),
+                });
             }
+            self.writes.ddl = kept;
         } else {
             self.writes.ddl.push(Ddl::Reshape {
                 id,
