@@ -1,5 +1,6 @@
 //! `LearnedTable`: the DataFusion table provider over one learned-array table.
 
+use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 
 use omendb_storage::{Database, KeyKind, KeyRange, TableReader, Value};
 
-use crate::pushdown::{KeyPlan, equality, intersect, plan_filter};
+use crate::pushdown::{KeyPlan, comparison, equality, intersect, plan_filter};
 
 /// How scans were answered, for tests and metrics: the learned index must serve every primary-key query.
 #[derive(Debug, Default)]
@@ -159,9 +160,35 @@ impl LearnedTable {
         plan_filter(filter, pk, *kind)
     }
 
-    /// Whether a secondary index leads with the column `filter` binds by equality.
+    /// Whether a secondary index leads with the column `filter` binds by equality or bounds.
     fn indexed(&self, filter: &Expr) -> bool {
-        equality(filter).is_some_and(|(c, _)| self.secondary.iter().any(|(_, cols)| cols[0] == c))
+        let column = equality(filter)
+            .map(|(c, _)| c)
+            .or_else(|| comparison(filter).map(|(c, ..)| c));
+        column.is_some_and(|c| self.secondary.iter().any(|(_, cols)| cols[0] == c))
+    }
+
+    /// A secondary index leading with a column `filters` bound from below and/or above, and the bounds
+    /// (the first of each kind found: DataFusion re-applies every filter).
+    fn index_range(&self, filters: &[Expr]) -> Option<(&str, Bound<Value>, Bound<Value>)> {
+        let (name, cols) = self.secondary.iter().find(|(_, cols)| {
+            filters
+                .iter()
+                .any(|f| comparison(f).is_some_and(|(c, ..)| c == cols[0]))
+        })?;
+        let (mut lo, mut hi) = (Bound::Unbounded, Bound::Unbounded);
+        for (c, l, h) in filters.iter().filter_map(comparison) {
+            if c != cols[0] {
+                continue;
+            }
+            if matches!(lo, Bound::Unbounded) {
+                lo = l;
+            }
+            if matches!(hi, Bound::Unbounded) {
+                hi = h;
+            }
+        }
+        Some((name.as_str(), lo, hi))
     }
 
     /// The secondary index that binds the most leading columns through `filters`' equalities, and the
@@ -249,7 +276,12 @@ impl TableProvider for LearnedTable {
         let through_index = match (&plan, self.index && !self.physical) {
             (KeyPlan::Full, true) => match self.index_plan(filters) {
                 Some((name, prefixes)) => reader.index_lookup(name, &prefixes).map_err(external)?,
-                None => None,
+                None => match self.index_range(filters) {
+                    Some((name, lo, hi)) => reader
+                        .index_range(name, lo.as_ref(), hi.as_ref())
+                        .map_err(external)?,
+                    None => None,
+                },
             },
             _ => None,
         };

@@ -186,3 +186,45 @@ pub(crate) fn equality(e: &Expr) -> Option<(&str, Vec<Value>)> {
         _ => None,
     }
 }
+
+/// `column < literal` (any comparison, either way round) or `column BETWEEN a AND b`: the column and the
+/// bounds it must lie within, which a secondary index over the column can scan.
+pub(crate) fn comparison(e: &Expr) -> Option<(&str, Bound<Value>, Bound<Value>)> {
+    match e {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let (column, op, v) = match (left.as_ref(), right.as_ref()) {
+                (Expr::Column(c), Expr::Literal(v, _)) => (c, *op, v),
+                (Expr::Literal(v, _), Expr::Column(c)) => (c, op.swap()?, v),
+                _ => return None,
+            };
+            let v = index_value(v)?;
+            let (lo, hi) = match op {
+                Operator::Lt => (Bound::Unbounded, Bound::Excluded(v)),
+                Operator::LtEq => (Bound::Unbounded, Bound::Included(v)),
+                Operator::Gt => (Bound::Excluded(v), Bound::Unbounded),
+                Operator::GtEq => (Bound::Included(v), Bound::Unbounded),
+                _ => return None,
+            };
+            Some((column.name.as_str(), lo, hi))
+        }
+        Expr::Between(Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        }) => {
+            let Expr::Column(c) = expr.as_ref() else {
+                return None;
+            };
+            let (Expr::Literal(lo, _), Expr::Literal(hi, _)) = (low.as_ref(), high.as_ref()) else {
+                return None;
+            };
+            Some((
+                c.name.as_str(),
+                Bound::Included(index_value(lo)?),
+                Bound::Included(index_value(hi)?),
+            ))
+        }
+        _ => None,
+    }
+}

@@ -9,6 +9,7 @@
 //! lookups, ranges and uniqueness need); per-chunk sorted arrays under learned models come next.
 
 use std::cmp::Ordering;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -134,6 +135,29 @@ impl SecondaryIndex {
         self.entries
             .range((start, Key::Int(i64::MIN))..)
             .take_while(move |(v, _)| v.len() >= prefix.len() && v[..prefix.len()] == *prefix)
+    }
+
+    /// The keys of the entries whose first value lies between `lo` and `hi` (NULLs never do).
+    pub fn range_keys(&self, lo: Bound<&Value>, hi: Bound<&Value>) -> Vec<Key> {
+        let start: Box<[SortValue]> = match lo {
+            Bound::Included(v) | Bound::Excluded(v) => {
+                vec![SortValue(v.clone())].into_boxed_slice()
+            }
+            Bound::Unbounded => Box::new([]),
+        };
+        let below = |first: &SortValue| match hi {
+            Bound::Included(v) => *first <= SortValue(v.clone()),
+            Bound::Excluded(v) => *first < SortValue(v.clone()),
+            Bound::Unbounded => true,
+        };
+        self.entries
+            .range((start, Key::Int(i64::MIN))..)
+            .skip_while(
+                |(vals, _)| matches!(lo, Bound::Excluded(v) if vals[0] == SortValue(v.clone())),
+            )
+            .take_while(|(vals, _)| !vals[0].is_null() && below(&vals[0]))
+            .map(|(_, k)| k.clone())
+            .collect()
     }
 
     /// Another row than `key` with the same values as `row`, if a UNIQUE index has one (rows with a NULL

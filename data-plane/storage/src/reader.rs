@@ -1,5 +1,6 @@
 //! The read API: snapshots of the database and readers of one table in a snapshot.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -147,6 +148,34 @@ impl TableReader {
         }
         keys.sort();
         keys.dedup();
+        self.version
+            .counters
+            .index_lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.get_batch(&keys).map(Some)
+    }
+
+    /// The rows whose first column of index `name` lies between `lo` and `hi`, through the index, in
+    /// primary-key order; `None` when the index cannot answer for this reader (as `index_lookup`).
+    pub fn index_range(
+        &self,
+        name: &str,
+        lo: Bound<&crate::Value>,
+        hi: Bound<&crate::Value>,
+    ) -> Result<Option<RecordBatch>> {
+        let Some(index) = self
+            .version
+            .indexes
+            .iter()
+            .find(|i| i.def.name == name && i.complete)
+        else {
+            return Ok(None);
+        };
+        if let Some(r) = &self.reads {
+            r.range(self.version.shape.id, &KeyRange::all());
+        }
+        let mut keys = index.range_keys(lo, hi);
+        keys.sort();
         self.version
             .counters
             .index_lookups

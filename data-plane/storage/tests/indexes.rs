@@ -99,6 +99,24 @@ fn check(db: &Database, model: &BTreeMap<i64, (i64, Value)>) {
             assert_eq!(got, want, "tag{t}, grp {g}");
         }
     }
+    // Ranges over the leading column, every kind of bound.
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    for (lo, hi) in [
+        (Included(1), Excluded(4)),
+        (Excluded(1), Included(4)),
+        (Unbounded, Excluded(3)),
+        (Included(2), Unbounded),
+        (Excluded(5), Excluded(5)),
+    ] {
+        let (l, h) = (lo.map(Value::Int64), hi.map(Value::Int64));
+        let got = ids(r.index_range("by_grp", l.as_ref(), h.as_ref()));
+        let want: Vec<i64> = model
+            .iter()
+            .filter(|(_, (g, _))| std::ops::RangeBounds::contains(&(lo, hi), g))
+            .map(|(k, _)| *k)
+            .collect();
+        assert_eq!(got, want, "grp in {lo:?}..{hi:?}");
+    }
     // A prefix of the two-column index: every row with the tag.
     let got = ids(r.index_lookup("by_tag_grp", &[vec![tag(Some(1))]])).len();
     assert_eq!(
