@@ -665,27 +665,12 @@ fn secondary_keys(
     })
 }
 
-/// A parameter or literal as the engine value column `ty` holds (`None`: not exactly representable, so
-/// DataFusion answers; a NULL matches nothing).
+/// A parameter or literal as the engine value column `ty` holds (see `exact`).
 fn index_value(
     v: &ScalarValue,
     ty: &Arrow,
 ) -> std::result::Result<Option<omendb_storage::Value>, ()> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    let v = if v.data_type() == *ty {
-        v.clone()
-    } else if is_int(&v.data_type()) && is_int(ty) {
-        match cast_exact(v, ty) {
-            Some(c) => c,
-            None => return Ok(None),
-        }
-    } else {
-        return Err(());
-    };
-    let a = v.to_array().map_err(|_| ())?;
-    Ok(Some(omendb_storage::value_at(a.as_ref(), 0)))
+    Ok(exact(v, ty)?.map(|a| omendb_storage::value_at(a.as_ref(), 0)))
 }
 
 /// The value of a parameter or literal; `now()` and `nextval()` are only stored cells (see `Fast::write`),
@@ -701,13 +686,19 @@ fn value(o: &Operand, params: &[ScalarValue]) -> Option<ScalarValue> {
 /// `v` as a key of a column of type `ty`: `Ok(None)` when no row can match (NULL, or a value the column
 /// cannot hold), `Err(())` when only DataFusion can say (a cast that is not exact).
 fn key_of(v: &ScalarValue, ty: &Arrow, kind: KeyKind) -> std::result::Result<Option<Key>, ()> {
+    Ok(exact(v, ty)?.map(|a| omendb_storage::column_key_at(a.as_ref(), kind, 0)))
+}
+
+/// `v` as a one-value array of column type `ty`: `None` for NULL, or an integer of another width out of
+/// `ty`'s range (no row has it, as DataFusion's widened compare says); `Err` for any other type (DataFusion
+/// answers).
+fn exact(v: &ScalarValue, ty: &Arrow) -> std::result::Result<Option<arrow_array::ArrayRef>, ()> {
     if v.is_null() {
         return Ok(None);
     }
     let v = if v.data_type() == *ty {
         v.clone()
     } else if is_int(&v.data_type()) && is_int(ty) {
-        // An integer key of another width: out of range means no row, as DataFusion's widened compare.
         match cast_exact(v, ty) {
             Some(c) => c,
             None => return Ok(None),
@@ -715,8 +706,7 @@ fn key_of(v: &ScalarValue, ty: &Arrow, kind: KeyKind) -> std::result::Result<Opt
     } else {
         return Err(());
     };
-    let a = v.to_array().map_err(|_| ())?;
-    Ok(Some(omendb_storage::column_key_at(a.as_ref(), kind, 0)))
+    v.to_array().map(Some).map_err(|_| ())
 }
 
 fn is_int(t: &Arrow) -> bool {

@@ -124,35 +124,19 @@ impl TableReader {
         name: &str,
         prefixes: &[Vec<crate::Value>],
     ) -> Result<Option<RecordBatch>> {
-        let Some(index) = self
-            .version
-            .indexes
-            .iter()
-            .find(|i| i.def.name == name && i.complete)
-        else {
-            return Ok(None);
-        };
-        let width = index.def.columns.len();
-        if prefixes.iter().any(|p| p.is_empty() || p.len() > width) {
-            return Ok(None);
-        }
-        if let Some(r) = &self.reads {
-            // A predicate over non-key columns: the whole table counts as read.
-            r.range(self.version.shape.id, &KeyRange::all());
-        }
-        let mut keys: Vec<Key> = vec![];
-        for p in prefixes {
-            let p: Vec<crate::index::SortValue> =
-                p.iter().cloned().map(crate::index::SortValue).collect();
-            keys.extend(index.matching(&p).map(|(_, k)| k.clone()));
-        }
-        keys.sort();
-        keys.dedup();
-        self.version
-            .counters
-            .index_lookups
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.get_batch(&keys).map(Some)
+        self.through_index(name, |index| {
+            let width = index.def.columns.len();
+            if prefixes.iter().any(|p| p.is_empty() || p.len() > width) {
+                return None;
+            }
+            let mut keys: Vec<Key> = vec![];
+            for p in prefixes {
+                let p: Vec<crate::index::SortValue> =
+                    p.iter().cloned().map(crate::index::SortValue).collect();
+                keys.extend(index.matching(&p).map(|(_, k)| k.clone()));
+            }
+            Some(keys)
+        })
     }
 
     /// The rows whose first column of index `name` lies between `lo` and `hi`, through the index, in
@@ -163,6 +147,15 @@ impl TableReader {
         lo: Bound<&crate::Value>,
         hi: Bound<&crate::Value>,
     ) -> Result<Option<RecordBatch>> {
+        self.through_index(name, |index| Some(index.range_keys(lo, hi)))
+    }
+
+    /// The rows of the keys `find` collects through index `name`, in primary-key order, each once.
+    fn through_index(
+        &self,
+        name: &str,
+        find: impl FnOnce(&crate::index::SecondaryIndex) -> Option<Vec<Key>>,
+    ) -> Result<Option<RecordBatch>> {
         let Some(index) = self
             .version
             .indexes
@@ -171,11 +164,15 @@ impl TableReader {
         else {
             return Ok(None);
         };
+        let Some(mut keys) = find(index) else {
+            return Ok(None);
+        };
         if let Some(r) = &self.reads {
+            // A predicate over non-key columns: the whole table counts as read.
             r.range(self.version.shape.id, &KeyRange::all());
         }
-        let mut keys = index.range_keys(lo, hi);
         keys.sort();
+        keys.dedup();
         self.version
             .counters
             .index_lookups
