@@ -73,10 +73,32 @@ try:
     raise SystemExit("negative PositiveIntegerField accepted")
 except IntegrityError:
     pass
+# Inside an outer transaction the violation surfaces at the statement, so a savepoint recovers from it
+# (get_or_create's pattern) and the rest of the transaction commits.
+with transaction.atomic():
+    try:
+        with transaction.atomic():
+            Category.objects.create(name="toys")
+        raise SystemExit("duplicate category accepted inside a transaction")
+    except IntegrityError:
+        pass
+    Category.objects.create(name="games")
+assert Category.objects.filter(name="games").count() == 1
+# Upserts on a UNIQUE (non-key) column: ON CONFLICT ("sku") DO UPDATE, and DO NOTHING.
+Product.objects.bulk_create(
+    [Product(sku="T1", title="Blue kite", price=Decimal("21.00"), category=toys),
+     Product(sku="T2", title="Yo-yo", price=Decimal("3.00"), category=toys)],
+    update_conflicts=True, unique_fields=["sku"], update_fields=["title", "price"],
+)
+assert Product.objects.get(sku="T1").title == "Blue kite"
+assert Product.objects.filter(category=toys).count() == 2
+Product.objects.bulk_create(
+    [Product(sku="T2", title="ignored", price=1, category=toys)], ignore_conflicts=True)
+assert Product.objects.get(sku="T2").title == "Yo-yo"
 User.objects.create_user("ada", password="pw")
 assert User.objects.get(username="ada").check_password("pw")
 books.delete()
-assert Product.objects.count() == 1
+assert Product.objects.count() == 2
 print("orm ok")
 """
 

@@ -333,6 +333,34 @@ pub fn index_columns(def: &TableDef, columns: &[ast::IndexColumn]) -> Result<Vec
     Ok(out)
 }
 
+/// A CREATE TABLE's PRIMARY KEY when it is not `def`'s learned key (several columns, or a column of a type
+/// keys cannot have): the name its constraint was given (if any) and its column positions, in key order.
+pub fn primary_key_index(
+    ct: &CreateTable,
+    def: &TableDef,
+) -> Result<Option<(Option<String>, Vec<usize>)>> {
+    if def.primary_key.is_some() {
+        return Ok(None);
+    }
+    let mut name = None;
+    let mut columns = vec![];
+    for c in &ct.columns {
+        for o in &c.options {
+            if let ColumnOption::PrimaryKey(_) = &o.option {
+                name = o.name.as_ref().map(ident);
+                columns.push(column_at(def, &ident(&c.name))?);
+            }
+        }
+    }
+    for c in &ct.constraints {
+        if let TableConstraint::PrimaryKey(p) = c {
+            name = p.name.as_ref().map(ident);
+            columns.extend(index_columns(def, &p.columns)?);
+        }
+    }
+    Ok((!columns.is_empty()).then_some((name, columns)))
+}
+
 /// The UNIQUE constraints of a CREATE TABLE: each one's name (if given) and column positions in `def`.
 pub fn unique_constraints(
     ct: &CreateTable,
@@ -388,8 +416,10 @@ pub fn table_def(ct: &CreateTable, name: String) -> Result<TableDef> {
     }
     let mut columns: Vec<ColumnDef> = Vec::new();
     let mut pk: Vec<String> = Vec::new();
+    let mut declared = 0;
     for c in &ct.columns {
         let (col, primary) = column_def(c, &name)?;
+        declared += primary as usize;
         if columns.iter().any(|x| x.name == col.name) {
             return Err(Error::sql(
                 "42701",
@@ -404,6 +434,7 @@ pub fn table_def(ct: &CreateTable, name: String) -> Result<TableDef> {
     for c in &ct.constraints {
         match c {
             TableConstraint::PrimaryKey(p) => {
+                declared += 1;
                 for ic in &p.columns {
                     match &ic.column.expr {
                         ast::Expr::Identifier(i) => pk.push(ident(i)),
@@ -425,34 +456,36 @@ pub fn table_def(ct: &CreateTable, name: String) -> Result<TableDef> {
             }
         }
     }
-    let primary_key = match pk.as_slice() {
-        [] => None,
-        [k] => {
-            let i = columns.iter().position(|c| &c.name == k).ok_or_else(|| {
-                Error::sql(
-                    code::UNDEFINED_COLUMN,
-                    format!("column \"{k}\" named in key does not exist"),
-                )
-            })?;
-            if columns[i].data_type.key_kind().is_none() {
-                return Err(Error::sql(
-                    code::INVALID_TABLE_DEFINITION,
-                    format!(
-                        "a primary key must be an integer, date, timestamp, text or bytea column; \"{k}\" is {}",
-                        columns[i].data_type.name()
-                    ),
-                ));
-            }
-            // Primary keys are NOT NULL in PostgreSQL whether or not the column says so.
-            columns[i].nullable = false;
-            Some(i)
-        }
-        _ => {
+    if declared > 1 {
+        let relname = crate::search_path::split(&name).1;
+        return Err(Error::sql(
+            code::INVALID_TABLE_DEFINITION,
+            format!("multiple primary keys for table \"{relname}\" are not allowed"),
+        ));
+    }
+    let mut at = Vec::with_capacity(pk.len());
+    for k in &pk {
+        let i = columns.iter().position(|c| &c.name == k).ok_or_else(|| {
+            Error::sql(
+                code::UNDEFINED_COLUMN,
+                format!("column \"{k}\" named in key does not exist"),
+            )
+        })?;
+        if at.contains(&i) {
             return Err(Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                "composite primary keys are not supported: the learned index is over one key column",
+                "42701",
+                format!("column \"{k}\" appears twice in primary key constraint"),
             ));
         }
+        // Primary keys are NOT NULL in PostgreSQL whether or not the column says so.
+        columns[i].nullable = false;
+        at.push(i);
+    }
+    // One column of a key type is the learned key; any other primary key is a unique index over rows keyed
+    // by the hidden row id (`primary_key_index`).
+    let primary_key = match at.as_slice() {
+        [i] if columns[*i].data_type.key_kind().is_some() => Some(*i),
+        _ => None,
     };
     if columns.is_empty() {
         return Err(Error::sql(
@@ -550,13 +583,24 @@ mod tests {
         let d = def("CREATE TABLE t (a int, b text, PRIMARY KEY (b))").unwrap();
         assert_eq!(d.primary_key, Some(1));
         assert_eq!(def("CREATE TABLE t (a int)").unwrap().primary_key, None);
+        // Other primary keys are unique indexes over rows keyed by the row id; their columns are NOT NULL.
+        for sql in [
+            "CREATE TABLE t (a int, b text, PRIMARY KEY (a, b))",
+            "CREATE TABLE t (a double precision PRIMARY KEY, b text NOT NULL)",
+        ] {
+            let d = def(sql).unwrap();
+            assert_eq!(d.primary_key, None, "{sql}");
+            assert!(d.columns.iter().all(|c| !c.nullable), "{sql}");
+        }
     }
 
     #[test]
     fn unsupported_definitions_say_why() {
         for (sql, state) in [
-            ("CREATE TABLE t (a int, b int, PRIMARY KEY (a, b))", "0A000"),
-            ("CREATE TABLE t (a double precision PRIMARY KEY)", "42P16"),
+            (
+                "CREATE TABLE t (a int PRIMARY KEY, b int PRIMARY KEY)",
+                "42P16",
+            ),
             ("CREATE TABLE t (a int, a int)", "42701"),
             ("CREATE TABLE t (a geometry)", "42704"),
             ("CREATE TABLE t (a int, PRIMARY KEY (b))", "42703"),

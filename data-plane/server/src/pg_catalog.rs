@@ -198,7 +198,7 @@ impl Table {
                 name: crate::search_path::split(&i.name).1.to_string(),
                 columns: i.columns.clone(),
                 unique: i.unique,
-                primary: false,
+                primary: i.primary,
                 constraint: i
                     .constraint
                     .as_ref()

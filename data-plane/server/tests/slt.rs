@@ -20,6 +20,12 @@ fn slt_files() -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "slt"))
+        // OMENDB_SLT_ONLY=name runs only the files whose name contains it (while working on one).
+        .filter(|p| {
+            std::env::var("OMENDB_SLT_ONLY").map_or(true, |only| {
+                p.file_name().unwrap().to_string_lossy().contains(&only)
+            })
+        })
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", dir.display());

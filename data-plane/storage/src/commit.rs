@@ -51,6 +51,9 @@ pub(crate) struct TableWrites {
     pub batches: Vec<KeyedBatch>,
     /// Everything else, by key (overrides `appends` and `batches` for the same key).
     pub map: BTreeMap<Key, PendingOp>,
+    /// The values this transaction wrote into the table's UNIQUE indexes, by (index id, values): which key
+    /// last took them (`txn/unique.rs`; an entry may be stale, so it is re-judged against the row).
+    pub unique: BTreeMap<(u64, Box<[crate::index::SortValue]>), Key>,
 }
 
 /// A batch with its first and last keys.

@@ -31,6 +31,10 @@ pub struct IndexDef {
     pub unique: bool,
     /// The UNIQUE or PRIMARY KEY constraint this index implements (`None`: a plain CREATE INDEX).
     pub constraint: Option<String>,
+    /// The table's PRIMARY KEY where it cannot be the learned key: over several columns, or a column of a
+    /// type keys cannot have. The rows are then keyed by the hidden row id.
+    #[serde(default)]
+    pub primary: bool,
 }
 
 /// A column value in index order: NULL after every value (PostgreSQL's ascending order), numbers by value,

@@ -55,7 +55,7 @@ pub use commit::CommitInfo;
 pub use db::Database;
 pub use error::{Error, Result};
 pub use foreign_key::{FkAction, ForeignKey};
-pub use index::IndexDef;
+pub use index::{IndexDef, SortValue};
 pub use isolation::Isolation;
 pub use locks::{Acquire, LockInfo, LockMode, LockTable, LockWait, Owner, Resource, WaitPolicy};
 pub use options::{Options, RetrainPolicy};

@@ -34,6 +34,7 @@ use crate::version::{DbVersion, DeltaEntry, TableVersion};
 
 mod ddl;
 mod locking;
+mod unique;
 
 use locking::Write;
 
@@ -313,6 +314,7 @@ impl WriteTxn {
         if let Some(r) = &self.reads {
             r.key(base.shape.id, &key);
         }
+        self.check_unique(base, &latest, &key, &key, &row)?;
         let tw = self.writes_for(base);
         let above_all = above_all(tw);
         if let Some(PendingOp::Delete) = tw.map.get(&key) {
@@ -371,15 +373,24 @@ impl WriteTxn {
                     && tw.map.last_key_value().is_none_or(|(k, _)| first > *k)
                     && tw.batches.last().is_none_or(|b| first > b.last)
             });
+        let saved = self.writes.tables.get(&shape.id).cloned();
         if above && strictly_increasing(key_col, shape.key_kind) {
+            let unique = base.indexes.iter().any(|i| i.def.unique);
             self.writes_for(&base).batches.push(KeyedBatch {
                 first,
                 last,
-                batch: physical,
+                batch: physical.clone(),
             });
+            if unique && let Err(e) = self.check_batch_unique(&base, &physical) {
+                self.overlays.remove(&shape.id);
+                match saved {
+                    Some(tw) => self.writes.tables.insert(shape.id, tw),
+                    None => self.writes.tables.remove(&shape.id),
+                };
+                return Err(e);
+            }
             return Ok(());
         }
-        let saved = self.writes.tables.get(&shape.id).cloned();
         for i in 0..n {
             let mut row = row_at(&physical, i);
             if shape.has_rowid() {
@@ -408,6 +419,8 @@ impl WriteTxn {
         self.check_row_constraints(&base, &row)?;
         let key = base.shape.key_of(&row);
         self.lock_for_write(&base, &key, LockMode::Update, Write::Blind)?;
+        let latest = self.latest(&base)?;
+        self.check_unique(&base, &latest, &key, &key, &row)?;
         self.writes_for(&base)
             .map
             .insert(key, PendingOp::Upsert(row));
@@ -447,11 +460,13 @@ impl WriteTxn {
                     key: base.shape.key_detail(&new_key),
                 });
             }
+            self.check_unique(&base, &latest, key, &new_key, &row)?;
             let tw = self.writes_for(&base);
             tw.map.insert(key.clone(), PendingOp::Delete);
             tw.map.insert(new_key, PendingOp::Upsert(row));
             return Ok(true);
         }
+        self.check_unique(&base, &latest, key, key, &row)?;
         let tw = self.writes_for(&base);
         let op = match tw.map.get(key) {
             Some(PendingOp::Insert(_) | PendingOp::Upsert(_)) => PendingOp::Upsert(row),

@@ -1,6 +1,6 @@
 //! Secondary indexes against a model: random inserts, updates of indexed columns, deletes, retrains, bulk
 //! loads and reopens; after each step every index lookup equals a filter over a full scan. UNIQUE indexes
-//! refuse duplicates at commit and at creation, and come back after a reopen.
+//! refuse duplicates at the write and at creation, and come back after a reopen.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +38,7 @@ fn index(name: &str, columns: Vec<usize>, unique: bool) -> IndexDef {
         columns,
         unique,
         constraint: None,
+        primary: false,
     }
 }
 
@@ -240,18 +241,19 @@ fn unique_index_refuses_duplicates_and_survives_reopen() {
         t.commit().unwrap();
     }
     let db = Database::open(dir.path(), opts()).unwrap();
+    let row = |k: i64, tag: Option<&str>| {
+        vec![
+            Value::Int64(k),
+            Value::Int64(0),
+            tag.map_or(Value::Null, |s| Value::Text(s.into())),
+        ]
+    };
+    // The write itself fails (PostgreSQL checks a NOT DEFERRABLE unique constraint at the row), so a
+    // savepoint can catch it.
     let insert = |k: i64, tag: Option<&str>| {
         let mut t = db.begin();
-        t.insert(
-            "t",
-            vec![
-                Value::Int64(k),
-                Value::Int64(0),
-                tag.map_or(Value::Null, |s| Value::Text(s.into())),
-            ],
-        )
-        .unwrap();
-        t.commit()
+        t.insert("t", row(k, tag))?;
+        t.commit().map(|_| ())
     };
     assert!(matches!(
         insert(10, Some("b")),
@@ -279,6 +281,24 @@ fn unique_index_refuses_duplicates_and_survives_reopen() {
     )
     .unwrap();
     t.commit().unwrap();
+    // Within a transaction: its own rows count, and values it frees can be taken again.
+    let mut t = db.begin();
+    t.insert("t", row(20, Some("e"))).unwrap();
+    let sp = t.savepoint();
+    assert!(matches!(
+        t.insert("t", row(21, Some("e"))),
+        Err(Error::UniqueViolation { .. })
+    ));
+    t.rollback_to(sp);
+    t.delete("t", &Key::Int(20)).unwrap();
+    t.insert("t", row(21, Some("e"))).unwrap();
+    t.update("t", &Key::Int(1), row(1, Some("f"))).unwrap();
+    t.insert("t", row(22, Some("a"))).unwrap();
+    assert!(matches!(
+        t.update("t", &Key::Int(22), row(22, Some("e"))),
+        Err(Error::UniqueViolation { .. })
+    ));
+    t.rollback();
     let r = db.table("t").unwrap();
     assert_eq!(
         ids(r.index_lookup("t_tag_key", &[vec![Value::Text("c".into())]])),

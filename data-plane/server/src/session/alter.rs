@@ -43,8 +43,11 @@ struct Plan {
     sequences: Vec<SequenceDef>,
     /// Columns dropped here: the sequences they own go with them.
     dropped: Vec<String>,
-    /// UNIQUE constraints added here: name (if given) and column names.
-    add_unique: Vec<(Option<String>, Vec<String>)>,
+    /// UNIQUE constraints added here: name (if given), column names, and whether it is the primary key
+    /// (one that cannot be the learned key: several columns, or a type keys cannot have).
+    add_unique: Vec<(Option<String>, Vec<String>, bool)>,
+    /// The table has such a primary key (an index).
+    indexed_key: bool,
     /// UNIQUE constraints dropped here: their index storage names.
     drop_unique: Vec<String>,
     /// FOREIGN KEYs added here (with the column of a column-form one); FOREIGN KEY and CHECK
@@ -83,8 +86,8 @@ impl Plan {
         )
     }
 
-    fn set_primary_key(&mut self, columns: &[String]) -> Result<()> {
-        if self.primary_key.is_some() {
+    fn set_primary_key(&mut self, name: Option<String>, columns: &[String]) -> Result<()> {
+        if self.primary_key.is_some() || self.indexed_key {
             return Err(Error::sql(
                 code::INVALID_TABLE_DEFINITION,
                 format!(
@@ -93,26 +96,26 @@ impl Plan {
                 ),
             ));
         }
-        let [column] = columns else {
-            return Err(Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                "composite primary keys are not supported: the learned index is over one key column",
-            ));
-        };
-        let i = self.position(column)?;
-        let c = &mut self.columns[i].def;
-        if c.data_type.key_kind().is_none() {
-            return Err(Error::sql(
-                code::INVALID_TABLE_DEFINITION,
-                format!(
-                    "a primary key must be an integer, date, timestamp, text or bytea column; \"{column}\" is {}",
-                    c.data_type.name()
-                ),
-            ));
+        for column in columns {
+            let i = self.position(column)?;
+            self.columns[i].def.nullable = false;
         }
-        c.nullable = false;
-        self.primary_key = Some(column.clone());
-        self.new_key = true;
+        match columns {
+            [column]
+                if self.columns[self.position(column)?]
+                    .def
+                    .data_type
+                    .key_kind()
+                    .is_some() =>
+            {
+                self.primary_key = Some(column.clone());
+                self.new_key = true;
+            }
+            _ => {
+                self.add_unique.push((name, columns.to_vec(), true));
+                self.indexed_key = true;
+            }
+        }
         Ok(())
     }
 
@@ -222,6 +225,7 @@ impl Session {
             sequences: vec![],
             dropped: vec![],
             add_unique: vec![],
+            indexed_key: reader.indexes().iter().any(|i| i.primary),
             drop_unique: vec![],
             add_fk: vec![],
             drop_fk: vec![],
@@ -308,12 +312,12 @@ impl Session {
     /// The UNIQUE and FOREIGN KEY constraints the statement adds, over the table's new definition.
     async fn add_uniques(&mut self, plan: &Plan) -> Result<()> {
         let def = plan.definition();
-        for (name, columns) in &plan.add_unique {
+        for (name, columns, primary) in &plan.add_unique {
             let positions = columns
                 .iter()
                 .map(|c| ddl::column_at(&def, c))
                 .collect::<Result<Vec<_>>>()?;
-            self.add_unique(&plan.name, &def, positions, name.clone())
+            self.add_unique(&plan.name, &def, positions, name.clone(), *primary)
                 .await?;
         }
         for (column, fk) in &plan.add_fk {
@@ -361,7 +365,7 @@ impl Session {
                 for o in &column_def.options {
                     match &o.option {
                         ast::ColumnOption::Unique(_) => {
-                            plan.add_unique.push((None, vec![name.clone()]));
+                            plan.add_unique.push((None, vec![name.clone()], false));
                         }
                         ast::ColumnOption::ForeignKey(f) => {
                             plan.add_fk.push((Some(name.clone()), f.clone()));
@@ -379,7 +383,7 @@ impl Session {
                     origin: None,
                 });
                 if primary {
-                    plan.set_primary_key(&[name])?;
+                    plan.set_primary_key(None, &[name])?;
                 }
             }
             Op::DropColumn {
@@ -493,7 +497,7 @@ impl Session {
                 ..
             } => {
                 let columns = column_names(&p.columns, "a primary key")?;
-                plan.set_primary_key(&columns)?;
+                plan.set_primary_key(p.name.as_ref().map(ddl::ident), &columns)?;
             }
             Op::AddConstraint {
                 constraint: TableConstraint::Unique(u),
@@ -504,7 +508,7 @@ impl Session {
                     plan.position(c)?;
                 }
                 plan.add_unique
-                    .push((u.name.as_ref().map(ddl::ident), columns));
+                    .push((u.name.as_ref().map(ddl::ident), columns, false));
             }
             Op::AddConstraint {
                 constraint: TableConstraint::ForeignKey(f),
@@ -528,6 +532,7 @@ impl Session {
                     .iter()
                     .find(|i| i.constraint.as_deref() == Some(name.as_str()))
                 {
+                    plan.indexed_key &= !i.primary;
                     plan.drop_unique.push(i.name.clone());
                 } else if plan.primary_key.is_some() && name == format!("{}_pkey", plan.relname) {
                     plan.primary_key = None;

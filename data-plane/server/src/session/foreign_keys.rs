@@ -79,9 +79,15 @@ impl Session {
             reader.def().clone()
         };
         let ref_columns: Vec<usize> = if fk.referred_columns.is_empty() {
-            match parent_def.primary_key {
-                Some(pk) => vec![pk],
-                None => {
+            let composite = reader
+                .indexes()
+                .iter()
+                .find(|i| i.primary)
+                .map(|i| i.columns.clone());
+            match (parent_def.primary_key, composite) {
+                (Some(pk), _) => vec![pk],
+                (None, Some(columns)) => columns,
+                (None, None) => {
                     return Err(Error::sql(
                         "42830",
                         format!(

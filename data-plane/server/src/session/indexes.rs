@@ -77,6 +77,7 @@ impl Session {
             columns,
             unique: ci.unique,
             constraint: None,
+            primary: false,
         };
         let r = self
             .with_locks(|t| t.create_index(&table, def.clone()))
@@ -94,18 +95,21 @@ impl Session {
     }
 
     /// A UNIQUE constraint on `columns` of `table` (storage name): its index, named `name` or
-    /// PostgreSQL's `<table>_<cols>_key`.
+    /// PostgreSQL's `<table>_<cols>_key`. With `primary`, the table's PRIMARY KEY where the learned key
+    /// cannot be (several columns, or a type keys cannot have), named `<table>_pkey` by default.
     pub(super) async fn add_unique(
         &mut self,
         table: &str,
         def: &TableDef,
         columns: Vec<usize>,
         name: Option<String>,
+        primary: bool,
     ) -> Result<()> {
         let (schema, relname) = crate::search_path::split(table);
         let (schema, relname) = (schema.to_string(), relname.to_string());
         let name = match name {
             Some(n) => n,
+            None if primary => self.free_name(&schema, &format!("{relname}_pkey")),
             None => self.free_name(&schema, &generated_name(&relname, def, &columns, "key")),
         };
         let index = IndexDef {
@@ -115,6 +119,7 @@ impl Session {
             columns,
             unique: true,
             constraint: Some(name),
+            primary,
         };
         self.with_locks(|t| t.create_index(table, index.clone()))
             .await

@@ -296,7 +296,7 @@ impl Session {
             let storage = self.names().lookup(name)?;
             let reader = resolve(&self.engine.db, &mut self.view.lock(), &storage)?
                 .ok_or(omendb_storage::Error::UnknownTable(storage))?;
-            u.bind(reader.def())?;
+            u.bind(reader.def(), &reader.indexes())?;
         }
         let (result, names) = match &mut returning {
             Some(r) => {

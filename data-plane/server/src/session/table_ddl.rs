@@ -160,6 +160,7 @@ impl Session {
             Statement::CreateTable(ct) => {
                 let def = ddl::table_def(ct, self.names().create(&ct.name)?)?;
                 let owned = ddl::owned_sequences(ct, &def.name)?;
+                let primary = ddl::primary_key_index(ct, &def)?;
                 let unique = ddl::unique_constraints(ct, &def)?;
                 match self.with_locks(|t| t.create_table(def.clone())).await {
                     Ok(()) => {
@@ -174,8 +175,13 @@ impl Session {
                                 txn.create_sequence(s)?;
                             }
                         }
+                        if let Some((name, columns)) = primary {
+                            self.add_unique(&def.name, &def, columns, name, true)
+                                .await?;
+                        }
                         for (name, columns) in unique {
-                            self.add_unique(&def.name, &def, columns, name).await?;
+                            self.add_unique(&def.name, &def, columns, name, false)
+                                .await?;
                         }
                         self.create_checks(ct, &def).await?;
                         for (column, fk) in ddl::foreign_keys(ct) {

@@ -1,9 +1,10 @@
-//! `INSERT ... ON CONFLICT [(pk) | ON CONSTRAINT t_pkey] DO NOTHING | DO UPDATE SET ... [WHERE ...]` on the
-//! primary key (the one unique constraint tables have here). Atomic under concurrency as PostgreSQL's: a
-//! DO UPDATE takes the key's row lock before it looks, and an insert that meets a key a concurrent
+//! `INSERT ... ON CONFLICT [(cols) | ON CONSTRAINT name] DO NOTHING | DO UPDATE SET ... [WHERE ...]` with
+//! the primary key or a UNIQUE index as the arbiter (chosen by its column set, or its constraint's name), or
+//! none (DO NOTHING skips a row that violates any of them). Atomic under concurrency as PostgreSQL's: a DO
+//! UPDATE locks the existing row before it judges it, and an insert that meets a key a concurrent
 //! transaction committed meanwhile looks again, so two sessions upserting one key never see 23505.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use arrow_schema::{Field, Schema, SchemaRef};
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlanBuilder, col};
 use datafusion::sql::sqlparser::ast::{self, Statement, visit_expressions_mut};
-use omendb_storage::{Key, LockMode, Row, TableDef, WaitPolicy};
+use omendb_storage::{IndexDef, Key, LockMode, Row, SortValue, TableDef, WaitPolicy};
 
 use super::Session;
 use crate::error::{Error, Result, code};
@@ -20,9 +21,23 @@ use crate::error::{Error, Result, code};
 const EXCLUDED: &str = "__omendb_excluded_";
 const PAIR: &str = "__omendb_pair";
 
+/// Which unique constraint's conflicts ON CONFLICT handles.
+#[derive(Debug)]
+enum Arbiter {
+    /// No conflict target (DO NOTHING only): a violation of any unique constraint skips the row.
+    Any,
+    PrimaryKey,
+    /// A UNIQUE index: its storage name and columns.
+    Index {
+        name: String,
+        columns: Vec<usize>,
+    },
+}
+
 #[derive(Debug)]
 pub struct Upsert {
     conflict: ast::OnConflict,
+    arbiter: Arbiter,
     /// The name the statement gives the table (its alias, or its name).
     relation: String,
     /// DO UPDATE's assignments by column position (set when the statement is prepared).
@@ -49,6 +64,7 @@ impl Upsert {
         match i.on.take() {
             Some(ast::OnInsert::OnConflict(conflict)) => Some(Upsert {
                 conflict,
+                arbiter: Arbiter::Any,
                 relation,
                 sets: vec![],
                 copies: None,
@@ -60,9 +76,9 @@ impl Upsert {
         }
     }
 
-    /// Checks the conflict target against `def` (42P10 unless it is the primary key) and binds DO
-    /// UPDATE's columns.
-    pub fn bind(&mut self, def: &TableDef) -> Result<()> {
+    /// Finds the arbiter the conflict target names among `def`'s primary key and unique `indexes` (42P10
+    /// when none matches, as PostgreSQL) and binds DO UPDATE's columns.
+    pub fn bind(&mut self, def: &TableDef, indexes: &[Arc<IndexDef>]) -> Result<()> {
         let relname = crate::search_path::split(&def.name).1;
         let no_match = || {
             Error::sql(
@@ -70,8 +86,11 @@ impl Upsert {
                 "there is no unique or exclusion constraint matching the ON CONFLICT specification",
             )
         };
-        let pk = def.primary_key.map(|k| def.columns[k].name.as_str());
-        match &self.conflict.conflict_target {
+        let index = |ix: &IndexDef| Arbiter::Index {
+            name: ix.name.clone(),
+            columns: ix.columns.clone(),
+        };
+        self.arbiter = match &self.conflict.conflict_target {
             None => {
                 if matches!(self.conflict.action, ast::OnConflictAction::DoUpdate(_)) {
                     return Err(Error::sql(
@@ -79,9 +98,29 @@ impl Upsert {
                         "ON CONFLICT DO UPDATE requires inference specification or constraint name",
                     ));
                 }
+                Arbiter::Any
             }
             Some(ast::ConflictTarget::Columns(cols)) => {
-                if cols.len() != 1 || Some(crate::ddl::ident(&cols[0]).as_str()) != pk {
+                // PostgreSQL infers the arbiter from the set of columns, in any order.
+                let mut at = cols
+                    .iter()
+                    .map(|c| crate::ddl::column_at(def, &crate::ddl::ident(c)))
+                    .collect::<Result<Vec<usize>>>()?;
+                at.sort_unstable();
+                at.dedup();
+                let sorted = |c: &[usize]| {
+                    let mut c = c.to_vec();
+                    c.sort_unstable();
+                    c
+                };
+                if def.primary_key.is_some_and(|k| at == [k]) {
+                    Arbiter::PrimaryKey
+                } else if let Some(ix) = indexes
+                    .iter()
+                    .find(|ix| ix.unique && sorted(&ix.columns) == at)
+                {
+                    index(ix)
+                } else {
                     return Err(no_match());
                 }
             }
@@ -90,17 +129,21 @@ impl Upsert {
                     Some(ast::ObjectNamePart::Identifier(i)) => crate::ddl::ident(i),
                     _ => String::new(),
                 };
-                if pk.is_none() || n != format!("{relname}_pkey") {
+                if def.primary_key.is_some() && n == format!("{relname}_pkey") {
+                    Arbiter::PrimaryKey
+                } else if let Some(ix) = indexes
+                    .iter()
+                    .find(|ix| ix.unique && ix.constraint.as_deref() == Some(n.as_str()))
+                {
+                    index(ix)
+                } else {
                     return Err(Error::sql(
                         "42704",
                         format!("constraint \"{n}\" for table \"{relname}\" does not exist"),
                     ));
                 }
             }
-        }
-        if def.primary_key.is_none() {
-            return Err(no_match());
-        }
+        };
         if let ast::OnConflictAction::DoUpdate(u) = &self.conflict.action {
             // Both the table's row and EXCLUDED are in scope: a bare column name is ambiguous there.
             let mut exprs: Vec<ast::Expr> = u.assignments.iter().map(|a| a.value.clone()).collect();
@@ -149,6 +192,21 @@ impl Upsert {
         Ok(())
     }
 
+    /// Whether a failed insert is a conflict this clause handles (else the error stands).
+    fn arbitrates(&self, e: &Error) -> bool {
+        use omendb_storage::Error as S;
+        match (e, &self.arbiter) {
+            (Error::Storage(S::DuplicateKey { .. } | S::UniqueViolation { .. }), Arbiter::Any) => {
+                true
+            }
+            (Error::Storage(S::DuplicateKey { .. }), Arbiter::PrimaryKey) => true,
+            (Error::Storage(S::UniqueViolation { index, .. }), Arbiter::Index { name, .. }) => {
+                index == name
+            }
+            _ => false,
+        }
+    }
+
     fn do_update(&self) -> Option<&ast::DoUpdate> {
         match &self.conflict.action {
             ast::OnConflictAction::DoUpdate(u) => Some(u),
@@ -184,21 +242,25 @@ impl Session {
         u: &Upsert,
         keep: bool,
     ) -> Result<(usize, Vec<RecordBatch>)> {
-        let (pk, kind, schema) = {
+        let (pk, schema) = {
             let mut v = self.view.lock();
             let r = v
                 .txn
                 .as_mut()
                 .expect("writes run in a transaction")
                 .table(table)?;
-            let pk = r.def().primary_key.expect("bound to the primary key");
-            let kind = r.def().columns[pk]
-                .data_type
-                .key_kind()
-                .expect("a key column");
-            (pk, kind, r.schema())
+            let pk = r.def().primary_key.map(|pk| {
+                let kind = r.def().columns[pk]
+                    .data_type
+                    .key_kind()
+                    .expect("a key column");
+                (pk, kind)
+            });
+            (pk, r.schema())
         };
-        let mut seen = HashSet::new();
+        let update = u.do_update().is_some();
+        let mut seen_keys = HashSet::new();
+        let mut seen_values = BTreeSet::new();
         let mut n = 0;
         // Rows written, by their place among the proposed rows (RETURNING keeps that order).
         let mut written: Vec<(usize, RecordBatch)> = Vec::new();
@@ -209,29 +271,33 @@ impl Session {
             for i in 0..b.num_rows() {
                 at += 1;
                 let row = omendb_storage::row_at(b, i);
-                let key = omendb_storage::column_key_at(b.column(pk).as_ref(), kind, i);
-                if !seen.insert(key.clone()) && u.do_update().is_some() {
+                // PostgreSQL refuses to touch one row twice in a statement: two proposed rows with the
+                // same arbiter values would.
+                let twice = match (&u.arbiter, pk) {
+                    (Arbiter::PrimaryKey, Some((pk, kind))) => {
+                        let key = omendb_storage::column_key_at(b.column(pk).as_ref(), kind, i);
+                        !seen_keys.insert(key)
+                    }
+                    (Arbiter::Index { columns, .. }, _) => {
+                        let values: Vec<SortValue> =
+                            columns.iter().map(|&c| SortValue(row[c].clone())).collect();
+                        !values.iter().any(SortValue::is_null) && !seen_values.insert(values)
+                    }
+                    _ => false,
+                };
+                if twice && update {
                     return Err(Error::sql(
                         "21000",
                         "ON CONFLICT DO UPDATE command cannot affect row a second time",
                     ));
                 }
                 loop {
-                    if u.do_update().is_some() {
-                        self.with_locks(|t| {
-                            t.lock_row(table, &key, LockMode::NoKeyUpdate, WaitPolicy::Wait)
-                        })
-                        .await?;
-                        let existing = {
-                            let mut v = self.view.lock();
-                            let txn = v.txn.as_mut().expect("writes run in a transaction");
-                            txn.get_latest(table, &key)?
-                        };
-                        if let Some(old) = existing {
-                            conflicts.push((key.clone(), old, row.clone()));
+                    if let Some((key, old)) = self.existing_row(table, u, pk, b, i, &row).await? {
+                        if update {
+                            conflicts.push((key, old, row.clone()));
                             conflict_at.push(at);
-                            break;
                         }
+                        break;
                     }
                     match self.with_locks(|t| t.insert(table, row.clone())).await {
                         Ok(()) => {
@@ -241,8 +307,8 @@ impl Session {
                             }
                             break;
                         }
-                        Err(Error::Storage(omendb_storage::Error::DuplicateKey { .. })) => {
-                            if u.do_update().is_none() {
+                        Err(e) if u.arbitrates(&e) => {
+                            if !update {
                                 break; // DO NOTHING
                             }
                             // Committed by another transaction since we looked: look again.
@@ -294,6 +360,59 @@ impl Session {
         }
         written.sort_by_key(|(at, _)| *at);
         Ok((n, written.into_iter().map(|(_, b)| b).collect()))
+    }
+
+    /// The existing row the proposed `row` (row `i` of `b`) conflicts with in the arbiter, locked for DO
+    /// UPDATE (and judged after the lock, against the newest version of the row). `None` means insert.
+    async fn existing_row(
+        &mut self,
+        table: &str,
+        u: &Upsert,
+        pk: Option<(usize, omendb_storage::KeyKind)>,
+        b: &RecordBatch,
+        i: usize,
+        row: &Row,
+    ) -> Result<Option<(Key, Row)>> {
+        let update = u.do_update().is_some();
+        loop {
+            let key = match (&u.arbiter, pk) {
+                // DO NOTHING on the primary key inserts and catches the duplicate (no lock, no lookup).
+                (Arbiter::PrimaryKey, Some((pk, kind))) if update => {
+                    omendb_storage::column_key_at(b.column(pk).as_ref(), kind, i)
+                }
+                (Arbiter::Index { name, .. }, _) => {
+                    let mut v = self.view.lock();
+                    let txn = v.txn.as_mut().expect("writes run in a transaction");
+                    match txn.unique_conflict(table, name, row)? {
+                        Some(k) => k,
+                        None => return Ok(None),
+                    }
+                }
+                _ => return Ok(None),
+            };
+            if !update {
+                return Ok(Some((key, Row::new())));
+            }
+            self.with_locks(|t| t.lock_row(table, &key, LockMode::NoKeyUpdate, WaitPolicy::Wait))
+                .await?;
+            let old = {
+                let mut v = self.view.lock();
+                let txn = v.txn.as_mut().expect("writes run in a transaction");
+                txn.get_latest(table, &key)?
+            };
+            match (&u.arbiter, old) {
+                (Arbiter::PrimaryKey, old) => return Ok(old.map(|old| (key, old))),
+                (Arbiter::Index { columns, .. }, Some(old))
+                    if columns
+                        .iter()
+                        .all(|&c| SortValue(old[c].clone()) == SortValue(row[c].clone())) =>
+                {
+                    return Ok(Some((key, old)));
+                }
+                // The row changed or went while we waited for it: look again.
+                _ => {}
+            }
+        }
     }
 
     /// DO UPDATE's new rows for the conflicting ones that pass its WHERE: (index into `conflicts`, row).
