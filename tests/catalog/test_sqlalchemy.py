@@ -103,6 +103,51 @@ def test_inspector_view_names(engine, items):
     assert items not in views
 
 
+def test_views_reflect_and_query(engine, items, db):
+    view = db.name("cheap")
+    db.conn.execute(f"CREATE VIEW {view} AS SELECT id, name, qty FROM {items} WHERE qty < 10")
+    try:
+        db.conn.execute(f"INSERT INTO {items} (id, name, qty) VALUES (1, 'a', 5), (2, 'b', 50)")
+        inspector = sa.inspect(engine)
+        assert view in inspector.get_view_names()
+        assert view not in inspector.get_table_names()
+        assert "qty < 10" in inspector.get_view_definition(view)
+        assert [c["name"] for c in inspector.get_columns(view)] == ["id", "name", "qty"]
+        table = sa.Table(view, sa.MetaData(), autoload_with=engine)
+        with engine.connect() as connection:
+            assert connection.execute(sa.select(table.c.id, table.c.name)).all() == [(1, "a")]
+    finally:
+        db.conn.execute(f"DROP VIEW IF EXISTS {view}")
+
+
+def test_composite_primary_key_association_table(engine, db):
+    """An association table with a two-column primary key, as SQLAlchemy declares many-to-many links."""
+    metadata = sa.MetaData()
+    link = sa.Table(
+        db.adopt(db.name("link")),
+        metadata,
+        sa.Column("left_id", sa.Integer, primary_key=True),
+        sa.Column("right_id", sa.Integer, primary_key=True),
+        sa.Column("note", sa.Text),
+    )
+    metadata.create_all(engine)
+    pk = sa.inspect(engine).get_pk_constraint(link.name)
+    assert pk["constrained_columns"] == ["left_id", "right_id"]
+    assert pk["name"] == f"{link.name}_pkey"
+    with engine.begin() as connection:
+        connection.execute(link.insert(), [{"left_id": 1, "right_id": 1}, {"left_id": 1, "right_id": 2}])
+        stmt = pgt.insert(link).values(left_id=1, right_id=2, note="again")
+        connection.execute(stmt.on_conflict_do_update(index_elements=["left_id", "right_id"],
+                                                      set_={"note": stmt.excluded.note}))
+        assert connection.execute(sa.select(link.c.note).where(link.c.right_id == 2)).scalar_one() == "again"
+    try:
+        with engine.begin() as connection:
+            connection.execute(link.insert().values(left_id=1, right_id=1))
+        raise AssertionError("duplicate composite key accepted")
+    except sa.exc.IntegrityError as e:
+        assert f"{link.name}_pkey" in str(e.orig)
+
+
 def test_inspector_has_table(engine, items, db):
     inspector = sa.inspect(engine)
     assert inspector.has_table(items) is True

@@ -51,6 +51,8 @@ pub struct Table {
     pub foreign_keys: Vec<Arc<omendb_storage::ForeignKey>>,
     /// Its CHECK constraints.
     pub checks: Vec<Arc<omendb_storage::CheckDef>>,
+    /// A view (relkind 'v'): its definition; `def` holds its columns.
+    pub view: Option<Arc<omendb_storage::ViewDef>>,
 }
 
 /// A FOREIGN KEY as the catalogs show it: the constraint, and the referenced table with the index its
@@ -172,6 +174,11 @@ pub struct Sequence {
     pub relname: String,
     /// The last value handed out (`None` before the first `nextval`).
     pub last: Option<i64>,
+}
+
+/// A view's query as `pg_get_viewdef` gives it.
+pub fn view_definition(view: &omendb_storage::ViewDef) -> String {
+    format!(" {};", view.query)
 }
 
 impl Table {
@@ -340,8 +347,33 @@ impl Source {
                     secondary: r.indexes(),
                     foreign_keys: r.foreign_keys(),
                     checks: r.checks(),
+                    view: None,
                 });
             }
+        }
+        for view in crate::search_path::views(&self.db, &v) {
+            let (schema, relname) = crate::search_path::split(&view.name);
+            let nsp = match schemas.iter().find(|(n, _)| n == schema) {
+                Some((_, o)) => *o,
+                None => oids::PUBLIC,
+            };
+            out.push(Table {
+                id: view.id,
+                oid: oids::table(view.id),
+                schema: schema.to_string(),
+                relname: relname.to_string(),
+                nsp,
+                def: TableDef {
+                    name: view.name.clone(),
+                    columns: view.columns.clone(),
+                    primary_key: None,
+                },
+                rows: 0,
+                secondary: vec![],
+                foreign_keys: vec![],
+                checks: vec![],
+                view: Some(view),
+            });
         }
         out.sort_by_key(|t| t.oid);
         Ok(out)

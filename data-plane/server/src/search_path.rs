@@ -41,6 +41,15 @@ pub fn schemas(db: &Database, view: &View) -> Vec<(String, u64)> {
     }
 }
 
+/// The views the statement sees.
+pub fn views(db: &Database, view: &View) -> Vec<Arc<omendb_storage::ViewDef>> {
+    match (&view.txn, &view.snapshot) {
+        (Some(t), _) => t.views(),
+        (None, Some(s)) => s.views(),
+        (None, None) => db.snapshot().views(),
+    }
+}
+
 /// `search_path`'s entries as PostgreSQL reads them: unquoted names folded to lower case, `$user` the
 /// session user's name.
 pub fn entries(setting: &str, user: &str) -> Vec<String> {
@@ -106,6 +115,29 @@ impl Names {
             || schemas(&self.db, &self.view.lock())
                 .iter()
                 .any(|(n, _)| n == schema)
+    }
+
+    /// The view `name` refers to, if it names one: `v` through the search path (the first schema that has a
+    /// relation of that name decides), `s.v` in schema `s`.
+    pub fn view(&self, name: &ObjectName) -> Option<Arc<omendb_storage::ViewDef>> {
+        let (schema, relname) = parts(name).ok()?;
+        let views = views(&self.db, &self.view.lock());
+        let find = |storage: &str| views.iter().find(|v| v.name == storage).cloned();
+        match schema {
+            Some(s) => find(&storage_name(&s, &relname)),
+            None => {
+                for s in &self.path {
+                    let storage = storage_name(s, &relname);
+                    if let Some(v) = find(&storage) {
+                        return Some(v);
+                    }
+                    if self.exists(&storage) {
+                        return None;
+                    }
+                }
+                None
+            }
+        }
     }
 
     /// The storage name of the table `relname` found through the search path; the name in the first

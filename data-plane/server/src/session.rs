@@ -24,6 +24,7 @@ mod upsert;
 pub use statement::{Kind, Output, Prepared, PreparedStatement, Tx};
 mod table_ddl;
 mod transaction;
+mod views;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -146,6 +146,11 @@ pub(crate) enum Ddl {
     DropSequence {
         name: String,
     },
+    /// CREATE [OR REPLACE] VIEW (a replacement keeps the id).
+    CreateView(crate::view::ViewDef),
+    DropView {
+        name: String,
+    },
 }
 
 impl Ddl {
@@ -163,7 +168,9 @@ impl Ddl {
             | Ddl::DropSchema { .. }
             | Ddl::Comment { .. }
             | Ddl::CreateSequence(_)
-            | Ddl::DropSequence { .. } => None,
+            | Ddl::DropSequence { .. }
+            | Ddl::CreateView(_)
+            | Ddl::DropView { .. } => None,
         }
     }
 }
@@ -380,6 +387,7 @@ impl Inner {
             && batch.schemas.is_empty()
             && batch.comments.is_empty()
             && batch.sequences.is_empty()
+            && batch.views.is_empty()
             && batch.indexes.is_empty()
             && batch.foreign_keys.is_empty()
             && batch.checks.is_empty();
@@ -470,6 +478,7 @@ impl Inner {
             batch.indexes.len(),
             batch.foreign_keys.len(),
             batch.checks.len(),
+            batch.views.len(),
         );
         let mut dropped = Vec::new();
         // Catalog and manifest changes go in before the rows: a bulk load into a table created or truncated
@@ -505,6 +514,7 @@ impl Inner {
                         Ddl::Create(s) => s.id,
                         Ddl::CreateSchema { id, .. } => *id,
                         Ddl::CreateSequence(s) => s.id,
+                        Ddl::CreateView(v) => v.id,
                         Ddl::CreateIndex(i) => i.id,
                         Ddl::AddForeignKey(f) => f.id,
                         Ddl::AddCheck { check, .. } => check.id,
@@ -527,6 +537,7 @@ impl Inner {
                 batch.indexes.truncate(marks.5);
                 batch.foreign_keys.truncate(marks.6);
                 batch.checks.truncate(marks.7);
+                batch.views.truncate(marks.8);
                 Err(e)
             }
         }

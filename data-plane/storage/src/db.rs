@@ -327,7 +327,14 @@ fn recover(
         schemas: imbl::OrdMap::new(),
         comments: imbl::OrdMap::new(),
         sequences: imbl::OrdMap::new(),
+        views: imbl::OrdMap::new(),
     };
+    for def in &loaded.views {
+        version
+            .views
+            .insert(def.name.clone(), Arc::new(def.clone()));
+        state.next_table_id = state.next_table_id.max(def.id + 1);
+    }
     for def in &loaded.sequences {
         version
             .sequences

@@ -46,6 +46,7 @@ mod tail;
 mod txn;
 mod types;
 mod version;
+mod view;
 mod wal_log;
 
 pub use check::{CheckDef, CheckHook};
@@ -69,3 +70,4 @@ pub use types::{
     schema_of,
 };
 pub use version::{KeyRange, ScanIter};
+pub use view::ViewDef;

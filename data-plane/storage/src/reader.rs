@@ -52,6 +52,11 @@ impl Snapshot {
         self.version.sequences.values().cloned().collect()
     }
 
+    /// The views, by storage name.
+    pub fn views(&self) -> Vec<Arc<crate::ViewDef>> {
+        self.version.views.values().cloned().collect()
+    }
+
     /// Every index, with its table's storage name.
     pub fn indexes(&self) -> Vec<(String, Arc<crate::IndexDef>)> {
         let mut out = vec![];

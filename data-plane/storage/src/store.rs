@@ -22,6 +22,7 @@ const SCHEMAS: TableDefinition<&str, u64> = TableDefinition::new("schemas");
 const COMMENTS: TableDefinition<(u64, u32), &str> = TableDefinition::new("comments");
 /// Sequence definitions: storage name to encoded `SequenceDef`.
 const SEQUENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sequences");
+const VIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("views");
 /// Secondary index definitions: table id to its encoded `Vec<IndexDef>`.
 const INDEXES: TableDefinition<u64, &[u8]> = TableDefinition::new("indexes");
 /// Foreign keys: referencing table id to its encoded `Vec<ForeignKey>`.
@@ -109,6 +110,7 @@ pub(crate) struct Loaded {
     pub schemas: Vec<(String, u64)>,
     pub comments: Vec<((u64, u32), String)>,
     pub sequences: Vec<crate::sequence::SequenceDef>,
+    pub views: Vec<crate::view::ViewDef>,
     pub indexes: Vec<(u64, Vec<crate::index::IndexDef>)>,
     pub foreign_keys: Vec<(u64, Vec<crate::foreign_key::ForeignKey>)>,
     pub checks: Vec<(u64, Vec<crate::check::CheckDef>)>,
@@ -123,6 +125,7 @@ pub(crate) struct StoreBatch {
     pub schemas: Vec<(String, Option<u64>)>,
     pub comments: Vec<((u64, u32), Option<String>)>,
     pub sequences: Vec<(String, Option<crate::sequence::SequenceDef>)>,
+    pub views: Vec<(String, Option<crate::view::ViewDef>)>,
     /// A table's index definitions, all of them (`None`: the table is gone).
     pub indexes: Vec<(u64, Option<Vec<crate::index::IndexDef>>)>,
     /// A table's foreign keys, all of them (`None`: the table is gone).
@@ -275,6 +278,14 @@ impl Store {
             let (_, v) = item.map_err(|x| e(x.into()))?;
             sequences.push(decode(p, "sequence", v.value())?);
         }
+        let mut views = Vec::new();
+        // A store written before views existed has no such table.
+        if let Ok(table) = tx.open_table(VIEWS) {
+            for item in table.iter().map_err(|x| e(x.into()))? {
+                let (_, v) = item.map_err(|x| e(x.into()))?;
+                views.push(decode(p, "view", v.value())?);
+            }
+        }
         let indexes = read_lists(&tx, INDEXES, p, "indexes")?;
         let foreign_keys = read_lists(&tx, FOREIGN_KEYS, p, "foreign keys")?;
         let checks = read_lists(&tx, CHECKS, p, "checks")?;
@@ -289,6 +300,7 @@ impl Store {
             schemas,
             comments,
             sequences,
+            views,
         })
     }
 
@@ -377,6 +389,16 @@ impl Store {
                     None => sequences.remove(name.as_str()).map(drop),
                 }
                 .map_err(|x| e(x.into()))?;
+            }
+            if !b.views.is_empty() {
+                let mut views = tx.open_table(VIEWS).map_err(|x| e(x.into()))?;
+                for (name, def) in &b.views {
+                    match def {
+                        Some(d) => views.insert(name.as_str(), encode(d).as_slice()).map(drop),
+                        None => views.remove(name.as_str()).map(drop),
+                    }
+                    .map_err(|x| e(x.into()))?;
+                }
             }
             write_lists(&tx, INDEXES, &b.indexes, p)?;
             write_lists(&tx, FOREIGN_KEYS, &b.foreign_keys, p)?;

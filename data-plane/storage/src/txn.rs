@@ -35,6 +35,7 @@ use crate::version::{DbVersion, DeltaEntry, TableVersion};
 mod ddl;
 mod locking;
 mod unique;
+mod views;
 
 use locking::Write;
 

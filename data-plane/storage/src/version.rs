@@ -465,6 +465,8 @@ pub(crate) struct DbVersion {
     pub comments: imbl::OrdMap<(u64, u32), String>,
     /// Sequences, by storage name (the same namespace as tables').
     pub sequences: imbl::OrdMap<String, Arc<crate::sequence::SequenceDef>>,
+    /// Views, by storage name (the same namespace).
+    pub views: imbl::OrdMap<String, Arc<crate::view::ViewDef>>,
 }
 
 impl DbVersion {

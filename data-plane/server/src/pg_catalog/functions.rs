@@ -178,6 +178,14 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             })))
         }),
     );
+    // pg_rewrite is empty (a view's query is not a rule here): no rule OID has a definition.
+    add(
+        "pg_get_ruledef",
+        exact(&[&[OID], &[OID, BOOL]], Volatility::Stable),
+        TEXT,
+        Arc::new(|_| Ok(ScalarValue::Utf8(None))),
+    );
+    let v = src.clone();
     add(
         "pg_get_viewdef",
         exact(
@@ -185,7 +193,23 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             Volatility::Stable,
         ),
         TEXT,
-        Arc::new(|_| Ok(ScalarValue::Null)),
+        Arc::new(move |a| {
+            let tables = v.tables()?;
+            // By OID, or by (possibly qualified) name.
+            let view = match &a[0] {
+                ScalarValue::Utf8(Some(name)) => {
+                    let name = name.trim_matches('"');
+                    tables.iter().find(|t| {
+                        t.relname == name || format!("{}.{}", t.schema, t.relname) == name
+                    })
+                }
+                other => int_arg(other).and_then(|o| tables.iter().find(|t| t.oid == o)),
+            };
+            Ok(ScalarValue::Utf8(
+                view.and_then(|t| t.view.as_deref())
+                    .map(super::view_definition),
+            ))
+        }),
     );
     // No table is partitioned: a relation's only ancestor is itself (psql's `\d` asks for foreign keys
     // referencing any of them).

@@ -72,7 +72,24 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
                 ("is_trigger_deletable", TEXT),
                 ("is_trigger_insertable_into", TEXT),
             ],
-            vec![],
+            src.tables()?
+                .iter()
+                .filter_map(|t| {
+                    let v = t.view.as_ref()?;
+                    Some(vec![
+                        text(&db),
+                        text(t.schema.clone()),
+                        text(t.relname.clone()),
+                        text(super::view_definition(v)),
+                        text("NONE"),
+                        yes(false),
+                        yes(false),
+                        yes(false),
+                        yes(false),
+                        yes(false),
+                    ])
+                })
+                .collect(),
         )?,
         "sequences" => batch(
             &[
@@ -182,7 +199,14 @@ fn schemata(db: &str, user: &str, schemas: &[(String, i64)]) -> Result<RecordBat
 fn tables(db: &str, tables: &[Table]) -> Result<RecordBatch> {
     let mut rows: Vec<Vec<ScalarValue>> = tables
         .iter()
-        .map(|t| table_row(db, &t.schema, &t.relname, "BASE TABLE"))
+        .map(|t| {
+            let kind = if t.view.is_some() {
+                "VIEW"
+            } else {
+                "BASE TABLE"
+            };
+            table_row(db, &t.schema, &t.relname, kind)
+        })
         .collect();
     for (name, _, kind) in super::system_relations() {
         let kind = if kind == 'v' { "VIEW" } else { "BASE TABLE" };

@@ -159,6 +159,7 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
         }
         "pg_settings" => server::pg_settings(src)?,
         "pg_tables" => tables::pg_tables(&src.tables()?, &src.user())?,
+        "pg_views" => tables::pg_views(&src.tables()?, &src.user())?,
         "pg_indexes" => tables::pg_indexes(&src.tables()?)?,
         "pg_stat_user_tables" => tables::pg_stat_user_tables(&src.tables()?)?,
         "pg_stat_user_indexes" => tables::pg_stat_user_indexes(&src.tables()?)?,

@@ -129,16 +129,17 @@ pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Resul
     for t in tables {
         let natts = t.def.columns.len() as i16;
         let indexes = t.indexes();
+        let view = t.view.is_some();
         let mut row = class_row(
             t.oid,
             &t.relname,
             t.nsp,
             oids::row_type(t.id),
             oids::TENANT_ROLE,
-            oids::HEAP_AM,
-            t.rows as f32,
+            if view { 0 } else { oids::HEAP_AM },
+            if view { -1.0 } else { t.rows as f32 },
             !indexes.is_empty(),
-            'r',
+            if view { 'v' } else { 'r' },
             natts,
         );
         row[18] = int2(t.checks.len() as i16);
@@ -643,6 +644,7 @@ pub(super) fn pg_tables(tables: &[Table], user: &str) -> Result<RecordBatch> {
         ],
         tables
             .iter()
+            .filter(|t| t.view.is_none())
             .map(|t| {
                 vec![
                     text(t.schema.clone()),
@@ -654,6 +656,29 @@ pub(super) fn pg_tables(tables: &[Table], user: &str) -> Result<RecordBatch> {
                     bool(false),
                     bool(false),
                 ]
+            })
+            .collect(),
+    )
+}
+
+pub(super) fn pg_views(tables: &[Table], user: &str) -> Result<RecordBatch> {
+    batch(
+        &[
+            ("schemaname", NAME),
+            ("viewname", NAME),
+            ("viewowner", NAME),
+            ("definition", TEXT),
+        ],
+        tables
+            .iter()
+            .filter_map(|t| {
+                let v = t.view.as_ref()?;
+                Some(vec![
+                    text(t.schema.clone()),
+                    text(t.relname.clone()),
+                    text(user),
+                    text(super::view_definition(v)),
+                ])
             })
             .collect(),
     )

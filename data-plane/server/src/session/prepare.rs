@@ -156,6 +156,7 @@ impl Session {
         let mut upsert = None;
         let (plan, params, result) = if kind.planned() {
             let mut planned = stmt.clone();
+            self.expand_views(&mut planned)?;
             upsert = super::upsert::Upsert::take(&mut planned);
             returning = super::returning::Returning::take(&mut planned);
             if let Statement::Query(q) = &mut planned {

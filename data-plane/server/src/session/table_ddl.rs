@@ -86,10 +86,15 @@ impl Session {
                 object_type: ast::ObjectType::Index,
                 ..
             } => "DROP INDEX",
+            Statement::Drop {
+                object_type: ast::ObjectType::View,
+                ..
+            } => "DROP VIEW",
             Statement::Drop { .. } => "DROP TABLE",
             Statement::Truncate(_) => "TRUNCATE TABLE",
             Statement::AlterTable(_) => "ALTER TABLE",
             Statement::CreateIndex(_) => "CREATE INDEX",
+            Statement::CreateView(_) => "CREATE VIEW",
             other => {
                 return Err(Error::sql(
                     code::FEATURE_NOT_SUPPORTED,
@@ -107,6 +112,7 @@ impl Session {
                     | ast::ObjectType::Schema
                     | ast::ObjectType::Sequence
                     | ast::ObjectType::Index
+                    | ast::ObjectType::View
             )
         {
             return Err(Error::sql(
@@ -293,6 +299,14 @@ impl Session {
                 ..
             } => self.drop_indexes(names, *if_exists).await,
             Statement::Drop {
+                object_type: ast::ObjectType::View,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => self.drop_views(names, *if_exists, *cascade).await,
+            Statement::CreateView(cv) => self.create_view(cv).await,
+            Statement::Drop {
                 if_exists,
                 names,
                 cascade,
@@ -303,6 +317,11 @@ impl Session {
                     .filter_map(|n| self.names().lookup(n).ok())
                     .collect();
                 for n in names {
+                    if self.names().view(n).is_some() {
+                        let relname = crate::search_path::parts(n)?.1;
+                        return Err(Error::sql("42809", format!("\"{relname}\" is not a table"))
+                            .with_hint("Use DROP VIEW to remove a view."));
+                    }
                     let name = match self.names().lookup(n) {
                         Err(e) if *if_exists && e.sqlstate() == "3F000" => {
                             self.notice("00000", format!("{}, skipping", e.message()));
@@ -329,6 +348,15 @@ impl Session {
                     }
                     self.drop_dependent_foreign_keys(&name, &dropping, *cascade)
                         .await?;
+                    let id = {
+                        let mut v = self.view.lock();
+                        let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+                        txn.table(&name).ok().map(|r| r.id())
+                    };
+                    if let Some(id) = id {
+                        let what = format!("table {}", crate::search_path::split(&name).1);
+                        self.drop_dependent_views(id, &what, &[], *cascade).await?;
+                    }
                     match self.with_locks(|t| t.drop_table(&name)).await {
                         Err(Error::Storage(omendb_storage::Error::UnknownTable(_)))
                             if *if_exists =>

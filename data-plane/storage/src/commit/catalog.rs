@@ -33,7 +33,9 @@ impl Inner {
         for d in ddl {
             match d {
                 Ddl::Create(shape) => {
-                    if head.names.contains_key(&shape.def.name) {
+                    if head.names.contains_key(&shape.def.name)
+                        || head.views.contains_key(&shape.def.name)
+                    {
                         return Err(Error::TableExists(shape.def.name.clone()));
                     }
                     // A concurrent DROP SCHEMA committed first.
@@ -68,6 +70,11 @@ impl Inner {
                         .filter(|t| t.epoch == *epoch)
                         .cloned()
                         .ok_or_else(|| Error::Conflict(name.clone()))?;
+                    // A view on it committed since this transaction looked (the SQL layer drops the
+                    // ones it saw, or refuses).
+                    if head.views.values().any(|v| v.depends.contains(id)) {
+                        return Err(Error::Conflict(name.clone()));
+                    }
                     head.names.remove(&old.shape.def.name);
                     head.tables.remove(id);
                     head.drop_comments(*id, &mut catalog.comments);
@@ -113,7 +120,10 @@ impl Inner {
                         .ok_or_else(|| Error::Conflict(old_name.clone()))?;
                     let name = &shape.def.name;
                     if *name != old.shape.def.name {
-                        if head.names.contains_key(name) || head.sequences.contains_key(name) {
+                        if head.names.contains_key(name)
+                            || head.sequences.contains_key(name)
+                            || head.views.contains_key(name)
+                        {
                             return Err(Error::TableExists(name.clone()));
                         }
                         head.names.remove(&old.shape.def.name);
@@ -143,6 +153,7 @@ impl Inner {
                 Ddl::CreateIndex(def) => {
                     let taken = head.names.contains_key(&def.name)
                         || head.sequences.contains_key(&def.name)
+                        || head.views.contains_key(&def.name)
                         || head
                             .tables
                             .values()
@@ -206,7 +217,9 @@ impl Inner {
                     })?;
                 }
                 Ddl::CreateSequence(def) => {
-                    if head.sequences.contains_key(&def.name) || head.names.contains_key(&def.name)
+                    if head.sequences.contains_key(&def.name)
+                        || head.names.contains_key(&def.name)
+                        || head.views.contains_key(&def.name)
                     {
                         return Err(Error::TableExists(def.name.clone()));
                     }
@@ -221,6 +234,31 @@ impl Inner {
                         return Err(Error::UnknownTable(name.clone()));
                     }
                     catalog.sequences.push((name.clone(), None));
+                }
+                Ddl::CreateView(def) => {
+                    let replaces = head.views.get(&def.name).is_some_and(|v| v.id == def.id);
+                    let taken = head.names.contains_key(&def.name)
+                        || head.sequences.contains_key(&def.name)
+                        || (head.views.contains_key(&def.name) && !replaces);
+                    // A relation it reads was dropped by a commit after this transaction saw it.
+                    let gone = def.depends.iter().any(|id| {
+                        !head.tables.contains_key(id) && !head.views.values().any(|v| v.id == *id)
+                    });
+                    if taken {
+                        return Err(Error::TableExists(def.name.clone()));
+                    }
+                    if gone {
+                        return Err(Error::Conflict(def.name.clone()));
+                    }
+                    head.views.insert(def.name.clone(), Arc::new(def.clone()));
+                    catalog.views.push((def.name.clone(), Some(def.clone())));
+                }
+                Ddl::DropView { name } => {
+                    let Some(view) = head.views.remove(name) else {
+                        return Err(Error::UnknownTable(name.clone()));
+                    };
+                    head.drop_comments(view.id, &mut catalog.comments);
+                    catalog.views.push((name.clone(), None));
                 }
                 Ddl::CreateSchema { name, id } => {
                     if head.schemas.contains_key(name) {

@@ -25,6 +25,8 @@ impl WriteTxn {
             return Err(Error::UnknownSchema(schema.to_string()));
         }
         let taken = self.snapshot.names.contains_key(&def.name)
+            || self.snapshot.views.contains_key(&def.name)
+            || self.snapshot.sequences.contains_key(&def.name)
             || (self.inner.current.load().names.contains_key(&def.name)
                 && !self.dropped_here(&def.name));
         if taken {
@@ -294,9 +296,10 @@ impl WriteTxn {
     }
 
     /// Whether a table, sequence or index of this name exists for this transaction.
-    fn relation_exists(&self, name: &str) -> bool {
+    pub(super) fn relation_exists(&self, name: &str) -> bool {
         self.snapshot.names.contains_key(name)
             || self.snapshot.sequences.contains_key(name)
+            || self.snapshot.views.contains_key(name)
             || self
                 .snapshot
                 .tables
@@ -474,7 +477,9 @@ impl WriteTxn {
                 | Ddl::DropSchema { .. }
                 | Ddl::Comment { .. }
                 | Ddl::CreateSequence(_)
-                | Ddl::DropSequence { .. } => false,
+                | Ddl::DropSequence { .. }
+                | Ddl::CreateView(_)
+                | Ddl::DropView { .. } => false,
             })
     }
 
@@ -614,6 +619,12 @@ impl WriteTxn {
                 }
                 Ddl::DropSequence { name } => {
                     v.sequences.remove(name);
+                }
+                Ddl::CreateView(def) => {
+                    v.views.insert(def.name.clone(), Arc::new(def.clone()));
+                }
+                Ddl::DropView { name } => {
+                    v.views.remove(name);
                 }
             }
         }
