@@ -18,6 +18,7 @@ suite_checks=(
   "python3 -c 'import sqlalchemy' 2>/dev/null || die \"needs SQLAlchemy 2 (its postgresql+psycopg dialect): python3 -m pip install 'sqlalchemy>=2'\""
   "python3 -c 'import sqlalchemy, sys; sys.exit(int(sqlalchemy.__version__.split(\".\")[0]) < 2)' || die \"needs SQLAlchemy 2: python3 -m pip install 'sqlalchemy>=2'\""
   "python3 -c 'import django' 2>/dev/null || die \"needs Django 5: python3 -m pip install 'django>=5,<6'\""
+  "python3 -c 'import alembic' 2>/dev/null || die \"needs Alembic: python3 -m pip install 'alembic>=1.13,<2'\""
   "{ command -v javac >/dev/null && [ -f /usr/share/java/postgresql.jar ]; } || die \"needs a JDK and the PostgreSQL JDBC driver: apt-get install default-jdk-headless libpostgresql-jdbc-java\""
 )
 suite_versions='import psycopg, sqlalchemy; print(f"psycopg {psycopg.__version__}, SQLAlchemy {sqlalchemy.__version__}")'
