@@ -277,3 +277,19 @@ def test_array_subqueries_over_an_outer_array_and_catalog_casts(conn):
         "quote_literal(E'a\\\\b'), 'x' <> ALL ('{a,\"x\",NULL}'::text[]), 'y' <> ALL ('{a,NULL}')"
     ).fetchone()
     assert row == (True, "E'a\\\\b'", False, None)
+
+
+def test_name_columns_are_type_name(conn, items):
+    """Catalog `name` columns go out as `name` (19), `array_agg` of one as `name[]` (1003), and a cast or an
+    expression of one as what it is: drivers parse them differently (node-postgres leaves `name[]` as text,
+    which Sequelize's showIndex parses)."""
+    cur = conn.execute(
+        "SELECT c.relname, c.relname::text, upper(c.relname), array_agg(a.attname) AS names, "
+        "array_agg(a.attname || '') AS texts "
+        "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+        "WHERE c.relname = %s AND a.attnum > 0 GROUP BY c.relname",
+        (items,),
+    )
+    assert [d.type_code for d in cur.description] == [19, 25, 25, 1003, 1009]
+    row = cur.fetchone()
+    assert row[0] == items and row[3] == row[4] and "id" in row[3]

@@ -68,12 +68,28 @@ fi
 
 if [ "$suite" = node ] || [ "$suite" = all ]; then
   log "node: node-postgres (node $(node --version))"
-  if [ ! -d "$here/node/node_modules" ]; then
+  if [ ! -d "$here/node/node_modules/sequelize" ]; then
     command -v npm >/dev/null || die "npm is required to install the node suite's dependencies"
     (cd "$here/node" && npm ci --no-audit --no-fund)
   fi
   if ! (cd "$here/node" && node --test --test-reporter=spec); then
     failed+=(node)
+  fi
+  # The ORM suite also runs against PostgreSQL (the driver suite checks OmenDB's wire details only).
+  if [ -n "${OMENDB_TEST_PG:-}" ]; then
+    log "node: Sequelize against PostgreSQL ($OMENDB_TEST_PG)"
+    pg_env="$(python3 -c 'import os, shlex
+d = dict(kv.split("=", 1) for kv in os.environ["OMENDB_TEST_PG"].split())
+print(" ".join(f"PG{k.upper()}={shlex.quote(v)}" for k, v in d.items() if k in ("host", "port", "user", "password")))')"
+    if ! (cd "$here/node" && env PGDATABASE=postgres PGPASSWORD= PGSSLMODE=disable DRIVER_TESTS_PLAINTEXT=1 $pg_env \
+        node --test --test-reporter=spec test/sequelize.test.js); then
+      failed+=(node-postgres)
+    fi
+  elif [ -n "${OMENDB_NO_SKIP:-}" ]; then
+    echo "tests/drivers/run.sh: OMENDB_TEST_PG is not set and OMENDB_NO_SKIP forbids skipping the PostgreSQL run" >&2
+    failed+=(node-postgres)
+  else
+    log "node: Sequelize against PostgreSQL: SKIPPED (OMENDB_TEST_PG is not set)"
   fi
 fi
 

@@ -16,8 +16,11 @@ pub const ATTNUM: &str = "omendb.attnum";
 pub const TYPE_OID: &str = "omendb.type_oid";
 pub const TYPMOD: &str = "omendb.typmod";
 
-/// The user table and column behind output column `idx` of `plan`, if it is one as is.
-fn trace(plan: &LogicalPlan, idx: usize) -> Option<(String, String)> {
+/// The scanned relation and column behind output column `idx` of `plan`, if it is that column as is.
+fn scan_column(
+    plan: &LogicalPlan,
+    idx: usize,
+) -> Option<(&Arc<dyn datafusion::logical_expr::TableSource>, usize)> {
     match plan {
         LogicalPlan::Projection(p) => {
             let mut e = p.expr.get(idx)?;
@@ -26,42 +29,54 @@ fn trace(plan: &LogicalPlan, idx: usize) -> Option<(String, String)> {
             }
             let Expr::Column(c) = e else { return None };
             let j = p.input.schema().index_of_column(c).ok()?;
-            trace(&p.input, j)
+            scan_column(&p.input, j)
         }
-        LogicalPlan::Filter(f) => trace(&f.input, idx),
-        LogicalPlan::Sort(s) => trace(&s.input, idx),
-        LogicalPlan::Limit(l) => trace(&l.input, idx),
-        LogicalPlan::Repartition(r) => trace(&r.input, idx),
-        LogicalPlan::SubqueryAlias(a) => trace(&a.input, idx),
-        LogicalPlan::Window(w) if idx < w.input.schema().fields().len() => trace(&w.input, idx),
-        LogicalPlan::Distinct(datafusion::logical_expr::Distinct::All(input)) => trace(input, idx),
+        LogicalPlan::Filter(f) => scan_column(&f.input, idx),
+        LogicalPlan::Sort(s) => scan_column(&s.input, idx),
+        LogicalPlan::Limit(l) => scan_column(&l.input, idx),
+        LogicalPlan::Repartition(r) => scan_column(&r.input, idx),
+        LogicalPlan::SubqueryAlias(a) => scan_column(&a.input, idx),
+        LogicalPlan::Window(w) if idx < w.input.schema().fields().len() => {
+            scan_column(&w.input, idx)
+        }
+        LogicalPlan::Distinct(datafusion::logical_expr::Distinct::All(input)) => {
+            scan_column(input, idx)
+        }
         LogicalPlan::Aggregate(a) => match a.group_expr.get(idx)? {
-            Expr::Column(c) => trace(&a.input, a.input.schema().index_of_column(c).ok()?),
+            Expr::Column(c) => scan_column(&a.input, a.input.schema().index_of_column(c).ok()?),
             _ => None,
         },
         LogicalPlan::Join(j) => {
             let left = j.left.schema().fields().len();
             match j.join_type {
-                JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => trace(&j.left, idx),
-                JoinType::RightSemi | JoinType::RightAnti | JoinType::RightMark => {
-                    trace(&j.right, idx)
+                JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
+                    scan_column(&j.left, idx)
                 }
-                _ if idx < left => trace(&j.left, idx),
-                _ => trace(&j.right, idx - left),
+                JoinType::RightSemi | JoinType::RightAnti | JoinType::RightMark => {
+                    scan_column(&j.right, idx)
+                }
+                _ if idx < left => scan_column(&j.left, idx),
+                _ => scan_column(&j.right, idx - left),
             }
         }
         LogicalPlan::TableScan(scan) => {
-            // pg_catalog and information_schema relations are views in PostgreSQL: no origin.
-            let table = crate::catalog::storage_name_of(&scan.source)?;
             let column = scan
                 .projection
                 .as_ref()
                 .map_or(Some(idx), |p| p.get(idx).copied())?;
-            let field = scan.source.schema().fields().get(column)?.clone();
-            Some((table, field.name().clone()))
+            Some((&scan.source, column))
         }
         _ => None,
     }
+}
+
+/// The user table and column behind output column `idx` of `plan`, if it is one as is.
+fn trace(plan: &LogicalPlan, idx: usize) -> Option<(String, String)> {
+    let (source, column) = scan_column(plan, idx)?;
+    // pg_catalog and information_schema relations are views in PostgreSQL: no origin.
+    let table = crate::catalog::storage_name_of(source)?;
+    let field = source.schema().fields().get(column)?.clone();
+    Some((table, field.name().clone()))
 }
 
 /// `schema` (the result of `plan`, possibly renamed) with each column's origin in its field metadata.
@@ -87,6 +102,14 @@ pub fn annotate(
             });
             match origin {
                 Some((oid, attnum, ty)) => with_type(&with_origin(f, oid, attnum), ty),
+                None if name_array(plan, i) => with_type_oid(f, 1003),
+                // A catalog's `name` column is `name` only as is: DataFusion carries the marker through
+                // casts and functions too (`relname::text` is text).
+                None if marked_type(f).is_some() && scan_column(plan, i).is_none() => {
+                    let mut f = f.as_ref().clone();
+                    f.metadata_mut().remove(TYPE_OID);
+                    f
+                }
                 None => f.as_ref().clone(),
             }
         })
@@ -114,12 +137,69 @@ pub fn with_type(field: &Field, ty: omendb_storage::DataType) -> Field {
     field.clone().with_metadata(meta)
 }
 
-/// The PostgreSQL type a field was marked with (`with_type`).
+/// `field` marked as PostgreSQL type `oid` (catalog columns of type `name`, 19, and `name[]`, 1003).
+pub fn with_type_oid(field: &Field, oid: u32) -> Field {
+    let mut meta = field.metadata().clone();
+    meta.insert(TYPE_OID.into(), oid.to_string());
+    field.clone().with_metadata(meta)
+}
+
+/// The PostgreSQL type a field was marked with (`with_type`, `with_type_oid`).
 pub fn marked_type(field: &Field) -> Option<pgwire::api::Type> {
     match field.metadata().get(TYPE_OID)?.as_str() {
         "1043" => Some(pgwire::api::Type::VARCHAR),
         "1042" => Some(pgwire::api::Type::BPCHAR),
+        "19" => Some(pgwire::api::Type::NAME),
+        "1003" => Some(pgwire::api::Type::NAME_ARRAY),
         _ => None,
+    }
+}
+
+/// Whether output column `idx` of `plan` is `array_agg` over a column of type `name` (through projections,
+/// sorts, filters and aliases): PostgreSQL's result is `name[]` then.
+fn name_array(plan: &LogicalPlan, idx: usize) -> bool {
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let mut e = match p.expr.get(idx) {
+                Some(e) => e,
+                None => return false,
+            };
+            while let Expr::Alias(a) = e {
+                e = &a.expr;
+            }
+            let Expr::Column(c) = e else { return false };
+            match p.input.schema().index_of_column(c) {
+                Ok(j) => name_array(&p.input, j),
+                Err(_) => false,
+            }
+        }
+        LogicalPlan::Filter(f) => name_array(&f.input, idx),
+        LogicalPlan::Sort(s) => name_array(&s.input, idx),
+        LogicalPlan::Limit(l) => name_array(&l.input, idx),
+        LogicalPlan::SubqueryAlias(a) => name_array(&a.input, idx),
+        LogicalPlan::Aggregate(a) if idx >= a.group_expr.len() => {
+            let mut e = match a.aggr_expr.get(idx - a.group_expr.len()) {
+                Some(e) => e,
+                None => return false,
+            };
+            while let Expr::Alias(al) = e {
+                e = &al.expr;
+            }
+            let Expr::AggregateFunction(f) = e else {
+                return false;
+            };
+            let Some(Expr::Column(c)) = f.params.args.first() else {
+                return false;
+            };
+            f.func.name() == "array_agg"
+                && a.input
+                    .schema()
+                    .qualified_field_from_column(c)
+                    .is_ok_and(|(_, field)| {
+                        field.metadata().get(TYPE_OID).map(String::as_str) == Some("19")
+                    })
+        }
+        _ => false,
     }
 }
 

@@ -76,23 +76,13 @@ pub fn complete(name: &str, batch: RecordBatch) -> Result<RecordBatch> {
         .iter()
         .filter(|(n, _)| schema.index_of(n).is_err())
         .collect();
-    let vector = |n: &str| {
-        cols.iter()
-            .find(|(c, _)| c == n)
-            .and_then(|(_, t)| crate::rows::Vector::named(t))
-    };
-    if missing.is_empty() && !schema.fields().iter().any(|f| vector(f.name()).is_some()) {
+    let pg_type = |n: &str| cols.iter().find(|(c, _)| c == n).map(|(_, t)| t.as_str());
+    let tagged = |f: &arrow_schema::Field| tag(f, pg_type(f.name()));
+    if missing.is_empty() && schema.fields().iter().all(|f| tagged(f) == **f) {
         return Ok(batch);
     }
     let rows = batch.num_rows();
-    let mut fields: Vec<arrow_schema::Field> = schema
-        .fields()
-        .iter()
-        .map(|f| match vector(f.name()) {
-            Some(v) => v.tag(f),
-            None => f.as_ref().clone(),
-        })
-        .collect();
+    let mut fields: Vec<arrow_schema::Field> = schema.fields().iter().map(|f| tagged(f)).collect();
     let mut arrays = batch.columns().to_vec();
     for (n, t) in missing {
         let ty = arrow_type(t);
@@ -108,16 +98,26 @@ pub fn complete(name: &str, batch: RecordBatch) -> Result<RecordBatch> {
             datafusion::scalar::ScalarValue::try_from(&ty)?
         };
         arrays.push(value.to_array_of_size(rows)?);
-        let field = arrow_schema::Field::new(n, ty, true);
-        fields.push(match crate::rows::Vector::named(t) {
-            Some(v) => v.tag(&field),
-            None => field,
-        });
+        fields.push(tag(&arrow_schema::Field::new(n, ty, true), Some(t)));
     }
     Ok(RecordBatch::try_new(
         std::sync::Arc::new(arrow_schema::Schema::new(fields)),
         arrays,
     )?)
+}
+
+/// `field` marked with its PostgreSQL type where Arrow's does not say it: the vector types, and `name` /
+/// `name[]` (text in Arrow; drivers parse them differently: node-postgres leaves a `name[]` as its text).
+fn tag(field: &arrow_schema::Field, pg_type: Option<&str>) -> arrow_schema::Field {
+    match pg_type {
+        Some("name") => crate::origins::with_type_oid(field, 19),
+        Some("name[]") => crate::origins::with_type_oid(field, 1003),
+        Some(t) => match crate::rows::Vector::named(t) {
+            Some(v) => v.tag(field),
+            None => field.clone(),
+        },
+        None => field.clone(),
+    }
 }
 
 /// The empty catalog `name`, or `Ok(None)` if it is not one of them.
