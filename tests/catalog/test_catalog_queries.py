@@ -293,3 +293,20 @@ def test_name_columns_are_type_name(conn, items):
     assert [d.type_code for d in cur.description] == [19, 25, 25, 1003, 1009]
     row = cur.fetchone()
     assert row[0] == items and row[3] == row[4] and "id" in row[3]
+
+
+def test_index_column_options(conn, db):
+    """DESC / NULLS FIRST / NULLS LAST of CREATE INDEX: pg_index.indoption (1 DESC, 2 NULLS FIRST) and
+    pg_get_indexdef, as PostgreSQL keeps them (ours says `learned` where PostgreSQL says `btree`)."""
+    t = db.create("opts", "CREATE TABLE {name} (id int PRIMARY KEY, created int, tag text)")
+    conn.execute(f"CREATE INDEX {t}_a ON {t} (created DESC, tag NULLS FIRST)")
+    conn.execute(f"CREATE INDEX {t}_b ON {t} (tag DESC NULLS LAST, id)")
+    rows = conn.execute(
+        "SELECT c.relname, i.indoption, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass AND NOT i.indisprimary "
+        "ORDER BY c.relname",
+        (t,),
+    ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(f"{t}_a", "3 2"), (f"{t}_b", "1 0")]
+    assert rows[0][2].endswith("(created DESC, tag NULLS FIRST)"), rows[0][2]
+    assert rows[1][2].endswith("(tag DESC NULLS LAST, id)"), rows[1][2]

@@ -306,7 +306,25 @@ pub fn column_def(c: &ast::ColumnDef, table: &str) -> Result<(ColumnDef, bool)> 
 
 /// The positions of an index's columns (plain column names; expressions are refused).
 pub fn index_columns(def: &TableDef, columns: &[ast::IndexColumn]) -> Result<Vec<usize>> {
+    for c in columns {
+        if c.column.options.asc.is_some() || c.column.options.nulls_first.is_some() {
+            return Err(Error::sql(
+                code::SYNTAX_ERROR,
+                "syntax error: a constraint's columns take no ASC / DESC or NULLS FIRST / LAST",
+            ));
+        }
+    }
+    Ok(sorted_index_columns(def, columns)?.0)
+}
+
+/// CREATE INDEX's columns: their positions and PostgreSQL's `indoption` of each (1: DESC, 2: NULLS FIRST;
+/// DESC puts NULLs first unless NULLS LAST says otherwise).
+pub fn sorted_index_columns(
+    def: &TableDef,
+    columns: &[ast::IndexColumn],
+) -> Result<(Vec<usize>, Vec<i16>)> {
     let mut out = vec![];
+    let mut options = vec![];
     for c in columns {
         let ast::Expr::Identifier(i) = &c.column.expr else {
             return Err(Error::unsupported(format!(
@@ -314,9 +332,9 @@ pub fn index_columns(def: &TableDef, columns: &[ast::IndexColumn]) -> Result<Vec
                 c.column.expr
             )));
         };
-        if c.column.options.asc == Some(false) || c.column.options.nulls_first.is_some() {
-            return Err(Error::unsupported("DESC or NULLS FIRST in an index column"));
-        }
+        let desc = c.column.options.asc == Some(false);
+        let nulls_first = c.column.options.nulls_first.unwrap_or(desc);
+        options.push(i16::from(desc) | (i16::from(nulls_first) << 1));
         let name = ident(i);
         let at = def
             .columns
@@ -330,7 +348,10 @@ pub fn index_columns(def: &TableDef, columns: &[ast::IndexColumn]) -> Result<Vec
             })?;
         out.push(at);
     }
-    Ok(out)
+    if options.iter().all(|o| *o == 0) {
+        options.clear();
+    }
+    Ok((out, options))
 }
 
 /// A CREATE TABLE's PRIMARY KEY when it is not `def`'s learned key (several columns, or a column of a type

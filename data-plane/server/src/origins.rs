@@ -104,7 +104,7 @@ pub fn annotate(
                 Some((oid, attnum, ty)) => with_type(&with_origin(f, oid, attnum), ty),
                 None if name_array(plan, i) => with_type_oid(f, 1003),
                 // A catalog's `name` column is `name` only as is: DataFusion carries the marker through
-                // casts and functions too (`relname::text` is text).
+                // casts and functions too (`upper(relname)` is text).
                 None if marked_type(f).is_some() && scan_column(plan, i).is_none() => {
                     let mut f = f.as_ref().clone();
                     f.metadata_mut().remove(TYPE_OID);

@@ -163,6 +163,8 @@ pub struct Index {
     pub primary: bool,
     /// The PRIMARY KEY or UNIQUE constraint it implements: the constraint's OID and name.
     pub constraint: Option<(i64, String)>,
+    /// `indoption` per column (1: DESC, 2: NULLS FIRST).
+    pub options: Vec<i16>,
 }
 
 /// A sequence as the catalogs show it.
@@ -197,6 +199,7 @@ impl Table {
                 unique: true,
                 primary: true,
                 constraint: Some((oids::pk_constraint(self.id), self.pk_name())),
+                options: vec![0],
             });
         }
         for i in &self.secondary {
@@ -206,6 +209,9 @@ impl Table {
                 columns: i.columns.clone(),
                 unique: i.unique,
                 primary: i.primary,
+                options: (0..i.columns.len())
+                    .map(|k| i.options.get(k).copied().unwrap_or(0))
+                    .collect(),
                 constraint: i
                     .constraint
                     .as_ref()

@@ -33,8 +33,39 @@ pub struct IndexDef {
     pub constraint: Option<String>,
     /// The table's PRIMARY KEY where it cannot be the learned key: over several columns, or a column of a
     /// type keys cannot have. The rows are then keyed by the hidden row id.
-    #[serde(default)]
     pub primary: bool,
+    /// PostgreSQL's `indoption` per column (1: DESC, 2: NULLS FIRST); empty when all are 0. The entries are
+    /// kept in ascending order either way: a lookup's answer does not depend on it.
+    pub options: Vec<i16>,
+}
+
+/// The layout index definitions are stored in (`store::encode_layout`): 2 added `primary` and `options`.
+pub(crate) const INDEX_LAYOUT: u8 = 2;
+
+/// An index definition as the first layout stored it.
+#[derive(Deserialize)]
+pub(crate) struct IndexDefV1 {
+    id: u64,
+    name: String,
+    table_id: u64,
+    columns: Vec<usize>,
+    unique: bool,
+    constraint: Option<String>,
+}
+
+impl From<IndexDefV1> for IndexDef {
+    fn from(v: IndexDefV1) -> IndexDef {
+        IndexDef {
+            id: v.id,
+            name: v.name,
+            table_id: v.table_id,
+            columns: v.columns,
+            unique: v.unique,
+            constraint: v.constraint,
+            primary: false,
+            options: vec![],
+        }
+    }
 }
 
 /// A column value in index order: NULL after every value (PostgreSQL's ascending order), numbers by value,

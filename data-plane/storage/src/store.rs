@@ -90,6 +90,48 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     out
 }
 
+/// The start of a record body in a layout after the first: these two bytes, then the layout's number. Postcard
+/// never starts a record with them (0xFF 0x00 would be a non-canonical length), so a body without them is the
+/// first layout, as a store written before the layout changed holds it.
+const LAYOUT: [u8; 2] = [0xFF, 0x00];
+
+/// `encode` in layout `layout` (> 1).
+pub(crate) fn encode_layout<T: Serialize>(layout: u8, v: &T) -> Vec<u8> {
+    let mut head = vec![0u8; 4];
+    head.extend_from_slice(&LAYOUT);
+    head.push(layout);
+    let mut out = postcard::to_extend(v, head).expect("in-memory encoding cannot fail");
+    let crc = crc32c::crc32c(&out[4..]);
+    out[..4].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// `decode` of a record written by `encode_layout(layout, ..)`, or by `encode` in the first layout `L`
+/// (upgraded by `first`).
+pub(crate) fn decode_layout<T: DeserializeOwned, L: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    bytes: &[u8],
+    layout: u8,
+    first: impl FnOnce(L) -> T,
+) -> Result<T> {
+    if bytes.len() >= 7 && bytes[4..6] == LAYOUT {
+        if bytes[6] != layout {
+            return Err(Error::corrupt(
+                path,
+                format!("{what}: layout {} is not {layout}", bytes[6]),
+            ));
+        }
+        let crc = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"));
+        if crc32c::crc32c(&bytes[4..]) != crc {
+            return Err(Error::corrupt(path, format!("{what}: checksum mismatch")));
+        }
+        return postcard::from_bytes(&bytes[7..])
+            .map_err(|e| Error::corrupt(path, format!("{what}: {e}")));
+    }
+    decode::<L>(path, what, bytes).map(first)
+}
+
 pub(crate) fn decode<T: DeserializeOwned>(path: &Path, what: &str, bytes: &[u8]) -> Result<T> {
     if bytes.len() < 4 {
         return Err(Error::corrupt(path, format!("{what}: record too short")));
@@ -158,18 +200,49 @@ fn read_lists<T: DeserializeOwned>(
     Ok(out)
 }
 
-/// Writes each table's whole list (an empty list or `None` removes the row).
+/// Each table's index definitions: layout 2 (with `primary` and `options`), or the first.
+fn read_index_lists(
+    tx: &redb::ReadTransaction,
+    p: &Path,
+) -> Result<Vec<(u64, Vec<crate::index::IndexDef>)>> {
+    let e = |x: redb::Error| store_err(p, x);
+    let mut out = Vec::new();
+    for item in tx
+        .open_table(INDEXES)
+        .map_err(|x| e(x.into()))?
+        .iter()
+        .map_err(|x| e(x.into()))?
+    {
+        let (k, v) = item.map_err(|x| e(x.into()))?;
+        let list = decode_layout(
+            p,
+            "indexes",
+            v.value(),
+            crate::index::INDEX_LAYOUT,
+            |first: Vec<crate::index::IndexDefV1>| first.into_iter().map(Into::into).collect(),
+        )?;
+        out.push((k.value(), list));
+    }
+    Ok(out)
+}
+
+/// Writes each table's whole list (an empty list or `None` removes the row), in layout `layout` when given.
 fn write_lists<T: Serialize>(
     tx: &redb::WriteTransaction,
     def: TableDefinition<u64, &[u8]>,
     rows: &[(u64, Option<Vec<T>>)],
     p: &Path,
+    layout: Option<u8>,
 ) -> Result<()> {
     let e = |x: redb::Error| store_err(p, x);
     let mut table = tx.open_table(def).map_err(|x| e(x.into()))?;
     for (id, list) in rows {
+        let bytes = |l: &Vec<T>| match layout {
+            Some(n) => encode_layout(n, l),
+            None => encode(l),
+        };
         match list {
-            Some(l) if !l.is_empty() => table.insert(*id, encode(l).as_slice()).map(drop),
+            Some(l) if !l.is_empty() => table.insert(*id, bytes(l).as_slice()).map(drop),
             _ => table.remove(*id).map(drop),
         }
         .map_err(|x| e(x.into()))?;
@@ -286,7 +359,7 @@ impl Store {
                 views.push(decode(p, "view", v.value())?);
             }
         }
-        let indexes = read_lists(&tx, INDEXES, p, "indexes")?;
+        let indexes = read_index_lists(&tx, p)?;
         let foreign_keys = read_lists(&tx, FOREIGN_KEYS, p, "foreign keys")?;
         let checks = read_lists(&tx, CHECKS, p, "checks")?;
         Ok(Loaded {
@@ -400,14 +473,81 @@ impl Store {
                     .map_err(|x| e(x.into()))?;
                 }
             }
-            write_lists(&tx, INDEXES, &b.indexes, p)?;
-            write_lists(&tx, FOREIGN_KEYS, &b.foreign_keys, p)?;
-            write_lists(&tx, CHECKS, &b.checks, p)?;
+            write_lists(
+                &tx,
+                INDEXES,
+                &b.indexes,
+                p,
+                Some(crate::index::INDEX_LAYOUT),
+            )?;
+            write_lists(&tx, FOREIGN_KEYS, &b.foreign_keys, p, None)?;
+            write_lists(&tx, CHECKS, &b.checks, p, None)?;
             let mut meta = tx.open_table(META).map_err(|x| e(x.into()))?;
             for (k, v) in &b.meta {
                 meta.insert(*k, *v).map_err(|x| e(x.into()))?;
             }
         }
         tx.commit().map_err(|x| e(x.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{INDEX_LAYOUT, IndexDef, IndexDefV1};
+
+    /// An index definition as session 14's stores hold it (before `primary` and `options`).
+    #[derive(Serialize)]
+    struct First {
+        id: u64,
+        name: String,
+        table_id: u64,
+        columns: Vec<usize>,
+        unique: bool,
+        constraint: Option<String>,
+    }
+
+    #[test]
+    fn index_definitions_of_the_first_layout_still_read() {
+        let p = Path::new("meta.redb");
+        let first = encode(&vec![First {
+            id: 7,
+            name: "t_a_key".into(),
+            table_id: 3,
+            columns: vec![0, 2],
+            unique: true,
+            constraint: Some("t_a_key".into()),
+        }]);
+        let read: Vec<IndexDef> =
+            decode_layout(p, "indexes", &first, INDEX_LAYOUT, |v: Vec<IndexDefV1>| {
+                v.into_iter().map(Into::into).collect()
+            })
+            .unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(
+            (read[0].id, read[0].columns.clone(), read[0].unique),
+            (7, vec![0, 2], true)
+        );
+        assert!(!read[0].primary && read[0].options.is_empty());
+
+        let mut now = read.clone();
+        now[0].primary = true;
+        now[0].options = vec![3, 0];
+        let bytes = encode_layout(INDEX_LAYOUT, &now);
+        let again: Vec<IndexDef> =
+            decode_layout(p, "indexes", &bytes, INDEX_LAYOUT, |v: Vec<IndexDefV1>| {
+                v.into_iter().map(Into::into).collect()
+            })
+            .unwrap();
+        assert_eq!(again, now);
+        // A flipped byte is caught in either layout.
+        let mut bad = bytes.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(
+            decode_layout(p, "indexes", &bad, INDEX_LAYOUT, |v: Vec<IndexDefV1>| {
+                v.into_iter().map(Into::into).collect::<Vec<IndexDef>>()
+            })
+            .is_err()
+        );
     }
 }

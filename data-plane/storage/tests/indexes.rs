@@ -39,6 +39,7 @@ fn index(name: &str, columns: Vec<usize>, unique: bool) -> IndexDef {
         unique,
         constraint: None,
         primary: false,
+        options: vec![],
     }
 }
 

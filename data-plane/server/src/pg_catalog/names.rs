@@ -243,7 +243,16 @@ pub fn index_def(t: &Table, ix: &super::Index) -> String {
     let columns: Vec<String> = ix
         .columns
         .iter()
-        .map(|&c| quote_ident(&t.def.columns[c].name))
+        .zip(&ix.options)
+        .map(|(&c, &o)| {
+            let order = match (o & 1 != 0, o & 2 != 0) {
+                (false, false) | (true, true) => "",
+                (false, true) => " NULLS FIRST",
+                (true, false) => " NULLS LAST",
+            };
+            let desc = if o & 1 != 0 { " DESC" } else { "" };
+            format!("{}{desc}{order}", quote_ident(&t.def.columns[c].name))
+        })
         .collect();
     format!(
         "CREATE {}INDEX {} ON {}.{} USING learned ({})",
@@ -282,7 +291,29 @@ pub fn deparse_default(sql: &str, ty: Col) -> String {
         Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("current_timestamp") => {
             "CURRENT_TIMESTAMP".to_string()
         }
+        // A SERIAL column's `nextval('t_id_seq')`: PostgreSQL's argument is a regclass.
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("nextval") => {
+            match sequence_argument(f) {
+                Some(name) => format!("nextval('{}'::regclass)", name.replace('\'', "''")),
+                None => expr.to_string(),
+            }
+        }
         _ => expr.to_string(),
+    }
+}
+
+/// The string literal a one-argument call takes, if that is what it takes.
+fn sequence_argument(f: &datafusion::sql::sqlparser::ast::Function) -> Option<&str> {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    match list.args.as_slice() {
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))] => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -297,6 +328,14 @@ mod tests {
         assert_eq!(deparse_default("-1", Col::Integer), "'-1'::integer");
         assert_eq!(deparse_default("now()", Col::TimestampTz), "now()");
         assert_eq!(deparse_default("true", Col::Boolean), "true");
+        assert_eq!(
+            deparse_default("nextval('t_id_seq')", Col::Integer),
+            "nextval('t_id_seq'::regclass)"
+        );
+        assert_eq!(
+            deparse_default("nextval('t_id_seq'::regclass)", Col::Integer),
+            "nextval('t_id_seq'::regclass)"
+        );
         assert_eq!(
             deparse_default("'2020-01-01'", Col::Timestamp),
             "'2020-01-01'::timestamp without time zone"

@@ -450,7 +450,7 @@ pub(super) fn pg_index(tables: &[Table]) -> Result<RecordBatch> {
                 int2s(&keys),
                 oids(&collations),
                 oids(&vec![0; n]),
-                int2s(&vec![0; n]),
+                int2s(&ix.options),
                 null(),
                 null(),
             ]);

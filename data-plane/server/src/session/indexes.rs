@@ -54,7 +54,7 @@ impl Session {
                     format!("relation \"{relname}\" does not exist"),
                 )
             })?;
-        let columns = ddl::index_columns(reader.def(), &ci.columns)?;
+        let (columns, options) = ddl::sorted_index_columns(reader.def(), &ci.columns)?;
         for i in &ci.include {
             ddl::column_at(reader.def(), &ddl::ident(i))?;
         }
@@ -78,6 +78,7 @@ impl Session {
             unique: ci.unique,
             constraint: None,
             primary: false,
+            options,
         };
         let r = self
             .with_locks(|t| t.create_index(&table, def.clone()))
@@ -120,6 +121,7 @@ impl Session {
             unique: true,
             constraint: Some(name),
             primary,
+            options: vec![],
         };
         self.with_locks(|t| t.create_index(table, index.clone()))
             .await

@@ -409,8 +409,11 @@ impl Session {
                         names.push(child);
                     }
                 }
-                for name in names {
-                    self.with_locks(|t| t.truncate_table(&name)).await?;
+                for name in &names {
+                    self.with_locks(|t| t.truncate_table(name)).await?;
+                }
+                if matches!(t.identity, Some(ast::TruncateIdentityOption::Restart)) {
+                    self.restart_owned_sequences(&names)?;
                 }
                 Ok(())
             }
@@ -462,6 +465,28 @@ impl Session {
             );
             self.with_locks(|t| t.drop_foreign_key(&child, &fk.name))
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// TRUNCATE ... RESTART IDENTITY: the sequences the tables' columns own start over. At once, not at
+    /// COMMIT (PostgreSQL undoes it with a ROLLBACK; here, as `setval`, it stays), so that rows the same
+    /// transaction inserts next get the restarted values.
+    fn restart_owned_sequences(&mut self, tables: &[String]) -> Result<()> {
+        let owned: Vec<std::sync::Arc<omendb_storage::SequenceDef>> = {
+            let mut v = self.view.lock();
+            let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+            let ids: Vec<u64> = tables
+                .iter()
+                .filter_map(|n| txn.table(n).ok().map(|r| r.id()))
+                .collect();
+            txn.sequences()
+                .into_iter()
+                .filter(|s| s.owned_by.as_ref().is_some_and(|(t, _)| ids.contains(t)))
+                .collect()
+        };
+        for s in owned {
+            self.engine.db.setval(&s, s.start, false)?;
         }
         Ok(())
     }
