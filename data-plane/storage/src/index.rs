@@ -44,13 +44,14 @@ pub(crate) const INDEX_LAYOUT: u8 = 2;
 
 /// An index definition as the first layout stored it.
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 pub(crate) struct IndexDefV1 {
-    id: u64,
-    name: String,
-    table_id: u64,
-    columns: Vec<usize>,
-    unique: bool,
-    constraint: Option<String>,
+    pub id: u64,
+    pub name: String,
+    pub table_id: u64,
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    pub constraint: Option<String>,
 }
 
 impl From<IndexDefV1> for IndexDef {

@@ -496,21 +496,10 @@ mod tests {
     use super::*;
     use crate::index::{INDEX_LAYOUT, IndexDef, IndexDefV1};
 
-    /// An index definition as session 14's stores hold it (before `primary` and `options`).
-    #[derive(Serialize)]
-    struct First {
-        id: u64,
-        name: String,
-        table_id: u64,
-        columns: Vec<usize>,
-        unique: bool,
-        constraint: Option<String>,
-    }
-
     #[test]
     fn index_definitions_of_the_first_layout_still_read() {
         let p = Path::new("meta.redb");
-        let first = encode(&vec![First {
+        let first = encode(&vec![IndexDefV1 {
             id: 7,
             name: "t_a_key".into(),
             table_id: 3,

@@ -302,14 +302,23 @@ pub fn deparse_default(sql: &str, ty: Col) -> String {
     }
 }
 
-/// The string literal a one-argument call takes, if that is what it takes.
+/// The sequence name a one-argument call takes: a string literal, maybe cast to regclass.
 fn sequence_argument(f: &datafusion::sql::sqlparser::ast::Function) -> Option<&str> {
     use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
     let FunctionArguments::List(list) = &f.args else {
         return None;
     };
-    match list.args.as_slice() {
-        [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))] => match &v.value {
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = list.args.as_slice() else {
+        return None;
+    };
+    let arg = match arg {
+        Expr::Cast {
+            expr, data_type, ..
+        } if data_type.to_string().eq_ignore_ascii_case("regclass") => expr.as_ref(),
+        other => other,
+    };
+    match arg {
+        Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => Some(s),
             _ => None,
         },
