@@ -103,7 +103,8 @@ impl Names {
         self.path.first().map(String::as_str)
     }
 
-    fn exists(&self, storage: &str) -> bool {
+    /// Whether a table of this storage name exists for the statement.
+    pub fn exists(&self, storage: &str) -> bool {
         matches!(
             resolve(&self.db, &mut self.view.lock(), storage),
             Ok(Some(_))

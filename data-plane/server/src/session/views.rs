@@ -79,7 +79,7 @@ impl Session {
             }
             _ => {}
         }
-        if cv.or_replace && existing.is_none() && self.is_table(&storage) {
+        if cv.or_replace && existing.is_none() && self.names().exists(&storage) {
             return Err(Error::sql("42809", format!("\"{relname}\" is not a view")));
         }
         let def = ViewDef {
@@ -107,7 +107,7 @@ impl Session {
                 None => {
                     let relname = crate::search_path::parts(n)?.1;
                     let storage = self.names().lookup(n)?;
-                    if self.is_table(&storage) {
+                    if self.names().exists(&storage) {
                         return Err(Error::sql("42809", format!("\"{relname}\" is not a view"))
                             .with_hint("Use DROP TABLE to remove a table."));
                     }
@@ -172,13 +172,6 @@ impl Session {
             self.with_locks(|t| t.drop_view(&v.name)).await?;
         }
         Ok(())
-    }
-
-    fn is_table(&self, storage: &str) -> bool {
-        matches!(
-            crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), storage),
-            Ok(Some(_))
-        )
     }
 
     /// Qualifies the relations `query` reads outside `public` with their schema, and returns the ids of the
