@@ -46,6 +46,27 @@ fn start(dir: &std::path::Path) -> (Child, u16) {
     (child, port)
 }
 
+/// The ids in table `t` now; fails naming up to ten of `acked` (acknowledged `what`) that are not there.
+async fn ids_keeping(
+    c: &tokio_postgres::Client,
+    acked: &BTreeSet<i64>,
+    what: &str,
+) -> BTreeSet<i64> {
+    let present: BTreeSet<i64> = c
+        .query("SELECT id FROM t", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let lost: Vec<_> = acked.difference(&present).take(10).collect();
+    assert!(
+        lost.is_empty(),
+        "acknowledged {what} lost after kill -9: {lost:?}"
+    );
+    present
+}
+
 async fn connect(port: u16) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let (c, conn) = tokio_postgres::connect(
         &format!("host=127.0.0.1 port={port} user=owner password=pw dbname=app"),
@@ -117,18 +138,7 @@ async fn kill_9_during_concurrent_inserts_keeps_every_acknowledged_commit() {
 
     let (mut server, port) = start(dir.path());
     let c = connect(port).await.unwrap();
-    let present: BTreeSet<i64> = c
-        .query("SELECT id FROM t", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let lost: Vec<_> = acked.difference(&present).take(10).collect();
-    assert!(
-        lost.is_empty(),
-        "acknowledged commits lost after kill -9: {lost:?}"
-    );
+    let present = ids_keeping(&c, &acked, "commits").await;
     for (first, ack) in txns.lock().unwrap().iter() {
         let n = (*first..*first + 5)
             .filter(|id| present.contains(id))
@@ -298,15 +308,7 @@ async fn kill_9_during_writes_and_index_ddl_keeps_indexes_and_constraints() {
 
     let (mut server, port) = start(dir.path());
     let c = connect(port).await.unwrap();
-    let present: BTreeSet<i64> = c
-        .query("SELECT id FROM t", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let lost: Vec<_> = acked.difference(&present).take(10).collect();
-    assert!(lost.is_empty(), "acknowledged rows lost: {lost:?}");
+    let present = ids_keeping(&c, &acked, "rows").await;
     // Every lookup through t_g (and t_pid, if its CREATE survived) equals the scan's count.
     for g in 0..10i32 {
         let through_index: i64 = c
