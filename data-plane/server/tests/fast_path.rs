@@ -55,6 +55,25 @@ async fn query(c: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> String 
     }
 }
 
+/// `sql` (with `{t}` for the table) on table `a` through `fast` and on `b` through `slow`: what each answered.
+async fn on_both(
+    fast: &Client,
+    slow: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+    is_query: bool,
+) -> (String, String) {
+    let (a, b) = (sql.replace("{t}", "a"), sql.replace("{t}", "b"));
+    if is_query {
+        (query(fast, &a, params).await, query(slow, &b, params).await)
+    } else {
+        (
+            execute(fast, &a, params).await,
+            execute(slow, &b, params).await,
+        )
+    }
+}
+
 async fn execute(c: &Client, sql: &str, params: &[&(dyn ToSql + Sync)]) -> String {
     match c.execute(sql, params).await {
         Ok(n) => format!("ok {n}"),
@@ -151,18 +170,7 @@ async fn fast_path_answers_like_datafusion() {
             _ => ("SELECT * FROM {t} WHERE id = 7", vec![]),
         };
         let is_query = sql.starts_with("SELECT") || sql.contains("RETURNING");
-        let (a, b) = (sql.replace("{t}", "a"), sql.replace("{t}", "b"));
-        let (ra, rb) = if is_query {
-            (
-                query(&fast, &a, &params).await,
-                query(&slow, &b, &params).await,
-            )
-        } else {
-            (
-                execute(&fast, &a, &params).await,
-                execute(&slow, &b, &params).await,
-            )
-        };
+        let (ra, rb) = on_both(&fast, &slow, sql, &params, is_query).await;
         assert_eq!(ra, rb, "step {step}: {sql} with {params:?}");
         if !ra.starts_with("error") {
             statements += 1;
@@ -374,19 +382,9 @@ async fn secondary_index_reads_answer_like_datafusion() {
             ),
             _ => ("SELECT id FROM {t} WHERE $1 = n ORDER BY id", vec![&n1]),
         };
-        let (a, b) = (sql.replace("{t}", "a"), sql.replace("{t}", "b"));
-        let (ra, rb) = if sql.starts_with("SELECT") {
-            reads += 1;
-            (
-                query(&fast, &a, &params).await,
-                query(&slow, &b, &params).await,
-            )
-        } else {
-            (
-                execute(&fast, &a, &params).await,
-                execute(&slow, &b, &params).await,
-            )
-        };
+        let is_query = sql.starts_with("SELECT");
+        reads += u64::from(is_query);
+        let (ra, rb) = on_both(&fast, &slow, sql, &params, is_query).await;
         assert_eq!(ra, rb, "step {step}: {sql} with {params:?}");
     }
     let used = metric(s.http_addr, "omendb_fast_path_total{kind=\"select\"}").await - before;
