@@ -19,12 +19,20 @@ pub use self::stripe::Stripe;
 pub struct Billing {
     pub config: BillingConfig,
     stripe: Option<Stripe>,
+    /// Held while an organisation's databases are brought in line with its billing state. The periodic
+    /// grace check and a webhook would otherwise interleave: the check reads "past due", the payment
+    /// resumes the database, then the check pauses it again on its stale reading.
+    reconciling: tokio::sync::Mutex<()>,
 }
 
 impl Billing {
     pub fn new(config: BillingConfig) -> Result<Billing> {
         let stripe = config.enabled().then(|| Stripe::new(&config)).transpose()?;
-        Ok(Billing { config, stripe })
+        Ok(Billing {
+            config,
+            stripe,
+            reconciling: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn enabled(&self) -> bool {

@@ -22,6 +22,8 @@ pub async fn reconcile_org(state: &AppState, org_id: &str) -> Result<Outcome> {
     if !state.billing.enabled() {
         return Ok(out);
     }
+    // The control plane runs as one replica (see the chart), so a process-wide lock serialises them all.
+    let _serial = state.billing.reconciling.lock().await;
     let org = store::billing::org(&state.pool, org_id).await?;
     let paid = Plan::parse(&org.plan).unwrap_or(Plan::Free);
     let suspended = state.billing.suspended(&org, store::now_ms());
