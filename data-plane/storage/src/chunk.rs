@@ -5,21 +5,22 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use omendb_learned::PgmIndex;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::columnar::{bytes_at, key_at, learned_keys};
-use crate::error::Result;
-use crate::types::{Key, KeyKind, TableShape};
+use crate::columnar::{bytes_at, key_at, learned_keys, values_array};
+use crate::error::{Error, Result};
+use crate::types::{Key, KeyKind, TableShape, Value};
 
 /// A chunk's rows, keys and model, all in memory.
 pub(crate) struct ChunkData {
     pub batch: RecordBatch,
-    /// The learned-index image of every row's key, in row order (sorted).
-    pub lkeys: Vec<u64>,
-    pub index: PgmIndex,
+    /// The learned-index image of every row's key, in row order (sorted). Shared with the same rows
+    /// under a later table definition (`widened`).
+    pub lkeys: Arc<[u64]>,
+    pub index: Arc<PgmIndex>,
     kind: KeyKind,
     key_col: usize,
 }
@@ -42,12 +43,25 @@ impl ChunkData {
     ) -> ChunkData {
         let lkeys = learned_keys(batch.column(shape.key_col).as_ref(), shape.key_kind);
         ChunkData {
-            index: index(&lkeys),
+            index: Arc::new(index(&lkeys)),
             batch,
-            lkeys,
+            lkeys: lkeys.into(),
             kind: shape.key_kind,
             key_col: shape.key_col,
         }
+    }
+
+    /// The same rows under `shape`, a later definition of their table that ALTER TABLE made without a
+    /// rewrite: columns renamed or relaxed, and columns added, which hold their missing values. The arrays,
+    /// keys and model are shared.
+    pub fn widened(&self, shape: &TableShape) -> Result<ChunkData> {
+        Ok(ChunkData {
+            batch: widen_batch(&self.batch, shape)?,
+            lkeys: self.lkeys.clone(),
+            index: self.index.clone(),
+            kind: shape.key_kind,
+            key_col: shape.key_col,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -95,6 +109,38 @@ impl ChunkData {
     }
 }
 
+/// A batch stored under an earlier definition of `shape`'s table, in `shape`'s physical schema. Its columns
+/// are a prefix of the table's user columns (every change but an addition rewrites the table), then the
+/// row id; the added columns get their missing values. `Err` when the arrays do not fit (corruption).
+pub(crate) fn widen_batch(batch: &RecordBatch, shape: &TableShape) -> Result<RecordBatch> {
+    let rowid = usize::from(shape.has_rowid());
+    let stored = batch.num_columns().saturating_sub(rowid);
+    let columns = &shape.def.columns;
+    if stored == 0 || stored > columns.len() {
+        return Err(Error::Store(format!(
+            "stored rows have {} columns, the table {}",
+            batch.num_columns(),
+            shape.physical.fields().len()
+        )));
+    }
+    let n = batch.num_rows();
+    let mut arrays: Vec<ArrayRef> = batch.columns()[..stored].to_vec();
+    for c in &columns[stored..] {
+        let dt = c.data_type.arrow();
+        arrays.push(match &c.missing {
+            None | Some(Value::Null) => arrow_array::new_null_array(&dt, n),
+            Some(v) => {
+                let one = values_array(&dt, std::slice::from_ref(v));
+                let zeros = arrow_array::UInt32Array::from(vec![0u32; n]);
+                arrow_select::take::take(one.as_ref(), &zeros, None)
+                    .map_err(|e| Error::Store(e.to_string()))?
+            }
+        });
+    }
+    arrays.extend(batch.columns()[stored..].iter().cloned());
+    RecordBatch::try_new(shape.physical.clone(), arrays).map_err(|e| Error::Store(e.to_string()))
+}
+
 /// First index in `lo..hi` where `pred` turns false (`pred` is true then false over the range).
 pub(crate) fn partition_range(mut lo: usize, mut hi: usize, pred: impl Fn(usize) -> bool) -> usize {
     while lo < hi {
@@ -123,6 +169,9 @@ pub(crate) struct Chunk {
     pub meta: ChunkMeta,
     pub shape: Arc<TableShape>,
     path: Option<PathBuf>,
+    /// The same rows under the table's earlier definition (`reshaped`): loaded from it when it is loaded,
+    /// and the owner of the file, which goes once neither is referenced.
+    base: Option<Arc<Chunk>>,
     data: OnceLock<Arc<ChunkData>>,
     load: Mutex<()>,
     obsolete: AtomicBool,
@@ -162,6 +211,7 @@ impl Chunk {
             meta,
             shape,
             path,
+            base: None,
             data: OnceLock::new(),
             load: Mutex::new(()),
             obsolete: AtomicBool::new(false),
@@ -185,12 +235,25 @@ impl Chunk {
         if let Some(d) = self.data.get() {
             return Ok(d);
         }
-        let path = self
-            .path
-            .as_ref()
-            .expect("a chunk without data is file-backed");
-        let loaded = crate::chunk_file::read(path, &self.shape, self.meta.rows)?;
+        let loaded = match &self.base {
+            Some(b) if b.is_loaded() || b.path.is_none() => b.data()?.widened(&self.shape)?,
+            _ => {
+                let path = self
+                    .path
+                    .as_ref()
+                    .expect("a chunk without data is file-backed");
+                crate::chunk_file::read(path, &self.shape, self.meta.rows)?
+            }
+        };
         Ok(self.data.get_or_init(|| Arc::new(loaded)))
+    }
+
+    /// This chunk's rows under `shape`, a later definition of the table made without a rewrite (see
+    /// `ChunkData::widened`). Nothing is read or copied now.
+    pub fn reshaped(self: &Arc<Chunk>, shape: Arc<TableShape>) -> Arc<Chunk> {
+        let mut chunk = Chunk::new(self.meta.clone(), shape, self.path.clone());
+        chunk.base = Some(self.clone());
+        Arc::new(chunk)
     }
 
     /// Fits a model over `batch` (sorted, unique keys) and writes it as chunk file `file_id`. With
@@ -218,7 +281,11 @@ impl Chunk {
 
     /// Once no version references this chunk any more, its file is deleted (see `Drop`).
     pub fn mark_obsolete(&self) {
-        self.obsolete.store(true, Ordering::Release);
+        match &self.base {
+            // The file is the base's: it goes when the base does, which this chunk holds.
+            Some(b) => b.mark_obsolete(),
+            None => self.obsolete.store(true, Ordering::Release),
+        }
     }
 }
 

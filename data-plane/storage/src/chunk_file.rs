@@ -241,12 +241,14 @@ pub(crate) fn read(path: &Path, shape: &TableShape, rows: u64) -> Result<ChunkDa
             "row count differs between data, model and manifest",
         ));
     }
-    if batch.schema().fields() != shape.physical.fields() {
-        return Err(Error::corrupt(
-            path,
-            "chunk schema does not match the table",
-        ));
-    }
+    // A file written before ALTER TABLE renamed, relaxed or added columns is read under today's definition.
+    let batch = if batch.schema().fields() == shape.physical.fields() {
+        batch
+    } else {
+        crate::chunk::widen_batch(&batch, shape).map_err(|e| {
+            Error::corrupt(path, format!("chunk schema does not match the table: {e}"))
+        })?
+    };
     Ok(ChunkData::with_index(batch, index, shape))
 }
 

@@ -108,6 +108,9 @@ pub(crate) enum Ddl {
         indexes: Vec<Arc<crate::index::IndexDef>>,
         /// The old position of each new column that carries an old one (foreign keys follow it).
         origin: Vec<Option<usize>>,
+        /// The rows stay, read through the new definition (`TableVersion::redefined`), instead of the
+        /// table being emptied for a rewrite.
+        keep_rows: bool,
     },
     /// ALTER TABLE ... ADD CHECK (the SQL layer validates existing rows first).
     AddCheck {

@@ -42,6 +42,49 @@ pub(crate) struct CatalogEntry {
     pub def: TableDef,
 }
 
+/// Catalog entries are written in layout 2, whose columns carry `missing`; a store from before holds the first.
+const CATALOG_LAYOUT: u8 = 2;
+
+#[derive(Serialize, Deserialize)]
+struct CatalogEntryV1 {
+    id: u64,
+    name: String,
+    columns: Vec<ColumnDefV1>,
+    primary_key: Option<usize>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ColumnDefV1 {
+    name: String,
+    data_type: crate::types::DataType,
+    nullable: bool,
+    default: Option<String>,
+}
+
+impl From<CatalogEntryV1> for CatalogEntry {
+    fn from(v: CatalogEntryV1) -> CatalogEntry {
+        let columns = v
+            .columns
+            .into_iter()
+            .map(|c| crate::types::ColumnDef {
+                name: c.name,
+                data_type: c.data_type,
+                nullable: c.nullable,
+                default: c.default,
+                missing: None,
+            })
+            .collect();
+        CatalogEntry {
+            id: v.id,
+            def: TableDef {
+                name: v.name,
+                columns,
+                primary_key: v.primary_key,
+            },
+        }
+    }
+}
+
 /// Which chunk files make up a table, and up to which LSN they hold its commits.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Manifest {
@@ -285,7 +328,13 @@ impl Store {
             .map_err(|x| e(x.into()))?
         {
             let (_, v) = item.map_err(|x| e(x.into()))?;
-            catalog.push(decode::<CatalogEntry>(p, "catalog entry", v.value())?);
+            catalog.push(decode_layout(
+                p,
+                "catalog entry",
+                v.value(),
+                CATALOG_LAYOUT,
+                |first: CatalogEntryV1| first.into(),
+            )?);
         }
         let mut manifests = HashMap::new();
         for item in tx
@@ -432,7 +481,9 @@ impl Store {
             let mut cat = tx.open_table(CATALOG).map_err(|x| e(x.into()))?;
             for (id, c) in &b.catalog {
                 match c {
-                    Some(c) => cat.insert(*id, encode(c).as_slice()).map(drop),
+                    Some(c) => cat
+                        .insert(*id, encode_layout(CATALOG_LAYOUT, c).as_slice())
+                        .map(drop),
                     None => cat.remove(*id).map(drop),
                 }
                 .map_err(|x| e(x.into()))?;
@@ -495,6 +546,56 @@ impl Store {
 mod tests {
     use super::*;
     use crate::index::{INDEX_LAYOUT, IndexDef, IndexDefV1};
+
+    #[test]
+    fn catalog_entries_of_the_first_layout_still_read() {
+        let p = Path::new("meta.redb");
+        let first = encode(&CatalogEntryV1 {
+            id: 4,
+            name: "t".into(),
+            columns: vec![ColumnDefV1 {
+                name: "a".into(),
+                data_type: crate::types::DataType::BigInt,
+                nullable: false,
+                default: Some("7".into()),
+            }],
+            primary_key: Some(0),
+        });
+        let read: CatalogEntry = decode_layout(
+            p,
+            "catalog entry",
+            &first,
+            CATALOG_LAYOUT,
+            |v: CatalogEntryV1| v.into(),
+        )
+        .unwrap();
+        let mut column = crate::types::ColumnDef::new("a", crate::types::DataType::BigInt)
+            .not_null()
+            .with_default("7");
+        assert_eq!(read.id, 4);
+        assert_eq!(read.def.columns, vec![column.clone()]);
+        assert_eq!(read.def.primary_key, Some(0));
+
+        column.missing = Some(crate::types::Value::Int64(7));
+        let now = CatalogEntry {
+            id: 4,
+            def: TableDef {
+                name: "t".into(),
+                columns: vec![column],
+                primary_key: Some(0),
+            },
+        };
+        let bytes = encode_layout(CATALOG_LAYOUT, &now);
+        let again: CatalogEntry = decode_layout(
+            p,
+            "catalog entry",
+            &bytes,
+            CATALOG_LAYOUT,
+            |v: CatalogEntryV1| v.into(),
+        )
+        .unwrap();
+        assert_eq!(again.def, now.def);
+    }
 
     #[test]
     fn index_definitions_of_the_first_layout_still_read() {

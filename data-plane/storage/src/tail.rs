@@ -109,6 +109,31 @@ impl Tail {
         self.inner.read().rows[from..to].to_vec()
     }
 
+    /// The first `len` rows under `shape`, a later definition of the table made without a rewrite (their
+    /// added columns hold their missing values), as a new tail.
+    pub fn widened(&self, len: usize, shape: Arc<TableShape>) -> Arc<Tail> {
+        let t = self.inner.read();
+        let rows = t.rows[..len]
+            .iter()
+            .map(|r| Arc::new(shape.widen_row((**r).clone())))
+            .collect();
+        let mut index = AppendIndex::new(self.epsilon);
+        for &lk in &t.lkeys[..len] {
+            index.push(lk);
+        }
+        let keys = t.keys.get(..len).map_or_else(Vec::new, <[Key]>::to_vec);
+        Arc::new(Tail {
+            shape,
+            epsilon: self.epsilon,
+            inner: RwLock::new(TailInner {
+                lkeys: t.lkeys[..len].to_vec(),
+                keys,
+                rows,
+                index,
+            }),
+        })
+    }
+
     /// Builds an immutable chunk from the first `n` rows; the chunk gets its own freshly fitted model.
     pub fn seal(&self, n: usize) -> ChunkData {
         let rows = self.rows(0, n);

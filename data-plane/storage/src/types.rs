@@ -290,6 +290,9 @@ pub struct ColumnDef {
     pub nullable: bool,
     /// SQL text of the column's DEFAULT expression; the engine stores it, the SQL layer evaluates it.
     pub default: Option<String>,
+    /// What rows stored before the column existed hold (PostgreSQL's `attmissingval`): ADD COLUMN with
+    /// a constant DEFAULT records it instead of rewriting the table. `None` is NULL.
+    pub missing: Option<Value>,
 }
 
 impl ColumnDef {
@@ -299,6 +302,7 @@ impl ColumnDef {
             data_type,
             nullable: true,
             default: None,
+            missing: None,
         }
     }
 
@@ -398,6 +402,22 @@ impl TableShape {
             .get(self.key_col)
             .map_or(ROWID_COLUMN, |c| c.name.as_str());
         format!("({column})={key}")
+    }
+
+    /// A physical row stored before columns were added (ALTER TABLE without a rewrite) in this shape:
+    /// the added columns' missing values go between its user values and its row id. A stored row always
+    /// holds a prefix of the columns, since every change but an addition rewrites the table.
+    pub fn widen_row(&self, mut row: Row) -> Row {
+        let width = self.physical.fields().len();
+        if row.len() >= width {
+            return row;
+        }
+        let stored = row.len() - usize::from(self.has_rowid());
+        let added = self.def.columns[stored..]
+            .iter()
+            .map(|c| c.missing.clone().unwrap_or(Value::Null));
+        row.splice(stored..stored, added);
+        row
     }
 
     pub fn key_of(&self, row: &[Value]) -> Key {

@@ -3,8 +3,9 @@
 //! `USING` conversion). The table is then rewritten once, in the transaction: the engine empties it under
 //! its new definition (same table, same OID) and the old rows, converted, are written back, so constraints
 //! (NOT NULL, a new primary key's uniqueness, varchar lengths) are checked as for any write, and the whole
-//! statement commits or rolls back with the transaction. Every change rewrites the table today
-//! (docs/storage.md).
+//! statement commits or rolls back with the transaction. A statement that changes no stored value
+//! (renames, defaults, DROP NOT NULL, a longer varchar, ADD COLUMN with a constant or no DEFAULT) is
+//! only a new definition instead, as in PostgreSQL (`unrewritten`; docs/storage.md lists both kinds).
 
 use std::sync::Arc;
 
@@ -276,6 +277,13 @@ impl Session {
             }
         }
         if !plan.rewrite {
+            return self.add_uniques(&plan).await;
+        }
+        if let Some(def) = self.unrewritten(&plan, &old, &old_schema)?
+            && self
+                .with_locks(|t| t.redefine_table(&storage, def.clone()))
+                .await?
+        {
             return self.add_uniques(&plan).await;
         }
         let def = plan.definition();
@@ -560,6 +568,63 @@ impl Session {
         Ok(())
     }
 
+    /// The new definition when no stored value changes, so the engine can take it without a rewrite
+    /// (`WriteTxn::redefine_table`, which may still refuse): every old column stays in place with its
+    /// values, and every added column's DEFAULT folds to a constant, which becomes the value the existing
+    /// rows read (`ColumnDef::missing`). `now()` folds to the transaction's start, as in PostgreSQL;
+    /// a volatile default (`random()`, `nextval`) does not fold and so rewrites.
+    fn unrewritten(
+        &self,
+        plan: &Plan,
+        old: &TableDef,
+        old_schema: &DFSchema,
+    ) -> Result<Option<TableDef>> {
+        if !plan.sequences.is_empty() || !plan.dropped.is_empty() || plan.new_key {
+            return Ok(None);
+        }
+        let simplifier = self.simplifier(old_schema);
+        let mut def = plan.definition();
+        for (i, c) in plan.columns.iter().enumerate() {
+            match c.origin {
+                Some(o) if o == i && c.value == old_column(&old.columns[o].name) => {}
+                Some(_) => return Ok(None),
+                None => {
+                    let to = c.def.data_type.arrow();
+                    let value = simplifier
+                        .simplify(simplifier.coerce(cast(c.value.clone(), to), old_schema)?)?;
+                    let Expr::Literal(scalar, _) = value else {
+                        return Ok(None);
+                    };
+                    let mut v = omendb_storage::value_at(scalar.to_array()?.as_ref(), 0);
+                    if let omendb_storage::Value::Text(s) = &mut v
+                        && let Some(fitted) = c.def.data_type.fit_text(s)?
+                    {
+                        *s = fitted;
+                    }
+                    def.columns[i].missing = (v != omendb_storage::Value::Null).then_some(v);
+                }
+            }
+        }
+        Ok(Some(def))
+    }
+
+    /// Folds constant expressions over the old rows' schema; `now()` is the transaction's start, as
+    /// everywhere else (DataFusion folds it while simplifying: its physical form cannot run).
+    fn simplifier(&self, old: &DFSchema) -> ExprSimplifier {
+        let state = self.ctx.state();
+        let start = self
+            .xact_start()
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .unwrap_or_else(chrono::Utc::now);
+        ExprSimplifier::new(
+            SimplifyContext::builder()
+                .with_schema(Arc::new(old.clone()))
+                .with_config_options(Arc::clone(state.config_options()))
+                .with_query_execution_start_time(Some(start))
+                .build(),
+        )
+    }
+
     /// Writes `old_rows`, converted, into the reshaped table.
     async fn rewrite(
         &mut self,
@@ -568,19 +633,7 @@ impl Session {
         old: &DFSchema,
     ) -> Result<()> {
         let state = self.ctx.state();
-        // now() in a DEFAULT is the transaction's start, as everywhere else; DataFusion folds it while
-        // simplifying (its physical form cannot run).
-        let start = self
-            .xact_start()
-            .and_then(chrono::DateTime::from_timestamp_micros)
-            .unwrap_or_else(chrono::Utc::now);
-        let simplifier = ExprSimplifier::new(
-            SimplifyContext::builder()
-                .with_schema(Arc::new(old.clone()))
-                .with_config_options(Arc::clone(state.config_options()))
-                .with_query_execution_start_time(Some(start))
-                .build(),
-        );
+        let simplifier = self.simplifier(old);
         let mut exprs = Vec::with_capacity(plan.columns.len());
         for c in &plan.columns {
             let to = c.def.data_type.arrow();

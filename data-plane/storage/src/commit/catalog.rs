@@ -111,6 +111,7 @@ impl Inner {
                     shape,
                     indexes,
                     origin,
+                    keep_rows,
                 } => {
                     let old = head
                         .tables
@@ -129,8 +130,13 @@ impl Inner {
                         head.names.remove(&old.shape.def.name);
                         head.names.insert(name.clone(), *id);
                     }
-                    let mut fresh = old.reshaped(shape.clone(), indexes, self.opts.epsilon);
-                    fresh.checkpoint_lsn = checkpoint;
+                    let fresh = if *keep_rows {
+                        old.redefined(shape.clone())
+                    } else {
+                        let mut fresh = old.reshaped(shape.clone(), indexes, self.opts.epsilon);
+                        fresh.checkpoint_lsn = checkpoint;
+                        fresh
+                    };
                     if !old.indexes.is_empty() || !fresh.indexes.is_empty() {
                         catalog.indexes.push((*id, Some(index_defs(&fresh))));
                     }
@@ -147,8 +153,10 @@ impl Inner {
                             def: shape.def.clone(),
                         }),
                     ));
-                    catalog.manifests.push((*id, Some(empty())));
-                    dropped.extend(old.chunks.iter().cloned());
+                    if !*keep_rows {
+                        catalog.manifests.push((*id, Some(empty())));
+                        dropped.extend(old.chunks.iter().cloned());
+                    }
                 }
                 Ddl::CreateIndex(def) => {
                     let taken = head.names.contains_key(&def.name)

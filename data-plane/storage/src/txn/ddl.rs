@@ -12,7 +12,7 @@ use crate::foreign_key::ForeignKey;
 use crate::index::{IndexDef, SecondaryIndex};
 use crate::locks::LockMode;
 use crate::reader::TableReader;
-use crate::types::{PUBLIC, TableDef, TableShape, schema_of};
+use crate::types::{DataType, PUBLIC, TableDef, TableShape, schema_of};
 use crate::version::{DbVersion, TableVersion};
 
 impl WriteTxn {
@@ -93,13 +93,13 @@ impl WriteTxn {
         let base = self.base(name)?;
         self.lock_table(&base, LockMode::Update)?;
         let id = base.shape.id;
-        if def.name != name
-            && (self.snapshot.names.contains_key(&def.name)
-                || self.snapshot.sequences.contains_key(&def.name)
-                || (self.inner.current.load().names.contains_key(&def.name)
-                    && !self.dropped_here(&def.name)))
-        {
+        if def.name != name && self.name_taken(&def.name) {
             return Err(Error::TableExists(def.name));
+        }
+        // Every row is written again in full: none needs a missing value any more.
+        let mut def = def;
+        for c in &mut def.columns {
+            c.missing = None;
         }
         let old = self.table_latest(name)?;
         let renumber = |cols: &[usize]| -> Option<Vec<usize>> {
@@ -150,10 +150,79 @@ impl WriteTxn {
                 shape,
                 indexes,
                 origin: origin.to_vec(),
+                keep_rows: false,
             });
         }
         self.refresh_view();
         Ok(old)
+    }
+
+    /// ALTER TABLE without a rewrite, as PostgreSQL does it: `def` keeps the table's columns in place
+    /// (renamed, other defaults, NOT NULL dropped, a longer varchar) and may add columns after them, which
+    /// the existing rows read as their `missing` value. Returns `false`, having changed nothing, when the
+    /// change needs the rewrite (`reshape_table`): the key or a stored type changes, a NOT NULL is added
+    /// that existing rows must be checked against, or this transaction created or wrote the table.
+    pub fn redefine_table(&mut self, name: &str, def: TableDef) -> Result<bool> {
+        self.writable()?;
+        let base = self.base(name)?;
+        let id = base.shape.id;
+        let old = &base.shape.def;
+        let written = self.writes.tables.get(&id).is_some_and(|w| !w.is_empty());
+        let kept = |(o, n): (&crate::ColumnDef, &crate::ColumnDef)| {
+            // What PostgreSQL also changes without a rewrite: a longer or unbounded varchar, text.
+            let same_type = o.data_type == n.data_type
+                || matches!(
+                    (o.data_type, n.data_type),
+                    (DataType::Varchar { max: Some(a) }, DataType::Varchar { max: Some(b) }) if b >= a
+                )
+                || matches!(
+                    (o.data_type, n.data_type),
+                    (
+                        DataType::Varchar { .. } | DataType::Text,
+                        DataType::Varchar { max: None } | DataType::Text
+                    )
+                );
+            same_type && (n.nullable || !o.nullable) && n.missing == o.missing
+        };
+        let added_fit =
+            def.columns.iter().skip(old.columns.len()).all(|c| {
+                c.nullable || c.missing.as_ref().is_some_and(|v| *v != crate::Value::Null)
+            });
+        let fits = def.columns.len() >= old.columns.len()
+            && def.primary_key == old.primary_key
+            && old.columns.iter().zip(&def.columns).all(kept)
+            && added_fit;
+        if !fits || written || self.created_here(id) {
+            return Ok(false);
+        }
+        self.lock_table(&base, LockMode::Update)?;
+        if def.name != name && self.name_taken(&def.name) {
+            return Err(Error::TableExists(def.name));
+        }
+        let origin = (0..def.columns.len())
+            .map(|i| (i < old.columns.len()).then_some(i))
+            .collect();
+        let indexes = base.indexes.iter().map(|i| i.def.clone()).collect();
+        let shape = Arc::new(TableShape::new(id, def)?);
+        self.writes.ddl.push(Ddl::Reshape {
+            id,
+            epoch: base.epoch,
+            old_name: name.to_string(),
+            shape,
+            indexes,
+            origin,
+            keep_rows: true,
+        });
+        self.refresh_view();
+        Ok(true)
+    }
+
+    /// Whether another table, view or sequence this transaction sees is named `name`.
+    fn name_taken(&self, name: &str) -> bool {
+        self.snapshot.names.contains_key(name)
+            || self.snapshot.sequences.contains_key(name)
+            || self.snapshot.views.contains_key(name)
+            || (self.inner.current.load().names.contains_key(name) && !self.dropped_here(name))
     }
 
     /// CREATE INDEX: waits for the table's writers; the index is built at commit (a UNIQUE index whose
@@ -535,6 +604,7 @@ impl WriteTxn {
                     shape,
                     indexes,
                     origin,
+                    keep_rows,
                     ..
                 } => {
                     let cur = self.inner.current.load();
@@ -543,8 +613,12 @@ impl WriteTxn {
                     };
                     v.names.remove(&t.shape.def.name);
                     v.names.insert(shape.def.name.clone(), *id);
-                    v.tables
-                        .insert(*id, Arc::new(t.reshaped(shape.clone(), indexes, eps)));
+                    let next = if *keep_rows {
+                        t.redefined(shape.clone())
+                    } else {
+                        t.reshaped(shape.clone(), indexes, eps)
+                    };
+                    v.tables.insert(*id, Arc::new(next));
                     crate::foreign_key::remap(&mut v.tables, *id, origin);
                 }
                 Ddl::AddCheck { table_id, check } => {
@@ -646,6 +720,39 @@ impl TableVersion {
         fresh.foreign_keys = self.foreign_keys.clone();
         fresh.checks = self.checks.clone();
         fresh
+    }
+
+    /// The same rows under the next epoch and a definition ALTER TABLE changed without a rewrite (see
+    /// `TableShape::widen_row`): chunks are re-read through it lazily, the tail and delta are widened now.
+    /// Secondary indexes, constraints and the checkpoint stay: no column moved.
+    pub(crate) fn redefined(&self, shape: Arc<TableShape>) -> TableVersion {
+        let mut next = self.clone();
+        next.epoch = self.epoch + 1;
+        next.chunks = Arc::new(
+            self.chunks
+                .iter()
+                .map(|c| c.reshaped(shape.clone()))
+                .collect(),
+        );
+        next.tail = self.tail.widened(self.tail_len, shape.clone());
+        next.delta = self
+            .delta
+            .iter()
+            .map(|(k, e)| {
+                let row = e
+                    .row
+                    .as_ref()
+                    .map(|r| Arc::new(shape.widen_row((**r).clone())));
+                (k.clone(), crate::version::DeltaEntry { lsn: e.lsn, row })
+            })
+            .collect();
+        // Row ids continue where the old definition's left off.
+        shape.next_rowid.fetch_max(
+            self.shape.next_rowid.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        next.shape = shape;
+        next
     }
 
     /// The same table, empty, under the next epoch, with a new definition (ALTER TABLE).
