@@ -340,3 +340,101 @@ async fn kill_9_during_writes_and_index_ddl_keeps_indexes_and_constraints() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// SIGKILL while clients insert and another session adds columns over and over (ALTER TABLE without a
+/// rewrite: rows stored before a column exist read its DEFAULT): after a restart every acknowledged row
+/// and every acknowledged column is there, at most one more column (an ALTER whose answer was lost), and
+/// every row reads each column's value, whether it was written before or after the column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_during_writes_and_add_column_keeps_rows_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, port) = start(dir.path());
+    let c = connect(port).await.unwrap();
+    c.batch_execute(
+        "CREATE TABLE t (id bigint PRIMARY KEY, v bigint NOT NULL);
+         INSERT INTO t SELECT i, i FROM generate_series(-5000, -1) i;",
+    )
+    .await
+    .unwrap();
+    let acked: Arc<Mutex<BTreeSet<i64>>> = Arc::default();
+    let columns = Arc::new(Mutex::new(0i64));
+    let mut workers = vec![];
+    for client in 0..4i64 {
+        let acked = acked.clone();
+        workers.push(tokio::spawn(async move {
+            let Ok(c) = connect(port).await else { return };
+            for i in 0.. {
+                let id = client * 1_000_000 + i;
+                // A column list, so the INSERT means the same before and after each ADD COLUMN.
+                let sql = format!("INSERT INTO t (id, v) VALUES ({id}, {id})");
+                if c.execute(sql.as_str(), &[]).await.is_err() {
+                    return;
+                }
+                acked.lock().unwrap().insert(id);
+            }
+        }));
+    }
+    let added = columns.clone();
+    workers.push(tokio::spawn(async move {
+        let Ok(c) = connect(port).await else { return };
+        for n in 1.. {
+            let sql = format!("ALTER TABLE t ADD COLUMN c{n} int NOT NULL DEFAULT {n}");
+            if c.batch_execute(&sql).await.is_err() {
+                return;
+            }
+            *added.lock().unwrap() = n;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    let columns = *columns.lock().unwrap();
+    assert!(acked.len() > 50, "only {} rows acknowledged", acked.len());
+    assert!(columns > 3, "only {columns} columns added");
+
+    let (mut server, port) = start(dir.path());
+    let c = connect(port).await.unwrap();
+    let present = ids_keeping(&c, &acked, "rows").await;
+    assert!(present.len() >= acked.len() + 5000);
+    let names: Vec<String> = c
+        .query(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 2 ORDER BY attnum",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let n = names.len() as i64;
+    assert!(
+        n == columns || n == columns + 1,
+        "{n} columns after the restart, {columns} acknowledged"
+    );
+    let expect: Vec<String> = (1..=n).map(|i| format!("c{i}")).collect();
+    assert_eq!(names, expect);
+    for i in 1..=n {
+        let wrong: i64 = c
+            .query_one(
+                &format!("SELECT count(*) FROM t WHERE c{i} IS DISTINCT FROM {i} OR v <> id"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(wrong, 0, "rows whose c{i} is not {i}");
+    }
+    // Still a table that takes writes and another column.
+    c.batch_execute(
+        "INSERT INTO t (id, v) VALUES (-99999, -99999); ALTER TABLE t ADD COLUMN z text",
+    )
+    .await
+    .unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

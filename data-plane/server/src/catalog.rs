@@ -218,6 +218,7 @@ fn defaults(
         if let Some(sql) = &c.default {
             let ctx = ctx.get_or_insert_with(|| {
                 let ctx = SessionContext::new();
+                ctx.register_udf(crate::uuids::GenRandomUuid::udf());
                 for f in functions {
                     ctx.register_udf(f.as_ref().clone());
                 }

@@ -76,7 +76,7 @@ fn builder(t: DataType) -> Box<dyn ArrayBuilder> {
         DataType::Real => Box::new(Float32Builder::new()),
         DataType::Double => Box::new(Float64Builder::new()),
         DataType::Boolean => Box::new(BooleanBuilder::new()),
-        DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } => {
+        DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } | DataType::Uuid => {
             Box::new(StringBuilder::new())
         }
         DataType::Bytea => Box::new(BinaryBuilder::new()),
@@ -703,7 +703,10 @@ impl CopyIn {
                     s.map(|s| parse_bool(s).ok_or_else(|| invalid(s, "boolean")))
                         .transpose()?
                 ),
-                DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } => {
+                DataType::Text
+                | DataType::Varchar { .. }
+                | DataType::Char { .. }
+                | DataType::Uuid => {
                     push!(b, StringBuilder, s)
                 }
                 DataType::Bytea => push!(

@@ -232,6 +232,15 @@ impl CopyOut {
             for b in batches {
                 for row in 0..b.num_rows() {
                     for (col, array) in b.columns().iter().enumerate() {
+                        if crate::origins::marked_type(schema.field(col))
+                            == Some(pgwire::api::Type::UUID)
+                        {
+                            let v = crate::uuids::binary_cell(array, row)?;
+                            encoder
+                                .encode_field(&v)
+                                .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+                            continue;
+                        }
                         arrow_pg::encoder::encode_value(
                             &mut encoder,
                             array,

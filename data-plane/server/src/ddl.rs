@@ -89,6 +89,7 @@ pub fn column_type(t: &SqlType) -> Result<DataType> {
             len: char_length(n.as_ref(), "char")?.unwrap_or(1),
         },
         SqlType::Bytea => DataType::Bytea,
+        SqlType::Uuid => DataType::Uuid,
         SqlType::Date => DataType::Date,
         SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
             DataType::TimestampTz
@@ -262,6 +263,10 @@ pub fn parse_expr(
     )
     .try_with_sql(sql)
     .and_then(|mut p| p.parse_expr())
+    .map(|mut e| {
+        crate::precedence::fix_expr(&mut e);
+        e
+    })
 }
 
 /// One column of a CREATE TABLE or ALTER TABLE ADD COLUMN of `table`, and whether it says PRIMARY KEY.

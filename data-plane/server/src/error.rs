@@ -129,6 +129,7 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::CheckViolation { .. } => "23514",
         S::NotNull { .. } => "23502",
         S::StringTooLong { .. } => "22001",
+        S::InvalidText { .. } => "22P02",
         S::InvalidSequence(_) => code::INVALID_PARAMETER_VALUE,
         S::SequenceLimit { .. } => "2200H",
         S::SequenceBounds { .. } => code::NUMERIC_VALUE_OUT_OF_RANGE,

@@ -25,6 +25,7 @@ mod notify;
 mod origins;
 mod params;
 mod pg_catalog;
+mod precedence;
 mod rewrite;
 mod rows;
 mod runtime;
@@ -39,6 +40,7 @@ mod text;
 mod timestamps;
 mod tokens;
 mod typing;
+mod uuids;
 mod wire;
 pub mod zone;
 

@@ -92,6 +92,24 @@ pub fn distinct_output_names(stmt: &mut Statement) {
     let mut seen = std::collections::HashSet::new();
     for (i, (item, name)) in select.projection.iter_mut().zip(names).enumerate() {
         if seen.insert(name.clone()) {
+            // `SELECT v::text ... ORDER BY v`: DataFusion names the cast `v` too and then refuses the sort
+            // column it adds beside it. PostgreSQL's output column is `v`, which ORDER BY v then means.
+            if let SelectItem::UnnamedExpr(e @ Expr::Cast { .. }) = item
+                && let Expr::Cast { expr, .. } = &*e
+                && matches!(
+                    expr.as_ref(),
+                    Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+                )
+            {
+                let expr = std::mem::replace(
+                    e,
+                    Expr::Value(datafusion::sql::sqlparser::ast::Value::Null.into()),
+                );
+                *item = SelectItem::ExprWithAlias {
+                    expr,
+                    alias: Ident::with_quote('"', name),
+                };
+            }
             continue;
         }
         let alias = Ident::with_quote('"', format!("?{i}?{name}"));

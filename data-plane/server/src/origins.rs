@@ -128,7 +128,7 @@ pub fn with_origin(field: &Field, oid: i64, attnum: usize) -> Field {
 /// `field` marked with its column's PostgreSQL type where Arrow's (Utf8) would describe it as text.
 pub fn with_type(field: &Field, ty: omendb_storage::DataType) -> Field {
     let info = crate::pg_catalog::oids::type_info(ty);
-    if !matches!(info.oid, 1042 | 1043) {
+    if !matches!(info.oid, 1042 | 1043 | 2950) {
         return field.clone();
     }
     let mut meta = field.metadata().clone();
@@ -149,6 +149,7 @@ pub fn marked_type(field: &Field) -> Option<pgwire::api::Type> {
     match field.metadata().get(TYPE_OID)?.as_str() {
         "1043" => Some(pgwire::api::Type::VARCHAR),
         "1042" => Some(pgwire::api::Type::BPCHAR),
+        "2950" => Some(pgwire::api::Type::UUID),
         "19" => Some(pgwire::api::Type::NAME),
         "1003" => Some(pgwire::api::Type::NAME_ARRAY),
         _ => None,

@@ -109,6 +109,35 @@ pub fn decode<S: Clone>(
                 .map(|t| t.timestamp_micros()),
             Some("UTC".into()),
         ),
+        // A uuid travels as 16 bytes in binary and is held as its canonical text.
+        Type::UUID if portal.parameter_format.is_binary(i) => {
+            let raw = portal.parameters.get(i).ok_or_else(|| {
+                Error::sql(
+                    code::PROTOCOL_VIOLATION,
+                    format!("no value for parameter ${}", i + 1),
+                )
+            })?;
+            ScalarValue::Utf8(
+                raw.as_ref()
+                    .map(|b| {
+                        <[u8; 16]>::try_from(b.as_ref())
+                            .map(|b| crate::uuids::text(&b))
+                            .map_err(|_| bad(i, ty, "incorrect binary data format"))
+                    })
+                    .transpose()?,
+            )
+        }
+        Type::UUID => ScalarValue::Utf8(
+            text(portal, i, ty)?
+                .map(|s| omendb_storage::canonical_uuid(&s).ok_or(s))
+                .transpose()
+                .map_err(|s| {
+                    Error::sql(
+                        code::INVALID_TEXT_REPRESENTATION,
+                        format!("invalid input syntax for type uuid: \"{s}\""),
+                    )
+                })?,
+        ),
         Type::NUMERIC => match portal
             .parameter::<Decimal>(i, ty)
             .map_err(|e| bad(i, ty, e))?

@@ -234,6 +234,17 @@ fn general(
                     }
                 });
                 encoder.encode_field(&v)?;
+            } else if *fields[col].datatype() == Type::UUID
+                && fields[col].format() == FieldFormat::Binary
+            {
+                // A uuid column holds its text; the binary form is its 16 bytes.
+                let v = crate::uuids::binary_cell(array, row)?;
+                encoder.encode_field_with_type_and_format(
+                    &v,
+                    &Type::BYTEA,
+                    FieldFormat::Binary,
+                    &FormatOptions::default(),
+                )?;
             } else if Vector::of(field).is_some() && fields[col].format() == FieldFormat::Text {
                 let v = vector_text(array, row);
                 encoder.encode_field_with_type_and_format(

@@ -95,7 +95,7 @@ pub struct Notice {
 pub fn parse(sql: &str) -> Result<Vec<Statement>> {
     let rewritten = crate::tokens::rewrite(sql);
     let sql = rewritten.as_deref().unwrap_or(sql);
-    Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
+    let mut stmts = Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
         let m = e.to_string();
         let m = match m.find(", found: ") {
             Some(at) => {
@@ -108,7 +108,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>> {
             None => m,
         };
         Error::sql(code::SYNTAX_ERROR, m)
-    })
+    })?;
+    crate::precedence::fix_statements(&mut stmts);
+    Ok(stmts)
 }
 
 impl Session {
@@ -150,6 +152,7 @@ impl Session {
         let notify = Arc::new(parking_lot::Mutex::new(crate::notify::Pending::default()));
         advisory::register(&ctx, &advisory);
         crate::pg_catalog::functions::register(&ctx, &source);
+        ctx.register_udf(crate::uuids::GenRandomUuid::udf());
         crate::pg_catalog::table_functions::register(&ctx);
         listen::register(&ctx, &notify, &activity);
         listen::register_channels(&ctx, &engine, session_id);
@@ -433,6 +436,47 @@ impl Session {
         self.activity.lock().xact_start
     }
 
+    async fn run_prepared(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+        if p.plan.is_some() {
+            self.execute_advisory(p, params).await
+        } else {
+            self.execute_inner(p, params).await
+        }
+    }
+
+    /// An autocommit write that a concurrent DDL overtook (the table took a new definition, or was
+    /// truncated or dropped, between the statement's snapshot and its lock) wrote nothing and was rolled
+    /// back. PostgreSQL would have waited for the DDL's lock before planning, so the statement is planned
+    /// again on the new catalog and run, a few times at most; a dropped table is then 42P01 as there. A
+    /// plan that would take other parameters or return other columns keeps the first error.
+    async fn replan_overtaken(
+        &mut self,
+        p: &Prepared,
+        params: Vec<ScalarValue>,
+        mut r: Result<Output>,
+    ) -> Result<Output> {
+        for _ in 0..3 {
+            if !matches!(r, Err(Error::Storage(omendb_storage::Error::Conflict(_)))) {
+                break;
+            }
+            let Some(stmt) = p.stmt.clone() else { break };
+            let declared = vec![None; p.params.len()];
+            let again = match self.prepare_stmt(stmt, &declared).await {
+                Ok(again) => again,
+                Err(e) => return Err(e),
+            };
+            let same_result = match (&again.result, &p.result) {
+                (Some(a), Some(b)) => a.fields() == b.fields(),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            if again.params != p.params || !same_result {
+                break;
+            }
+            r = self.run_prepared(&again, params.clone()).await;
+        }
+        r
+    }
+
     /// Executes a prepared statement with bound parameter values.
     pub async fn execute(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
         let started = Instant::now();
@@ -442,11 +486,13 @@ impl Session {
             a.query = Some(p.clone());
             a.query_start = Some(crate::activity::now_micros());
         }
-        let r = if p.plan.is_some() {
-            self.execute_advisory(p, params).await
-        } else {
-            self.execute_inner(p, params).await
-        };
+        let overtakable =
+            self.tx == Tx::Idle && matches!(p.kind, Kind::Insert | Kind::Update | Kind::Delete);
+        let again = overtakable.then(|| params.clone());
+        let mut r = self.run_prepared(p, params).await;
+        if let Some(params) = again {
+            r = self.replan_overtaken(p, params, r).await;
+        }
         if r.is_err() {
             self.fail();
         }

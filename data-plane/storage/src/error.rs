@@ -59,6 +59,8 @@ pub enum Error {
     NotNull { table: String, column: String },
     #[error("value too long for type {type_name}")]
     StringTooLong { type_name: String },
+    #[error("invalid input syntax for type {type_name}: \"{value}\"")]
+    InvalidText { type_name: String, value: String },
     #[error("column \"{column}\" of table \"{table}\" is {expected}, got {got}")]
     WrongType {
         table: String,
@@ -155,6 +157,7 @@ impl Error {
             Error::CheckViolation { .. } => "check",
             Error::NotNull { .. } => "not_null",
             Error::StringTooLong { .. } => "string_too_long",
+            Error::InvalidText { .. } => "invalid_text",
             Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => {
                 "wrong_type"
             }

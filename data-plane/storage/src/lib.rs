@@ -67,7 +67,7 @@ pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
 pub use types::{
     ColumnDef, DataType, Key, KeyKind, PUBLIC, ROWID_COLUMN, Row, TableDef, TableShape, Value,
-    schema_of,
+    canonical_uuid, schema_of,
 };
 pub use version::{KeyRange, ScanIter};
 pub use view::ViewDef;

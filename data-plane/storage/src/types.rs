@@ -40,6 +40,9 @@ pub enum DataType {
     Char {
         len: u32,
     },
+    /// `uuid`: held as its canonical text (lower-case hex, hyphenated), whose byte order is PostgreSQL's
+    /// uuid order, so keys, indexes and comparisons need nothing of their own.
+    Uuid,
 }
 
 impl DataType {
@@ -51,7 +54,9 @@ impl DataType {
             DataType::Real => ArrowType::Float32,
             DataType::Double => ArrowType::Float64,
             DataType::Boolean => ArrowType::Boolean,
-            DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } => ArrowType::Utf8,
+            DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } | DataType::Uuid => {
+                ArrowType::Utf8
+            }
             DataType::Bytea => ArrowType::Binary,
             DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, None),
             DataType::TimestampTz => {
@@ -71,9 +76,11 @@ impl DataType {
             | DataType::Timestamp
             | DataType::TimestampTz
             | DataType::Date => Some(KeyKind::Int),
-            DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } | DataType::Bytea => {
-                Some(KeyKind::Bytes)
-            }
+            DataType::Text
+            | DataType::Varchar { .. }
+            | DataType::Char { .. }
+            | DataType::Bytea
+            | DataType::Uuid => Some(KeyKind::Bytes),
             _ => None,
         }
     }
@@ -95,7 +102,13 @@ impl DataType {
             DataType::Varchar { max: Some(n) } => format!("character varying({n})"),
             DataType::Varchar { max: None } => "character varying".into(),
             DataType::Char { len } => format!("character({len})"),
+            DataType::Uuid => "uuid".into(),
         }
+    }
+
+    /// Whether text stored in this type is checked or reshaped on the way in (`fit_text`).
+    pub fn fits_text(&self) -> bool {
+        self.max_chars().is_some() || *self == DataType::Uuid
     }
 
     /// The most characters a value may have, for the types that bound it.
@@ -110,6 +123,13 @@ impl DataType {
     /// A text value as this column stores it, PostgreSQL's way: too long fails (22001) unless only spaces
     /// are over the limit, which are cut; `char(n)` pads with spaces. `None` when it is stored as given.
     pub fn fit_text(&self, s: &str) -> Result<Option<String>> {
+        if *self == DataType::Uuid {
+            let canonical = canonical_uuid(s).ok_or_else(|| Error::InvalidText {
+                type_name: "uuid".into(),
+                value: s.to_string(),
+            })?;
+            return Ok((canonical != s).then_some(canonical));
+        }
         let Some(max) = self.max_chars() else {
             return Ok(None);
         };
@@ -149,7 +169,10 @@ impl DataType {
                 | (DataType::Double, Value::Float64(_))
                 | (DataType::Boolean, Value::Bool(_))
                 | (
-                    DataType::Text | DataType::Varchar { .. } | DataType::Char { .. },
+                    DataType::Text
+                        | DataType::Varchar { .. }
+                        | DataType::Char { .. }
+                        | DataType::Uuid,
                     Value::Text(_)
                 )
                 | (DataType::Bytea, Value::Bytes(_))
@@ -443,7 +466,7 @@ impl TableShape {
     pub fn fit_batch(&self, batch: &RecordBatch) -> Result<Option<RecordBatch>> {
         let mut columns: Option<Vec<arrow_array::ArrayRef>> = None;
         for (i, col) in self.def.columns.iter().enumerate() {
-            if col.data_type.max_chars().is_none() || i >= batch.num_columns() {
+            if !col.data_type.fits_text() || i >= batch.num_columns() {
                 continue;
             }
             let Some(strings) = batch
@@ -567,9 +590,76 @@ fn validate_def(def: &TableDef) -> Result<()> {
     Ok(())
 }
 
+/// PostgreSQL's uuid input (`uuid_in`): 32 hex digits, optionally in braces, with a hyphen allowed after
+/// any group of four; the canonical form is lower-case 8-4-4-4-12. `None` when `s` is not a uuid.
+pub fn canonical_uuid(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let (mut i, braces) = if b.first() == Some(&b'{') {
+        (1, true)
+    } else {
+        (0, false)
+    };
+    let mut out = String::with_capacity(36);
+    for byte in 0..16 {
+        let pair = b.get(i..i + 2)?;
+        if !pair.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        if matches!(byte, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(pair[0].to_ascii_lowercase() as char);
+        out.push(pair[1].to_ascii_lowercase() as char);
+        i += 2;
+        if byte % 2 == 1 && byte < 15 && b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+    }
+    if braces {
+        if b.get(i) != Some(&b'}') {
+            return None;
+        }
+        i += 1;
+    }
+    (i == b.len()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_are_read_as_postgresql_reads_them() {
+        let c = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        for ok in [
+            c,
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+            "{a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11}",
+        ] {
+            assert_eq!(canonical_uuid(ok).as_deref(), Some(c), "{ok}");
+        }
+        for bad in [
+            "",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a111",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g",
+            " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-",
+            "a0e-ebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11",
+        ] {
+            assert_eq!(canonical_uuid(bad), None, "{bad}");
+        }
+        assert_eq!(fit(DataType::Uuid, c), Ok(c.into()));
+        assert_eq!(
+            fit(DataType::Uuid, "x"),
+            Err("invalid input syntax for type uuid: \"x\"".into())
+        );
+    }
 
     fn fit(t: DataType, s: &str) -> std::result::Result<String, String> {
         t.fit_text(s)

@@ -108,6 +108,10 @@ fn text_of(v: &[u8], ty: DataType) -> Result<Vec<u8>> {
                 .map_err(|_| Error::sql("22021", "invalid byte sequence for encoding \"UTF8\""))?;
             v.to_vec()
         }
+        DataType::Uuid => {
+            let b: [u8; 16] = fixed(v, "uuid")?;
+            crate::uuids::text(&b).into_bytes()
+        }
         DataType::Bytea => {
             let mut out = Vec::with_capacity(2 + 2 * v.len());
             out.extend_from_slice(b"\\x");

@@ -392,6 +392,23 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         reg_cast(|n| Ok(oids::type_by_name(n)), "42704", "type"),
     );
     add(
+        "omendb_uuid",
+        exact(&[&[TEXT]], Volatility::Immutable),
+        TEXT,
+        Arc::new(|a| {
+            let Some(s) = str_arg(&a[0]) else {
+                return Ok(ScalarValue::Utf8(None));
+            };
+            match omendb_storage::canonical_uuid(&s) {
+                Some(u) => Ok(ScalarValue::Utf8(Some(u))),
+                None => Err(sql_error(
+                    "22P02",
+                    format!("invalid input syntax for type uuid: \"{s}\""),
+                )),
+            }
+        }),
+    );
+    add(
         "omendb_oid",
         Signature::any(1, Volatility::Stable),
         OID,

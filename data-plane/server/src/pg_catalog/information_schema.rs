@@ -273,6 +273,7 @@ fn sql_type(t: Col) -> SqlType {
         Col::Varchar { .. } => ("character varying", "varchar", None, None, None, None),
         Col::Char { .. } => ("character", "bpchar", None, None, None, None),
         Col::Bytea => ("bytea", "bytea", None, None, None, None),
+        Col::Uuid => ("uuid", "uuid", None, None, None, None),
         Col::Timestamp => (
             "timestamp without time zone",
             "timestamp",

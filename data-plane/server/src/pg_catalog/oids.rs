@@ -137,6 +137,7 @@ pub fn type_info(t: DataType) -> TypeInfo {
         DataType::Numeric { .. } => (1700, -1, false, 'i', 'm'),
         DataType::Varchar { .. } => (1043, -1, false, 'i', 'x'),
         DataType::Char { .. } => (1042, -1, false, 'i', 'x'),
+        DataType::Uuid => (2950, 16, false, 'c', 'p'),
     };
     let typmod = match t {
         DataType::Numeric { precision, scale } => {

@@ -311,6 +311,11 @@ fn rewrite_expr(e: &mut Expr) {
             }
             let inner = (**expr).clone();
             unqualify_type(data_type);
+            // A uuid is its canonical text here: the cast checks and spells it (`uuid_in`).
+            if matches!(data_type, SqlType::Uuid) {
+                *e = call("omendb_uuid", vec![inner]);
+                return;
+            }
             // `oid[]`, `regclass[]`, `name[]`: arrays of the types the catalogs hold as bigint or text.
             if let SqlType::Array(
                 datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(elem, _)

@@ -29,6 +29,7 @@ fn comparable(a: DataType, b: DataType) -> bool {
         T::Timestamp | T::TimestampTz | T::Date => 2,
         T::Boolean => 3,
         T::Bytea => 4,
+        T::Uuid => 5,
     };
     class(a) == class(b)
 }

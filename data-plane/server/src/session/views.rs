@@ -317,8 +317,11 @@ impl VisitorMut for Expander {
             ));
             return ControlFlow::Break(());
         }
-        let query = match Parser::parse_sql(&PostgreSqlDialect {}, &view.query).map(|mut s| s.pop())
-        {
+        let parsed = Parser::parse_sql(&PostgreSqlDialect {}, &view.query).map(|mut s| {
+            crate::precedence::fix_statements(&mut s);
+            s.pop()
+        });
+        let query = match parsed {
             Ok(Some(Statement::Query(q))) => q,
             _ => {
                 self.error = Some(Error::sql(
