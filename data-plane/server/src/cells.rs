@@ -281,7 +281,10 @@ pub fn direct_rows(
     let mut cols = Vec::with_capacity(batch.num_columns());
     for (c, a) in batch.columns().iter().enumerate() {
         let binary = fields.get(c)?.format() == FieldFormat::Binary;
-        if !schema.field(c).metadata().is_empty() {
+        // A uuid's binary form is not its text (see rows.rs).
+        if !schema.field(c).metadata().is_empty()
+            || (binary && *fields[c].datatype() == pgwire::api::Type::UUID)
+        {
             return None;
         }
         cols.push((Cells::of(a, binary, zone)?, binary));

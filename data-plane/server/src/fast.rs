@@ -683,6 +683,22 @@ fn value(o: &Operand, params: &[ScalarValue]) -> Option<ScalarValue> {
     }
 }
 
+/// `v` spelled as column type `column` holds it: a uuid in any spelling PostgreSQL reads is its canonical
+/// text; `Err` (DataFusion answers, with 22P02) for text that is no uuid.
+fn spelled(
+    v: ScalarValue,
+    column: omendb_storage::DataType,
+) -> std::result::Result<ScalarValue, ()> {
+    match v {
+        ScalarValue::Utf8(Some(s)) if column == omendb_storage::DataType::Uuid => {
+            omendb_storage::canonical_uuid(&s)
+                .map(|c| ScalarValue::Utf8(Some(c)))
+                .ok_or(())
+        }
+        v => Ok(v),
+    }
+}
+
 /// `v` as a key of a column of type `ty`: `Ok(None)` when no row can match (NULL, or a value the column
 /// cannot hold), `Err(())` when only DataFusion can say (a cast that is not exact).
 fn key_of(v: &ScalarValue, ty: &Arrow, kind: KeyKind) -> std::result::Result<Option<Key>, ()> {
@@ -721,13 +737,14 @@ fn cast_exact(v: &ScalarValue, ty: &Arrow) -> Option<ScalarValue> {
 fn key_bound(
     b: &Bound<Operand>,
     params: &[ScalarValue],
-    ty: &Arrow,
+    column: omendb_storage::DataType,
     kind: KeyKind,
 ) -> std::result::Result<Option<Bound<Key>>, ()> {
+    let ty = &column.arrow();
     Ok(Some(match b {
         Bound::Unbounded => Bound::Unbounded,
         Bound::Included(o) | Bound::Excluded(o) => {
-            let v = value(o, params).ok_or(())?;
+            let v = spelled(value(o, params).ok_or(())?, column)?;
             if v.is_null() {
                 return Ok(None);
             }
@@ -773,10 +790,11 @@ impl Fast {
                 column,
                 values,
             } => {
-                let ty = self.def.columns[*column].data_type.arrow();
+                let dt = self.def.columns[*column].data_type;
+                let ty = dt.arrow();
                 let mut prefixes = Vec::with_capacity(values.len());
                 for o in values {
-                    let Some(v) = value(o, params) else {
+                    let Some(Ok(v)) = value(o, params).map(|v| spelled(v, dt)) else {
                         return Ok(None);
                     };
                     match index_value(&v, &ty) {
@@ -817,10 +835,11 @@ impl Fast {
         params: &[ScalarValue],
         schema: &SchemaRef,
     ) -> Result<Option<RecordBatch>> {
-        let (_, ty, kind) = self.pk();
+        let (pk, ty, kind) = self.pk();
+        let dt = self.def.columns[pk].data_type;
         Ok(Some(match keys {
             Keys::Eq(o) => {
-                let Some(v) = value(o, params) else {
+                let Some(Ok(v)) = value(o, params).map(|v| spelled(v, dt)) else {
                     return Ok(None);
                 };
                 match key_of(&v, &ty, kind) {
@@ -832,7 +851,7 @@ impl Fast {
             Keys::In(list) => {
                 let mut ks = Vec::with_capacity(list.len());
                 for o in list {
-                    let Some(v) = value(o, params) else {
+                    let Some(Ok(v)) = value(o, params).map(|v| spelled(v, dt)) else {
                         return Ok(None);
                     };
                     match key_of(&v, &ty, kind) {
@@ -848,8 +867,8 @@ impl Fast {
             }
             Keys::Range(lo, hi) => {
                 let (Ok(lo), Ok(hi)) = (
-                    key_bound(lo, params, &ty, kind),
-                    key_bound(hi, params, &ty, kind),
+                    key_bound(lo, params, dt, kind),
+                    key_bound(hi, params, dt, kind),
                 ) else {
                     return Ok(None);
                 };
@@ -886,8 +905,9 @@ impl Fast {
             return Ok(None);
         }
         let key = |o: &Operand| -> Option<Option<Key>> {
-            let (_, ty, kind) = self.pk();
-            key_of(&value(o, params)?, &ty, kind).ok()
+            let (pk, ty, kind) = self.pk();
+            let v = spelled(value(o, params)?, self.def.columns[pk].data_type).ok()?;
+            key_of(&v, &ty, kind).ok()
         };
         match &self.shape {
             Shape::Select { .. } => Ok(None),

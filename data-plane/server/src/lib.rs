@@ -40,6 +40,7 @@ mod text;
 mod timestamps;
 mod tokens;
 mod typing;
+mod uuid_literals;
 mod uuids;
 mod wire;
 pub mod zone;

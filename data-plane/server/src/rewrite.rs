@@ -38,6 +38,7 @@ pub fn rewrite(
     length_casts(stmt);
     array_literal_casts(stmt);
     session_functions(stmt, login);
+    crate::uuid_literals::rewrite(stmt, &def)?;
     match stmt {
         Statement::Insert(ins) => {
             let TableObject::TableName(name) = &ins.table else {

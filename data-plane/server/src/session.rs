@@ -635,6 +635,12 @@ impl Session {
             }
             Kind::Insert | Kind::Update | Kind::Delete => {
                 self.check_writable(p.kind.command())?;
+                // DO UPDATE's expressions are planned per conflict, with the statement's parameters.
+                let upsert_params = if p.upsert.is_some() {
+                    params.clone()
+                } else {
+                    vec![]
+                };
                 let plan = self.bound(p, params)?;
                 let autocommit = self.tx == Tx::Idle;
                 if autocommit {
@@ -644,7 +650,8 @@ impl Session {
                 let r = match self.rebind(plan, p.target.clone(), p.no_index) {
                     Ok(plan) => {
                         let upsert = p.upsert.clone();
-                        self.write(plan, p.target.clone(), p.no_index, keep, upsert.as_deref())
+                        let upsert = upsert.as_deref().map(|u| (u, upsert_params.as_slice()));
+                        self.write(plan, p.target.clone(), p.no_index, keep, upsert)
                             .await
                     }
                     Err(e) => Err(e),

@@ -23,7 +23,7 @@ impl Session {
         target: Option<String>,
         no_index: bool,
         keep: bool,
-        upsert: Option<&super::upsert::Upsert>,
+        upsert: Option<(&super::upsert::Upsert, &[datafusion::scalar::ScalarValue])>,
     ) -> Result<(Tag, Vec<RecordBatch>)> {
         let mut written = Vec::new();
         let LogicalPlan::Dml(dml) = plan else {
@@ -40,8 +40,8 @@ impl Session {
                     .await
                     .map_err(|e| not_null_violation(e, &table, &sources))?;
                 let mut n = 0;
-                if let Some(u) = upsert {
-                    (n, written) = self.upsert_rows(&table, &batches, u, keep).await?;
+                if let Some((u, params)) = upsert {
+                    (n, written) = self.upsert_rows(&table, &batches, u, params, keep).await?;
                 } else {
                     for b in &batches {
                         // A batch either goes in whole or not at all, so it is repeated whole after a

@@ -288,6 +288,12 @@ impl Session {
             Some(l) => Some(l.table().to_string()),
             None => target,
         };
+        let mut params = params;
+        if let Some(u) = &upsert
+            && u.max_param() > params.len()
+        {
+            params.resize(u.max_param(), None);
+        }
         if let Some(u) = &mut upsert
             && let Statement::Insert(ast::Insert {
                 table: ast::TableObject::TableName(name),
@@ -305,6 +311,7 @@ impl Session {
                 let reader = resolve(&self.engine.db, &mut self.view.lock(), &storage)?
                     .ok_or(omendb_storage::Error::UnknownTable(storage))?;
                 r.schema = Some(reader.schema());
+                r.types = reader.def().columns.iter().map(|c| c.data_type).collect();
                 let (schema, _) = self.returning_rows(r, reader.schema(), vec![]).await?;
                 (Some(schema), None)
             }

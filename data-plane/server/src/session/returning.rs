@@ -23,6 +23,9 @@ pub struct Returning {
     /// The table as written, and its columns (set when the statement is prepared).
     pub table: ast::ObjectName,
     pub schema: Option<SchemaRef>,
+    /// The columns' SQL types, in order (a plain column returned is described as its type: uuid,
+    /// varchar(n)).
+    pub types: Vec<omendb_storage::DataType>,
 }
 
 impl Returning {
@@ -75,6 +78,7 @@ impl Returning {
             relation,
             table,
             schema: None,
+            types: vec![],
         })
     }
 }
@@ -142,13 +146,24 @@ impl Session {
             .map(|(i, (e, name))| (e.alias(format!("?{i}?{name}")), name))
             .unzip();
         let plan = LogicalPlanBuilder::from(scan).project(exprs)?.build()?;
-        let (out_schema, batches) = self.collect(plan).await?;
+        let (out_schema, batches) = self.collect(plan.clone()).await?;
         if names.len() != out_schema.fields().len() {
             return Err(Error::sql(
                 code::INTERNAL,
                 "RETURNING: column count mismatch",
             ));
         }
+        // A column returned as is has its SQL type (uuid, varchar(n)), as a SELECT's does.
+        let typed: Vec<arrow_schema::Field> = out_schema
+            .fields()
+            .iter()
+            .zip(plan_columns(&plan))
+            .map(|(f, c)| match c.and_then(|c| schema.index_of(&c).ok()) {
+                Some(at) if at < r.types.len() => crate::origins::with_type(f, r.types[at]),
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        let out_schema = Arc::new(arrow_schema::Schema::new(typed));
         let renamed = super::rename(out_schema, Some(&names));
         let batches = batches
             .into_iter()
@@ -157,4 +172,24 @@ impl Session {
             .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
         Ok((renamed, batches))
     }
+}
+
+/// For each output column of a projection, the input column it is as is (through its alias).
+fn plan_columns(plan: &datafusion::logical_expr::LogicalPlan) -> Vec<Option<String>> {
+    let datafusion::logical_expr::LogicalPlan::Projection(p) = plan else {
+        return vec![];
+    };
+    p.expr
+        .iter()
+        .map(|e| {
+            let mut e = e;
+            while let Expr::Alias(a) = e {
+                e = &a.expr;
+            }
+            match e {
+                Expr::Column(c) => Some(c.name.clone()),
+                _ => None,
+            }
+        })
+        .collect()
 }

@@ -12,6 +12,7 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlanBuilder, col};
+use datafusion::scalar::ScalarValue;
 use datafusion::sql::sqlparser::ast::{self, Statement, visit_expressions_mut};
 use omendb_storage::{IndexDef, Key, LockMode, Row, SortValue, TableDef, WaitPolicy};
 
@@ -193,6 +194,22 @@ impl Upsert {
     }
 
     /// Whether a failed insert is a conflict this clause handles (else the error stands).
+    /// The highest parameter number in the ON CONFLICT clause (`DO UPDATE SET v = $3`): the INSERT that
+    /// is planned without the clause may take fewer.
+    pub fn max_param(&self) -> usize {
+        let mut n = 0;
+        let _ = ast::visit_expressions(&self.conflict, |e| {
+            if let ast::Expr::Value(v) = e
+                && let ast::Value::Placeholder(p) = &v.value
+                && let Some(i) = p.strip_prefix('$').and_then(|i| i.parse::<usize>().ok())
+            {
+                n = n.max(i);
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        n
+    }
+
     fn arbitrates(&self, e: &Error) -> bool {
         use omendb_storage::Error as S;
         match (e, &self.arbiter) {
@@ -240,6 +257,7 @@ impl Session {
         table: &str,
         batches: &[RecordBatch],
         u: &Upsert,
+        params: &[ScalarValue],
         keep: bool,
     ) -> Result<(usize, Vec<RecordBatch>)> {
         let (pk, schema) = {
@@ -331,7 +349,10 @@ impl Session {
                         (i, row)
                     })
                     .collect(),
-                None => self.conflict_rows(u, update, &schema, &conflicts).await?,
+                None => {
+                    self.conflict_rows(u, update, &schema, &conflicts, params)
+                        .await?
+                }
             };
             for (pair, row) in updated {
                 let key = &conflicts[pair].0;
@@ -422,6 +443,7 @@ impl Session {
         update: &ast::DoUpdate,
         schema: &SchemaRef,
         conflicts: &[(Key, Row, Row)],
+        params: &[ScalarValue],
     ) -> Result<Vec<(usize, Row)>> {
         // One scan: the existing row's columns as the table's, the proposed row's as `EXCLUDED.c`.
         let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
@@ -476,7 +498,10 @@ impl Session {
             exprs.push(e.alias(f.name()));
         }
         exprs.push(col(PAIR));
-        let plan = plan.project(exprs)?.build()?;
+        let mut plan = plan.project(exprs)?.build()?;
+        if !params.is_empty() {
+            plan = plan.with_param_values(params.to_vec())?;
+        }
         let (_, batches) = self.collect(plan).await?;
         let mut out = Vec::new();
         for b in &batches {
