@@ -323,6 +323,9 @@ fn rewrite_expr(e: &mut Expr) {
             ) = data_type
             {
                 match catalog_type(elem) {
+                    // `uuid[]` (Django's bulk_create unnests one): its elements are held as text, and
+                    // storage spells each canonically as it goes in.
+                    _ if matches!(**elem, SqlType::Uuid) => **elem = SqlType::Text,
                     Some(Catalog::Text) => **elem = SqlType::Text,
                     Some(_) => **elem = SqlType::BigInt(None),
                     None => {}

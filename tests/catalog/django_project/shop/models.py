@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 
 
@@ -17,3 +19,11 @@ class Product(models.Model):
 
     class Meta:
         unique_together = [("category", "title")]
+
+
+class Order(models.Model):
+    # A uuid primary key (0003), as many applications choose.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    token = models.UUIDField(null=True, unique=True)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="orders")
+    quantity = models.PositiveIntegerField(default=1)
