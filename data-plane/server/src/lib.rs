@@ -5,7 +5,9 @@
 
 mod activity;
 mod apply;
+mod array_out;
 mod auth;
+mod bytea;
 mod catalog;
 mod cells;
 mod checks;

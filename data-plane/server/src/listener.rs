@@ -145,6 +145,9 @@ impl Listener {
         if let PgWireFrontendMessage::CancelRequest(c) = first {
             use pgwire::api::cancel::CancelHandler;
             cancel_handler.on_cancel_request(c).await;
+            // Closed as PostgreSQL closes it: over TLS with a close_notify first, without which libpq's
+            // cancel (PQcancelCreate, psycopg's cancel_safe) reports an unexpected EOF.
+            let _ = socket.close().await;
             return Ok(());
         }
         let metrics = &self.engine.metrics;

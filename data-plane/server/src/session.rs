@@ -153,6 +153,7 @@ impl Session {
         advisory::register(&ctx, &advisory);
         crate::pg_catalog::functions::register(&ctx, &source);
         ctx.register_udf(crate::uuids::GenRandomUuid::udf());
+        crate::bytea::register(&ctx);
         crate::pg_catalog::table_functions::register(&ctx);
         listen::register(&ctx, &notify, &activity);
         listen::register_channels(&ctx, &engine, session_id);

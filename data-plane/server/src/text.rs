@@ -203,9 +203,15 @@ impl ScalarUDFImpl for TimestampText {
     }
 }
 
-/// Replaces every cast of a timestamp to text in `plan` with PostgreSQL's text form.
+/// Replaces every cast of a timestamp or an array to text in `plan` with PostgreSQL's text form.
 pub fn postgres_text_casts(plan: LogicalPlan) -> datafusion::error::Result<LogicalPlan> {
     let udf = Arc::new(ScalarUDF::from(TimestampText {
+        signature: Signature::any(1, Volatility::Immutable),
+    }));
+    let arrays = Arc::new(ScalarUDF::from(crate::array_out::ArrayText {
+        signature: Signature::any(1, Volatility::Stable),
+    }));
+    let intervals = Arc::new(ScalarUDF::from(crate::array_out::IntervalText {
         signature: Signature::any(1, Volatility::Immutable),
     }));
     let out = plan.transform_up_with_subqueries(|node| {
@@ -224,12 +230,21 @@ pub fn postgres_text_casts(plan: LogicalPlan) -> datafusion::error::Result<Logic
                         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
                     ) && matches!(
                         expr.get_type(schema.as_ref()),
-                        Ok(DataType::Timestamp(..))
+                        Ok(DataType::Timestamp(..)
+                            | DataType::Interval(_)
+                            | DataType::List(_)
+                            | DataType::LargeList(_)
+                            | DataType::FixedSizeList(..))
                     ) =>
                 {
                     let target = field.data_type().clone();
+                    let f = match expr.get_type(schema.as_ref()) {
+                        Ok(DataType::Timestamp(..)) => &udf,
+                        Ok(DataType::Interval(_)) => &intervals,
+                        _ => &arrays,
+                    };
                     Ok(Transformed::yes(datafusion::logical_expr::cast(
-                        udf.call(vec![*expr]),
+                        f.call(vec![*expr]),
                         target,
                     )))
                 }

@@ -529,13 +529,32 @@ def test_cancel_running_query():
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a CancelRequest sent over TLS (libpq >= 17 PQcancelCreate, "
-                   "psycopg cancel_safe(), sslmode=require) gets the TCP connection closed without a TLS close_notify; "
-                   "libpq reports 'SSL error: unexpected eof while reading' and cancel_safe() raises. PostgreSQL "
-                   "closes the TLS session cleanly")
 def test_cancel_safe_over_tls():
+    """conn.cancel_safe(): libpq >= 17 (PQcancelCreate) sends the CancelRequest over TLS and waits for the
+    server's close_notify."""
+    import threading
+    import time
+
     with connect() as conn:
         conn.cancel_safe(timeout=10)  # nothing running: PostgreSQL accepts it silently
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        failed = []
+
+        def cancel_soon():
+            time.sleep(0.5)
+            try:
+                conn.cancel_safe(timeout=10)
+            except Exception as e:  # reported below: the main thread is waiting for the query
+                failed.append(e)
+
+        t = threading.Thread(target=cancel_soon)
+        t.start()
+        try:
+            with pytest.raises(errors.QueryCanceled):
+                conn.execute(slow_query(conn))
+        finally:
+            t.join()
+        assert not failed, failed
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 

@@ -22,6 +22,57 @@ pub(super) fn like_escape(p: &str, esc: Option<char>) -> String {
     out
 }
 
+/// PostgreSQL's `similar_to_escape`: a SIMILAR TO pattern as the regular expression it means (`%` is `.*`,
+/// `_` is `.`, `.` `^` `$` are literal, the whole must match), with escape character `esc`. `None` for an
+/// escape `\"` outside a bracket beyond the two SUBSTRING separators PostgreSQL allows.
+pub(super) fn similar_to_regex(p: &str, esc: Option<char>) -> Option<String> {
+    let mut out = String::from("^(?:");
+    let (mut after_escape, mut in_class, mut quotes) = (false, false, 0);
+    for c in p.chars() {
+        if after_escape {
+            if c == '"' && !in_class {
+                out.push_str(match quotes {
+                    0 => "){1,1}?(",
+                    1 => "){1,1}(?:",
+                    _ => return None,
+                });
+                quotes += 1;
+            } else {
+                out.push('\\');
+                out.push(c);
+            }
+            after_escape = false;
+        } else if Some(c) == esc {
+            after_escape = true;
+        } else if in_class {
+            if c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+            if c == ']' {
+                in_class = false;
+            }
+        } else {
+            match c {
+                '[' => {
+                    out.push('[');
+                    in_class = true;
+                }
+                '%' => out.push_str(".*"),
+                '_' => out.push('.'),
+                '(' => out.push_str("(?:"),
+                '\\' | '.' | '^' | '$' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out.push_str(")$");
+    Some(out)
+}
+
 pub(super) fn json_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -99,6 +150,17 @@ pub fn quote_literal(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn similar_to_patterns_read_as_postgresql_reads_them() {
+        let re = |p: &str, e: Option<char>| super::similar_to_regex(p, e).unwrap();
+        assert_eq!(re("a%", Some('\\')), "^(?:a.*)$");
+        assert_eq!(re("a_b.c", Some('\\')), "^(?:a.b\\.c)$");
+        assert_eq!(re("(a|b)%", Some('\\')), "^(?:(?:a|b).*)$");
+        assert_eq!(re("[a-c]\\%x", Some('\\')), "^(?:[a-c]\\%x)$");
+        assert_eq!(re("#%#_", Some('#')), "^(?:\\%\\_)$");
+        assert_eq!(re("^$", None), "^(?:\\^\\$)$");
+    }
+
     use super::*;
 
     #[test]

@@ -168,6 +168,23 @@ fn rewrite_expr(e: &mut Expr) {
             {
                 *op = plain;
             }
+            // `INTERVAL '1 hour' * 3`: Arrow has no interval-by-number arithmetic.
+            let is_interval = |e: &Expr| matches!(unnested(e), Expr::Interval(_));
+            if matches!(op, BinaryOperator::Multiply | BinaryOperator::Divide)
+                && (is_interval(left) || (is_interval(right) && *op == BinaryOperator::Multiply))
+            {
+                let (interval, factor) = if is_interval(left) {
+                    ((**left).clone(), (**right).clone())
+                } else {
+                    ((**right).clone(), (**left).clone())
+                };
+                let f = if *op == BinaryOperator::Multiply {
+                    "omendb_interval_mul"
+                } else {
+                    "omendb_interval_div"
+                };
+                *e = call(f, vec![interval, factor]);
+            }
         }
         Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => any_all_literal(right),
         // PostgreSQL's meaning (timestamps.rs), where DataFusion's is a cast to a zone label.
@@ -239,6 +256,24 @@ fn rewrite_expr(e: &mut Expr) {
             }
         }
         Expr::Collate { expr, .. } => *e = (**expr).clone(),
+        // `SUBSTRING(x FROM a FOR b)` through the function registry, where `bytea.rs` puts the
+        // bytea-aware `substr` (DataFusion's planner would take its own text-only one).
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let one = || Expr::Value(Value::Number("1".into(), false).into());
+            let mut args = vec![
+                (**expr).clone(),
+                substring_from.as_deref().cloned().unwrap_or_else(one),
+            ];
+            if let Some(n) = substring_for {
+                args.push((**n).clone());
+            }
+            *e = call("substr", args);
+        }
         // `(composite).field` is DataFusion's `composite['field']` (`t.col[1]` is a qualified column).
         Expr::CompoundFieldAccess { root, access_chain }
             if matches!(**root, Expr::Nested(_))
@@ -274,6 +309,28 @@ fn rewrite_expr(e: &mut Expr) {
                     Expr::Value(Value::Number("1".into(), false).into()),
                 ],
             );
+        }
+        // DataFusion reads a SIMILAR TO pattern as a regular expression as is; PostgreSQL translates it.
+        Expr::SimilarTo {
+            negated,
+            expr: inner,
+            pattern,
+            escape_char,
+        } => {
+            let mut args = vec![(**pattern).clone()];
+            if let Some(v) = escape_char {
+                args.push(Expr::Value(v.clone()));
+            }
+            let op = if *negated {
+                BinaryOperator::PGRegexNotMatch
+            } else {
+                BinaryOperator::PGRegexMatch
+            };
+            *e = Expr::BinaryOp {
+                left: inner.clone(),
+                op,
+                right: Box::new(call("similar_to_escape", args)),
+            };
         }
         Expr::Like {
             pattern,
@@ -794,5 +851,13 @@ mod jdbc_tests {
             ),
             "SELECT (unnest(omendb_expandarray(i.indkey)))['n'], t.a[1], (r.keys)['x'] FROM i"
         );
+    }
+}
+
+/// `e` without the parentheses around it.
+fn unnested(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => unnested(inner),
+        e => e,
     }
 }
