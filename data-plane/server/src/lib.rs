@@ -40,6 +40,7 @@ mod subquery;
 mod system_views;
 mod text;
 mod timestamps;
+mod to_char;
 mod tokens;
 mod typing;
 mod uuid_literals;

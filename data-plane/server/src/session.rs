@@ -154,6 +154,7 @@ impl Session {
         crate::pg_catalog::functions::register(&ctx, &source);
         ctx.register_udf(crate::uuids::GenRandomUuid::udf());
         crate::bytea::register(&ctx);
+        ctx.register_udf(crate::to_char::udf());
         crate::pg_catalog::table_functions::register(&ctx);
         listen::register(&ctx, &notify, &activity);
         listen::register_channels(&ctx, &engine, session_id);
