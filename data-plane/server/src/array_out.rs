@@ -35,13 +35,7 @@ impl ScalarUDFImpl for ArrayText {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let zone = args
-            .config_options
-            .execution
-            .time_zone
-            .as_deref()
-            .and_then(Zone::of_arrow)
-            .unwrap_or_default();
+        let zone = crate::text::session_zone(&args);
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let a = arrays[0].as_ref();
         let out: ArrayRef = Arc::new(
@@ -56,12 +50,7 @@ impl ScalarUDFImpl for ArrayText {
                 })
                 .collect::<Result<StringArray>>()?,
         );
-        Ok(match &args.args[0] {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(out),
-        })
+        crate::text::shaped_like(&args.args[0], out)
     }
 }
 
@@ -204,12 +193,7 @@ impl ScalarUDFImpl for IntervalText {
                 })
                 .collect::<StringArray>(),
         );
-        Ok(match &args.args[0] {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(out),
-        })
+        crate::text::shaped_like(&args.args[0], out)
     }
 }
 

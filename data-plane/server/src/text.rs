@@ -153,6 +153,29 @@ fn timestamp_strings(a: &dyn Array, unit: TimeUnit, zone: Option<&Zone>) -> Stri
 
 pub const TIMESTAMP_TEXT: &str = "pg_timestamp_text";
 
+/// The session's time zone, as DataFusion's configuration hands it to a function.
+pub fn session_zone(args: &ScalarFunctionArgs) -> Zone {
+    args.config_options
+        .execution
+        .time_zone
+        .as_deref()
+        .and_then(Zone::of_arrow)
+        .unwrap_or_default()
+}
+
+/// A function's result `out` in the shape of its argument `like`: one scalar for a scalar.
+pub fn shaped_like(
+    like: &ColumnarValue,
+    out: ArrayRef,
+) -> datafusion::error::Result<ColumnarValue> {
+    Ok(match like {
+        ColumnarValue::Scalar(_) => {
+            ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?)
+        }
+        ColumnarValue::Array(_) => ColumnarValue::Array(out),
+    })
+}
+
 /// `CAST(ts AS text)` in PostgreSQL's form (`2024-01-02 01:04:05+00`), not Arrow's ISO 8601 form.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct TimestampText {
@@ -185,21 +208,10 @@ impl ScalarUDFImpl for TimestampText {
             )));
         };
         // A timestamptz prints in the session's zone, whatever zone its value was computed in.
-        let session = args
-            .config_options
-            .execution
-            .time_zone
-            .as_deref()
-            .and_then(Zone::of_arrow)
-            .unwrap_or_default();
+        let session = session_zone(&args);
         let zone = tz.is_some().then_some(&session);
         let out: ArrayRef = Arc::new(timestamp_strings(a.as_ref(), *unit, zone));
-        Ok(match &args.args[0] {
-            ColumnarValue::Scalar(_) => {
-                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?)
-            }
-            ColumnarValue::Array(_) => ColumnarValue::Array(out),
-        })
+        shaped_like(&args.args[0], out)
     }
 }
 

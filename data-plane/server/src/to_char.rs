@@ -15,8 +15,6 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
-use crate::zone::Zone;
-
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ToChar {
     signature: Signature,
@@ -86,13 +84,7 @@ impl ScalarUDFImpl for ToChar {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let zone = args
-            .config_options
-            .execution
-            .time_zone
-            .as_deref()
-            .and_then(Zone::of_arrow)
-            .unwrap_or_default();
+        let zone = crate::text::session_zone(&args);
         let scalar = args
             .args
             .iter()
