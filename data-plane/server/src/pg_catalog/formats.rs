@@ -73,6 +73,111 @@ pub(super) fn similar_to_regex(p: &str, esc: Option<char>) -> Option<String> {
     Some(out)
 }
 
+/// PostgreSQL's `format(template, args...)`: `%s` (NULL is empty), `%I` (quoted as an identifier by
+/// `ident`), `%L` (a literal; NULL is `NULL`), `%%`, with an argument position (`%2$s`), the `-` flag and a
+/// width. Errors are (SQLSTATE, message) as PostgreSQL's.
+pub(super) fn format_text(
+    template: &str,
+    args: &[Option<String>],
+    ident: impl Fn(&str) -> String,
+) -> Result<String, (&'static str, String)> {
+    let bad = |m: &str| ("22023", m.to_string());
+    let mut out = String::new();
+    let mut chars = template.chars().peekable();
+    let mut next = 0usize;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        // %[n$][-][width]type
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        let mut position = None;
+        if !digits.is_empty() && chars.peek() == Some(&'$') {
+            chars.next();
+            let n: usize = digits
+                .parse()
+                .map_err(|_| bad("argument number is out of range"))?;
+            if n == 0 {
+                return Err(bad(
+                    "format specifies argument 0, but arguments are numbered from 1",
+                ));
+            }
+            position = Some(n - 1);
+            digits.clear();
+        }
+        let mut left = false;
+        if digits.is_empty() {
+            if chars.peek() == Some(&'-') {
+                chars.next();
+                left = true;
+            }
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                digits.push(*d);
+                chars.next();
+            }
+        }
+        if chars.peek() == Some(&'*') {
+            return Err((
+                "0A000",
+                "format() widths from arguments are not supported".into(),
+            ));
+        }
+        let width: usize = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().unwrap_or(0)
+        };
+        let Some(kind) = chars.next() else {
+            return Err(bad("unterminated format() type specifier"));
+        };
+        let at = position.unwrap_or(next);
+        next = at + 1;
+        let text = match kind {
+            's' | 'I' | 'L' => {
+                let Some(arg) = args.get(at) else {
+                    return Err(bad("too few arguments for format()"));
+                };
+                match (kind, arg) {
+                    ('s', v) => v.clone().unwrap_or_default(),
+                    ('I', Some(v)) => ident(v),
+                    ('I', None) => {
+                        return Err((
+                            "22004",
+                            "null values cannot be formatted as an SQL identifier".into(),
+                        ));
+                    }
+                    (_, Some(v)) => quote_literal(v),
+                    (_, None) => "NULL".into(),
+                }
+            }
+            other => {
+                return Err(bad(&format!(
+                    "unrecognized format() type specifier \"{other}\""
+                )));
+            }
+        };
+        let pad = width.saturating_sub(text.chars().count());
+        if left {
+            out.push_str(&text);
+            out.extend(std::iter::repeat_n(' ', pad));
+        } else {
+            out.extend(std::iter::repeat_n(' ', pad));
+            out.push_str(&text);
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn json_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -150,6 +255,31 @@ pub fn quote_literal(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn format_reads_templates_as_postgresql_does() {
+        let f = |t: &str, a: &[Option<&str>]| {
+            let a: Vec<Option<String>> = a.iter().map(|v| v.map(str::to_string)).collect();
+            super::format_text(t, &a, |s| format!("\"{s}\""))
+        };
+        assert_eq!(f("%s-%s", &[Some("a"), Some("1")]), Ok("a-1".into()));
+        assert_eq!(
+            f("%2$s %1$s %%", &[Some("a"), Some("b")]),
+            Ok("b a %".into())
+        );
+        assert_eq!(
+            f("[%5s][%-5s]", &[Some("ab"), Some("cd")]),
+            Ok("[   ab][cd   ]".into())
+        );
+        assert_eq!(
+            f("%L %L %s|", &[Some("it's"), None, None]),
+            Ok("'it''s' NULL |".into())
+        );
+        assert_eq!(f("%I", &[Some("T")]), Ok("\"T\"".into()));
+        assert_eq!(f("%s %s", &[Some("a")]).unwrap_err().0, "22023");
+        assert_eq!(f("%x", &[Some("a")]).unwrap_err().0, "22023");
+        assert_eq!(f("%I", &[None]).unwrap_err().0, "22004");
+    }
+
     #[test]
     fn similar_to_patterns_read_as_postgresql_reads_them() {
         let re = |p: &str, e: Option<char>| super::similar_to_regex(p, e).unwrap();

@@ -12,7 +12,7 @@ use datafusion::scalar::ScalarValue;
 
 use super::Source;
 use super::formats::{
-    json_string, json_value, like_escape, quote_literal, similar_to_regex, size_pretty,
+    format_text, json_string, json_value, like_escape, quote_literal, similar_to_regex, size_pretty,
 };
 use super::names::{index_def, quote_ident, regclass, relation_name};
 use super::oids;
@@ -587,6 +587,31 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             }),
         );
     }
+    add(
+        "format",
+        Signature::variadic_any(Volatility::Stable),
+        TEXT,
+        Arc::new(|a| {
+            let Some(template) = a.first().and_then(str_arg) else {
+                return Ok(ScalarValue::Null);
+            };
+            let args = a[1..]
+                .iter()
+                .map(|v| {
+                    if v.is_null() {
+                        return Ok(None);
+                    }
+                    Ok(Some(match str_arg(v) {
+                        Some(s) => s,
+                        None => v.cast_to(&TEXT)?.to_string(),
+                    }))
+                })
+                .collect::<datafusion::error::Result<Vec<_>>>()?;
+            format_text(&template, &args, quote_ident)
+                .map(|s| ScalarValue::Utf8(Some(s)))
+                .map_err(|(code, m)| sql_error(code, m))
+        }),
+    );
     // md5(text | bytea) is hex text; sha256(bytea) is bytea, as in PostgreSQL.
     add(
         "md5",
