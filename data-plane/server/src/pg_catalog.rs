@@ -14,6 +14,7 @@ mod information_schema;
 pub mod names;
 pub mod oids;
 mod relations;
+pub mod scalar_functions;
 mod server;
 pub mod syntax;
 pub mod table_functions;

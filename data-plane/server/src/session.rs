@@ -152,6 +152,7 @@ impl Session {
         let notify = Arc::new(parking_lot::Mutex::new(crate::notify::Pending::default()));
         advisory::register(&ctx, &advisory);
         crate::pg_catalog::functions::register(&ctx, &source);
+        crate::pg_catalog::scalar_functions::register(&ctx);
         ctx.register_udf(crate::uuids::GenRandomUuid::udf());
         crate::bytea::register(&ctx);
         ctx.register_udf(crate::to_char::udf());
