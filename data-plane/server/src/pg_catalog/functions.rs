@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow_schema::{DataType, Field};
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
+use datafusion::logical_expr::{Signature, Volatility};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
@@ -18,14 +18,7 @@ use super::udf::*;
 
 /// Registers the catalog functions of one session.
 pub fn register(ctx: &SessionContext, src: &Source) {
-    let add = |name: &'static str, signature: Signature, ret: DataType, body: Arc<Body>| {
-        ctx.register_udf(ScalarUDF::from(RowFn {
-            name,
-            signature,
-            ret,
-            body,
-        }));
-    };
+    let add = |name, signature, ret, body| register_row_fn(ctx, name, signature, ret, body);
 
     let s = src.clone();
     add(

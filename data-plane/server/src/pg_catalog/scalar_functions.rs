@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use arrow_schema::DataType;
-use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
+use datafusion::logical_expr::{Signature, Volatility};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
@@ -15,14 +15,7 @@ use super::udf::*;
 
 /// Registers them on a session.
 pub fn register(ctx: &SessionContext) {
-    let add = |name: &'static str, signature: Signature, ret: DataType, body: Arc<Body>| {
-        ctx.register_udf(ScalarUDF::from(RowFn {
-            name,
-            signature,
-            ret,
-            body,
-        }));
-    };
+    let add = |name, signature, ret, body| register_row_fn(ctx, name, signature, ret, body);
 
     add(
         "omendb_uuid",

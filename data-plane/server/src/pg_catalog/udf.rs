@@ -84,6 +84,22 @@ impl ScalarUDFImpl for RowFn {
     }
 }
 
+/// Registers a [`RowFn`] on a session.
+pub(super) fn register_row_fn(
+    ctx: &datafusion::prelude::SessionContext,
+    name: &'static str,
+    signature: Signature,
+    ret: DataType,
+    body: Arc<Body>,
+) {
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(RowFn {
+        name,
+        signature,
+        ret,
+        body,
+    }));
+}
+
 pub(super) fn exact(sigs: &[&[DataType]], volatility: Volatility) -> Signature {
     Signature::one_of(
         sigs.iter()
