@@ -3,7 +3,9 @@ app (`django_project/shop`: foreign keys, unique fields, unique_together, an ind
 field), then a second migration that adds and renames a column, the ORM on the result (bulk_create, joins
 through the foreign key, IntegrityError on a duplicate, cascading delete), `flush`, and `migrate shop zero`.
 Each step runs `manage.py`-style in its own process, as a user does; the same steps on both servers (on
-PostgreSQL in a database of its own). An Order model has a uuid primary key. JSONField is not in the app yet: json/jsonb are issue 18."""
+PostgreSQL in a database of its own). An Order model has a uuid primary key and a JSONField (jsonb, added by
+0004): saved and read back, key lookups (nested, compared as jsonb, as text), containment, has_key, ordering
+by a key, KT annotations, updates."""
 
 from __future__ import annotations
 
@@ -118,6 +120,40 @@ Order.objects.filter(pk=first.id).update(quantity=5)
 assert Order.objects.get(pk=first.id).quantity == 5
 Order.objects.filter(pk=first.id).delete()
 assert Order.objects.count() == 3
+# JSONField: jsonb, with Django's lookups.
+from django.db.models.fields.json import KT
+red = Order.objects.create(
+    product=kite, details={"color": "red", "size": 3, "tags": ["a", "b"], "dims": {"w": 2}, "note": None})
+Order.objects.create(product=kite, details={"color": "blue", "size": 5, "price": 1.5})
+assert Order.objects.get(pk=red.pk).details == {
+    "color": "red", "size": 3, "tags": ["a", "b"], "dims": {"w": 2}, "note": None}
+assert Order.objects.filter(details={}).count() == 3
+assert Order.objects.filter(details__color="red").get().pk == red.pk
+assert Order.objects.filter(details__size__gt=3).count() == 1
+assert Order.objects.filter(details__size__lte=3).get().pk == red.pk
+assert Order.objects.filter(details__price=1.5).count() == 1
+assert Order.objects.filter(details__has_key="tags").count() == 1
+assert Order.objects.filter(details__has_keys=["color", "size"]).count() == 2
+assert Order.objects.filter(details__has_any_keys=["tags", "price"]).count() == 2
+assert Order.objects.filter(details__contains={"color": "blue"}).count() == 1
+assert Order.objects.filter(details__contained_by={"color": "blue", "size": 5, "price": 1.5, "x": 1}).count() == 4
+assert Order.objects.filter(details__dims__w=2).get().pk == red.pk
+assert Order.objects.filter(details__tags__0="a").get().pk == red.pk
+assert Order.objects.filter(details__tags__contains=["b"]).get().pk == red.pk
+assert Order.objects.filter(details__color__icontains="RE").get().pk == red.pk
+assert Order.objects.filter(details__color__startswith="bl").count() == 1
+assert Order.objects.filter(details__color__in=["red", "green"]).count() == 1
+assert Order.objects.filter(details__note__isnull=True).count() == 4
+assert Order.objects.filter(details__note=None).count() == 1
+assert list(Order.objects.filter(details__has_key="color").order_by("details__size")
+            .values_list("details__color", flat=True)) == ["red", "blue"]
+assert Order.objects.annotate(c=KT("details__color")).filter(c="blue").count() == 1
+assert Order.objects.values_list("details__dims", flat=True).get(pk=red.pk) == {"w": 2}
+Order.objects.filter(pk=red.pk).update(details={"color": "green", "nested": {"list": [1, 2.5, "x"]}})
+assert Order.objects.get(pk=red.pk).details == {"color": "green", "nested": {"list": [1, 2.5, "x"]}}
+Order.objects.filter(details__color="green").delete()
+Order.objects.filter(details__color="blue").delete()
+assert Order.objects.count() == 3
 User.objects.create_user("ada", password="pw")
 assert User.objects.get(username="ada").check_password("pw")
 books.delete()
@@ -178,6 +214,7 @@ def test_django_migrate_orm_flush_and_unmigrate(database):
     out = _run(db, "migrate", "--noinput")
     assert "Applying shop.0002_description... OK" in out
     assert "Applying shop.0003_order... OK" in out
+    assert "Applying shop.0004_order_details... OK" in out
     assert "Applying admin.0001_initial... OK" in out
     with psycopg.connect(conninfo(dbname=database), autocommit=True) as c:
         columns = [r[0] for r in c.execute(

@@ -217,14 +217,20 @@ fn defaults(
     for c in &def.columns {
         if let Some(sql) = &c.default {
             let ctx = ctx.get_or_insert_with(|| {
-                let ctx = SessionContext::new();
+                let mut ctx = SessionContext::new();
                 ctx.register_udf(crate::uuids::GenRandomUuid::udf());
+                let _ = crate::json::register(&mut ctx);
                 for f in functions {
                     ctx.register_udf(f.as_ref().clone());
                 }
                 ctx
             });
-            out.insert(c.name.clone(), ctx.parse_sql_expr(sql, &DFSchema::empty())?);
+            // PostgreSQL's forms DataFusion lacks (`'{}'::jsonb`), as in any query.
+            let sql = crate::pg_catalog::syntax::expression_sql(sql);
+            out.insert(
+                c.name.clone(),
+                ctx.parse_sql_expr(&sql, &DFSchema::empty())?,
+            );
         }
     }
     Ok(out)

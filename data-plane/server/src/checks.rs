@@ -18,10 +18,21 @@ use parking_lot::Mutex;
 /// that schema's).
 type Compiled = (SchemaRef, Arc<dyn PhysicalExpr>);
 
-#[derive(Default)]
 pub struct Checks {
     ctx: SessionContext,
     compiled: Mutex<HashMap<(u64, usize), Compiled>>,
+}
+
+impl Default for Checks {
+    fn default() -> Checks {
+        let mut ctx = SessionContext::new();
+        // A CHECK may use the json operators and functions (`CHECK (doc ? 'id')`).
+        let _ = crate::json::register(&mut ctx);
+        Checks {
+            ctx,
+            compiled: Mutex::default(),
+        }
+    }
 }
 
 impl Checks {
@@ -36,7 +47,8 @@ impl Checks {
             Error::InvalidDefinition(format!("check constraint \"{}\": {e}", check.name))
         };
         let df = DFSchema::try_from(schema.as_ref().clone()).map_err(invalid)?;
-        let expr = self.ctx.parse_sql_expr(&check.sql, &df).map_err(invalid)?;
+        let sql = crate::pg_catalog::syntax::expression_sql(&check.sql);
+        let expr = self.ctx.parse_sql_expr(&sql, &df).map_err(invalid)?;
         let state = self.ctx.state();
         let simplifier = ExprSimplifier::new(
             SimplifyContext::builder()

@@ -76,9 +76,12 @@ fn builder(t: DataType) -> Box<dyn ArrayBuilder> {
         DataType::Real => Box::new(Float32Builder::new()),
         DataType::Double => Box::new(Float64Builder::new()),
         DataType::Boolean => Box::new(BooleanBuilder::new()),
-        DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } | DataType::Uuid => {
-            Box::new(StringBuilder::new())
-        }
+        DataType::Text
+        | DataType::Varchar { .. }
+        | DataType::Char { .. }
+        | DataType::Uuid
+        | DataType::Json
+        | DataType::Jsonb => Box::new(StringBuilder::new()),
         DataType::Bytea => Box::new(BinaryBuilder::new()),
         DataType::Date => Box::new(Date32Builder::new()),
         DataType::Timestamp => Box::new(TimestampMicrosecondBuilder::new()),
@@ -706,7 +709,9 @@ impl CopyIn {
                 DataType::Text
                 | DataType::Varchar { .. }
                 | DataType::Char { .. }
-                | DataType::Uuid => {
+                | DataType::Uuid
+                | DataType::Json
+                | DataType::Jsonb => {
                     push!(b, StringBuilder, s)
                 }
                 DataType::Bytea => push!(

@@ -232,9 +232,21 @@ impl CopyOut {
             for b in batches {
                 for row in 0..b.num_rows() {
                     for (col, array) in b.columns().iter().enumerate() {
-                        if crate::origins::marked_type(schema.field(col))
-                            == Some(pgwire::api::Type::UUID)
+                        let marked = crate::origins::marked_type(schema.field(col));
+                        if let Some(t @ (pgwire::api::Type::JSON | pgwire::api::Type::JSONB)) =
+                            &marked
                         {
+                            let v = crate::json::binary_cell(
+                                array,
+                                row,
+                                *t == pgwire::api::Type::JSONB,
+                            );
+                            encoder
+                                .encode_field(&v)
+                                .map_err(|e| Error::sql(code::INTERNAL, e.to_string()))?;
+                            continue;
+                        }
+                        if marked == Some(pgwire::api::Type::UUID) {
                             let v = crate::uuids::binary_cell(array, row)?;
                             encoder
                                 .encode_field(&v)

@@ -90,6 +90,8 @@ pub fn column_type(t: &SqlType) -> Result<DataType> {
         },
         SqlType::Bytea => DataType::Bytea,
         SqlType::Uuid => DataType::Uuid,
+        SqlType::JSON => DataType::Json,
+        SqlType::JSONB => DataType::Jsonb,
         SqlType::Date => DataType::Date,
         SqlType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
             DataType::TimestampTz

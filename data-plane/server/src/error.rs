@@ -130,6 +130,7 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::NotNull { .. } => "23502",
         S::StringTooLong { .. } => "22001",
         S::InvalidText { .. } => "22P02",
+        S::InvalidJson { sqlstate, .. } => sqlstate,
         S::InvalidSequence(_) => code::INVALID_PARAMETER_VALUE,
         S::SequenceLimit { .. } => "2200H",
         S::SequenceBounds { .. } => code::NUMERIC_VALUE_OUT_OF_RANGE,
@@ -316,11 +317,32 @@ impl Error {
         let code = self.sqlstate();
         let storage = match &self {
             Error::Storage(s) => Some(s),
-            Error::DataFusion(DataFusionError::External(e)) => {
-                e.downcast_ref::<omendb_storage::Error>()
-            }
+            Error::DataFusion(e) => match root(e) {
+                DataFusionError::External(inner) => inner.downcast_ref::<omendb_storage::Error>(),
+                _ => None,
+            },
             _ => None,
         };
+        // An error of ours raised inside DataFusion (a function's) keeps its DETAIL and HINT.
+        let raised = match &self {
+            Error::DataFusion(e) => match root(e) {
+                DataFusionError::External(inner) => inner.downcast_ref::<Error>(),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(Error::Sql {
+            code,
+            message,
+            detail,
+            hint,
+        }) = raised
+        {
+            let mut info = ErrorInfo::new("ERROR".to_owned(), (*code).to_owned(), message.clone());
+            info.detail = detail.clone();
+            info.hint = hint.clone();
+            return info;
+        }
         // PostgreSQL's wording for constraint violations, which applications match on.
         let (message, detail) = match storage {
             Some(omendb_storage::Error::DuplicateKey { table, key }) => (
@@ -359,9 +381,10 @@ impl Error {
                 ),
                 Some(format!("Failing row contains {row}.")),
             ),
-            Some(omendb_storage::Error::ForeignKeyViolation { message, detail }) => {
-                (message.clone(), Some(detail.clone()))
-            }
+            Some(omendb_storage::Error::ForeignKeyViolation { message, detail })
+            | Some(omendb_storage::Error::InvalidJson {
+                message, detail, ..
+            }) => (message.clone(), Some(detail.clone())),
             Some(omendb_storage::Error::UnknownIndex(name)) => (
                 format!(
                     "index \"{}\" does not exist",
@@ -392,6 +415,9 @@ impl Error {
         };
         let mut info = ErrorInfo::new("ERROR".to_owned(), code.to_owned(), message);
         info.detail = detail;
+        if let Some(omendb_storage::Error::InvalidJson { context, .. }) = storage {
+            info.where_context = context.clone();
+        }
         if let Error::Sql { hint, .. } = &self {
             info.hint = hint.clone();
         }

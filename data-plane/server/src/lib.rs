@@ -20,6 +20,7 @@ mod engine;
 pub mod error;
 mod fast;
 mod http;
+mod json;
 mod listener;
 mod metrics;
 mod names;

@@ -146,6 +146,16 @@ pub fn with_type_oid(field: &Field, oid: u32) -> Field {
 
 /// The PostgreSQL type a field was marked with (`with_type`, `with_type_oid`).
 pub fn marked_type(field: &Field) -> Option<pgwire::api::Type> {
+    // json and jsonb values carry their type as an Arrow extension name, which casts drop (see storage).
+    match field
+        .metadata()
+        .get(omendb_storage::EXTENSION_KEY)
+        .map(String::as_str)
+    {
+        Some(omendb_storage::JSON_EXTENSION) => return Some(pgwire::api::Type::JSON),
+        Some(omendb_storage::JSONB_EXTENSION) => return Some(pgwire::api::Type::JSONB),
+        _ => {}
+    }
     match field.metadata().get(TYPE_OID)?.as_str() {
         "1043" => Some(pgwire::api::Type::VARCHAR),
         "1042" => Some(pgwire::api::Type::BPCHAR),

@@ -138,6 +138,24 @@ pub fn decode<S: Clone>(
                     )
                 })?,
         ),
+        // jsonb's binary form is a version byte (1) and the text; json's is the text.
+        Type::JSONB if portal.parameter_format.is_binary(i) => {
+            let raw = portal.parameters.get(i).ok_or_else(|| {
+                Error::sql(
+                    code::PROTOCOL_VIOLATION,
+                    format!("no value for parameter ${}", i + 1),
+                )
+            })?;
+            ScalarValue::Utf8(
+                raw.as_ref()
+                    .map(|b| match b.split_first() {
+                        Some((1, text)) => String::from_utf8(text.to_vec())
+                            .map_err(|_| bad(i, ty, "invalid UTF-8")),
+                        _ => Err(Error::sql("22P03", "unsupported jsonb version number")),
+                    })
+                    .transpose()?,
+            )
+        }
         Type::NUMERIC => match portal
             .parameter::<Decimal>(i, ty)
             .map_err(|e| bad(i, ty, e))?
@@ -150,7 +168,12 @@ pub fn decode<S: Clone>(
             let s = if portal.parameter_format.is_binary(i)
                 && !matches!(
                     *ty,
-                    Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+                    Type::TEXT
+                        | Type::VARCHAR
+                        | Type::BPCHAR
+                        | Type::NAME
+                        | Type::UNKNOWN
+                        | Type::JSON
                 ) {
                 return Err(Error::sql(
                     code::FEATURE_NOT_SUPPORTED,

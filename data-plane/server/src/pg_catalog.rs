@@ -13,6 +13,7 @@ pub mod functions;
 mod information_schema;
 pub mod names;
 pub mod oids;
+mod pg_typeof;
 mod relations;
 pub mod scalar_functions;
 mod server;

@@ -463,7 +463,10 @@ fn sql_type(t: &Type) -> Option<SqlType> {
         Type::FLOAT4 => SqlType::Real,
         Type::FLOAT8 => SqlType::DoublePrecision,
         Type::NUMERIC => SqlType::Numeric(ExactNumberInfo::None),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SqlType::Text,
+        // json and jsonb are text marked by what reads them (`json/`).
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::JSONB => {
+            SqlType::Text
+        }
         Type::BYTEA => SqlType::Bytea,
         Type::DATE => SqlType::Date,
         Type::TIMESTAMP => SqlType::Timestamp(None, TimezoneInfo::None),

@@ -234,6 +234,17 @@ fn general(
                     }
                 });
                 encoder.encode_field(&v)?;
+            } else if matches!(*fields[col].datatype(), Type::JSON | Type::JSONB)
+                && fields[col].format() == FieldFormat::Binary
+            {
+                let v =
+                    crate::json::binary_cell(array, row, *fields[col].datatype() == Type::JSONB);
+                encoder.encode_field_with_type_and_format(
+                    &v,
+                    &Type::BYTEA,
+                    FieldFormat::Binary,
+                    &FormatOptions::default(),
+                )?;
             } else if *fields[col].datatype() == Type::UUID
                 && fields[col].format() == FieldFormat::Binary
             {

@@ -125,7 +125,8 @@ impl Session {
             .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
             // timestamptz (and now()) carry a zone, so they are described as timestamptz to clients.
             .set_str("datafusion.execution.time_zone", "UTC");
-        let ctx = SessionContext::new_with_config_rt(config, engine.runtime.clone());
+        let mut ctx = SessionContext::new_with_config_rt(config, engine.runtime.clone());
+        crate::json::register(&mut ctx).expect("registering the json operators cannot fail");
         let view = SharedView::default();
         let session_id = engine.db.new_session();
         let activity = engine.activity.register(session_id);

@@ -175,7 +175,7 @@ fn comparable(b: &BinaryExpr, schema: &DFSchema) -> Result<()> {
     ))
 }
 
-fn numeric_name(t: &DataType) -> Option<&'static str> {
+pub(crate) fn numeric_name(t: &DataType) -> Option<&'static str> {
     Some(match t {
         DataType::Int16 => "smallint",
         DataType::Int32 => "integer",

@@ -61,6 +61,14 @@ pub enum Error {
     StringTooLong { type_name: String },
     #[error("invalid input syntax for type {type_name}: \"{value}\"")]
     InvalidText { type_name: String, value: String },
+    /// Text that is not JSON, or JSON jsonb cannot hold, with PostgreSQL's SQLSTATE, DETAIL and CONTEXT.
+    #[error("{message}")]
+    InvalidJson {
+        sqlstate: &'static str,
+        message: String,
+        detail: String,
+        context: Option<String>,
+    },
     #[error("column \"{column}\" of table \"{table}\" is {expected}, got {got}")]
     WrongType {
         table: String,
@@ -157,7 +165,7 @@ impl Error {
             Error::CheckViolation { .. } => "check",
             Error::NotNull { .. } => "not_null",
             Error::StringTooLong { .. } => "string_too_long",
-            Error::InvalidText { .. } => "invalid_text",
+            Error::InvalidText { .. } | Error::InvalidJson { .. } => "invalid_text",
             Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => {
                 "wrong_type"
             }
@@ -207,6 +215,17 @@ impl Error {
             Error::AlreadyOpen(p) => Error::AlreadyOpen(p.clone()),
             Error::SerializationFailure { reason } => Error::SerializationFailure { reason },
             other => Error::Store(other.to_string()),
+        }
+    }
+}
+
+impl From<omendb_json::ParseError> for Error {
+    fn from(e: omendb_json::ParseError) -> Error {
+        Error::InvalidJson {
+            sqlstate: e.sqlstate,
+            message: e.message,
+            detail: e.detail,
+            context: e.context,
         }
     }
 }

@@ -66,8 +66,8 @@ pub use sequence::SequenceDef;
 pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
 pub use types::{
-    ColumnDef, DataType, Key, KeyKind, PUBLIC, ROWID_COLUMN, Row, TableDef, TableShape, Value,
-    canonical_uuid, schema_of,
+    ColumnDef, DataType, EXTENSION_KEY, JSON_EXTENSION, JSONB_EXTENSION, Key, KeyKind, PUBLIC,
+    ROWID_COLUMN, Row, TableDef, TableShape, Value, canonical_uuid, schema_of,
 };
 pub use version::{KeyRange, ScanIter};
 pub use view::ViewDef;

@@ -43,7 +43,18 @@ pub enum DataType {
     /// `uuid`: held as its canonical text (lower-case hex, hyphenated), whose byte order is PostgreSQL's
     /// uuid order, so keys, indexes and comparisons need nothing of their own.
     Uuid,
+    /// `json`: the text as given, checked to be JSON (PostgreSQL keeps json verbatim).
+    Json,
+    /// `jsonb`: held as its canonical text (keys sorted and deduplicated, numbers as numeric prints them),
+    /// so equal documents are equal strings.
+    Jsonb,
 }
+
+/// The Arrow field metadata key that marks a text column as json or jsonb. A type-only cast (`data::text`)
+/// drops extension keys, so the mark follows exactly the expressions whose PostgreSQL type is json.
+pub const EXTENSION_KEY: &str = "ARROW:extension:name";
+pub const JSON_EXTENSION: &str = "omendb.json";
+pub const JSONB_EXTENSION: &str = "omendb.jsonb";
 
 impl DataType {
     pub fn arrow(&self) -> ArrowType {
@@ -54,9 +65,12 @@ impl DataType {
             DataType::Real => ArrowType::Float32,
             DataType::Double => ArrowType::Float64,
             DataType::Boolean => ArrowType::Boolean,
-            DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } | DataType::Uuid => {
-                ArrowType::Utf8
-            }
+            DataType::Text
+            | DataType::Varchar { .. }
+            | DataType::Char { .. }
+            | DataType::Uuid
+            | DataType::Json
+            | DataType::Jsonb => ArrowType::Utf8,
             DataType::Bytea => ArrowType::Binary,
             DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, None),
             DataType::TimestampTz => {
@@ -103,12 +117,24 @@ impl DataType {
             DataType::Varchar { max: None } => "character varying".into(),
             DataType::Char { len } => format!("character({len})"),
             DataType::Uuid => "uuid".into(),
+            DataType::Json => "json".into(),
+            DataType::Jsonb => "jsonb".into(),
+        }
+    }
+
+    /// The Arrow extension name a column of this type is marked with (see [`EXTENSION_KEY`]).
+    pub fn extension(&self) -> Option<&'static str> {
+        match self {
+            DataType::Json => Some(JSON_EXTENSION),
+            DataType::Jsonb => Some(JSONB_EXTENSION),
+            _ => None,
         }
     }
 
     /// Whether text stored in this type is checked or reshaped on the way in (`fit_text`).
     pub fn fits_text(&self) -> bool {
-        self.max_chars().is_some() || *self == DataType::Uuid
+        self.max_chars().is_some()
+            || matches!(self, DataType::Uuid | DataType::Json | DataType::Jsonb)
     }
 
     /// The most characters a value may have, for the types that bound it.
@@ -128,6 +154,16 @@ impl DataType {
                 type_name: "uuid".into(),
                 value: s.to_string(),
             })?;
+            return Ok((canonical != s).then_some(canonical));
+        }
+        if *self == DataType::Json {
+            omendb_json::validate(s).map_err(Error::from)?;
+            return Ok(None);
+        }
+        if *self == DataType::Jsonb {
+            let canonical = omendb_json::Jsonb::parse(s)
+                .map_err(Error::from)?
+                .to_string();
             return Ok((canonical != s).then_some(canonical));
         }
         let Some(max) = self.max_chars() else {
@@ -172,7 +208,9 @@ impl DataType {
                     DataType::Text
                         | DataType::Varchar { .. }
                         | DataType::Char { .. }
-                        | DataType::Uuid,
+                        | DataType::Uuid
+                        | DataType::Json
+                        | DataType::Jsonb,
                     Value::Text(_)
                 )
                 | (DataType::Bytea, Value::Bytes(_))
@@ -378,18 +416,23 @@ pub struct TableShape {
 impl TableShape {
     pub fn new(id: u64, def: TableDef) -> Result<Self> {
         validate_def(&def)?;
-        let mut fields: Vec<Field> = def
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                Field::new(
-                    &c.name,
-                    c.data_type.arrow(),
-                    c.nullable && def.primary_key != Some(i),
-                )
-            })
-            .collect();
+        let mut fields: Vec<Field> =
+            def.columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let field = Field::new(
+                        &c.name,
+                        c.data_type.arrow(),
+                        c.nullable && def.primary_key != Some(i),
+                    );
+                    match c.data_type.extension() {
+                        Some(name) => field
+                            .with_metadata([(EXTENSION_KEY.to_string(), name.to_string())].into()),
+                        None => field,
+                    }
+                })
+                .collect();
         let user = Arc::new(Schema::new(fields.clone()));
         let (key_col, key_kind) = match def.primary_key {
             Some(pk) => (

@@ -103,7 +103,17 @@ fn text_of(v: &[u8], ty: DataType) -> Result<Vec<u8>> {
         DataType::Double => f64::from_be_bytes(fixed(v, "double precision")?)
             .to_string()
             .into_bytes(),
-        DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } => {
+        // jsonb's binary form is a version byte (1) and the text.
+        DataType::Jsonb => match v.split_first() {
+            Some((1, text)) => {
+                std::str::from_utf8(text).map_err(|_| {
+                    Error::sql("22021", "invalid byte sequence for encoding \"UTF8\"")
+                })?;
+                text.to_vec()
+            }
+            _ => return Err(Error::sql("22P03", "unsupported jsonb version number")),
+        },
+        DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } | DataType::Json => {
             std::str::from_utf8(v)
                 .map_err(|_| Error::sql("22021", "invalid byte sequence for encoding \"UTF8\""))?;
             v.to_vec()

@@ -1,8 +1,6 @@
 //! Text forms of a few functions' results: LIKE patterns with another escape character, `json`, and
 //! `pg_size_pretty`.
 
-use datafusion::scalar::ScalarValue;
-
 /// A LIKE pattern with escape character `esc` (none when `None`) rewritten to escape with a backslash.
 pub(super) fn like_escape(p: &str, esc: Option<char>) -> String {
     let mut out = String::with_capacity(p.len());
@@ -178,43 +176,6 @@ pub(super) fn format_text(
     Ok(out)
 }
 
-pub(super) fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A value in PostgreSQL's `json` text form: numbers and booleans bare, NULL as `null`, text quoted.
-pub(super) fn json_value(v: &ScalarValue) -> String {
-    if v.is_null() {
-        return "null".to_string();
-    }
-    match v {
-        ScalarValue::Boolean(Some(b)) => b.to_string(),
-        ScalarValue::Int8(_)
-        | ScalarValue::Int16(_)
-        | ScalarValue::Int32(_)
-        | ScalarValue::Int64(_)
-        | ScalarValue::UInt32(_)
-        | ScalarValue::UInt64(_)
-        | ScalarValue::Float32(_)
-        | ScalarValue::Float64(_)
-        | ScalarValue::Decimal128(..) => v.to_string(),
-        _ => json_string(&v.to_string()),
-    }
-}
-
 /// `pg_size_pretty(bigint)`, PostgreSQL's algorithm: the size is kept in half-units past bytes, so that
 /// the last step rounds half away from zero.
 pub(super) fn size_pretty(bytes: i64) -> String {
@@ -294,12 +255,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn like_json_and_sizes() {
+    fn like_and_sizes() {
         assert_eq!(like_escape("a/_b%\\", Some('/')), "a\\_b%\\\\");
-        assert_eq!(
-            json_value(&ScalarValue::Utf8(Some("say \"hi\"".into()))),
-            "\"say \\\"hi\\\"\""
-        );
         assert_eq!(size_pretty(100), "100 bytes");
         assert_eq!(size_pretty(10 * 1024), "10 kB");
         assert_eq!(size_pretty(8 * 1024 * 1024), "8192 kB");

@@ -30,6 +30,9 @@ impl VisitorMut for TableFunctions {
             *t = unnest_factor(alias.take(), std::mem::take(array_exprs), true);
             return ControlFlow::Continue(());
         }
+        if crate::json::rewrite_from_function(t) {
+            return ControlFlow::Continue(());
+        }
         if let TableFactor::Table {
             name,
             args: Some(args),

@@ -11,13 +11,14 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
 use super::Source;
-use super::formats::{json_string, json_value, like_escape, quote_literal, size_pretty};
+use super::formats::{like_escape, quote_literal, size_pretty};
 use super::names::{index_def, quote_ident, regclass, relation_name};
 use super::oids;
 use super::udf::*;
 
 /// Registers the catalog functions of one session.
 pub fn register(ctx: &SessionContext, src: &Source) {
+    super::pg_typeof::register(ctx);
     let add = |name, signature, ret, body| register_row_fn(ctx, name, signature, ret, body);
 
     let s = src.clone();
@@ -75,23 +76,6 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             });
             Ok(ScalarValue::Utf8(Some(
                 name.unwrap_or_else(|| "???".into()),
-            )))
-        }),
-    );
-    // pg_typeof(x): its argument's type as format_type names it (regtype prints as that name).
-    add(
-        "pg_typeof",
-        Signature::any(1, Volatility::Immutable),
-        TEXT,
-        Arc::new(|a| {
-            let name = match a[0].data_type() {
-                DataType::Null => None,
-                t => arrow_pg::datatypes::into_pg_type(&t)
-                    .ok()
-                    .and_then(|t| oids::format_type(i64::from(t.oid()), None)),
-            };
-            Ok(ScalarValue::Utf8(Some(
-                name.unwrap_or_else(|| "unknown".into()),
             )))
         }),
     );
@@ -531,36 +515,6 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 return Ok(ScalarValue::Null);
             };
             Ok(ScalarValue::Utf8(Some(like_escape(&p, esc.chars().next()))))
-        }),
-    );
-    add(
-        "json_build_object",
-        Signature::variadic_any(Volatility::Stable),
-        TEXT,
-        Arc::new(|a| {
-            if a.len() % 2 != 0 {
-                return Err(sql_error(
-                    "22023",
-                    "argument list must have even number of elements".to_string(),
-                ));
-            }
-            let mut out = String::from("{");
-            for (i, pair) in a.chunks(2).enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                if pair[0].is_null() {
-                    return Err(sql_error(
-                        "22004",
-                        "null value not allowed for object key".to_string(),
-                    ));
-                }
-                out.push_str(&json_string(&pair[0].to_string()));
-                out.push_str(" : ");
-                out.push_str(&json_value(&pair[1]));
-            }
-            out.push('}');
-            Ok(ScalarValue::Utf8(Some(out)))
         }),
     );
     add(

@@ -274,6 +274,8 @@ fn sql_type(t: Col) -> SqlType {
         Col::Char { .. } => ("character", "bpchar", None, None, None, None),
         Col::Bytea => ("bytea", "bytea", None, None, None, None),
         Col::Uuid => ("uuid", "uuid", None, None, None, None),
+        Col::Json => ("json", "json", None, None, None, None),
+        Col::Jsonb => ("jsonb", "jsonb", None, None, None, None),
         Col::Timestamp => (
             "timestamp without time zone",
             "timestamp",

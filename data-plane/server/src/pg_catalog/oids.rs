@@ -138,6 +138,8 @@ pub fn type_info(t: DataType) -> TypeInfo {
         DataType::Varchar { .. } => (1043, -1, false, 'i', 'x'),
         DataType::Char { .. } => (1042, -1, false, 'i', 'x'),
         DataType::Uuid => (2950, 16, false, 'c', 'p'),
+        DataType::Json => (114, -1, false, 'i', 'x'),
+        DataType::Jsonb => (3802, -1, false, 'i', 'x'),
     };
     let typmod = match t {
         DataType::Numeric { precision, scale } => {

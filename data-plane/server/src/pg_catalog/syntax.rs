@@ -14,6 +14,25 @@ use datafusion::sql::sqlparser::ast::{
     VisitMut, VisitorMut, visit_expressions_mut,
 };
 
+/// Expression text (a column DEFAULT, a CHECK) with the rewrites of [`rewrite`] that apply to one
+/// expression (`'{}'::jsonb`), ready for DataFusion's `parse_sql_expr`; as given if it does not parse.
+pub fn expression_sql(sql: &str) -> String {
+    use datafusion::sql::sqlparser::{dialect::PostgreSqlDialect, parser::Parser};
+    match Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+    {
+        Ok(mut e) => {
+            let _ = visit_expressions_mut(&mut e, |e| {
+                rewrite_expr(e);
+                ControlFlow::<()>::Continue(())
+            });
+            e.to_string()
+        }
+        Err(_) => sql.to_string(),
+    }
+}
+
 pub fn rewrite(stmt: &mut Statement) {
     let _ = stmt.visit(&mut RegclassOutput);
     let _ = visit_expressions_mut(stmt, |e| {
@@ -154,7 +173,18 @@ fn is_name_column(e: &Expr) -> bool {
 }
 
 fn rewrite_expr(e: &mut Expr) {
+    crate::json::rewrite_aggregate(e);
+    crate::json::rewrite_set_returning(e);
     match e {
+        // `jsonb '{"a": 1}'`, as the cast.
+        Expr::TypedString(ts) if matches!(ts.data_type, SqlType::JSON | SqlType::JSONB) => {
+            let f = if matches!(ts.data_type, SqlType::JSON) {
+                "omendb_json"
+            } else {
+                "omendb_jsonb"
+            };
+            *e = call(f, vec![Expr::Value(ts.value.clone())]);
+        }
         Expr::BinaryOp { left, op, right } => {
             if matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq) {
                 array_literal(left, right);
@@ -373,6 +403,16 @@ fn rewrite_expr(e: &mut Expr) {
                 *e = call("omendb_uuid", vec![inner]);
                 return;
             }
+            // json and jsonb are text here, marked by the functions that check and shape it.
+            if matches!(data_type, SqlType::JSON | SqlType::JSONB) {
+                let f = if matches!(data_type, SqlType::JSON) {
+                    "omendb_json"
+                } else {
+                    "omendb_jsonb"
+                };
+                *e = call(f, vec![inner]);
+                return;
+            }
             // `oid[]`, `regclass[]`, `name[]`: arrays of the types the catalogs hold as bigint or text.
             if let SqlType::Array(
                 datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(elem, _)
@@ -382,7 +422,10 @@ fn rewrite_expr(e: &mut Expr) {
                 match catalog_type(elem) {
                     // `uuid[]` (Django's bulk_create unnests one): its elements are held as text, and
                     // storage spells each canonically as it goes in.
-                    _ if matches!(**elem, SqlType::Uuid) => **elem = SqlType::Text,
+                    // json[] and jsonb[] likewise (storage checks or shapes each document).
+                    _ if matches!(**elem, SqlType::Uuid | SqlType::JSON | SqlType::JSONB) => {
+                        **elem = SqlType::Text
+                    }
                     Some(Catalog::Text) => **elem = SqlType::Text,
                     Some(_) => **elem = SqlType::BigInt(None),
                     None => {}

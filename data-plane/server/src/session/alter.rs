@@ -366,7 +366,10 @@ impl Session {
                 plan.sequences
                     .extend(ddl::owned_sequence(column_def, &plan.name)?);
                 let value = match &def.default {
-                    Some(sql) => self.ctx.parse_sql_expr(sql, &DFSchema::empty())?,
+                    Some(sql) => self.ctx.parse_sql_expr(
+                        &crate::pg_catalog::syntax::expression_sql(sql),
+                        &DFSchema::empty(),
+                    )?,
                     None => lit(ScalarValue::Null),
                 };
                 let name = def.name.clone();
@@ -477,7 +480,12 @@ impl Session {
                             ));
                         }
                         match using {
-                            Some(u) => c.value = self.ctx.parse_sql_expr(&u.to_string(), old)?,
+                            Some(u) => {
+                                c.value = self.ctx.parse_sql_expr(
+                                    &crate::pg_catalog::syntax::expression_sql(&u.to_string()),
+                                    old,
+                                )?
+                            }
                             None if !assignment_cast(c.def.data_type, ty) => {
                                 return Err(Error::sql(
                                     code::DATATYPE_MISMATCH,

@@ -30,6 +30,8 @@ fn comparable(a: DataType, b: DataType) -> bool {
         T::Boolean => 3,
         T::Bytea => 4,
         T::Uuid => 5,
+        T::Json => 6,
+        T::Jsonb => 7,
     };
     class(a) == class(b)
 }

@@ -212,6 +212,7 @@ impl Session {
                 None => plan,
             };
             let plan = crate::text::postgres_text_casts(plan)?;
+            let plan = crate::json::jsonb_sorts(plan)?;
             let mut types = plan.get_parameter_types()?;
             let n = types
                 .keys()

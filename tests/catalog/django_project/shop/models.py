@@ -27,3 +27,5 @@ class Order(models.Model):
     token = models.UUIDField(null=True, unique=True)
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="orders")
     quantity = models.PositiveIntegerField(default=1)
+    # A jsonb column (0004), added to a table with rows.
+    details = models.JSONField(default=dict)
