@@ -1,11 +1,14 @@
 //! The fast path: the statement shapes a tenant runs millions of times, answered straight from the learned
 //! index without DataFusion planning or executing anything. `SELECT cols FROM t WHERE pk = $1` (and the IN
-//! and range forms), single-row `INSERT ... VALUES`, and `UPDATE` / `DELETE ... WHERE pk = $1`.
+//! and range forms), single-row `INSERT ... VALUES` (also with `ON CONFLICT (pk)`, `fast/conflict.rs`), and
+//! `UPDATE` / `DELETE ... WHERE pk = $1`.
 //!
 //! A shape is recognised once, at Parse. DataFusion still plans the statement then: its plan describes the
 //! result and types the parameters, so the fast path returns what DataFusion would. Whatever the fast path
 //! is not sure of (a value that needs a cast DataFusion might do differently, a changed table) falls back to
 //! the DataFusion path, which stays the reference: tests run both on the same statements.
+
+mod conflict;
 
 use std::ops::Bound;
 
@@ -59,6 +62,8 @@ pub enum Shape {
         values: Vec<Operand>,
         /// `RETURNING` of plain columns (or `*`): their positions.
         returning: Option<Vec<usize>>,
+        /// `ON CONFLICT (pk) DO ...`.
+        conflict: Option<conflict::Conflict>,
     },
     Update {
         sets: Vec<(usize, Operand, Option<Increment>)>,
@@ -85,7 +90,8 @@ impl Fast {
     pub fn label(&self) -> &'static str {
         match self.shape {
             Shape::Select { .. } => "select",
-            Shape::Insert { .. } => "insert",
+            Shape::Insert { conflict: None, .. } => "insert",
+            Shape::Insert { .. } => "upsert",
             Shape::Update { .. } => "update",
             Shape::Delete { .. } => "delete",
         }
@@ -212,7 +218,6 @@ pub fn detect(
         }
         Statement::Insert(i) => {
             if i.table_alias.is_some()
-                || i.on.is_some()
                 || i.overwrite
                 || i.partitioned.is_some()
                 || i.or.is_some()
@@ -220,6 +225,7 @@ pub fn detect(
             {
                 return None;
             }
+            let conflict = conflict::detect(i.on.as_ref(), def, indexes, &column)?;
             let q = i.source.as_ref()?;
             if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() {
                 return None;
@@ -289,6 +295,7 @@ pub fn detect(
                 columns,
                 values,
                 returning,
+                conflict,
             }
         }
         Statement::Update(u) => {
@@ -915,6 +922,7 @@ impl Fast {
                 columns,
                 values,
                 returning,
+                conflict,
             } => {
                 let mut row: Row = vec![omendb_storage::Value::Null; self.def.columns.len()];
                 for (&c, o) in columns.iter().zip(values) {
@@ -934,6 +942,18 @@ impl Fast {
                         },
                     };
                     row[c] = v;
+                }
+                if let Some(c) = conflict {
+                    return self.upsert(
+                        txn,
+                        row,
+                        c,
+                        returning.is_some(),
+                        params,
+                        now,
+                        zone,
+                        written,
+                    );
                 }
                 if returning.is_some() {
                     *written = Some(row.clone());
@@ -1126,8 +1146,16 @@ impl Fast {
                 columns,
                 values,
                 returning,
+                conflict,
             } => {
                 columns.iter().zip(values).for_each(|(&c, o)| note(o, c));
+                if let Some(conflict::Conflict::Update(sets)) = conflict {
+                    for (c, set) in sets {
+                        if let conflict::Set::Value(o) = set {
+                            note(o, *c);
+                        }
+                    }
+                }
                 if let Some(cols) = returning {
                     result = Some(self.columns_schema(cols));
                 }

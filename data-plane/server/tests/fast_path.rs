@@ -127,7 +127,7 @@ async fn fast_path_answers_like_datafusion() {
         let n: Option<i64> = (rng.random_range(0..4) != 0).then(|| rng.random_range(-1000..1000));
         let v = format!("v{}", rng.random_range(0..1000));
         let null_v: Option<String> = None;
-        let (sql, params): (&str, Vec<&(dyn ToSql + Sync)>) = match rng.random_range(0..15) {
+        let (sql, params): (&str, Vec<&(dyn ToSql + Sync)>) = match rng.random_range(0..19) {
             0..=2 => ("INSERT INTO {t} VALUES ($1, $2, $3)", vec![&k1, &v, &n]),
             3 => (
                 "INSERT INTO {t} (n, id, v) VALUES ($1, $2, $3)",
@@ -165,6 +165,23 @@ async fn fast_path_answers_like_datafusion() {
             ),
             13 => (
                 "INSERT INTO {t} VALUES ($1, $2, $3) RETURNING *",
+                vec![&k1, &v, &n],
+            ),
+            // Upserts on the key (fast/conflict.rs).
+            15 => (
+                "INSERT INTO {t} VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v, n = EXCLUDED.n",
+                vec![&k1, &v, &n],
+            ),
+            16 => (
+                "INSERT INTO {t} (id, v) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                vec![&k1, &v],
+            ),
+            17 => (
+                "INSERT INTO {t} VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET n = $3, v = 'set' RETURNING id, v, n",
+                vec![&k1, &v, &n],
+            ),
+            18 => (
+                "INSERT INTO {t} (n, id, v) VALUES ($3, $1, $2) ON CONFLICT DO NOTHING",
                 vec![&k1, &v, &n],
             ),
             _ => ("SELECT * FROM {t} WHERE id = 7", vec![]),

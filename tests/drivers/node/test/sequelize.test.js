@@ -2,8 +2,9 @@
 // Sequelize 6 (a Node ORM) as an application uses it: sync() of models with associations (a many-to-many
 // through table with a composite primary key), migrations through its QueryInterface (addColumn, addIndex,
 // renameColumn, changeColumn, removeColumn, describeTable, showAllTables), queries with includes (joins),
-// upserts, managed transactions that roll back, and the ORM's error classes for unique and foreign-key
-// violations. Run through tests/drivers/run.sh, against OmenDB and against the PostgreSQL of OMENDB_TEST_PG.
+// upserts, managed transactions that roll back, the ORM's error classes for unique and foreign-key
+// violations, and a model with a UUID primary key and JSONB / JSON columns (queries into the documents,
+// containment, upserts on the uuid key). Run through tests/drivers/run.sh, against OmenDB and against the PostgreSQL of OMENDB_TEST_PG.
 
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -38,6 +39,15 @@ const Tag = sequelize.define('Tag', {
   label: { type: DataTypes.STRING(30), allowNull: false, unique: true }
 }, { tableName: `${RUN}_tags`, timestamps: false })
 
+const Order = sequelize.define('Order', {
+  id: { type: DataTypes.UUID, defaultValue: DataTypes.UUIDV4, primaryKey: true },
+  details: { type: DataTypes.JSONB, allowNull: false, defaultValue: {} },
+  raw: DataTypes.JSON
+}, { tableName: `${RUN}_orders` })
+
+Author.hasMany(Order, { foreignKey: { name: 'authorId', allowNull: false }, onDelete: 'CASCADE' })
+Order.belongsTo(Author, { foreignKey: { name: 'authorId', allowNull: false } })
+
 Author.hasMany(Book, { foreignKey: { name: 'authorId', allowNull: false }, onDelete: 'CASCADE' })
 Book.belongsTo(Author, { foreignKey: { name: 'authorId', allowNull: false } })
 Book.belongsToMany(Tag, { through: `${RUN}_book_tags`, timestamps: false })
@@ -57,7 +67,7 @@ describe('sequelize', () => {
   it('creates the tables, a composite primary key for the through table', async () => {
     const qi = sequelize.getQueryInterface()
     const tables = (await qi.showAllTables()).filter((t) => t.startsWith(RUN)).sort()
-    assert.deepEqual(tables, [`${RUN}_authors`, `${RUN}_book_tags`, `${RUN}_books`, `${RUN}_tags`])
+    assert.deepEqual(tables, [`${RUN}_authors`, `${RUN}_book_tags`, `${RUN}_books`, `${RUN}_orders`, `${RUN}_tags`])
     const through = await qi.describeTable(`${RUN}_book_tags`)
     assert.equal(through.BookId.primaryKey, true)
     assert.equal(through.TagId.primaryKey, true)
@@ -122,6 +132,26 @@ describe('sequelize', () => {
     columns = await qi.describeTable(books)
     assert.equal(columns.isbn13, undefined)
     assert.equal(await Book.count(), 3)
+  })
+
+  it('keeps uuid keys and json documents', async () => {
+    const { Op } = require('sequelize')
+    const cy = await Author.create({ name: 'Cy' })
+    const red = await Order.create({ authorId: cy.id, details: { color: 'red', size: 3, tags: ['a', 'b'], dims: { w: 2 } }, raw: [1, 'x'] })
+    await Order.create({ authorId: cy.id, details: { color: 'blue', size: 5 } })
+    assert.match(red.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    const back = await Order.findByPk(red.id)
+    assert.deepEqual(back.details, { color: 'red', size: 3, tags: ['a', 'b'], dims: { w: 2 } })
+    assert.deepEqual(back.raw, [1, 'x'])
+    assert.equal((await Order.findOne({ where: { details: { color: 'blue' } } })).details.size, 5)
+    assert.equal(await Order.count({ where: { 'details.dims.w': 2 } }), 1)
+    assert.equal(await Order.count({ where: { details: { [Op.contains]: { tags: ['b'] } } } }), 1)
+    const withAuthor = await Author.findOne({ where: { name: 'Cy' }, include: [{ model: Order }], order: [[Order, 'createdAt', 'ASC']] })
+    assert.deepEqual(withAuthor.Orders.map((o) => o.details.color), ['red', 'blue'])
+    await Order.upsert({ id: red.id, authorId: cy.id, details: { color: 'green' } })
+    assert.deepEqual((await Order.findByPk(red.id)).details, { color: 'green' })
+    await back.update({ details: { ...back.details, size: 4 } })
+    assert.equal((await Order.findByPk(red.id)).details.size, 4)
   })
 
   it('cascades a delete through the foreign key', async () => {
