@@ -154,6 +154,7 @@ pub fn marked_type(field: &Field) -> Option<pgwire::api::Type> {
     {
         Some(omendb_storage::JSON_EXTENSION) => return Some(pgwire::api::Type::JSON),
         Some(omendb_storage::JSONB_EXTENSION) => return Some(pgwire::api::Type::JSONB),
+        Some(omendb_storage::UUID_EXTENSION) => return Some(pgwire::api::Type::UUID),
         _ => {}
     }
     match field.metadata().get(TYPE_OID)?.as_str() {

@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
-use arrow_array::StringArray;
-use arrow_schema::DataType;
+use arrow_array::{Array, StringArray};
+use arrow_schema::{DataType, Field, FieldRef};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
+use datafusion::scalar::ScalarValue;
 
 /// The canonical text of 16 uuid bytes.
 pub fn text(b: &[u8; 16]) -> String {
@@ -86,12 +88,100 @@ impl ScalarUDFImpl for GenRandomUuid {
         Ok(DataType::Utf8)
     }
 
+    fn return_field_from_args(&self, _: ReturnFieldArgs) -> datafusion::error::Result<FieldRef> {
+        Ok(marked(self.name()))
+    }
+
     fn invoke_with_args(
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion::error::Result<ColumnarValue> {
         let values: StringArray = (0..args.number_rows).map(|_| Some(random())).collect();
         Ok(ColumnarValue::Array(Arc::new(values)))
+    }
+}
+
+/// A uuid result field: text marked with the uuid extension name, so it is described as uuid (2950) and
+/// sent as 16 bytes in binary, as a uuid column is.
+fn marked(name: &str) -> FieldRef {
+    Arc::new(
+        Field::new(name, DataType::Utf8, true).with_metadata(
+            [(
+                omendb_storage::EXTENSION_KEY.to_string(),
+                omendb_storage::UUID_EXTENSION.to_string(),
+            )]
+            .into(),
+        ),
+    )
+}
+
+/// `x::uuid` (`omendb_uuid`): checks text as `uuid_in` does and spells it canonically.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct UuidCast {
+    signature: Signature,
+}
+
+impl UuidCast {
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::from(UuidCast {
+            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+        })
+    }
+}
+
+impl ScalarUDFImpl for UuidCast {
+    fn name(&self) -> &str {
+        "omendb_uuid"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, _: ReturnFieldArgs) -> datafusion::error::Result<FieldRef> {
+        Ok(marked(self.name()))
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let cast = |s: Option<&str>| -> datafusion::error::Result<Option<String>> {
+            let Some(s) = s else { return Ok(None) };
+            omendb_storage::canonical_uuid(s).map(Some).ok_or_else(|| {
+                datafusion::error::DataFusionError::External(Box::new(crate::error::Error::sql(
+                    crate::error::code::INVALID_TEXT_REPRESENTATION,
+                    format!("invalid input syntax for type uuid: \"{s}\""),
+                )))
+            })
+        };
+        match &args.args[0] {
+            ColumnarValue::Scalar(v) => {
+                let s = match v {
+                    ScalarValue::Utf8(s) | ScalarValue::LargeUtf8(s) | ScalarValue::Utf8View(s) => {
+                        s.as_deref()
+                    }
+                    _ => None,
+                };
+                Ok(ColumnarValue::Scalar(ScalarValue::Utf8(cast(s)?)))
+            }
+            ColumnarValue::Array(a) => {
+                let a = arrow_cast::cast(a, &DataType::Utf8)?;
+                let strings = a
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8");
+                let out: StringArray = strings
+                    .iter()
+                    .map(cast)
+                    .collect::<datafusion::error::Result<_>>()?;
+                Ok(ColumnarValue::Array(Arc::new(out)))
+            }
+        }
     }
 }
 

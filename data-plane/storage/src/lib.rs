@@ -67,7 +67,7 @@ pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
 pub use types::{
     ColumnDef, DataType, EXTENSION_KEY, JSON_EXTENSION, JSONB_EXTENSION, Key, KeyKind, PUBLIC,
-    ROWID_COLUMN, Row, TableDef, TableShape, Value, canonical_uuid, schema_of,
+    ROWID_COLUMN, Row, TableDef, TableShape, UUID_EXTENSION, Value, canonical_uuid, schema_of,
 };
 pub use version::{KeyRange, ScanIter};
 pub use view::ViewDef;

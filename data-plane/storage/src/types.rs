@@ -50,11 +50,12 @@ pub enum DataType {
     Jsonb,
 }
 
-/// The Arrow field metadata key that marks a text column as json or jsonb. A type-only cast (`data::text`)
-/// drops extension keys, so the mark follows exactly the expressions whose PostgreSQL type is json.
+/// The Arrow field metadata key that marks a text column as json, jsonb or uuid. A type-only cast
+/// (`data::text`) drops extension keys, so the mark follows exactly the expressions of that PostgreSQL type.
 pub const EXTENSION_KEY: &str = "ARROW:extension:name";
 pub const JSON_EXTENSION: &str = "omendb.json";
 pub const JSONB_EXTENSION: &str = "omendb.jsonb";
+pub const UUID_EXTENSION: &str = "omendb.uuid";
 
 impl DataType {
     pub fn arrow(&self) -> ArrowType {
@@ -127,6 +128,7 @@ impl DataType {
         match self {
             DataType::Json => Some(JSON_EXTENSION),
             DataType::Jsonb => Some(JSONB_EXTENSION),
+            DataType::Uuid => Some(UUID_EXTENSION),
             _ => None,
         }
     }

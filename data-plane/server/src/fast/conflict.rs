@@ -47,7 +47,10 @@ pub fn detect(
             cols.len() == 1 && def.columns[pk].name == ident(&cols[0])
         }
         // No target: any unique constraint arbitrates, which is the key's alone without UNIQUE indexes.
-        None => indexes.iter().all(|i| !i.unique),
+        // (DO UPDATE needs a target: DataFusion's path gives PostgreSQL's 42601.)
+        None => {
+            matches!(oc.action, OnConflictAction::DoNothing) && indexes.iter().all(|i| !i.unique)
+        }
         Some(ConflictTarget::OnConstraint(_)) => false,
     };
     // A key the storage keeps under the hidden row id (several columns, a type keys cannot have) is a

@@ -106,6 +106,9 @@ impl ExprPlanner for JsonOperators {
             Expr::ScalarFunction(ScalarFunction::new_udf(self.functions[name].clone(), args))
         };
         let RawBinaryExpr { op, left, right } = expr;
+        if matches!(op, B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq) {
+            uuid_against_text(&left, &op, &right, schema)?;
+        }
         let (l, r) = (operand(&left, schema), operand(&right, schema));
         let json_side = matches!(l, Operand::Json(_)) || matches!(r, Operand::Json(_));
         let name = |op: &B| op.to_string();
@@ -220,4 +223,27 @@ fn no_operator(l: &Operand, op: &str, r: &Operand) -> datafusion::error::DataFus
             type_name(r)
         ),
     )
+}
+
+/// PostgreSQL has no operator comparing uuid with text: a uuid value against a typed text one (not a quoted
+/// literal or a parameter, whose type comes from the other side) is 42883.
+fn uuid_against_text(left: &Expr, op: &B, right: &Expr, schema: &DFSchema) -> Result<()> {
+    let uuid = |e: &Expr| {
+        e.to_field(schema).is_ok_and(|(_, f)| {
+            f.metadata()
+                .get(omendb_storage::EXTENSION_KEY)
+                .map(String::as_str)
+                == Some(omendb_storage::UUID_EXTENSION)
+        })
+    };
+    let text = |e: &Expr| matches!(operand(e, schema), Operand::Other(ref t) if super::convert::is_text(t));
+    let (l, r) = match (uuid(left), uuid(right)) {
+        (true, false) if text(right) => ("uuid", "text"),
+        (false, true) if text(left) => ("text", "uuid"),
+        _ => return Ok(()),
+    };
+    Err(sql_error(
+        "42883",
+        format!("operator does not exist: {l} {op} {r}"),
+    ))
 }

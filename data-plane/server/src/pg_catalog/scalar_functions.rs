@@ -1,6 +1,6 @@
 //! SQL functions PostgreSQL has and DataFusion lacks or reads differently, for any query (not the catalog's):
 //! `md5`, `sha256`, `format`, `similar_to_escape` (SIMILAR TO goes through it, `syntax.rs`), the uuid cast
-//! (`omendb_uuid`) and `interval * / number` (`omendb_interval_mul` / `_div`).
+//! (`omendb_uuid`, in `uuids.rs`) and `interval * / number` (`omendb_interval_mul` / `_div`).
 
 use std::sync::Arc;
 
@@ -17,23 +17,7 @@ use super::udf::*;
 pub fn register(ctx: &SessionContext) {
     let add = |name, signature, ret, body| register_row_fn(ctx, name, signature, ret, body);
 
-    add(
-        "omendb_uuid",
-        exact(&[&[TEXT]], Volatility::Immutable),
-        TEXT,
-        Arc::new(|a| {
-            let Some(s) = str_arg(&a[0]) else {
-                return Ok(ScalarValue::Utf8(None));
-            };
-            match omendb_storage::canonical_uuid(&s) {
-                Some(u) => Ok(ScalarValue::Utf8(Some(u))),
-                None => Err(sql_error(
-                    "22P02",
-                    format!("invalid input syntax for type uuid: \"{s}\""),
-                )),
-            }
-        }),
-    );
+    ctx.register_udf(crate::uuids::UuidCast::udf());
     for (name, divide) in [
         ("omendb_interval_mul", false),
         ("omendb_interval_div", true),
