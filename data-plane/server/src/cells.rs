@@ -270,8 +270,19 @@ impl Cells {
     }
 }
 
-/// The rows of `batch` written directly, when every column has a direct form for its format (and carries
-/// no field metadata: pg_catalog's `"char"` and `oid` columns have encodings of their own).
+/// Whether a field's marks leave its encoding Arrow's: a table column's origin (OID, number, typmod), and
+/// varchar / char(n), which are text on the wire.
+fn plain(field: &arrow_schema::Field) -> bool {
+    field.metadata().iter().all(|(k, v)| match k.as_str() {
+        crate::origins::TABLE_OID | crate::origins::ATTNUM | crate::origins::TYPMOD => true,
+        crate::origins::TYPE_OID => matches!(v.as_str(), "1043" | "1042"),
+        _ => false,
+    })
+}
+
+/// The rows of `batch` written directly, when every column has a direct form for its format (and no mark
+/// of a type with an encoding of its own: pg_catalog's `"char"` and `oid` columns, uuid, json; a column's
+/// origin, which fast-path results carry, changes nothing).
 pub fn direct_rows(
     fields: &[FieldInfo],
     batch: &RecordBatch,
@@ -282,9 +293,7 @@ pub fn direct_rows(
     for (c, a) in batch.columns().iter().enumerate() {
         let binary = fields.get(c)?.format() == FieldFormat::Binary;
         // A uuid's binary form is not its text (see rows.rs).
-        if !schema.field(c).metadata().is_empty()
-            || (binary && *fields[c].datatype() == pgwire::api::Type::UUID)
-        {
+        if !plain(schema.field(c)) || (binary && *fields[c].datatype() == pgwire::api::Type::UUID) {
             return None;
         }
         cols.push((Cells::of(a, binary, zone)?, binary));
@@ -548,6 +557,38 @@ mod tests {
             arrow_pg::datatypes::arrow_schema_to_pg_fields(batch.schema_ref(), &format, None)
                 .unwrap();
         direct_rows(&fields, &batch, &Zone::default()).is_some()
+    }
+
+    #[test]
+    fn table_columns_origins_keep_the_direct_path() {
+        let field = crate::origins::with_origin(&Field::new("c", DataType::Int64, true), 16384, 1);
+        let field =
+            crate::origins::with_type(&field, omendb_storage::DataType::Varchar { max: Some(5) });
+        let array: ArrayRef = Arc::new(arrow_array::Int64Array::from(vec![Some(1)]));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![array]).unwrap();
+        let fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(
+            batch.schema_ref(),
+            &Format::UnifiedText,
+            None,
+        )
+        .unwrap();
+        assert!(direct_rows(&fields, &batch, &Zone::default()).is_some());
+        let json = Field::new("j", DataType::Utf8, true).with_metadata(
+            [(
+                omendb_storage::EXTENSION_KEY.to_string(),
+                omendb_storage::JSONB_EXTENSION.to_string(),
+            )]
+            .into(),
+        );
+        let array: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![Some("{}")]));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(vec![json])), vec![array]).unwrap();
+        let fields = arrow_pg::datatypes::arrow_schema_to_pg_fields(
+            batch.schema_ref(),
+            &Format::UnifiedBinary,
+            None,
+        )
+        .unwrap();
+        assert!(direct_rows(&fields, &batch, &Zone::default()).is_none());
     }
 
     #[test]
