@@ -27,6 +27,7 @@ mod contains;
 mod error;
 mod json_path;
 mod jsonb;
+mod jsonpath;
 mod lex;
 mod node;
 mod number;
@@ -43,6 +44,7 @@ pub use error::{
     UNTRANSLATABLE_CHARACTER,
 };
 pub use jsonb::{Jsonb, key_order};
+pub use jsonpath::{JsonPath, path_exists, path_match, path_query};
 pub use node::{Node, NodeValue, parse, parse_strict};
 pub use number::Number;
 pub use output::quote;

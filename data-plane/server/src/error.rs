@@ -384,7 +384,10 @@ impl Error {
             Some(omendb_storage::Error::ForeignKeyViolation { message, detail })
             | Some(omendb_storage::Error::InvalidJson {
                 message, detail, ..
-            }) => (message.clone(), Some(detail.clone())),
+            }) => (
+                message.clone(),
+                (!detail.is_empty()).then(|| detail.clone()),
+            ),
             Some(omendb_storage::Error::UnknownIndex(name)) => (
                 format!(
                     "index \"{}\" does not exist",

@@ -7,6 +7,7 @@ mod aggregates;
 mod convert;
 mod functions;
 mod lists;
+mod path_functions;
 mod planner;
 mod set_returning;
 mod sort;

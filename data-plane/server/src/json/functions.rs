@@ -443,6 +443,7 @@ pub fn register(ctx: &SessionContext) -> HashMap<&'static str, Arc<ScalarUDF>> {
         Arc::new(|a, row| Ok(text(a.jsonb(0, row)?.map(|j| j.pretty())))),
     );
     super::lists::register(ctx, &mut registered);
+    super::path_functions::register(ctx, &mut registered);
     registered
 }
 

@@ -163,6 +163,17 @@ impl ExprPlanner for JsonOperators {
                 };
                 udf_call("omendb_jsonb_delete", vec![left, as_text(right)])
             }
+            B::AtQuestion | B::AtAt if json_side || both_untyped(&l, &r) => {
+                let (Operand::Json(Kind::Jsonb) | Operand::Untyped) = l else {
+                    return Err(no_operator(&l, &name(&op), &r));
+                };
+                let f = if op == B::AtQuestion {
+                    "omendb_jsonb_path_exists_op"
+                } else {
+                    "omendb_jsonb_path_match_op"
+                };
+                udf_call(f, vec![as_text(left), as_text(right)])
+            }
             B::HashMinus => {
                 let (Operand::Json(Kind::Jsonb) | Operand::Untyped) = l else {
                     return Err(no_operator(&l, "#-", &r));

@@ -63,6 +63,12 @@ fn shape(name: &str) -> Option<Shape> {
             pairs: Some("omendb_json_values_text"),
             column: None,
         },
+        "path_query" if !json => Shape {
+            list: "omendb_jsonb_path_query",
+            mark,
+            pairs: None,
+            column: None,
+        },
         _ => return None,
     })
 }

@@ -403,6 +403,12 @@ fn rewrite_expr(e: &mut Expr) {
                 *e = call("omendb_uuid", vec![inner]);
                 return;
             }
+            // A jsonpath is its normalised text here.
+            if matches!(data_type, SqlType::Custom(name, _) if name.to_string().eq_ignore_ascii_case("jsonpath"))
+            {
+                *e = call("omendb_jsonpath", vec![inner]);
+                return;
+            }
             // json and jsonb are text here, marked by the functions that check and shape it.
             if matches!(data_type, SqlType::JSON | SqlType::JSONB) {
                 let f = if matches!(data_type, SqlType::JSON) {
