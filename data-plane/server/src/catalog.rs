@@ -217,9 +217,12 @@ fn defaults(
     for c in &def.columns {
         if let Some(sql) = &c.default {
             let ctx = ctx.get_or_insert_with(|| {
-                let mut ctx = SessionContext::new();
+                let ctx = SessionContext::new();
                 ctx.register_udf(crate::uuids::GenRandomUuid::udf());
-                let _ = crate::json::register(&mut ctx);
+                ctx.register_udf(crate::uuids::UuidCast::udf());
+                // `'{}'::jsonb` needs the json functions only, not the operators' planner (whose
+                // registration rebuilds the context's state).
+                crate::json::register_functions(&ctx);
                 for f in functions {
                     ctx.register_udf(f.as_ref().clone());
                 }

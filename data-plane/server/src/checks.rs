@@ -28,6 +28,7 @@ impl Default for Checks {
         let mut ctx = SessionContext::new();
         // A CHECK may use the json operators and functions (`CHECK (doc ? 'id')`).
         let _ = crate::json::register(&mut ctx);
+        ctx.register_udf(crate::uuids::UuidCast::udf());
         Checks {
             ctx,
             compiled: Mutex::default(),

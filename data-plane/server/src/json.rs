@@ -20,6 +20,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::planner::ExprPlanner;
 use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast;
 use omendb_storage::{EXTENSION_KEY, JSON_EXTENSION, JSONB_EXTENSION};
 
 pub use aggregates::rewrite as rewrite_aggregate;
@@ -65,6 +66,11 @@ pub fn marked(field: Field, kind: Kind) -> Field {
     let mut meta = field.metadata().clone();
     meta.insert(EXTENSION_KEY.into(), kind.extension().into());
     field.with_metadata(meta)
+}
+
+/// Registers the functions alone (what a column DEFAULT's casts need).
+pub fn register_functions(ctx: &SessionContext) {
+    functions::register(ctx);
 }
 
 /// Registers the functions and operators on a session. The operators' planner goes first, before
@@ -137,4 +143,20 @@ pub fn binary_cell(array: &arrow_array::ArrayRef, row: usize, jsonb: bool) -> Op
     }
     out.extend_from_slice(a.value(row).as_bytes());
     Some(out)
+}
+
+/// A call's positional arguments (`None` when it has no argument list).
+fn positional_args(f: &datafusion::sql::sqlparser::ast::Function) -> Option<Vec<ast::Expr>> {
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    Some(
+        list.args
+            .iter()
+            .filter_map(|a| match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect(),
+    )
 }

@@ -110,23 +110,15 @@ pub fn decode<S: Clone>(
             Some("UTC".into()),
         ),
         // A uuid travels as 16 bytes in binary and is held as its canonical text.
-        Type::UUID if portal.parameter_format.is_binary(i) => {
-            let raw = portal.parameters.get(i).ok_or_else(|| {
-                Error::sql(
-                    code::PROTOCOL_VIOLATION,
-                    format!("no value for parameter ${}", i + 1),
-                )
-            })?;
-            ScalarValue::Utf8(
-                raw.as_ref()
-                    .map(|b| {
-                        <[u8; 16]>::try_from(b.as_ref())
-                            .map(|b| crate::uuids::text(&b))
-                            .map_err(|_| bad(i, ty, "incorrect binary data format"))
-                    })
-                    .transpose()?,
-            )
-        }
+        Type::UUID if portal.parameter_format.is_binary(i) => ScalarValue::Utf8(
+            raw(portal, i)?
+                .map(|b| {
+                    <[u8; 16]>::try_from(b)
+                        .map(|b| crate::uuids::text(&b))
+                        .map_err(|_| bad(i, ty, "incorrect binary data format"))
+                })
+                .transpose()?,
+        ),
         Type::UUID => ScalarValue::Utf8(
             text(portal, i, ty)?
                 .map(|s| omendb_storage::canonical_uuid(&s).ok_or(s))
@@ -139,23 +131,16 @@ pub fn decode<S: Clone>(
                 })?,
         ),
         // jsonb's binary form is a version byte (1) and the text; json's is the text.
-        Type::JSONB if portal.parameter_format.is_binary(i) => {
-            let raw = portal.parameters.get(i).ok_or_else(|| {
-                Error::sql(
-                    code::PROTOCOL_VIOLATION,
-                    format!("no value for parameter ${}", i + 1),
-                )
-            })?;
-            ScalarValue::Utf8(
-                raw.as_ref()
-                    .map(|b| match b.split_first() {
-                        Some((1, text)) => String::from_utf8(text.to_vec())
-                            .map_err(|_| bad(i, ty, "invalid UTF-8")),
-                        _ => Err(Error::sql("22P03", "unsupported jsonb version number")),
-                    })
-                    .transpose()?,
-            )
-        }
+        Type::JSONB if portal.parameter_format.is_binary(i) => ScalarValue::Utf8(
+            raw(portal, i)?
+                .map(|b| match b.split_first() {
+                    Some((1, text)) => {
+                        String::from_utf8(text.to_vec()).map_err(|_| bad(i, ty, "invalid UTF-8"))
+                    }
+                    _ => Err(Error::sql("22P03", "unsupported jsonb version number")),
+                })
+                .transpose()?,
+        ),
         Type::NUMERIC => match portal
             .parameter::<Decimal>(i, ty)
             .map_err(|e| bad(i, ty, e))?
@@ -251,8 +236,9 @@ fn want_zone(want: Option<&Arrow>) -> Option<std::sync::Arc<str>> {
 }
 
 /// Parameter `i`'s text.
-fn text<S: Clone>(portal: &Portal<S>, i: usize, ty: &Type) -> Result<Option<String>> {
-    portal
+/// Parameter `i`'s bytes as sent (`None`: NULL).
+fn raw<S: Clone>(portal: &Portal<S>, i: usize) -> Result<Option<&[u8]>> {
+    Ok(portal
         .parameters
         .get(i)
         .ok_or_else(|| {
@@ -261,7 +247,11 @@ fn text<S: Clone>(portal: &Portal<S>, i: usize, ty: &Type) -> Result<Option<Stri
                 format!("no value for parameter ${}", i + 1),
             )
         })?
-        .as_ref()
+        .as_deref())
+}
+
+fn text<S: Clone>(portal: &Portal<S>, i: usize, ty: &Type) -> Result<Option<String>> {
+    raw(portal, i)?
         .map(|b| String::from_utf8(b.to_vec()).map_err(|e| bad(i, ty, e)))
         .transpose()
 }

@@ -23,17 +23,9 @@ pub fn rewrite(e: &mut Expr) {
         "jsonb_object_agg" => ("omendb_jsonb_object_list", "to_jsonb", true),
         _ => return,
     };
-    let FunctionArguments::List(list) = &f.args else {
+    let Some(args) = super::positional_args(f) else {
         return;
     };
-    let args: Vec<Expr> = list
-        .args
-        .iter()
-        .filter_map(|a| match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-            _ => None,
-        })
-        .collect();
     if args.len() != if object { 2 } else { 1 } {
         return;
     }

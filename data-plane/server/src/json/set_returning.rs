@@ -5,8 +5,7 @@
 //! FROM item's columns is anyway.
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectNamePart, Query, TableAlias,
-    TableFactor,
+    Expr, FunctionArg, FunctionArgExpr, ObjectNamePart, Query, TableAlias, TableFactor,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -91,17 +90,9 @@ pub fn select_list(e: &mut Expr) {
         // A record per row: not in a select list here.
         return;
     }
-    let FunctionArguments::List(list) = &f.args else {
+    let Some(args) = super::positional_args(f) else {
         return;
     };
-    let args: Vec<Expr> = list
-        .args
-        .iter()
-        .filter_map(|a| match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-            _ => None,
-        })
-        .collect();
     let unnested = call("unnest", vec![call(shape.list, args)]);
     *e = match shape.mark {
         Some(m) => call(m, vec![unnested]),
