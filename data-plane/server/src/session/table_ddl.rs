@@ -128,6 +128,26 @@ impl Session {
         let autocommit = self.tx == Tx::Idle;
         let concurrently = match stmt {
             Statement::CreateIndex(ci) => ci.concurrently,
+            Statement::Drop {
+                object_type: ast::ObjectType::Index,
+                names,
+                cascade,
+                ..
+            } if names.first().is_some_and(concurrently_marker) => {
+                if names.len() > 2 {
+                    return Err(Error::sql(
+                        code::FEATURE_NOT_SUPPORTED,
+                        "DROP INDEX CONCURRENTLY does not support dropping multiple objects",
+                    ));
+                }
+                if *cascade {
+                    return Err(Error::sql(
+                        code::FEATURE_NOT_SUPPORTED,
+                        "DROP INDEX CONCURRENTLY does not support CASCADE",
+                    ));
+                }
+                true
+            }
             _ => false,
         };
         if concurrently && !autocommit {
@@ -297,7 +317,14 @@ impl Session {
                 if_exists,
                 names,
                 ..
-            } => self.drop_indexes(names, *if_exists).await,
+            } => {
+                let names: Vec<ast::ObjectName> = names
+                    .iter()
+                    .filter(|n| !concurrently_marker(n))
+                    .cloned()
+                    .collect();
+                self.drop_indexes(&names, *if_exists).await
+            }
             Statement::Drop {
                 object_type: ast::ObjectType::View,
                 if_exists,
@@ -722,4 +749,9 @@ fn schema_ident(name: &ast::ObjectName) -> Result<String> {
             format!("improper qualified name (too many dotted names): {name}"),
         )),
     }
+}
+
+/// Whether `name` is the mark `tokens.rs` gives `DROP INDEX CONCURRENTLY`.
+fn concurrently_marker(name: &ast::ObjectName) -> bool {
+    name.to_string() == crate::tokens::CONCURRENTLY
 }
