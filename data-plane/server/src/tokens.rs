@@ -381,6 +381,73 @@ pub fn lock_strength(update: bool, of: Option<&ObjectName>) -> (LockMode, Option
     (mode, (!rest.is_empty()).then_some(ObjectName(rest)))
 }
 
+/// The first name of `DROP INDEX CONCURRENTLY`'s rewrite (the parser has no CONCURRENTLY for DROP): the
+/// session checks what PostgreSQL checks of it (no transaction block, one index, no CASCADE) and drops the
+/// rest.
+pub const CONCURRENTLY: &str = "__omendb_concurrently";
+
+/// `DROP INDEX CONCURRENTLY [IF EXISTS] names...` as `DROP INDEX [IF EXISTS] __omendb_concurrently, names...`,
+/// in every statement of `sql`.
+fn drop_concurrently(sql: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut out = String::new();
+    let mut changed = false;
+    for statement in tokens.split_inclusive(|t| *t == Token::SemiColon) {
+        match drop_concurrently_statement(statement) {
+            Some(s) => {
+                out.push_str(&s);
+                changed = true;
+            }
+            None => out.extend(statement.iter().map(ToString::to_string)),
+        }
+    }
+    changed.then_some(out)
+}
+
+fn drop_concurrently_statement(tokens: &[Token]) -> Option<String> {
+    let words: Vec<(usize, Keyword)> = tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t {
+            Token::Word(w) if w.quote_style.is_none() => Some((i, w.keyword)),
+            _ => None,
+        })
+        .take(5)
+        .collect();
+    // The statement must start with DROP (only whitespace before it).
+    let first = tokens
+        .iter()
+        .position(|t| !matches!(t, Token::Whitespace(_)))?;
+    let [
+        (d, Keyword::DROP),
+        (_, Keyword::INDEX),
+        (at, Keyword::CONCURRENTLY),
+        ..,
+    ] = words.as_slice()
+    else {
+        return None;
+    };
+    if *d != first {
+        return None;
+    }
+    // The names start after CONCURRENTLY, or after IF EXISTS when it follows.
+    let names_at = match words.get(3..5) {
+        Some([(_, Keyword::IF), (exists, Keyword::EXISTS)]) => exists + 1,
+        _ => at + 1,
+    };
+    let mut out = String::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if i == *at {
+            continue;
+        }
+        if i == names_at {
+            out.push_str(&format!(" {CONCURRENTLY},"));
+        }
+        out.push_str(&t.to_string());
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,71 +568,4 @@ mod tests {
         assert!(crate::session::parse(&b).is_ok(), "{b}");
         assert_eq!(rewrite("CREATE TABLE t (a int UNIQUE DEFERRABLE)"), None);
     }
-}
-
-/// The first name of `DROP INDEX CONCURRENTLY`'s rewrite (the parser has no CONCURRENTLY for DROP): the
-/// session checks what PostgreSQL checks of it (no transaction block, one index, no CASCADE) and drops the
-/// rest.
-pub const CONCURRENTLY: &str = "__omendb_concurrently";
-
-/// `DROP INDEX CONCURRENTLY [IF EXISTS] names...` as `DROP INDEX [IF EXISTS] __omendb_concurrently, names...`,
-/// in every statement of `sql`.
-fn drop_concurrently(sql: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let mut out = String::new();
-    let mut changed = false;
-    for statement in tokens.split_inclusive(|t| *t == Token::SemiColon) {
-        match drop_concurrently_statement(statement) {
-            Some(s) => {
-                out.push_str(&s);
-                changed = true;
-            }
-            None => out.extend(statement.iter().map(ToString::to_string)),
-        }
-    }
-    changed.then_some(out)
-}
-
-fn drop_concurrently_statement(tokens: &[Token]) -> Option<String> {
-    let words: Vec<(usize, Keyword)> = tokens
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| match t {
-            Token::Word(w) if w.quote_style.is_none() => Some((i, w.keyword)),
-            _ => None,
-        })
-        .take(5)
-        .collect();
-    // The statement must start with DROP (only whitespace before it).
-    let first = tokens
-        .iter()
-        .position(|t| !matches!(t, Token::Whitespace(_)))?;
-    let [
-        (d, Keyword::DROP),
-        (_, Keyword::INDEX),
-        (at, Keyword::CONCURRENTLY),
-        ..,
-    ] = words.as_slice()
-    else {
-        return None;
-    };
-    if *d != first {
-        return None;
-    }
-    // The names start after CONCURRENTLY, or after IF EXISTS when it follows.
-    let names_at = match words.get(3..5) {
-        Some([(_, Keyword::IF), (exists, Keyword::EXISTS)]) => exists + 1,
-        _ => at + 1,
-    };
-    let mut out = String::new();
-    for (i, t) in tokens.iter().enumerate() {
-        if i == *at {
-            continue;
-        }
-        if i == names_at {
-            out.push_str(&format!(" {CONCURRENTLY},"));
-        }
-        out.push_str(&t.to_string());
-    }
-    Some(out)
 }
