@@ -312,13 +312,7 @@ pub fn detect(
             };
             let mut sets = vec![];
             for a in &u.assignments {
-                let AssignmentTarget::ColumnName(name) = &a.target else {
-                    return None;
-                };
-                let [ObjectNamePart::Identifier(id)] = name.0.as_slice() else {
-                    return None;
-                };
-                let c = def.columns.iter().position(|d| d.name == ident(id))?;
+                let c = assigned_column(a, def)?;
                 if Some(c) == pk || sets.iter().any(|(s, _, _)| *s == c) {
                     return None;
                 }
@@ -358,6 +352,20 @@ pub fn detect(
         def: def.clone(),
         shape,
     })
+}
+
+/// The column of `def` a SET assignment names (a plain column name, not a tuple or a qualified one).
+fn assigned_column(
+    a: &datafusion::sql::sqlparser::ast::Assignment,
+    def: &TableDef,
+) -> Option<usize> {
+    let AssignmentTarget::ColumnName(name) = &a.target else {
+        return None;
+    };
+    let [ObjectNamePart::Identifier(id)] = name.0.as_slice() else {
+        return None;
+    };
+    def.columns.iter().position(|d| d.name == ident(id))
 }
 
 /// `$n`, or a literal DataFusion types the same way (integers as Int64, decimals as Decimal128, strings as

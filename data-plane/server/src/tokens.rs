@@ -202,20 +202,29 @@ pub const MAINTENANCE: &str = "__omendb_maintenance";
 /// values kept), then each table item (`name [(col, ...)]`). Only the first statement is rewritten; the
 /// rest of the text follows unchanged.
 fn maintenance(sql: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let mut out = String::new();
-    let mut changed = false;
-    for statement in tokens.split_inclusive(|t| *t == Token::SemiColon) {
+    per_statement(sql, |statement| {
         let first = statement
             .iter()
             .find(|t| !matches!(t, Token::Whitespace(_)));
         let verb = matches!(first, Some(Token::Word(w)) if w.quote_style.is_none()
             && ["vacuum", "analyze", "analyse"].contains(&w.value.to_ascii_lowercase().as_str()));
-        if verb {
-            out.push_str(&maintenance_statement(statement));
-            changed = true;
-        } else {
-            out.extend(statement.iter().map(ToString::to_string));
+        verb.then(|| maintenance_statement(statement))
+    })
+}
+
+/// `sql` with each statement (up to and with its semicolon) that `rewrite` rewrites replaced; `None` when
+/// none was.
+fn per_statement(sql: &str, rewrite: impl Fn(&[Token]) -> Option<String>) -> Option<String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut out = String::new();
+    let mut changed = false;
+    for statement in tokens.split_inclusive(|t| *t == Token::SemiColon) {
+        match rewrite(statement) {
+            Some(s) => {
+                out.push_str(&s);
+                changed = true;
+            }
+            None => out.extend(statement.iter().map(ToString::to_string)),
         }
     }
     changed.then_some(out)
@@ -389,19 +398,7 @@ pub const CONCURRENTLY: &str = "__omendb_concurrently";
 /// `DROP INDEX CONCURRENTLY [IF EXISTS] names...` as `DROP INDEX [IF EXISTS] __omendb_concurrently, names...`,
 /// in every statement of `sql`.
 fn drop_concurrently(sql: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let mut out = String::new();
-    let mut changed = false;
-    for statement in tokens.split_inclusive(|t| *t == Token::SemiColon) {
-        match drop_concurrently_statement(statement) {
-            Some(s) => {
-                out.push_str(&s);
-                changed = true;
-            }
-            None => out.extend(statement.iter().map(ToString::to_string)),
-        }
-    }
-    changed.then_some(out)
+    per_statement(sql, drop_concurrently_statement)
 }
 
 fn drop_concurrently_statement(tokens: &[Token]) -> Option<String> {

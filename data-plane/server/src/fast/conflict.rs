@@ -6,9 +6,7 @@
 //! arbiter, a WHERE, expressions) goes through DataFusion.
 
 use datafusion::scalar::ScalarValue;
-use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, ConflictTarget, Expr, ObjectNamePart, OnConflictAction, OnInsert,
-};
+use datafusion::sql::sqlparser::ast::{ConflictTarget, Expr, OnConflictAction, OnInsert};
 use omendb_storage::{IndexDef, Key, LockMode, Row, TableDef, Value, WaitPolicy, WriteTxn};
 
 use super::{Fast, Operand, ident, operand};
@@ -66,13 +64,7 @@ pub fn detect(
             }
             let mut sets: Vec<(usize, Set)> = vec![];
             for a in &u.assignments {
-                let AssignmentTarget::ColumnName(name) = &a.target else {
-                    return None;
-                };
-                let [ObjectNamePart::Identifier(id)] = name.0.as_slice() else {
-                    return None;
-                };
-                let c = def.columns.iter().position(|d| d.name == ident(id))?;
+                let c = super::assigned_column(a, def)?;
                 if c == pk || sets.iter().any(|(s, _)| *s == c) {
                     return None;
                 }
