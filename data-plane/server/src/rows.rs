@@ -234,22 +234,17 @@ fn general(
                     }
                 });
                 encoder.encode_field(&v)?;
-            } else if matches!(*fields[col].datatype(), Type::JSON | Type::JSONB)
-                && fields[col].format() == FieldFormat::Binary
+            } else if matches!(
+                *fields[col].datatype(),
+                Type::JSON | Type::JSONB | Type::UUID
+            ) && fields[col].format() == FieldFormat::Binary
             {
-                let v =
-                    crate::json::binary_cell(array, row, *fields[col].datatype() == Type::JSONB);
-                encoder.encode_field_with_type_and_format(
-                    &v,
-                    &Type::BYTEA,
-                    FieldFormat::Binary,
-                    &FormatOptions::default(),
-                )?;
-            } else if *fields[col].datatype() == Type::UUID
-                && fields[col].format() == FieldFormat::Binary
-            {
-                // A uuid column holds its text; the binary form is its 16 bytes.
-                let v = crate::uuids::binary_cell(array, row)?;
+                // These are text here; their binary forms are not: a uuid's 16 bytes, jsonb's version
+                // byte before the text.
+                let v = match *fields[col].datatype() {
+                    Type::UUID => crate::uuids::binary_cell(array, row)?,
+                    ref t => crate::json::binary_cell(array, row, *t == Type::JSONB),
+                };
                 encoder.encode_field_with_type_and_format(
                     &v,
                     &Type::BYTEA,

@@ -52,14 +52,7 @@ pub fn rewrite(sql: &str) -> Option<String> {
         return None;
     }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let words: Vec<(usize, Keyword)> = tokens
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| match t {
-            Token::Word(w) if w.quote_style.is_none() => Some((i, w.keyword)),
-            _ => None,
-        })
-        .collect();
+    let words: Vec<(usize, Keyword)> = keywords(&tokens).collect();
     let mut out: Vec<Token> = tokens.clone();
     let mut changed = qualified_quantified_operators(&mut out);
     let transaction_statement = matches!(
@@ -401,16 +394,16 @@ fn drop_concurrently(sql: &str) -> Option<String> {
     per_statement(sql, drop_concurrently_statement)
 }
 
+/// The unquoted words of `tokens`: (position, keyword).
+fn keywords(tokens: &[Token]) -> impl Iterator<Item = (usize, Keyword)> + '_ {
+    tokens.iter().enumerate().filter_map(|(i, t)| match t {
+        Token::Word(w) if w.quote_style.is_none() => Some((i, w.keyword)),
+        _ => None,
+    })
+}
+
 fn drop_concurrently_statement(tokens: &[Token]) -> Option<String> {
-    let words: Vec<(usize, Keyword)> = tokens
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| match t {
-            Token::Word(w) if w.quote_style.is_none() => Some((i, w.keyword)),
-            _ => None,
-        })
-        .take(5)
-        .collect();
+    let words: Vec<(usize, Keyword)> = keywords(tokens).take(5).collect();
     // The statement must start with DROP (only whitespace before it).
     let first = tokens
         .iter()
