@@ -91,3 +91,75 @@ def test_pg_dump_custom_format_restores_into_postgresql(db, items):
     finally:
         admin.execute(f"DROP DATABASE IF EXISTS {scratch}")
         admin.close()
+
+
+def test_pg_dump_schema_with_an_enum_type_restores_into_postgresql(db):
+    """A schema dump (`-n`) carries its enum type (pg_dump reads pg_type / pg_enum through its own SQL
+    PREPARE / EXECUTE statements) before the table that uses it, and restores into PostgreSQL with the
+    labels in their order and the rows."""
+    schema = f"{db.prefix}_s"
+    conn = db.conn
+    conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        conn.execute(f"CREATE TYPE {schema}.mood AS ENUM ('sad', 'ok', 'happy')")
+        conn.execute(f"ALTER TYPE {schema}.mood ADD VALUE 'meh' BEFORE 'ok'")
+        conn.execute(f"CREATE TABLE {schema}.t (id integer PRIMARY KEY, m {schema}.mood DEFAULT 'ok')")
+        conn.execute(f"INSERT INTO {schema}.t VALUES (1, 'happy'), (2, 'meh'), (3, NULL)")
+        exe = shutil.which("pg_dump")
+        if exe is None:
+            pytest.fail("pg_dump is not installed (scripts/test installs postgresql-client)")
+        params = conn_params(require_auth=None)
+        args = [exe, "--no-owner", "--no-privileges", "-n", schema]
+        args += [f"--dbname={' '.join(f'{k}={v}' for k, v in params.items() if k != 'application_name')}"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        dump = subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+        assert dump.returncode == 0, dump.stderr
+        text = dump.stdout
+        assert f"CREATE TYPE {schema}.mood AS ENUM (\n    'sad',\n    'meh',\n    'ok',\n    'happy'\n);" in text
+        assert text.index(f"CREATE TYPE {schema}.mood") < text.index(f"CREATE TABLE {schema}.t")
+        pg = os.environ.get("OMENDB_TEST_PG")
+        if not pg:
+            pytest.fail("restoring needs a PostgreSQL to restore into: set OMENDB_TEST_PG (scripts/test does)")
+        scratch = f"restore_{db.prefix}"
+        pg_params = psycopg.conninfo.conninfo_to_dict(pg)
+        pg_params.setdefault("sslmode", "prefer")
+        admin = psycopg.connect(**{**pg_params, "dbname": "postgres"}, autocommit=True)
+        try:
+            admin.execute(f"CREATE DATABASE {scratch}")
+            with psycopg.connect(**{**pg_params, "dbname": scratch}, autocommit=True) as restored:
+                restored.execute(_without_psql_meta(text))
+                rows = restored.execute(f"SELECT id, m::text AS label FROM {schema}.t ORDER BY m, id").fetchall()
+                labels = restored.execute(
+                    "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s::regtype ORDER BY enumsortorder",
+                    (f"{schema}.mood",),
+                ).fetchall()
+            assert rows == [(2, "meh"), (1, "happy"), (3, None)]
+            assert [r[0] for r in labels] == ["sad", "meh", "ok", "happy"]
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {scratch}")
+            admin.close()
+    finally:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _without_psql_meta(dump: str) -> str:
+    """A plain dump as one script psycopg can send: psql's meta-commands (`\\restrict`) dropped, and each
+    COPY block's rows as INSERTs (COPY's inline data is psql's to send)."""
+    out, rows, copy = [], [], None
+    for line in dump.splitlines():
+        if copy is not None:
+            if line == "\\.":
+                for r in rows:
+                    values = ", ".join("NULL" if v == "\\N" else "'" + v.replace("'", "''") + "'" for v in r)
+                    out.append(f"INSERT INTO {copy} VALUES ({values});")
+                copy, rows = None, []
+            else:
+                rows.append(line.split("\t"))
+            continue
+        if line.startswith("\\"):
+            continue
+        if line.startswith("COPY ") and line.endswith("FROM stdin;"):
+            copy = line[len("COPY "):line.index(" (")]
+            continue
+        out.append(line)
+    return "\n".join(out)

@@ -81,7 +81,8 @@ fn builder(t: DataType) -> Box<dyn ArrayBuilder> {
         | DataType::Char { .. }
         | DataType::Uuid
         | DataType::Json
-        | DataType::Jsonb => Box::new(StringBuilder::new()),
+        | DataType::Jsonb
+        | DataType::Enum { .. } => Box::new(StringBuilder::new()),
         DataType::Bytea => Box::new(BinaryBuilder::new()),
         DataType::Date => Box::new(Date32Builder::new()),
         DataType::Timestamp => Box::new(TimestampMicrosecondBuilder::new()),
@@ -711,7 +712,8 @@ impl CopyIn {
                 | DataType::Char { .. }
                 | DataType::Uuid
                 | DataType::Json
-                | DataType::Jsonb => {
+                | DataType::Jsonb
+                | DataType::Enum { .. } => {
                     push!(b, StringBuilder, s)
                 }
                 DataType::Bytea => push!(

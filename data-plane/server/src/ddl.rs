@@ -122,7 +122,10 @@ pub fn column_type(t: &SqlType) -> Result<DataType> {
             "int8" => DataType::BigInt,
             "float4" => DataType::Real,
             "float8" => DataType::Double,
-            other => return Err(unknown_type(other)),
+            other => match crate::enums::resolved_type(other) {
+                Some(type_id) => DataType::Enum { type_id },
+                None => return Err(unknown_type(other)),
+            },
         },
         other => return Err(unknown_type(&other.to_string())),
     })
@@ -157,10 +160,7 @@ fn char_length(
 fn unknown_type(name: &str) -> Error {
     Error::sql(
         code::UNDEFINED_OBJECT,
-        format!(
-            "type \"{name}\" is not supported; supported: smallint, integer, bigint, real, double precision, \
-             boolean, text, varchar, bytea, date, timestamp, timestamptz, numeric(p,s)"
-        ),
+        format!("type \"{name}\" does not exist"),
     )
 }
 
@@ -529,6 +529,26 @@ pub fn table_def(ct: &CreateTable, name: String) -> Result<TableDef> {
 }
 
 /// The column type an Arrow result column is stored as (CREATE TABLE AS, casts for COPY).
+/// The column type of a query's output column: its marks (varchar(n), char(n), uuid, json, jsonb, an
+/// enum) first, else its Arrow type's.
+pub fn from_field(f: &arrow_schema::Field) -> Result<DataType> {
+    if let Some(type_id) = crate::enums::type_of(f) {
+        return Ok(DataType::Enum { type_id });
+    }
+    let typmod = crate::origins::type_modifier(f);
+    let len = (typmod >= 4).then(|| (typmod - 4) as u32);
+    Ok(match crate::origins::marked_type(f) {
+        Some(t) if t == pgwire::api::Type::VARCHAR => DataType::Varchar { max: len },
+        Some(t) if t == pgwire::api::Type::BPCHAR => DataType::Char {
+            len: len.unwrap_or(1),
+        },
+        Some(t) if t == pgwire::api::Type::UUID => DataType::Uuid,
+        Some(t) if t == pgwire::api::Type::JSON => DataType::Json,
+        Some(t) if t == pgwire::api::Type::JSONB => DataType::Jsonb,
+        _ => from_arrow(f.data_type())?,
+    })
+}
+
 pub fn from_arrow(t: &Arrow) -> Result<DataType> {
     Ok(match t {
         Arrow::Int8 | Arrow::Int16 | Arrow::UInt8 => DataType::SmallInt,

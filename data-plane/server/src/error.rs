@@ -129,7 +129,10 @@ fn storage_state(e: &omendb_storage::Error) -> &'static str {
         S::CheckViolation { .. } => "23514",
         S::NotNull { .. } => "23502",
         S::StringTooLong { .. } => "22001",
-        S::InvalidText { .. } => "22P02",
+        S::InvalidText { .. } | S::InvalidEnum { .. } => "22P02",
+        S::UnknownType(_) => code::UNDEFINED_OBJECT,
+        S::TypeExists(_) => "42710",
+        S::TypeInUse { .. } => "2BP01",
         S::InvalidJson { sqlstate, .. } => sqlstate,
         S::InvalidSequence(_) => code::INVALID_PARAMETER_VALUE,
         S::SequenceLimit { .. } => "2200H",
@@ -173,6 +176,10 @@ fn datafusion_state(e: &DataFusionError) -> &'static str {
     let has = |s: &str| msg.contains(s);
     match e {
         DataFusionError::SQL(..) => code::SYNTAX_ERROR,
+        // A type name that is no type here (built-in ones are planned; enum types are resolved first).
+        DataFusionError::NotImplemented(m) if m.starts_with("Unsupported SQL type ") => {
+            code::UNDEFINED_OBJECT
+        }
         DataFusionError::NotImplemented(_) => code::FEATURE_NOT_SUPPORTED,
         DataFusionError::ResourcesExhausted(_) => code::OUT_OF_MEMORY,
         DataFusionError::SchemaError(..) if has("No field named") => code::UNDEFINED_COLUMN,
@@ -217,6 +224,11 @@ fn datafusion_message(e: &DataFusionError) -> String {
 
 /// PostgreSQL's wording for the errors clients see most, so messages read the same as on PostgreSQL.
 fn postgres_wording(m: String) -> String {
+    if let Some(name) = m.strip_prefix("Unsupported SQL type ")
+        && !name.contains(['(', ' '])
+    {
+        return format!("type \"{name}\" does not exist");
+    }
     if let Some(rest) = m.strip_prefix("table '")
         && let Some(name) = rest.strip_suffix("' not found")
     {
@@ -388,9 +400,19 @@ impl Error {
                 message.clone(),
                 (!detail.is_empty()).then(|| detail.clone()),
             ),
+            Some(omendb_storage::Error::TypeInUse { detail, .. }) => {
+                (self.to_string(), Some(detail.clone()))
+            }
             Some(omendb_storage::Error::UnknownIndex(name)) => (
                 format!(
                     "index \"{}\" does not exist",
+                    crate::search_path::split(name).1
+                ),
+                None,
+            ),
+            Some(omendb_storage::Error::TypeExists(name)) => (
+                format!(
+                    "type \"{}\" already exists",
                     crate::search_path::split(name).1
                 ),
                 None,

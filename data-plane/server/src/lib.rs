@@ -17,6 +17,7 @@ mod copy_out;
 mod corked;
 mod ddl;
 mod engine;
+mod enums;
 pub mod error;
 mod fast;
 mod http;

@@ -26,12 +26,15 @@ pub fn expr_name(e: &Expr) -> String {
             },
             _ => "?column?".into(),
         },
-        Expr::Cast { expr, .. } => match expr.as_ref() {
+        Expr::Cast {
+            expr, data_type, ..
+        } => match expr.as_ref() {
             Expr::Identifier(_)
             | Expr::CompoundIdentifier(_)
             | Expr::Function(_)
             | Expr::Array(_)
             | Expr::Subquery(_) => expr_name(expr),
+            Expr::Value(_) | Expr::UnaryOp { .. } => cast_name(data_type),
             _ => "?column?".into(),
         },
         Expr::Case { .. } => "case".into(),
@@ -44,6 +47,34 @@ pub fn expr_name(e: &Expr) -> String {
         Expr::Floor { .. } => "floor".into(),
         _ => "?column?".into(),
     }
+}
+
+/// A cast constant is named after the type as written (its last name part), a built-in type by its
+/// internal name (`'1'::integer` is `int4`): PostgreSQL's FigureColname.
+fn cast_name(t: &datafusion::sql::sqlparser::ast::DataType) -> String {
+    use datafusion::sql::sqlparser::ast::DataType as T;
+    let t = match t {
+        T::Array(datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(e, _))
+        | T::Array(datafusion::sql::sqlparser::ast::ArrayElemTypeDef::AngleBracket(e)) => e,
+        t => t,
+    };
+    if let T::Custom(name, _) = t {
+        return name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(ident)
+            .unwrap_or_else(|| "?column?".into());
+    }
+    let written = t.to_string().to_lowercase();
+    let base = written.split('(').next().unwrap_or_default().trim();
+    crate::pg_catalog::oids::type_by_name(base)
+        .and_then(|o| {
+            crate::pg_catalog::oids::TYPES
+                .get(&o)
+                .map(|(n, _)| n.clone())
+        })
+        .unwrap_or_else(|| "?column?".into())
 }
 
 /// Names for the result columns of a SELECT, when they can be matched to its select list one to one.

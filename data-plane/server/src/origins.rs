@@ -155,6 +155,16 @@ pub fn marked_type(field: &Field) -> Option<pgwire::api::Type> {
         Some(omendb_storage::JSON_EXTENSION) => return Some(pgwire::api::Type::JSON),
         Some(omendb_storage::JSONB_EXTENSION) => return Some(pgwire::api::Type::JSONB),
         Some(omendb_storage::UUID_EXTENSION) => return Some(pgwire::api::Type::UUID),
+        Some(omendb_storage::ENUM_EXTENSION) => {
+            let id = crate::enums::type_of(field)?;
+            let oid = crate::pg_catalog::oids::table(id) as u32;
+            return Some(pgwire::api::Type::new(
+                format!("enum{oid}"),
+                oid,
+                postgres_types::Kind::Enum(vec![]),
+                "public".into(),
+            ));
+        }
         _ => {}
     }
     match field.metadata().get(TYPE_OID)?.as_str() {

@@ -38,6 +38,16 @@ use crate::settings::Settings;
 
 /// A user table as the catalogs show it.
 #[derive(Clone, Debug)]
+/// An enum type as the catalogs show it.
+pub struct EnumType {
+    pub def: Arc<omendb_storage::EnumDef>,
+    /// The type's OID; its array type's is the next one.
+    pub oid: i64,
+    pub schema: String,
+    pub nsp: i64,
+    pub typname: String,
+}
+
 pub struct Table {
     pub id: u64,
     pub oid: i64,
@@ -287,6 +297,28 @@ impl Source {
                     oids::PG_CLASS_CLASS
                 };
                 (oids::table(id), class, sub as i32, text)
+            })
+            .collect()
+    }
+
+    /// The enum types the current statement sees.
+    pub fn enum_types(&self) -> Vec<EnumType> {
+        let defs = crate::enums::visible(&self.db, &self.view.lock());
+        let schemas = self.schemas();
+        defs.into_iter()
+            .map(|def| {
+                let (schema, typname) = crate::search_path::split(&def.name);
+                let nsp = match schemas.iter().find(|(n, _)| n == schema) {
+                    Some((_, o)) => *o,
+                    None => oids::PUBLIC,
+                };
+                EnumType {
+                    oid: oids::table(def.id),
+                    schema: schema.to_string(),
+                    typname: typname.to_string(),
+                    nsp,
+                    def,
+                }
             })
             .collect()
     }

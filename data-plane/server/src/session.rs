@@ -22,8 +22,10 @@ mod returning;
 mod statement;
 mod upsert;
 pub use statement::{Kind, Output, Prepared, PreparedStatement, Tx};
+mod sql_prepare;
 mod table_ddl;
 mod transaction;
+mod types;
 mod views;
 
 use std::sync::Arc;
@@ -78,6 +80,8 @@ pub struct Session {
     pub activity: crate::activity::Entry,
     /// Open SQL cursors, by name (shared with the catalog's `pg_cursors`).
     cursors: Arc<parking_lot::Mutex<cursors::Cursors>>,
+    /// PREPARE's statements, by name.
+    sql_prepared: sql_prepare::SqlPrepared,
     /// This transaction's LISTEN / UNLISTEN / NOTIFY (and `pg_notify()`'s), applied at COMMIT.
     notify: Arc<parking_lot::Mutex<crate::notify::Pending>>,
     /// Notifications for this session; the connection loop takes it and forwards them while idle.
@@ -155,6 +159,7 @@ impl Session {
         crate::pg_catalog::functions::register(&ctx, &source);
         crate::pg_catalog::scalar_functions::register(&ctx);
         ctx.register_udf(crate::uuids::GenRandomUuid::udf());
+        ctx.register_udf(crate::enums::EnumIn::udf());
         crate::bytea::register(&ctx);
         ctx.register_udf(crate::to_char::udf());
         crate::pg_catalog::table_functions::register(&ctx);
@@ -194,6 +199,7 @@ impl Session {
             notices: Vec::new(),
             activity,
             cursors,
+            sql_prepared: Default::default(),
             notify,
             mailbox: Some(mailbox),
         }
@@ -393,15 +399,24 @@ impl Session {
         }
         let mut out = Vec::new();
         for stmt in stmts {
-            let (p, r) = match self.prepare_stmt(stmt, &[]).await {
-                Ok(p) => {
-                    let r = self.execute(&p, vec![]).await;
-                    (Some(p), r)
-                }
-                Err(e) => {
-                    self.fail();
-                    (None, Err(e))
-                }
+            let (p, r) = match &stmt {
+                Statement::Execute { .. } => match self.execute_prepared(&stmt).await {
+                    Ok((p, r)) => (Some(p), r),
+                    Err(e) => {
+                        self.fail();
+                        (None, Err(e))
+                    }
+                },
+                _ => match self.prepare_stmt(stmt, &[]).await {
+                    Ok(p) => {
+                        let r = self.execute(&p, vec![]).await;
+                        (Some(p), r)
+                    }
+                    Err(e) => {
+                        self.fail();
+                        (None, Err(e))
+                    }
+                },
             };
             let failed = r.is_err();
             let copy = matches!(r, Ok(Output::CopyIn(_)));
@@ -747,18 +762,8 @@ impl Session {
             }
             Kind::Copy => self.copy_in(stmt),
             Kind::Ddl => self.ddl(stmt).await,
-            Kind::Deallocate => {
-                let Statement::Deallocate { name, .. } = stmt else {
-                    unreachable_kind()?
-                };
-                Ok(Output::Command(Tag::new(
-                    if name.value.eq_ignore_ascii_case("all") && name.quote_style.is_none() {
-                        "DEALLOCATE ALL"
-                    } else {
-                        "DEALLOCATE"
-                    },
-                )))
-            }
+            Kind::Deallocate => self.sql_prepare(stmt).await,
+            Kind::Execute => self.execute_prepared(stmt).await?.1,
             Kind::Cursor => self.cursor_statement(p, stmt, params).await,
             Kind::Notify => self.notify_statement(stmt),
             Kind::Empty => Ok(Output::Empty),

@@ -154,6 +154,15 @@ pub(crate) enum Ddl {
     DropView {
         name: String,
     },
+    /// CREATE TYPE, or ALTER TYPE (`replaces`: the definition it changed, which must still be the
+    /// committed one: two concurrent ALTERs of one type would otherwise lose one's change).
+    CreateType {
+        def: crate::enum_type::EnumDef,
+        replaces: Option<crate::enum_type::EnumDef>,
+    },
+    DropType {
+        id: u64,
+    },
 }
 
 impl Ddl {
@@ -173,7 +182,9 @@ impl Ddl {
             | Ddl::CreateSequence(_)
             | Ddl::DropSequence { .. }
             | Ddl::CreateView(_)
-            | Ddl::DropView { .. } => None,
+            | Ddl::DropView { .. }
+            | Ddl::CreateType { .. }
+            | Ddl::DropType { .. } => None,
         }
     }
 }
@@ -391,6 +402,7 @@ impl Inner {
             && batch.comments.is_empty()
             && batch.sequences.is_empty()
             && batch.views.is_empty()
+            && batch.types.is_empty()
             && batch.indexes.is_empty()
             && batch.foreign_keys.is_empty()
             && batch.checks.is_empty();
@@ -482,6 +494,7 @@ impl Inner {
             batch.foreign_keys.len(),
             batch.checks.len(),
             batch.views.len(),
+            batch.types.len(),
         );
         let mut dropped = Vec::new();
         // Catalog and manifest changes go in before the rows: a bulk load into a table created or truncated
@@ -518,6 +531,7 @@ impl Inner {
                         Ddl::CreateSchema { id, .. } => *id,
                         Ddl::CreateSequence(s) => s.id,
                         Ddl::CreateView(v) => v.id,
+                        Ddl::CreateType { def, .. } => def.id,
                         Ddl::CreateIndex(i) => i.id,
                         Ddl::AddForeignKey(f) => f.id,
                         Ddl::AddCheck { check, .. } => check.id,
@@ -541,6 +555,7 @@ impl Inner {
                 batch.foreign_keys.truncate(marks.6);
                 batch.checks.truncate(marks.7);
                 batch.views.truncate(marks.8);
+                batch.types.truncate(marks.9);
                 Err(e)
             }
         }

@@ -328,7 +328,12 @@ fn recover(
         comments: imbl::OrdMap::new(),
         sequences: imbl::OrdMap::new(),
         views: imbl::OrdMap::new(),
+        types: imbl::OrdMap::new(),
     };
+    for def in &loaded.types {
+        version.types.insert(def.id, Arc::new(def.clone()));
+        state.next_table_id = state.next_table_id.max(def.id + 1);
+    }
     for def in &loaded.views {
         version
             .views

@@ -15,6 +15,13 @@ pub enum Error {
     TableExists(String),
     #[error("schema \"{0}\" does not exist")]
     UnknownSchema(String),
+    #[error("type \"{0}\" does not exist")]
+    UnknownType(String),
+    #[error("type \"{0}\" already exists")]
+    TypeExists(String),
+    /// DROP TYPE of a type a column still has.
+    #[error("cannot drop type {name} because other objects depend on it")]
+    TypeInUse { name: String, detail: String },
     #[error("schema \"{0}\" already exists")]
     SchemaExists(String),
     #[error("cannot drop schema {0} because other objects depend on it")]
@@ -61,6 +68,8 @@ pub enum Error {
     StringTooLong { type_name: String },
     #[error("invalid input syntax for type {type_name}: \"{value}\"")]
     InvalidText { type_name: String, value: String },
+    #[error("invalid input value for enum {type_name}: \"{value}\"")]
+    InvalidEnum { type_name: String, value: String },
     /// Text that is not JSON, or JSON jsonb cannot hold, with PostgreSQL's SQLSTATE, DETAIL and CONTEXT.
     #[error("{message}")]
     InvalidJson {
@@ -156,6 +165,9 @@ impl Error {
             Error::InvalidSequence(_) => "invalid_sequence",
             Error::SequenceLimit { .. } | Error::SequenceBounds { .. } => "sequence_limit",
             Error::UnknownSchema(_) => "unknown_schema",
+            Error::UnknownType(_) => "unknown_type",
+            Error::TypeExists(_) => "type_exists",
+            Error::TypeInUse { .. } => "type_in_use",
             Error::SchemaExists(_) => "schema_exists",
             Error::SchemaNotEmpty(_) => "schema_not_empty",
             Error::InvalidDefinition(_) => "invalid_definition",
@@ -165,7 +177,9 @@ impl Error {
             Error::CheckViolation { .. } => "check",
             Error::NotNull { .. } => "not_null",
             Error::StringTooLong { .. } => "string_too_long",
-            Error::InvalidText { .. } | Error::InvalidJson { .. } => "invalid_text",
+            Error::InvalidText { .. } | Error::InvalidEnum { .. } | Error::InvalidJson { .. } => {
+                "invalid_text"
+            }
             Error::WrongType { .. } | Error::WrongArity { .. } | Error::WrongKeyType { .. } => {
                 "wrong_type"
             }

@@ -30,6 +30,7 @@ mod chunk_file;
 mod columnar;
 mod commit;
 mod db;
+mod enum_type;
 mod error;
 mod foreign_key;
 mod index;
@@ -54,6 +55,7 @@ pub use check::{CheckDef, CheckHook};
 pub use columnar::{column_key_at, row_at, value_at, values_array};
 pub use commit::CommitInfo;
 pub use db::Database;
+pub use enum_type::{EnumDef, EnumLabel};
 pub use error::{Error, Result};
 pub use foreign_key::{FkAction, ForeignKey};
 pub use index::{IndexDef, SortValue};
@@ -66,8 +68,9 @@ pub use sequence::SequenceDef;
 pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
 pub use types::{
-    ColumnDef, DataType, EXTENSION_KEY, JSON_EXTENSION, JSONB_EXTENSION, Key, KeyKind, PUBLIC,
-    ROWID_COLUMN, Row, TableDef, TableShape, UUID_EXTENSION, Value, canonical_uuid, schema_of,
+    ColumnDef, DataType, ENUM_EXTENSION, ENUM_TYPE_KEY, EXTENSION_KEY, JSON_EXTENSION,
+    JSONB_EXTENSION, Key, KeyKind, PUBLIC, ROWID_COLUMN, Row, TableDef, TableShape, UUID_EXTENSION,
+    Value, canonical_uuid, schema_of,
 };
 pub use version::{KeyRange, ScanIter};
 pub use view::ViewDef;

@@ -52,6 +52,11 @@ impl Snapshot {
         self.version.sequences.values().cloned().collect()
     }
 
+    /// The enum types.
+    pub fn types(&self) -> Vec<Arc<crate::EnumDef>> {
+        self.version.types.values().cloned().collect()
+    }
+
     /// The views, by storage name.
     pub fn views(&self) -> Vec<Arc<crate::ViewDef>> {
         self.version.views.values().cloned().collect()

@@ -23,6 +23,7 @@ const COMMENTS: TableDefinition<(u64, u32), &str> = TableDefinition::new("commen
 /// Sequence definitions: storage name to encoded `SequenceDef`.
 const SEQUENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sequences");
 const VIEWS: TableDefinition<&str, &[u8]> = TableDefinition::new("views");
+const TYPES: TableDefinition<u64, &[u8]> = TableDefinition::new("types");
 /// Secondary index definitions: table id to its encoded `Vec<IndexDef>`.
 const INDEXES: TableDefinition<u64, &[u8]> = TableDefinition::new("indexes");
 /// Foreign keys: referencing table id to its encoded `Vec<ForeignKey>`.
@@ -196,6 +197,7 @@ pub(crate) struct Loaded {
     pub comments: Vec<((u64, u32), String)>,
     pub sequences: Vec<crate::sequence::SequenceDef>,
     pub views: Vec<crate::view::ViewDef>,
+    pub types: Vec<crate::enum_type::EnumDef>,
     pub indexes: Vec<(u64, Vec<crate::index::IndexDef>)>,
     pub foreign_keys: Vec<(u64, Vec<crate::foreign_key::ForeignKey>)>,
     pub checks: Vec<(u64, Vec<crate::check::CheckDef>)>,
@@ -211,6 +213,8 @@ pub(crate) struct StoreBatch {
     pub comments: Vec<((u64, u32), Option<String>)>,
     pub sequences: Vec<(String, Option<crate::sequence::SequenceDef>)>,
     pub views: Vec<(String, Option<crate::view::ViewDef>)>,
+    /// Enum types by id (`None`: dropped).
+    pub types: Vec<(u64, Option<crate::enum_type::EnumDef>)>,
     /// A table's index definitions, all of them (`None`: the table is gone).
     pub indexes: Vec<(u64, Option<Vec<crate::index::IndexDef>>)>,
     /// A table's foreign keys, all of them (`None`: the table is gone).
@@ -408,6 +412,14 @@ impl Store {
                 views.push(decode(p, "view", v.value())?);
             }
         }
+        let mut types = Vec::new();
+        // A store written before enum types existed has no such table.
+        if let Ok(table) = tx.open_table(TYPES) {
+            for item in table.iter().map_err(|x| e(x.into()))? {
+                let (_, v) = item.map_err(|x| e(x.into()))?;
+                types.push(decode(p, "type", v.value())?);
+            }
+        }
         let indexes = read_index_lists(&tx, p)?;
         let foreign_keys = read_lists(&tx, FOREIGN_KEYS, p, "foreign keys")?;
         let checks = read_lists(&tx, CHECKS, p, "checks")?;
@@ -423,6 +435,7 @@ impl Store {
             comments,
             sequences,
             views,
+            types,
         })
     }
 
@@ -520,6 +533,16 @@ impl Store {
                     match def {
                         Some(d) => views.insert(name.as_str(), encode(d).as_slice()).map(drop),
                         None => views.remove(name.as_str()).map(drop),
+                    }
+                    .map_err(|x| e(x.into()))?;
+                }
+            }
+            if !b.types.is_empty() {
+                let mut types = tx.open_table(TYPES).map_err(|x| e(x.into()))?;
+                for (id, def) in &b.types {
+                    match def {
+                        Some(d) => types.insert(*id, encode(d).as_slice()).map(drop),
+                        None => types.remove(*id).map(drop),
                     }
                     .map_err(|x| e(x.into()))?;
                 }

@@ -34,6 +34,7 @@ use crate::version::{DbVersion, DeltaEntry, TableVersion};
 
 mod ddl;
 mod locking;
+mod types;
 mod unique;
 mod views;
 
@@ -243,6 +244,11 @@ impl WriteTxn {
         Ok(row)
     }
 
+    /// A row's enum values against the types this transaction sees.
+    fn check_enums(&self, shape: &TableShape, row: &Row) -> Result<()> {
+        crate::enum_type::check_row(shape, row, &self.snapshot.types)
+    }
+
     /// The table's CHECK constraints over rows about to be written (user schema).
     fn check_batch_constraints(&self, base: &TableVersion, batch: &RecordBatch) -> Result<()> {
         if base.checks.is_empty() || batch.num_rows() == 0 {
@@ -276,6 +282,7 @@ impl WriteTxn {
         self.writable()?;
         let base = self.base(table)?;
         let row = Self::physical(&base.shape, row, None)?;
+        self.check_enums(&base.shape, &row)?;
         self.check_row_constraints(&base, &row)?;
         let key = base.shape.key_of(&row);
         self.lock_for_write(&base, &key, LockMode::Update, Write::Insert)?;
@@ -349,6 +356,7 @@ impl WriteTxn {
         check_batch(&shape, batch)?;
         let fitted = shape.fit_batch(batch)?;
         let batch = fitted.as_ref().unwrap_or(batch);
+        crate::enum_type::check_batch(&shape, batch, &self.snapshot.types)?;
         self.check_batch_constraints(&base, batch)?;
         self.lock_table(&base, crate::locks::LockMode::KeyShare)?;
         let n = batch.num_rows();
@@ -417,6 +425,7 @@ impl WriteTxn {
             return self.insert(table, row);
         }
         let row = Self::physical(&base.shape, row, None)?;
+        self.check_enums(&base.shape, &row)?;
         self.check_row_constraints(&base, &row)?;
         let key = base.shape.key_of(&row);
         self.lock_for_write(&base, &key, LockMode::Update, Write::Blind)?;
@@ -441,6 +450,7 @@ impl WriteTxn {
             None
         };
         let row = Self::physical(&base.shape, row, rowid)?;
+        self.check_enums(&base.shape, &row)?;
         self.check_row_constraints(&base, &row)?;
         let new_key = base.shape.key_of(&row);
         let mode = if new_key == *key {

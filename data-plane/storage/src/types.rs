@@ -48,6 +48,11 @@ pub enum DataType {
     /// `jsonb`: held as its canonical text (keys sorted and deduplicated, numbers as numeric prints them),
     /// so equal documents are equal strings.
     Jsonb,
+    /// A value of an enum type (`CREATE TYPE ... AS ENUM`): its label, as text. Writes are checked against
+    /// the type's labels (`enum_type`); the type's id names it in the catalog.
+    Enum {
+        type_id: u64,
+    },
 }
 
 /// The Arrow field metadata key that marks a text column as json, jsonb or uuid. A type-only cast
@@ -56,6 +61,9 @@ pub const EXTENSION_KEY: &str = "ARROW:extension:name";
 pub const JSON_EXTENSION: &str = "omendb.json";
 pub const JSONB_EXTENSION: &str = "omendb.jsonb";
 pub const UUID_EXTENSION: &str = "omendb.uuid";
+pub const ENUM_EXTENSION: &str = "omendb.enum";
+/// With [`ENUM_EXTENSION`]: the enum type's id (`EnumDef::id`).
+pub const ENUM_TYPE_KEY: &str = "omendb.enum_type";
 
 impl DataType {
     pub fn arrow(&self) -> ArrowType {
@@ -71,7 +79,8 @@ impl DataType {
             | DataType::Char { .. }
             | DataType::Uuid
             | DataType::Json
-            | DataType::Jsonb => ArrowType::Utf8,
+            | DataType::Jsonb
+            | DataType::Enum { .. } => ArrowType::Utf8,
             DataType::Bytea => ArrowType::Binary,
             DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Microsecond, None),
             DataType::TimestampTz => {
@@ -95,7 +104,8 @@ impl DataType {
             | DataType::Varchar { .. }
             | DataType::Char { .. }
             | DataType::Bytea
-            | DataType::Uuid => Some(KeyKind::Bytes),
+            | DataType::Uuid
+            | DataType::Enum { .. } => Some(KeyKind::Bytes),
             _ => None,
         }
     }
@@ -120,6 +130,8 @@ impl DataType {
             DataType::Uuid => "uuid".into(),
             DataType::Json => "json".into(),
             DataType::Jsonb => "jsonb".into(),
+            // The SQL layer names it from the catalog.
+            DataType::Enum { .. } => "enum".into(),
         }
     }
 
@@ -129,6 +141,7 @@ impl DataType {
             DataType::Json => Some(JSON_EXTENSION),
             DataType::Jsonb => Some(JSONB_EXTENSION),
             DataType::Uuid => Some(UUID_EXTENSION),
+            DataType::Enum { .. } => Some(ENUM_EXTENSION),
             _ => None,
         }
     }
@@ -212,7 +225,8 @@ impl DataType {
                         | DataType::Char { .. }
                         | DataType::Uuid
                         | DataType::Json
-                        | DataType::Jsonb,
+                        | DataType::Jsonb
+                        | DataType::Enum { .. },
                     Value::Text(_)
                 )
                 | (DataType::Bytea, Value::Bytes(_))
@@ -418,23 +432,26 @@ pub struct TableShape {
 impl TableShape {
     pub fn new(id: u64, def: TableDef) -> Result<Self> {
         validate_def(&def)?;
-        let mut fields: Vec<Field> =
-            def.columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let field = Field::new(
-                        &c.name,
-                        c.data_type.arrow(),
-                        c.nullable && def.primary_key != Some(i),
-                    );
-                    match c.data_type.extension() {
-                        Some(name) => field
-                            .with_metadata([(EXTENSION_KEY.to_string(), name.to_string())].into()),
-                        None => field,
-                    }
-                })
-                .collect();
+        let mut fields: Vec<Field> = def
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let field = Field::new(
+                    &c.name,
+                    c.data_type.arrow(),
+                    c.nullable && def.primary_key != Some(i),
+                );
+                let mut meta = std::collections::HashMap::new();
+                if let Some(name) = c.data_type.extension() {
+                    meta.insert(EXTENSION_KEY.to_string(), name.to_string());
+                }
+                if let DataType::Enum { type_id } = c.data_type {
+                    meta.insert(ENUM_TYPE_KEY.to_string(), type_id.to_string());
+                }
+                field.with_metadata(meta)
+            })
+            .collect();
         let user = Arc::new(Schema::new(fields.clone()));
         let (key_col, key_kind) = match def.primary_key {
             Some(pk) => (

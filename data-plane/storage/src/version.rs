@@ -467,6 +467,8 @@ pub(crate) struct DbVersion {
     pub sequences: imbl::OrdMap<String, Arc<crate::sequence::SequenceDef>>,
     /// Views, by storage name (the same namespace).
     pub views: imbl::OrdMap<String, Arc<crate::view::ViewDef>>,
+    /// Enum types, by id (their names are their own namespace, pg_type's).
+    pub types: imbl::OrdMap<u64, Arc<crate::enum_type::EnumDef>>,
 }
 
 impl DbVersion {

@@ -113,7 +113,11 @@ fn text_of(v: &[u8], ty: DataType) -> Result<Vec<u8>> {
             }
             _ => return Err(Error::sql("22P03", "unsupported jsonb version number")),
         },
-        DataType::Text | DataType::Varchar { .. } | DataType::Char { .. } | DataType::Json => {
+        DataType::Text
+        | DataType::Varchar { .. }
+        | DataType::Char { .. }
+        | DataType::Json
+        | DataType::Enum { .. } => {
             std::str::from_utf8(v)
                 .map_err(|_| Error::sql("22021", "invalid byte sequence for encoding \"UTF8\""))?;
             v.to_vec()

@@ -67,13 +67,22 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 return Ok(ScalarValue::Null);
             };
             let typmod = int_arg(&a[1]).map(|m| m as i32);
-            let name = oids::format_type(o, typmod).or_else(|| {
-                let tables = c.tables().ok()?;
-                tables
-                    .iter()
-                    .find(|t| oids::row_type(t.id) == o)
-                    .map(|t| quote_ident(&t.relname))
-            });
+            let name = oids::format_type(o, typmod)
+                .or_else(|| {
+                    let tables = c.tables().ok()?;
+                    tables
+                        .iter()
+                        .find(|t| oids::row_type(t.id) == o)
+                        .map(|t| quote_ident(&t.relname))
+                })
+                .or_else(|| {
+                    c.enum_types().iter().find_map(|t| {
+                        let name = crate::enums::display_name(&t.def);
+                        (t.oid == o)
+                            .then(|| name.clone())
+                            .or_else(|| (t.oid + 1 == o).then(|| format!("{name}[]")))
+                    })
+                });
             Ok(ScalarValue::Utf8(Some(
                 name.unwrap_or_else(|| "???".into()),
             )))
@@ -362,11 +371,16 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             )))
         }),
     );
+    let c = src.clone();
     add(
         "omendb_regtype",
         exact(&[&[TEXT], &[OID]], Volatility::Stable),
         OID,
-        reg_cast(|n| Ok(oids::type_by_name(n)), "42704", "type"),
+        reg_cast(
+            move |n| Ok(oids::type_by_name(n).or_else(|| enum_oid(&c, n))),
+            "42704",
+            "type",
+        ),
     );
     add(
         "omendb_oid",
@@ -396,23 +410,32 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             }
         }),
     );
+    let c = src.clone();
     add(
         "to_regtype",
         exact(&[&[TEXT]], Volatility::Stable),
         OID,
-        Arc::new(|a| {
-            Ok(ScalarValue::Int64(
-                str_arg(&a[0]).and_then(|n| oids::type_by_name(&n)),
-            ))
+        Arc::new(move |a| {
+            Ok(ScalarValue::Int64(str_arg(&a[0]).and_then(|n| {
+                oids::type_by_name(&n).or_else(|| enum_oid(&c, &n))
+            })))
         }),
     );
+    let c = src.clone();
     add(
         "omendb_regtype_name",
         exact(&[&[OID]], Volatility::Stable),
         TEXT,
-        Arc::new(|a| {
+        Arc::new(move |a| {
             Ok(ScalarValue::Utf8(int_arg(&a[0]).map(|o| {
-                oids::format_type(o, None).unwrap_or_else(|| o.to_string())
+                oids::format_type(o, None)
+                    .or_else(|| {
+                        c.enum_types()
+                            .iter()
+                            .find(|t| t.oid == o)
+                            .map(|t| crate::enums::display_name(&t.def))
+                    })
+                    .unwrap_or_else(|| o.to_string())
             })))
         }),
     );
@@ -668,4 +691,23 @@ fn reg_cast(
             None => Err(sql_error(missing, format!("{kind} \"{n}\" does not exist"))),
         }
     })
+}
+
+/// The OID of the enum type `name` (`t` through the search path, or `s.t`).
+fn enum_oid(src: &Source, name: &str) -> Option<i64> {
+    let parts = super::names::split_name(name);
+    let types = src.enum_types();
+    let candidates: Vec<String> = match parts.as_slice() {
+        [t] => src
+            .names()
+            .path()
+            .iter()
+            .map(|s| crate::search_path::storage_name(s, t))
+            .collect(),
+        [s, t] => vec![crate::search_path::storage_name(s, t)],
+        _ => return None,
+    };
+    candidates
+        .iter()
+        .find_map(|c| types.iter().find(|t| t.def.name == *c).map(|t| t.oid))
 }

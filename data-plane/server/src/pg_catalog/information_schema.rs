@@ -31,7 +31,7 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
     Ok(Some(match name {
         "schemata" => schemata(&db, &src.user(), &src.schemas())?,
         "tables" => tables(&db, &src.tables()?)?,
-        "columns" => columns(&db, &src.tables()?)?,
+        "columns" => columns(&db, &src.tables()?, &src.enum_types())?,
         "table_constraints" => table_constraints(&db, &src.tables()?)?,
         "check_constraints" => check_constraints(&db, &src.tables()?)?,
         "key_column_usage" => key_column_usage(&db, &src.tables()?)?,
@@ -276,6 +276,8 @@ fn sql_type(t: Col) -> SqlType {
         Col::Uuid => ("uuid", "uuid", None, None, None, None),
         Col::Json => ("json", "json", None, None, None, None),
         Col::Jsonb => ("jsonb", "jsonb", None, None, None, None),
+        // `columns` names the type (udt_schema, udt_name).
+        Col::Enum { .. } => ("USER-DEFINED", "", None, None, None, None),
         Col::Timestamp => (
             "timestamp without time zone",
             "timestamp",
@@ -304,7 +306,7 @@ fn sql_type(t: Col) -> SqlType {
     }
 }
 
-fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
+fn columns(db: &str, tables: &[Table], enums: &[super::EnumType]) -> Result<RecordBatch> {
     let names: &[(&str, DataType)] = &[
         ("table_catalog", TEXT),
         ("table_schema", TEXT),
@@ -356,6 +358,14 @@ fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
     for t in tables {
         for (i, c) in t.def.columns.iter().enumerate() {
             let (data_type, udt, precision, radix, scale, dt_precision) = sql_type(c.data_type);
+            let (udt_schema, udt) = match c.data_type {
+                Col::Enum { type_id } => enums
+                    .iter()
+                    .find(|e| e.def.id == type_id)
+                    .map(|e| (e.schema.clone(), e.typname.clone()))
+                    .unwrap_or_default(),
+                _ => ("pg_catalog".to_string(), udt.to_string()),
+            };
             let not_null = t.def.primary_key == Some(i) || !c.nullable;
             // PostgreSQL's: the most bytes a value can have (4 per character in UTF-8), 1 GB unbounded.
             let max_chars = c.data_type.max_chars().map(|n| n as i32);
@@ -373,7 +383,7 @@ fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
                 opt_text(
                     c.default
                         .as_ref()
-                        .map(|d| super::names::deparse_default(d, c.data_type)),
+                        .map(|d| super::names::deparse_default(d, c.data_type, enums)),
                 ),
                 yes(!not_null),
                 text(data_type),
@@ -395,7 +405,7 @@ fn columns(db: &str, tables: &[Table]) -> Result<RecordBatch> {
                 null(),
                 null(),
                 text(db),
-                text("pg_catalog"),
+                text(udt_schema),
                 text(udt),
                 null(),
                 null(),

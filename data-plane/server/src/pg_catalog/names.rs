@@ -264,16 +264,24 @@ pub fn index_def(t: &Table, ix: &super::Index) -> String {
     )
 }
 
+/// A column type as `format_type` names it (an enum type by its name).
+pub fn column_type_name(ty: Col, enums: &[super::EnumType]) -> String {
+    if let Col::Enum { type_id } = ty
+        && let Some(e) = enums.iter().find(|e| e.def.id == type_id)
+    {
+        return crate::enums::display_name(&e.def);
+    }
+    let t = oids::type_info(ty);
+    oids::format_type(t.oid, Some(t.typmod)).unwrap_or_else(|| ty.name())
+}
+
 /// A column DEFAULT as PostgreSQL prints it back (`pg_get_expr`, `information_schema.columns`): a string
 /// literal carries its cast (`'x'::text`), as does a negative number; anything else prints as written.
-pub fn deparse_default(sql: &str, ty: Col) -> String {
+pub fn deparse_default(sql: &str, ty: Col, enums: &[super::EnumType]) -> String {
     let Ok(expr) = crate::ddl::parse_expr(sql) else {
         return sql.to_string();
     };
-    let type_name = || {
-        let t = oids::type_info(ty);
-        oids::format_type(t.oid, Some(t.typmod)).unwrap_or_else(|| ty.name())
-    };
+    let type_name = || column_type_name(ty, enums);
     match &expr {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => {
@@ -332,21 +340,21 @@ mod tests {
 
     #[test]
     fn defaults_print_like_postgres() {
-        assert_eq!(deparse_default("'x'", Col::Text), "'x'::text");
-        assert_eq!(deparse_default("10", Col::Integer), "10");
-        assert_eq!(deparse_default("-1", Col::Integer), "'-1'::integer");
-        assert_eq!(deparse_default("now()", Col::TimestampTz), "now()");
-        assert_eq!(deparse_default("true", Col::Boolean), "true");
+        assert_eq!(deparse_default("'x'", Col::Text, &[]), "'x'::text");
+        assert_eq!(deparse_default("10", Col::Integer, &[]), "10");
+        assert_eq!(deparse_default("-1", Col::Integer, &[]), "'-1'::integer");
+        assert_eq!(deparse_default("now()", Col::TimestampTz, &[]), "now()");
+        assert_eq!(deparse_default("true", Col::Boolean, &[]), "true");
         assert_eq!(
-            deparse_default("nextval('t_id_seq')", Col::Integer),
+            deparse_default("nextval('t_id_seq')", Col::Integer, &[]),
             "nextval('t_id_seq'::regclass)"
         );
         assert_eq!(
-            deparse_default("nextval('t_id_seq'::regclass)", Col::Integer),
+            deparse_default("nextval('t_id_seq'::regclass)", Col::Integer, &[]),
             "nextval('t_id_seq'::regclass)"
         );
         assert_eq!(
-            deparse_default("'2020-01-01'", Col::Timestamp),
+            deparse_default("'2020-01-01'", Col::Timestamp, &[]),
             "'2020-01-01'::timestamp without time zone"
         );
     }

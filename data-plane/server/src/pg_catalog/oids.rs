@@ -56,6 +56,10 @@ pub fn row_array_type(id: u64) -> i64 {
 pub fn pk_constraint(id: u64) -> i64 {
     table(id) + 4
 }
+/// An enum label's `pg_enum` row: in a range of its own, 65536 labels per type.
+pub fn enum_label(id: u64, number: u32) -> i64 {
+    (2 << 32) + 65536 * id as i64 + i64::from(number)
+}
 /// A column's DEFAULT (`pg_attrdef`): in a range of its own, 2048 columns per table.
 pub fn attrdef(id: u64, attnum: usize) -> i64 {
     (1 << 32) + 2048 * id as i64 + attnum as i64
@@ -140,6 +144,7 @@ pub fn type_info(t: DataType) -> TypeInfo {
         DataType::Uuid => (2950, 16, false, 'c', 'p'),
         DataType::Json => (114, -1, false, 'i', 'x'),
         DataType::Jsonb => (3802, -1, false, 'i', 'x'),
+        DataType::Enum { type_id } => (table(type_id), 4, true, 'i', 'p'),
     };
     let typmod = match t {
         DataType::Numeric { precision, scale } => {

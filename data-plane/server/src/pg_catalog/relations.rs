@@ -145,10 +145,31 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
                 .collect(),
         )?,
         "pg_attribute" => tables::pg_attribute(&src.tables()?)?,
-        "pg_type" => tables::pg_type(&src.tables()?)?,
+        "pg_type" => tables::pg_type(&src.tables()?, &src.enum_types())?,
+        "pg_enum" => batch(
+            &[
+                ("oid", OID),
+                ("enumtypid", OID),
+                ("enumsortorder", FLOAT4),
+                ("enumlabel", NAME),
+            ],
+            src.enum_types()
+                .iter()
+                .flat_map(|t| {
+                    t.def.labels.iter().map(|l| {
+                        vec![
+                            oid(oids::enum_label(t.def.id, l.number)),
+                            oid(t.oid),
+                            float4(l.sort_order),
+                            text(l.name.clone()),
+                        ]
+                    })
+                })
+                .collect(),
+        )?,
         "pg_index" => tables::pg_index(&src.tables()?)?,
         "pg_constraint" => tables::pg_constraint(&src.tables()?)?,
-        "pg_attrdef" => tables::pg_attrdef(&src.tables()?)?,
+        "pg_attrdef" => tables::pg_attrdef(&src.tables()?, &src.enum_types())?,
         "pg_database" => server::pg_database(&src.engine.config.database)?,
         "pg_roles" => server::pg_roles(&src.user())?,
         "pg_user" => server::pg_user(&src.user())?,

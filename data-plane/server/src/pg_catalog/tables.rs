@@ -315,8 +315,55 @@ fn pg_type_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
     ]
 }
 
-pub(super) fn pg_type(tables: &[Table]) -> Result<RecordBatch> {
+pub(super) fn pg_type(tables: &[Table], enums: &[super::EnumType]) -> Result<RecordBatch> {
     let mut rows = tsv_rows(include_str!("data/pg_type.tsv"), &pg_type_columns());
+    for e in enums {
+        // The type, and its array type (`_mood`), as PostgreSQL makes them.
+        for array in [false, true] {
+            rows.push(vec![
+                oid(e.oid + i64::from(array)),
+                text(if array {
+                    format!("_{}", e.typname)
+                } else {
+                    e.typname.clone()
+                }),
+                oid(e.nsp),
+                oid(oids::TENANT_ROLE),
+                int2(if array { -1 } else { 4 }),
+                bool(!array),
+                text(if array { "b" } else { "e" }),
+                text(if array { "A" } else { "E" }),
+                bool(false),
+                bool(true),
+                text(","),
+                oid(0),
+                text(if array {
+                    "array_subscript_handler"
+                } else {
+                    "-"
+                }),
+                oid(if array { e.oid } else { 0 }),
+                oid(if array { 0 } else { e.oid + 1 }),
+                text(if array { "array_in" } else { "enum_in" }),
+                text(if array { "array_out" } else { "enum_out" }),
+                text(if array { "array_recv" } else { "enum_recv" }),
+                text(if array { "array_send" } else { "enum_send" }),
+                text("-"),
+                text("-"),
+                text(if array { "array_typanalyze" } else { "-" }),
+                text(if array { "d" } else { "i" }),
+                text(if array { "x" } else { "p" }),
+                bool(false),
+                oid(0),
+                int4(-1),
+                int4(0),
+                oid(0),
+                null(),
+                null(),
+                null(),
+            ]);
+        }
+    }
     for t in tables {
         // Every table has a composite row type, and an array type of it.
         for (o, name, kind, category, elem, array, relid) in [
@@ -605,7 +652,7 @@ pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
     batch(&pg_constraint_columns(), rows)
 }
 
-pub(super) fn pg_attrdef(tables: &[Table]) -> Result<RecordBatch> {
+pub(super) fn pg_attrdef(tables: &[Table], enums: &[super::EnumType]) -> Result<RecordBatch> {
     let mut rows = Vec::new();
     for t in tables {
         for (i, c) in t.def.columns.iter().enumerate() {
@@ -614,7 +661,7 @@ pub(super) fn pg_attrdef(tables: &[Table]) -> Result<RecordBatch> {
                     oid(oids::attrdef(t.id, i + 1)),
                     oid(t.oid),
                     int2(i as i16 + 1),
-                    text(super::names::deparse_default(d, c.data_type)),
+                    text(super::names::deparse_default(d, c.data_type, enums)),
                 ]);
             }
         }

@@ -32,6 +32,8 @@ fn comparable(a: DataType, b: DataType) -> bool {
         T::Uuid => 5,
         T::Json => 6,
         T::Jsonb => 7,
+        // Only the same enum type compares with itself.
+        T::Enum { type_id } => 8 + type_id,
     };
     class(a) == class(b)
 }

@@ -53,6 +53,9 @@ impl Session {
         declared: &[Option<pgwire::api::Type>],
     ) -> Result<Prepared> {
         let kind = Kind::of(&stmt);
+        if kind == Kind::Execute {
+            return self.prepare_execute(stmt);
+        }
         if let Some(p) = self.prepare_fast(&stmt, kind, declared) {
             return Ok(p);
         }
@@ -157,6 +160,7 @@ impl Session {
         let (plan, params, result) = if kind.planned() {
             let mut planned = stmt.clone();
             self.expand_views(&mut planned)?;
+            self.resolve_enum_types(&mut planned)?;
             upsert = super::upsert::Upsert::take(&mut planned);
             returning = super::returning::Returning::take(&mut planned);
             if let Statement::Query(q) = &mut planned {
@@ -213,6 +217,7 @@ impl Session {
             };
             let plan = crate::text::postgres_text_casts(plan)?;
             let plan = crate::json::jsonb_sorts(plan)?;
+            let plan = crate::enums::bind(plan, &self.enum_types())?;
             let mut types = plan.get_parameter_types()?;
             let n = types
                 .keys()

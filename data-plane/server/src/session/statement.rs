@@ -39,7 +39,10 @@ pub enum Kind {
     Show,
     Copy,
     /// `DEALLOCATE name | ALL`: drivers (psycopg) send it after ROLLBACK; the wire layer forgets the statement.
+    /// Also SQL's `PREPARE name AS ...` (`session/sql_prepare.rs`).
     Deallocate,
+    /// SQL's `EXECUTE name (...)`.
+    Execute,
     /// DECLARE, FETCH / MOVE, CLOSE (`session/cursors.rs`).
     Cursor,
     /// LISTEN, UNLISTEN, NOTIFY (`notify.rs`).
@@ -60,7 +63,7 @@ impl Kind {
             }
             Kind::Set | Kind::Show => "setting",
             Kind::Copy => "copy",
-            Kind::Deallocate => "setting",
+            Kind::Deallocate | Kind::Execute => "setting",
             Kind::Cursor => "cursor",
             Kind::Notify => "notify",
             Kind::Empty => "empty",
@@ -81,7 +84,8 @@ impl Kind {
             Statement::Set(_) | Statement::Reset(_) => Kind::Set,
             Statement::ShowVariable { .. } => Kind::Show,
             Statement::Copy { .. } => Kind::Copy,
-            Statement::Deallocate { .. } => Kind::Deallocate,
+            Statement::Deallocate { .. } | Statement::Prepare { .. } => Kind::Deallocate,
+            Statement::Execute { .. } => Kind::Execute,
             Statement::Declare { .. } | Statement::Fetch { .. } | Statement::Close { .. } => {
                 Kind::Cursor
             }

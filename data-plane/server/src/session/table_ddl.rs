@@ -90,7 +90,13 @@ impl Session {
                 object_type: ast::ObjectType::View,
                 ..
             } => "DROP VIEW",
+            Statement::Drop {
+                object_type: ast::ObjectType::Type,
+                ..
+            } => "DROP TYPE",
             Statement::Drop { .. } => "DROP TABLE",
+            Statement::CreateType { .. } => "CREATE TYPE",
+            Statement::AlterType(_) => "ALTER TYPE",
             Statement::Truncate(_) => "TRUNCATE TABLE",
             Statement::AlterTable(_) => "ALTER TABLE",
             Statement::CreateIndex(_) => "CREATE INDEX",
@@ -113,6 +119,7 @@ impl Session {
                     | ast::ObjectType::Sequence
                     | ast::ObjectType::Index
                     | ast::ObjectType::View
+                    | ast::ObjectType::Type
             )
         {
             return Err(Error::sql(
@@ -182,6 +189,15 @@ impl Session {
     }
 
     async fn ddl_in_txn(&mut self, stmt: &Statement) -> Result<()> {
+        let resolved;
+        let stmt = if matches!(stmt, Statement::CreateTable(_) | Statement::AlterTable(_)) {
+            let mut s = stmt.clone();
+            self.resolve_enum_types(&mut s)?;
+            resolved = s;
+            &resolved
+        } else {
+            stmt
+        };
         match stmt {
             Statement::CreateTable(ct) => {
                 let def = ddl::table_def(ct, self.names().create(&ct.name)?)?;
@@ -333,6 +349,18 @@ impl Session {
                 ..
             } => self.drop_views(names, *if_exists, *cascade).await,
             Statement::CreateView(cv) => self.create_view(cv).await,
+            Statement::CreateType {
+                name,
+                representation,
+            } => self.create_type(name, representation.as_ref()).await,
+            Statement::AlterType(at) => self.alter_type(at).await,
+            Statement::Drop {
+                object_type: ast::ObjectType::Type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => self.drop_types(names, *if_exists, *cascade).await,
             Statement::Drop {
                 if_exists,
                 names,
@@ -701,7 +729,7 @@ impl Session {
             .map(|f| {
                 Ok(omendb_storage::ColumnDef::new(
                     f.name().clone(),
-                    ddl::from_arrow(f.data_type())?,
+                    ddl::from_field(f)?,
                 ))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -62,7 +62,7 @@ impl Session {
                     format!("column \"{name}\" specified more than once"),
                 ));
             }
-            let data_type = column_type(f)?;
+            let data_type = ddl::from_field(f)?;
             columns.push(ColumnDef::new(name, data_type));
         }
         let existing = crate::search_path::views(&self.engine.db, &self.view.lock())
@@ -394,18 +394,4 @@ fn statement_ctes(stmt: &Statement) -> HashSet<String> {
     let mut ctes = Ctes(HashSet::new());
     let _ = ast::Visit::visit(stmt, &mut ctes);
     ctes.0
-}
-
-/// The type a view column is shown with: a varchar(n) / char(n) column's own, else its Arrow type's.
-fn column_type(f: &arrow_schema::Field) -> Result<omendb_storage::DataType> {
-    use omendb_storage::DataType;
-    let typmod = crate::origins::type_modifier(f);
-    let len = (typmod >= 4).then(|| (typmod - 4) as u32);
-    Ok(match crate::origins::marked_type(f) {
-        Some(t) if t == pgwire::api::Type::VARCHAR => DataType::Varchar { max: len },
-        Some(t) if t == pgwire::api::Type::BPCHAR => DataType::Char {
-            len: len.unwrap_or(1),
-        },
-        _ => ddl::from_arrow(f.data_type())?,
-    })
 }

@@ -38,6 +38,15 @@ impl Inner {
                     {
                         return Err(Error::TableExists(shape.def.name.clone()));
                     }
+                    if head.types.values().any(|t| t.name == shape.def.name) {
+                        return Err(Error::TypeExists(shape.def.name.clone()));
+                    }
+                    // A type of its columns was dropped by a commit after this transaction saw it.
+                    if crate::enum_type::types_of(&shape.def)
+                        .any(|id| !head.types.contains_key(&id))
+                    {
+                        return Err(Error::Conflict(shape.def.name.clone()));
+                    }
                     // A concurrent DROP SCHEMA committed first.
                     if let Some(schema) = crate::types::schema_of(&shape.def.name)
                         && !head.schemas.contains_key(schema)
@@ -145,6 +154,10 @@ impl Inner {
                         catalog
                             .foreign_keys
                             .push((t, Some(fk_defs(&head.tables[&t]))));
+                    }
+                    if crate::enum_type::types_of(&shape.def).any(|t| !head.types.contains_key(&t))
+                    {
+                        return Err(Error::Conflict(old_name.clone()));
                     }
                     catalog.catalog.push((
                         *id,
@@ -260,6 +273,43 @@ impl Inner {
                     }
                     head.views.insert(def.name.clone(), Arc::new(def.clone()));
                     catalog.views.push((def.name.clone(), Some(def.clone())));
+                }
+                Ddl::CreateType { def, replaces } => {
+                    let current = head.types.get(&def.id);
+                    if current.map(|c| c.as_ref()) != replaces.as_ref() {
+                        return Err(Error::Conflict(def.name.clone()));
+                    }
+                    let taken = head
+                        .types
+                        .values()
+                        .any(|t| t.name == def.name && t.id != def.id)
+                        || head.names.contains_key(&def.name)
+                        || head.views.contains_key(&def.name);
+                    if taken {
+                        return Err(Error::TypeExists(def.name.clone()));
+                    }
+                    if let Some(schema) = crate::types::schema_of(&def.name)
+                        && !head.schemas.contains_key(schema)
+                    {
+                        return Err(Error::UnknownSchema(schema.to_string()));
+                    }
+                    head.types.insert(def.id, Arc::new(def.clone()));
+                    catalog.types.push((def.id, Some(def.clone())));
+                }
+                Ddl::DropType { id } => {
+                    let Some(def) = head.types.remove(id) else {
+                        return Err(Error::Conflict(format!("type {id}")));
+                    };
+                    // A column of it committed since this transaction looked.
+                    if head
+                        .tables
+                        .values()
+                        .any(|t| crate::enum_type::types_of(&t.shape.def).any(|t| t == *id))
+                    {
+                        return Err(Error::Conflict(def.name.clone()));
+                    }
+                    head.drop_comments(*id, &mut catalog.comments);
+                    catalog.types.push((*id, None));
                 }
                 Ddl::DropView { name } => {
                     let Some(view) = head.views.remove(name) else {

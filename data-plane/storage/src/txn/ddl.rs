@@ -32,6 +32,14 @@ impl WriteTxn {
         if taken {
             return Err(Error::TableExists(def.name));
         }
+        if self.enum_type(&def.name).is_some() {
+            return Err(Error::TypeExists(def.name));
+        }
+        if let Some(id) =
+            crate::enum_type::types_of(&def).find(|id| !self.snapshot.types.contains_key(id))
+        {
+            return Err(Error::UnknownType(format!("type {id}")));
+        }
         let id = self.inner.table_ids.fetch_add(1, Ordering::Relaxed);
         let shape = Arc::new(TableShape::new(id, def)?);
         self.writes.ddl.push(Ddl::Create(shape));
@@ -548,7 +556,9 @@ impl WriteTxn {
                 | Ddl::CreateSequence(_)
                 | Ddl::DropSequence { .. }
                 | Ddl::CreateView(_)
-                | Ddl::DropView { .. } => false,
+                | Ddl::DropView { .. }
+                | Ddl::CreateType { .. }
+                | Ddl::DropType { .. } => false,
             })
     }
 
@@ -699,6 +709,13 @@ impl WriteTxn {
                 }
                 Ddl::DropView { name } => {
                     v.views.remove(name);
+                }
+                Ddl::CreateType { def, .. } => {
+                    v.types.insert(def.id, Arc::new(def.clone()));
+                }
+                Ddl::DropType { id } => {
+                    v.types.remove(id);
+                    v.drop_comments(*id, &mut Vec::new());
                 }
             }
         }
