@@ -239,7 +239,7 @@ pub fn interval_text(months: i32, days: i32, nanos: i64) -> String {
 }
 
 /// One element, double-quoted when `array_in` would not read it back as itself.
-fn put_element(out: &mut String, s: &str) {
+pub(crate) fn put_element(out: &mut String, s: &str) {
     let quote = s.is_empty()
         || s.eq_ignore_ascii_case("null")
         || s.chars()

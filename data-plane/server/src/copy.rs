@@ -82,7 +82,9 @@ fn builder(t: DataType) -> Box<dyn ArrayBuilder> {
         | DataType::Uuid
         | DataType::Json
         | DataType::Jsonb
-        | DataType::Enum { .. } => Box::new(StringBuilder::new()),
+        | DataType::Enum { .. }
+        // An array's text, read into a list when the batch is made (`flush`).
+        | DataType::Array(_) => Box::new(StringBuilder::new()),
         DataType::Bytea => Box::new(BinaryBuilder::new()),
         DataType::Date => Box::new(Date32Builder::new()),
         DataType::Timestamp => Box::new(TimestampMicrosecondBuilder::new()),
@@ -106,7 +108,14 @@ macro_rules! push {
 
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
 
-fn parse_bool(s: &str) -> Option<bool> {
+/// A date in ISO form (`2024-01-31`), as days since the epoch.
+pub(crate) fn parse_date(s: &str) -> Option<i32> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .map(|d| (d - EPOCH).num_days() as i32)
+}
+
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
         "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
@@ -114,7 +123,7 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn parse_float(s: &str) -> Option<f64> {
+pub(crate) fn parse_float(s: &str) -> Option<f64> {
     match s.to_ascii_lowercase().as_str() {
         "nan" => Some(f64::NAN),
         "infinity" | "inf" => Some(f64::INFINITY),
@@ -214,7 +223,7 @@ pub fn parse_timestamptz(s: &str, zone: &Zone) -> Option<i64> {
     Some(named.utc_of_local(parse_timestamp(time)?))
 }
 
-fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
+pub(crate) fn parse_decimal(s: &str, scale: i8) -> Option<i128> {
     let d: rust_decimal::Decimal = s.trim().parse().ok()?;
     let mut d = d;
     d.rescale(scale as u32);
@@ -713,7 +722,8 @@ impl CopyIn {
                 | DataType::Uuid
                 | DataType::Json
                 | DataType::Jsonb
-                | DataType::Enum { .. } => {
+                | DataType::Enum { .. }
+                | DataType::Array(_) => {
                     push!(b, StringBuilder, s)
                 }
                 DataType::Bytea => push!(
@@ -759,11 +769,37 @@ impl CopyIn {
         Ok(())
     }
 
+    /// An array column's texts as the list column it is.
+    fn lists(&self, texts: &ArrayRef, elem: omendb_storage::ArrayElem) -> Result<ArrayRef> {
+        use arrow_array::Array;
+        let texts = texts
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .expect("array columns are read as text");
+        let mut values = Vec::with_capacity(texts.len());
+        for i in 0..texts.len() {
+            values.push(if texts.is_null(i) {
+                omendb_storage::Value::Null
+            } else {
+                crate::arrays::value_from_text(texts.value(i), elem, &self.zone)?
+            });
+        }
+        Ok(omendb_storage::values_array(
+            &DataType::Array(elem).arrow(),
+            &values,
+        ))
+    }
+
     fn flush(&mut self) -> Result<()> {
         if self.rows_in_builders == 0 {
             return Ok(());
         }
-        let cols: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        let mut cols: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        for (col, t) in self.types.iter().enumerate() {
+            if let DataType::Array(elem) = t {
+                cols[col] = self.lists(&cols[col], *elem)?;
+            }
+        }
         let schema = Arc::new(arrow_schema::Schema::new(
             self.schema
                 .fields()

@@ -89,6 +89,18 @@ pub fn column_type(t: &SqlType) -> Result<DataType> {
             len: char_length(n.as_ref(), "char")?.unwrap_or(1),
         },
         SqlType::Bytea => DataType::Bytea,
+        SqlType::Array(
+            ast::ArrayElemTypeDef::SquareBracket(elem, _)
+            | ast::ArrayElemTypeDef::AngleBracket(elem),
+        ) => {
+            if matches!(elem.as_ref(), SqlType::Array(_)) {
+                return Err(Error::unsupported("multidimensional array columns"));
+            }
+            let t = column_type(elem)?;
+            DataType::Array(omendb_storage::ArrayElem::of(t).ok_or_else(|| {
+                Error::unsupported(format!("arrays of type {} as columns", t.name()))
+            })?)
+        }
         SqlType::Uuid => DataType::Uuid,
         SqlType::JSON => DataType::Json,
         SqlType::JSONB => DataType::Jsonb,

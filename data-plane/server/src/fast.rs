@@ -1044,9 +1044,13 @@ impl Fast {
         } else if matches!(column, T::Timestamp | T::TimestampTz) && !zone.is_utc() {
             // A wall time to read in the session's zone: the zone rules (timestamps.rs) do it.
             return None;
-        } else if matches!(o, Operand::Lit(_)) && ty != Arrow::Binary {
+        } else if matches!(o, Operand::Lit(_))
+            && ty != Arrow::Binary
+            && !matches!(column, T::Array(_))
+        {
             // DataFusion casts a literal to the column type with the same Arrow cast; bytea literals
-            // have PostgreSQL's hex form, which only the rewrite before planning knows.
+            // have PostgreSQL's hex form and array literals PostgreSQL's text form, which only the
+            // rewrite before planning knows.
             cast_exact(&v, &ty)?
         } else if is_int(&v.data_type()) && is_int(&ty) {
             cast_exact(&v, &ty)?

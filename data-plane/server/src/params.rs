@@ -208,7 +208,12 @@ fn array_element(ty: &Type, want: Option<&Arrow>) -> Option<Arrow> {
 /// A one-dimensional array in PostgreSQL's text form (`{a,"b c",NULL}`) as a list of `elem`.
 fn array(s: Option<String>, elem: &Arrow, i: usize, ty: &Type) -> Result<ScalarValue> {
     let Some(s) = s else {
-        return Ok(ScalarValue::List(ScalarValue::new_list_nullable(&[], elem)));
+        // NULL, not an empty array.
+        let list = Arrow::List(std::sync::Arc::new(arrow_schema::Field::new_list_field(
+            elem.clone(),
+            true,
+        )));
+        return ScalarValue::try_from(&list).map_err(|e| bad(i, ty, e));
     };
     let items = crate::pg_catalog::array_text::parse(&s).ok_or_else(|| {
         Error::sql(

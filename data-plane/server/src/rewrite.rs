@@ -38,7 +38,8 @@ pub fn rewrite(
     length_casts(stmt);
     array_literal_casts(stmt);
     session_functions(stmt, login);
-    crate::uuid_literals::rewrite(stmt, &def)?;
+    crate::column_literals::rewrite(stmt, &def)?;
+    overlap_operator(stmt);
     match stmt {
         Statement::Insert(ins) => {
             let TableObject::TableName(name) = &ins.table else {
@@ -92,6 +93,8 @@ pub fn rewrite(
                         *e = default_of(&def, target)?;
                     } else if is_bytea(&def, target) {
                         hex_literal(e);
+                    } else if let Some(elem) = array_column(&def, target) {
+                        crate::arrays::literal(e, elem)?;
                     }
                 }
             }
@@ -127,9 +130,13 @@ pub fn rewrite(
                     a.value = default_of(&def, &ident(i))?;
                 } else if let AssignmentTarget::ColumnName(c) = &a.target
                     && let Some(ObjectNamePart::Identifier(i)) = c.0.last()
-                    && is_bytea(&def, &ident(i))
                 {
-                    hex_literal(&mut a.value);
+                    let column = ident(i);
+                    if is_bytea(&def, &column) {
+                        hex_literal(&mut a.value);
+                    } else if let Some(elem) = array_column(&def, &column) {
+                        crate::arrays::literal(&mut a.value, elem)?;
+                    }
                 }
             }
         }
@@ -178,6 +185,45 @@ fn requalify(e: &mut Expr, alias: &Ident, table: Option<&Ident>) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `a && b` (arrays that share an element) as `arrays_overlap(a, b)`: DataFusion has the function only.
+/// And `array_length` of an empty array is NULL in PostgreSQL (DataFusion's is 0; no other array has 0).
+fn overlap_operator(stmt: &mut Statement) {
+    let _ = visit_expressions_mut(stmt, |e| {
+        if let Expr::Function(f) = e
+            && f.name.to_string().eq_ignore_ascii_case("array_length")
+            && !matches!(
+                f.parameters,
+                datafusion::sql::sqlparser::ast::FunctionArguments::List(_)
+            )
+        {
+            let call = e.clone();
+            *e = crate::ddl::call(
+                "nullif",
+                vec![call, Expr::Value(Value::Number("0".into(), false).into())],
+            );
+            return ControlFlow::<()>::Continue(());
+        }
+        if let Expr::BinaryOp {
+            left,
+            op: datafusion::sql::sqlparser::ast::BinaryOperator::PGOverlap,
+            right,
+        } = e
+        {
+            let (l, r) = (left.as_ref().clone(), right.as_ref().clone());
+            *e = crate::ddl::call("arrays_overlap", vec![l, r]);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The element type of `column` if it is an array column.
+fn array_column(def: &TableDef, column: &str) -> Option<omendb_storage::ArrayElem> {
+    def.columns
+        .iter()
+        .find(|c| c.name == column)
+        .and_then(|c| crate::arrays::elem_of(c.data_type))
 }
 
 fn is_bytea(def: &TableDef, column: &str) -> bool {
@@ -471,7 +517,16 @@ fn sql_type(t: &Type) -> Option<SqlType> {
         Type::DATE => SqlType::Date,
         Type::TIMESTAMP => SqlType::Timestamp(None, TimezoneInfo::None),
         Type::TIMESTAMPTZ => SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
-        _ => return None,
+        _ => match t.kind() {
+            // A one-dimensional array of a type above (`text[]`, `int4[]`).
+            postgres_types::Kind::Array(elem) => SqlType::Array(
+                datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(
+                    Box::new(sql_type(elem)?),
+                    None,
+                ),
+            ),
+            _ => return None,
+        },
     })
 }
 

@@ -105,6 +105,32 @@ fn build_column<'a>(dt: &ArrowType, n: usize, vals: impl Iterator<Item = &'a Val
                     .expect("precision validated at CREATE TABLE"),
             )
         }
+        ArrowType::List(item) => {
+            // Each element list as an array of the item type, then one list over their concatenation.
+            let mut lengths = Vec::with_capacity(n);
+            let mut items: Vec<Value> = vec![];
+            let mut valid = Vec::with_capacity(n);
+            for v in vals {
+                match v {
+                    Value::Array(xs) => {
+                        lengths.push(xs.len());
+                        items.extend(xs.iter().cloned());
+                        valid.push(true);
+                    }
+                    _ => {
+                        lengths.push(0);
+                        valid.push(false);
+                    }
+                }
+            }
+            let values = build_column(item.data_type(), items.len(), items.iter());
+            Arc::new(arrow_array::ListArray::new(
+                item.clone(),
+                arrow_buffer::OffsetBuffer::from_lengths(lengths),
+                values,
+                Some(arrow_buffer::NullBuffer::from(valid)),
+            ))
+        }
         other => unreachable!("type {other} is never part of a table schema"),
     }
 }
@@ -129,6 +155,10 @@ pub fn value_at(array: &dyn Array, row: usize) -> Value {
         }
         ArrowType::Decimal128(_, _) => {
             Value::Decimal(array.as_primitive::<Decimal128Type>().value(row))
+        }
+        ArrowType::List(_) => {
+            let items = array.as_list::<i32>().value(row);
+            Value::Array((0..items.len()).map(|i| value_at(&items, i)).collect())
         }
         _ => Value::Null,
     }

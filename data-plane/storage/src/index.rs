@@ -86,6 +86,7 @@ impl SortValue {
             Value::Decimal(v) => (3, *v),
             Value::Float32(_) | Value::Float64(_) => (4, 0),
             Value::Text(_) | Value::Bytes(_) => (5, 0),
+            Value::Array(_) => (6, 0),
             Value::Null => (9, 0),
         }
     }
@@ -108,6 +109,13 @@ impl Ord for SortValue {
             (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
             (Value::Text(a), Value::Bytes(b)) => a.as_bytes().cmp(b.as_slice()),
             (Value::Bytes(a), Value::Text(b)) => a.as_slice().cmp(b.as_bytes()),
+            // PostgreSQL's array order: element by element, then the shorter first.
+            (Value::Array(a), Value::Array(b)) => a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| SortValue(x.clone()).cmp(&SortValue(y.clone())))
+                .find(|o| o.is_ne())
+                .unwrap_or_else(|| a.len().cmp(&b.len())),
             _ => va.cmp(&vb),
         })
     }

@@ -68,7 +68,7 @@ pub use sequence::SequenceDef;
 pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
 pub use types::{
-    ColumnDef, DataType, ENUM_EXTENSION, ENUM_TYPE_KEY, EXTENSION_KEY, JSON_EXTENSION,
+    ArrayElem, ColumnDef, DataType, ENUM_EXTENSION, ENUM_TYPE_KEY, EXTENSION_KEY, JSON_EXTENSION,
     JSONB_EXTENSION, Key, KeyKind, PUBLIC, ROWID_COLUMN, Row, TableDef, TableShape, UUID_EXTENSION,
     Value, canonical_uuid, schema_of,
 };

@@ -53,6 +53,67 @@ pub enum DataType {
     Enum {
         type_id: u64,
     },
+    /// A one-dimensional array of `elem` (`integer[]`): an Arrow list, each value a `Value::Array`.
+    Array(ArrayElem),
+}
+
+/// The element types an array column may have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArrayElem {
+    SmallInt,
+    Integer,
+    BigInt,
+    Real,
+    Double,
+    Boolean,
+    Text,
+    Varchar { max: Option<u32> },
+    Numeric { precision: u8, scale: i8 },
+    Date,
+    Timestamp,
+    TimestampTz,
+    Uuid,
+}
+
+impl ArrayElem {
+    /// The column type of one element.
+    pub fn scalar(self) -> DataType {
+        match self {
+            ArrayElem::SmallInt => DataType::SmallInt,
+            ArrayElem::Integer => DataType::Integer,
+            ArrayElem::BigInt => DataType::BigInt,
+            ArrayElem::Real => DataType::Real,
+            ArrayElem::Double => DataType::Double,
+            ArrayElem::Boolean => DataType::Boolean,
+            ArrayElem::Text => DataType::Text,
+            ArrayElem::Varchar { max } => DataType::Varchar { max },
+            ArrayElem::Numeric { precision, scale } => DataType::Numeric { precision, scale },
+            ArrayElem::Date => DataType::Date,
+            ArrayElem::Timestamp => DataType::Timestamp,
+            ArrayElem::TimestampTz => DataType::TimestampTz,
+            ArrayElem::Uuid => DataType::Uuid,
+        }
+    }
+
+    /// The element type of an array of `t`, if arrays of it can be columns.
+    pub fn of(t: DataType) -> Option<ArrayElem> {
+        Some(match t {
+            DataType::SmallInt => ArrayElem::SmallInt,
+            DataType::Integer => ArrayElem::Integer,
+            DataType::BigInt => ArrayElem::BigInt,
+            DataType::Real => ArrayElem::Real,
+            DataType::Double => ArrayElem::Double,
+            DataType::Boolean => ArrayElem::Boolean,
+            DataType::Text => ArrayElem::Text,
+            DataType::Varchar { max } => ArrayElem::Varchar { max },
+            DataType::Numeric { precision, scale } => ArrayElem::Numeric { precision, scale },
+            DataType::Date => ArrayElem::Date,
+            DataType::Timestamp => ArrayElem::Timestamp,
+            DataType::TimestampTz => ArrayElem::TimestampTz,
+            DataType::Uuid => ArrayElem::Uuid,
+            _ => return None,
+        })
+    }
 }
 
 /// The Arrow field metadata key that marks a text column as json, jsonb or uuid. A type-only cast
@@ -88,6 +149,9 @@ impl DataType {
             }
             DataType::Date => ArrowType::Date32,
             DataType::Numeric { precision, scale } => ArrowType::Decimal128(*precision, *scale),
+            DataType::Array(elem) => {
+                ArrowType::List(Arc::new(Field::new_list_field(elem.scalar().arrow(), true)))
+            }
         }
     }
 
@@ -132,6 +196,7 @@ impl DataType {
             DataType::Jsonb => "jsonb".into(),
             // The SQL layer names it from the catalog.
             DataType::Enum { .. } => "enum".into(),
+            DataType::Array(elem) => format!("{}[]", elem.scalar().name()),
         }
     }
 
@@ -210,6 +275,10 @@ impl DataType {
     }
 
     fn accepts(&self, v: &Value) -> bool {
+        if let (DataType::Array(elem), Value::Array(items)) = (self, v) {
+            let t = elem.scalar();
+            return items.iter().all(|i| t.accepts(i));
+        }
         matches!(
             (self, v),
             (_, Value::Null)
@@ -255,6 +324,8 @@ pub enum Value {
     Timestamp(i64),
     Date(i32),
     Decimal(i128),
+    /// A one-dimensional array's elements (of the column's element type, or Null).
+    Array(Vec<Value>),
 }
 
 impl Value {
@@ -272,6 +343,7 @@ impl Value {
             Value::Timestamp(_) => "timestamp",
             Value::Date(_) => "date",
             Value::Decimal(_) => "numeric",
+            Value::Array(_) => "array",
         }
     }
 }

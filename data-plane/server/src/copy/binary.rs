@@ -126,6 +126,7 @@ fn text_of(v: &[u8], ty: DataType) -> Result<Vec<u8>> {
             let b: [u8; 16] = fixed(v, "uuid")?;
             crate::uuids::text(&b).into_bytes()
         }
+        DataType::Array(elem) => crate::arrays::text_from_binary(v, elem, text_of)?,
         DataType::Bytea => {
             let mut out = Vec::with_capacity(2 + 2 * v.len());
             out.extend_from_slice(b"\\x");

@@ -82,10 +82,15 @@ pub fn parse(text: &str) -> Option<Vec<Option<String>>> {
             }
         }
         while let Some(c) = chars.next_if(|c| *c != ',') {
-            if c == '{' || c == '"' {
-                return None; // nested arrays and stray quotes: leave the literal to DataFusion
+            match c {
+                '{' | '"' => return None, // nested arrays and stray quotes: leave the literal to DataFusion
+                // A backslash takes the next character as it is, quoted or not (`array_in`).
+                '\\' => {
+                    quoted = true;
+                    item.extend(chars.next());
+                }
+                c => item.push(c),
             }
-            item.push(c);
         }
         chars.next();
         let item = if quoted {

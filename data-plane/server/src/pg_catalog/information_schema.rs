@@ -278,6 +278,7 @@ fn sql_type(t: Col) -> SqlType {
         Col::Jsonb => ("jsonb", "jsonb", None, None, None, None),
         // `columns` names the type (udt_schema, udt_name).
         Col::Enum { .. } => ("USER-DEFINED", "", None, None, None, None),
+        Col::Array(_) => ("ARRAY", "", None, None, None, None),
         Col::Timestamp => (
             "timestamp without time zone",
             "timestamp",
@@ -364,6 +365,14 @@ fn columns(db: &str, tables: &[Table], enums: &[super::EnumType]) -> Result<Reco
                     .find(|e| e.def.id == type_id)
                     .map(|e| (e.schema.clone(), e.typname.clone()))
                     .unwrap_or_default(),
+                Col::Array(_) => {
+                    let oid = super::oids::type_info(c.data_type).oid;
+                    let name = super::oids::TYPES
+                        .get(&oid)
+                        .map(|(n, _)| n.clone())
+                        .unwrap_or_default();
+                    ("pg_catalog".to_string(), name)
+                }
                 _ => ("pg_catalog".to_string(), udt.to_string()),
             };
             let not_null = t.def.primary_key == Some(i) || !c.nullable;

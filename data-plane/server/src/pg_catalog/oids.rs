@@ -126,6 +126,18 @@ pub struct TypeInfo {
 }
 
 pub fn type_info(t: DataType) -> TypeInfo {
+    if let DataType::Array(elem) = t {
+        let e = type_info(elem.scalar());
+        return TypeInfo {
+            oid: array_of(e.oid).unwrap_or(0),
+            typmod: e.typmod,
+            len: -1,
+            byval: false,
+            align: if e.align == 'd' { 'd' } else { 'i' },
+            storage: 'x',
+            collation: e.collation,
+        };
+    }
     let (oid, len, byval, align, storage) = match t {
         DataType::SmallInt => (21, 2, true, 's', 'p'),
         DataType::Integer => (23, 4, true, 'i', 'p'),
@@ -144,6 +156,7 @@ pub fn type_info(t: DataType) -> TypeInfo {
         DataType::Uuid => (2950, 16, false, 'c', 'p'),
         DataType::Json => (114, -1, false, 'i', 'x'),
         DataType::Jsonb => (3802, -1, false, 'i', 'x'),
+        DataType::Array(_) => unreachable!("arrays are answered above"),
         DataType::Enum { type_id } => (table(type_id), 4, true, 'i', 'p'),
     };
     let typmod = match t {
@@ -170,6 +183,15 @@ pub fn type_info(t: DataType) -> TypeInfo {
             0
         },
     }
+}
+
+/// The OID of the array type of the built-in type `elem`.
+pub fn array_of(elem: i64) -> Option<i64> {
+    TYPES
+        .iter()
+        .filter(|(_, (_, e))| *e == elem)
+        .map(|(o, _)| *o)
+        .min()
 }
 
 /// PostgreSQL's built-in types: OID to (name, element type of an array type).

@@ -224,7 +224,7 @@ fn attribute_row(
         int4(-1),
         int2(t.len),
         int2(num),
-        int4(0),
+        int4(i32::from(matches!(ty, Col::Array(_)))),
         int4(-1),
         int4(t.typmod),
         bool(t.byval),

@@ -22,8 +22,13 @@ fn action(a: Option<ReferentialAction>) -> Result<FkAction> {
 
 /// Whether values of `a` can reference values of `b` (PostgreSQL wants an equality operator between them).
 fn comparable(a: DataType, b: DataType) -> bool {
+    class(a) == class(b)
+}
+
+/// Types whose values compare with each other share a class.
+fn class(t: DataType) -> u64 {
     use DataType as T;
-    let class = |t: DataType| match t {
+    match t {
         T::SmallInt | T::Integer | T::BigInt | T::Real | T::Double | T::Numeric { .. } => 0,
         T::Text | T::Varchar { .. } | T::Char { .. } => 1,
         T::Timestamp | T::TimestampTz | T::Date => 2,
@@ -34,8 +39,9 @@ fn comparable(a: DataType, b: DataType) -> bool {
         T::Jsonb => 7,
         // Only the same enum type compares with itself.
         T::Enum { type_id } => 8 + type_id,
-    };
-    class(a) == class(b)
+        // Arrays compare with arrays of the same element class.
+        T::Array(e) => (1 << 40) | class(e.scalar()),
+    }
 }
 
 fn undefined_column(name: &str) -> Error {

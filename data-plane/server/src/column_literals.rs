@@ -1,14 +1,15 @@
-//! A string literal compared with a uuid column is a uuid, as PostgreSQL types it: `id = 'A0EE...'` and
-//! `id IN ('{a0ee...}')` match the canonical text the column holds, and `id = 'nonsense'` is 22P02 at
-//! planning. DataFusion would compare the text as written. Columns are found by name in the FROM of the
-//! SELECT (or the target of UPDATE / DELETE) that holds the comparison; a subquery sees its own tables
-//! first, then the enclosing ones.
+//! A string literal compared with a column takes the column's type, as PostgreSQL types it, where
+//! DataFusion would not: with a uuid column it is a uuid (`id = 'A0EE...'` and `id IN ('{a0ee...}')` match
+//! the canonical text the column holds, `id = 'nonsense'` is 22P02 at planning); with an array column it
+//! is an array in PostgreSQL's text form (`tags @> '{a}'`, `a = '{1,2}'`). Columns are found by name in the
+//! FROM of the SELECT (or the target of UPDATE / DELETE) that holds the comparison; a subquery sees its
+//! own tables first, then the enclosing ones.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, FromTable, ObjectName, Query, SetExpr, Statement, TableFactor,
-    TableWithJoins, Value, VisitMut, VisitorMut,
+    BinaryOperator, Expr, FromTable, ObjectName, Query, SelectItem, SetExpr, Statement,
+    TableFactor, TableWithJoins, Value, VisitMut, VisitorMut,
 };
 use omendb_storage::{DataType, TableDef};
 
@@ -16,10 +17,10 @@ use crate::ddl::ident;
 use crate::error::{Error, Result, code};
 
 /// One relation in scope: the name it is referred to by (its alias, else its own name) and its columns,
-/// each with whether it is a uuid (a subquery's columns are not, as far as this knows).
+/// each with its type (a subquery's columns have none, as far as this knows).
 struct Scoped {
     name: String,
-    columns: Vec<(String, bool)>,
+    columns: Vec<(String, Option<DataType>)>,
 }
 
 impl Scoped {
@@ -27,7 +28,7 @@ impl Scoped {
         let columns = def
             .columns
             .iter()
-            .map(|c| (c.name.clone(), c.data_type == DataType::Uuid))
+            .map(|c| (c.name.clone(), Some(c.data_type)))
             .collect();
         Scoped { name, columns }
     }
@@ -48,6 +49,9 @@ pub fn rewrite(stmt: &mut Statement, def: Lookup<'_>) -> Result<()> {
             }
             if let Some(w) = &mut u.selection {
                 exprs(w, &mut scope, def)?;
+            }
+            for a in &mut u.assignments {
+                exprs(&mut a.value, &mut scope, def)?;
             }
             Ok(())
         }
@@ -116,6 +120,12 @@ fn body(b: &mut SetExpr, scope: &mut Vec<Scoped>, def: Lookup<'_>) -> Result<()>
             if let Some(h) = &mut s.having {
                 r = r.and_then(|_| exprs(h, scope, def));
             }
+            for item in &mut s.projection {
+                if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item
+                {
+                    r = r.and_then(|_| exprs(e, scope, def));
+                }
+            }
             scope.truncate(outer);
             r
         }
@@ -153,17 +163,17 @@ fn tables(from: &[TableWithJoins], scope: &mut Vec<Scoped>, def: Lookup<'_>) -> 
                 TableFactor::Derived {
                     subquery, alias, ..
                 } => {
-                    let mut columns: Vec<(String, bool)> = alias
+                    let mut columns: Vec<(String, Option<DataType>)> = alias
                         .iter()
                         .flat_map(|a| &a.columns)
-                        .map(|c| (ident(&c.name), false))
+                        .map(|c| (ident(&c.name), None))
                         .collect();
                     if columns.is_empty() {
                         let stmt = Statement::Query(subquery.clone());
                         columns = crate::names::output_names(&stmt)
                             .unwrap_or_default()
                             .into_iter()
-                            .map(|n| (n, false))
+                            .map(|n| (n, None))
                             .collect();
                     }
                     let name = alias.as_ref().map(|a| ident(&a.name)).unwrap_or_default();
@@ -176,20 +186,33 @@ fn tables(from: &[TableWithJoins], scope: &mut Vec<Scoped>, def: Lookup<'_>) -> 
     Ok(())
 }
 
-/// Whether `e` names a uuid column of a table in scope (the innermost table that has the name).
-fn is_uuid_column(e: &Expr, scope: &[Scoped]) -> bool {
+/// The type of the column `e` names, of a table in scope (the innermost table that has the name).
+fn column_type(e: &Expr, scope: &[Scoped]) -> Option<DataType> {
     let (table, column) = match e {
         Expr::Identifier(c) => (None, ident(c)),
         Expr::CompoundIdentifier(p) if p.len() == 2 => (Some(ident(&p[0])), ident(&p[1])),
-        Expr::Nested(inner) => return is_uuid_column(inner, scope),
-        _ => return false,
+        Expr::Nested(inner) => return column_type(inner, scope),
+        _ => return None,
     };
     scope
         .iter()
         .rev()
         .filter(|t| table.as_ref().is_none_or(|n| *n == t.name))
         .find_map(|t| t.columns.iter().find(|(c, _)| *c == column))
-        .is_some_and(|(_, uuid)| *uuid)
+        .and_then(|(_, t)| *t)
+}
+
+/// `other`, compared with (or, for an array, combined with) a column of type `t`, in the column's type.
+fn typed(t: Option<DataType>, other: &mut Expr) -> Result<()> {
+    typed_by(t, other, true)
+}
+
+fn typed_by(t: Option<DataType>, other: &mut Expr, comparison: bool) -> Result<()> {
+    match t {
+        Some(DataType::Uuid) if comparison => respell(other),
+        Some(DataType::Array(elem)) => crate::arrays::literal(other, elem),
+        _ => Ok(()),
+    }
 }
 
 /// Respells a string literal as the uuid it is, or fails as PostgreSQL's `uuid_in` does.
@@ -243,6 +266,39 @@ fn exprs(e: &mut Expr, scope: &mut Vec<Scoped>, def: Lookup<'_>) -> Result<()> {
                 return ControlFlow::Continue(());
             }
             let r = match e {
+                Expr::BinaryOp { left, op, right }
+                    if matches!(
+                        op,
+                        BinaryOperator::AtArrow
+                            | BinaryOperator::ArrowAt
+                            | BinaryOperator::PGOverlap
+                            | BinaryOperator::StringConcat
+                    ) =>
+                {
+                    let t = match (
+                        column_type(left, self.scope),
+                        column_type(right, self.scope),
+                    ) {
+                        (Some(t), _) => typed_by(Some(t), right, false).map(|()| Some(t)),
+                        (None, Some(t)) => typed_by(Some(t), left, false).map(|()| Some(t)),
+                        _ => Ok(None),
+                    };
+                    // An array's containment as DataFusion's function: its `@>` is planned only
+                    // between two known lists, not with a parameter.
+                    match (t, &*op) {
+                        (Ok(Some(DataType::Array(_))), BinaryOperator::AtArrow) => {
+                            let (l, r) = (left.as_ref().clone(), right.as_ref().clone());
+                            *e = crate::ddl::call("array_has_all", vec![l, r]);
+                            Ok(())
+                        }
+                        (Ok(Some(DataType::Array(_))), BinaryOperator::ArrowAt) => {
+                            let (l, r) = (left.as_ref().clone(), right.as_ref().clone());
+                            *e = crate::ddl::call("array_has_all", vec![r, l]);
+                            Ok(())
+                        }
+                        (t, _) => t.map(drop),
+                    }
+                }
                 Expr::BinaryOp {
                     left,
                     op:
@@ -253,21 +309,24 @@ fn exprs(e: &mut Expr, scope: &mut Vec<Scoped>, def: Lookup<'_>) -> Result<()> {
                         | BinaryOperator::Gt
                         | BinaryOperator::GtEq,
                     right,
-                } => {
-                    if is_uuid_column(left, self.scope) {
-                        respell(right)
-                    } else if is_uuid_column(right, self.scope) {
-                        respell(left)
-                    } else {
-                        Ok(())
-                    }
-                }
-                Expr::InList { expr, list, .. } if is_uuid_column(expr, self.scope) => {
-                    list.iter_mut().try_for_each(respell)
+                } => match (
+                    column_type(left, self.scope),
+                    column_type(right, self.scope),
+                ) {
+                    (Some(t), _) => typed(Some(t), right),
+                    (None, Some(t)) => typed(Some(t), left),
+                    _ => Ok(()),
+                },
+                Expr::InList { expr, list, .. } => {
+                    let t = column_type(expr, self.scope);
+                    list.iter_mut().try_for_each(|e| typed(t, e))
                 }
                 Expr::Between {
                     expr, low, high, ..
-                } if is_uuid_column(expr, self.scope) => respell(low).and_then(|_| respell(high)),
+                } => {
+                    let t = column_type(expr, self.scope);
+                    typed(t, low).and_then(|_| typed(t, high))
+                }
                 _ => Ok(()),
             };
             match r {
