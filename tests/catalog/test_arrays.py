@@ -83,7 +83,7 @@ def test_sqlalchemy_orm_with_array_columns(engine, db):
         session.commit()
 
     with orm.Session(engine) as session:
-        assert session.scalars(sa.select(Post.id).where(Post.tags.any("b")).order_by(Post.id)).all() == [1, 2]
+        assert session.scalars(sa.select(Post.id).where(sa.any_(Post.tags) == "b").order_by(Post.id)).all() == [1, 2]
         assert session.scalars(sa.select(Post.id).where(Post.tags.contains(["d e"]))).all() == [3]
         assert session.scalars(sa.select(Post.id).where(Post.scores[1] == 3)).all() == [1]
         assert session.scalars(sa.select(sa.func.array_length(Post.tags, 1)).order_by(Post.id)).all() == [2, 1, 2]

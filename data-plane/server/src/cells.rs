@@ -202,6 +202,9 @@ enum Cells {
     /// Text form only (binary timestamps go through arrow-pg).
     /// A timestamptz carries the zone it prints in.
     Timestamp(ArrayRef, TimeUnit, Option<Zone>),
+    /// PostgreSQL's interval_out, or its binary form (microseconds, days, months); arrow-pg's sends a
+    /// NULL interval as a zero one.
+    Interval(arrow_array::IntervalMonthDayNanoArray),
 }
 
 impl Cells {
@@ -219,6 +222,10 @@ impl Cells {
             DataType::Timestamp(unit, tz) if !binary => {
                 Cells::Timestamp(a.clone(), *unit, tz.is_some().then(|| zone.clone()))
             }
+            DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano) => Cells::Interval(
+                a.as_primitive::<arrow_array::types::IntervalMonthDayNanoType>()
+                    .clone(),
+            ),
             _ => return None,
         })
     }
@@ -236,6 +243,7 @@ impl Cells {
             Cells::LargeStr(a) => a,
             Cells::View(a) => a,
             Cells::Timestamp(a, ..) => a.as_ref(),
+            Cells::Interval(a) => a,
         };
         if a.is_null(i) {
             return out.put_i32(-1);
@@ -264,6 +272,18 @@ impl Cells {
                 crate::text::micros(a.as_ref(), *unit, i),
                 zone.as_ref(),
             ),
+            Cells::Interval(a) if binary => {
+                let v = a.value(i);
+                out.put_i64(v.nanoseconds / 1000);
+                out.put_i32(v.days);
+                out.put_i32(v.months);
+            }
+            Cells::Interval(a) => {
+                let v = a.value(i);
+                out.put_slice(
+                    crate::array_out::interval_text(v.months, v.days, v.nanoseconds).as_bytes(),
+                )
+            }
         }
         let len = (out.len() - at - 4) as i32;
         out[at..at + 4].copy_from_slice(&len.to_be_bytes());

@@ -211,6 +211,7 @@ fn typed_by(t: Option<DataType>, other: &mut Expr, comparison: bool) -> Result<(
     match t {
         Some(DataType::Uuid) if comparison => respell(other),
         Some(DataType::Array(elem)) => crate::arrays::literal(other, elem),
+        Some(DataType::Interval) if comparison => crate::intervals::literal(other),
         _ => Ok(()),
     }
 }
@@ -266,6 +267,28 @@ fn exprs(e: &mut Expr, scope: &mut Vec<Scoped>, def: Lookup<'_>) -> Result<()> {
                 return ControlFlow::Continue(());
             }
             let r = match e {
+                // `d * 2`, `2 * d`, `d / 2` of an interval column: Arrow has no interval-by-number
+                // arithmetic (as for interval literals, `pg_catalog/syntax.rs`).
+                Expr::BinaryOp { left, op, right }
+                    if matches!(op, BinaryOperator::Multiply | BinaryOperator::Divide)
+                        && (column_type(left, self.scope) == Some(DataType::Interval)
+                            || (*op == BinaryOperator::Multiply
+                                && column_type(right, self.scope) == Some(DataType::Interval))) =>
+                {
+                    let (interval, factor) =
+                        if column_type(left, self.scope) == Some(DataType::Interval) {
+                            (left.as_ref().clone(), right.as_ref().clone())
+                        } else {
+                            (right.as_ref().clone(), left.as_ref().clone())
+                        };
+                    let f = if *op == BinaryOperator::Multiply {
+                        "omendb_interval_mul"
+                    } else {
+                        "omendb_interval_div"
+                    };
+                    *e = crate::ddl::call(f, vec![interval, factor]);
+                    Ok(())
+                }
                 Expr::BinaryOp { left, op, right }
                     if matches!(
                         op,

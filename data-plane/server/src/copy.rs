@@ -86,6 +86,7 @@ fn builder(t: DataType) -> Box<dyn ArrayBuilder> {
         // An array's text, read into a list when the batch is made (`flush`).
         | DataType::Array(_) => Box::new(StringBuilder::new()),
         DataType::Bytea => Box::new(BinaryBuilder::new()),
+        DataType::Interval => Box::new(arrow_array::builder::IntervalMonthDayNanoBuilder::new()),
         DataType::Date => Box::new(Date32Builder::new()),
         DataType::Timestamp => Box::new(TimestampMicrosecondBuilder::new()),
         DataType::TimestampTz => Box::new(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
@@ -726,6 +727,18 @@ impl CopyIn {
                 | DataType::Array(_) => {
                     push!(b, StringBuilder, s)
                 }
+                DataType::Interval => push!(
+                    b,
+                    arrow_array::builder::IntervalMonthDayNanoBuilder,
+                    s.map(|s| crate::intervals::parse(s)
+                        .map(|v| arrow_array::types::IntervalMonthDayNano::new(
+                            v.months,
+                            v.days,
+                            v.micros * 1000
+                        ))
+                        .map_err(|_| invalid(s, "interval")))
+                        .transpose()?
+                ),
                 DataType::Bytea => push!(
                     b,
                     BinaryBuilder,

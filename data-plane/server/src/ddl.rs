@@ -102,6 +102,7 @@ pub fn column_type(t: &SqlType) -> Result<DataType> {
             })?)
         }
         SqlType::Uuid => DataType::Uuid,
+        SqlType::Interval { .. } => DataType::Interval,
         SqlType::JSON => DataType::Json,
         SqlType::JSONB => DataType::Jsonb,
         SqlType::Date => DataType::Date,
@@ -572,6 +573,7 @@ pub fn from_arrow(t: &Arrow) -> Result<DataType> {
         Arrow::Utf8 | Arrow::LargeUtf8 | Arrow::Utf8View | Arrow::Null => DataType::Text,
         Arrow::Binary | Arrow::LargeBinary | Arrow::BinaryView => DataType::Bytea,
         Arrow::Date32 | Arrow::Date64 => DataType::Date,
+        Arrow::Interval(_) => DataType::Interval,
         Arrow::Timestamp(_, None) => DataType::Timestamp,
         Arrow::Timestamp(_, Some(_)) => DataType::TimestampTz,
         Arrow::Decimal128(p, s) if *s >= 0 => DataType::Numeric {

@@ -1046,7 +1046,7 @@ impl Fast {
             return None;
         } else if matches!(o, Operand::Lit(_))
             && ty != Arrow::Binary
-            && !matches!(column, T::Array(_))
+            && !matches!(column, T::Array(_) | T::Interval)
         {
             // DataFusion casts a literal to the column type with the same Arrow cast; bytea literals
             // have PostgreSQL's hex form and array literals PostgreSQL's text form, which only the

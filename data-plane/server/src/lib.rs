@@ -23,6 +23,7 @@ mod enums;
 pub mod error;
 mod fast;
 mod http;
+mod intervals;
 mod json;
 mod listener;
 mod metrics;

@@ -109,6 +109,26 @@ pub fn decode<S: Clone>(
                 .map(|t| t.timestamp_micros()),
             Some("UTC".into()),
         ),
+        // An interval travels as microseconds, days and months in binary.
+        Type::INTERVAL if portal.parameter_format.is_binary(i) => {
+            ScalarValue::IntervalMonthDayNano(
+                raw(portal, i)?
+                    .map(|b| {
+                        if b.len() != 16 {
+                            return Err(bad(i, ty, "incorrect binary data format"));
+                        }
+                        let micros = i64::from_be_bytes(b[0..8].try_into().expect("8 bytes"));
+                        let days = i32::from_be_bytes(b[8..12].try_into().expect("4 bytes"));
+                        let months = i32::from_be_bytes(b[12..16].try_into().expect("4 bytes"));
+                        Ok(arrow_array::types::IntervalMonthDayNano::new(
+                            months,
+                            days,
+                            micros * 1000,
+                        ))
+                    })
+                    .transpose()?,
+            )
+        }
         // A uuid travels as 16 bytes in binary and is held as its canonical text.
         Type::UUID if portal.parameter_format.is_binary(i) => ScalarValue::Utf8(
             raw(portal, i)?
@@ -180,6 +200,13 @@ pub fn decode<S: Clone>(
                 &Arrow::Timestamp(*unit, want_zone(want)),
                 i,
             )
+        }
+        // Text into an interval: PostgreSQL's interval input, which Arrow's parser reads little of.
+        (Some(Arrow::Interval(_)), ScalarValue::Utf8(Some(s))) => {
+            let v = crate::intervals::parse(&s)?;
+            Ok(ScalarValue::IntervalMonthDayNano(Some(
+                arrow_array::types::IntervalMonthDayNano::new(v.months, v.days, v.micros * 1000),
+            )))
         }
         (Some(w), v) if *w != v.data_type() && *w != Arrow::Null => cast(v, w, i),
         (_, v) => Ok(v),

@@ -40,6 +40,7 @@ pub fn rewrite(
     session_functions(stmt, login);
     crate::column_literals::rewrite(stmt, &def)?;
     overlap_operator(stmt);
+    crate::intervals::rewrite_literals(stmt)?;
     match stmt {
         Statement::Insert(ins) => {
             let TableObject::TableName(name) = &ins.table else {
@@ -95,6 +96,8 @@ pub fn rewrite(
                         hex_literal(e);
                     } else if let Some(elem) = array_column(&def, target) {
                         crate::arrays::literal(e, elem)?;
+                    } else if is_interval(&def, target) {
+                        crate::intervals::literal(e)?;
                     }
                 }
             }
@@ -136,6 +139,8 @@ pub fn rewrite(
                         hex_literal(&mut a.value);
                     } else if let Some(elem) = array_column(&def, &column) {
                         crate::arrays::literal(&mut a.value, elem)?;
+                    } else if is_interval(&def, &column) {
+                        crate::intervals::literal(&mut a.value)?;
                     }
                 }
             }
@@ -224,6 +229,12 @@ fn array_column(def: &TableDef, column: &str) -> Option<omendb_storage::ArrayEle
         .iter()
         .find(|c| c.name == column)
         .and_then(|c| crate::arrays::elem_of(c.data_type))
+}
+
+fn is_interval(def: &TableDef, column: &str) -> bool {
+    def.columns
+        .iter()
+        .any(|c| c.name == column && c.data_type == omendb_storage::DataType::Interval)
 }
 
 fn is_bytea(def: &TableDef, column: &str) -> bool {

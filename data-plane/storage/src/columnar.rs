@@ -105,6 +105,18 @@ fn build_column<'a>(dt: &ArrowType, n: usize, vals: impl Iterator<Item = &'a Val
                     .expect("precision validated at CREATE TABLE"),
             )
         }
+        ArrowType::Interval(arrow_schema::IntervalUnit::MonthDayNano) => {
+            let mut b = arrow_array::builder::IntervalMonthDayNanoBuilder::with_capacity(n);
+            for v in vals {
+                match v {
+                    Value::Interval(m, d, us) => b.append_value(
+                        arrow_array::types::IntervalMonthDayNano::new(*m, *d, us * 1000),
+                    ),
+                    _ => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
         ArrowType::List(item) => {
             // Each element list as an array of the item type, then one list over their concatenation.
             let mut lengths = Vec::with_capacity(n);
@@ -155,6 +167,12 @@ pub fn value_at(array: &dyn Array, row: usize) -> Value {
         }
         ArrowType::Decimal128(_, _) => {
             Value::Decimal(array.as_primitive::<Decimal128Type>().value(row))
+        }
+        ArrowType::Interval(arrow_schema::IntervalUnit::MonthDayNano) => {
+            let v = array
+                .as_primitive::<arrow_array::types::IntervalMonthDayNanoType>()
+                .value(row);
+            Value::Interval(v.months, v.days, v.nanoseconds / 1000)
         }
         ArrowType::List(_) => {
             let items = array.as_list::<i32>().value(row);

@@ -87,6 +87,11 @@ impl SortValue {
             Value::Float32(_) | Value::Float64(_) => (4, 0),
             Value::Text(_) | Value::Bytes(_) => (5, 0),
             Value::Array(_) => (6, 0),
+            // PostgreSQL's interval order: a month is 30 days, a day 24 hours.
+            Value::Interval(m, d, us) => (
+                7,
+                (i128::from(*m) * 30 + i128::from(*d)) * 86_400_000_000 + i128::from(*us),
+            ),
             Value::Null => (9, 0),
         }
     }

@@ -55,6 +55,9 @@ pub enum DataType {
     },
     /// A one-dimensional array of `elem` (`integer[]`): an Arrow list, each value a `Value::Array`.
     Array(ArrayElem),
+    /// `interval`: months, days and microseconds, kept apart as PostgreSQL keeps them (Arrow's
+    /// month-day-nano interval).
+    Interval,
 }
 
 /// The element types an array column may have.
@@ -152,6 +155,7 @@ impl DataType {
             DataType::Array(elem) => {
                 ArrowType::List(Arc::new(Field::new_list_field(elem.scalar().arrow(), true)))
             }
+            DataType::Interval => ArrowType::Interval(arrow_schema::IntervalUnit::MonthDayNano),
         }
     }
 
@@ -197,6 +201,7 @@ impl DataType {
             // The SQL layer names it from the catalog.
             DataType::Enum { .. } => "enum".into(),
             DataType::Array(elem) => format!("{}[]", elem.scalar().name()),
+            DataType::Interval => "interval".into(),
         }
     }
 
@@ -305,6 +310,7 @@ impl DataType {
                 )
                 | (DataType::Date, Value::Date(_))
                 | (DataType::Numeric { .. }, Value::Decimal(_))
+                | (DataType::Interval, Value::Interval(..))
         )
     }
 }
@@ -326,6 +332,8 @@ pub enum Value {
     Decimal(i128),
     /// A one-dimensional array's elements (of the column's element type, or Null).
     Array(Vec<Value>),
+    /// An interval: months, days, microseconds.
+    Interval(i32, i32, i64),
 }
 
 impl Value {
@@ -344,6 +352,7 @@ impl Value {
             Value::Date(_) => "date",
             Value::Decimal(_) => "numeric",
             Value::Array(_) => "array",
+            Value::Interval(..) => "interval",
         }
     }
 }

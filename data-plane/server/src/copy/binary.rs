@@ -127,6 +127,16 @@ fn text_of(v: &[u8], ty: DataType) -> Result<Vec<u8>> {
             crate::uuids::text(&b).into_bytes()
         }
         DataType::Array(elem) => crate::arrays::text_from_binary(v, elem, text_of)?,
+        DataType::Interval => {
+            let b: [u8; 16] = fixed(v, "interval")?;
+            crate::intervals::Interval {
+                micros: i64::from_be_bytes(b[0..8].try_into().expect("8 bytes")),
+                days: i32::from_be_bytes(b[8..12].try_into().expect("4 bytes")),
+                months: i32::from_be_bytes(b[12..16].try_into().expect("4 bytes")),
+            }
+            .text()
+            .into_bytes()
+        }
         DataType::Bytea => {
             let mut out = Vec::with_capacity(2 + 2 * v.len());
             out.extend_from_slice(b"\\x");

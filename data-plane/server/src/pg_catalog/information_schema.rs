@@ -279,6 +279,7 @@ fn sql_type(t: Col) -> SqlType {
         // `columns` names the type (udt_schema, udt_name).
         Col::Enum { .. } => ("USER-DEFINED", "", None, None, None, None),
         Col::Array(_) => ("ARRAY", "", None, None, None, None),
+        Col::Interval => ("interval", "interval", None, None, None, Some(6)),
         Col::Timestamp => (
             "timestamp without time zone",
             "timestamp",

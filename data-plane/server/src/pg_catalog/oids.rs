@@ -157,6 +157,7 @@ pub fn type_info(t: DataType) -> TypeInfo {
         DataType::Json => (114, -1, false, 'i', 'x'),
         DataType::Jsonb => (3802, -1, false, 'i', 'x'),
         DataType::Array(_) => unreachable!("arrays are answered above"),
+        DataType::Interval => (1186, 16, false, 'd', 'p'),
         DataType::Enum { type_id } => (table(type_id), 4, true, 'i', 'p'),
     };
     let typmod = match t {

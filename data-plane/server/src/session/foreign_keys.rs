@@ -41,6 +41,7 @@ fn class(t: DataType) -> u64 {
         T::Enum { type_id } => 8 + type_id,
         // Arrays compare with arrays of the same element class.
         T::Array(e) => (1 << 40) | class(e.scalar()),
+        T::Interval => 1 << 41,
     }
 }
 

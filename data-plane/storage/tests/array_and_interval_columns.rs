@@ -1,5 +1,5 @@
-//! Array columns: values kept through the delta, the WAL after a reopen, chunk files after a retrain, and
-//! a bulk (columnar) load; a value of the wrong element type is refused.
+//! Array and interval columns: values kept through the delta, the WAL after a reopen, chunk files after a
+//! retrain, and a bulk (columnar) load; a value of the wrong element type is refused.
 
 use omendb_storage::{
     ArrayElem, ColumnDef, DataType, Database, Error, Key, KeyRange, Options, RetrainPolicy,
@@ -24,6 +24,7 @@ fn def() -> TableDef {
             ColumnDef::new("id", DataType::BigInt).not_null(),
             ColumnDef::new("ints", DataType::Array(ArrayElem::Integer)),
             ColumnDef::new("tags", DataType::Array(ArrayElem::Text)),
+            ColumnDef::new("d", DataType::Interval),
         ],
         primary_key: Some(0),
     }
@@ -46,7 +47,11 @@ fn row(i: i64) -> Vec<Value> {
         ),
     };
     let tags = Value::Array(vec![Value::Text(format!("t{i}")), Value::Null]);
-    vec![Value::Int64(i), ints, tags]
+    let d = match i % 5 {
+        0 => Value::Null,
+        _ => Value::Interval((i % 13) as i32 - 6, i as i32, -(i * 1_000_001)),
+    };
+    vec![Value::Int64(i), ints, tags, d]
 }
 
 fn all(db: &Database) -> Vec<Vec<Value>> {
@@ -84,7 +89,8 @@ fn arrays_survive_the_delta_the_wal_and_chunk_files() {
                 vec![
                     Value::Int64(999),
                     Value::Array(vec![Value::Text("x".into())]),
-                    Value::Null
+                    Value::Null,
+                    Value::Null,
                 ]
             ),
             Err(Error::WrongType { .. })
@@ -110,7 +116,7 @@ fn a_sorted_batch_of_arrays_loads_columnar() {
     db.create_table(def()).unwrap();
     let rows: Vec<Vec<Value>> = (1..=500).map(row).collect();
     let schema = db.table("t").unwrap().schema();
-    let columns = (0..3)
+    let columns = (0..4)
         .map(|c| {
             let vals: Vec<Value> = rows.iter().map(|r| r[c].clone()).collect();
             omendb_storage::values_array(schema.field(c).data_type(), &vals)
