@@ -154,6 +154,25 @@ assert Order.objects.get(pk=red.pk).details == {"color": "green", "nested": {"li
 Order.objects.filter(details__color="green").delete()
 Order.objects.filter(details__color="blue").delete()
 assert Order.objects.count() == 3
+# ArrayField and DurationField (contrib.postgres lookups, F() arithmetic on an interval).
+from datetime import timedelta
+from django.db.models import F
+assert all(o.tags == [] and o.lead_time is None for o in Order.objects.all())
+o1 = Order.objects.create(product=kite, tags=["x", "y"], lead_time=timedelta(days=2))
+o2 = Order.objects.create(product=kite, tags=["y"], lead_time=timedelta(hours=5))
+assert Order.objects.get(pk=o1.pk).tags == ["x", "y"]
+assert Order.objects.filter(tags__contains=["y"]).count() == 2
+assert Order.objects.filter(tags__contained_by=["x", "y"]).count() == 5
+assert Order.objects.filter(tags__overlap=["x", "q"]).get().pk == o1.pk
+assert Order.objects.filter(tags__len=2).get().pk == o1.pk
+assert Order.objects.filter(tags__0="y").get().pk == o2.pk
+assert Order.objects.filter(lead_time__gt=timedelta(days=1)).get().pk == o1.pk
+assert Order.objects.get(pk=o2.pk).lead_time == timedelta(hours=5)
+Order.objects.filter(pk=o2.pk).update(lead_time=F("lead_time") + timedelta(hours=1), tags=["y", "z"])
+o2 = Order.objects.get(pk=o2.pk)
+assert o2.lead_time == timedelta(hours=6) and o2.tags == ["y", "z"]
+Order.objects.filter(pk__in=[o1.pk, o2.pk]).delete()
+assert Order.objects.count() == 3
 User.objects.create_user("ada", password="pw")
 assert User.objects.get(username="ada").check_password("pw")
 books.delete()
@@ -215,6 +234,7 @@ def test_django_migrate_orm_flush_and_unmigrate(database):
     assert "Applying shop.0002_description... OK" in out
     assert "Applying shop.0003_order... OK" in out
     assert "Applying shop.0004_order_details... OK" in out
+    assert "Applying shop.0005_order_tags_lead_time... OK" in out
     assert "Applying admin.0001_initial... OK" in out
     with psycopg.connect(conninfo(dbname=database), autocommit=True) as c:
         columns = [r[0] for r in c.execute(

@@ -295,6 +295,9 @@ impl Cells {
 fn plain(field: &arrow_schema::Field) -> bool {
     field.metadata().iter().all(|(k, v)| match k.as_str() {
         crate::origins::TABLE_OID | crate::origins::ATTNUM | crate::origins::TYPMOD => true,
+        // char(n) is text on the wire.
+        omendb_storage::BPCHAR_LEN_KEY => true,
+        omendb_storage::EXTENSION_KEY => v == omendb_storage::BPCHAR_EXTENSION,
         crate::origins::TYPE_OID => matches!(v.as_str(), "1043" | "1042"),
         _ => false,
     })

@@ -710,6 +710,17 @@ fn spelled(
                 .map(|c| ScalarValue::Utf8(Some(c)))
                 .ok_or(())
         }
+        // A char(n) key compares without its trailing spaces: the operand padded as the column holds it
+        // (one that cannot fit matches nothing, as is).
+        ScalarValue::Utf8(Some(s)) if let omendb_storage::DataType::Char { len } = column => {
+            let t = s.trim_end_matches(' ');
+            let n = t.chars().count();
+            Ok(ScalarValue::Utf8(Some(if n <= len as usize {
+                format!("{t}{}", " ".repeat(len as usize - n))
+            } else {
+                s
+            })))
+        }
         v => Ok(v),
     }
 }

@@ -8,6 +8,7 @@ mod apply;
 mod array_out;
 mod arrays;
 mod auth;
+mod bpchar;
 mod bytea;
 mod catalog;
 mod cells;

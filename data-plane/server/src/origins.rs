@@ -155,6 +155,7 @@ pub fn marked_type(field: &Field) -> Option<pgwire::api::Type> {
         Some(omendb_storage::JSON_EXTENSION) => return Some(pgwire::api::Type::JSON),
         Some(omendb_storage::JSONB_EXTENSION) => return Some(pgwire::api::Type::JSONB),
         Some(omendb_storage::UUID_EXTENSION) => return Some(pgwire::api::Type::UUID),
+        Some(omendb_storage::BPCHAR_EXTENSION) => return Some(pgwire::api::Type::BPCHAR),
         Some(omendb_storage::ENUM_EXTENSION) => {
             let id = crate::enums::type_of(field)?;
             let oid = crate::pg_catalog::oids::table(id) as u32;

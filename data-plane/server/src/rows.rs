@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
 use arrow_array::{Array, Decimal128Array, Float32Array, Float64Array, RecordBatch};
 use arrow_schema::DataType;
 use bytes::{BufMut, BytesMut};
@@ -251,6 +252,37 @@ fn general(
                     FieldFormat::Binary,
                     &FormatOptions::default(),
                 )?;
+            } else if let DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano) =
+                field.data_type()
+            {
+                // arrow-pg writes a NULL interval as a zero one: interval_out's text, or the binary
+                // form (microseconds, days, months).
+                let a = array.as_primitive::<arrow_array::types::IntervalMonthDayNanoType>();
+                let v = (!a.is_null(row)).then(|| a.value(row));
+                if fields[col].format() == FieldFormat::Binary {
+                    let bytes = v.map(|v| {
+                        let mut b = Vec::with_capacity(16);
+                        b.extend_from_slice(&(v.nanoseconds / 1000).to_be_bytes());
+                        b.extend_from_slice(&v.days.to_be_bytes());
+                        b.extend_from_slice(&v.months.to_be_bytes());
+                        b
+                    });
+                    encoder.encode_field_with_type_and_format(
+                        &bytes,
+                        &Type::BYTEA,
+                        FieldFormat::Binary,
+                        &FormatOptions::default(),
+                    )?;
+                } else {
+                    let text =
+                        v.map(|v| crate::array_out::interval_text(v.months, v.days, v.nanoseconds));
+                    encoder.encode_field_with_type_and_format(
+                        &text,
+                        &Type::TEXT,
+                        FieldFormat::Text,
+                        &FormatOptions::default(),
+                    )?;
+                }
             } else if Vector::of(field).is_some() && fields[col].format() == FieldFormat::Text {
                 let v = vector_text(array, row);
                 encoder.encode_field_with_type_and_format(

@@ -68,9 +68,9 @@ pub use sequence::SequenceDef;
 pub use stats::TableStats;
 pub use txn::{RowLock, TxnOptions, WriteTxn};
 pub use types::{
-    ArrayElem, ColumnDef, DataType, ENUM_EXTENSION, ENUM_TYPE_KEY, EXTENSION_KEY, JSON_EXTENSION,
-    JSONB_EXTENSION, Key, KeyKind, PUBLIC, ROWID_COLUMN, Row, TableDef, TableShape, UUID_EXTENSION,
-    Value, canonical_uuid, schema_of,
+    ArrayElem, BPCHAR_EXTENSION, BPCHAR_LEN_KEY, ColumnDef, DataType, ENUM_EXTENSION,
+    ENUM_TYPE_KEY, EXTENSION_KEY, JSON_EXTENSION, JSONB_EXTENSION, Key, KeyKind, PUBLIC,
+    ROWID_COLUMN, Row, TableDef, TableShape, UUID_EXTENSION, Value, canonical_uuid, schema_of,
 };
 pub use version::{KeyRange, ScanIter};
 pub use view::ViewDef;

@@ -128,6 +128,10 @@ pub const UUID_EXTENSION: &str = "omendb.uuid";
 pub const ENUM_EXTENSION: &str = "omendb.enum";
 /// With [`ENUM_EXTENSION`]: the enum type's id (`EnumDef::id`).
 pub const ENUM_TYPE_KEY: &str = "omendb.enum_type";
+/// `char(n)`: blank-padded text whose trailing spaces PostgreSQL ignores where it reads the value as text.
+pub const BPCHAR_EXTENSION: &str = "omendb.bpchar";
+/// With [`BPCHAR_EXTENSION`]: the column's length `n`.
+pub const BPCHAR_LEN_KEY: &str = "omendb.bpchar_len";
 
 impl DataType {
     pub fn arrow(&self) -> ArrowType {
@@ -212,6 +216,7 @@ impl DataType {
             DataType::Jsonb => Some(JSONB_EXTENSION),
             DataType::Uuid => Some(UUID_EXTENSION),
             DataType::Enum { .. } => Some(ENUM_EXTENSION),
+            DataType::Char { .. } => Some(BPCHAR_EXTENSION),
             _ => None,
         }
     }
@@ -529,6 +534,9 @@ impl TableShape {
                 }
                 if let DataType::Enum { type_id } = c.data_type {
                     meta.insert(ENUM_TYPE_KEY.to_string(), type_id.to_string());
+                }
+                if let DataType::Char { len } = c.data_type {
+                    meta.insert(BPCHAR_LEN_KEY.to_string(), len.to_string());
                 }
                 field.with_metadata(meta)
             })

@@ -219,6 +219,7 @@ impl Session {
             let plan = crate::json::jsonb_sorts(plan)?;
             let plan = crate::enums::bind(plan, &self.enum_types())?;
             let plan = crate::intervals::compare_by_value(plan)?;
+            let plan = crate::bpchar::semantics(plan)?;
             let mut types = plan.get_parameter_types()?;
             let n = types
                 .keys()

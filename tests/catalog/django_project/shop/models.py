@@ -1,5 +1,6 @@
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -29,3 +30,6 @@ class Order(models.Model):
     quantity = models.PositiveIntegerField(default=1)
     # A jsonb column (0004), added to a table with rows.
     details = models.JSONField(default=dict)
+    # An array column and an interval column (0005), added to a table with rows.
+    tags = ArrayField(models.CharField(max_length=20), default=list)
+    lead_time = models.DurationField(null=True)
