@@ -27,6 +27,7 @@ mod table_ddl;
 mod transaction;
 mod types;
 mod views;
+mod with_dml;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -456,6 +457,9 @@ impl Session {
     }
 
     async fn run_prepared(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+        if let Some(w) = &p.with_dml {
+            return Box::pin(self.execute_with_dml(w.clone(), params)).await;
+        }
         if p.plan.is_some() {
             self.execute_advisory(p, params).await
         } else {

@@ -41,6 +41,7 @@ impl Session {
                 cursor_query: None,
                 returning: None,
                 upsert: None,
+                with_dml: None,
             }
             .into()),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
@@ -55,6 +56,9 @@ impl Session {
         let kind = Kind::of(&stmt);
         if kind == Kind::Execute {
             return self.prepare_execute(stmt);
+        }
+        if let Some(w) = super::with_dml::split(&stmt, declared) {
+            return self.prepare_with_dml(w).await;
         }
         if let Some(p) = self.prepare_fast(&stmt, kind, declared) {
             return Ok(p);
@@ -122,6 +126,7 @@ impl Session {
                 cursor_query: None,
                 returning: None,
                 upsert: None,
+                with_dml: None,
             }
             .into(),
         )
@@ -339,6 +344,7 @@ impl Session {
             cursor_query,
             returning: returning.map(Arc::new),
             upsert: upsert.map(Arc::new),
+            with_dml: None,
         }
         .into())
     }

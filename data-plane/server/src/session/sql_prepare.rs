@@ -79,6 +79,7 @@ impl Session {
             cursor_query: None,
             returning: None,
             upsert: None,
+            with_dml: None,
         }
         .into())
     }

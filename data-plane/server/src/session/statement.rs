@@ -133,7 +133,21 @@ impl From<PreparedStatement> for Prepared {
     }
 }
 
-#[derive(Debug)]
+impl Prepared {
+    /// This statement, run after its data-modifying CTEs (`with_dml.rs`).
+    pub(super) fn with_dml(
+        &self,
+        w: Arc<super::with_dml::WithDml>,
+        params: Vec<Option<Arrow>>,
+    ) -> Prepared {
+        let mut s = (*self.0).clone();
+        s.with_dml = Some(w);
+        s.params = params;
+        s.into()
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct PreparedStatement {
     pub kind: Kind,
     pub stmt: Option<Statement>,
@@ -158,6 +172,8 @@ pub struct PreparedStatement {
     pub returning: Option<Arc<super::returning::Returning>>,
     /// INSERT ... ON CONFLICT: the clause (the plan is the INSERT without it).
     pub upsert: Option<Arc<super::upsert::Upsert>>,
+    /// Data-modifying CTEs that run first (`with_dml.rs`); the plan is the main statement's.
+    pub with_dml: Option<Arc<super::with_dml::WithDml>>,
 }
 
 /// A statement's result.
