@@ -6,7 +6,7 @@
 
 use arrow_schema::Field;
 use datafusion::common::DFSchema;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::error::Result;
 use datafusion::logical_expr::expr::{InList, ScalarFunction};
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, ExprSchemable, LogicalPlan, Operator};
@@ -175,29 +175,7 @@ fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
 
 /// `plan` with PostgreSQL's `char(n)` rules (see the module's comment).
 pub fn semantics(plan: LogicalPlan) -> Result<LogicalPlan> {
-    let out = plan.transform_up_with_subqueries(|node| {
-        let inputs = node.inputs();
-        let schema = match inputs.as_slice() {
-            [one] => one.schema().clone(),
-            _ => return Ok(Transformed::no(node)),
-        };
-        let keep_names = matches!(node, LogicalPlan::Projection(_) | LogicalPlan::Aggregate(_));
-        let node = node.map_expressions(|e| {
-            let name = e.schema_name().to_string();
-            let t = e.transform_up(|e| rewrite(e, &schema))?;
-            if t.transformed && keep_names {
-                t.map_data(|e| e.alias_if_changed(name))
-            } else {
-                Ok(t)
-            }
-        })?;
-        if node.transformed {
-            node.map_data(|n| n.recompute_schema())
-        } else {
-            Ok(node)
-        }
-    })?;
-    Ok(out.data)
+    crate::plan_exprs::rewrite(plan, &rewrite, None)
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use arrow_array::{Array, Int32Array, StringArray};
 use arrow_schema::{DataType, Field, FieldRef};
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{DFSchema, DFSchemaRef};
+use datafusion::common::DFSchema;
+use datafusion::common::tree_node::Transformed;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::expr::{InList, ScalarFunction};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -470,40 +470,16 @@ pub fn bind(plan: LogicalPlan, types: &[Arc<EnumDef>]) -> DfResult<LogicalPlan> 
         return Ok(plan);
     }
     let binder = Binder { types };
-    let out = plan.transform_up_with_subqueries(|node| {
-        let inputs = node.inputs();
-        let schema: DFSchemaRef = match inputs.as_slice() {
-            [] => node.schema().clone(),
-            [one] => one.schema().clone(),
-            many => {
-                let mut merged = DFSchema::empty();
-                for i in many {
-                    merged.merge(i.schema());
-                }
-                Arc::new(merged)
-            }
-        };
-        let keep_names = matches!(node, LogicalPlan::Projection(_) | LogicalPlan::Aggregate(_));
-        let sorting = matches!(node, LogicalPlan::Sort(_));
-        let node = node.map_expressions(|e| {
-            let name = e.schema_name().to_string();
-            let mut t = e.transform_up(|e| binder.expr(e, &schema))?;
-            if sorting && let Some(def) = binder.enum_of(&t.data, &schema) {
-                t = Transformed::yes(binder.position(def, t.data));
-            }
-            if t.transformed && keep_names {
-                t.map_data(|e| e.alias_if_changed(name))
-            } else {
-                Ok(t)
-            }
-        })?;
-        if node.transformed {
-            node.map_data(|n| n.recompute_schema())
-        } else {
-            Ok(node)
-        }
-    })?;
-    Ok(out.data)
+    crate::plan_exprs::rewrite(
+        plan,
+        &|e, schema| binder.expr(e, schema),
+        Some(&|e, schema| {
+            Ok(match binder.enum_of(&e, schema) {
+                Some(def) => Transformed::yes(binder.position(def, e)),
+                None => Transformed::no(e),
+            })
+        }),
+    )
 }
 
 struct Binder<'a> {

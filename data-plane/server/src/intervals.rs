@@ -536,68 +536,49 @@ impl datafusion::logical_expr::ScalarUDFImpl for Key {
 pub fn compare_by_value(
     plan: datafusion::logical_expr::LogicalPlan,
 ) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
-    use datafusion::common::tree_node::{Transformed, TreeNode};
+    use datafusion::common::tree_node::Transformed;
     use datafusion::logical_expr::{
-        BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator, ScalarUDF, Signature, Volatility,
+        BinaryExpr, Expr, ExprSchemable, Operator, ScalarUDF, Signature, Volatility,
         expr::ScalarFunction,
     };
     let udf = std::sync::Arc::new(ScalarUDF::from(Key {
         signature: Signature::any(1, Volatility::Immutable),
     }));
     let key = |e: Expr| Expr::ScalarFunction(ScalarFunction::new_udf(udf.clone(), vec![e]));
-    let out = plan.transform_up_with_subqueries(|node| {
-        let inputs = node.inputs();
-        if inputs.len() != 1 {
-            return Ok(Transformed::no(node));
-        }
-        let schema = inputs[0].schema().clone();
-        let is_interval = |e: &Expr| {
-            matches!(
-                e.get_type(schema.as_ref()),
-                Ok(arrow_schema::DataType::Interval(_))
-            )
-        };
-        let sorting = matches!(node, LogicalPlan::Sort(_));
-        let keep_names = matches!(node, LogicalPlan::Projection(_) | LogicalPlan::Aggregate(_));
-        let node = node.map_expressions(|e| {
-            let name = e.schema_name().to_string();
-            let mut t = e.transform_up(|e| match e {
-                Expr::BinaryExpr(b)
-                    if matches!(
-                        b.op,
-                        Operator::Eq
-                            | Operator::NotEq
-                            | Operator::Lt
-                            | Operator::LtEq
-                            | Operator::Gt
-                            | Operator::GtEq
-                            | Operator::IsDistinctFrom
-                            | Operator::IsNotDistinctFrom
-                    ) && is_interval(&b.left)
-                        && is_interval(&b.right) =>
-                {
-                    Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
-                        Box::new(key(*b.left)),
-                        b.op,
-                        Box::new(key(*b.right)),
-                    ))))
-                }
-                e => Ok(Transformed::no(e)),
-            })?;
-            if sorting && is_interval(&t.data) {
-                t = Transformed::yes(key(t.data));
+    let is_interval = |e: &Expr, schema: &datafusion::common::DFSchema| {
+        matches!(e.get_type(schema), Ok(arrow_schema::DataType::Interval(_)))
+    };
+    crate::plan_exprs::rewrite(
+        plan,
+        &|e, schema| match e {
+            Expr::BinaryExpr(b)
+                if matches!(
+                    b.op,
+                    Operator::Eq
+                        | Operator::NotEq
+                        | Operator::Lt
+                        | Operator::LtEq
+                        | Operator::Gt
+                        | Operator::GtEq
+                        | Operator::IsDistinctFrom
+                        | Operator::IsNotDistinctFrom
+                ) && is_interval(&b.left, schema)
+                    && is_interval(&b.right, schema) =>
+            {
+                Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(key(*b.left)),
+                    b.op,
+                    Box::new(key(*b.right)),
+                ))))
             }
-            if t.transformed && keep_names {
-                t.map_data(|e| e.alias_if_changed(name))
+            e => Ok(Transformed::no(e)),
+        },
+        Some(&|e, schema| {
+            Ok(if is_interval(&e, schema) {
+                Transformed::yes(key(e))
             } else {
-                Ok(t)
-            }
-        })?;
-        if node.transformed {
-            node.map_data(|n| n.recompute_schema())
-        } else {
-            Ok(node)
-        }
-    })?;
-    Ok(out.data)
+                Transformed::no(e)
+            })
+        }),
+    )
 }

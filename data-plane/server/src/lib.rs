@@ -33,6 +33,7 @@ mod notify;
 mod origins;
 mod params;
 mod pg_catalog;
+mod plan_exprs;
 mod precedence;
 mod rewrite;
 mod rows;

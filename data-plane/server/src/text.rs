@@ -12,7 +12,7 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use bytes::{BufMut, BytesMut};
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::logical_expr::expr::Cast;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
@@ -226,56 +226,37 @@ pub fn postgres_text_casts(plan: LogicalPlan) -> datafusion::error::Result<Logic
     let intervals = Arc::new(ScalarUDF::from(crate::array_out::IntervalText {
         signature: Signature::any(1, Volatility::Immutable),
     }));
-    let out = plan.transform_up_with_subqueries(|node| {
-        let inputs = node.inputs();
-        if inputs.len() != 1 {
-            return Ok(Transformed::no(node));
-        }
-        let schema = inputs[0].schema().clone();
-        let keep_names = matches!(node, LogicalPlan::Projection(_) | LogicalPlan::Aggregate(_));
-        let node = node.map_expressions(|e| {
-            let name = e.schema_name().to_string();
-            let t = e.transform_up(|e| match e {
-                Expr::Cast(Cast { expr, field })
-                    if matches!(
-                        field.data_type(),
-                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-                    ) && matches!(
-                        expr.get_type(schema.as_ref()),
-                        Ok(DataType::Timestamp(..)
-                            | DataType::Interval(_)
-                            | DataType::List(_)
-                            | DataType::LargeList(_)
-                            | DataType::FixedSizeList(..))
-                    ) =>
-                {
-                    let target = field.data_type().clone();
-                    let f = match expr.get_type(schema.as_ref()) {
-                        Ok(DataType::Timestamp(..)) => &udf,
-                        Ok(DataType::Interval(_)) => &intervals,
-                        _ => &arrays,
-                    };
-                    Ok(Transformed::yes(datafusion::logical_expr::cast(
-                        f.call(vec![*expr]),
-                        target,
-                    )))
-                }
-                e => Ok(Transformed::no(e)),
-            })?;
-            if t.transformed && keep_names {
-                t.map_data(|e| e.alias_if_changed(name))
-            } else {
-                Ok(t)
+    crate::plan_exprs::rewrite(
+        plan,
+        &|e, schema| match e {
+            Expr::Cast(Cast { expr, field })
+                if matches!(
+                    field.data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) && matches!(
+                    expr.get_type(schema),
+                    Ok(DataType::Timestamp(..)
+                        | DataType::Interval(_)
+                        | DataType::List(_)
+                        | DataType::LargeList(_)
+                        | DataType::FixedSizeList(..))
+                ) =>
+            {
+                let target = field.data_type().clone();
+                let f = match expr.get_type(schema) {
+                    Ok(DataType::Timestamp(..)) => &udf,
+                    Ok(DataType::Interval(_)) => &intervals,
+                    _ => &arrays,
+                };
+                Ok(Transformed::yes(datafusion::logical_expr::cast(
+                    f.call(vec![*expr]),
+                    target,
+                )))
             }
-        })?;
-        if node.transformed {
-            // Expression names feed the node's schema: recompute it.
-            node.map_data(|n| n.recompute_schema())
-        } else {
-            Ok(node)
-        }
-    })?;
-    Ok(out.data)
+            e => Ok(Transformed::no(e)),
+        },
+        None,
+    )
 }
 
 /// The batch with the given timestamp columns replaced by their PostgreSQL text (timestamptz in `zone`).
