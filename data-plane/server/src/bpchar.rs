@@ -52,23 +52,9 @@ fn padded(e: &Expr, n: usize) -> Option<Expr> {
     })
 }
 
-fn comparison(op: Operator) -> bool {
-    matches!(
-        op,
-        Operator::Eq
-            | Operator::NotEq
-            | Operator::Lt
-            | Operator::LtEq
-            | Operator::Gt
-            | Operator::GtEq
-            | Operator::IsDistinctFrom
-            | Operator::IsNotDistinctFrom
-    )
-}
-
 fn rewrite(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     match e {
-        Expr::BinaryExpr(b) if comparison(b.op) => {
+        Expr::BinaryExpr(b) if crate::plan_exprs::is_comparison(b.op) => {
             let (l, r) = (len_of(&b.left, schema), len_of(&b.right, schema));
             let Some(n) = l.or(r) else {
                 return Ok(Transformed::no(Expr::BinaryExpr(b)));

@@ -538,8 +538,7 @@ pub fn compare_by_value(
 ) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
     use datafusion::common::tree_node::Transformed;
     use datafusion::logical_expr::{
-        BinaryExpr, Expr, ExprSchemable, Operator, ScalarUDF, Signature, Volatility,
-        expr::ScalarFunction,
+        BinaryExpr, Expr, ExprSchemable, ScalarUDF, Signature, Volatility, expr::ScalarFunction,
     };
     let udf = std::sync::Arc::new(ScalarUDF::from(Key {
         signature: Signature::any(1, Volatility::Immutable),
@@ -552,17 +551,8 @@ pub fn compare_by_value(
         plan,
         &|e, schema| match e {
             Expr::BinaryExpr(b)
-                if matches!(
-                    b.op,
-                    Operator::Eq
-                        | Operator::NotEq
-                        | Operator::Lt
-                        | Operator::LtEq
-                        | Operator::Gt
-                        | Operator::GtEq
-                        | Operator::IsDistinctFrom
-                        | Operator::IsNotDistinctFrom
-                ) && is_interval(&b.left, schema)
+                if crate::plan_exprs::is_comparison(b.op)
+                    && is_interval(&b.left, schema)
                     && is_interval(&b.right, schema) =>
             {
                 Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(

@@ -7,7 +7,22 @@ use std::sync::Arc;
 use datafusion::common::DFSchema;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{Expr, LogicalPlan, Operator};
+
+/// Whether `op` compares its operands (what the passes give a type's own order or equality).
+pub fn is_comparison(op: Operator) -> bool {
+    matches!(
+        op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+            | Operator::IsDistinctFrom
+            | Operator::IsNotDistinctFrom
+    )
+}
 
 /// What a pass does to one expression (given the schema it is evaluated against).
 pub type ExprRule<'a> = &'a dyn Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>;
