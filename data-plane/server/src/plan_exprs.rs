@@ -9,6 +9,22 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, LogicalPlan, Operator};
 
+/// The schema a node's expressions are typed against (a join's conditions see both sides).
+pub(crate) fn input_schema(node: &LogicalPlan) -> Arc<DFSchema> {
+    let inputs = node.inputs();
+    match inputs.as_slice() {
+        [] => node.schema().clone(),
+        [one] => one.schema().clone(),
+        many => {
+            let mut merged = DFSchema::empty();
+            for i in many {
+                merged.merge(i.schema());
+            }
+            Arc::new(merged)
+        }
+    }
+}
+
 /// Whether `op` compares its operands (what the passes give a type's own order or equality).
 pub fn is_comparison(op: Operator) -> bool {
     matches!(
@@ -34,19 +50,7 @@ pub fn rewrite(
     sort_key: Option<ExprRule<'_>>,
 ) -> Result<LogicalPlan> {
     let out = plan.transform_up_with_subqueries(|node| {
-        let inputs = node.inputs();
-        let schema = match inputs.as_slice() {
-            [] => node.schema().clone(),
-            [one] => one.schema().clone(),
-            // A join's conditions see both sides.
-            many => {
-                let mut merged = DFSchema::empty();
-                for i in many {
-                    merged.merge(i.schema());
-                }
-                Arc::new(merged)
-            }
-        };
+        let schema = input_schema(&node);
         let keep_names = matches!(node, LogicalPlan::Projection(_) | LogicalPlan::Aggregate(_));
         let sorting = matches!(node, LogicalPlan::Sort(_));
         let node = node.map_expressions(|e| {

@@ -690,18 +690,7 @@ impl Session {
                     (Ok((tag, _)), None) => Ok(Output::Command(tag)),
                     (Err(e), _) => Err(e),
                 };
-                match (r, autocommit) {
-                    (Ok(out), true) => {
-                        self.commit().await?;
-                        Ok(out)
-                    }
-                    (Ok(out), false) => Ok(out),
-                    (Err(e), true) => {
-                        self.rollback();
-                        Err(e)
-                    }
-                    (Err(e), false) => Err(e),
-                }
+                self.finish_statement(r, autocommit).await
             }
             Kind::Begin => {
                 let Statement::StartTransaction { modes, begin, .. } = stmt else {

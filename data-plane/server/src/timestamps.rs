@@ -72,7 +72,7 @@ impl AnalyzerRule for SessionZone {
             text_in_naive: Arc::new(ScalarUDF::from(TextIn::new(false))),
         };
         let out = plan.transform_up_with_subqueries(|node| {
-            let schema = input_schema(&node);
+            let schema = crate::plan_exprs::input_schema(&node);
             let names = NamePreserver::new(&node);
             node.map_expressions(|e| {
                 let saved = names.save(&e);
@@ -81,22 +81,6 @@ impl AnalyzerRule for SessionZone {
             })
         })?;
         Ok(out.data)
-    }
-}
-
-/// The schema a node's expressions are typed against.
-pub(crate) fn input_schema(node: &LogicalPlan) -> Arc<DFSchema> {
-    let inputs = node.inputs();
-    match inputs.as_slice() {
-        [] => node.schema().clone(),
-        [one] => one.schema().clone(),
-        many => {
-            let mut merged = DFSchema::empty();
-            for i in many {
-                merged.merge(i.schema());
-            }
-            Arc::new(merged)
-        }
     }
 }
 

@@ -95,7 +95,7 @@ fn narrow_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
         }
         // Names stay as planned: a parent node refers to this one's outputs by them.
         let names = NamePreserver::new(&node);
-        let schema = crate::timestamps::input_schema(&node);
+        let schema = crate::plan_exprs::input_schema(&node);
         let changed = node.map_expressions(|e| {
             let saved = names.save(&e);
             let t = e.transform_up(|e| match e {
@@ -210,7 +210,7 @@ impl AnalyzerRule for CheckedArithmetic {
     fn analyze(&self, plan: LogicalPlan, _: &ConfigOptions) -> Result<LogicalPlan> {
         let udfs = Udfs::default();
         let out = plan.transform_up_with_subqueries(|node| {
-            let schema = crate::timestamps::input_schema(&node);
+            let schema = crate::plan_exprs::input_schema(&node);
             let names = NamePreserver::new(&node);
             node.map_expressions(|e| {
                 let saved = names.save(&e);

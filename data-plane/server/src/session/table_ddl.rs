@@ -175,17 +175,7 @@ impl Session {
                 .await
                 .map(|()| Output::Command(Tag::new(command))),
         };
-        match (r, autocommit) {
-            (Ok(out), true) => {
-                self.commit().await?;
-                Ok(out)
-            }
-            (Err(e), true) => {
-                self.rollback();
-                Err(e)
-            }
-            (r, false) => r,
-        }
+        self.finish_statement(r, autocommit).await
     }
 
     async fn ddl_in_txn(&mut self, stmt: &Statement) -> Result<()> {

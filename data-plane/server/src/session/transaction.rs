@@ -90,6 +90,26 @@ impl Session {
         Ok(())
     }
 
+    /// Ends the transaction a statement opened for itself (`autocommit`): committed when the statement
+    /// succeeded, rolled back when it failed. Inside a transaction block the result passes through.
+    pub(super) async fn finish_statement<T>(
+        &mut self,
+        r: Result<T>,
+        autocommit: bool,
+    ) -> Result<T> {
+        match (r, autocommit) {
+            (Ok(v), true) => {
+                self.commit().await?;
+                Ok(v)
+            }
+            (Err(e), true) => {
+                self.rollback();
+                Err(e)
+            }
+            (r, false) => r,
+        }
+    }
+
     /// A statement that reads or writes data begins: READ COMMITTED takes a fresh snapshot.
     pub(super) fn statement_begins(&mut self) {
         if let Some(t) = self.view.lock().txn.as_mut() {

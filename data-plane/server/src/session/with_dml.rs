@@ -262,17 +262,7 @@ impl Session {
             self.begin();
         }
         let r = self.run_with_dml(&w, params).await;
-        match (r, autocommit) {
-            (Ok(out), true) => {
-                self.commit().await?;
-                Ok(out)
-            }
-            (Err(e), true) => {
-                self.rollback();
-                Err(e)
-            }
-            (r, false) => r,
-        }
+        self.finish_statement(r, autocommit).await
     }
 
     async fn run_with_dml(&mut self, w: &WithDml, params: Vec<ScalarValue>) -> Result<Output> {
