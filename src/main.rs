@@ -224,6 +224,7 @@ fn server_config(a: ServerArgs) -> anyhow::Result<Config> {
 }
 
 fn serve(a: ServerArgs) -> anyhow::Result<()> {
+    omendb_server::tune_allocator();
     let config = server_config(a)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.limits.worker_threads())

@@ -91,8 +91,14 @@ pub struct Limits {
     pub max_connections: usize,
     /// 0 = no timeout (PostgreSQL's default); sessions may still `SET statement_timeout`.
     pub statement_timeout_ms: u64,
-    /// Memory a query may use for sorts, joins and aggregates, in MiB; 0 = no limit.
+    /// Memory a query may use for sorts, joins and aggregates before they spill to disk, in MiB; 0 = a
+    /// quarter of `memory_mb`.
     pub max_query_memory_mb: usize,
+    /// The memory the server may use in all, in MiB (the plan's, or the pod's limit); 0 = the cgroup's
+    /// limit, or the machine's memory.
+    pub memory_mb: usize,
+    /// The chunk cache: MiB of table pages kept in memory; 0 = a quarter of `memory_mb`.
+    pub cache_size_mb: usize,
     /// Async worker threads; 0 = one per core. On a machine shared with busy clients one fewer can cut tail
     /// latency of tiny queries at the cost of throughput of bigger ones (figures in docs/benchmarks.md).
     pub worker_threads: usize,
@@ -102,6 +108,45 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// `memory_mb`, or what the process may use: its cgroup's limit, else the machine's memory.
+    pub fn memory_mb(&self) -> usize {
+        if self.memory_mb > 0 {
+            return self.memory_mb;
+        }
+        let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+                .map(|kb| kb * 1024)
+        });
+        let bytes = match (cgroup, total) {
+            (Some(c), Some(t)) => c.min(t),
+            (c, t) => c.or(t).unwrap_or(1 << 30),
+        };
+        (bytes >> 20).max(64) as usize
+    }
+
+    /// The chunk cache's budget in MiB.
+    pub fn cache_size_mb(&self) -> usize {
+        match self.cache_size_mb {
+            0 => (self.memory_mb() / 4).max(16),
+            n => n,
+        }
+    }
+
+    /// The query memory limit in MiB (past it, operators spill; what cannot spill fails with 53200).
+    pub fn max_query_memory_mb(&self) -> usize {
+        match self.max_query_memory_mb {
+            0 => (self.memory_mb() / 4).max(16),
+            n => n,
+        }
+    }
+
     pub fn worker_threads(&self) -> usize {
         if self.worker_threads > 0 {
             return self.worker_threads;
@@ -116,6 +161,8 @@ impl Default for Limits {
             max_connections: 100,
             statement_timeout_ms: 0,
             max_query_memory_mb: 0,
+            memory_mb: 0,
+            cache_size_mb: 0,
             worker_threads: 0,
             connection_threads: true,
         }
@@ -204,6 +251,10 @@ impl Config {
                 }
                 "OMENDB_MAX_QUERY_MEMORY_MB" => {
                     self.limits.max_query_memory_mb = v.parse().map_err(|_| parse(k, v))?
+                }
+                "OMENDB_MEMORY_MB" => self.limits.memory_mb = v.parse().map_err(|_| parse(k, v))?,
+                "OMENDB_CACHE_SIZE_MB" => {
+                    self.limits.cache_size_mb = v.parse().map_err(|_| parse(k, v))?
                 }
                 "OMENDB_AUTO_RETRAIN" => {
                     self.tier.auto_retrain = v.parse().map_err(|_| parse(k, v))?

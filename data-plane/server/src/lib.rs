@@ -59,7 +59,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 pub use config::Config;
-pub use engine::Engine;
+pub use engine::{Engine, tune_allocator};
 pub use error::{Error, Result};
 
 /// What `SHOW server_version` and the start-up parameters report. Clients parse the leading number.

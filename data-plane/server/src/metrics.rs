@@ -198,6 +198,45 @@ impl Metrics {
         let extra = Registry::new();
         must(extra.register(Box::new(storage)));
         must(extra.register(Box::new(tables)));
+        // The chunk cache: what it holds against its budget, and how reads fared.
+        let cache = db.cache_report();
+        let cache_gauges: [(&str, &str, f64); 6] = [
+            (
+                "budget_bytes",
+                "The chunk cache's budget",
+                cache.budget_bytes as f64,
+            ),
+            (
+                "bytes",
+                "Bytes of table pages in the chunk cache",
+                cache.bytes as f64,
+            ),
+            (
+                "hits",
+                "Page reads answered by the chunk cache",
+                cache.hits as f64,
+            ),
+            (
+                "misses",
+                "Page reads that went to a chunk file",
+                cache.misses as f64,
+            ),
+            (
+                "evictions",
+                "Pages evicted to stay within the budget",
+                cache.evictions as f64,
+            ),
+            (
+                "read_bytes",
+                "Bytes read from chunk files",
+                cache.read_bytes as f64,
+            ),
+        ];
+        for (name, help, value) in cache_gauges {
+            let g = must(prometheus::Gauge::new(format!("omendb_cache_{name}"), help));
+            g.set(value);
+            must(extra.register(Box::new(g)));
+        }
         if self.level == Monitoring::Full {
             let per_table: [(&str, &str, StatFn); 12] = [
                 ("rows", "Live rows", |s| s.rows as f64),

@@ -21,7 +21,7 @@ mod prepare;
 mod returning;
 mod statement;
 mod upsert;
-pub use statement::{Kind, Output, Prepared, PreparedStatement, Tx};
+pub use statement::{Kind, Output, Prepared, PreparedStatement, RowsRest, Tx};
 mod sql_prepare;
 mod table_ddl;
 mod transaction;
@@ -129,7 +129,14 @@ impl Session {
             // `1.005` is numeric in PostgreSQL, not a float: it must round into numeric(10,2) as 1.01.
             .set_bool("datafusion.sql_parser.parse_float_as_decimal", true)
             // timestamptz (and now()) carry a zone, so they are described as timestamptz to clients.
-            .set_str("datafusion.execution.time_zone", "UTC");
+            .set_str("datafusion.execution.time_zone", "UTC")
+            // What a sort that spilled keeps for merging its runs back: a third of the query memory, so
+            // that the two partitions' merges fit beside what the rest of the query holds (with
+            // DataFusion's 10 MiB a 64 MiB limit fails its merges; figures in docs/benchmarks.md).
+            .set_usize(
+                "datafusion.execution.sort_spill_reservation_bytes",
+                ((engine.config.limits.max_query_memory_mb() << 20) / 3).max(10 << 20),
+            );
         let mut ctx = SessionContext::new_with_config_rt(config, engine.runtime.clone());
         crate::json::register(&mut ctx).expect("registering the json operators cannot fail");
         let view = SharedView::default();
@@ -399,7 +406,8 @@ impl Session {
             self.begin();
         }
         let mut out = Vec::new();
-        for stmt in stmts {
+        let count = stmts.len();
+        for (i, stmt) in stmts.into_iter().enumerate() {
             let (p, r) = match &stmt {
                 Statement::Execute { .. } => match self.execute_prepared(&stmt).await {
                     Ok((p, r)) => (Some(p), r),
@@ -418,6 +426,18 @@ impl Session {
                         (None, Err(e))
                     }
                 },
+            };
+            // Only the last statement streams: an error late in a result must stop the statements after
+            // it, as in PostgreSQL.
+            let r = match r {
+                Ok(o @ Output::Stream(..)) if i + 1 < count => {
+                    let r = o.collected().await;
+                    if r.is_err() {
+                        self.fail();
+                    }
+                    r
+                }
+                r => r,
             };
             let failed = r.is_err();
             let copy = matches!(r, Ok(Output::CopyIn(_)));
@@ -625,13 +645,13 @@ impl Session {
                 }
                 let plan = self.rebind(plan, None, p.no_index);
                 let r = match plan {
-                    Ok(plan) => self.collect(plan).await,
+                    Ok(plan) => self.collect_or_stream(plan).await,
                     Err(e) => Err(e),
                 };
                 if snapshot {
                     self.view.lock().snapshot = None;
                 }
-                let (schema, batches) = r?;
+                let (schema, batches, rest) = r?;
                 let (schema, batches) = match p.names.as_deref() {
                     Some(names) => {
                         let renamed = rename(schema.clone(), Some(names));
@@ -654,7 +674,10 @@ impl Session {
                 };
                 let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
                 self.engine.metrics.rows_returned.inc_by(rows as u64);
-                Ok(Output::Rows(schema, batches))
+                Ok(match rest {
+                    Some(rest) => Output::Stream(schema, batches, rest),
+                    None => Output::Rows(schema, batches),
+                })
             }
             Kind::Insert | Kind::Update | Kind::Delete => {
                 self.check_writable(p.kind.command())?;
@@ -830,6 +853,83 @@ impl Session {
             other => Ok(Transformed::no(other)),
         })?;
         Ok(out.data)
+    }
+
+    /// Runs a query whose rows go to the client: a small result is collected whole (its errors come
+    /// before any row, as for every statement), a large one streams once `STREAM_AFTER` bytes are in hand.
+    async fn collect_or_stream(
+        &self,
+        plan: LogicalPlan,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>, Option<statement::RowsRest>)> {
+        /// Bytes of result held before the rest streams.
+        const STREAM_AFTER: usize = 8 << 20;
+        let ctx = self.ctx.clone();
+        let xact_start = self.xact_start();
+        let engine = self.engine.clone();
+        crate::runtime::on_pool(&self.pool, async move {
+            use futures::StreamExt;
+            // `frugal`: the plan that needs least memory at once: sort-merge joins (a hash join cannot
+            // spill), one partition (every partition's sort reserves its own merge memory).
+            let state = |frugal: bool| {
+                let mut state = ctx.state();
+                if let Some(us) = xact_start {
+                    state.execution_props_mut().query_execution_start_time =
+                        chrono::DateTime::from_timestamp_micros(us);
+                }
+                if frugal {
+                    let options = state.config_mut().options_mut();
+                    options.optimizer.prefer_hash_join = false;
+                    options.execution.target_partitions = 1;
+                    options.execution.sort_spill_reservation_bytes /= 2;
+                }
+                state
+            };
+            let df = datafusion::dataframe::DataFrame::new(state(false), plan.clone());
+            let schema = Arc::new(df.schema().as_arrow().clone());
+            let mut stream = df.execute_stream().await?;
+            let mut first = vec![];
+            let mut bytes = 0;
+            let mut retried = false;
+            while let Some(b) = stream.next().await {
+                let b = match b {
+                    // Past the query memory before any row is out (a hash join cannot spill; several
+                    // sorts each reserve merge memory): the query runs again in its frugal form.
+                    Err(e)
+                        if !retried
+                            && first.is_empty()
+                            && matches!(
+                                e.find_root(),
+                                datafusion::error::DataFusionError::ResourcesExhausted(_)
+                            ) =>
+                    {
+                        retried = true;
+                        let df = datafusion::dataframe::DataFrame::new(state(true), plan.clone());
+                        stream = df.execute_stream().await?;
+                        continue;
+                    }
+                    b => b?,
+                };
+                bytes += b.get_array_memory_size();
+                first.push(b);
+                if bytes > STREAM_AFTER {
+                    let (tx, rx) = tokio::sync::mpsc::channel(2);
+                    tokio::spawn(async move {
+                        while let Some(b) = stream.next().await {
+                            if let Ok(b) = &b {
+                                engine.metrics.rows_returned.inc_by(b.num_rows() as u64);
+                            }
+                            // A closed channel: the client went away or the statement was interrupted.
+                            if tx.send(b.map_err(Into::into)).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    return Ok((schema, first, Some(rx)));
+                }
+            }
+            Ok((schema, first, None))
+        })
+        .await
     }
 
     async fn collect(&self, plan: LogicalPlan) -> Result<(SchemaRef, Vec<RecordBatch>)> {

@@ -21,6 +21,7 @@ use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, DEFAULT_NAME,
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::data::DataRow;
 use pgwire::messages::data::{NoData, ParameterDescription};
 use pgwire::messages::extendedquery::{
     Describe, TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
@@ -159,19 +160,37 @@ fn sync_tx<C: ClientInfo>(client: &C, session: &mut Session) {
     }
 }
 
+/// The rows of a result as DataRows: the batches in hand, then (a large result) the rest as it arrives.
 fn rows(
     schema: &SchemaRef,
     batches: Vec<RecordBatch>,
+    rest: Option<crate::session::RowsRest>,
     format: &Format,
     tag: &str,
     zone: crate::zone::Zone,
 ) -> PgWireResult<QueryResponse> {
+    use futures::StreamExt;
     let fields = Arc::new(pg_fields(schema, format)?);
     let f = fields.clone();
+    let z = zone.clone();
     let data = batches
         .into_iter()
-        .flat_map(move |b| crate::rows::encode(f.clone(), b, &zone));
-    let mut r = QueryResponse::new(fields, stream::iter(data));
+        .flat_map(move |b| crate::rows::encode(f.clone(), b, &z));
+    let f = fields.clone();
+    let rest = futures::stream::unfold(rest, |rest| async move {
+        let mut rx = rest?;
+        let b = rx.recv().await?;
+        Some((b, Some(rx)))
+    })
+    .flat_map(
+        move |b| -> futures::stream::BoxStream<'static, PgWireResult<DataRow>> {
+            match b {
+                Ok(b) => stream::iter(crate::rows::encode(f.clone(), b, &zone)).boxed(),
+                Err(e) => stream::iter([Err(e.into())]).boxed(),
+            }
+        },
+    );
+    let mut r = QueryResponse::new(fields, stream::iter(data).chain(rest));
     r.set_command_tag(tag);
     Ok(r)
 }
@@ -262,7 +281,11 @@ impl Conn {
         Ok(match out {
             Output::Rows(schema, batches) => {
                 let zone = session.zone_for(&schema);
-                Response::Query(rows(&schema, batches, format, tag, zone)?)
+                Response::Query(rows(&schema, batches, None, format, tag, zone)?)
+            }
+            Output::Stream(schema, batches, rest) => {
+                let zone = session.zone_for(&schema);
+                Response::Query(rows(&schema, batches, Some(rest), format, tag, zone)?)
             }
             Output::Command(t) => Response::Execution(t),
             Output::TxStart(t) => Response::TransactionStart(t),
@@ -431,7 +454,7 @@ impl ExtendedQueryHandler for Conn {
         &self,
         client: &mut C,
         portal: &Portal<Prepared>,
-        _max_rows: usize,
+        max_rows: usize,
     ) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -473,6 +496,29 @@ impl ExtendedQueryHandler for Conn {
         .and_then(|r| r);
         send_notices(client, &mut session).await?;
         match r {
+            // pgwire would gather every row of an Execute without a row limit before sending the first:
+            // a large result goes out here as it is computed, and the Execute completes with its tag.
+            Ok(Output::Stream(schema, batches, rest)) if max_rows == 0 => {
+                use futures::StreamExt;
+                let zone = session.zone_for(&schema);
+                drop(session);
+                let tag = tag_of(Some(p));
+                let response = rows(
+                    &schema,
+                    batches,
+                    Some(rest),
+                    &portal.result_column_format,
+                    tag,
+                    zone,
+                )?;
+                let mut data = response.data_rows;
+                let mut n = 0;
+                while let Some(row) = data.next().await {
+                    client.feed(PgWireBackendMessage::DataRow(row?)).await?;
+                    n += 1;
+                }
+                Ok(Response::Execution(Tag::new(tag).with_rows(n)))
+            }
             Ok(out) => self.response(
                 &mut session,
                 out,

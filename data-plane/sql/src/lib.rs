@@ -7,6 +7,7 @@
 
 mod provider;
 mod pushdown;
+mod scan_exec;
 
 pub use provider::{LearnedTable, ScanCounters};
 pub use pushdown::KeyPlan;

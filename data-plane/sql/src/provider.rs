@@ -18,9 +18,13 @@ use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use std::collections::HashMap;
 
-use omendb_storage::{Database, KeyKind, KeyRange, TableReader, Value};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use omendb_storage::{Database, KeyKind, KeyRange, ScanIter, TableReader, Value};
 
 use crate::pushdown::{KeyPlan, comparison, equality, intersect, plan_filter};
+use crate::scan_exec::ScanExec;
 
 /// How scans were answered, for tests and metrics: the learned index must serve every primary-key query.
 #[derive(Debug, Default)]
@@ -285,14 +289,15 @@ impl TableProvider for LearnedTable {
             },
             _ => None,
         };
-        let batches: Vec<RecordBatch> = match plan {
+        let range = match plan {
             KeyPlan::Full if through_index.is_some() => {
                 self.counters.index.fetch_add(1, Ordering::Relaxed);
                 // Inexact filters: DataFusion re-applies them, and gives no LIMIT here.
-                through_index
+                let batches: Vec<RecordBatch> = through_index
                     .into_iter()
                     .filter(|b| b.num_rows() > 0)
-                    .collect()
+                    .collect();
+                return self.memory(batches, projection);
             }
             KeyPlan::Points(keys) => {
                 self.counters.point.fetch_add(1, Ordering::Relaxed);
@@ -301,28 +306,74 @@ impl TableProvider for LearnedTable {
                     .fetch_add(keys.len() as u64, Ordering::Relaxed);
                 let found = reader.get_batch(&keys).map_err(external)?;
                 let n = limit.map_or(found.num_rows(), |l| l.min(found.num_rows()));
-                if n == 0 {
+                let batches = if n == 0 {
                     vec![]
                 } else {
                     vec![found.slice(0, n)]
-                }
+                };
+                return self.memory(batches, projection);
             }
             KeyPlan::Range(range) => {
                 self.counters.range.fetch_add(1, Ordering::Relaxed);
-                collect(reader.scan(range).map_err(external)?, limit)?
-            }
-            KeyPlan::Full if self.physical => {
-                self.counters.full.fetch_add(1, Ordering::Relaxed);
-                collect(
-                    reader.scan_physical(KeyRange::all()).map_err(external)?,
-                    limit,
-                )?
+                range
             }
             KeyPlan::Full => {
                 self.counters.full.fetch_add(1, Ordering::Relaxed);
-                collect(reader.scan(KeyRange::all()).map_err(external)?, limit)?
+                KeyRange::all()
             }
         };
+        // Ranges and full scans stream: pages are read as DataFusion pulls batches, only the columns the
+        // query uses. One partition: rows come in key order, as a query without ORDER BY has always
+        // seen them (several partitions would interleave them); DataFusion spreads the work after it.
+        let columns: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let scan = reader
+            .scan_columns(range.clone(), &columns)
+            .map_err(external)?;
+        let schema = scan.schema();
+        let partitions: Vec<Arc<dyn PartitionStream>> = vec![Arc::new(ScanPartition {
+            scan: std::sync::Mutex::new(Some(scan)),
+            schema: schema.clone(),
+        })];
+        let ordering = self.ordering.as_ref().and_then(|_| {
+            // The key's place among the columns read, if it is read.
+            let pk = self.pk.as_ref()?;
+            let at = columns
+                .iter()
+                .position(|&c| self.schema.field(c).name() == &pk.0)?;
+            LexOrdering::new([PhysicalSortExpr::new_default(Arc::new(Column::new(
+                &pk.0, at,
+            )))])
+        });
+        let exec = StreamingTableExec::try_new(schema, partitions, None, ordering, false, limit)?;
+        // A whole table's rows are known exactly; its bytes are estimated from its columns' widths.
+        let rows = (range == KeyRange::all()).then(|| reader.len() as usize);
+        let bytes = rows.map(|n| {
+            let width: usize = columns
+                .iter()
+                .map(|&c| {
+                    self.schema
+                        .field(c)
+                        .data_type()
+                        .primitive_width()
+                        .unwrap_or(16)
+                })
+                .sum();
+            n * width.max(1)
+        });
+        Ok(Arc::new(ScanExec::new(exec, rows, bytes)))
+    }
+}
+
+impl LearnedTable {
+    /// A plan over batches already in hand (point and secondary-index lookups: a few rows).
+    fn memory(
+        &self,
+        batches: Vec<RecordBatch>,
+        projection: Option<&Vec<usize>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         let mut source =
             MemorySourceConfig::try_new(&[batches], self.schema.clone(), projection.cloned())?;
         if let Some(o) = &self.ordering {
@@ -332,25 +383,29 @@ impl TableProvider for LearnedTable {
     }
 }
 
-/// Batches of a scan, stopping once `limit` rows are in hand.
-fn collect(
-    scan: impl Iterator<Item = omendb_storage::Result<RecordBatch>>,
-    limit: Option<usize>,
-) -> Result<Vec<RecordBatch>> {
-    let mut out = Vec::new();
-    let mut rows = 0;
-    for b in scan {
-        let b = b.map_err(external)?;
-        let take = limit.map_or(b.num_rows(), |l| (l - rows).min(b.num_rows()));
-        rows += take;
-        out.push(if take < b.num_rows() {
-            b.slice(0, take)
-        } else {
-            b
-        });
-        if limit.is_some_and(|l| rows >= l) {
-            break;
-        }
+/// One partition of a streaming scan: the storage scan it drives (taken by the one `execute`).
+struct ScanPartition {
+    scan: std::sync::Mutex<Option<ScanIter>>,
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for ScanPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScanPartition")
     }
-    Ok(out)
+}
+
+impl PartitionStream for ScanPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let scan = self.scan.lock().ok().and_then(|mut s| s.take());
+        let batches = scan.into_iter().flatten().map(|b| b.map_err(external));
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::iter(batches),
+        ))
+    }
 }

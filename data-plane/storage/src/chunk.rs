@@ -1,6 +1,9 @@
-//! Immutable sorted chunks: a record batch sorted by key, the keys' learned-index images, and the chunk's own
-//! learned model. File-backed chunks load lazily on first use, so reopening a large table is fast.
+//! Immutable sorted chunks: rows sorted by key, the chunk's learned model over the keys, and where the
+//! rows are. A chunk sealed from the tail holds its rows in memory (`ChunkData`); a chunk file is read a
+//! column page at a time through the chunk cache (`page_cache`), while its model and page directory stay
+//! in memory: a lookup asks the model where the key is and reads the one page of each column it needs.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -10,8 +13,10 @@ use omendb_learned::PgmIndex;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::chunk_file::Layout;
 use crate::columnar::{bytes_at, key_at, learned_keys, values_array};
 use crate::error::{Error, Result};
+use crate::page_cache::{Page, PageCache, Slot};
 use crate::types::{Key, KeyKind, TableShape, Value};
 
 /// A chunk's rows, keys and model, all in memory.
@@ -31,11 +36,6 @@ impl ChunkData {
         Self::assemble(batch, shape, |lkeys| PgmIndex::build(lkeys, epsilon))
     }
 
-    /// Reassembles a chunk from a persisted model: no refit.
-    pub fn with_index(batch: RecordBatch, index: PgmIndex, shape: &TableShape) -> ChunkData {
-        Self::assemble(batch, shape, |_| index)
-    }
-
     fn assemble(
         batch: RecordBatch,
         shape: &TableShape,
@@ -49,19 +49,6 @@ impl ChunkData {
             kind: shape.key_kind,
             key_col: shape.key_col,
         }
-    }
-
-    /// The same rows under `shape`, a later definition of their table that ALTER TABLE made without a
-    /// rewrite: columns renamed or relaxed, and columns added, which hold their missing values. The arrays,
-    /// keys and model are shared.
-    pub fn widened(&self, shape: &TableShape) -> Result<ChunkData> {
-        Ok(ChunkData {
-            batch: widen_batch(&self.batch, shape)?,
-            lkeys: self.lkeys.clone(),
-            index: self.index.clone(),
-            kind: shape.key_kind,
-            key_col: shape.key_col,
-        })
     }
 
     pub fn len(&self) -> usize {
@@ -109,38 +96,6 @@ impl ChunkData {
     }
 }
 
-/// A batch stored under an earlier definition of `shape`'s table, in `shape`'s physical schema. Its columns
-/// are a prefix of the table's user columns (every change but an addition rewrites the table), then the
-/// row id; the added columns get their missing values. `Err` when the arrays do not fit (corruption).
-pub(crate) fn widen_batch(batch: &RecordBatch, shape: &TableShape) -> Result<RecordBatch> {
-    let rowid = usize::from(shape.has_rowid());
-    let stored = batch.num_columns().saturating_sub(rowid);
-    let columns = &shape.def.columns;
-    if stored == 0 || stored > columns.len() {
-        return Err(Error::Store(format!(
-            "stored rows have {} columns, the table {}",
-            batch.num_columns(),
-            shape.physical.fields().len()
-        )));
-    }
-    let n = batch.num_rows();
-    let mut arrays: Vec<ArrayRef> = batch.columns()[..stored].to_vec();
-    for c in &columns[stored..] {
-        let dt = c.data_type.arrow();
-        arrays.push(match &c.missing {
-            None | Some(Value::Null) => arrow_array::new_null_array(&dt, n),
-            Some(v) => {
-                let one = values_array(&dt, std::slice::from_ref(v));
-                let zeros = arrow_array::UInt32Array::from(vec![0u32; n]);
-                arrow_select::take::take(one.as_ref(), &zeros, None)
-                    .map_err(|e| Error::Store(e.to_string()))?
-            }
-        });
-    }
-    arrays.extend(batch.columns()[stored..].iter().cloned());
-    RecordBatch::try_new(shape.physical.clone(), arrays).map_err(|e| Error::Store(e.to_string()))
-}
-
 /// First index in `lo..hi` where `pred` turns false (`pred` is true then false over the range).
 pub(crate) fn partition_range(mut lo: usize, mut hi: usize, pred: impl Fn(usize) -> bool) -> usize {
     while lo < hi {
@@ -165,16 +120,206 @@ pub(crate) struct ChunkMeta {
     pub file_bytes: u64,
 }
 
+/// A chunk file, shared by the chunks that read it (the same rows under later definitions of the table).
+/// Its file is deleted once it is obsolete and no chunk references it.
+pub(crate) struct ChunkFile {
+    path: PathBuf,
+    table_id: u64,
+    rows: usize,
+    /// The key column as stored (`None`: the last, a hidden row id) and its kind: its pages carry the
+    /// keys' learned images.
+    key_col: Option<usize>,
+    key_kind: KeyKind,
+    cache: Arc<PageCache>,
+    resident: OnceLock<Resident>,
+    load: Mutex<()>,
+    obsolete: AtomicBool,
+}
+
+/// What a chunk file keeps in memory once opened: its model, its page directory, and a slot per page.
+struct Resident {
+    index: Arc<PgmIndex>,
+    layout: Layout,
+    page_rows: usize,
+    pages: usize,
+    /// Columns as stored (the table's columns when the file was written, then the row id).
+    columns: usize,
+    /// Column-major, as the directory.
+    slots: Box<[Arc<Slot>]>,
+}
+
+impl ChunkFile {
+    pub fn new(
+        path: PathBuf,
+        shape: &TableShape,
+        rows: usize,
+        cache: Arc<PageCache>,
+    ) -> Arc<ChunkFile> {
+        Arc::new(ChunkFile {
+            path,
+            table_id: shape.id,
+            rows,
+            key_col: (!shape.has_rowid()).then_some(shape.key_col),
+            key_kind: shape.key_kind,
+            cache,
+            resident: OnceLock::new(),
+            load: Mutex::new(()),
+            obsolete: AtomicBool::new(false),
+        })
+    }
+
+    /// A file just written: its model and directory are at hand, so nothing is read back.
+    fn written(self: &Arc<ChunkFile>, index: Arc<PgmIndex>, layout: Layout) {
+        let columns = match &layout {
+            Layout::Pages { columns, .. } => *columns,
+            Layout::Whole { .. } => unreachable!("files are written in pages"),
+        };
+        let _ = self.resident.set(self.assemble(index, layout, columns));
+    }
+
+    fn resident(&self) -> Result<&Resident> {
+        if let Some(r) = self.resident.get() {
+            return Ok(r);
+        }
+        let _guard = self.load.lock();
+        if let Some(r) = self.resident.get() {
+            return Ok(r);
+        }
+        let (index, layout) =
+            crate::chunk_file::read_layout(&self.path, self.table_id, self.rows as u64)?;
+        let resident = match layout {
+            Layout::Pages { columns, .. } => self.assemble(Arc::new(index), layout, columns),
+            // A version 1 file tells its columns only by being read: read it now, as it always was.
+            Layout::Whole { body_len } => {
+                let batch = crate::chunk_file::read_whole(&self.path, body_len, self.rows as u64)?;
+                let r = self.assemble(Arc::new(index), layout, batch.num_columns());
+                self.install_whole(&r, &batch)?;
+                r
+            }
+        };
+        Ok(self.resident.get_or_init(|| resident))
+    }
+
+    fn assemble(&self, index: Arc<PgmIndex>, layout: Layout, columns: usize) -> Resident {
+        let page_rows = layout.page_rows(self.rows);
+        let pages = self.rows.div_ceil(page_rows);
+        Resident {
+            index,
+            layout,
+            page_rows,
+            pages,
+            columns,
+            slots: (0..columns * pages)
+                .map(|_| Arc::new(Slot::new(self.cache.clone())))
+                .collect(),
+        }
+    }
+
+    /// The learned keys of a page of stored column `column`, when that is the key column.
+    fn lkeys(&self, r: &Resident, column: usize, array: &dyn Array) -> Option<Box<[u64]>> {
+        let key = self.key_col.unwrap_or(r.columns.saturating_sub(1));
+        (column == key).then(|| learned_keys(array, self.key_kind).into_boxed_slice())
+    }
+
+    /// Cuts a version 1 file's batch into pages and installs those missing (copies, so that each page can
+    /// be evicted on its own).
+    fn install_whole(&self, r: &Resident, batch: &RecordBatch) -> Result<()> {
+        for c in 0..r.columns {
+            for p in 0..r.pages {
+                let slot = &r.slots[c * r.pages + p];
+                if slot.is_cached() {
+                    continue;
+                }
+                let at = p * r.page_rows;
+                let part = batch.column(c).slice(at, r.page_rows.min(self.rows - at));
+                let array = arrow_select::concat::concat(&[part.as_ref()])
+                    .map_err(|e| Error::Store(e.to_string()))?;
+                let lkeys = self.lkeys(r, c, array.as_ref());
+                slot.install(Page::new(array, lkeys, None));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pages `pages` of stored column `column`, read (and cached) where missing.
+    fn pages(&self, column: usize, pages: Range<usize>, scan: bool) -> Result<Vec<Arc<Page>>> {
+        let r = self.resident()?;
+        let slot = |p: usize| &r.slots[column * r.pages + p];
+        let mut out: Vec<Option<Arc<Page>>> = pages.clone().map(|p| slot(p).get(scan)).collect();
+        let mut i = 0;
+        while i < out.len() {
+            if out[i].is_some() {
+                i += 1;
+                continue;
+            }
+            // A run of missing neighbours is one read.
+            let mut j = i;
+            while j < out.len() && out[j].is_none() {
+                j += 1;
+            }
+            let first = pages.start + i;
+            if let Layout::Whole { body_len } = r.layout {
+                let batch = crate::chunk_file::read_whole(&self.path, body_len, self.rows as u64)?;
+                self.install_whole(r, &batch)?;
+                for (n, o) in out[i..j].iter_mut().enumerate() {
+                    *o = slot(first + n).get(scan);
+                }
+                if out[i..j].iter().any(Option::is_none) {
+                    // Evicted again before we could use it (a cache far too small): read it for us alone.
+                    for (n, o) in out[i..j].iter_mut().enumerate() {
+                        if o.is_none() {
+                            let at = (first + n) * r.page_rows;
+                            let len = r.page_rows.min(self.rows - at);
+                            let array = batch.column(column).slice(at, len);
+                            let lkeys = self.lkeys(r, column, array.as_ref());
+                            *o = Some(Arc::new(Page::new(array, lkeys, None)));
+                        }
+                    }
+                }
+                i = j;
+                continue;
+            }
+            let read = crate::chunk_file::read_pages(
+                &self.path,
+                &r.layout,
+                column,
+                first..pages.start + j,
+                self.rows,
+                &self.cache.stats.read_bytes,
+            )?;
+            for (n, (array, bytes)) in read.into_iter().enumerate() {
+                let lkeys = self.lkeys(r, column, array.as_ref());
+                out[i + n] = Some(slot(first + n).install(Page::new(array, lkeys, Some(bytes))));
+            }
+            i = j;
+        }
+        Ok(out
+            .into_iter()
+            .map(|p| p.expect("every missing page was read"))
+            .collect())
+    }
+}
+
+impl Drop for ChunkFile {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            // The manifest no longer names this file; a leftover would be removed at the next open.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Where a chunk's rows are.
+enum Body {
+    /// Sealed from the tail: durable through the WAL until flushed to a file.
+    Memory(Arc<ChunkData>),
+    File(Arc<ChunkFile>),
+}
+
 pub(crate) struct Chunk {
     pub meta: ChunkMeta,
     pub shape: Arc<TableShape>,
-    path: Option<PathBuf>,
-    /// The same rows under the table's earlier definition (`reshaped`): loaded from it when it is loaded,
-    /// and the owner of the file, which goes once neither is referenced.
-    base: Option<Arc<Chunk>>,
-    data: OnceLock<Arc<ChunkData>>,
-    load: Mutex<()>,
-    obsolete: AtomicBool,
+    body: Body,
 }
 
 impl Chunk {
@@ -187,73 +332,265 @@ impl Chunk {
             max_key: data.key_at(data.len() - 1),
             file_bytes: 0,
         };
-        let chunk = Chunk::new(meta, shape, None);
-        let _ = chunk.data.set(Arc::new(data));
-        Arc::new(chunk)
+        Arc::new(Chunk {
+            meta,
+            shape,
+            body: Body::Memory(Arc::new(data)),
+        })
     }
 
-    /// A file-backed chunk; `data` is given when it was just built, otherwise it loads on first use.
+    /// A chunk file named by the manifest; nothing is read until it is used.
     pub fn file(
         meta: ChunkMeta,
         shape: Arc<TableShape>,
         path: PathBuf,
-        data: Option<Arc<ChunkData>>,
+        cache: &Arc<PageCache>,
     ) -> Arc<Chunk> {
-        let chunk = Chunk::new(meta, shape, Some(path));
-        if let Some(d) = data {
-            let _ = chunk.data.set(d);
-        }
-        Arc::new(chunk)
-    }
-
-    fn new(meta: ChunkMeta, shape: Arc<TableShape>, path: Option<PathBuf>) -> Chunk {
-        Chunk {
+        let file = ChunkFile::new(path, &shape, meta.rows as usize, cache.clone());
+        Arc::new(Chunk {
             meta,
             shape,
-            path,
-            base: None,
-            data: OnceLock::new(),
-            load: Mutex::new(()),
-            obsolete: AtomicBool::new(false),
-        }
+            body: Body::File(file),
+        })
     }
 
     pub fn is_persisted(&self) -> bool {
         self.meta.file_id.is_some()
     }
 
-    pub fn is_loaded(&self) -> bool {
-        self.data.get().is_some()
+    /// The chunk's model, when it is in memory (statistics never read a file for it).
+    pub fn model_if_loaded(&self) -> Option<Arc<PgmIndex>> {
+        match &self.body {
+            Body::Memory(d) => Some(d.index.clone()),
+            Body::File(f) => f.resident.get().map(|r| r.index.clone()),
+        }
     }
 
-    /// The chunk's data, reading and verifying its file the first time.
-    pub fn data(&self) -> Result<&Arc<ChunkData>> {
-        if let Some(d) = self.data.get() {
-            return Ok(d);
-        }
-        let _guard = self.load.lock();
-        if let Some(d) = self.data.get() {
-            return Ok(d);
-        }
-        let loaded = match &self.base {
-            Some(b) if b.is_loaded() || b.path.is_none() => b.data()?.widened(&self.shape)?,
-            _ => {
-                let path = self
-                    .path
-                    .as_ref()
-                    .expect("a chunk without data is file-backed");
-                crate::chunk_file::read(path, &self.shape, self.meta.rows)?
-            }
+    fn len(&self) -> usize {
+        self.meta.rows as usize
+    }
+
+    /// Rows per page: how a scan cuts this chunk into batches.
+    pub fn page_rows(&self) -> Result<usize> {
+        Ok(match &self.body {
+            Body::Memory(d) => d.len().max(1),
+            Body::File(f) => f.resident()?.page_rows,
+        })
+    }
+
+    /// The stored column holding physical column `c` of this chunk's table, or `None` for a column added
+    /// after the file was written (it holds its missing value).
+    fn stored_column(&self, c: usize, stored: usize) -> Result<Option<usize>> {
+        let rowid = usize::from(self.shape.has_rowid());
+        let user = self.shape.def.columns.len();
+        let stored_user = stored.checked_sub(rowid).filter(|s| (1..=user).contains(s));
+        let Some(stored_user) = stored_user else {
+            return Err(Error::Store(format!(
+                "a chunk of {} stores {stored} columns, the table has {}",
+                self.shape.def.name,
+                self.shape.physical.fields().len()
+            )));
         };
-        Ok(self.data.get_or_init(|| Arc::new(loaded)))
+        Ok(if rowid == 1 && c == user {
+            Some(stored - 1)
+        } else {
+            (c < stored_user).then_some(c)
+        })
     }
 
-    /// This chunk's rows under `shape`, a later definition of the table made without a rewrite (see
-    /// `ChunkData::widened`). Nothing is read or copied now.
+    /// Physical columns `cols` of rows `range`, as arrays (zero-copy slices of cached pages where the
+    /// range sits in one page). `scan` reads do not mark pages as asked for again (see `page_cache`).
+    pub fn columns(
+        &self,
+        range: Range<usize>,
+        cols: &[usize],
+        scan: bool,
+    ) -> Result<Vec<ArrayRef>> {
+        let stored_columns = match &self.body {
+            Body::Memory(d) => d.batch.num_columns(),
+            Body::File(f) => f.resident()?.columns,
+        };
+        let mut out = Vec::with_capacity(cols.len());
+        for &c in cols {
+            let field = self.shape.physical.field(c);
+            let Some(stored) = self.stored_column(c, stored_columns)? else {
+                let missing = self.shape.def.columns[c]
+                    .missing
+                    .clone()
+                    .unwrap_or(Value::Null);
+                out.push(repeat(field.data_type(), &missing, range.len())?);
+                continue;
+            };
+            let f = match &self.body {
+                Body::Memory(d) => {
+                    out.push(d.batch.column(stored).slice(range.start, range.len()));
+                    continue;
+                }
+                Body::File(f) => f,
+            };
+            let r = f.resident()?;
+            let first = range.start / r.page_rows;
+            let last = (range.end.max(range.start + 1) - 1) / r.page_rows;
+            let pages = f.pages(stored, first..last + 1, scan)?;
+            let parts: Vec<ArrayRef> = pages
+                .iter()
+                .enumerate()
+                .map(|(n, p)| {
+                    let at = (first + n) * r.page_rows;
+                    let lo = range.start.max(at) - at;
+                    let hi = range.end.min(at + p.array.len()) - at;
+                    p.array.slice(lo, hi.saturating_sub(lo))
+                })
+                .collect();
+            let array = match parts.as_slice() {
+                [one] => one.clone(),
+                many => {
+                    let refs: Vec<&dyn Array> = many.iter().map(|a| a.as_ref()).collect();
+                    arrow_select::concat::concat(&refs).map_err(|e| Error::Store(e.to_string()))?
+                }
+            };
+            out.push(array);
+        }
+        Ok(out)
+    }
+
+    /// Physical columns `cols` of rows `range` as a batch.
+    pub fn batch(&self, range: Range<usize>, cols: &[usize], scan: bool) -> Result<RecordBatch> {
+        let schema = Arc::new(
+            self.shape
+                .physical
+                .project(cols)
+                .map_err(|e| Error::Store(e.to_string()))?,
+        );
+        let n = range.len();
+        let arrays = self.columns(range, cols, scan)?;
+        RecordBatch::try_new_with_options(
+            schema,
+            arrays,
+            &arrow_array::RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .map_err(|e| Error::Store(format!("reading {}: {e}", self.shape.def.name)))
+    }
+
+    /// Every row, every physical column (flushing a chunk held in memory to a file).
+    pub fn all_rows(&self) -> Result<RecordBatch> {
+        let all: Vec<usize> = (0..self.shape.physical.fields().len()).collect();
+        self.batch(0..self.len(), &all, false)
+    }
+
+    /// Every physical column of the row at `pos`, as a one-row batch.
+    pub fn row_batch(&self, pos: usize) -> Result<RecordBatch> {
+        let all: Vec<usize> = (0..self.shape.physical.fields().len()).collect();
+        self.batch(pos..pos + 1, &all, false)
+    }
+
+    /// The key page holding position `pos` and `pos`'s place in it.
+    fn key_page(&self, f: &ChunkFile, pos: usize) -> Result<(Arc<Page>, usize)> {
+        let r = f.resident()?;
+        let stored = self
+            .stored_column(self.shape.key_col, r.columns)?
+            .ok_or_else(|| Error::Store("the key column is never added later".into()))?;
+        let p = pos / r.page_rows;
+        let page = f.pages(stored, p..p + 1, false)?.pop().expect("one page");
+        Ok((page, pos - p * r.page_rows))
+    }
+
+    /// The number of positions in `window` whose learned key is below `lk`.
+    fn count_below(&self, f: &ChunkFile, window: Range<usize>, lk: u64) -> Result<usize> {
+        let mut at = window.start;
+        let mut below = 0;
+        while at < window.end {
+            let (page, i) = self.key_page(f, at)?;
+            let lkeys = page.lkeys.as_deref().expect("key pages carry learned keys");
+            let end = (i + window.end - at).min(lkeys.len());
+            let part = &lkeys[i..end];
+            let n = part.partition_point(|&k| k < lk);
+            below += n;
+            if n < part.len() {
+                break;
+            }
+            at += end - i;
+        }
+        Ok(below)
+    }
+
+    /// First position whose learned key is >= `lk`, through the model and the key pages it points at.
+    fn learned_lower_bound(&self, f: &ChunkFile, lk: u64) -> Result<usize> {
+        let index = &f.resident()?.index;
+        let w = index.search(lk);
+        let n = self.len();
+        let (lo, hi) = (w.start.min(n), w.end.min(n));
+        Ok(lo + self.count_below(f, lo..hi, lk)?)
+    }
+
+    /// First position whose key is >= `key`, found through the learned index.
+    pub fn lower_bound(&self, key: &Key) -> Result<usize> {
+        let f = match &self.body {
+            Body::Memory(d) => return Ok(d.lower_bound(key)),
+            Body::File(f) => f,
+        };
+        let lk = key.learned();
+        let pos = self.learned_lower_bound(f, lk)?;
+        let Key::Bytes(full) = key else {
+            return Ok(pos);
+        };
+        // Keys sharing the 8-byte prefix form a run; the full key decides inside it.
+        let run_end = if lk == u64::MAX {
+            self.len()
+        } else {
+            self.learned_lower_bound(f, lk + 1)?
+        };
+        let (mut lo, mut hi) = (pos, run_end);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (page, i) = self.key_page(f, mid)?;
+            if bytes_at(page.array.as_ref(), i) < full.as_slice() {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Position of `key`, if present.
+    pub fn find(&self, key: &Key) -> Result<Option<usize>> {
+        if let Body::Memory(d) = &self.body {
+            return Ok(d.find(key));
+        }
+        let pos = self.lower_bound(key)?;
+        Ok((pos < self.len() && self.key_at(pos)? == *key).then_some(pos))
+    }
+
+    pub fn key_at(&self, i: usize) -> Result<Key> {
+        let f = match &self.body {
+            Body::Memory(d) => return Ok(d.key_at(i)),
+            Body::File(f) => f,
+        };
+        let (page, at) = self.key_page(f, i)?;
+        let lkeys = page.lkeys.as_deref().expect("key pages carry learned keys");
+        Ok(key_at(page.array.as_ref(), self.shape.key_kind, lkeys, at))
+    }
+
+    /// The width of the model's search window for `key` (monitoring).
+    pub fn window(&self, key: &Key) -> usize {
+        self.model_if_loaded()
+            .map_or(0, |m| m.search(key.learned()).len())
+    }
+
+    /// This chunk's rows under `shape`, a later definition of the table that ALTER TABLE made without a
+    /// rewrite: columns renamed or relaxed, and columns added, which hold their missing values (see
+    /// `stored_column`). The rows are shared, not read or copied.
     pub fn reshaped(self: &Arc<Chunk>, shape: Arc<TableShape>) -> Arc<Chunk> {
-        let mut chunk = Chunk::new(self.meta.clone(), shape, self.path.clone());
-        chunk.base = Some(self.clone());
-        Arc::new(chunk)
+        let body = match &self.body {
+            Body::Memory(d) => Body::Memory(d.clone()),
+            Body::File(f) => Body::File(f.clone()),
+        };
+        Arc::new(Chunk {
+            meta: self.meta.clone(),
+            shape,
+            body,
+        })
     }
 
     /// Fits a model over `batch` (sorted, unique keys) and writes it as chunk file `file_id`. With
@@ -263,11 +600,13 @@ impl Chunk {
         file_id: u64,
         shape: &Arc<TableShape>,
         batch: RecordBatch,
-        epsilon: usize,
+        opts: &crate::options::Options,
         sync: bool,
+        cache: &Arc<PageCache>,
     ) -> Result<Arc<Chunk>> {
-        let data = ChunkData::build(batch, shape, epsilon);
-        let file_bytes = crate::chunk_file::write(chunk_dir, file_id, shape.id, &data, sync)?;
+        let data = ChunkData::build(batch, shape, opts.epsilon);
+        let (file_bytes, layout) =
+            crate::chunk_file::write(chunk_dir, file_id, shape.id, &data, opts.page_rows, sync)?;
         let meta = ChunkMeta {
             file_id: Some(file_id),
             rows: data.len() as u64,
@@ -276,26 +615,30 @@ impl Chunk {
             file_bytes,
         };
         let path = crate::chunk_file::path_for(chunk_dir, file_id);
-        Ok(Chunk::file(meta, shape.clone(), path, Some(Arc::new(data))))
+        let file = ChunkFile::new(path, shape, data.len(), cache.clone());
+        file.written(data.index.clone(), layout);
+        Ok(Arc::new(Chunk {
+            meta,
+            shape: shape.clone(),
+            body: Body::File(file),
+        }))
     }
 
-    /// Once no version references this chunk any more, its file is deleted (see `Drop`).
+    /// Once no version references this chunk's file any more, the file is deleted (see `ChunkFile`'s
+    /// `Drop`).
     pub fn mark_obsolete(&self) {
-        match &self.base {
-            // The file is the base's: it goes when the base does, which this chunk holds.
-            Some(b) => b.mark_obsolete(),
-            None => self.obsolete.store(true, Ordering::Release),
+        if let Body::File(f) = &self.body {
+            f.obsolete.store(true, Ordering::Release);
         }
     }
 }
 
-impl Drop for Chunk {
-    fn drop(&mut self) {
-        if self.obsolete.load(Ordering::Acquire)
-            && let Some(p) = &self.path
-        {
-            // The manifest no longer names this file; a leftover would be removed at the next open.
-            let _ = std::fs::remove_file(p);
-        }
+/// `n` copies of `value` as an array of `dt` (a column added after its rows were written).
+fn repeat(dt: &arrow_schema::DataType, value: &Value, n: usize) -> Result<ArrayRef> {
+    if matches!(value, Value::Null) {
+        return Ok(arrow_array::new_null_array(dt, n));
     }
+    let one = values_array(dt, std::slice::from_ref(value));
+    let zeros = arrow_array::UInt32Array::from(vec![0u32; n]);
+    arrow_select::take::take(one.as_ref(), &zeros, None).map_err(|e| Error::Store(e.to_string()))
 }

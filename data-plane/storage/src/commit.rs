@@ -820,8 +820,9 @@ impl Inner {
                 file_id,
                 &tv.shape,
                 all.slice(at, len),
-                self.opts.epsilon,
+                &self.opts,
                 true,
+                &self.cache,
             )?;
             undo.files.push(self.chunk_path(file_id));
             tv.max_key = Some(chunk.meta.max_key.clone());

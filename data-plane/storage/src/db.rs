@@ -108,12 +108,14 @@ impl Database {
             std::fs::write(&marker, "1\n").map_err(|e| Error::io(&marker, e))?;
             chunk_file::sync_dir(&dir)?;
         }
-        let (version, state) = recover(&store, &dir, &chunk_dir, &opts)?;
+        let cache = crate::page_cache::PageCache::new(opts.chunk_cache_bytes);
+        let (version, state) = recover(&store, &dir, &chunk_dir, &opts, &cache)?;
         let table_ids = state.next_table_id;
         let inner = Arc::new(Inner {
             dir,
             chunk_dir,
             opts,
+            cache,
             store,
             current: ArcSwap::from_pointee(version),
             commit: Mutex::new(state),
@@ -235,6 +237,11 @@ impl Database {
         crate::retrain::retrain_table(&self.inner, id, crate::retrain::Mode::Full)
     }
 
+    /// The chunk cache's budget, contents and counters.
+    pub fn cache_report(&self) -> crate::CacheReport {
+        self.inner.cache.report()
+    }
+
     pub fn stats(&self, name: &str) -> Result<TableStats> {
         Ok(TableStats::of(self.inner.current.load().table(name)?))
     }
@@ -287,6 +294,7 @@ fn recover(
     dir: &Path,
     chunk_dir: &Path,
     opts: &Options,
+    cache: &Arc<crate::page_cache::PageCache>,
 ) -> Result<(DbVersion, CommitState)> {
     let mut loaded = store.load()?;
     let meta = |k: &str| loaded.meta.get(k).copied();
@@ -368,7 +376,7 @@ fn recover(
             live_files.insert(id);
             tv.live_rows += m.rows;
             tv.max_key = Some(m.max_key.clone());
-            chunks.push(Chunk::file(m, shape.clone(), path, None));
+            chunks.push(Chunk::file(m, shape.clone(), path, cache));
         }
         tv.chunks = Arc::new(chunks);
         state.next_table_id = state.next_table_id.max(entry.id + 1);

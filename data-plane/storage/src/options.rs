@@ -60,6 +60,13 @@ pub struct Options {
     pub background: bool,
     /// redb page cache in bytes.
     pub cache_bytes: usize,
+    /// The chunk cache's budget: bytes of chunk file pages held in memory (`page_cache`).
+    pub chunk_cache_bytes: usize,
+    /// Rows per column page in new chunk files: the unit of reads and of the chunk cache.
+    pub page_rows: usize,
+    /// Retraining and bulk loads build a chunk in memory before writing it: a chunk ends at `chunk_rows`
+    /// rows or at this many bytes, whichever comes first, so that they run in bounded memory.
+    pub chunk_build_bytes: usize,
     /// The commit log starts a new segment file past this many bytes.
     pub wal_segment_bytes: u64,
 }
@@ -74,6 +81,9 @@ impl Default for Options {
             retrain: RetrainPolicy::automatic(),
             background: true,
             cache_bytes: 64 << 20,
+            chunk_cache_bytes: 256 << 20,
+            page_rows: crate::chunk_file::PAGE_ROWS,
+            chunk_build_bytes: 64 << 20,
             wal_segment_bytes: 64 << 20,
         }
     }

@@ -279,6 +279,13 @@ impl TableReader {
         }))
     }
 
+    /// Physical columns `columns` (user columns by number, then the hidden row id of a table without a
+    /// primary key) of a key range, in key order, read page by page as the iterator is driven.
+    pub fn scan_columns(&self, range: KeyRange, columns: &[usize]) -> Result<ScanIter> {
+        self.check_range(&range)?;
+        Ok(ScanIter::projected(self.version.clone(), range, columns))
+    }
+
     /// Like `scan`, but batches keep the hidden row id column (tables without a primary key).
     pub fn scan_physical(&self, range: KeyRange) -> Result<ScanIter> {
         self.check_range(&range)?;

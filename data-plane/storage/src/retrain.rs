@@ -358,7 +358,7 @@ fn build_runs(
                     Mode::Flush => Box::new(
                         run.chunks
                             .into_iter()
-                            .map(move |i| Ok(snap2.chunks[i].data()?.batch.clone())),
+                            .map(move |i| snap2.chunks[i].all_rows()),
                     ),
                 };
                 for b in source {
@@ -368,8 +368,10 @@ fn build_runs(
                 }
             });
             let target = inner.opts.chunk_rows;
+            let target_bytes = inner.opts.chunk_build_bytes;
             let mut pending: Vec<RecordBatch> = Vec::new();
             let mut pending_rows = 0;
+            let mut pending_bytes = 0;
             let mut emit =
                 |pending: &mut Vec<RecordBatch>, out: &mut Vec<Arc<Chunk>>| -> Result<()> {
                     let all = if pending.len() == 1 {
@@ -399,10 +401,12 @@ fn build_runs(
                     continue;
                 }
                 pending_rows += b.num_rows();
+                pending_bytes += b.get_array_memory_size();
                 pending.push(b);
-                if pending_rows >= target {
+                if pending_rows >= target || pending_bytes >= target_bytes {
                     emit(&mut pending, &mut out)?;
                     pending_rows = 0;
+                    pending_bytes = 0;
                 }
             }
             if !pending.is_empty() {
@@ -437,7 +441,8 @@ fn write_chunk(
         file_id,
         &snap.shape,
         batch,
-        inner.opts.epsilon,
+        &inner.opts,
         false,
+        &inner.cache,
     )
 }

@@ -33,6 +33,8 @@ pub(crate) struct Inner {
     pub dir: PathBuf,
     pub chunk_dir: PathBuf,
     pub opts: Options,
+    /// Chunk file pages in memory, under `opts.chunk_cache_bytes`.
+    pub cache: Arc<crate::page_cache::PageCache>,
     pub store: Store,
     pub current: ArcSwap<DbVersion>,
     /// The commit leader's lock: whoever holds it writes the store and publishes versions.

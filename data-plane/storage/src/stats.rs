@@ -34,13 +34,11 @@ impl TableStats {
         let mut index_bytes = tv.tail.index_bytes();
         let mut epsilon = omendb_learned::DEFAULT_EPSILON;
         let mut max_err = 0;
-        for c in tv.chunks.iter().filter(|c| c.is_loaded()) {
-            if let Ok(d) = c.data() {
-                segments += d.index.segments();
-                index_bytes += d.index.size_in_bytes();
-                epsilon = d.index.epsilon();
-                max_err = max_err.max(d.index.max_error());
-            }
+        for m in tv.chunks.iter().filter_map(|c| c.model_if_loaded()) {
+            segments += m.segments();
+            index_bytes += m.size_in_bytes();
+            epsilon = m.epsilon();
+            max_err = max_err.max(m.max_error());
         }
         let lookups = tv.counters.lookups.load(Ordering::Relaxed);
         let window = tv.counters.window_sum.load(Ordering::Relaxed);

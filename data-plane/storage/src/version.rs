@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow_array::{ArrayRef, RecordBatch, make_array};
 use arrow_data::transform::MutableArrayData;
 
-use crate::chunk::{Chunk, ChunkData};
+use crate::chunk::Chunk;
 use crate::columnar::{row_at, rows_to_batch};
 use crate::error::{Error, Result};
 use crate::tail::Tail;
@@ -86,14 +86,15 @@ impl TableVersion {
 
     /// The row stored under `key` in chunks or tail, ignoring the delta.
     fn base_get(&self, key: &Key) -> Result<Option<Row>> {
-        Ok(self.base_find(key)?.map(|hit| match hit {
-            Hit::Chunk(d, pos) => row_at(&d.batch, pos),
-            Hit::Row(r) => r,
-        }))
+        match self.base_find(key)? {
+            Some(Hit::Chunk(c, pos)) => Ok(Some(row_at(&c.row_batch(pos)?, 0))),
+            Some(Hit::Row(r)) => Ok(Some(r)),
+            None => Ok(None),
+        }
     }
 
     /// Where the base (chunks, then tail) holds `key`, through the learned index.
-    fn base_find(&self, key: &Key) -> Result<Option<Hit>> {
+    fn base_find(&self, key: &Key) -> Result<Option<Hit<'_>>> {
         let n = self.chunks.len();
         let i = self.chunks.partition_point(|c| c.meta.max_key < *key);
         if i < n {
@@ -101,9 +102,9 @@ impl TableVersion {
             if c.meta.min_key > *key {
                 return Ok(None);
             }
-            let d = c.data()?;
-            self.count_lookup(d.index.search(key.learned()).len());
-            return Ok(d.find(key).map(|pos| Hit::Chunk(d.clone(), pos)));
+            let found = c.find(key)?;
+            self.count_lookup(c.window(key));
+            return Ok(found.map(|pos| Hit::Chunk(c, pos)));
         }
         if self.tail_len == 0 {
             return Ok(None);
@@ -123,10 +124,11 @@ impl TableVersion {
             self.counters.delta_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(e.row.as_deref().cloned().map(Found::Row));
         }
-        Ok(self.base_find(key)?.map(|hit| match hit {
-            Hit::Chunk(d, pos) => Found::Slice(d.batch.slice(pos, 1)),
-            Hit::Row(r) => Found::Row(r),
-        }))
+        Ok(match self.base_find(key)? {
+            Some(Hit::Chunk(c, pos)) => Some(Found::Slice(c.row_batch(pos)?)),
+            Some(Hit::Row(r)) => Some(Found::Row(r)),
+            None => None,
+        })
     }
 
     fn count_lookup(&self, window: usize) {
@@ -154,7 +156,7 @@ impl TableVersion {
         let i = self.chunks.partition_point(|c| c.meta.max_key < *key);
         if i < self.chunks.len() {
             let c = &self.chunks[i];
-            return Ok(c.meta.min_key <= *key && c.data()?.find(key).is_some());
+            return Ok(c.meta.min_key <= *key && c.find(key)?.is_some());
         }
         Ok(self.tail_len > 0 && self.tail.get(self.tail_len, key).is_some())
     }
@@ -166,8 +168,8 @@ impl TableVersion {
 }
 
 /// A base hit: a chunk and the row's position in it, or a tail row.
-enum Hit {
-    Chunk(Arc<ChunkData>, usize),
+enum Hit<'a> {
+    Chunk(&'a Chunk, usize),
     Row(Row),
 }
 
@@ -249,23 +251,41 @@ fn min_upper<'a>(a: Bound<&'a Key>, b: Bound<&'a Key>) -> Bound<&'a Key> {
     }
 }
 
-/// A place rows come from in key order: one chunk, or the tail.
-enum Source<'a> {
-    Chunk(&'a Chunk),
-    Tail,
+/// Where a scan is inside one chunk: rows `at..end` are left, cut into pieces at page boundaries, and
+/// the chunk owns keys in `lo..hi` (its share of the scanned range).
+struct Cursor {
+    source: usize,
+    at: usize,
+    end: usize,
+    lo: Bound<Key>,
+    hi: Bound<Key>,
 }
 
-/// Streams the rows of a key range in key order, one record batch per chunk touched, merging delta entries
-/// and dropping tombstoned rows. Batches use the physical schema.
+/// Streams the rows of a key range in key order, one record batch per page of each chunk touched (as it
+/// is read: a scan holds one piece at a time), merging delta entries and dropping tombstoned rows. Batches
+/// hold the physical columns asked for (all by default).
 pub struct ScanIter {
     version: Arc<TableVersion>,
     range: KeyRange,
+    columns: Arc<[usize]>,
+    schema: arrow_schema::SchemaRef,
     next_source: usize,
+    cursor: Option<Cursor>,
     done: bool,
 }
 
 impl ScanIter {
     pub(crate) fn new(version: Arc<TableVersion>, range: KeyRange) -> ScanIter {
+        let all: Vec<usize> = (0..version.shape.physical.fields().len()).collect();
+        Self::projected(version, range, &all)
+    }
+
+    /// A scan returning only physical columns `columns`, in that order.
+    pub(crate) fn projected(
+        version: Arc<TableVersion>,
+        range: KeyRange,
+        columns: &[usize],
+    ) -> ScanIter {
         let done = range.is_empty();
         // Skip chunks entirely below the range through the fence keys.
         let first = match &range.start {
@@ -274,105 +294,151 @@ impl ScanIter {
                 version.chunks.partition_point(|c| c.meta.max_key < *k)
             }
         };
+        let schema = Arc::new(
+            version
+                .shape
+                .physical
+                .project(columns)
+                .expect("columns of the table"),
+        );
         ScanIter {
             version,
             range,
+            columns: columns.into(),
+            schema,
             next_source: first,
+            cursor: None,
             done,
         }
+    }
+
+    /// The schema of the batches returned.
+    pub fn schema(&self) -> arrow_schema::SchemaRef {
+        self.schema.clone()
     }
 
     fn source_count(&self) -> usize {
         self.version.chunks.len() + 1
     }
 
-    /// Rows of source `i` restricted to the range, merged with the delta of the source's key span.
-    fn scan_source(&self, i: usize) -> Result<Option<RecordBatch>> {
-        let v = &*self.version;
-        let chunks = &v.chunks;
-        let source = if i < chunks.len() {
-            Source::Chunk(&chunks[i])
-        } else {
-            Source::Tail
-        };
-        // Source i owns keys in (max of source i-1, max of source i]; the tail owns everything above.
+    /// The keys source `i` owns inside the scanned range: source i owns keys in (max of source i-1, max of
+    /// source i]; the tail owns everything above.
+    fn span(&self, i: usize) -> (Bound<Key>, Bound<Key>) {
+        let chunks = &self.version.chunks;
         let span_lo = if i == 0 {
             Bound::Unbounded
         } else {
             Bound::Excluded(&chunks[i - 1].meta.max_key)
         };
-        let span_hi = match source {
-            Source::Chunk(c) => Bound::Included(&c.meta.max_key),
-            Source::Tail => Bound::Unbounded,
+        let span_hi = match chunks.get(i) {
+            Some(c) => Bound::Included(&c.meta.max_key),
+            None => Bound::Unbounded,
         };
-        let lo = max_lower(span_lo, self.range.start.as_ref());
-        let hi = min_upper(span_hi, self.range.end.as_ref());
-        if KeyRange::new(lo.cloned(), hi.cloned()).is_empty() {
-            return Ok(None);
+        let lo = max_lower(span_lo, self.range.start.as_ref()).cloned();
+        let hi = min_upper(span_hi, self.range.end.as_ref()).cloned();
+        (lo, hi)
+    }
+
+    /// Positions `p0..p1` of chunk `c` holding the keys in `lo..hi`.
+    fn chunk_positions(c: &Chunk, lo: &Bound<Key>, hi: &Bound<Key>) -> Result<(usize, usize)> {
+        let len = c.meta.rows as usize;
+        let p0 = match lo {
+            Bound::Unbounded => 0,
+            Bound::Included(k) => c.lower_bound(k)?,
+            Bound::Excluded(k) => c.lower_bound(k)? + usize::from(c.find(k)?.is_some()),
+        };
+        let p1 = match hi {
+            Bound::Unbounded => len,
+            Bound::Excluded(k) => c.lower_bound(k)?,
+            Bound::Included(k) => c.lower_bound(k)? + usize::from(c.find(k)?.is_some()),
+        };
+        Ok((p0, p1.max(p0)))
+    }
+
+    /// The next piece of the chunk under the cursor: its rows up to the next page boundary, with the delta
+    /// entries of the keys they own merged in.
+    fn next_piece(&mut self) -> Result<Option<RecordBatch>> {
+        let cur = self.cursor.as_mut().expect("a cursor");
+        let c = self.version.chunks[cur.source].clone();
+        let page = c.page_rows()?;
+        let a = cur.at;
+        let b = ((a / page + 1) * page).min(cur.end);
+        let lo = cur.lo.clone();
+        let hi = if b >= cur.end {
+            let hi = cur.hi.clone();
+            self.cursor = None;
+            hi
+        } else {
+            // This piece owns keys up to its last row's; the next one owns those above.
+            let last = c.key_at(b - 1)?;
+            cur.at = b;
+            cur.lo = Bound::Excluded(last.clone());
+            Bound::Included(last)
+        };
+        let base = c.batch(a..b, &self.columns, true)?;
+        self.merge(
+            base,
+            (&lo, &hi),
+            (a, b),
+            |k| c.lower_bound(k),
+            |p| c.key_at(p),
+        )
+    }
+
+    /// The tail's rows in `lo..hi`, with the delta merged in.
+    fn tail_rows(&self, lo: &Bound<Key>, hi: &Bound<Key>) -> Result<Option<RecordBatch>> {
+        let v = &*self.version;
+        let n = v.tail_len;
+        let pos = |k: &Key, after_eq: bool| {
+            let p = v.tail.lower_bound(n, k);
+            p + usize::from(after_eq && p < n && v.tail.key_at(p) == *k)
+        };
+        let p0 = match lo {
+            Bound::Unbounded => 0,
+            Bound::Included(k) => pos(k, false),
+            Bound::Excluded(k) => pos(k, true),
+        };
+        let p1 = match hi {
+            Bound::Unbounded => n,
+            Bound::Excluded(k) => pos(k, false),
+            Bound::Included(k) => pos(k, true),
         }
-        let (base, p0, p1): (RecordBatch, usize, usize) = match source {
-            Source::Chunk(c) => {
-                let d = c.data()?;
-                let p0 = match lo {
-                    Bound::Unbounded => 0,
-                    Bound::Included(k) => d.lower_bound(k),
-                    Bound::Excluded(k) => d.lower_bound(k) + usize::from(d.find(k).is_some()),
-                };
-                let p1 = match hi {
-                    Bound::Unbounded => d.len(),
-                    Bound::Excluded(k) => d.lower_bound(k),
-                    Bound::Included(k) => d.lower_bound(k) + usize::from(d.find(k).is_some()),
-                };
-                let p1 = p1.max(p0);
-                (d.batch.slice(p0, p1 - p0), p0, p1)
-            }
-            Source::Tail => {
-                let n = v.tail_len;
-                let pos = |k: &Key, after_eq: bool| {
-                    let p = v.tail.lower_bound(n, k);
-                    p + usize::from(after_eq && p < n && v.tail.key_at(p) == *k)
-                };
-                let p0 = match lo {
-                    Bound::Unbounded => 0,
-                    Bound::Included(k) => pos(k, false),
-                    Bound::Excluded(k) => pos(k, true),
-                };
-                let p1 = match hi {
-                    Bound::Unbounded => n,
-                    Bound::Excluded(k) => pos(k, false),
-                    Bound::Included(k) => pos(k, true),
-                }
-                .max(p0);
-                let rows = v.tail.rows(p0, p1);
-                (
-                    rows_to_batch(&v.shape.physical, rows.iter().map(|r| r.as_slice())),
-                    p0,
-                    p1,
-                )
-            }
-        };
-        let delta: Vec<(&Key, &DeltaEntry)> = v.delta.range((lo, hi)).collect();
+        .max(p0);
+        let rows = v.tail.rows(p0, p1);
+        let base = rows_to_batch(&v.shape.physical, rows.iter().map(|r| r.as_slice()))
+            .project(&self.columns)
+            .map_err(|e| Error::Store(e.to_string()))?;
+        self.merge(
+            base,
+            (lo, hi),
+            (p0, p1),
+            |k| Ok(v.tail.lower_bound(v.tail_len, k)),
+            |p| Ok(v.tail.key_at(p)),
+        )
+    }
+
+    /// Merges the delta entries of keys in `lo..hi` into `base`, the rows at positions `p0..p1` of their
+    /// source (found with `lower_bound` and `key_at`): a delta key replaces or deletes the base row.
+    fn merge(
+        &self,
+        base: RecordBatch,
+        (lo, hi): (&Bound<Key>, &Bound<Key>),
+        (p0, p1): (usize, usize),
+        lower_bound: impl Fn(&Key) -> Result<usize>,
+        key_at: impl Fn(usize) -> Result<Key>,
+    ) -> Result<Option<RecordBatch>> {
+        let v = &*self.version;
+        let delta: Vec<(&Key, &DeltaEntry)> = v.delta.range((lo.as_ref(), hi.as_ref())).collect();
         if delta.is_empty() {
             return Ok((base.num_rows() > 0).then_some(base));
         }
-        // Merge: walk the base rows and the delta keys in order; a delta key replaces or deletes the base row.
-        let key_at = |p: usize| -> Result<Key> {
-            Ok(match source {
-                Source::Chunk(c) => c.data()?.key_at(p),
-                Source::Tail => v.tail.key_at(p),
-            })
-        };
-        let lower_bound = |k: &Key| -> Result<usize> {
-            Ok(match source {
-                Source::Chunk(c) => c.data()?.lower_bound(k),
-                Source::Tail => v.tail.lower_bound(v.tail_len, k),
-            })
-        };
         let puts: Vec<&[crate::types::Value]> = delta
             .iter()
             .filter_map(|(_, e)| e.row.as_deref().map(|r| r.as_slice()))
             .collect();
-        let delta_batch = rows_to_batch(&v.shape.physical, puts.iter().copied());
+        let delta_batch = rows_to_batch(&v.shape.physical, puts.iter().copied())
+            .project(&self.columns)
+            .map_err(|e| Error::Store(e.to_string()))?;
         // Runs of base rows are copied as ranges, so the cost follows the number of delta keys, not rows.
         let mut runs: Vec<(usize, usize, usize)> = Vec::with_capacity(2 * delta.len() + 1);
         let mut push = |src: usize, start: usize, end: usize| {
@@ -415,17 +481,26 @@ impl ScanIter {
             })
             .collect::<Result<_>>()?;
         Ok(Some(
-            RecordBatch::try_new(base.schema(), columns)
-                .map_err(|e| Error::Store(e.to_string()))?,
+            RecordBatch::try_new_with_options(
+                base.schema(),
+                columns,
+                &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+            )
+            .map_err(|e| Error::Store(e.to_string()))?,
         ))
     }
-}
 
-impl Iterator for ScanIter {
-    type Item = Result<RecordBatch>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        while !self.done && self.next_source < self.source_count() {
+    fn advance(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if self.cursor.is_some() {
+                match self.next_piece()? {
+                    Some(b) => return Ok(Some(b)),
+                    None => continue,
+                }
+            }
+            if self.done || self.next_source >= self.source_count() {
+                return Ok(None);
+            }
             let i = self.next_source;
             self.next_source += 1;
             // Source i owns keys above the previous chunk's max: once that max reaches the end, we are done.
@@ -436,18 +511,45 @@ impl Iterator for ScanIter {
             };
             if beyond {
                 self.done = true;
-                return None;
+                return Ok(None);
             }
-            match self.scan_source(i) {
-                Ok(Some(b)) => return Some(Ok(b)),
-                Ok(None) => continue,
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
+            let (lo, hi) = self.span(i);
+            if KeyRange::new(lo.clone(), hi.clone()).is_empty() {
+                continue;
+            }
+            match self.version.chunks.get(i) {
+                Some(c) => {
+                    let (p0, p1) = Self::chunk_positions(c, &lo, &hi)?;
+                    self.cursor = Some(Cursor {
+                        source: i,
+                        at: p0,
+                        end: p1,
+                        lo,
+                        hi,
+                    });
+                }
+                None => {
+                    if let Some(b) = self.tail_rows(&lo, &hi)? {
+                        return Ok(Some(b));
+                    }
                 }
             }
         }
-        None
+    }
+}
+
+impl Iterator for ScanIter {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.advance() {
+            Ok(b) => b.map(Ok),
+            Err(e) => {
+                self.done = true;
+                self.cursor = None;
+                Some(Err(e))
+            }
+        }
     }
 }
 

@@ -67,6 +67,12 @@ fn opts() -> Options {
         },
         background: false,
         cache_bytes: 1 << 20,
+        // A cache far smaller than the data, and pages of a few rows: lookups and scans cross pages and
+        // evict all the time.
+        chunk_cache_bytes: 4 << 10,
+        page_rows: 5,
+        // Retraining cuts chunks by bytes too.
+        chunk_build_bytes: 4 << 10,
         // Small segments: rotation and truncation of the commit log happen within the test.
         wal_segment_bytes: 2 << 10,
     }

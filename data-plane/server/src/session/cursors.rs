@@ -288,8 +288,10 @@ impl Session {
                     .cursor_query
                     .clone()
                     .ok_or_else(|| Error::sql(code::INTERNAL, "DECLARE without its query"))?;
-                let Output::Rows(schema, batches) =
-                    Box::pin(self.execute_inner(&query, params)).await?
+                let Output::Rows(schema, batches) = Box::pin(self.execute_inner(&query, params))
+                    .await?
+                    .collected()
+                    .await?
                 else {
                     return Err(Error::sql(
                         code::INTERNAL,

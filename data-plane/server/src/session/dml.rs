@@ -163,7 +163,10 @@ impl Session {
         let prepared = self
             .prepare_planned(copy.query.clone(), super::Kind::Select, &[])
             .await?;
-        let Output::Rows(schema, batches) = Box::pin(self.execute_inner(&prepared, vec![])).await?
+        let Output::Rows(schema, batches) = Box::pin(self.execute_inner(&prepared, vec![]))
+            .await?
+            .collected()
+            .await?
         else {
             return Err(crate::error::Error::sql(
                 crate::error::code::INTERNAL,

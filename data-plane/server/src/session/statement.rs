@@ -176,9 +176,15 @@ pub struct PreparedStatement {
     pub with_dml: Option<Arc<super::with_dml::WithDml>>,
 }
 
+/// The rest of a large result, computed on the pool while the first rows go to the client: two batches
+/// ahead at most, so a result of any size is sent in bounded memory.
+pub type RowsRest = tokio::sync::mpsc::Receiver<crate::error::Result<RecordBatch>>;
+
 /// A statement's result.
 pub enum Output {
     Rows(SchemaRef, Vec<RecordBatch>),
+    /// Rows of a large result: the first batches, then the rest as they are computed.
+    Stream(SchemaRef, Vec<RecordBatch>, RowsRest),
     Command(Tag),
     TxStart(Tag),
     TxEnd(Tag),
@@ -186,4 +192,19 @@ pub enum Output {
     /// COPY TO STDOUT: the wire format code, the number of columns and one payload per row.
     CopyOut(i8, usize, Vec<bytes::Bytes>),
     Empty,
+}
+
+impl Output {
+    /// The result with every row in hand (for callers that use the rows themselves).
+    pub async fn collected(self) -> crate::error::Result<Output> {
+        match self {
+            Output::Stream(schema, mut batches, mut rest) => {
+                while let Some(b) = rest.recv().await {
+                    batches.push(b?);
+                }
+                Ok(Output::Rows(schema, batches))
+            }
+            other => Ok(other),
+        }
+    }
 }

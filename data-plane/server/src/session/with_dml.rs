@@ -272,7 +272,10 @@ impl Session {
             let stmt = with_ctes(stmt.clone(), &done);
             let p = Box::pin(self.prepare_stmt(stmt, &w.declared)).await?;
             let n = p.params.len().min(params.len());
-            let out = Box::pin(self.execute_inner_statement(&p, params[..n].to_vec())).await?;
+            let out = Box::pin(self.execute_inner_statement(&p, params[..n].to_vec()))
+                .await?
+                .collected()
+                .await?;
             if let Output::Rows(schema, batches) = out {
                 let mut rows = vec![];
                 for b in &batches {
