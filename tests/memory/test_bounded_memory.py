@@ -95,6 +95,11 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise AssertionError("no VmHWM")
 
+    def reset_peak(self) -> None:
+        """Starts VmHWM again from the current resident set (Linux: clear_refs 5), so that each test measures
+        its own peak."""
+        Path(f"/proc/{self.proc.pid}/clear_refs").write_text("5")
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -124,8 +129,15 @@ def server():
         s.stop()
         s.start()
         yield s
-        print(f"peak resident: {s.peak_mb():.0f} MiB after the queries, {load_peak:.0f} MiB while loading")
+        print(f"peak resident while loading: {load_peak:.0f} MiB")
         s.stop()
+
+
+@pytest.fixture(autouse=True)
+def own_peak(request, server):
+    """Each test's peak is its own: the cache stays full from the tests before, the rest is this test's."""
+    server.reset_peak()
+    yield
 
 
 def table_mb(s: Server) -> float:

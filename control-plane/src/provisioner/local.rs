@@ -127,8 +127,11 @@ impl LocalProvisioner {
             limits: LimitsToml {
                 max_connections: l.max_connections,
                 statement_timeout_ms: l.statement_timeout_ms,
-                // Half the plan's memory for query operators; the rest is the engine's and the OS's.
-                max_query_memory_mb: l.memory_mib / 2,
+                // The plan's memory: a quarter each for the chunk cache and for query operators (past
+                // it they spill), the rest for the engine and the OS.
+                memory_mb: l.memory_mib,
+                cache_size_mb: (l.memory_mib / 4).max(16),
+                max_query_memory_mb: (l.memory_mib / 4).max(16),
             },
         };
         toml::to_string(&config).map_err(|e| Error::Internal(format!("tenant config: {e}")))
@@ -175,6 +178,8 @@ struct TierToml {
 struct LimitsToml {
     max_connections: u32,
     statement_timeout_ms: u64,
+    memory_mb: u64,
+    cache_size_mb: u64,
     max_query_memory_mb: u64,
 }
 

@@ -195,7 +195,9 @@ fn datafusion_state(e: &DataFusionError) -> &'static str {
             "42883"
         }
         _ if has("more than one row") => "21000",
-        _ if integer_out_of_range(&msg).is_some() => "22003",
+        _ if integer_out_of_range(&msg).is_some() || has("too large to store in a Decimal") => {
+            "22003"
+        }
         _ if (has("Cast error") || has("Cannot cast") || has("Can't cast"))
             && (has("Date32") || has("Timestamp") || has("Time64")) =>
         {
@@ -281,6 +283,10 @@ fn postgres_wording(m: String) -> String {
     }
     if let Some(caps) = integer_out_of_range(&m) {
         return caps;
+    }
+    // A numeric past its precision ("1000.00 is too large to store in a Decimal128 of precision 5").
+    if m.contains("too large to store in a Decimal") {
+        return "numeric field overflow".into();
     }
     if let Some(at) = m.find(", found: ") {
         let rest = &m[at + ", found: ".len()..];

@@ -370,8 +370,8 @@ fn assigned_column(
 
 /// `$n`, or a literal DataFusion types the same way (integers as Int64, decimals as Decimal128, strings as
 /// Utf8, NULL, booleans).
-/// `a + x`, `x + a` or `a - x`, where `a` is an integer column of the same type as the target column `c`:
-/// the operand `x` and `(a, negate)`. Anything else is the value itself.
+/// `a + x`, `x + a` or `a - x`, where `a` is a number column (integer, floating point or numeric) of the
+/// same type as the target column `c`: the operand `x` and `(a, negate)`. Anything else is the value itself.
 fn increment<'e>(
     e: &'e Expr,
     column: &dyn Fn(&Expr) -> Option<usize>,
@@ -387,6 +387,8 @@ fn increment<'e>(
                 omendb_storage::DataType::SmallInt
                     | omendb_storage::DataType::Integer
                     | omendb_storage::DataType::BigInt
+                    | omendb_storage::DataType::Double
+                    | omendb_storage::DataType::Numeric { .. }
             )
     };
     if let Expr::BinaryOp { left, op, right } = e {
@@ -401,11 +403,13 @@ fn increment<'e>(
     (e, None)
 }
 
-/// `old ± delta` in the column's integer type, with PostgreSQL's overflow error.
+/// `old ± delta` in the column's type, with PostgreSQL's overflow errors. `column` is the column's type
+/// (a numeric's precision bounds the result).
 fn add(
     old: &omendb_storage::Value,
     delta: &omendb_storage::Value,
     negate: bool,
+    column: omendb_storage::DataType,
 ) -> Option<Result<omendb_storage::Value>> {
     use omendb_storage::Value as V;
     let out_of_range = |what: &str| {
@@ -439,6 +443,31 @@ fn add(
                 a.checked_add(*b)
             };
             r.map_or_else(|| out_of_range("bigint"), |v| Ok(V::Int64(v)))
+        }
+        (V::Float64(a), V::Float64(b)) => {
+            let r = if negate { a - b } else { a + b };
+            if r.is_infinite() && a.is_finite() && b.is_finite() {
+                Err(crate::error::Error::sql(
+                    "22003",
+                    "value out of range: overflow",
+                ))
+            } else {
+                Ok(V::Float64(r))
+            }
+        }
+        (V::Decimal(a), V::Decimal(b)) => {
+            let omendb_storage::DataType::Numeric { precision, .. } = column else {
+                return None;
+            };
+            let r = if negate {
+                a.checked_sub(*b)
+            } else {
+                a.checked_add(*b)
+            };
+            match r {
+                Some(v) if v.unsigned_abs() < 10u128.pow(u32::from(precision)) => Ok(V::Decimal(v)),
+                _ => Err(crate::error::Error::sql("22003", "numeric field overflow")),
+            }
         }
         _ => return None,
     })
@@ -1005,10 +1034,12 @@ impl Fast {
                     };
                     row[*c] = match delta {
                         None => v,
-                        Some((a, negate)) => match add(&old[*a], &v, *negate) {
-                            Some(r) => r?,
-                            None => return Ok(None),
-                        },
+                        Some((a, negate)) => {
+                            match add(&old[*a], &v, *negate, self.def.columns[*c].data_type) {
+                                Some(r) => r?,
+                                None => return Ok(None),
+                            }
+                        }
                     };
                 }
                 Ok(Some(usize::from(txn.update(&self.table, &k, row)?)))

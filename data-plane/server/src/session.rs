@@ -869,7 +869,8 @@ impl Session {
         crate::runtime::on_pool(&self.pool, async move {
             use futures::StreamExt;
             // `frugal`: the plan that needs least memory at once: sort-merge joins (a hash join cannot
-            // spill), one partition (every partition's sort reserves its own merge memory).
+            // spill; DataFusion plans them only over several partitions), and half the merge memory
+            // each sort reserves (a sort-merge join sorts both sides in every partition).
             let state = |frugal: bool| {
                 let mut state = ctx.state();
                 if let Some(us) = xact_start {
@@ -879,7 +880,6 @@ impl Session {
                 if frugal {
                     let options = state.config_mut().options_mut();
                     options.optimizer.prefer_hash_join = false;
-                    options.execution.target_partitions = 1;
                     options.execution.sort_spill_reservation_bytes /= 2;
                 }
                 state
@@ -892,8 +892,8 @@ impl Session {
             let mut retried = false;
             while let Some(b) = stream.next().await {
                 let b = match b {
-                    // Past the query memory before any row is out (a hash join cannot spill; several
-                    // sorts each reserve merge memory): the query runs again in its frugal form.
+                    // Past the query memory before any row is out: the query runs again in its frugal
+                    // form (figures in docs/benchmarks.md).
                     Err(e)
                         if !retried
                             && first.is_empty()
@@ -903,6 +903,24 @@ impl Session {
                             ) =>
                     {
                         retried = true;
+                        // The failed run's tasks give their memory back as they are cancelled: wait
+                        // until the pool stops shrinking (half a second at most) before the rerun.
+                        drop(std::mem::replace(
+                            &mut stream,
+                            Box::pin(datafusion::physical_plan::EmptyRecordBatchStream::new(
+                                schema.clone(),
+                            )),
+                        ));
+                        let pool = ctx.runtime_env().memory_pool.clone();
+                        let mut last = usize::MAX;
+                        for _ in 0..50 {
+                            let now = pool.reserved();
+                            if now == 0 || now >= last {
+                                break;
+                            }
+                            last = now;
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        }
                         let df = datafusion::dataframe::DataFrame::new(state(true), plan.clone());
                         stream = df.execute_stream().await?;
                         continue;

@@ -436,3 +436,43 @@ async fn secondary_index_reads_answer_like_datafusion() {
     );
     s.stop().await;
 }
+
+/// `SET c = c + x` on numeric and double precision columns runs on the fast path (the row locked, then
+/// read at its newest version) and answers as DataFusion does, numeric overflow included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn number_increments_answer_like_datafusion() {
+    let (_dir, s, fast, slow) =
+        fast_and_slow("id bigint PRIMARY KEY, bal numeric(10,2) NOT NULL, f double precision")
+            .await;
+    for t in ["a", "b"] {
+        let c = if t == "a" { &fast } else { &slow };
+        c.batch_execute(&format!(
+            "INSERT INTO {t} VALUES (1, 100.00, 1.5), (2, 99999999.00, NULL), (3, -5.25, -0.5)"
+        ))
+        .await
+        .unwrap();
+    }
+    let before = metric(s.http_addr, "omendb_fast_path_total").await;
+    let statements = [
+        "UPDATE {t} SET bal = bal + 12.34 WHERE id = 1",
+        "UPDATE {t} SET bal = bal - 0.01, f = f + 2.25 WHERE id = 1",
+        "UPDATE {t} SET bal = bal + 1.5 WHERE id = 3",
+        "UPDATE {t} SET f = f - 1 WHERE id = 2",
+        "UPDATE {t} SET bal = bal + 1 WHERE id = 2",
+        "UPDATE {t} SET bal = bal + 0.999 WHERE id = 3",
+        "UPDATE {t} SET f = f - 0.125, bal = bal - 2 WHERE id = 3",
+        "UPDATE {t} SET bal = bal + 1 WHERE id = 42",
+    ];
+    for sql in statements {
+        let a = simple(&fast, &sql.replace("{t}", "a")).await;
+        let b = simple(&slow, &sql.replace("{t}", "b")).await;
+        assert_eq!(a, b, "{sql}");
+    }
+    assert_eq!(
+        simple(&fast, "SELECT * FROM a ORDER BY id").await,
+        simple(&slow, "SELECT * FROM b ORDER BY id").await
+    );
+    let used = metric(s.http_addr, "omendb_fast_path_total").await - before;
+    assert!(used >= 6, "the increments ran on the fast path ({used})");
+    s.stop().await;
+}
