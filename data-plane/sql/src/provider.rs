@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use omendb_storage::{Database, KeyKind, KeyRange, ScanIter, TableReader, Value};
+use omendb_storage::{Database, KeyKind, KeyRange, TableReader, Value};
 
 use crate::pushdown::{KeyPlan, comparison, equality, intersect, plan_filter};
 use crate::scan_exec::ScanExec;
@@ -329,12 +329,15 @@ impl TableProvider for LearnedTable {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        let scan = reader
+        // Checks the range and records it as read (a serializable transaction's read set) now.
+        let schema = reader
             .scan_columns(range.clone(), &columns)
-            .map_err(external)?;
-        let schema = scan.schema();
+            .map_err(external)?
+            .schema();
         let partitions: Vec<Arc<dyn PartitionStream>> = vec![Arc::new(ScanPartition {
-            scan: std::sync::Mutex::new(Some(scan)),
+            reader: reader.clone(),
+            range: range.clone(),
+            columns: columns.clone(),
             schema: schema.clone(),
         })];
         let ordering = self.ordering.as_ref().and_then(|_| {
@@ -383,9 +386,12 @@ impl LearnedTable {
     }
 }
 
-/// One partition of a streaming scan: the storage scan it drives (taken by the one `execute`).
+/// One partition of a streaming scan: every `execute` scans the range afresh over the same reader (the
+/// statement's view), so a plan run twice reads the same rows twice.
 struct ScanPartition {
-    scan: std::sync::Mutex<Option<ScanIter>>,
+    reader: TableReader,
+    range: KeyRange,
+    columns: Vec<usize>,
     schema: SchemaRef,
 }
 
@@ -401,8 +407,11 @@ impl PartitionStream for ScanPartition {
     }
 
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let scan = self.scan.lock().ok().and_then(|mut s| s.take());
-        let batches = scan.into_iter().flatten().map(|b| b.map_err(external));
+        let batches: Box<dyn Iterator<Item = Result<RecordBatch>> + Send> =
+            match self.reader.scan_columns(self.range.clone(), &self.columns) {
+                Ok(scan) => Box::new(scan.map(|b| b.map_err(external))),
+                Err(e) => Box::new(std::iter::once(Err(external(e)))),
+            };
         Box::pin(RecordBatchStreamAdapter::new(
             self.schema.clone(),
             futures::stream::iter(batches),

@@ -19,11 +19,10 @@ use crate::error::{Error, Result};
 use crate::page_cache::{Page, PageCache, Slot};
 use crate::types::{Key, KeyKind, TableShape, Value};
 
-/// A chunk's rows, keys and model, all in memory.
+/// A chunk's rows, keys and model, all in memory: a sealed tail, or a chunk being written.
 pub(crate) struct ChunkData {
     pub batch: RecordBatch,
-    /// The learned-index image of every row's key, in row order (sorted). Shared with the same rows
-    /// under a later table definition (`widened`).
+    /// The learned-index image of every row's key, in row order (sorted).
     pub lkeys: Arc<[u64]>,
     pub index: Arc<PgmIndex>,
     kind: KeyKind,

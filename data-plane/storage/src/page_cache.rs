@@ -8,7 +8,7 @@
 //! Policy: CLOCK with a second chance for pages that were asked for again, where a page read by a scan
 //! enters without a reference bit and a scan's hit does not set one. A full scan of a table larger than the
 //! cache therefore streams through the pages nobody revisits instead of evicting the point lookups' working
-//! set (the measurements are in docs/benchmarks.md).
+//! set. (Not yet measured against LRU or S3-FIFO under a mixed load: a known gap.)
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
