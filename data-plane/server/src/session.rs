@@ -1122,8 +1122,14 @@ fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
 
-/// Hands a transaction to the storage committer and waits for its group's fsync without holding a thread.
+/// Commits a transaction and waits for its group's fsync. A connection's own thread (a current-thread
+/// runtime serving only it) commits in place and may lead the group, as a PostgreSQL backend flushes the
+/// WAL itself; a task on the shared pool must not block a worker, so it queues and awaits the answer.
 async fn durable(txn: omendb_storage::WriteTxn) -> Result<omendb_storage::CommitInfo> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::CurrentThread {
+        return Ok(txn.commit()?);
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     txn.commit_then(move |r| {
         let _ = tx.send(r);

@@ -1,7 +1,7 @@
-//! Group commit. Transactions queue their write sets for one committer thread, which validates every queued
-//! transaction in order against the newest state, writes all accepted ones in ONE append to the commit log
-//! (one fsync for the group; a group that also names new chunk files commits through redb instead), and only
-//! then publishes the new version and answers everyone.
+//! Group commit. Transactions queue their write sets (`queue.rs` decides who commits a group); the leader
+//! validates every queued transaction in order against the newest state, writes all accepted ones in ONE
+//! append to the commit log (one fsync for the group; a group that also names new chunk files commits through
+//! redb instead), and only then publishes the new version and answers everyone.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -25,6 +25,9 @@ use crate::types::{Key, Row, TableShape};
 use crate::version::{DbVersion, DeltaEntry, TableVersion};
 
 mod catalog;
+mod queue;
+
+pub(crate) use queue::{Answers, CommitQueue, Pending, committer};
 
 /// A buffered write on one key.
 #[derive(Clone, Debug)]
@@ -196,22 +199,6 @@ pub struct CommitInfo {
     pub lsn: u64,
 }
 
-/// Called once with a transaction's outcome, on the committer thread: keep it short (wake someone, send).
-pub type CommitCallback = Box<dyn FnOnce(Result<CommitInfo>) + Send>;
-
-/// Transactions waiting for the committer, and whether it has been told to stop.
-#[derive(Default)]
-pub(crate) struct CommitQueue {
-    pub waiting: Vec<Pending>,
-    pub stopped: bool,
-}
-
-pub(crate) struct Pending {
-    writes: TxnWrites,
-    end: TxnEnd,
-    done: CommitCallback,
-}
-
 /// What ends with a transaction, whatever its outcome: its locks, and its place among the serializable
 /// transactions being validated.
 #[derive(Debug)]
@@ -237,110 +224,7 @@ impl TxnEnd {
     }
 }
 
-/// The committer thread: takes everything queued, commits it as one group (one fsync), answers everyone,
-/// and goes back for whatever queued up during the fsync. Committers never block a thread of their own while
-/// they wait, so an async server pays one wake-up per commit instead of a blocking-pool hand-off each way.
-///
-/// Answers go to a notifier thread: waking 30 sessions costs a syscall each, and the next group's fsync
-/// need not wait for them. The notifier has answered everything once this returns.
-pub(crate) fn committer(inner: std::sync::Arc<Inner>) {
-    let (tx, rx) = std::sync::mpsc::channel::<Answers>();
-    let notifier = std::thread::Builder::new()
-        .name("omendb-notify".into())
-        .spawn(move || {
-            for answers in rx {
-                answer(answers);
-            }
-        });
-    let tx = notifier.is_ok().then_some(tx);
-    loop {
-        let group = {
-            let mut q = inner.queue.lock();
-            while q.waiting.is_empty() && !q.stopped {
-                inner.queue_cv.wait(&mut q);
-            }
-            if q.waiting.is_empty() {
-                break;
-            }
-            std::mem::take(&mut q.waiting)
-        };
-        inner.run_group(group, tx.as_ref());
-    }
-    drop(tx);
-    if let Ok(n) = notifier {
-        let _ = n.join();
-    }
-}
-
-type Answers = Vec<(CommitCallback, Result<CommitInfo>)>;
-
-fn answer(answers: Answers) {
-    for (done, r) in answers {
-        done(r);
-    }
-}
-
 impl Inner {
-    /// Commits and waits for the outcome.
-    pub fn commit_writes(&self, writes: TxnWrites, end: TxnEnd) -> Result<CommitInfo> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.submit(
-            writes,
-            end,
-            Box::new(move |r| {
-                let _ = tx.send(r);
-            }),
-        );
-        rx.recv().unwrap_or(Err(Error::Closed))
-    }
-
-    /// Queues a transaction for the committer; `done` hears the outcome once it is durable (or refused).
-    pub fn submit(&self, writes: TxnWrites, end: TxnEnd, done: CommitCallback) {
-        if writes.is_empty() {
-            // Read-only (perhaps with row locks): serializes at its snapshot, nothing to validate or log.
-            end.finish(self);
-            return done(Ok(CommitInfo { lsn: 0 }));
-        }
-        let p = Pending { writes, end, done };
-        let mut q = self.queue.lock();
-        if q.stopped {
-            // The database handle is gone but a transaction outlived it: commit on the caller's thread.
-            drop(q);
-            return self.run_group(vec![p], None);
-        }
-        q.waiting.push(p);
-        drop(q);
-        self.queue_cv.notify_one();
-    }
-
-    /// Tells the committer to finish what is queued and exit.
-    pub fn stop_committer(&self) {
-        self.queue.lock().stopped = true;
-        self.queue_cv.notify_all();
-    }
-
-    /// Commits `group` and answers it, through `notify` when given (the committer's notifier) or in place.
-    fn run_group(&self, group: Vec<Pending>, notify: Option<&std::sync::mpsc::Sender<Answers>>) {
-        let (answers, ends) = {
-            let mut state = self.commit.lock();
-            let out = self.commit_group(&mut state, group);
-            self.seal_long_tails(&mut state);
-            out
-        };
-        for end in ends {
-            end.finish(self);
-        }
-        match notify {
-            Some(tx) => {
-                if let Err(std::sync::mpsc::SendError(answers)) = tx.send(answers) {
-                    answer(answers);
-                }
-            }
-            None => answer(answers),
-        }
-        self.maybe_wake_retrain();
-    }
-
     /// Commits a group; the answers are given out by the caller after the commit lock is released.
     fn commit_group(&self, state: &mut CommitState, group: Vec<Pending>) -> (Answers, Vec<TxnEnd>) {
         let mut head = (**self.current.load()).clone();
