@@ -1,5 +1,7 @@
 //! The fleet moves every database from its state towards what the user asked for (`desired`), through
-//! the provisioner. One converge at a time per database (a per-id lock), any number across databases.
+//! the provisioner. One converge at a time per database (a per-id lock), any number across databases; a
+//! converge waiting for its database to come up gives way to a newer request for the same database (a
+//! DELETE must not wait behind a five-minute wait for Ready) and to shutdown.
 //! It also listens to supervision (a tenant died, came back) and pauses idle free-tier databases.
 
 use std::collections::HashMap;
@@ -7,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -38,6 +40,10 @@ pub struct Fleet {
     plans: Plans,
     metrics: Arc<Metrics>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per database, bumped by every `kick`: a converge started by an older kick is superseded.
+    generations: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// Set at shutdown: converges waiting for a database to come up stop waiting.
+    stopping: watch::Sender<bool>,
     tasks: in_flight::Tasks,
 }
 
@@ -78,6 +84,8 @@ impl Fleet {
             plans,
             metrics,
             locks: Mutex::new(HashMap::new()),
+            generations: Mutex::new(HashMap::new()),
+            stopping: watch::Sender::new(false),
             tasks: Default::default(),
         })
     }
@@ -93,8 +101,17 @@ impl Fleet {
     /// Converges `id` in the background; the API answers before the work is done.
     pub fn kick(self: &Arc<Self>, id: String) {
         let me = self.clone();
+        let generation = self.generation(&id);
+        let mine = {
+            let mut g = 0;
+            generation.send_modify(|n| {
+                *n += 1;
+                g = *n;
+            });
+            g
+        };
         self.tasks.push(tokio::spawn(async move {
-            if let Err(e) = me.converge(&id).await {
+            if let Err(e) = me.converge_as(&id, Some(mine)).await {
                 tracing::error!(database = %id, "converge failed: {e}");
             }
         }));
@@ -117,6 +134,33 @@ impl Fleet {
         self.locks.lock().entry(id.to_string()).or_default().clone()
     }
 
+    fn generation(&self, id: &str) -> watch::Sender<u64> {
+        self.generations
+            .lock()
+            .entry(id.to_string())
+            .or_insert_with(|| watch::Sender::new(0))
+            .clone()
+    }
+
+    /// Resolves once a kick newer than `mine` arrives for `id`, or the fleet shuts down (never, for a
+    /// converge nobody kicked, until shutdown).
+    async fn superseded(&self, id: &str, mine: Option<u64>) {
+        let mut stopping = self.stopping.subscribe();
+        let stop = async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        match mine {
+            Some(mine) => {
+                let mut newer = self.generation(id).subscribe();
+                tokio::select! {
+                    _ = newer.wait_for(|g| *g != mine) => {}
+                    _ = stop => {}
+                }
+            }
+            None => stop.await,
+        }
+    }
+
     pub fn spec(&self, row: &Database) -> Result<TenantSpec> {
         let plan = Plan::parse(&row.plan).ok_or_else(|| {
             Error::Internal(format!("database {} has plan {:?}", row.id, row.plan))
@@ -137,6 +181,13 @@ impl Fleet {
 
     /// One pass: read the row (the latest `desired` wins) and act on it.
     pub async fn converge(&self, id: &str) -> Result<()> {
+        self.converge_as(id, None).await
+    }
+
+    /// `converge` for the kick numbered `mine`: waiting for the database to come up ends early when a newer
+    /// kick (or shutdown) arrives, leaving the database to that newer pass, so the lock is never held
+    /// across a wait that a DELETE or a shutdown would have to sit out.
+    async fn converge_as(&self, id: &str, mine: Option<u64>) -> Result<()> {
         let lock = self.lock_for(id);
         let _guard = lock.lock().await;
         let Some(row) = store::databases::by_id(&self.pool, id).await? else {
@@ -150,7 +201,13 @@ impl Fleet {
             desired::RUNNING => {
                 let operation = row.state.clone();
                 let result = match self.spec(&row) {
-                    Ok(spec) => self.start(&row, spec).await,
+                    Ok(spec) => tokio::select! {
+                        r = self.start(&row, spec) => r,
+                        _ = self.superseded(id, mine) => {
+                            tracing::info!(database = %id, "converge superseded while starting");
+                            return Ok(());
+                        }
+                    },
                     Err(e) => Err(e),
                 };
                 match result {
@@ -262,6 +319,7 @@ impl Fleet {
 
     /// Waits for in-flight work, then stops every tenant this process started.
     pub async fn shutdown(&self) {
+        self.stopping.send_replace(true);
         self.tasks.wait().await;
         self.provisioner.shutdown().await;
     }

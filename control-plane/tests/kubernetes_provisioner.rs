@@ -1,12 +1,13 @@
 //! The Kubernetes provisioner against the fake API server (kube-rs's tower-test double): what it writes
-//! for a database, how it waits for the operator's `Ready`, pause and delete.
+//! for a database, how it waits for the operator's `Ready`, pause and delete, with the permissions the
+//! Helm chart's control-plane Role gives it (the fake authorizes every request by those rules).
 
 use std::time::Duration;
 
 use omendb_control_plane::plans::{Plan, Plans};
 use omendb_control_plane::provisioner::kubernetes::KubernetesProvisioner;
 use omendb_control_plane::provisioner::{Provisioner, TenantSpec};
-use omendb_operator::testing::Fake;
+use omendb_operator::testing::{Fake, chart_rules};
 use serde_json::json;
 
 const NS: &str = "tenants";
@@ -26,9 +27,14 @@ fn spec() -> TenantSpec {
     }
 }
 
+/// The control plane's client, authorized by the rules of the chart's own control-plane Role.
 fn provisioner(fake: &Fake) -> KubernetesProvisioner {
+    let control_plane = fake.as_identity(
+        "system:serviceaccount:omendb:omendb-control-plane",
+        chart_rules("control-plane/rbac.yaml"),
+    );
     KubernetesProvisioner::new(
-        fake.client(),
+        control_plane.client(),
         NS.into(),
         Some("registry.example/omendb:1".into()),
     )

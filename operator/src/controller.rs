@@ -8,6 +8,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
@@ -187,12 +188,9 @@ async fn apply(db: &OmenDatabase, ctx: &Context) -> Result<Action> {
 
     let sts_api: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
     let existing = sts_api.get_opt(&t.name).await?;
-    let claim_gib = existing
-        .as_ref()
-        .and_then(claim_template_gib)
-        .unwrap_or(t.storage_gib);
-    let sts = ssa(&sts_api, &build_statefulset(&t, claim_gib)).await?;
-    expand_volume(&t, ctx, db).await?;
+    let claim = existing.as_ref().and_then(claim_template);
+    let sts = ssa(&sts_api, &build_statefulset(&t, claim)).await?;
+    let volume = expand_volume(&t, ctx, db).await?;
     reconcile_pod_monitor(&t, ctx).await?;
 
     let ready = sts
@@ -201,7 +199,7 @@ async fn apply(db: &OmenDatabase, ctx: &Context) -> Result<Action> {
         .and_then(|s| s.ready_replicas)
         .unwrap_or(0)
         >= 1;
-    let status = running_status(db, &t, ready);
+    let status = running_status(db, &t, ready, &volume);
     let before = db.status.as_ref().and_then(|s| s.phase.clone());
     let phase = status["phase"].as_str().unwrap_or_default().to_string();
     patch_status(db, ctx, status).await?;
@@ -224,53 +222,84 @@ async fn apply(db: &OmenDatabase, ctx: &Context) -> Result<Action> {
     })
 }
 
-/// The size in the StatefulSet's (immutable) claim template.
-fn claim_template_gib(sts: &StatefulSet) -> Option<u32> {
-    let q = sts
-        .spec
-        .as_ref()?
-        .volume_claim_templates
-        .as_ref()?
-        .first()?
-        .spec
-        .as_ref()?
-        .resources
-        .as_ref()?
-        .requests
-        .as_ref()?
-        .get("storage")?;
-    q.0.strip_suffix("Gi")?.parse().ok()
+/// The StatefulSet's (immutable) claim template.
+fn claim_template(sts: &StatefulSet) -> Option<&PersistentVolumeClaim> {
+    sts.spec.as_ref()?.volume_claim_templates.as_ref()?.first()
+}
+
+/// Where the data volume stands against `storageGib`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Volume {
+    /// No claim yet (the StatefulSet controller makes it), or as large as asked.
+    Sized,
+    /// Asked to grow; the volume is not that large yet.
+    Expanding { gib: u32 },
+    /// Growth waits for the claim to be bound (a WaitForFirstConsumer class before the pod is scheduled):
+    /// a Pending claim's spec cannot change.
+    WaitingForBinding { gib: u32 },
+}
+
+fn gib(q: Option<&Quantity>) -> Option<u32> {
+    q?.0.strip_suffix("Gi")?.parse().ok()
 }
 
 /// Growing `storageGib` patches the live PVC (the StatefulSet's template cannot change); the storage
-/// class must allow expansion, which the cluster enforces.
-async fn expand_volume(t: &Tenant, ctx: &Context, db: &OmenDatabase) -> Result<()> {
+/// class must allow expansion, which the cluster enforces. A claim not bound yet cannot change at all, so
+/// growth waits for binding (reported as a condition and an event, and tried again on the next pass).
+async fn expand_volume(t: &Tenant, ctx: &Context, db: &OmenDatabase) -> Result<Volume> {
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &t.namespace);
     let name = format!("{DATA_VOLUME}-{}-0", t.name);
     let Some(pvc) = pvcs.get_opt(&name).await? else {
-        return Ok(());
+        return Ok(Volume::Sized);
     };
-    let current: Option<u32> = pvc
+    let requested = gib(pvc
         .spec
         .as_ref()
         .and_then(|s| s.resources.as_ref())
         .and_then(|r| r.requests.as_ref())
-        .and_then(|r| r.get("storage"))
-        .and_then(|q| q.0.strip_suffix("Gi"))
-        .and_then(|g| g.parse().ok());
-    if current.is_some_and(|c| c < t.storage_gib) {
-        let patch = json!({"spec": {"resources": {"requests": {"storage": format!("{}Gi", t.storage_gib)}}}});
+        .and_then(|r| r.get("storage")));
+    let status = pvc.status.as_ref();
+    let bound = status.and_then(|s| s.phase.as_deref()) == Some("Bound");
+    let capacity = gib(status
+        .and_then(|s| s.capacity.as_ref())
+        .and_then(|c| c.get("storage")));
+    let want = t.storage_gib;
+    if requested.is_some_and(|r| r < want) {
+        if !bound {
+            let waiting = Volume::WaitingForBinding { gib: want };
+            let before = db.status.as_ref().and_then(|s| {
+                s.conditions
+                    .iter()
+                    .find(|c| c.type_ == "VolumeSized")
+                    .map(|c| c.reason.clone())
+            });
+            if before.as_deref() != Some("WaitingForBinding") {
+                ctx.event(
+                    db,
+                    EventType::Normal,
+                    "VolumeExpansionWaiting",
+                    format!("volume {name} grows to {want} GiB once it is bound"),
+                )
+                .await;
+            }
+            return Ok(waiting);
+        }
+        let patch = json!({"spec": {"resources": {"requests": {"storage": format!("{want}Gi")}}}});
         pvcs.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         ctx.event(
             db,
             EventType::Normal,
             "VolumeExpanding",
-            format!("volume {name} grows to {} GiB", t.storage_gib),
+            format!("volume {name} grows to {want} GiB"),
         )
         .await;
+        return Ok(Volume::Expanding { gib: want });
     }
-    Ok(())
+    Ok(match capacity {
+        Some(c) if bound && c < want => Volume::Expanding { gib: want },
+        _ => Volume::Sized,
+    })
 }
 
 /// A PodMonitor when the tier has monitoring and the cluster has the CRD; removed when no longer wanted.
@@ -345,7 +374,7 @@ fn condition(db: &OmenDatabase, type_: &str, status: bool, reason: &str, message
     })
 }
 
-pub fn running_status(db: &OmenDatabase, t: &Tenant, ready: bool) -> Value {
+pub fn running_status(db: &OmenDatabase, t: &Tenant, ready: bool, volume: &Volume) -> Value {
     let phase = if t.paused {
         "Paused"
     } else if ready {
@@ -368,8 +397,37 @@ pub fn running_status(db: &OmenDatabase, t: &Tenant, ready: bool) -> Value {
             condition(db, "Ready", phase == "Ready", ready_reason.0, ready_reason.1),
             condition(db, "Paused", t.paused, if t.paused { "Paused" } else { "Running" },
                 if t.paused { "spec.paused is true" } else { "spec.paused is false" }),
+            volume_condition(db, volume),
         ],
     })
+}
+
+fn volume_condition(db: &OmenDatabase, volume: &Volume) -> Value {
+    match volume {
+        Volume::Sized => condition(
+            db,
+            "VolumeSized",
+            true,
+            "Sized",
+            "the volume is as large as storageGib",
+        ),
+        Volume::Expanding { gib } => condition(
+            db,
+            "VolumeSized",
+            false,
+            "Expanding",
+            &format!("the volume is growing to {gib} GiB"),
+        ),
+        Volume::WaitingForBinding { gib } => condition(
+            db,
+            "VolumeSized",
+            false,
+            "WaitingForBinding",
+            &format!(
+                "the claim is not bound yet (its class binds on first use); it grows to {gib} GiB once bound"
+            ),
+        ),
+    }
 }
 
 fn invalid_status(db: &OmenDatabase, message: &str) -> Value {

@@ -79,11 +79,18 @@ pub struct Tenant {
 impl Tenant {
     /// Labels every owned object carries; selectors use the stable subset.
     pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut l = self.stable_labels();
+        l.insert("omendb.io/tier".into(), tier_name(self.tier).into());
+        l
+    }
+
+    /// The labels that never change over a database's life: what immutable fields (a StatefulSet's claim
+    /// template) may carry.
+    pub fn stable_labels(&self) -> BTreeMap<String, String> {
         let mut l = self.selector_labels();
         l.insert("app.kubernetes.io/component".into(), "database".into());
         l.insert("app.kubernetes.io/part-of".into(), "omendb".into());
         l.insert("app.kubernetes.io/managed-by".into(), MANAGER.into());
-        l.insert("omendb.io/tier".into(), tier_name(self.tier).into());
         l.insert(
             "omendb.io/organization".into(),
             label_value(&self.organization_id),

@@ -1,6 +1,12 @@
 //! A fake Kubernetes API server for tests, on kube-rs's standard test double (`tower_test::mock`): it keeps
 //! objects in memory (GET, LIST, POST, DELETE, server-side-apply and merge PATCH, the JSON-patch subset
 //! finalizers use, the status subresource) and logs every call, so tests assert on what was sent.
+//!
+//! It refuses what a real API server refuses on update, with the same 422 and message (checked against
+//! kube-apiserver 1.25's validation): a StatefulSet's spec beyond the fields that may change, and a
+//! PersistentVolumeClaim's spec beyond `resources.requests` of a bound claim, or a request made smaller.
+//! Seen through `as_identity`, it also authorizes every request as Kubernetes RBAC would, against the rules
+//! of the Helm chart's own Roles (`chart_rules`), with the API server's 403.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +28,131 @@ pub struct Call {
 pub struct Fake {
     objects: Arc<Mutex<HashMap<String, Value>>>,
     calls: Arc<Mutex<Vec<Call>>>,
+    /// Who the client's requests come from, and what RBAC lets them do (`None`: anything).
+    identity: Option<Arc<Identity>>,
+}
+
+/// One RBAC policy rule, as a Role or ClusterRole lists it.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+    #[serde(default)]
+    pub resource_names: Vec<String>,
+}
+
+struct Identity {
+    user: String,
+    rules: Vec<Rule>,
+}
+
+/// The rules of every Role and ClusterRole in one of the Helm chart's templates (a path under
+/// `helm/omendb/templates`), for `Fake::as_identity`. The rule lists are plain YAML inside the template;
+/// tests/helm checks that the rendered chart carries exactly these.
+pub fn chart_rules(template: &str) -> Vec<Rule> {
+    let path = format!(
+        "{}/../helm/omendb/templates/{template}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut rules = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line != "rules:" {
+            continue;
+        }
+        let mut block = String::new();
+        while let Some(l) = lines.peek()
+            && l.starts_with("  ")
+        {
+            block.push_str(l);
+            block.push('\n');
+            lines.next();
+        }
+        let parsed: Vec<Rule> =
+            serde_yaml::from_str(&block).unwrap_or_else(|e| panic!("{path}: rules: {e}"));
+        rules.extend(parsed);
+    }
+    assert!(!rules.is_empty(), "{path} has no rules");
+    rules
+}
+
+/// What RBAC sees of a request: verb, API group, resource (with subresource), namespace, name.
+fn attributes(method: &str, path: &str, query: &str) -> (String, String, String, String, String) {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (group, mut rest) = match parts.first() {
+        Some(&"api") => ("", &parts[2.min(parts.len())..]),
+        _ => (
+            parts.get(1).copied().unwrap_or(""),
+            &parts[3.min(parts.len())..],
+        ),
+    };
+    let mut namespace = "";
+    if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
+        namespace = rest[1];
+        rest = &rest[2..];
+    }
+    let resource = match (rest.first(), rest.get(2)) {
+        (Some(r), Some(sub)) => format!("{r}/{sub}"),
+        (Some(r), None) => r.to_string(),
+        _ => String::new(),
+    };
+    let name = rest.get(1).copied().unwrap_or("");
+    let verb = match (method, name.is_empty()) {
+        ("GET", false) => "get",
+        ("GET", true) if query.contains("watch=true") => "watch",
+        ("GET", true) => "list",
+        ("POST", _) => "create",
+        ("PUT", _) => "update",
+        ("PATCH", _) => "patch",
+        ("DELETE", false) => "delete",
+        ("DELETE", true) => "deletecollection",
+        _ => "unknown",
+    };
+    (
+        verb.into(),
+        group.into(),
+        resource,
+        namespace.into(),
+        name.into(),
+    )
+}
+
+impl Identity {
+    /// `None` when allowed, else the API server's 403.
+    fn refuse(&self, method: &str, path: &str, query: &str) -> Option<(StatusCode, Value)> {
+        let (verb, group, resource, namespace, name) = attributes(method, path, query);
+        let allowed = self.rules.iter().any(|r| {
+            r.api_groups.contains(&group)
+                && r.resources.contains(&resource)
+                && r.verbs.contains(&verb)
+                && (r.resource_names.is_empty() || r.resource_names.contains(&name))
+        });
+        if allowed {
+            return None;
+        }
+        let what = if name.is_empty() {
+            format!("{resource} is forbidden")
+        } else {
+            format!("{resource} \"{name}\" is forbidden")
+        };
+        let scope = if namespace.is_empty() {
+            " at the cluster scope".to_string()
+        } else {
+            format!(" in the namespace \"{namespace}\"")
+        };
+        let message = format!(
+            "{what}: User \"{}\" cannot {verb} resource \"{resource}\" in API group \"{group}\"{scope}",
+            self.user
+        );
+        Some((
+            StatusCode::FORBIDDEN,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
+                   "reason": "Forbidden", "details": {"name": name, "kind": resource}, "code": 403}),
+        ))
+    }
 }
 
 fn merge(into: &mut Value, from: &Value) {
@@ -43,6 +174,18 @@ fn not_found() -> (StatusCode, Value) {
 }
 
 impl Fake {
+    /// The same objects, seen by a client whose requests RBAC authorizes against `rules`, as `user` (for
+    /// example `system:serviceaccount:omendb:omendb-control-plane`).
+    pub fn as_identity(&self, user: &str, rules: Vec<Rule>) -> Fake {
+        Fake {
+            identity: Some(Arc::new(Identity {
+                user: user.into(),
+                rules,
+            })),
+            ..self.clone()
+        }
+    }
+
     pub fn client(&self) -> Client {
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let me = self.clone();
@@ -59,7 +202,12 @@ impl Fake {
                     query: query.clone(),
                     body: body.clone(),
                 });
-                let (status, out) = me.answer(&method, &path, &query, body);
+                let refused = me
+                    .identity
+                    .as_ref()
+                    .and_then(|i| i.refuse(&method, &path, &query));
+                let (status, out) =
+                    refused.unwrap_or_else(|| me.answer(&method, &path, &query, body));
                 send.send_response(
                     Response::builder()
                         .status(status)
@@ -121,7 +269,8 @@ impl Fake {
                 not_found()
             }
             "PATCH" => {
-                let mut obj = objects.get(&key).cloned().unwrap_or(json!({}));
+                let old = objects.get(&key).cloned();
+                let mut obj = old.clone().unwrap_or(json!({}));
                 if let Value::Array(ops) = &body {
                     json_patch(&mut obj, ops);
                 } else if sub_status {
@@ -132,6 +281,11 @@ impl Fake {
                     if let Some(s) = status {
                         obj["status"] = s;
                     }
+                }
+                if let Some(old) = &old
+                    && let Err(refused) = immutable(&key, old, &obj)
+                {
+                    return refused;
                 }
                 obj["metadata"]["resourceVersion"] = "1".into();
                 objects.insert(key, obj.clone());
@@ -163,6 +317,87 @@ impl Fake {
     pub fn set(&self, path: &str, value: Value) {
         self.objects.lock().unwrap().insert(path.into(), value);
     }
+}
+
+fn invalid(kind: &str, name: &str, field: &str, detail: &str) -> (StatusCode, Value) {
+    let message = format!("{kind} \"{name}\" is invalid: {field}: Forbidden: {detail}");
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Invalid", "code": 422,
+               "message": message,
+               "details": {"name": name, "kind": kind, "causes": [{"reason": "FieldValueForbidden", "field": field, "message": format!("Forbidden: {detail}")}]}}),
+    )
+}
+
+/// The update rules of kube-apiserver's validation for the kinds whose specs are (partly) immutable.
+fn immutable(key: &str, old: &Value, new: &Value) -> Result<(), (StatusCode, Value)> {
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    let without = |v: &Value, fields: &[&str]| {
+        let mut spec = v["spec"].clone();
+        if let Value::Object(m) = &mut spec {
+            for f in fields {
+                m.remove(*f);
+            }
+        }
+        spec
+    };
+    if key.contains("/statefulsets/") {
+        const MUTABLE: [&str; 6] = [
+            "replicas",
+            "ordinals",
+            "template",
+            "updateStrategy",
+            "persistentVolumeClaimRetentionPolicy",
+            "minReadySeconds",
+        ];
+        if without(old, &MUTABLE) != without(new, &MUTABLE) {
+            return Err(invalid(
+                "StatefulSet.apps",
+                name,
+                "spec",
+                "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', \
+                 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+            ));
+        }
+    }
+    if key.contains("/persistentvolumeclaims/") {
+        let bound = old["status"]["phase"] == "Bound";
+        let requests = |v: &Value| v["spec"]["resources"]["requests"].clone();
+        let mut old_rest = old["spec"].clone();
+        let mut new_rest = new["spec"].clone();
+        if bound {
+            for spec in [&mut old_rest, &mut new_rest] {
+                if let Some(r) = spec.get_mut("resources").and_then(Value::as_object_mut) {
+                    r.remove("requests");
+                }
+            }
+        }
+        if old_rest != new_rest {
+            return Err(invalid(
+                "PersistentVolumeClaim",
+                name,
+                "spec",
+                "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+            ));
+        }
+        let gib = |v: &Value| {
+            v["storage"]
+                .as_str()
+                .and_then(|q| q.strip_suffix("Gi"))
+                .and_then(|g| g.parse::<u64>().ok())
+        };
+        if let (Some(o), Some(n)) = (gib(&requests(old)), gib(&requests(new)))
+            && n < o
+        {
+            return Err(invalid(
+                "PersistentVolumeClaim",
+                name,
+                "spec.resources.requests.storage",
+                "field can not be less than previous value",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The JSON-patch subset kube's finalizer helper sends (add, replace, remove; test is trusted).

@@ -1,6 +1,8 @@
 //! Reconcile against kube-rs's standard test double: a `tower_test` mock service standing in for the API
 //! server (`omendb_operator::testing::Fake`), which keeps objects in memory (GET, server-side-apply PATCH, merge PATCH, POST, DELETE,
-//! LIST) and logs every call, so the tests assert on what the operator sent, not on a scripted sequence.
+//! LIST) and logs every call, so the tests assert on what the operator sent, not on a scripted sequence. It
+//! refuses immutable-field updates as a real API server does, and the operator's requests are authorized by
+//! the chart's own RBAC rules.
 //! Real-cluster tests are in `tests/cluster.rs` and run when `KUBECONFIG` is set.
 
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use omendb_operator::OmenDatabase;
 use omendb_operator::controller::{Context, error_policy, reconcile};
 use omendb_operator::metrics::Metrics;
 use omendb_operator::tenant::Defaults;
-use omendb_operator::testing::{Call, Fake};
+use omendb_operator::testing::{Call, Fake, chart_rules};
 use serde_json::{Value, json};
 
 const NS: &str = "/api/v1/namespaces/tenants-x";
@@ -40,9 +42,14 @@ spec:
     .unwrap()
 }
 
+/// The operator's client, authorized by the rules of the chart's own operator roles.
 fn context(fake: &Fake) -> Arc<Context> {
+    let operator = fake.as_identity(
+        "system:serviceaccount:omendb:omendb-operator",
+        chart_rules("operator/rbac.yaml"),
+    );
     Arc::new(Context::new(
-        fake.client(),
+        operator.client(),
         Defaults::default(),
         Arc::new(Metrics::new()),
     ))
@@ -196,7 +203,7 @@ async fn pause_tier_change_growth_and_provided_credentials() {
     let before = hash(&fake.object(&sts_path).unwrap());
     // The StatefulSet controller would have made the volume.
     let pvc_path = format!("{NS}/persistentvolumeclaims/data-acme-orders-0");
-    fake.set(&pvc_path, json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data-acme-orders-0", "namespace": "tenants-x"}, "spec": {"resources": {"requests": {"storage": "2Gi"}}}}));
+    fake.set(&pvc_path, claim("2Gi", "Bound"));
     fake.clear_calls();
 
     let changed =
@@ -258,6 +265,179 @@ async fn pause_tier_change_growth_and_provided_credentials() {
     );
     let status = fake.object(DB).unwrap()["status"].clone();
     assert_eq!(status["phase"], "Provisioning");
+}
+
+/// The data volume as the StatefulSet controller would have made it, in `phase`, 2 GiB provisioned.
+fn claim(request: &str, phase: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+           "metadata": {"name": "data-acme-orders-0", "namespace": "tenants-x"},
+           "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": request}}},
+           "status": {"phase": phase, "capacity": if phase == "Bound" { json!({"storage": "2Gi"}) } else { Value::Null }}})
+}
+
+fn condition(status: &Value, type_: &str) -> (String, String) {
+    let c = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {status}"));
+    (
+        c["status"].as_str().unwrap().to_string(),
+        c["reason"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_tier_change_reaches_a_statefulset_whose_claim_template_an_older_operator_labelled() {
+    let fake = Fake::default();
+    run(&fake, &resource("")).await.unwrap();
+    let sts_path = format!("{APPS}/statefulsets/acme-orders");
+    let template = |v: &Value| v["spec"]["volumeClaimTemplates"][0].clone();
+    let mut sts = fake.object(&sts_path).unwrap();
+    assert_eq!(
+        template(&sts)["metadata"]["labels"].get("omendb.io/tier"),
+        None,
+        "a new claim template carries no label that can change"
+    );
+    // As operators before this one made it: the tier in the (immutable) claim template.
+    sts["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]["omendb.io/tier"] = "free".into();
+    fake.set(&sts_path, sts.clone());
+    fake.clear_calls();
+
+    let pro = resource("").tap_spec(|s| s.tier = omendb_operator::crd::Tier::Pro);
+    run(&fake, &pro)
+        .await
+        .expect("a tier change must not touch the immutable claim template");
+    let applied = applied(&fake.calls(), &sts_path);
+    assert_eq!(
+        template(&applied),
+        template(&sts),
+        "the template is sent back as it is"
+    );
+    assert_eq!(
+        applied["spec"]["template"]["metadata"]["labels"]["omendb.io/tier"],
+        "pro"
+    );
+    let memory = |v: &Value| {
+        v["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"].clone()
+    };
+    assert_ne!(
+        memory(&applied),
+        memory(&sts),
+        "the pro tier's resources reach the pod"
+    );
+    let status = fake.object(DB).unwrap()["status"].clone();
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(condition(&status, "Provisioned").0, "True");
+}
+
+#[tokio::test]
+async fn growth_waits_for_a_pending_claim_to_be_bound_and_says_so() {
+    let fake = Fake::default();
+    run(&fake, &resource("")).await.unwrap();
+    let pvc_path = format!("{NS}/persistentvolumeclaims/data-acme-orders-0");
+    // A WaitForFirstConsumer class before the pod is scheduled: the claim stays Pending.
+    fake.set(&pvc_path, claim("2Gi", "Pending"));
+    fake.clear_calls();
+    let bigger = resource("").tap_spec(|s| s.storage_gib = 8);
+    run(&fake, &bigger)
+        .await
+        .expect("a pending claim must not fail the reconcile");
+    let calls = fake.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.method == "PATCH" && c.path == pvc_path),
+        "a pending claim's spec cannot change"
+    );
+    let status = fake.object(DB).unwrap()["status"].clone();
+    assert_eq!(
+        condition(&status, "VolumeSized"),
+        ("False".into(), "WaitingForBinding".into())
+    );
+    assert!(
+        calls.iter().any(|c| c.method == "POST"
+            && c.path.contains("/events")
+            && c.body["reason"] == "VolumeExpansionWaiting"),
+        "an event says why the volume has not grown"
+    );
+
+    // Bound: the next pass grows it, and the condition follows the provisioned capacity.
+    fake.set(&pvc_path, claim("2Gi", "Bound"));
+    fake.clear_calls();
+    run(&fake, &bigger).await.unwrap();
+    let grow = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "PATCH" && c.path == pvc_path)
+        .expect("PVC expanded once bound");
+    assert_eq!(grow.body["spec"]["resources"]["requests"]["storage"], "8Gi");
+    let status = fake.object(DB).unwrap()["status"].clone();
+    assert_eq!(
+        condition(&status, "VolumeSized"),
+        ("False".into(), "Expanding".into())
+    );
+    let mut grown = fake.object(&pvc_path).unwrap();
+    grown["status"]["capacity"]["storage"] = "8Gi".into();
+    fake.set(&pvc_path, grown);
+    run(&fake, &bigger).await.unwrap();
+    let status = fake.object(DB).unwrap()["status"].clone();
+    assert_eq!(
+        condition(&status, "VolumeSized"),
+        ("True".into(), "Sized".into())
+    );
+}
+
+#[tokio::test]
+async fn the_fake_api_server_refuses_what_a_real_one_refuses() {
+    // The rules the tests above depend on, checked directly: a StatefulSet's claim templates and selector
+    // are immutable, a pending claim's spec is, and a bound claim can only grow.
+    let fake = Fake::default();
+    run(&fake, &resource("")).await.unwrap();
+    let client = fake.client();
+    let sts_api: kube::Api<k8s_openapi::api::apps::v1::StatefulSet> =
+        kube::Api::namespaced(client.clone(), "tenants-x");
+    let patch = |v: Value| kube::api::Patch::Merge(v);
+    let pp = kube::api::PatchParams::default();
+    let refused = sts_api
+        .patch("acme-orders", &pp, &patch(json!({"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data", "labels": {"omendb.io/tier": "pro"}}}]}})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, kube::Error::Api(ae) if ae.code == 422 && ae.message.contains("updates to statefulset spec for fields other than")),
+        "{refused}"
+    );
+    sts_api
+        .patch("acme-orders", &pp, &patch(json!({"spec": {"replicas": 0}})))
+        .await
+        .expect("replicas may change");
+    let pvcs: kube::Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+        kube::Api::namespaced(client, "tenants-x");
+    let pvc_path = format!("{NS}/persistentvolumeclaims/data-acme-orders-0");
+    let grow = patch(json!({"spec": {"resources": {"requests": {"storage": "4Gi"}}}}));
+    fake.set(&pvc_path, claim("2Gi", "Pending"));
+    let refused = pvcs
+        .patch("data-acme-orders-0", &pp, &grow)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, kube::Error::Api(ae) if ae.code == 422 && ae.message.contains("for bound claims")),
+        "{refused}"
+    );
+    fake.set(&pvc_path, claim("2Gi", "Bound"));
+    pvcs.patch("data-acme-orders-0", &pp, &grow)
+        .await
+        .expect("a bound claim grows");
+    let shrink = patch(json!({"spec": {"resources": {"requests": {"storage": "1Gi"}}}}));
+    let refused = pvcs
+        .patch("data-acme-orders-0", &pp, &shrink)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, kube::Error::Api(ae) if ae.code == 422 && ae.message.contains("can not be less than previous value")),
+        "{refused}"
+    );
 }
 
 #[tokio::test]

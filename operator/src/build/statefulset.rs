@@ -26,9 +26,11 @@ pub const DATA_VOLUME: &str = "data";
 pub const CONFIG_HASH: &str = "omendb.io/config-hash";
 const UID: i64 = 65532;
 
-/// The claim template's size: a StatefulSet's templates are immutable, so once the set exists its
-/// original size is kept here and growth goes to the PVC directly (see the controller).
-pub fn build_statefulset(t: &Tenant, claim_gib: u32) -> StatefulSet {
+/// `claim`: the claim template of the StatefulSet as it exists (`None` before it is created). A
+/// StatefulSet's claim templates are immutable, so once the set exists its template is sent back exactly as
+/// it is (size, labels, class) and growth goes to the PVC directly (see the controller); a new set gets a
+/// template of `t.storage_gib` carrying only labels that never change (not the tier).
+pub fn build_statefulset(t: &Tenant, claim: Option<&PersistentVolumeClaim>) -> StatefulSet {
     let mut annotations = BTreeMap::new();
     annotations.insert(CONFIG_HASH.to_string(), config_hash(t));
     StatefulSet {
@@ -54,7 +56,13 @@ pub fn build_statefulset(t: &Tenant, claim_gib: u32) -> StatefulSet {
                 }),
                 spec: Some(build_pod_spec(t)),
             },
-            volume_claim_templates: Some(vec![build_data_claim(t, claim_gib)]),
+            volume_claim_templates: Some(vec![match claim {
+                Some(c) => PersistentVolumeClaim {
+                    status: None,
+                    ..c.clone()
+                },
+                None => build_data_claim(t, t.storage_gib),
+            }]),
             ..Default::default()
         }),
         ..Default::default()
@@ -79,7 +87,7 @@ pub fn build_data_claim(t: &Tenant, gib: u32) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some(DATA_VOLUME.into()),
-            labels: Some(t.labels()),
+            labels: Some(t.stable_labels()),
             ..Default::default()
         },
         spec: Some(PersistentVolumeClaimSpec {
@@ -224,7 +232,7 @@ mod tests {
     #[test]
     fn one_locked_down_replica_with_probes_resources_and_a_volume() {
         let t = tenant(MINIMAL);
-        let sts = build_statefulset(&t, t.storage_gib);
+        let sts = build_statefulset(&t, None);
         let spec = sts.spec.unwrap();
         assert_eq!(spec.replicas, Some(1));
         let claim = &spec.volume_claim_templates.unwrap()[0];
@@ -280,7 +288,7 @@ mod tests {
             ("enterprise", "4", "16Gi", 2000, true, "full"),
         ] {
             let t = tenant(&MINIMAL.replace("tier: pro", &format!("tier: {tier}")));
-            let pod = build_statefulset(&t, 5)
+            let pod = build_statefulset(&t, None)
                 .spec
                 .unwrap()
                 .template
@@ -318,7 +326,7 @@ mod tests {
     #[test]
     fn paused_scales_to_zero_and_a_tier_change_changes_the_hash() {
         let t = tenant(&with_spec("  paused: true\n"));
-        assert_eq!(build_statefulset(&t, 5).spec.unwrap().replicas, Some(0));
+        assert_eq!(build_statefulset(&t, None).spec.unwrap().replicas, Some(0));
         let pro = tenant(MINIMAL);
         let ent = tenant(&MINIMAL.replace("tier: pro", "tier: enterprise"));
         assert_ne!(config_hash(&pro), config_hash(&ent));
@@ -329,5 +337,35 @@ mod tests {
         );
         // Pausing does not change the config, so it does not roll anything by itself.
         assert_eq!(config_hash(&pro), config_hash(&t));
+    }
+
+    #[test]
+    fn a_claim_template_carries_no_changing_label_and_an_existing_one_is_kept_as_it_is() {
+        let pro = tenant(MINIMAL);
+        let spec = build_statefulset(&pro, None).spec.unwrap();
+        let fresh = spec.volume_claim_templates.unwrap().remove(0);
+        let labels = fresh.metadata.labels.clone().unwrap();
+        assert!(!labels.contains_key("omendb.io/tier"));
+        assert_eq!(labels["app.kubernetes.io/instance"], pro.name);
+        // Whatever the cluster holds (here an older operator's tier label and its status) goes back as it
+        // is, without the status; the pod template follows the new tier.
+        let mut older = fresh.clone();
+        older
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("omendb.io/tier".into(), "free".into());
+        older.status = Some(Default::default());
+        let ent = tenant(&MINIMAL.replace("tier: pro", "tier: enterprise"));
+        let spec = build_statefulset(&ent, Some(&older)).spec.unwrap();
+        let kept = &spec.volume_claim_templates.unwrap()[0];
+        assert_eq!(kept.metadata, older.metadata);
+        assert_eq!(kept.spec, older.spec);
+        assert_eq!(kept.status, None);
+        assert_eq!(
+            spec.template.metadata.unwrap().labels.unwrap()["omendb.io/tier"],
+            "enterprise"
+        );
     }
 }
