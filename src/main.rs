@@ -126,7 +126,7 @@ fn control_plane(a: ControlPlaneArgs, banner: bool) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let data_dir = config.data_dir.clone();
-        let metadata = if config.database_url.is_empty() {
+        let metadata = if !config.has_database_url() {
             "SQLite"
         } else {
             "DATABASE_URL"

@@ -8,6 +8,7 @@ mod support;
 
 use std::time::Duration;
 
+use omendb_control_plane::config::TrustedProxies;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Backend, Cp, connect};
@@ -19,6 +20,7 @@ on_both_backends!(
     api_keys_authenticate_until_revoked,
     bad_tokens_are_refused,
     login_brute_force_and_signup_flood_are_rate_limited,
+    forged_forwarded_addresses_are_ignored,
     bad_bodies_get_clear_errors,
     quotas_and_audit_log,
     idle_free_databases_are_paused,
@@ -453,41 +455,87 @@ async fn bad_tokens_are_refused(b: Backend) {
     cp.stop().await;
 }
 
+/// A login from `from` (the address our trusted proxy at 127.0.0.1 says it forwarded).
+async fn login_from(cp: &Cp, from: &str, email: &str, password: &str) -> reqwest::Response {
+    cp.http
+        .post(format!("{}/v1/auth/login", cp.base))
+        .header("x-forwarded-for", from)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn retry_after(resp: &reqwest::Response) -> u64 {
+    resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 async fn login_brute_force_and_signup_flood_are_rate_limited(b: Backend) {
     let Some(cp) = Cp::start(b, "rate_limits", |c| {
-        c.limits.failed_logins_per_email = 3;
+        c.limits.login_free_failures = 3;
         c.limits.signups_per_minute = 3;
+        c.trusted_proxies = TrustedProxies::parse_list("127.0.0.1").unwrap();
     })
     .await
     else {
         return;
     };
+    let right = "correct horse battery";
     cp.signup("victim@example.com").await;
+    // The owner has logged in from home before.
+    let r = login_from(&cp, "198.51.100.1", "victim@example.com", right).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // An attacker elsewhere guesses: three failures are free, then every attempt waits, growing.
     for _ in 0..3 {
-        let (st, _) = cp
-            .post(
-                "/v1/auth/login",
-                None,
-                json!({"email": "victim@example.com", "password": "guess guess guess"}),
-            )
-            .await;
-        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        let r = login_from(
+            &cp,
+            "203.0.113.66",
+            "victim@example.com",
+            "guess guess guess",
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    // Locked: even the right password is refused until the window passes.
-    let resp = cp
-        .http
-        .post(format!("{}/v1/auth/login", cp.base))
-        .json(&json!({"email": "victim@example.com", "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(retry > 0 && retry <= 15 * 60 + 1, "{retry}");
+    let r = login_from(
+        &cp,
+        "203.0.113.66",
+        "victim@example.com",
+        "guess guess guess",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=2).contains(&retry_after(&r)), "{:?}", r.headers());
+    // Refused before the password is checked: even the right one gets no answer while it waits.
+    let r = login_from(&cp, "203.0.113.66", "victim@example.com", right).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Waiting out the delay buys one guess, and the next wait is longer.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = login_from(
+        &cp,
+        "203.0.113.66",
+        "victim@example.com",
+        "guess guess guess",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = login_from(
+        &cp,
+        "203.0.113.66",
+        "victim@example.com",
+        "guess guess guess",
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&r) >= 2, "{:?}", r.headers());
+    // Meanwhile the owner logs in, from home and from a new address.
+    let r = login_from(&cp, "198.51.100.1", "victim@example.com", right).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = login_from(&cp, "192.0.2.44", "victim@example.com", right).await;
+    assert_eq!(r.status(), StatusCode::OK);
     // Sign-ups: 3 per minute per address (one used above).
     cp.signup("s2@example.com").await;
     cp.signup("s3@example.com").await;
@@ -500,6 +548,36 @@ async fn login_brute_force_and_signup_flood_are_rate_limited(b: Backend) {
         .await;
     assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{v}");
     assert_eq!(v["error"]["code"], "rate_limited");
+    cp.stop().await;
+}
+
+/// X-Forwarded-For from a peer that is not a configured proxy is the client's own claim: it neither moves
+/// the client out of its rate limits nor into the audit log.
+async fn forged_forwarded_addresses_are_ignored(b: Backend) {
+    let Some(cp) = Cp::start(b, "forwarded", |c| {
+        c.limits.login_free_failures = 2;
+        c.trusted_proxies = TrustedProxies::parse_list("10.0.0.0/8").unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    cp.signup("fwd@example.com").await;
+    for forged in ["1.1.1.1", "2.2.2.2"] {
+        let r = login_from(&cp, forged, "fwd@example.com", "guess guess guess").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // A third made-up address does not escape the brake on 127.0.0.1.
+    let r = login_from(&cp, "3.3.3.3", "fwd@example.com", "guess guess guess").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = login_from(&cp, "6.6.6.6", "fwd@example.com", "correct horse battery").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let login: Value = r.json().await.unwrap();
+    let (st, log) = cp.get("/v1/audit-log", &tok(&login)).await;
+    assert_eq!(st, StatusCode::OK, "{log}");
+    assert_eq!(log["entries"][0]["action"], "account.login", "{log}");
+    assert_eq!(log["entries"][0]["ip"], "127.0.0.1", "{log}");
     cp.stop().await;
 }
 

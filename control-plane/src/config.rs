@@ -1,11 +1,13 @@
 //! Control-plane configuration: defaults for one machine (`omendb up`), overridden by a TOML file and by
 //! `OMENDB_CP_*` / `DATABASE_URL` environment variables.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
 
 use crate::error::{Error, Result};
 use crate::plans::Plans;
@@ -17,12 +19,17 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Everything the control plane keeps on disk: the SQLite metadata DB, signing keys, tenant data.
     pub data_dir: PathBuf,
-    /// `sqlite://...` or `postgres://...`; empty = `sqlite://<data_dir>/metadata.db`.
-    pub database_url: String,
+    /// `sqlite://...` or `postgres://...`; empty = `sqlite://<data_dir>/metadata.db`. May hold a password.
+    pub database_url: SecretString,
     /// The console's origin for CORS; empty = same origin only (no CORS headers).
     pub console_origin: String,
-    /// Trust `X-Forwarded-For` from a reverse proxy when rate limiting by client address.
-    pub trust_forwarded_for: bool,
+    /// Networks of the reverse proxies in front of the API (`10.0.0.0/8`, `192.0.2.7`). A request from one of
+    /// them is attributed to the right-most `X-Forwarded-For` address outside them; from anywhere else the
+    /// header is ignored. Empty = the socket peer is the client. Env `OMENDB_CP_TRUSTED_PROXIES` (commas).
+    pub trusted_proxies: TrustedProxies,
+    /// Replaced by `trusted_proxies`: trusting the header from anyone let every client choose its address.
+    /// Still read so that an old config file is refused with that explanation rather than "unknown field".
+    pub trust_forwarded_for: Option<bool>,
     /// Serve the console from this directory instead of the embedded copy (console development).
     pub web_dir: String,
     pub auth: Auth,
@@ -40,10 +47,10 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Billing {
     /// `sk_...`; env `STRIPE_SECRET_KEY`.
-    pub stripe_secret_key: String,
+    pub stripe_secret_key: SecretString,
     /// Signing secrets of the webhook endpoint (`whsec_...`); several during a rotation. Env
     /// `STRIPE_WEBHOOK_SECRET` (comma-separated).
-    pub webhook_secrets: Vec<String>,
+    pub webhook_secrets: Vec<SecretString>,
     /// Stripe's API base URL, ending in `/`; env `STRIPE_API_BASE` (tests point it at a fake).
     pub api_base: String,
     /// Where Checkout and the billing portal send the user back; empty = `http://<bound address>/billing`.
@@ -83,7 +90,7 @@ pub struct PlanPrice {
 impl Default for Billing {
     fn default() -> Billing {
         Billing {
-            stripe_secret_key: String::new(),
+            stripe_secret_key: SecretString::default(),
             webhook_secrets: Vec::new(),
             api_base: "https://api.stripe.com/".into(),
             return_url: String::new(),
@@ -112,7 +119,7 @@ impl Default for Billing {
 
 impl Billing {
     pub fn enabled(&self) -> bool {
-        !self.stripe_secret_key.is_empty()
+        !self.stripe_secret_key.expose_secret().is_empty()
     }
 }
 
@@ -146,8 +153,17 @@ pub struct Limits {
     pub signups_per_minute: u32,
     /// Login attempts per client address per minute.
     pub logins_per_minute: u32,
-    /// Failed logins per email per 15 minutes before that email is locked for the rest of the window.
-    pub failed_logins_per_email: u32,
+    /// Failed logins from one address for one account before attempts from it must wait: 1 s, doubling
+    /// with each further failure up to `login_max_delay_s`. Other addresses are not slowed, so an attacker
+    /// cannot lock the owner out.
+    pub login_free_failures: u32,
+    /// Failed logins for one account from addresses that never logged into it, all of them together,
+    /// before attempts from such addresses wait (as above): a slower brake on a distributed guesser that
+    /// never touches the addresses the owner has used.
+    pub login_free_failures_per_account: u32,
+    pub login_max_delay_s: u64,
+    /// Failed logins from one address per hour, whatever the accounts (credential stuffing).
+    pub failed_logins_per_address_per_hour: u32,
     pub max_body_bytes: usize,
 }
 
@@ -167,9 +183,10 @@ impl Default for Config {
         Config {
             listen: "127.0.0.1:8080".parse().expect("literal address"),
             data_dir: PathBuf::from("./omendb-data"),
-            database_url: String::new(),
+            database_url: SecretString::default(),
             console_origin: String::new(),
-            trust_forwarded_for: false,
+            trusted_proxies: TrustedProxies::default(),
+            trust_forwarded_for: None,
             web_dir: String::new(),
             auth: Auth::default(),
             limits: Limits::default(),
@@ -201,7 +218,10 @@ impl Default for Limits {
         Limits {
             signups_per_minute: 10,
             logins_per_minute: 30,
-            failed_logins_per_email: 10,
+            login_free_failures: 5,
+            login_free_failures_per_account: 50,
+            login_max_delay_s: 15 * 60,
+            failed_logins_per_address_per_hour: 100,
             max_body_bytes: 64 * 1024,
         }
     }
@@ -229,7 +249,10 @@ impl Config {
         for (k, v) in vars {
             let bad = || Error::Config(format!("{k}={v:?} is not valid"));
             match k.as_str() {
-                "DATABASE_URL" => self.database_url = v.clone(),
+                "DATABASE_URL" => self.database_url = v.clone().into(),
+                "OMENDB_CP_TRUSTED_PROXIES" => {
+                    self.trusted_proxies = TrustedProxies::parse_list(&v).map_err(Error::Config)?
+                }
                 "OMENDB_CP_LISTEN" => self.listen = v.parse().map_err(|_| bad())?,
                 "OMENDB_CP_DATA_DIR" => self.data_dir = PathBuf::from(&v),
                 "OMENDB_CP_CONSOLE_ORIGIN" => self.console_origin = v.clone(),
@@ -239,13 +262,13 @@ impl Config {
                 "OMENDB_CP_PROVISIONER" => self.provisioner = v.clone(),
                 "OMENDB_CP_TENANT_NAMESPACE" => self.kubernetes.namespace = v.clone(),
                 "OMENDB_CP_TENANT_IMAGE" => self.kubernetes.image = v.clone(),
-                "STRIPE_SECRET_KEY" => self.billing.stripe_secret_key = v.clone(),
+                "STRIPE_SECRET_KEY" => self.billing.stripe_secret_key = v.clone().into(),
                 "STRIPE_WEBHOOK_SECRET" => {
                     self.billing.webhook_secrets = v
                         .split(',')
                         .map(str::trim)
                         .filter(|s| !s.is_empty())
-                        .map(String::from)
+                        .map(SecretString::from)
                         .collect()
                 }
                 "STRIPE_API_BASE" => self.billing.api_base = v.clone(),
@@ -267,12 +290,18 @@ impl Config {
         Ok(())
     }
 
-    pub fn database_url(&self) -> String {
-        if self.database_url.is_empty() {
+    /// Whether metadata lives elsewhere than the default SQLite file.
+    pub fn has_database_url(&self) -> bool {
+        !self.database_url.expose_secret().is_empty()
+    }
+
+    pub fn database_url(&self) -> SecretString {
+        if self.database_url.expose_secret().is_empty() {
             format!(
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("metadata.db").display()
             )
+            .into()
         } else {
             self.database_url.clone()
         }
@@ -283,6 +312,13 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<()> {
+        if self.trust_forwarded_for.is_some() {
+            return Err(Error::Config(
+                "trust_forwarded_for is gone: it let any client choose its address. List the networks \
+                 of your reverse proxies in trusted_proxies (e.g. [\"10.0.0.0/8\"]) instead"
+                    .into(),
+            ));
+        }
         if self.auth.access_ttl_s == 0 || self.auth.refresh_ttl_s == 0 {
             return Err(Error::Config("token lifetimes must be positive".into()));
         }
@@ -311,11 +347,101 @@ impl Config {
         if b.sample_interval_ms == 0 || b.report_interval_ms == 0 {
             return Err(Error::Config("billing intervals must be positive".into()));
         }
+        if self.limits.login_max_delay_s == 0 {
+            return Err(Error::Config(
+                "limits.login_max_delay_s must be positive".into(),
+            ));
+        }
         if self.limits.max_body_bytes < 1024 {
             return Err(Error::Config(
                 "limits.max_body_bytes must be at least 1024".into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// The reverse proxies whose `X-Forwarded-For` is believed, as networks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// `10.0.0.0/8`, `fd00::/8` or a bare address (one host).
+    pub fn parse(s: &str) -> std::result::Result<IpNet, String> {
+        let s = s.trim();
+        s.parse::<IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            .map_err(|_| format!("{s:?} is not a network (10.0.0.0/8) or an address"))
+    }
+
+    pub fn parse_list(s: &str) -> std::result::Result<TrustedProxies, String> {
+        s.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(TrustedProxies::parse)
+            .collect::<std::result::Result<_, _>>()
+            .map(TrustedProxies)
+    }
+
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        // An IPv4 client seen through an IPv6 socket is `::ffff:a.b.c.d`; match it as the IPv4 it is.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(*ip, IpAddr::V4),
+            v4 => *v4,
+        };
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| TrustedProxies::parse(s))
+            .collect::<std::result::Result<_, _>>()
+            .map(TrustedProxies)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let mut c = Config::default();
+        c.database_url = "postgres://cp:hunter2-db@db/cp".to_string().into();
+        c.billing.stripe_secret_key = "sk_live_hunter2-stripe".to_string().into();
+        c.billing.webhook_secrets = vec!["whsec_hunter2-hook".to_string().into()];
+        let shown = format!("{c:?} {c:#?}");
+        for secret in ["hunter2-db", "hunter2-stripe", "hunter2-hook"] {
+            assert!(!shown.contains(secret), "{secret} printed in {shown}");
+        }
+        assert!(shown.contains("REDACTED"), "{shown}");
+    }
+
+    #[test]
+    fn trusted_proxies_parse_networks_and_addresses_and_refuse_nonsense() {
+        let t = TrustedProxies::parse_list("10.0.0.0/8, 192.0.2.7,fd00::/8").unwrap();
+        assert!(t.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(t.contains(&"192.0.2.7".parse().unwrap()));
+        assert!(!t.contains(&"192.0.2.8".parse().unwrap()));
+        assert!(t.contains(&"fd00::1".parse().unwrap()));
+        assert!(t.contains(&"::ffff:10.9.9.9".parse().unwrap()));
+        assert!(TrustedProxies::parse_list("10.0.0.0/33").is_err());
+        assert!(TrustedProxies::parse_list("proxy.internal").is_err());
+        let c: Config = toml::from_str("trusted_proxies = [\"127.0.0.1\"]").unwrap();
+        assert!(c.trusted_proxies.contains(&"127.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_old_trust_everyone_switch_is_refused_with_the_way_out() {
+        let c: Config = toml::from_str("trust_forwarded_for = true").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("trusted_proxies"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod fleet;
 pub mod http;
+pub mod login_throttle;
 pub mod metrics;
 pub mod plans;
 pub mod provisioner;
@@ -22,6 +23,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use secrecy::ExposeSecret as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -31,6 +33,7 @@ pub use error::{Error, Result};
 use crate::auth::Keys;
 use crate::auth::password::Hasher;
 use crate::fleet::Fleet;
+use crate::login_throttle::LoginThrottle;
 use crate::metrics::Metrics;
 use crate::provisioner::kubernetes::KubernetesProvisioner;
 use crate::provisioner::local::LocalProvisioner;
@@ -60,7 +63,7 @@ impl Running {
 pub async fn start(config: Config) -> Result<Running> {
     config.validate()?;
     std::fs::create_dir_all(&config.data_dir)?;
-    let pool = store::connect(&config.database_url()).await?;
+    let pool = store::connect(config.database_url().expose_secret()).await?;
     let key_file = if config.auth.signing_key_file.is_empty() {
         config.data_dir.join("jwt-signing-key.pem")
     } else {
@@ -129,6 +132,7 @@ pub async fn start(config: Config) -> Result<Running> {
         billing,
         hasher: Hasher::new(config.auth.argon2_memory_kib, config.auth.argon2_passes),
         limiter: Default::default(),
+        login_throttle: LoginThrottle::new(&config.limits),
         config,
         pool,
         keys,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+use crate::auth::secrets::Sealed;
 use crate::error::Result;
 use crate::plans::{Plan, PlanLimits};
 
@@ -22,7 +23,7 @@ pub struct TenantSpec {
     pub database: String,
     pub user: String,
     /// SCRAM-SHA-256 verifier of the user's password.
-    pub scram: String,
+    pub scram: Sealed,
     pub port: u16,
     pub plan: Plan,
     pub limits: PlanLimits,

@@ -1,4 +1,5 @@
-//! Fixed-window rate limits kept in memory, keyed by strings like `signup:<ip>` or `login-fail:<email>`.
+//! Fixed-window rate limits kept in memory, keyed by strings like `signup:<ip>` or `login:<ip>`.
+//! (Failed logins have their own brake: `login_throttle`.)
 //! One control-plane replica enforces its own windows; behind several replicas the limit is per replica,
 //! which still bounds brute force to replicas x limit.
 
@@ -17,19 +18,6 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Counts one event for `key`; past `max` events in `window`, refuses with the seconds left.
     pub fn hit(&self, key: &str, max: u32, window: Duration) -> Result<()> {
-        self.check(key, max, window, true)
-    }
-
-    /// Refuses when `key` is already at `max`, without counting (e.g. an email locked by failed logins).
-    pub fn peek(&self, key: &str, max: u32, window: Duration) -> Result<()> {
-        self.check(key, max, window, false)
-    }
-
-    pub fn clear(&self, key: &str) {
-        self.windows.lock().remove(key);
-    }
-
-    fn check(&self, key: &str, max: u32, window: Duration, count: bool) -> Result<()> {
         let now = Instant::now();
         let mut w = self.windows.lock();
         if w.len() > 100_000 {
@@ -45,9 +33,7 @@ impl RateLimiter {
                 retry_after: left.as_secs() + 1,
             });
         }
-        if count {
-            slot.1 += 1;
-        }
+        slot.1 += 1;
         Ok(())
     }
 }
@@ -68,9 +54,6 @@ mod tests {
             other => panic!("expected a rate limit, got {other:?}"),
         }
         l.hit("b", 3, w).unwrap();
-        l.peek("b", 3, w).unwrap();
-        l.clear("a");
-        l.hit("a", 3, w).unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::auth::password::Hasher;
 use crate::billing::Billing;
 use crate::config::Config;
 use crate::fleet::Fleet;
+use crate::login_throttle::LoginThrottle;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::Pool;
@@ -21,6 +22,7 @@ pub struct Inner {
     pub hasher: Hasher,
     pub fleet: Arc<Fleet>,
     pub limiter: RateLimiter,
+    pub login_throttle: LoginThrottle,
     pub metrics: Arc<Metrics>,
     pub billing: Arc<Billing>,
 }

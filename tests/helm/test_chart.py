@@ -80,6 +80,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
                 "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"},
             },
             "consoleOrigin": "https://console.example.com",
+            "trustedProxies": ["10.0.0.0/8", "192.0.2.7"],
         }
     },
     "tenants-namespace": {"tenants": {"namespace": "omendb-tenants"}},
@@ -257,6 +258,7 @@ BAD_VALUES = {
     },
     "external-db-url-scheme": {"postgresql": {"enabled": False}, "externalDatabase": {"url": "mysql://a@b/c"}},
     "pull-secret-shape": {"imagePullSecrets": ["regcred"]},
+    "trusted-proxy-hostname": {"controlPlane": {"trustedProxies": ["ingress.internal"]}},
 }
 
 
@@ -581,6 +583,11 @@ def test_control_plane_env(variant: str, secret: str, key: str) -> None:
         assert not [s for s in by_kind(objs, "Secret") if s["metadata"]["name"] == "metadata-db"]
     if variant != "defaults":
         assert not by_kind(objs, "StatefulSet")
+
+
+def test_trusted_proxies_reach_the_control_plane() -> None:
+    env = env_map(container(objects_of("ingress"), "omendb-control-plane", "control-plane"))
+    assert env["OMENDB_CP_TRUSTED_PROXIES"]["value"] == "10.0.0.0/8,192.0.2.7"
 
 
 def test_external_db_url_secret() -> None:

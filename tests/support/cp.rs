@@ -103,7 +103,7 @@ impl Cp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
         if backend == Backend::Postgres {
-            config.database_url = postgres_url(test).await?;
+            config.database_url = postgres_url(test).await?.into();
         }
         tweak(&mut config);
         Some(Cp::start_with(dir, config).await)

@@ -5,10 +5,12 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::secrets::{API_KEY_PREFIX, sha256_hex};
+use crate::config::TrustedProxies;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::store;
@@ -58,22 +60,46 @@ impl Principal {
     }
 }
 
-/// The caller's address: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
-pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for
-        && let Some(first) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return first.to_string();
-    }
-    parts
+/// The caller's address. The socket peer, unless the peer is one of our trusted proxies: then the
+/// right-most `X-Forwarded-For` address that is not a trusted proxy. Each proxy appends the address it
+/// was reached from, so that one is the first a proxy of ours vouches for; everything left of it was
+/// written by the client and may be forged.
+pub fn client_ip(parts: &Parts, trusted: &TrustedProxies) -> String {
+    let Some(peer) = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".into(), |c| c.0.ip().to_string())
+        .map(|c| c.0.ip())
+    else {
+        return "unknown".into();
+    };
+    forwarded_client(peer, parts.headers.get_all("x-forwarded-for"), trusted).to_string()
+}
+
+fn forwarded_client<'a>(
+    peer: IpAddr,
+    headers: impl IntoIterator<Item = &'a HeaderValue>,
+    trusted: &TrustedProxies,
+) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .into_iter()
+        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .collect();
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        // Garbage where a proxy of ours should have written an address: believe nothing further left.
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            return nearest;
+        };
+        if !trusted.contains(&ip) {
+            return ip;
+        }
+        nearest = ip;
+    }
+    nearest
 }
 
 /// The client address alone, for unauthenticated endpoints (rate limits, audit of sign-up).
@@ -83,7 +109,7 @@ pub struct ClientIp(pub String);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Error;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        Ok(ClientIp(client_ip(parts, state.config.trust_forwarded_for)))
+        Ok(ClientIp(client_ip(parts, &state.config.trusted_proxies)))
     }
 }
 
@@ -91,7 +117,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let ip = client_ip(parts, state.config.trust_forwarded_for);
+        let ip = client_ip(parts, &state.config.trusted_proxies);
         let header = parts
             .headers
             .get(AUTHORIZATION)
@@ -130,5 +156,60 @@ impl FromRequestParts<AppState> for Principal {
             credential: Credential::Session,
             ip,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(peer: &str, xff: &[&str], trusted: &str) -> String {
+        let values: Vec<HeaderValue> = xff
+            .iter()
+            .map(|v| HeaderValue::from_str(v).unwrap())
+            .collect();
+        forwarded_client(
+            peer.parse().unwrap(),
+            &values,
+            &TrustedProxies::parse_list(trusted).unwrap(),
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn the_header_counts_only_from_trusted_proxies_and_only_right_of_them() {
+        // No proxies configured: the header is the client's word, ignored.
+        assert_eq!(client("203.0.113.9", &["1.2.3.4"], ""), "203.0.113.9");
+        // From an untrusted peer: ignored.
+        assert_eq!(
+            client("203.0.113.9", &["1.2.3.4"], "10.0.0.0/8"),
+            "203.0.113.9"
+        );
+        // Through our proxy: the address it appended, not what the client prepended.
+        assert_eq!(
+            client("10.0.0.2", &["1.2.3.4, 198.51.100.7"], "10.0.0.0/8"),
+            "198.51.100.7"
+        );
+        // Two of our proxies in a row, the header split over two lines.
+        assert_eq!(
+            client(
+                "10.0.0.2",
+                &["6.6.6.6, 198.51.100.7", "10.0.0.3"],
+                "10.0.0.0/8"
+            ),
+            "198.51.100.7"
+        );
+        // Garbage right of the real hop: stop at the nearest proxy of ours.
+        assert_eq!(
+            client(
+                "10.0.0.2",
+                &["198.51.100.7, not-an-ip, 10.0.0.3"],
+                "10.0.0.0/8"
+            ),
+            "10.0.0.3"
+        );
+        // Only proxies of ours: the furthest one.
+        assert_eq!(client("10.0.0.2", &["10.0.0.5"], "10.0.0.0/8"), "10.0.0.5");
+        assert_eq!(client("10.0.0.2", &[], "10.0.0.0/8"), "10.0.0.2");
     }
 }

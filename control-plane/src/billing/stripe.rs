@@ -43,9 +43,11 @@ pub struct MeterEvent<'a> {
     pub timestamp_s: i64,
 }
 
+use secrecy::ExposeSecret as _;
+
 impl Stripe {
     pub fn new(config: &BillingConfig) -> Result<Stripe> {
-        let client = ClientBuilder::new(&config.stripe_secret_key)
+        let client = ClientBuilder::new(config.stripe_secret_key.expose_secret())
             .url(&config.api_base)
             .timeout(Duration::from_millis(config.request_timeout_ms.max(1)))
             .app_info("omendb-cloud", Some(env!("CARGO_PKG_VERSION").into()), None)

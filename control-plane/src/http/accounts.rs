@@ -1,6 +1,6 @@
 //! Sign-up, login, token refresh, logout, and who am I.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -253,24 +253,20 @@ async fn login(
     ClientIp(ip): ClientIp,
     ValidJson(body): ValidJson<Login>,
 ) -> Result<Json<Session>> {
-    let limits = &state.config.limits;
-    let window = Duration::from_secs(15 * 60);
     let email = normalise(&body.email);
-    let fail_key = format!("login-fail:{email}");
     state.limiter.hit(
         &format!("login:{ip}"),
-        limits.logins_per_minute,
+        state.config.limits.logins_per_minute,
         Duration::from_secs(60),
     )?;
-    state
-        .limiter
-        .peek(&fail_key, limits.failed_logins_per_email, window)?;
+    // Checked before the password so that a waiting guesser learns nothing from trying anyway.
+    state.login_throttle.check(&email, &ip, Instant::now())?;
     let account = store::accounts::by_email(&state.pool, &email).await?;
     let ok = match &account {
         Some(a) => {
             state
                 .hasher
-                .verify(body.password, a.password_hash.clone())
+                .verify(body.password, a.password_hash.expose().to_string())
                 .await?
         }
         None => {
@@ -279,12 +275,10 @@ async fn login(
         }
     };
     let Some(account) = account.filter(|_| ok) else {
-        let _ = state
-            .limiter
-            .hit(&fail_key, limits.failed_logins_per_email, window);
+        state.login_throttle.failed(&email, &ip, Instant::now());
         return Err(Error::Unauthorized("email or password is wrong"));
     };
-    state.limiter.clear(&fail_key);
+    state.login_throttle.succeeded(&email, &ip, Instant::now());
     audit(
         &state,
         &account,

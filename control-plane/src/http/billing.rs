@@ -7,6 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::HeaderMap;
 use chrono::{Datelike, TimeZone, Utc};
+use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -410,7 +411,7 @@ async fn stripe_webhook(
         .config
         .webhook_secrets
         .iter()
-        .map(String::as_str)
+        .map(|s| s.expose_secret())
         .collect();
     let now_s = store::now_ms() / 1000;
     if let Err(e) = webhook::verify(header, &body, &secrets, now_s, webhook::TOLERANCE_S) {

@@ -240,7 +240,7 @@ async fn create(
         state: st::PROVISIONING.into(),
         state_reason: None,
         db_user: DB_USER.into(),
-        scram,
+        scram: scram.into(),
         port: i64::from(provisioner.allocate_port()?),
         created_at: now,
         updated_at: now,

@@ -112,7 +112,7 @@ impl Provisioner for KubernetesProvisioner {
             },
             string_data: Some(BTreeMap::from([(
                 "OMENDB_USER".into(),
-                format!("{}:{}", spec.user, spec.scram),
+                format!("{}:{}", spec.user, spec.scram.expose()),
             )])),
             type_: Some("Opaque".into()),
             ..Default::default()

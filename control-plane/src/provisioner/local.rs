@@ -114,7 +114,7 @@ impl LocalProvisioner {
             },
             users: vec![UserToml {
                 name: &spec.user,
-                scram: &spec.scram,
+                scram: spec.scram.expose(),
             }],
             tls: self.tls.as_ref().map(|(cert, key)| TlsToml {
                 cert: cert.clone(),

@@ -3,13 +3,15 @@
 use sqlx::FromRow;
 
 use super::{Pool, new_id, now_ms};
+use crate::auth::secrets::Sealed;
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, FromRow)]
 pub struct Account {
     pub id: String,
     pub email: String,
-    pub password_hash: String,
+    #[sqlx(try_from = "String")]
+    pub password_hash: Sealed,
     pub org_id: String,
     pub role: String,
     pub created_at: i64,
@@ -40,7 +42,7 @@ pub async fn create(pool: &Pool, email: &str, password_hash: &str) -> Result<Acc
     )
     .bind(&account.id)
     .bind(&account.email)
-    .bind(&account.password_hash)
+    .bind(account.password_hash.expose())
     .bind(&account.org_id)
     .bind(&account.role)
     .bind(now)

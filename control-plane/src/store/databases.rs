@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use super::{Pool, now_ms};
+use crate::auth::secrets::Sealed;
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, FromRow, PartialEq, Eq)]
@@ -16,7 +17,8 @@ pub struct Database {
     pub state: String,
     pub state_reason: Option<String>,
     pub db_user: String,
-    pub scram: String,
+    #[sqlx(try_from = "String")]
+    pub scram: Sealed,
     pub host: String,
     pub port: i64,
     pub created_at: i64,
@@ -49,7 +51,7 @@ pub async fn insert(pool: &Pool, db: &Database) -> Result<()> {
     .bind(&db.state)
     .bind(&db.state_reason)
     .bind(&db.db_user)
-    .bind(&db.scram)
+    .bind(db.scram.expose())
     .bind(&db.host)
     .bind(db.port)
     .bind(db.created_at)

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -59,7 +60,7 @@ impl Default for Listen {
 pub struct User {
     pub name: String,
     /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, as `omendb passwd` prints it.
-    pub scram: String,
+    pub scram: SecretString,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -209,7 +210,7 @@ impl Config {
         c.listen.http = (std::net::Ipv4Addr::LOCALHOST, 0).into();
         c.users = vec![User {
             name: user.into(),
-            scram: Verifier::new(password, 4096).to_string(),
+            scram: Verifier::new(password, 4096).to_string().into(),
         }];
         c
     }
@@ -293,7 +294,7 @@ impl Config {
             if u.name.is_empty() {
                 return Err(Error::Config("a user has an empty name".into()));
             }
-            Verifier::parse(&u.scram)?;
+            Verifier::parse(u.scram.expose_secret())?;
         }
         if self.limits.max_connections == 0 {
             return Err(Error::Config(
@@ -309,7 +310,7 @@ impl Config {
     pub fn verifiers(&self) -> Result<BTreeMap<String, Verifier>> {
         self.users
             .iter()
-            .map(|u| Ok((u.name.clone(), Verifier::parse(&u.scram)?)))
+            .map(|u| Ok((u.name.clone(), Verifier::parse(u.scram.expose_secret())?)))
             .collect()
     }
 
@@ -322,6 +323,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_shows_no_verifier() {
+        let v = Verifier::new("pw", 4096).to_string();
+        let key = v.rsplit('$').next().unwrap().to_string();
+        let mut c = Config::default();
+        c.apply_env([("OMENDB_USER".to_string(), format!("owner:{v}"))])
+            .unwrap();
+        assert_eq!(c.verifiers().unwrap().len(), 1);
+        let shown = format!("{c:?}");
+        assert!(shown.contains("owner") && !shown.contains(&key), "{shown}");
+    }
 
     #[test]
     fn toml_then_env_then_validation() {
