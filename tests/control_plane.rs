@@ -18,6 +18,7 @@ on_both_backends!(
     database_lifecycle_with_real_sql,
     organisations_cannot_see_each_other,
     api_keys_authenticate_until_revoked,
+    api_key_scopes_and_expiry,
     bad_tokens_are_refused,
     login_brute_force_and_signup_flood_are_rate_limited,
     forged_forwarded_addresses_are_ignored,
@@ -395,6 +396,174 @@ async fn api_keys_authenticate_until_revoked(b: Backend) {
     // A made-up key with the right prefix is refused the same way.
     let (st, _) = cp.get("/v1/databases", "omk_notarealkeyatall").await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
+    cp.stop().await;
+}
+
+async fn api_key_scopes_and_expiry(b: Backend) {
+    let Some(cp) = Cp::start(b, "key_scopes", |_| {}).await else {
+        return;
+    };
+    let t = cp.signup_token("scopes@example.com").await;
+    let created = cp.create_db(&t, "scoped", "free").await;
+    let id = created["database"]["id"].as_str().unwrap();
+    let key = |body: Value| {
+        let cp = &cp;
+        let t = t.clone();
+        async move {
+            let (st, v) = cp.post("/v1/api-keys", Some(&t), body).await;
+            assert_eq!(st, StatusCode::CREATED, "{v}");
+            (v["key"].as_str().unwrap().to_string(), v["api_key"].clone())
+        }
+    };
+    // Without scopes a key gets what keys always could: read and manage databases.
+    let (_, plain) = key(json!({"name": "plain"})).await;
+    assert_eq!(plain["scopes"], json!(["read", "databases:write"]));
+    assert_eq!(plain["expires_at"], Value::Null);
+
+    // A read-only key reads everything and changes nothing.
+    let (ro, _) = key(json!({"name": "dashboard", "scopes": ["read"]})).await;
+    for path in ["/v1/databases", "/v1/api-keys", "/v1/billing", "/v1/me"] {
+        let (st, v) = cp.get(path, &ro).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {v}");
+    }
+    let (st, v) = cp
+        .post(
+            "/v1/databases",
+            Some(&ro),
+            json!({"name": "nope", "plan": "free"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("databases:write"),
+        "{v}"
+    );
+    for (method, path) in [
+        (Method::DELETE, format!("/v1/databases/{id}")),
+        (Method::POST, format!("/v1/databases/{id}/pause")),
+        (Method::POST, format!("/v1/databases/{id}/reset-password")),
+        (Method::POST, "/v1/billing/portal".to_string()),
+    ] {
+        let (st, v) = cp.call(method.clone(), &path, Some(&ro), None).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+    }
+    let (st, v) = cp
+        .call(
+            Method::PATCH,
+            &format!("/v1/databases/{id}"),
+            Some(&ro),
+            Some(json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    let (_, db) = cp.get(&format!("/v1/databases/{id}"), &t).await;
+    assert_eq!(db["plan"], "free", "nothing changed: {db}");
+
+    // A key that manages keys cannot mint a stronger one, nor one that outlives it.
+    let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let in_two = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let (admin, admin_view) = key(json!({
+        "name": "key admin", "scopes": ["read", "keys"], "expires_at": in_an_hour
+    }))
+    .await;
+    let (st, v) = cp
+        .post(
+            "/v1/api-keys",
+            Some(&admin),
+            json!({"name": "escalate", "scopes": ["read", "databases:write"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    let (st, v) = cp
+        .post(
+            "/v1/api-keys",
+            Some(&admin),
+            json!({"name": "default scopes"}),
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::FORBIDDEN,
+        "the default includes databases:write: {v}"
+    );
+    let (st, v) = cp
+        .post(
+            "/v1/api-keys",
+            Some(&admin),
+            json!({"name": "outlive", "scopes": ["read"], "expires_at": in_two}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    let (st, child) = cp
+        .post(
+            "/v1/api-keys",
+            Some(&admin),
+            json!({"name": "child", "scopes": ["read"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{child}");
+    assert_eq!(
+        child["api_key"]["expires_at"], admin_view["expires_at"],
+        "inherits the expiry"
+    );
+    let child_id = child["api_key"]["id"].as_str().unwrap();
+    let (st, _) = cp
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{child_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    // The audit log says which key acted.
+    let (_, log) = cp.get("/v1/audit-log", &t).await;
+    let admin_id = admin_view["id"].as_str().unwrap();
+    assert_eq!(log["entries"][0]["action"], "api_key.revoke", "{log}");
+    assert_eq!(
+        log["entries"][0]["actor"],
+        format!("api_key:{admin_id}"),
+        "{log}"
+    );
+
+    // Bad requests are named by field.
+    for (body, field) in [
+        (json!({"name": "x", "scopes": ["admin"]}), "scopes[0]"),
+        (json!({"name": "x", "scopes": []}), "scopes"),
+        (
+            json!({"name": "x", "expires_at": "2001-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
+        (json!({"name": "x", "expires_at": "tomorrow"}), "expires_at"),
+    ] {
+        let (st, v) = cp.post("/v1/api-keys", Some(&t), body.clone()).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        assert_eq!(v["error"]["fields"][0]["field"], field, "{v}");
+    }
+
+    // An expired key is refused as such, and its last use stays on record.
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let (brief, brief_view) = key(json!({"name": "brief", "expires_at": soon})).await;
+    assert_eq!(cp.get("/v1/databases", &brief).await.0, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (st, v) = cp.get("/v1/databases", &brief).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("expired"),
+        "{v}"
+    );
+    let (_, list) = cp.get("/v1/api-keys", &t).await;
+    let listed = list["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == brief_view["id"])
+        .unwrap()
+        .clone();
+    assert!(listed["last_used_at"].is_string(), "{listed}");
     cp.stop().await;
 }
 

@@ -4,6 +4,7 @@
 pub mod jwt;
 pub mod password;
 pub mod principal;
+pub mod scopes;
 pub mod secrets;
 
 pub use jwt::Keys;

@@ -5,10 +5,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method};
 
+use super::scopes::{Scope, Scopes};
 use super::secrets::{API_KEY_PREFIX, sha256_hex};
 use crate::config::TrustedProxies;
 use crate::error::Error;
@@ -18,7 +19,7 @@ use crate::store;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credential {
     Session,
-    ApiKey(String),
+    ApiKey { id: String, expires_at: Option<i64> },
 }
 
 #[derive(Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct Principal {
     pub org_id: String,
     pub role: String,
     pub credential: Credential,
+    /// Everything for a session; the key's own for an API key (already checked against this request).
+    pub scopes: Scopes,
     pub ip: String,
 }
 
@@ -35,7 +38,7 @@ impl Principal {
     pub fn actor(&self) -> String {
         match &self.credential {
             Credential::Session => format!("account:{}", self.account_id),
-            Credential::ApiKey(id) => format!("api_key:{id}"),
+            Credential::ApiKey { id, .. } => format!("api_key:{id}"),
         }
     }
 
@@ -48,15 +51,18 @@ impl Principal {
             ))
         }
     }
+}
 
-    /// Managing credentials needs a logged-in person: an API key cannot mint or revoke API keys.
-    pub fn require_session(&self) -> Result<(), Error> {
-        match self.credential {
-            Credential::Session => Ok(()),
-            Credential::ApiKey(_) => Err(Error::Forbidden(
-                "API keys cannot manage API keys; log in to the console".into(),
-            )),
-        }
+/// Refuses an API key whose scopes do not cover `method path`.
+fn check_scope(scopes: &Scopes, method: &Method, path: &str) -> Result<(), Error> {
+    match Scope::required(method, path) {
+        Some(s) if scopes.contains(s) => Ok(()),
+        Some(s) => Err(Error::Forbidden(format!(
+            "this API key lacks the {s} scope that {method} {path} needs"
+        ))),
+        None => Err(Error::Forbidden(format!(
+            "API keys cannot {method} {path}; log in to the console"
+        ))),
     }
 }
 
@@ -140,11 +146,16 @@ impl FromRequestParts<AppState> for Principal {
                 .ok_or(Error::Unauthorized(
                     "API key is not valid or has been revoked",
                 ))?;
+            check_scope(&key.scopes, &parts.method, parts.uri.path())?;
             return Ok(Principal {
                 account_id: key.account_id,
                 org_id: key.org_id,
                 role: account.role,
-                credential: Credential::ApiKey(key.id),
+                credential: Credential::ApiKey {
+                    id: key.id,
+                    expires_at: key.expires_at,
+                },
+                scopes: key.scopes,
                 ip,
             });
         }
@@ -154,6 +165,7 @@ impl FromRequestParts<AppState> for Principal {
             org_id: claims.org,
             role: claims.role,
             credential: Credential::Session,
+            scopes: Scopes::all(),
             ip,
         })
     }

@@ -302,7 +302,7 @@ async fn customer(state: &AppState, who: &Principal) -> Result<String> {
         (status = 200, description = "Checkout session created", body = RedirectUrl),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "Not the owner, or called with an API key", body = ErrorBody),
+        (status = 403, description = "Not the owner, or an API key without the billing scope", body = ErrorBody),
         (status = 409, description = "Billing is off, or the plan is already paid for", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid plan", body = ErrorBody),
@@ -313,7 +313,6 @@ async fn checkout(
     who: Principal,
     ValidJson(body): ValidJson<CheckoutBody>,
 ) -> Result<Json<RedirectUrl>> {
-    who.require_session()?;
     who.require_owner()?;
     let stripe = state.billing.stripe()?;
     let org = bs::org(&state.pool, &who.org_id).await?;
@@ -356,12 +355,11 @@ async fn checkout(
     responses(
         (status = 200, description = "Portal session created", body = RedirectUrl),
         (status = 401, description = "Not authenticated", body = ErrorBody),
-        (status = 403, description = "Not the owner, or called with an API key", body = ErrorBody),
+        (status = 403, description = "Not the owner, or an API key without the billing scope", body = ErrorBody),
         (status = 409, description = "Billing is off", body = ErrorBody),
         (status = 502, description = "Stripe failed or timed out; retry", body = ErrorBody),
     ))]
 async fn portal(State(state): State<AppState>, who: Principal) -> Result<Json<RedirectUrl>> {
-    who.require_session()?;
     who.require_owner()?;
     let stripe = state.billing.stripe()?;
     let customer = customer(&state, &who).await?;

@@ -1,8 +1,10 @@
-//! API keys for automation: shown once at creation, stored as SHA-256 hashes, revocable.
+//! API keys for automation: shown once at creation, stored as SHA-256 hashes, scoped, revocable, and
+//! optionally expiring.
 
 use sqlx::FromRow;
 
 use super::{Pool, new_id, now_ms};
+use crate::auth::scopes::Scopes;
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, FromRow)]
@@ -12,15 +14,28 @@ pub struct ApiKey {
     pub account_id: String,
     pub name: String,
     pub prefix: String,
+    #[sqlx(try_from = "String")]
+    pub scopes: Scopes,
     pub created_at: i64,
+    pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+}
+
+/// What `create` is given besides the owner.
+pub struct NewKey<'a> {
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub key_hash: &'a str,
+    pub scopes: Scopes,
+    pub expires_at: Option<i64>,
 }
 
 macro_rules! select_key {
     ($rest:literal) => {
         concat!(
-            "select id, org_id, account_id, name, prefix, created_at, last_used_at, revoked_at ",
+            "select id, org_id, account_id, name, prefix, scopes, created_at, expires_at, ",
+            "last_used_at, revoked_at ",
             "from api_keys ",
             $rest
         )
@@ -31,31 +46,33 @@ pub async fn create(
     pool: &Pool,
     org_id: &str,
     account_id: &str,
-    name: &str,
-    prefix: &str,
-    key_hash: &str,
+    new: NewKey<'_>,
 ) -> Result<ApiKey> {
     let key = ApiKey {
         id: new_id("key"),
         org_id: org_id.into(),
         account_id: account_id.into(),
-        name: name.into(),
-        prefix: prefix.into(),
+        name: new.name.into(),
+        prefix: new.prefix.into(),
+        scopes: new.scopes,
         created_at: now_ms(),
+        expires_at: new.expires_at,
         last_used_at: None,
         revoked_at: None,
     };
     sqlx::query(
-        "insert into api_keys (id, org_id, account_id, name, prefix, key_hash, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into api_keys (id, org_id, account_id, name, prefix, key_hash, scopes, created_at,
+         expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&key.id)
     .bind(&key.org_id)
     .bind(&key.account_id)
     .bind(&key.name)
     .bind(&key.prefix)
-    .bind(key_hash)
+    .bind(new.key_hash)
+    .bind(key.scopes.to_stored())
     .bind(key.created_at)
+    .bind(key.expires_at)
     .execute(pool)
     .await?;
     Ok(key)
@@ -70,13 +87,20 @@ pub async fn list(pool: &Pool, org_id: &str) -> Result<Vec<ApiKey>> {
     .await?)
 }
 
-/// The live key with this hash, touching its last-used time.
+/// The live key with this hash, touching its last-used time. An expired key is refused as such.
 pub async fn authenticate(pool: &Pool, key_hash: &str) -> Result<Option<ApiKey>> {
     let key =
         sqlx::query_as::<_, ApiKey>(select_key!("where key_hash = $1 and revoked_at is null"))
             .bind(key_hash)
             .fetch_optional(pool)
             .await?;
+    if key
+        .as_ref()
+        .and_then(|k| k.expires_at)
+        .is_some_and(|t| t <= now_ms())
+    {
+        return Err(Error::Unauthorized("API key has expired"));
+    }
     if let Some(k) = &key {
         sqlx::query("update api_keys set last_used_at = $1 where id = $2")
             .bind(now_ms())
