@@ -15,6 +15,7 @@ use support::{Backend, Cp, connect};
 
 on_both_backends!(
     accounts_sessions_and_refresh_rotation,
+    sessions_end_at_their_absolute_lifetime,
     database_lifecycle_with_real_sql,
     organisations_cannot_see_each_other,
     api_keys_authenticate_until_revoked,
@@ -87,39 +88,50 @@ async fn accounts_sessions_and_refresh_rotation(b: Backend) {
         (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
     );
     assert_eq!(v1, v2);
-    let (st, login) = cp
-        .post(
-            "/v1/auth/login",
-            None,
-            json!({"email": "ada@EXAMPLE.com", "password": "correct horse battery"}),
-        )
+    let (st, login, b0) = cp
+        .login_session("ada@EXAMPLE.com", "correct horse battery")
         .await;
     assert_eq!(st, StatusCode::OK, "{login}");
+    let b0 = b0.expect("login sets the session cookies");
     let (st, me) = cp.get("/v1/me", &tok(&login)).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(me["id"], s["account"]["id"]);
+    // The refresh token is in an HttpOnly cookie only, never in a body a script could read.
+    assert!(login["tokens"].get("refresh_token").is_none(), "{login}");
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/v1/auth"] {
+        assert!(b0.refresh_line.contains(attr), "{}", b0.refresh_line);
+    }
+    assert_eq!(login["tokens"]["csrf_token"], b0.csrf.as_str());
+
+    // Refresh needs this session's CSRF token: none, or another session's, is refused and spends nothing.
+    let (st, v, _) = cp.session_call("refresh", &b0, None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    let (_, _, other) = cp
+        .login_session("ada@example.com", "correct horse battery")
+        .await;
+    let (st, v, _) = cp
+        .session_call("refresh", &b0, Some(&other.unwrap().csrf))
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
 
     // Refresh rotates: the old token is spent, the new one works once.
-    let r0 = login["tokens"]["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (st, t1) = cp
-        .post("/v1/auth/refresh", None, json!({"refresh_token": r0}))
-        .await;
+    let (st, t1, b1) = cp.session_call("refresh", &b0, Some(&b0.csrf)).await;
     assert_eq!(st, StatusCode::OK, "{t1}");
-    let r1 = t1["refresh_token"].as_str().unwrap().to_string();
-    assert_ne!(r0, r1);
+    let b1 = b1.expect("refresh sets the new cookies");
+    assert_ne!(b0.refresh, b1.refresh);
+    assert_ne!(b0.csrf, b1.csrf);
+    assert_eq!(
+        t1["session_expires_at"],
+        login["tokens"]["session_expires_at"]
+    );
     assert_eq!(
         cp.get("/v1/me", t1["access_token"].as_str().unwrap())
             .await
             .0,
         StatusCode::OK
     );
-    // Reusing r0 (a thief replaying it) revokes the whole family, so r1 dies too.
-    let (st, v) = cp
-        .post("/v1/auth/refresh", None, json!({"refresh_token": r0}))
-        .await;
+    // Reusing b0 (a thief replaying it) revokes the whole family, so b1 dies too.
+    let (st, v, _) = cp.session_call("refresh", &b0, Some(&b0.csrf)).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
     assert!(
         v["error"]["message"]
@@ -127,20 +139,75 @@ async fn accounts_sessions_and_refresh_rotation(b: Backend) {
             .unwrap()
             .contains("already used")
     );
-    let (st, _) = cp
-        .post("/v1/auth/refresh", None, json!({"refresh_token": r1}))
-        .await;
+    let (st, _, _) = cp.session_call("refresh", &b1, Some(&b1.csrf)).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    // The sign-up session is another family and still works; logout ends it.
-    let rs = s["tokens"]["refresh_token"].as_str().unwrap();
-    let (st, _) = cp
-        .post("/v1/auth/logout", None, json!({"refresh_token": rs}))
+    // No cookie at all: 401.
+    let (st, _) = cp.post("/v1/auth/refresh", None, json!({})).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+    // Another login is another family; logout needs its CSRF token, ends it and clears the cookies.
+    let (_, _, bs) = cp
+        .login_session("ada@example.com", "correct horse battery")
         .await;
+    let bs = bs.unwrap();
+    let (st, _, _) = cp.session_call("logout", &bs, None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _, cleared) = cp.session_call("logout", &bs, Some(&bs.csrf)).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, _) = cp
-        .post("/v1/auth/refresh", None, json!({"refresh_token": rs}))
-        .await;
+    let cleared = cleared.expect("logout sets empty cookies");
+    assert!(cleared.refresh.is_empty() && cleared.refresh_line.contains("Max-Age=0"));
+    let (st, _, _) = cp.session_call("refresh", &bs, Some(&bs.csrf)).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
+    cp.stop().await;
+}
+
+/// However often it is refreshed, a session ends `session_lifetime_s` after its login.
+async fn sessions_end_at_their_absolute_lifetime(b: Backend) {
+    let Some(cp) = Cp::start(b, "session_lifetime", |c| c.auth.session_lifetime_s = 3).await else {
+        return;
+    };
+    let (signup, mut browser) = cp.signup_session("brief@example.com").await;
+    let end = chrono::DateTime::parse_from_rfc3339(
+        signup["tokens"]["session_expires_at"].as_str().unwrap(),
+    )
+    .unwrap();
+    let left = end
+        .signed_duration_since(chrono::Utc::now())
+        .num_milliseconds();
+    assert!((2000..=3100).contains(&left), "{left} ms");
+    // Refreshing keeps it going, but never past the end, and the cookie says so.
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let (st, v, next) = cp
+            .session_call("refresh", &browser, Some(&browser.csrf))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(
+            v["session_expires_at"],
+            signup["tokens"]["session_expires_at"]
+        );
+        browser = next.unwrap();
+        let age: i64 = browser
+            .refresh_line
+            .split("Max-Age=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(age <= 3, "{}", browser.refresh_line);
+    }
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    let (st, v, _) = cp
+        .session_call("refresh", &browser, Some(&browser.csrf))
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("expired"),
+        "{v}"
+    );
     cp.stop().await;
 }
 

@@ -108,7 +108,11 @@ function psqlCommand(url) {
 // ---------------------------------------------------------------------------------------------------------
 // API client and session
 
-const RT_KEY = 'omendb.refresh_token';
+// The refresh token is in an HttpOnly cookie this script cannot read; the CSRF token that refresh and
+// logout need is in a readable cookie (shared by every tab, rotated with each refresh).
+const CSRF_COOKIE = 'omendb_csrf';
+// Logging out in one tab logs out the others.
+const sessionChannel = 'BroadcastChannel' in window ? new BroadcastChannel('omendb-session') : null;
 
 class ApiError extends Error {
   constructor(status, body, retryAfter) {
@@ -133,8 +137,8 @@ const session = {
   next: null,
 };
 
-async function rawFetch(method, path, body, token) {
-  const headers = { Accept: 'application/json' };
+async function rawFetch(method, path, body, token, extraHeaders) {
+  const headers = { Accept: 'application/json', ...(extraHeaders || {}) };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = 'Bearer ' + token;
   let res;
@@ -161,7 +165,6 @@ function setTokens(t) {
   session.access = t.access_token;
   const life = Math.max(1, Number(t.expires_in) || 60);
   session.expiresAt = Date.now() + life * 1000;
-  localStorage.setItem(RT_KEY, t.refresh_token);
   clearTimeout(session.timer);
   // Quietly refresh a little before expiry (a minute, or a fifth of a short lifetime).
   const ahead = Math.min(60, life / 5);
@@ -175,7 +178,13 @@ function clearSession() {
   session.access = null;
   session.expiresAt = 0;
   session.me = null;
-  localStorage.removeItem(RT_KEY);
+  document.cookie = `${CSRF_COOKIE}=; Path=/; Max-Age=0; Secure; SameSite=Strict`;
+}
+
+/** This session's CSRF token, from its cookie (another tab may have rotated it); '' = no session. */
+function csrfToken() {
+  const c = document.cookie.split(';').map((s) => s.trim()).find((s) => s.startsWith(CSRF_COOKIE + '='));
+  return c ? c.slice(CSRF_COOKIE.length + 1) : '';
 }
 
 /** One refresh at a time in this tab (single flight) and, with Web Locks, across tabs too. */
@@ -189,15 +198,15 @@ function refreshOnce() {
 async function doRefresh() {
   const run = async () => {
     // Read it now: another tab may have rotated it while this one waited for the lock.
-    const rt = localStorage.getItem(RT_KEY);
-    if (!rt) {
+    const csrf = csrfToken();
+    if (!csrf) {
       clearSession();
       throw new SessionEnded('Your session has ended. Please log in again.');
     }
     try {
-      setTokens(await rawFetch('POST', '/v1/auth/refresh', { refresh_token: rt }));
+      setTokens(await rawFetch('POST', '/v1/auth/refresh', undefined, undefined, { 'X-CSRF-Token': csrf }));
     } catch (e) {
-      if (e.status === 401 || e.status === 400 || e.status === 422) {
+      if (e.status === 401 || e.status === 403) {
         clearSession();
         throw new SessionEnded('Your session has expired. Please log in again.');
       }
@@ -252,20 +261,23 @@ async function api(method, path, body) {
 }
 
 async function logout() {
-  const rt = localStorage.getItem(RT_KEY);
+  const csrf = csrfToken();
   clearSession();
-  if (rt) {
-    try { await rawFetch('POST', '/v1/auth/logout', { refresh_token: rt }); } catch { /* ends anyway */ }
+  if (csrf) {
+    try { await rawFetch('POST', '/v1/auth/logout', undefined, undefined, { 'X-CSRF-Token': csrf }); } catch { /* ends anyway */ }
   }
+  if (sessionChannel) sessionChannel.postMessage('logout');
   session.next = null;
   navigate('/login', { replace: true, flash: 'You have logged out.' });
   announce('You have logged out.');
 }
 
 // Another tab logged out: follow it.
-window.addEventListener('storage', (e) => {
-  if (e.key === RT_KEY && !e.newValue && session.access) endSession('You logged out in another tab.');
-});
+if (sessionChannel) {
+  sessionChannel.onmessage = (e) => {
+    if (e.data === 'logout' && session.access) endSession('You logged out in another tab.');
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Router
@@ -372,7 +384,7 @@ async function render() {
   const main = $('#main');
 
   if (route && !route.public && !session.access) {
-    if (localStorage.getItem(RT_KEY)) {
+    if (csrfToken()) {
       put(main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
       try {
         await refreshOnce();

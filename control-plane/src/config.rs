@@ -138,7 +138,10 @@ pub struct Auth {
     pub issuer: String,
     pub audience: String,
     pub access_ttl_s: u64,
+    /// How long a session may go unused: each refresh token lives this long (but see below).
     pub refresh_ttl_s: u64,
+    /// How long a session lives from its login, however often it is refreshed: then log in again.
+    pub session_lifetime_s: u64,
     /// PKCS#8 PEM of the Ed25519 signing key; empty = `<data_dir>/jwt-signing-key.pem`, created if missing.
     pub signing_key_file: String,
     /// Argon2id memory in KiB (OWASP: 19 MiB with 2 passes).
@@ -205,7 +208,8 @@ impl Default for Auth {
             issuer: "omendb-control-plane".into(),
             audience: "omendb-api".into(),
             access_ttl_s: 15 * 60,
-            refresh_ttl_s: 30 * 24 * 3600,
+            refresh_ttl_s: 7 * 24 * 3600,
+            session_lifetime_s: 30 * 24 * 3600,
             signing_key_file: String::new(),
             argon2_memory_kib: 19 * 1024,
             argon2_passes: 2,
@@ -319,7 +323,10 @@ impl Config {
                     .into(),
             ));
         }
-        if self.auth.access_ttl_s == 0 || self.auth.refresh_ttl_s == 0 {
+        if self.auth.access_ttl_s == 0
+            || self.auth.refresh_ttl_s == 0
+            || self.auth.session_lifetime_s == 0
+        {
             return Err(Error::Config("token lifetimes must be positive".into()));
         }
         if !matches!(self.provisioner.as_str(), "local" | "kubernetes") {
@@ -413,8 +420,10 @@ mod tests {
 
     #[test]
     fn debug_output_shows_no_secret() {
-        let mut c = Config::default();
-        c.database_url = "postgres://cp:hunter2-db@db/cp".to_string().into();
+        let mut c = Config {
+            database_url: "postgres://cp:hunter2-db@db/cp".to_string().into(),
+            ..Config::default()
+        };
         c.billing.stripe_secret_key = "sk_live_hunter2-stripe".to_string().into();
         c.billing.webhook_secrets = vec!["whsec_hunter2-hook".to_string().into()];
         let shown = format!("{c:?} {c:#?}");

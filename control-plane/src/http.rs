@@ -10,6 +10,7 @@ mod databases;
 mod json;
 mod layers;
 mod meta;
+mod session_cookies;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 // navigation to the first database's state badge, against a live `omendb up`: the issue's "under 200 KB
 // and under 1 s on loopback", measured here rather than asserted in a timed test.
 // Run by `scripts/bench console` (OMENDB_BIN = the release binary). Prints a markdown table.
-import { startService, launchBrowser, call } from './harness.mjs';
+import { startService, launchBrowser, call, sessionIn } from './harness.mjs';
 
 const RUNS = Number(process.env.RUNS || 20);
 const svc = await startService();
@@ -21,9 +21,7 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const p = await ctx.newPage();
-    await p.goto(svc.base + '/favicon.svg');
-    const login = await call(svc.base, 'POST', '/v1/auth/login', { body: { email, password } });
-    await p.evaluate((v) => localStorage.setItem('omendb.refresh_token', v), login.json.tokens.refresh_token);
+    await sessionIn(p, svc.base, email, password);
     const seen = [];
     p.on('requestfinished', (r) => seen.push(r));
     const t0 = performance.now();

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHmac } from 'node:crypto';
 import path from 'node:path';
-import { startService, launchBrowser, call, ARTIFACTS } from './harness.mjs';
+import { startService, launchBrowser, call, sessionIn, ARTIFACTS } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery staple';
-const RT_KEY = 'omendb.refresh_token';
 const WEBHOOK_SECRET = 'whsec_test_secret';
 const STRIPE_KEY = 'sk_test_fake';
 const stamp = Date.now().toString(36);
@@ -54,13 +53,11 @@ async function watchedContext(origins, opts = {}) {
   return { ctx, foreign, errors };
 }
 
-/** A new account through the API; the page gets its refresh token, as if it had signed up itself. */
+/** A new account, signed up from inside the page (its session cookies are the page's). */
 async function signUp(base, p, who) {
   const email = `${who}-${stamp}@example.com`;
-  const r = await call(base, 'POST', '/v1/auth/signup', { body: { email, password: PASSWORD } });
+  const r = await sessionIn(p, base, email, PASSWORD, '/v1/auth/signup');
   assert.equal(r.status, 201, JSON.stringify(r.json));
-  await p.goto(base + '/favicon.svg'); // the origin, to reach its storage
-  await p.evaluate(([k, v]) => localStorage.setItem(k, v), [RT_KEY, r.json.tokens.refresh_token]);
   return { email, account: r.json.account };
 }
 
@@ -210,10 +207,8 @@ describe('billing page, billing off', { timeout: 180_000 }, () => {
     const phone = await watchedContext([svc.base], { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     try {
       const pp = await phone.ctx.newPage();
-      await pp.goto(svc.base + '/favicon.svg');
-      const fresh = await call(svc.base, 'POST', '/v1/auth/login', { body: { email: `off-${stamp}@example.com`, password: PASSWORD } });
+      const fresh = await sessionIn(pp, svc.base, `off-${stamp}@example.com`, PASSWORD);
       assert.equal(fresh.status, 200);
-      await pp.evaluate(([k, v]) => localStorage.setItem(k, v), [RT_KEY, fresh.json.tokens.refresh_token]);
       await pp.route(/\/v1\/billing$/, (route) => json(route, 200, fixture()));
       await pp.goto(svc.base + '/billing');
       await pp.locator('figure.bill-chart svg[role="img"]').waitFor();
@@ -276,9 +271,7 @@ describe('billing page, billing off', { timeout: 180_000 }, () => {
     const c = await watchedContext([svc.base]);
     try {
       const p = await c.ctx.newPage();
-      await p.goto(svc.base + '/favicon.svg');
-      const fresh = await call(svc.base, 'POST', '/v1/auth/login', { body: { email: `off-${stamp}@example.com`, password: PASSWORD } });
-      await p.evaluate(([k, v]) => localStorage.setItem(k, v), [RT_KEY, fresh.json.tokens.refresh_token]);
+      await sessionIn(p, svc.base, `off-${stamp}@example.com`, PASSWORD);
       const requests = [];
       p.on('requestfinished', (r) => requests.push(r));
       await p.goto(svc.base + '/billing');

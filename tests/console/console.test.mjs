@@ -4,10 +4,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import pg from 'pg';
-import { startService, launchBrowser, call, ARTIFACTS } from './harness.mjs';
+import { startService, launchBrowser, call, sessionIn, ARTIFACTS } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery staple';
-const RT_KEY = 'omendb.refresh_token';
 const stamp = Date.now().toString(36);
 const EMAIL = `ada-${stamp}@example.com`;
 const DB = 'shop';
@@ -123,7 +122,6 @@ describe('web console', { timeout: 240_000 }, () => {
   let connStr; // with the current password
   let oldConnStr;
   let dbId;
-  let rt; // a refresh token of the account, for the API-side checks
 
   before(async () => {
     svc = await startService();
@@ -423,14 +421,31 @@ describe('web console', { timeout: 240_000 }, () => {
     await page.unroute(/\/v1\/(me|databases)$/, handler);
     assert.equal(failed, 2);
     assert.equal(refreshes.length - before, 2, 'one refresh at boot and one for both 401s');
-    rt = await page.evaluate((k) => localStorage.getItem(k), RT_KEY);
-    assert.ok(rt);
+  });
+
+  it('keeps the refresh token where no page script can read it', async () => {
+    const refresh = (await context.cookies()).find((c) => c.name === 'omendb_refresh');
+    assert.ok(refresh, 'the browser holds the session cookie');
+    assert.equal(refresh.httpOnly, true);
+    assert.equal(refresh.secure, true);
+    assert.equal(refresh.sameSite, 'Strict');
+    assert.equal(refresh.path, '/v1/auth');
+    // Whatever a script injected into the page could reach: cookies, both storages, the page's globals.
+    const reachable = await page.evaluate(() => [
+      document.cookie, JSON.stringify(localStorage), JSON.stringify(sessionStorage),
+      Object.keys(window).map((k) => { try { return JSON.stringify(window[k]); } catch { return ''; } }).join(' '),
+    ].join('\n'));
+    assert.ok(!reachable.includes(refresh.value), 'the refresh token is readable from page script');
+    assert.ok(!reachable.includes('omendb_refresh'), reachable);
+    // A refresh without the session's CSRF token is refused, even from the page itself.
+    const forged = await page.evaluate(async () => (await fetch('/v1/auth/refresh', { method: 'POST' })).status);
+    assert.equal(forged, 403);
   });
 
   it('ends the session cleanly when the refresh token is gone', async () => {
     expectLogin = true;
-    // The access token is refused and there is no refresh token: back to login, with a message.
-    await page.evaluate((k) => localStorage.removeItem(k), RT_KEY);
+    // The access token is refused and the session cookies are gone: back to login, with a message.
+    await context.clearCookies();
     await page.route(/\/v1\/api-keys$/, (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":{"code":"unauthorized","message":"token expired"}}' }));
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.waitForURL('**/login');
@@ -439,8 +454,8 @@ describe('web console', { timeout: 240_000 }, () => {
     assert.equal(await page.locator('#top').isHidden(), true);
     await shot(page, '14-session-ended');
 
-    // Storage cleared and reloaded: the login page, and logging in goes back where the user was.
-    await page.evaluate(() => localStorage.clear());
+    // Cookies cleared and reloaded: the login page, and logging in goes back where the user was.
+    await context.clearCookies();
     await page.goto(svc.base + '/api-keys');
     await page.waitForURL('**/login');
     await page.getByLabel('Email').fill(EMAIL);
@@ -454,7 +469,7 @@ describe('web console', { timeout: 240_000 }, () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/login');
     await flashed('You have logged out.').waitFor();
-    assert.equal(await page.evaluate((k) => localStorage.getItem(k), RT_KEY), null);
+    assert.deepEqual((await context.cookies()).filter((c) => c.name.startsWith('omendb_')), [], 'logout cleared the cookies');
 
     const email = page.getByLabel('Email');
     const password = page.getByLabel('Password', { exact: true });
@@ -487,9 +502,7 @@ describe('web console', { timeout: 240_000 }, () => {
     for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 360, height: 740 }]]) {
       const ctx = await newContext({ viewport, isMobile: label === 'phone', hasTouch: label === 'phone', deviceScaleFactor: label === 'phone' ? 2 : 1 });
       const p = await ctx.newPage();
-      await p.goto(svc.base + '/favicon.svg'); // the origin, to put a session into its storage
-      const fresh = await call(svc.base, 'POST', '/v1/auth/login', { body: { email: EMAIL, password: PASSWORD } });
-      await p.evaluate(([k, v]) => localStorage.setItem(k, v), [RT_KEY, fresh.json.tokens.refresh_token]);
+      await sessionIn(p, svc.base, EMAIL, PASSWORD);
       const requests = [];
       p.on('requestfinished', (r) => requests.push(r));
       const t0 = Date.now();

@@ -18,7 +18,7 @@ access_ttl_s = 10
 [limits]
 signups_per_minute = 100
 logins_per_minute = 100
-failed_logins_per_email = 3
+login_free_failures = 3
 `;
 
 /**
@@ -85,4 +85,16 @@ export async function call(base, method, p, { token, body } = {}) {
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { json = text; }
   return { status: res.status, json };
+}
+
+/**
+ * Logs `page` in (or signs up, with `path` '/v1/auth/signup') from inside the page, as the console does: the
+ * session cookies land in the browser, where no test (and no script) can read the refresh token.
+ */
+export async function sessionIn(page, base, email, password, path = '/v1/auth/login') {
+  await page.goto(base + '/favicon.svg'); // the origin, so the cookies are its own
+  return page.evaluate(async ([p, body]) => {
+    const res = await fetch(p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, json: await res.json() };
+  }, [path, { email, password }]);
 }

@@ -179,6 +179,56 @@ impl Cp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// Logs in as a browser would: the JSON body and the session cookies it set (when it succeeded).
+    pub async fn login_session(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> (StatusCode, Value, Option<Browser>) {
+        let resp = self
+            .http
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login");
+        answer(resp).await
+    }
+
+    /// Signs up and returns the body and the session cookies.
+    pub async fn signup_session(&self, email: &str) -> (Value, Browser) {
+        let resp = self
+            .http
+            .post(format!("{}/v1/auth/signup", self.base))
+            .json(&json!({"email": email, "password": "correct horse battery"}))
+            .send()
+            .await
+            .expect("signup");
+        let (st, v, b) = answer(resp).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        (v, b.expect("signup sets the session cookies"))
+    }
+
+    /// POST `/v1/auth/<what>` (refresh, logout) with the session's cookie and `csrf` as X-CSRF-Token.
+    pub async fn session_call(
+        &self,
+        what: &str,
+        b: &Browser,
+        csrf: Option<&str>,
+    ) -> (StatusCode, Value, Option<Browser>) {
+        let mut req = self
+            .http
+            .post(format!("{}/v1/auth/{what}", self.base))
+            .header(
+                "cookie",
+                format!("omendb_refresh={}; omendb_csrf={}", b.refresh, b.csrf),
+            );
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        answer(req.send().await.expect(what)).await
+    }
+
     /// Signs up `email` and returns the session (account + tokens).
     pub async fn signup(&self, email: &str) -> Value {
         let (s, v) = self
@@ -275,4 +325,46 @@ pub async fn count(db: &Value, password: &str, table: &str) -> i64 {
         .await
         .expect("count")
         .get(0)
+}
+
+/// What a browser keeps of a session: the two cookies the API set.
+#[derive(Clone, Debug)]
+pub struct Browser {
+    pub refresh: String,
+    pub csrf: String,
+    /// The refresh cookie's whole `Set-Cookie` line, for its attributes.
+    pub refresh_line: String,
+}
+
+/// Status, JSON body, and the session cookies if the response set them (a clearing sets empty ones).
+async fn answer(resp: reqwest::Response) -> (StatusCode, Value, Option<Browser>) {
+    let status = resp.status();
+    let lines: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let value_of = |name: &str| {
+        lines.iter().find_map(|l| {
+            let first = l.split(';').next()?;
+            let (k, v) = first.split_once('=')?;
+            (k == name).then(|| (v.to_string(), l.clone()))
+        })
+    };
+    let browser = match (value_of("omendb_refresh"), value_of("omendb_csrf")) {
+        (Some((refresh, refresh_line)), Some((csrf, _))) => Some(Browser {
+            refresh,
+            csrf,
+            refresh_line,
+        }),
+        _ => None,
+    };
+    let text = resp.text().await.unwrap();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value, browser)
 }

@@ -1,23 +1,27 @@
-//! Sign-up, login, token refresh, logout, and who am I.
+//! Sign-up, login, token refresh, logout, and who am I. Sessions: a short-lived access token in the body
+//! (the console keeps it in memory only) and a rotating refresh token in an HttpOnly cookie
+//! (`session_cookies`), ending `session_lifetime_s` after the login at the latest.
 
 use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::AppendHeaders;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::{ValidJson, Validate};
+use super::session_cookies;
 use crate::auth::Principal;
 use crate::auth::password::check_strength;
 use crate::auth::principal::ClientIp;
 use crate::auth::secrets::{random_token, sha256_hex};
 use crate::error::{Error, ErrorBody, FieldError, Result};
 use crate::state::AppState;
-use crate::store::{self, accounts::Account, rfc3339};
+use crate::store::{self, accounts::Account, now_ms, rfc3339};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -74,32 +78,22 @@ impl Validate for Login {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
-    pub refresh_token: String,
-}
-
-impl Validate for RefreshRequest {
-    fn validate(&self) -> Vec<FieldError> {
-        if self.refresh_token.is_empty() || self.refresh_token.len() > 200 {
-            vec![FieldError::new("refresh_token", "is not a refresh token")]
-        } else {
-            Vec::new()
-        }
-    }
-}
-
+/// The access token, for memory only. The refresh token is not here: it is in the `omendb_refresh` cookie
+/// (HttpOnly, sent only to `/v1/auth`), single use, rotated by each refresh; reusing an old one ends every
+/// session of the login.
 #[derive(Serialize, ToSchema)]
 pub struct Tokens {
     /// Short-lived JWT for `Authorization: Bearer`.
     pub access_token: String,
-    /// Single use: each refresh returns a new one. Reusing an old one ends every session of the login.
-    pub refresh_token: String,
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Send it as `X-CSRF-Token` to refresh and logout (also in the `omendb_csrf` cookie); changes with
+    /// each refresh.
+    pub csrf_token: String,
+    /// When the session ends however often it is refreshed (RFC 3339): then log in again.
+    pub session_expires_at: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -173,33 +167,60 @@ async fn audit(
     .await
 }
 
-async fn issue(state: &AppState, account: &Account, family: Option<String>) -> Result<Tokens> {
+fn ms(s: u64) -> i64 {
+    i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// A login's session so far: its family and when it ends for good.
+struct Family {
+    id: String,
+    end_ms: i64,
+}
+
+impl Family {
+    fn new(state: &AppState) -> Family {
+        Family {
+            id: store::new_id("fam"),
+            end_ms: now_ms().saturating_add(ms(state.config.auth.session_lifetime_s)),
+        }
+    }
+}
+
+type SessionCookies = AppendHeaders<[(HeaderName, HeaderValue); 2]>;
+
+/// New tokens of `family`: the access token for the body, the refresh token for its cookie.
+async fn issue(
+    state: &AppState,
+    account: &Account,
+    family: Family,
+) -> Result<(SessionCookies, Tokens)> {
     let refresh = random_token();
-    let family = family.unwrap_or_else(|| store::new_id("fam"));
-    let ttl_ms =
-        i64::try_from(state.config.auth.refresh_ttl_s.saturating_mul(1000)).unwrap_or(i64::MAX);
-    store::tokens::insert(
+    let expires = store::tokens::insert(
         &state.pool,
         &sha256_hex(&refresh),
-        &family,
+        &family.id,
         &account.id,
-        ttl_ms,
+        ms(state.config.auth.refresh_ttl_s),
+        family.end_ms,
     )
     .await?;
-    Ok(Tokens {
+    let tokens = Tokens {
         access_token: state
             .keys
             .issue(&account.id, &account.org_id, &account.role)?,
-        refresh_token: refresh,
         token_type: "Bearer",
         expires_in: state.keys.ttl_s(),
-    })
+        csrf_token: session_cookies::csrf_token(&refresh),
+        session_expires_at: rfc3339(family.end_ms),
+    };
+    let max_age_s = (expires - now_ms()) / 1000;
+    Ok((session_cookies::set(&refresh, max_age_s), tokens))
 }
 
 /// Creates an account and its organisation, and logs it in.
 #[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = Credentials,
     responses(
-        (status = 201, description = "Account created", body = Session),
+        (status = 201, description = "Account created; the refresh token is set as the omendb_refresh cookie", body = Session),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
@@ -210,7 +231,7 @@ async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ValidJson(body): ValidJson<Credentials>,
-) -> Result<(StatusCode, Json<Session>)> {
+) -> Result<(StatusCode, SessionCookies, Json<Session>)> {
     state.limiter.hit(
         &format!("signup:{ip}"),
         state.config.limits.signups_per_minute,
@@ -227,9 +248,10 @@ async fn signup(
         serde_json::json!({ "email": email }),
     )
     .await?;
-    let tokens = issue(&state, &account, None).await?;
+    let (cookies, tokens) = issue(&state, &account, Family::new(&state)).await?;
     Ok((
         StatusCode::CREATED,
+        cookies,
         Json(Session {
             account: (&account).into(),
             tokens,
@@ -240,7 +262,7 @@ async fn signup(
 /// Exchanges email and password for tokens.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login,
     responses(
-        (status = 200, description = "Logged in", body = Session),
+        (status = 200, description = "Logged in; the refresh token is set as the omendb_refresh cookie", body = Session),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -252,7 +274,7 @@ async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ValidJson(body): ValidJson<Login>,
-) -> Result<Json<Session>> {
+) -> Result<(SessionCookies, Json<Session>)> {
     let email = normalise(&body.email);
     state.limiter.hit(
         &format!("login:{ip}"),
@@ -287,51 +309,63 @@ async fn login(
         serde_json::json!({}),
     )
     .await?;
-    let tokens = issue(&state, &account, None).await?;
-    Ok(Json(Session {
-        account: (&account).into(),
-        tokens,
-    }))
+    let (cookies, tokens) = issue(&state, &account, Family::new(&state)).await?;
+    Ok((
+        cookies,
+        Json(Session {
+            account: (&account).into(),
+            tokens,
+        }),
+    ))
 }
 
-/// Rotates a refresh token: the old one is spent, a new pair is returned.
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+/// Rotates the session's refresh token (from the `omendb_refresh` cookie): the old one is spent, a new
+/// access token is returned and a new refresh token set. Needs the session's `X-CSRF-Token`.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
+    params(("X-CSRF-Token" = String, Header, description = "The session's CSRF token")),
     responses(
-        (status = 200, description = "New tokens", body = Tokens),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "Refresh token unknown, expired, revoked or reused", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 200, description = "New tokens; the new refresh token is set as the cookie", body = Tokens),
+        (status = 401, description = "No session cookie, or its token is unknown, expired, revoked or reused", body = ErrorBody),
+        (status = 403, description = "Missing or wrong X-CSRF-Token", body = ErrorBody),
     ))]
 async fn refresh(
     State(state): State<AppState>,
-    ValidJson(body): ValidJson<RefreshRequest>,
-) -> Result<Json<Tokens>> {
-    let (account_id, family) =
-        store::tokens::consume(&state.pool, &sha256_hex(&body.refresh_token)).await?;
-    let account = store::accounts::by_id(&state.pool, &account_id)
+    headers: HeaderMap,
+) -> Result<(SessionCookies, Json<Tokens>)> {
+    let token = session_cookies::refresh_token(&headers)
+        .ok_or(Error::Unauthorized("no session cookie; log in"))?;
+    session_cookies::check_csrf(&headers, &token)?;
+    let spent = store::tokens::consume(&state.pool, &sha256_hex(&token)).await?;
+    let account = store::accounts::by_id(&state.pool, &spent.account_id)
         .await?
         .ok_or(Error::Unauthorized("refresh token is not valid"))?;
-    Ok(Json(issue(&state, &account, Some(family)).await?))
+    let family = Family {
+        id: spent.family_id,
+        end_ms: spent.session_end_ms,
+    };
+    let (cookies, tokens) = issue(&state, &account, family).await?;
+    Ok((cookies, Json(tokens)))
 }
 
-/// Ends the session the refresh token belongs to. Idempotent.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+/// Ends the session of the `omendb_refresh` cookie and clears it. Needs the session's `X-CSRF-Token`;
+/// without a cookie there is nothing to end (204).
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
+    params(("X-CSRF-Token" = String, Header, description = "The session's CSRF token")),
     responses(
-        (status = 204, description = "Logged out"),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 204, description = "Logged out; the cookies are cleared"),
+        (status = 403, description = "Missing or wrong X-CSRF-Token", body = ErrorBody),
     ))]
 async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    ValidJson(body): ValidJson<RefreshRequest>,
-) -> Result<StatusCode> {
+    headers: HeaderMap,
+) -> Result<(StatusCode, SessionCookies)> {
+    let Some(token) = session_cookies::refresh_token(&headers) else {
+        return Ok((StatusCode::NO_CONTENT, session_cookies::clear()));
+    };
+    session_cookies::check_csrf(&headers, &token)?;
     if let Some(account_id) =
-        store::tokens::revoke_by_token(&state.pool, &sha256_hex(&body.refresh_token)).await?
+        store::tokens::revoke_by_token(&state.pool, &sha256_hex(&token)).await?
         && let Some(account) = store::accounts::by_id(&state.pool, &account_id).await?
     {
         audit(
@@ -343,7 +377,7 @@ async fn logout(
         )
         .await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok((StatusCode::NO_CONTENT, session_cookies::clear()))
 }
 
 /// The caller's account.

@@ -47,7 +47,13 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list([origin]))
                 .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static("x-csrf-token"),
+                ])
+                // The session cookie goes to /v1/auth/refresh from the console's origin too.
+                .allow_credentials(true)
                 .max_age(std::time::Duration::from_secs(600)),
         );
     }
