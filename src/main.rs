@@ -176,6 +176,9 @@ struct ServerArgs {
     tls_cert: Option<PathBuf>,
     #[arg(long)]
     tls_key: Option<PathBuf>,
+    /// With TLS configured, still accept sessions that do not ask for it (refused by default).
+    #[arg(long)]
+    tls_allow_plaintext: bool,
     /// Auto-retraining on or off (tier setting).
     #[arg(long)]
     auto_retrain: Option<bool>,
@@ -215,7 +218,11 @@ fn server_config(a: ServerArgs) -> anyhow::Result<Config> {
         c.tier.monitoring = v.parse()?;
     }
     match (a.tls_cert, a.tls_key) {
-        (Some(cert), Some(key)) => c.tls = Some(omendb_server::config::Tls { cert, key }),
+        (Some(cert), Some(key)) => {
+            let mut tls = omendb_server::config::Tls::new(cert, key);
+            tls.require = !a.tls_allow_plaintext;
+            c.tls = Some(tls);
+        }
         (None, None) => {}
         _ => anyhow::bail!("--tls-cert and --tls-key go together"),
     }

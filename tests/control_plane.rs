@@ -223,7 +223,7 @@ async fn database_lifecycle_with_real_sql(b: Backend) {
     assert!(
         url.starts_with("postgresql://owner:")
             && url.contains(&password)
-            && url.ends_with("/orders?sslmode=require"),
+            && url.contains("/orders?sslmode=verify-full&sslrootcert=/"),
         "{url}"
     );
     assert!(
@@ -237,6 +237,33 @@ async fn database_lifecycle_with_real_sql(b: Backend) {
     let c = connect(&created, &password)
         .await
         .expect("connect with the returned credentials");
+    // The CA the connection string names is the one the API hands out.
+    let ca = cp
+        .http
+        .get(format!("{}/v1/ca-certificate", cp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ca.status(), StatusCode::OK);
+    assert_eq!(ca.headers()["content-type"], "application/x-pem-file");
+    let ca = ca.text().await.unwrap();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    let (bound, conn) = support::tenant_config(&created, &password)
+        .channel_binding(tokio_postgres::config::ChannelBinding::Require)
+        .connect(support::verified_tls_with(ca.as_bytes()))
+        .await
+        .expect("SCRAM-SHA-256-PLUS bound to the tenant's certificate");
+    tokio::spawn(conn);
+    bound.simple_query("select 1").await.unwrap();
+    // Without TLS the tenant refuses the session before any password crosses the wire.
+    let plain = support::tenant_config(&created, &password)
+        .connect(tokio_postgres::NoTls)
+        .await
+        .err()
+        .expect("a plaintext session is refused");
+    let e = plain.as_db_error().expect("a server error");
+    assert_eq!(e.code().code(), "28000", "{e}");
+    assert!(e.message().contains("requires encryption"), "{e}");
     c.batch_execute("create table t (id bigint primary key, v text); insert into t values (1, 'one'), (2, 'two')")
         .await
         .unwrap();

@@ -175,7 +175,9 @@ async fn omendb_up_whole_journey_with_psql() {
     let url = created["connection_string"].as_str().unwrap().to_string();
     wait_state(&base, &token, &id, "ready").await;
 
-    // psql with the string exactly as handed out: sslmode=require, so this is TLS + SCRAM.
+    // psql with the string exactly as handed out: sslmode=verify-full against this installation's CA,
+    // so this is TLS with the server's certificate checked, and SCRAM.
+    assert!(url.contains("sslmode=verify-full&sslrootcert=/"), "{url}");
     psql(
         &url,
         "create table readings (id bigint primary key, sensor text, v double precision)",

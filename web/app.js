@@ -1008,7 +1008,9 @@ function pageDatabase(ctx, [id], msg) {
           h('div', {}, h('dt', {}, 'Created'), h('dd', {}, timeEl(db.created_at, 'date')))),
         copyBlock('Connection string', db.connection_string),
         copyBlock('psql command', psqlCommand(db.connection_string)),
-        h('p', { class: 'hint' }, 'psql asks for the password, shown once when the database was created; lost it? Reset it under Manage. TLS is required: the certificate is self-signed, so sslmode=require encrypts without verifying.'));
+        h('p', { class: 'hint' }, 'psql asks for the password, shown once when the database was created; lost it? Reset it under Manage. TLS is required, and clients verify the server (sslmode=verify-full). On another machine, ',
+          h('a', { href: '/v1/ca-certificate', download: 'omendb-ca.pem', class: 'ca-link' }, 'download the CA certificate'),
+          ' and point sslrootcert at it.'));
     }
     const deleting = db.state === 'deleting';
     const paused = db.state === 'paused' || db.state === 'pausing';

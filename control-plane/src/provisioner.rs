@@ -84,6 +84,16 @@ pub trait Provisioner: Send + Sync + 'static {
     /// Host name clients use to reach tenant `id`.
     fn host(&self, id: &str) -> String;
 
+    /// The CA certificate (PEM) the tenants' server certificates chain to, when they present ours.
+    fn ca_certificate(&self) -> Option<&str> {
+        None
+    }
+
+    /// The TLS parameters of connection strings (without `?`).
+    fn connection_tls(&self) -> String {
+        "sslmode=require".into()
+    }
+
     /// Stops every tenant this process started (the control plane is exiting).
     async fn shutdown(&self);
 }

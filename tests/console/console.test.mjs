@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { startService, launchBrowser, call, sessionIn, ARTIFACTS } from './harness.mjs';
 
@@ -45,11 +46,14 @@ async function newContext(opts = {}) {
 const shot = (p, name) => p.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 const clipboard = (p) => p.evaluate(() => navigator.clipboard.readText());
 
-/** node-postgres from the connection string the console gave: TLS on, certificate not verified (self-signed). */
+/** node-postgres from the connection string the console gave: TLS, the server verified against its CA. */
 function client(connectionString) {
   const u = new URL(connectionString);
+  assert.equal(u.searchParams.get('sslmode'), 'verify-full');
+  const ca = readFileSync(u.searchParams.get('sslrootcert'));
   u.searchParams.delete('sslmode');
-  return new pg.Client({ connectionString: u.toString(), ssl: { rejectUnauthorized: false }, connectionTimeoutMillis: 5000 });
+  u.searchParams.delete('sslrootcert');
+  return new pg.Client({ connectionString: u.toString(), ssl: { ca, rejectUnauthorized: true }, connectionTimeoutMillis: 5000 });
 }
 async function sql(connectionString, ...statements) {
   const c = client(connectionString);
@@ -201,7 +205,7 @@ describe('web console', { timeout: 240_000 }, () => {
     const password = await copyAndRead(copyBlock(panel, 'Password'));
     assert.match(password, /^\S{16,}$/);
     connStr = await copyAndRead(copyBlock(panel, 'Connection string'));
-    assert.match(connStr, /^postgresql:\/\/owner:[^@]+@127\.0\.0\.1:\d+\/shop\?sslmode=require$/);
+    assert.match(connStr, /^postgresql:\/\/owner:[^@]+@127\.0\.0\.1:\d+\/shop\?sslmode=verify-full&sslrootcert=\/\S+\/ca\.crt$/);
     assert.ok(connStr.includes(`:${password}@`));
     assert.equal(await copyAndRead(copyBlock(panel, 'psql command')), `psql "${connStr}"`);
     await shot(page, '04-created-password-once');
@@ -212,6 +216,11 @@ describe('web console', { timeout: 240_000 }, () => {
     dbId = new URL(page.url()).pathname.split('/').pop();
     const shown = await copyAndRead(copyBlock(page.locator('main'), 'Connection string'));
     assert.equal(shown, connStr.replace(`:${password}@`, '@'));
+    // The CA behind sslrootcert is the one the page offers for download.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('a.ca-link').click()]);
+    assert.equal(download.suggestedFilename(), 'omendb-ca.pem');
+    const caPath = new URL(connStr).searchParams.get('sslrootcert');
+    assert.equal(readFileSync(await download.path(), 'utf8'), readFileSync(caPath, 'utf8'));
     assert.equal(await page.getByText(password).count(), 0);
   });
 

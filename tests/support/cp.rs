@@ -300,19 +300,74 @@ impl Cp {
 }
 
 /// Connects to a tenant with the parts of a create/reset response.
+/// The tenant's connection parameters (without TLS settings) from its view.
+pub fn tenant_config(db: &Value, password: &str) -> tokio_postgres::Config {
+    let d = &db["database"];
+    let d = if d.is_null() { db } else { d };
+    let mut c = tokio_postgres::Config::new();
+    c.host(d["host"].as_str().unwrap())
+        .port(d["port"].as_u64().unwrap() as u16)
+        .user(d["user"].as_str().unwrap())
+        .password(password)
+        .dbname(d["database"].as_str().unwrap());
+    c
+}
+
+/// TLS that verifies the tenant against the CA named by `sslrootcert` in its connection string, as
+/// `sslmode=verify-full` does, and binds SCRAM to the server's certificate when asked to.
+pub fn verified_tls(db: &Value) -> tokio_postgres_rustls_improved::MakeRustlsConnect {
+    let d = &db["database"];
+    let d = if d.is_null() { db } else { d };
+    let url = d["connection_string"].as_str().unwrap();
+    assert!(url.contains("sslmode=verify-full"), "{url}");
+    let path = url
+        .split("sslrootcert=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap_or_else(|| panic!("no sslrootcert in {url}"));
+    let pem = std::fs::read(percent_decode(path)).expect("the CA file of the connection string");
+    verified_tls_with(&pem)
+}
+
+/// TLS verifying the server against the CA certificates in `pem`.
+pub fn verified_tls_with(pem: &[u8]) -> tokio_postgres_rustls_improved::MakeRustlsConnect {
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &pem[..]) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_postgres_rustls_improved::MakeRustlsConnect::new(config)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A session with the tenant, over TLS verified as its connection string says.
 pub async fn connect(
     db: &Value,
     password: &str,
 ) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let d = &db["database"];
-    let d = if d.is_null() { db } else { d };
-    let (client, conn) = tokio_postgres::Config::new()
-        .host(d["host"].as_str().unwrap())
-        .port(d["port"].as_u64().unwrap() as u16)
-        .user(d["user"].as_str().unwrap())
-        .password(password)
-        .dbname(d["database"].as_str().unwrap())
-        .connect(tokio_postgres::NoTls)
+    let (client, conn) = tenant_config(db, password)
+        .connect(verified_tls(db))
         .await?;
     tokio::spawn(conn);
     Ok(client)

@@ -35,6 +35,8 @@ server_start() {
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
     -keyout "$tmp/server.key" -out "$tmp/server.crt" >/dev/null 2>&1 || die "openssl could not create a certificate"
   chmod 600 "$tmp/server.key"
+  # Self-signed: the certificate is its own CA, for sslmode=verify-full.
+  export OMENDB_TLS_CA="$tmp/server.crt"
 
   pg_port="$(free_port)"
   http_port="$(free_port)"

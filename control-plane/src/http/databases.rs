@@ -91,7 +91,8 @@ pub struct DatabaseWithPassword {
     pub connection_string: String,
 }
 
-fn view(db: &Database) -> Result<DatabaseView> {
+/// `tls`: the connection strings' TLS parameters (the provisioner's `connection_tls`).
+fn view(db: &Database, tls: &str) -> Result<DatabaseView> {
     let plan = Plan::parse(&db.plan)
         .ok_or_else(|| Error::Internal(format!("database {} has plan {:?}", db.id, db.plan)))?;
     let port = u16::try_from(db.port).unwrap_or(0);
@@ -106,7 +107,7 @@ fn view(db: &Database) -> Result<DatabaseView> {
         database: db.name.clone(),
         user: db.db_user.clone(),
         connection_string: format!(
-            "postgresql://{}@{}:{}/{}?sslmode=require",
+            "postgresql://{}@{}:{}/{}?{tls}",
             db.db_user, db.host, port, db.name
         ),
         created_at: rfc3339(db.created_at),
@@ -114,16 +115,20 @@ fn view(db: &Database) -> Result<DatabaseView> {
     })
 }
 
-fn with_password(db: &Database, password: String) -> Result<DatabaseWithPassword> {
-    let v = view(db)?;
+fn with_password(db: &Database, password: String, tls: &str) -> Result<DatabaseWithPassword> {
+    let v = view(db, tls)?;
     Ok(DatabaseWithPassword {
         connection_string: format!(
-            "postgresql://{}:{}@{}:{}/{}?sslmode=require",
+            "postgresql://{}:{}@{}:{}/{}?{tls}",
             v.user, password, v.host, v.port, v.database
         ),
         database: v,
         password,
     })
+}
+
+fn tls(state: &AppState) -> String {
+    state.fleet.provisioner().connection_tls()
 }
 
 /// DNS label rules, so a name works as a Kubernetes object name and a host label on every provisioner.
@@ -196,7 +201,10 @@ async fn audit(
 async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<DatabaseList>> {
     let rows = store::databases::list(&state.pool, &who.org_id).await?;
     Ok(Json(DatabaseList {
-        databases: rows.iter().map(view).collect::<Result<_>>()?,
+        databases: rows
+            .iter()
+            .map(|db| view(db, &tls(&state)))
+            .collect::<Result<_>>()?,
     }))
 }
 
@@ -257,7 +265,10 @@ async fn create(
     )
     .await?;
     state.fleet.kick(db.id.clone());
-    Ok((StatusCode::CREATED, Json(with_password(&db, password)?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(with_password(&db, password, &tls(&state))?),
+    ))
 }
 
 /// One database.
@@ -274,7 +285,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<DatabaseView>> {
     let db = store::databases::get(&state.pool, &who.org_id, &id).await?;
-    Ok(Json(view(&db)?))
+    Ok(Json(view(&db, &tls(&state))?))
 }
 
 /// Changes the plan; a running database restarts with the new limits (state `updating`).
@@ -322,7 +333,7 @@ async fn update(
         .await?;
     }
     let db = store::databases::get(&state.pool, &who.org_id, &id).await?;
-    Ok(Json(view(&db)?))
+    Ok(Json(view(&db, &tls(&state))?))
 }
 
 fn not_deleting(db: &Database) -> Result<()> {
@@ -365,7 +376,7 @@ async fn delete(
         state_reason: None,
         ..db
     };
-    Ok((StatusCode::ACCEPTED, Json(view(&db)?)))
+    Ok((StatusCode::ACCEPTED, Json(view(&db, &tls(&state))?)))
 }
 
 /// Stops the database and keeps its data. Answers at once with state `pausing`.
@@ -452,7 +463,7 @@ async fn transition(
     audit(state, who, action, &db, serde_json::json!({})).await?;
     state.fleet.kick(id.to_string());
     let db = store::databases::get(&state.pool, &who.org_id, id).await?;
-    Ok((StatusCode::ACCEPTED, Json(view(&db)?)))
+    Ok((StatusCode::ACCEPTED, Json(view(&db, &tls(state))?)))
 }
 
 /// Issues a new password (shown once); the old one stops working. A running database restarts.
@@ -487,7 +498,7 @@ async fn reset_password(
     )
     .await?;
     let db = store::databases::get(&state.pool, &who.org_id, &id).await?;
-    Ok(Json(with_password(&db, password)?))
+    Ok(Json(with_password(&db, password, &tls(&state))?))
 }
 
 #[derive(Serialize, ToSchema)]

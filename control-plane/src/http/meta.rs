@@ -1,4 +1,4 @@
-//! Public endpoints: plans, health, JWKS, metrics.
+//! Public endpoints: plans, the databases' CA certificate, health, JWKS, metrics.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,12 +9,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::error::{Error, ErrorBody, Result};
 use crate::plans::{Plan, PlanLimits};
 use crate::state::AppState;
 use crate::store;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(plans))
+    OpenApiRouter::new()
+        .routes(routes!(plans))
+        .routes(routes!(ca_certificate))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -41,6 +44,32 @@ async fn plans(State(state): State<AppState>) -> Json<PlanList> {
             })
             .collect(),
     })
+}
+
+/// The CA certificate the databases' server certificates chain to (PEM), for `sslmode=verify-full`
+/// with `sslrootcert=<this file>`. 404 where the databases present certificates of another CA.
+#[utoipa::path(get, path = "/v1/ca-certificate", tag = "meta",
+    responses(
+        (status = 200, description = "The CA certificate", body = String, content_type = "application/x-pem-file"),
+        (status = 404, description = "No CA of this installation", body = ErrorBody),
+    ))]
+async fn ca_certificate(State(state): State<AppState>) -> Result<impl IntoResponse> {
+    let pem = state
+        .fleet
+        .provisioner()
+        .ca_certificate()
+        .ok_or(Error::NotFound)?
+        .to_string();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"omendb-ca.pem\"",
+            ),
+        ],
+        pem,
+    ))
 }
 
 pub async fn health() -> &'static str {

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::{Activity, Endpoint, Health, HealthEvents, Provisioner, TenantSpec};
 use crate::error::{Error, Result};
+use crate::tls::LocalTls;
 
 /// How long a server may take from spawn to `/ready` before the start counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,7 +55,7 @@ pub struct LocalProvisioner {
     root: PathBuf,
     binary: PathBuf,
     host: String,
-    tls: Option<(PathBuf, PathBuf)>,
+    tls: LocalTls,
     events: HealthEvents,
     procs: Mutex<HashMap<String, Proc>>,
 }
@@ -78,7 +79,7 @@ impl LocalProvisioner {
         let root = data_dir.join("tenants");
         std::fs::create_dir_all(&root)?;
         let root = root.canonicalize()?;
-        let tls = Some(crate::tls::local_certificate(&data_dir.join("tls"), &host)?);
+        let tls = crate::tls::local_certificate(&data_dir.join("tls"), &host)?;
         Ok(LocalProvisioner {
             root,
             binary,
@@ -116,9 +117,10 @@ impl LocalProvisioner {
                 name: &spec.user,
                 scram: spec.scram.expose(),
             }],
-            tls: self.tls.as_ref().map(|(cert, key)| TlsToml {
-                cert: cert.clone(),
-                key: key.clone(),
+            tls: Some(TlsToml {
+                cert: self.tls.cert.clone(),
+                key: self.tls.key.clone(),
+                require: true,
             }),
             tier: TierToml {
                 auto_retrain: l.auto_retrain,
@@ -166,6 +168,7 @@ struct UserToml<'a> {
 struct TlsToml {
     cert: PathBuf,
     key: PathBuf,
+    require: bool,
 }
 
 #[derive(Serialize)]
@@ -323,6 +326,19 @@ impl Provisioner for LocalProvisioner {
 
     fn host(&self, _id: &str) -> String {
         self.host.clone()
+    }
+
+    fn ca_certificate(&self) -> Option<&str> {
+        Some(&self.tls.ca_pem)
+    }
+
+    /// Verified against our CA, which lies on this machine (as the tenants do): `psql` works with the
+    /// string as it is; elsewhere, download the CA from `/v1/ca-certificate` and point `sslrootcert` at it.
+    fn connection_tls(&self) -> String {
+        format!(
+            "sslmode=verify-full&sslrootcert={}",
+            percent_encode_path(&self.tls.ca.to_string_lossy())
+        )
     }
 
     async fn shutdown(&self) {
@@ -542,4 +558,29 @@ fn dir_size(dir: &Path) -> Option<u64> {
         }
     }
     Some(total)
+}
+
+/// A file path as a URI query value: unreserved characters and `/` as they are, the rest %XX.
+fn percent_encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_in_connection_strings_are_percent_encoded() {
+        assert_eq!(
+            super::percent_encode_path("/home/ada/omen data/tls/ca.crt"),
+            "/home/ada/omen%20data/tls/ca.crt"
+        );
+        assert_eq!(super::percent_encode_path("/a&b=c#d"), "/a%26b%3Dc%23d");
+    }
 }

@@ -1,5 +1,6 @@
-//! Connection start-up: database check, SCRAM-SHA-256 against stored verifiers, then the parameters a
-//! PostgreSQL server announces. One handler per connection, so exchanges never share state.
+//! Connection start-up: TLS requirement, database check, SCRAM-SHA-256 (-PLUS over TLS, bound to our
+//! certificate) against stored verifiers, then the parameters a PostgreSQL server announces. One handler
+//! per connection, so exchanges never share state.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -22,7 +23,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tokio::sync::Mutex;
 
 use crate::engine::Engine;
-use crate::scram::{Exchange, Failure, Verifier};
+use crate::scram::{Channel, Exchange, Failure, Verifier};
 use crate::wire::HandleSlot;
 
 enum State {
@@ -30,8 +31,17 @@ enum State {
     /// AuthenticationSASL sent, waiting for SASLInitialResponse.
     Mechanism,
     /// server-first sent.
-    Final(Exchange),
+    Final(Box<Exchange>),
     Done,
+}
+
+/// What TLS this server offers, the same for every connection.
+#[derive(Clone, Default)]
+pub struct TlsPolicy {
+    /// `tls-server-end-point` data of our certificate, when TLS is configured.
+    pub end_point: Option<Arc<[u8]>>,
+    /// Refuse sessions that did not start TLS.
+    pub required: bool,
 }
 
 pub struct Startup {
@@ -39,6 +49,7 @@ pub struct Startup {
     cancel: Arc<ConnectionManager>,
     pids: Arc<RandomPidSecretKeyGenerator>,
     handle: HandleSlot,
+    tls: TlsPolicy,
     state: Mutex<State>,
 }
 
@@ -48,14 +59,31 @@ impl Startup {
         cancel: Arc<ConnectionManager>,
         pids: Arc<RandomPidSecretKeyGenerator>,
         handle: HandleSlot,
+        tls: TlsPolicy,
     ) -> Startup {
         Startup {
             engine,
             cancel,
             pids,
             handle,
+            tls,
             state: Mutex::new(State::Start),
         }
+    }
+
+    fn channel(&self, secure: bool) -> Channel<'_> {
+        match (&self.tls.end_point, secure) {
+            (Some(data), true) => Channel::Tls(data),
+            _ => Channel::Plain,
+        }
+    }
+
+    fn reject(&self, reason: &str) {
+        self.engine
+            .metrics
+            .connections_rejected
+            .with_label_values(&[reason])
+            .inc();
     }
 }
 
@@ -175,13 +203,25 @@ impl StartupHandler for Startup {
                     .get(METADATA_DATABASE)
                     .cloned()
                     .unwrap_or_else(|| user.clone());
+                // Before anything about the database is said, and before a password could cross in clear.
+                if self.tls.required && !client.is_secure() {
+                    self.reject("tls");
+                    return Err(fatal(
+                        "28000",
+                        format!(
+                            "connection without TLS refused for user \"{user}\", database \"{db}\": this \
+                             server requires encryption (sslmode=require or stronger)"
+                        ),
+                    ));
+                }
                 if db != self.engine.config.database {
                     return Err(fatal("3D000", format!("database \"{db}\" does not exist")));
                 }
                 client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                let mechanisms = self.channel(client.is_secure()).mechanisms();
                 client
                     .send(PgWireBackendMessage::Authentication(Authentication::SASL(
-                        vec!["SCRAM-SHA-256".into()],
+                        mechanisms,
                     )))
                     .await?;
                 *state = State::Mechanism;
@@ -193,15 +233,6 @@ impl StartupHandler for Startup {
                     .cloned()
                     .unwrap_or_default();
                 let initial = msg.into_sasl_initial_response()?;
-                if initial.auth_method != "SCRAM-SHA-256" {
-                    return Err(fatal(
-                        "28000",
-                        format!(
-                            "SASL mechanism {:?} is not supported; use SCRAM-SHA-256",
-                            initial.auth_method
-                        ),
-                    ));
-                }
                 let verifier = self
                     .engine
                     .users
@@ -209,17 +240,24 @@ impl StartupHandler for Startup {
                     .cloned()
                     .unwrap_or_else(|| Verifier::decoy(&user));
                 let data = initial.data.unwrap_or_default();
+                let channel = self.channel(client.is_secure());
                 let (exchange, server_first) =
-                    Exchange::start(&data, verifier).map_err(|f| match f {
-                        Failure::Malformed(m) => fatal("08P01", m),
-                        Failure::WrongPassword => auth_failed(&user),
-                    })?;
+                    Exchange::start(&data, verifier, &initial.auth_method, channel).map_err(
+                        |f| match f {
+                            Failure::Malformed(m) => fatal("08P01", m),
+                            Failure::Binding(m) => {
+                                self.reject("channel_binding");
+                                fatal("28000", m)
+                            }
+                            Failure::WrongPassword => auth_failed(&user),
+                        },
+                    )?;
                 client
                     .send(PgWireBackendMessage::Authentication(
                         Authentication::SASLContinue(Bytes::from(server_first)),
                     ))
                     .await?;
-                *state = State::Final(exchange);
+                *state = State::Final(Box::new(exchange));
             }
             (State::Final(_), PgWireFrontendMessage::PasswordMessageFamily(msg)) => {
                 let user = client
@@ -235,12 +273,12 @@ impl StartupHandler for Startup {
                 let server_final = match exchange.finish(&resp.data) {
                     Ok(f) if known => f,
                     Ok(_) | Err(Failure::WrongPassword) => {
-                        self.engine
-                            .metrics
-                            .connections_rejected
-                            .with_label_values(&["auth"])
-                            .inc();
+                        self.reject("auth");
                         return Err(auth_failed(&user));
+                    }
+                    Err(Failure::Binding(m)) => {
+                        self.reject("channel_binding");
+                        return Err(fatal("28000", m));
                     }
                     Err(Failure::Malformed(m)) => return Err(fatal("08P01", m)),
                 };

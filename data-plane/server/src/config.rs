@@ -68,6 +68,27 @@ pub struct User {
 pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// Refuse sessions that did not start TLS (FATAL 28000), as `hostssl`-only pg_hba.conf does: with
+    /// TLS configured, every query and row would otherwise cross the network in clear whenever a client
+    /// asks for no encryption. On unless `require = false` (env `OMENDB_TLS_REQUIRE=false`, flag
+    /// `--tls-allow-plaintext`). Cancel requests, which carry no data, are accepted either way.
+    #[serde(default = "yes")]
+    pub require: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Tls {
+    /// TLS with `cert` and `key`, required.
+    pub fn new(cert: PathBuf, key: PathBuf) -> Tls {
+        Tls {
+            cert,
+            key,
+            require: true,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -261,7 +282,7 @@ impl Config {
                     self.tier.auto_retrain = v.parse().map_err(|_| parse(k, v))?
                 }
                 "OMENDB_MONITORING" => self.tier.monitoring = v.parse()?,
-                "OMENDB_TLS_CERT" | "OMENDB_TLS_KEY" => {}
+                "OMENDB_TLS_CERT" | "OMENDB_TLS_KEY" | "OMENDB_TLS_REQUIRE" => {}
                 // `name:verifier`: how the control plane hands a tenant's owner to the process.
                 "OMENDB_USER" => {
                     let (name, scram) = v.split_once(':').ok_or_else(|| parse(k, "<redacted>"))?;
@@ -275,10 +296,12 @@ impl Config {
             }
         }
         if let (Some(cert), Some(key)) = (vars.get("OMENDB_TLS_CERT"), vars.get("OMENDB_TLS_KEY")) {
-            self.tls = Some(Tls {
-                cert: cert.into(),
-                key: key.into(),
-            });
+            self.tls = Some(Tls::new(cert.into(), key.into()));
+        }
+        if let Some(v) = vars.get("OMENDB_TLS_REQUIRE")
+            && let Some(tls) = &mut self.tls
+        {
+            tls.require = v.parse().map_err(|_| parse("OMENDB_TLS_REQUIRE", v))?;
         }
         Ok(())
     }

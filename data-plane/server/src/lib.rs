@@ -12,6 +12,7 @@ mod bpchar;
 mod bytea;
 mod catalog;
 mod cells;
+mod channel_binding;
 mod checks;
 mod column_literals;
 pub mod config;

@@ -20,7 +20,7 @@ use tokio::runtime::Handle;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::auth::Startup;
+use crate::auth::{Startup, TlsPolicy};
 use crate::config::Tls;
 use crate::corked::Corked;
 use crate::engine::Engine;
@@ -32,7 +32,8 @@ use crate::wire::{Conn, HandleSlot};
 /// A client must finish start-up within this time.
 const STARTUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-pub fn tls_acceptor(tls: &Tls) -> Result<TlsAcceptor> {
+/// The acceptor, and the channel-binding data of the certificate it presents.
+pub fn tls_acceptor(tls: &Tls) -> Result<(TlsAcceptor, Arc<[u8]>)> {
     let read = |p: &std::path::Path| {
         std::fs::read(p).map_err(|e| Error::Config(format!("cannot read {}: {e}", p.display())))
     };
@@ -40,6 +41,12 @@ pub fn tls_acceptor(tls: &Tls) -> Result<TlsAcceptor> {
         rustls_pemfile::certs(&mut read(&tls.cert)?.as_slice())
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::Config(format!("bad certificate {}: {e}", tls.cert.display())))?;
+    let end_point: Arc<[u8]> = crate::channel_binding::tls_server_end_point(
+        certs
+            .first()
+            .ok_or_else(|| Error::Config(format!("no certificate in {}", tls.cert.display())))?,
+    )
+    .into();
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut read(&tls.key)?.as_slice())
         .map_err(|e| Error::Config(format!("bad key {}: {e}", tls.key.display())))?
         .ok_or_else(|| Error::Config(format!("no private key in {}", tls.key.display())))?;
@@ -52,12 +59,13 @@ pub fn tls_acceptor(tls: &Tls) -> Result<TlsAcceptor> {
         .map_err(|e| Error::Config(format!("certificate and key do not match: {e}")))?;
     // PostgreSQL 17's direct TLS negotiation requires the ALPN protocol name.
     config.alpn_protocols = vec![b"postgresql".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok((TlsAcceptor::from(Arc::new(config)), end_point))
 }
 
 pub struct Listener {
     engine: Arc<Engine>,
     tls: Option<TlsAcceptor>,
+    tls_policy: TlsPolicy,
     cancel: Arc<ConnectionManager>,
     pids: Arc<RandomPidSecretKeyGenerator>,
     /// The shared multi-threaded runtime: DataFusion execution, and connections past the thread budget.
@@ -68,10 +76,21 @@ pub struct Listener {
 impl Listener {
     /// `pool` is the runtime this server was started on.
     pub fn new(engine: Arc<Engine>, pool: Handle) -> Result<Listener> {
-        let tls = engine.config.tls.as_ref().map(tls_acceptor).transpose()?;
+        let (tls, tls_policy) = match &engine.config.tls {
+            Some(t) => {
+                let (acceptor, end_point) = tls_acceptor(t)?;
+                let policy = TlsPolicy {
+                    end_point: Some(end_point),
+                    required: t.require,
+                };
+                (Some(acceptor), policy)
+            }
+            None => (None, TlsPolicy::default()),
+        };
         Ok(Listener {
             engine,
             tls,
+            tls_policy,
             cancel: Arc::new(ConnectionManager::new()),
             pids: Arc::new(RandomPidSecretKeyGenerator::default()),
             pool,
@@ -185,6 +204,7 @@ impl Listener {
             self.cancel.clone(),
             self.pids.clone(),
             handle.clone(),
+            self.tls_policy.clone(),
         ));
         let conn = Arc::new(Conn::new(
             Session::new(self.engine.clone(), self.pool.clone()),

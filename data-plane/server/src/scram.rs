@@ -131,11 +131,36 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The mechanism names a server offers.
+pub const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
+pub const SCRAM_SHA_256_PLUS: &str = "SCRAM-SHA-256-PLUS";
+
+/// What the connection can bind the exchange to.
+#[derive(Clone, Copy, Debug)]
+pub enum Channel<'a> {
+    /// No TLS: nothing to bind to.
+    Plain,
+    /// TLS, with the `tls-server-end-point` data of the certificate this server presents.
+    Tls(&'a [u8]),
+}
+
+impl Channel<'_> {
+    /// The mechanisms to offer, best first (PostgreSQL offers -PLUS only over TLS).
+    pub fn mechanisms(&self) -> Vec<String> {
+        match self {
+            Channel::Plain => vec![SCRAM_SHA_256.into()],
+            Channel::Tls(_) => vec![SCRAM_SHA_256_PLUS.into(), SCRAM_SHA_256.into()],
+        }
+    }
+}
+
 /// Server side of one exchange, after the client-first message.
 #[derive(Debug)]
 pub struct Exchange {
     verifier: Verifier,
     gs2_header: String,
+    /// What `c=` must carry after the gs2 header: the end-point hash when the client bound to it.
+    binding_data: Vec<u8>,
     client_first_bare: String,
     server_first: String,
     nonce: String,
@@ -146,6 +171,8 @@ pub struct Exchange {
 pub enum Failure {
     Malformed(String),
     WrongPassword,
+    /// A downgrade or a mismatch of channel binding (28000 in PostgreSQL).
+    Binding(String),
 }
 
 fn malformed(msg: &str) -> Failure {
@@ -153,11 +180,25 @@ fn malformed(msg: &str) -> Failure {
 }
 
 impl Exchange {
-    /// Parses client-first (`n,,n=user,r=nonce`) and returns the exchange and server-first.
+    /// Parses client-first (`n,,n=user,r=nonce`, or `p=tls-server-end-point,,...` with `mechanism`
+    /// SCRAM-SHA-256-PLUS) and returns the exchange and server-first. The channel-binding rules are
+    /// PostgreSQL's: -PLUS only over TLS and only with `p=`; `y` (the client could bind but thinks we
+    /// cannot) over TLS means someone stripped -PLUS from our offer, and fails.
     pub fn start(
         client_first: &[u8],
         verifier: Verifier,
+        mechanism: &str,
+        channel: Channel<'_>,
     ) -> std::result::Result<(Exchange, String), Failure> {
+        let plus = match (mechanism, channel) {
+            (SCRAM_SHA_256, _) => false,
+            (SCRAM_SHA_256_PLUS, Channel::Tls(_)) => true,
+            _ => {
+                return Err(Failure::Malformed(format!(
+                    "client selected an invalid SASL authentication mechanism {mechanism:?}"
+                )));
+            }
+        };
         let msg = std::str::from_utf8(client_first).map_err(|_| malformed("not UTF-8"))?;
         // gs2-header: channel-binding flag, then an optional authzid, each followed by a comma.
         let mut parts = msg.splitn(3, ',');
@@ -166,15 +207,38 @@ impl Exchange {
         let bare = parts
             .next()
             .ok_or_else(|| malformed("no client-first-bare"))?;
-        match cbind {
-            "n" | "y" => {}
-            c if c.starts_with("p=") => {
-                return Err(Failure::Malformed(
-                    "channel binding is not supported; use SCRAM-SHA-256 without -PLUS".into(),
+        let binding_data = match (cbind, plus, channel) {
+            ("n", false, _) | ("y", false, Channel::Plain) => Vec::new(),
+            ("y", false, Channel::Tls(_)) => {
+                return Err(Failure::Binding(
+                    "SCRAM channel binding negotiation error: the client supports SCRAM channel \
+                     binding but thinks the server does not; this server does support it"
+                        .into(),
                 ));
             }
+            ("n" | "y", true, _) => {
+                return Err(Failure::Malformed(
+                    "the client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not include \
+                     channel binding data"
+                        .into(),
+                ));
+            }
+            (c, false, _) if c.starts_with("p=") => {
+                return Err(Failure::Malformed(
+                    "the client selected SCRAM-SHA-256 without channel binding, but the SCRAM message \
+                     includes channel binding data"
+                        .into(),
+                ));
+            }
+            ("p=tls-server-end-point", true, Channel::Tls(data)) => data.to_vec(),
+            (c, true, _) if c.starts_with("p=") => {
+                return Err(Failure::Malformed(format!(
+                    "unsupported SCRAM channel-binding type {:?}",
+                    &c[2..]
+                )));
+            }
             _ => return Err(malformed("bad channel-binding flag")),
-        }
+        };
         if !authzid.is_empty() {
             return Err(malformed("authorization identities are not supported"));
         }
@@ -194,6 +258,7 @@ impl Exchange {
             Exchange {
                 verifier,
                 gs2_header: format!("{cbind},{authzid},"),
+                binding_data,
                 client_first_bare: bare.to_string(),
                 server_first: server_first.clone(),
                 nonce,
@@ -217,8 +282,15 @@ impl Exchange {
                 nonce = Some(v);
             }
         }
-        if binding != Some(B64.encode(&self.gs2_header).as_str()) {
-            return Err(malformed("channel binding does not match"));
+        let mut expected = self.gs2_header.clone().into_bytes();
+        expected.extend_from_slice(&self.binding_data);
+        if binding != Some(B64.encode(&expected).as_str()) {
+            // Over TLS with -PLUS this is the relay a man in the middle would do.
+            return Err(if self.binding_data.is_empty() {
+                malformed("channel binding does not match")
+            } else {
+                Failure::Binding("SCRAM channel binding check failed".into())
+            });
         }
         if nonce != Some(self.nonce.as_str()) {
             return Err(malformed("nonce does not match"));
@@ -250,8 +322,18 @@ impl Exchange {
 mod tests {
     use super::*;
 
-    /// The client half, as libpq computes it.
+    /// The client half, as libpq computes it (without channel binding).
     fn client_final(password: &str, client_first_bare: &str, server_first: &str) -> String {
+        client_final_bound(password, client_first_bare, server_first, b"n,,")
+    }
+
+    /// With `cbind_input` (gs2 header and binding data) as `c=`.
+    fn client_final_bound(
+        password: &str,
+        client_first_bare: &str,
+        server_first: &str,
+        cbind_input: &[u8],
+    ) -> String {
         let attrs: Vec<&str> = server_first.split(',').collect();
         let nonce = attrs[0].strip_prefix("r=").unwrap();
         let salt = B64.decode(attrs[1].strip_prefix("s=").unwrap()).unwrap();
@@ -260,7 +342,7 @@ mod tests {
         pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, iters, &mut salted);
         let client_key = hmac(&salted, b"Client Key");
         let stored: [u8; 32] = Sha256::digest(client_key).into();
-        let without_proof = format!("c=biws,r={nonce}");
+        let without_proof = format!("c={},r={nonce}", B64.encode(cbind_input));
         let auth = format!("{client_first_bare},{server_first},{without_proof}");
         let sig = hmac(&stored, auth.as_bytes());
         let proof: Vec<u8> = client_key.iter().zip(sig).map(|(a, b)| a ^ b).collect();
@@ -290,13 +372,24 @@ mod tests {
     fn right_password_passes_and_wrong_one_fails() {
         let v = Verifier::new("pencil", 4096);
         let bare = "n=,r=rOprNGfwEbeRWgbNEkqO";
-        let (ex, server_first) =
-            Exchange::start(format!("n,,{bare}").as_bytes(), v.clone()).unwrap();
+        let (ex, server_first) = Exchange::start(
+            format!("n,,{bare}").as_bytes(),
+            v.clone(),
+            SCRAM_SHA_256,
+            Channel::Plain,
+        )
+        .unwrap();
         let fin = client_final("pencil", bare, &server_first);
         let server_final = ex.finish(fin.as_bytes()).unwrap();
         assert!(server_final.starts_with("v="));
 
-        let (ex, server_first) = Exchange::start(format!("n,,{bare}").as_bytes(), v).unwrap();
+        let (ex, server_first) = Exchange::start(
+            format!("n,,{bare}").as_bytes(),
+            v,
+            SCRAM_SHA_256,
+            Channel::Plain,
+        )
+        .unwrap();
         let fin = client_final("wrong", bare, &server_first);
         assert_eq!(ex.finish(fin.as_bytes()), Err(Failure::WrongPassword));
     }
@@ -313,15 +406,64 @@ mod tests {
             b"\xff\xfe",
         ] {
             assert!(
-                matches!(Exchange::start(bad, v.clone()), Err(Failure::Malformed(_))),
+                matches!(
+                    Exchange::start(bad, v.clone(), SCRAM_SHA_256, Channel::Plain),
+                    Err(Failure::Malformed(_))
+                ),
                 "{bad:?}"
             );
         }
-        let (ex, _) = Exchange::start(b"n,,n=,r=abc", v).unwrap();
+        let (ex, _) = Exchange::start(b"n,,n=,r=abc", v, SCRAM_SHA_256, Channel::Plain).unwrap();
         assert!(matches!(
             ex.finish(b"c=biws,r=wrong,p=AAAA"),
             Err(Failure::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn channel_binding_binds_to_the_certificate_and_refuses_downgrades() {
+        let v = Verifier::new("pencil", 4096);
+        let ours: &[u8] = &[7u8; 32];
+        let tls = Channel::Tls(ours);
+        let bare = "n=,r=rOprNGfwEbeRWgbNEkqO";
+        let gs2 = "p=tls-server-end-point,,";
+        let start = |first: String, mech: &str, ch: Channel<'_>| {
+            Exchange::start(first.as_bytes(), v.clone(), mech, ch)
+        };
+        // Bound to our certificate: passes.
+        let (ex, sf) = start(format!("{gs2}{bare}"), SCRAM_SHA_256_PLUS, tls).unwrap();
+        let input = [gs2.as_bytes(), ours].concat();
+        let fin = client_final_bound("pencil", bare, &sf, &input);
+        assert!(ex.finish(fin.as_bytes()).unwrap().starts_with("v="));
+        // Bound to another certificate (a relay through a man in the middle): refused, right password and all.
+        let (ex, sf) = start(format!("{gs2}{bare}"), SCRAM_SHA_256_PLUS, tls).unwrap();
+        let theirs = [gs2.as_bytes(), &[9u8; 32]].concat();
+        let fin = client_final_bound("pencil", bare, &sf, &theirs);
+        assert!(matches!(
+            ex.finish(fin.as_bytes()),
+            Err(Failure::Binding(_))
+        ));
+        // "y" over TLS: someone removed -PLUS from our offer.
+        assert!(matches!(
+            start(format!("y,,{bare}"), SCRAM_SHA_256, tls),
+            Err(Failure::Binding(_))
+        ));
+        // "y" without TLS is fine, and so is "n" over TLS (a client that cannot bind).
+        start(format!("y,,{bare}"), SCRAM_SHA_256, Channel::Plain).unwrap();
+        start(format!("n,,{bare}"), SCRAM_SHA_256, tls).unwrap();
+        // -PLUS without TLS, -PLUS without binding data, binding data without -PLUS, other binding types.
+        for (first, mech, ch) in [
+            (format!("{gs2}{bare}"), SCRAM_SHA_256_PLUS, Channel::Plain),
+            (format!("n,,{bare}"), SCRAM_SHA_256_PLUS, tls),
+            (format!("{gs2}{bare}"), SCRAM_SHA_256, tls),
+            (format!("p=tls-unique,,{bare}"), SCRAM_SHA_256_PLUS, tls),
+            (format!("n,,{bare}"), "SCRAM-SHA-1", tls),
+        ] {
+            assert!(
+                matches!(start(first.clone(), mech, ch), Err(Failure::Malformed(_))),
+                "{first} {mech}"
+            );
+        }
     }
 
     #[test]

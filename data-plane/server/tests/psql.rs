@@ -70,7 +70,7 @@ async fn scripted_psql_session_matches_transcript() {
         String::from_utf8_lossy(&ok.stderr)
     );
     let mut c = Config::local(&dir.path().join("data"), "omendb", "owner", "pw");
-    c.tls = Some(Tls { cert, key });
+    c.tls = Some(Tls::new(cert, key));
     let s = omendb_server::start(c).await.unwrap();
     let port = s.pg_addr.port();
     let script = root().join("tests/psql/session.sql");

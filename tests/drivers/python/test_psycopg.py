@@ -53,6 +53,20 @@ def connect(autocommit: bool = True, prepare_threshold: int | None = 5, **overri
     return conn
 
 
+def test_plaintext_session_is_refused():
+    """The server has TLS: a session that does not start it is refused with 28000 before any password."""
+    with pytest.raises(psycopg.OperationalError, match="requires encryption"):
+        psycopg.connect(conninfo(sslmode="disable"))
+
+
+def test_verify_full_with_channel_binding_is_accepted():
+    """The certificate is checked against the CA and SCRAM is bound to it (SCRAM-SHA-256-PLUS)."""
+    ca = os.environ["OMENDB_TLS_CA"]  # set by tests/support/tls-server.sh
+    with psycopg.connect(conninfo(sslmode="verify-full", sslrootcert=ca, channel_binding="require")) as c:
+        assert c.pgconn.ssl_in_use
+        assert c.execute("select 41 + 1").fetchone() == (42,)
+
+
 @pytest.fixture(scope="module")
 def ddl():
     """Autocommit connection that never prepares statements: used for DDL.
