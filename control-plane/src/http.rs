@@ -7,6 +7,8 @@ mod audit;
 mod billing;
 mod console;
 mod databases;
+#[cfg(test)]
+mod fuzz;
 mod json;
 mod layers;
 mod meta;

@@ -24,6 +24,8 @@ use crate::zone::Zone;
 const BATCH_ROWS: usize = 1 << 16;
 
 mod binary;
+#[cfg(test)]
+mod fuzz;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
