@@ -1406,11 +1406,30 @@ function drawCharts(box, hist) {
 // ---------------------------------------------------------------------------------------------------------
 // API keys
 
+const SCOPES = [
+  ['read', 'Read', 'see databases, keys, the audit log and billing'],
+  ['databases:write', 'Manage databases', 'create, change, pause, resume, reset and delete'],
+  ['billing', 'Billing', 'start a checkout, open the billing portal'],
+  ['keys', 'API keys', 'create and revoke keys (never stronger than itself)'],
+];
+const EXPIRIES = [['', 'Never'], ['30', 'In 30 days'], ['90', 'In 90 days'], ['365', 'In a year']];
+
 function pageApiKeys(ctx, _args, msg) {
   const nameF = field({ label: 'Key name', name: 'key-name', hint: 'What uses it, e.g. "CI deploys".', attrs: { required: true, maxlength: '64', autocomplete: 'off' } });
+  const scopeErr = h('p', { class: 'field-error', id: nextId('scopes-error'), 'aria-live': 'polite' });
+  const boxes = SCOPES.map(([value, label, hint]) => {
+    const id = nextId('scope');
+    const input = h('input', { type: 'checkbox', id, name: 'scope', value });
+    if (value === 'read' || value === 'databases:write') input.checked = true;
+    return { input, el: h('div', { class: 'check' }, input, ' ', h('label', { for: id }, h('strong', {}, label), ` — ${hint}`)) };
+  });
+  const scopes = h('fieldset', { class: 'plans scopes', 'aria-describedby': scopeErr.id }, h('legend', {}, 'What it may do'), boxes.map((b) => b.el), scopeErr);
+  const expiryId = nextId('expiry');
+  const expiry = h('select', { id: expiryId, name: 'expiry' }, EXPIRIES.map(([v, l]) => h('option', { value: v }, l)));
+  const expiryF = h('div', { class: 'field' }, h('label', { for: expiryId }, 'Expires'), expiry);
   const formErr = h('p', { class: 'form-error', role: 'alert' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create key');
-  const form = h('form', { novalidate: true, class: 'card inline-form' }, h('h2', {}, 'Create an API key'), nameF.wrap, formErr, submit);
+  const form = h('form', { novalidate: true, class: 'card inline-form' }, h('h2', {}, 'Create an API key'), nameF.wrap, scopes, expiryF, formErr, submit);
   const secretSlot = h('div');
   const listStatus = h('p', { class: 'sr-only', role: 'status' });
   const list = h('div', { 'aria-busy': 'true' }, h('p', { class: 'loading' }, 'Loading keys…'));
@@ -1426,11 +1445,13 @@ function pageApiKeys(ctx, _args, msg) {
       }
       put(list, h('table', { class: 'table keys-table' },
         h('caption', { class: 'sr-only' }, 'API keys'),
-        h('thead', {}, h('tr', {}, ['Name', 'Key', 'Created', 'Last used', 'Status'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Name', 'Key', 'May', 'Created', 'Expires', 'Last used', 'Status'].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, keys.map((k) => h('tr', { 'data-id': k.id, 'data-name': k.name },
           h('th', { scope: 'row', 'data-label': 'Name' }, k.name),
           h('td', { 'data-label': 'Key' }, h('code', {}, `${k.prefix}…`)),
+          h('td', { 'data-label': 'May', class: 'scopes-cell' }, (k.scopes || []).join(', ')),
           h('td', { 'data-label': 'Created' }, timeEl(k.created_at)),
+          h('td', { 'data-label': 'Expires' }, k.expires_at ? timeEl(k.expires_at) : 'never'),
           h('td', { 'data-label': 'Last used' }, timeEl(k.last_used_at)),
           h('td', { 'data-label': 'Status' }, k.revoked_at
             ? h('span', { class: 'badge state-paused' }, 'Revoked ', timeEl(k.revoked_at))
@@ -1467,11 +1488,16 @@ function pageApiKeys(ctx, _args, msg) {
     e.preventDefault();
     nameF.setError(null);
     formErr.textContent = '';
+    put(scopeErr);
     const name = nameF.input.value.trim();
     if (!name) { nameF.setError('Enter a name for the key.'); nameF.input.focus(); return; }
+    const chosen = boxes.filter((b) => b.input.checked).map((b) => b.input.value);
+    if (!chosen.length) { append(scopeErr, ['Choose at least one thing the key may do.']); boxes[0].input.focus(); return; }
+    const body = { name, scopes: chosen };
+    if (expiry.value) body.expires_at = new Date(Date.now() + Number(expiry.value) * 86_400_000).toISOString();
     submit.disabled = true;
     try {
-      const r = await api('POST', '/v1/api-keys', { name });
+      const r = await api('POST', '/v1/api-keys', body);
       if (!ctx.alive()) return;
       nameF.input.value = '';
       const { panel, heading } = secretPanel({
@@ -1488,7 +1514,9 @@ function pageApiKeys(ctx, _args, msg) {
     } catch (err) {
       if (!ctx.alive() || err instanceof SessionEnded) return;
       const f = err.fields.find((x) => x.field === 'name');
+      const s = err.fields.find((x) => x.field.startsWith('scopes') || x.field === 'expires_at');
       if (f) nameF.setError(sentence('name', f.message));
+      else if (s) append(scopeErr, [sentence(s.field, s.message)]);
       else formErr.textContent = errorText(err);
     } finally {
       submit.disabled = false;
@@ -1498,7 +1526,7 @@ function pageApiKeys(ctx, _args, msg) {
   load();
   return h('section', { class: 'page' },
     h('h1', { tabindex: '-1' }, 'API keys'),
-    h('p', { class: 'lead' }, 'Keys let scripts use the REST API as you, in your organisation. They cannot manage other keys.'),
+    h('p', { class: 'lead' }, 'Keys let scripts use the REST API as you, in your organisation, within what you let each one do.'),
     flashBox(msg), secretSlot, form,
     h('section', { class: 'card', 'aria-labelledby': 'keys-h' }, h('h2', { id: 'keys-h', tabindex: '-1' }, 'Your keys'), listStatus, list));
 }

@@ -361,7 +361,27 @@ describe('web console', { timeout: 240_000 }, () => {
     const row = page.locator('tr[data-name="ci deploys"]');
     await row.waitFor();
     assert.match(await row.textContent(), new RegExp(key.slice(0, 12)));
+    assert.equal(await row.locator('.scopes-cell').textContent(), 'read, databases:write');
     await shot(page, '11-api-keys');
+
+    // A read-only key that expires: it reads, it cannot write, and the list says both.
+    await page.getByLabel('Key name').fill('dashboard');
+    await page.getByLabel(/^Manage databases/).uncheck();
+    await page.getByLabel('Expires').selectOption({ label: 'In 30 days' });
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const roKey = await copyAndRead(copyBlock(page.locator('.secret-panel'), 'API key'));
+    assert.equal((await call(svc.base, 'GET', '/v1/databases', { token: roKey })).status, 200);
+    const refused = await call(svc.base, 'POST', '/v1/databases', { token: roKey, body: { name: 'nope', plan: 'free' } });
+    assert.equal(refused.status, 403);
+    const roRow = page.locator('tr[data-name="dashboard"]');
+    await roRow.waitFor();
+    assert.equal(await roRow.locator('.scopes-cell').textContent(), 'read');
+    assert.match(await roRow.textContent(), /in 30 days/);
+    // Nothing chosen: said next to the choices, nothing sent.
+    for (const box of await page.getByRole('checkbox').all()) await box.uncheck();
+    await page.getByLabel('Key name').fill('nothing');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText('Choose at least one thing the key may do.').waitFor();
 
     await row.getByRole('button', { name: 'Revoke ci deploys' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke key' }).click();

@@ -498,12 +498,16 @@ async fn terminate(child: &mut Child) {
 }
 
 /// The last line of the server's log, for the failure reason users see.
+/// Why the server stopped, from its log: its `Error: ...` line (what `main` returned; a backtrace may follow
+/// it when RUST_BACKTRACE is set), else its last line.
 fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut lines = text.lines().rev().filter(|l| !l.trim().is_empty());
     let last = text
         .lines()
         .rev()
-        .find(|l| !l.trim().is_empty())
+        .find(|l| l.starts_with("Error: ") || l.contains("panicked at"))
+        .or_else(|| lines.next())
         .unwrap_or("");
     let last: String = last.chars().take(300).collect();
     if last.is_empty() {
