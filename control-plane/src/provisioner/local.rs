@@ -580,6 +580,25 @@ fn percent_encode_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn the_reason_is_the_error_line_even_with_a_backtrace_after_it() {
+        // With RUST_BACKTRACE=1 (as scripts/test runs) the last line is a frame; the fleet looks for
+        // "in use" in the reason to move a tenant whose port was taken, so the reason must be the error.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("server.log");
+        std::fs::write(
+            &log,
+            "starting\nError: io: Address already in use (os error 98)\n\nStack backtrace:\n   0: x\n  31: _start\n",
+        )
+        .unwrap();
+        assert_eq!(
+            super::log_tail(&log),
+            "Error: io: Address already in use (os error 98)"
+        );
+        std::fs::write(&log, "just this\n\n").unwrap();
+        assert_eq!(super::log_tail(&log), "just this");
+    }
+
+    #[test]
     fn paths_in_connection_strings_are_percent_encoded() {
         assert_eq!(
             super::percent_encode_path("/home/ada/omen data/tls/ca.crt"),
