@@ -4,24 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::require;
 use omendb_server::Config;
 use omendb_server::config::Tls;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Missing tools skip loudly, except under `scripts/test` (OMENDB_NO_SKIP=1), where they fail.
-fn require(tool: &str) -> bool {
-    let found = Command::new(tool).arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("OMENDB_NO_SKIP").is_none(),
-            "{tool} is required (OMENDB_NO_SKIP is set)"
-        );
-        eprintln!("\n*** SKIPPED: {tool} not installed (scripts/test installs it) ***\n");
-    }
-    found
 }
 
 fn mask(transcript: &str, port: u16) -> String {

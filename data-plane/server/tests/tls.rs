@@ -5,21 +5,11 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
+use common::require;
 use omendb_server::Config;
 use omendb_server::config::Tls;
-
-/// Missing tools skip loudly, except under `scripts/test` (OMENDB_NO_SKIP=1), where they fail.
-fn require(tool: &str) -> bool {
-    let found = Command::new(tool).arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("OMENDB_NO_SKIP").is_none(),
-            "{tool} is required (OMENDB_NO_SKIP is set)"
-        );
-        eprintln!("\n*** SKIPPED: {tool} not installed (scripts/test installs it) ***\n");
-    }
-    found
-}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")

@@ -1,5 +1,8 @@
 //! Helpers shared by the server's integration tests (each test file is its own crate and includes this).
 
+// Each test file uses some of these.
+#![allow(dead_code)]
+
 /// The whole HTTP/1.1 response (status line, headers, body) to a GET of `path`.
 pub async fn http_get(http: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,4 +15,21 @@ pub async fn http_get(http: std::net::SocketAddr, path: &str) -> String {
     let mut out = String::new();
     sock.read_to_string(&mut out).await.unwrap();
     out
+}
+
+/// Whether `tool` is installed. Missing tools skip loudly, except under `scripts/test`
+/// (OMENDB_NO_SKIP=1), where they fail.
+pub fn require(tool: &str) -> bool {
+    let found = std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("OMENDB_NO_SKIP").is_none(),
+            "{tool} is required (OMENDB_NO_SKIP is set)"
+        );
+        eprintln!("\n*** SKIPPED: {tool} not installed (scripts/test installs it) ***\n");
+    }
+    found
 }

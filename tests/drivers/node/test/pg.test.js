@@ -146,15 +146,18 @@ describe('connection', () => {
     }
   })
 
-  bugIt('offers SCRAM-SHA-256-PLUS (channel binding) over TLS', 'over TLS the server offers only SCRAM-SHA-256; ' +
-      'PostgreSQL (built with OpenSSL) offers SCRAM-SHA-256-PLUS too, so pg enableChannelBinding cannot bind', async () => {
+  it('offers SCRAM-SHA-256-PLUS over TLS and pg binds to the certificate', { skip: PLAINTEXT && 'plaintext mode' }, async () => {
     const client = new pg.Client(clientConfig({ enableChannelBinding: true }))
     let mechanisms = []
     client.connection.on('authenticationSASL', (m) => { mechanisms = m.mechanisms })
     await client.connect()
-    await client.end()
-    assert.ok(mechanisms.includes('SCRAM-SHA-256-PLUS'), JSON.stringify(mechanisms))
-  }, { skip: PLAINTEXT && 'plaintext mode' })
+    try {
+      assert.deepEqual((await client.query('SELECT 1 AS one')).rows, [{ one: 1 }])
+    } finally {
+      await client.end()
+    }
+    assert.deepEqual(mechanisms, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'])
+  })
 
   it('wrong password is refused with 28P01', { skip: PLAINTEXT && 'plaintext mode' }, async () => {
     const client = new pg.Client(clientConfig({ password: 'definitely-not-the-password' }))
