@@ -31,6 +31,7 @@ mod listener;
 mod metrics;
 mod names;
 mod notify;
+mod numeric_out;
 mod origins;
 mod params;
 mod pg_catalog;

@@ -1,42 +1,35 @@
 //! Arrow batches to DataRow messages: arrow-pg's encoder, except where PostgreSQL's form differs: numeric
-//! zero, which rust_decimal's binary form sends without its scale (`0.00` arrives as `0`), and float text.
+//! (any Decimal128, in `numeric_out`; arrow-pg's rust_decimal reaches 28 digits) and float text.
 
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, Decimal128Array, Float32Array, Float64Array, RecordBatch};
 use arrow_schema::DataType;
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
 use pgwire::error::PgWireResult;
 use pgwire::messages::data::DataRow;
 use pgwire::types::ToSqlText;
 use pgwire::types::format::FormatOptions;
 use postgres_types::{IsNull, ToSql, Type, to_sql_checked};
-use rust_decimal::Decimal;
 
+/// A numeric cell: the Decimal128's value and scale, in PostgreSQL's forms (`numeric_out`).
 #[derive(Debug)]
-struct Numeric(Decimal);
+struct Numeric(i128, i8);
 
 impl ToSql for Numeric {
     fn to_sql(
         &self,
-        ty: &Type,
+        _ty: &Type,
         out: &mut BytesMut,
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        if !self.0.is_zero() {
-            return self.0.to_sql(ty, out);
-        }
-        // ndigits 0, weight 0, sign positive, dscale = the column's scale.
-        out.put_u16(0);
-        out.put_i16(0);
-        out.put_u16(0);
-        out.put_u16(self.0.scale() as u16);
+        crate::numeric_out::binary(self.0, self.1, out);
         Ok(IsNull::No)
     }
 
     fn accepts(ty: &Type) -> bool {
-        <Decimal as ToSql>::accepts(ty)
+        *ty == Type::NUMERIC
     }
 
     to_sql_checked!();
@@ -45,11 +38,12 @@ impl ToSql for Numeric {
 impl ToSqlText for Numeric {
     fn to_sql_text(
         &self,
-        ty: &Type,
+        _ty: &Type,
         out: &mut BytesMut,
-        format_options: &FormatOptions,
+        _format_options: &FormatOptions,
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        self.0.to_sql_text(ty, out, format_options)
+        crate::numeric_out::text(self.0, self.1, out);
+        Ok(IsNull::No)
     }
 }
 
@@ -212,13 +206,7 @@ fn general(
                     .as_any()
                     .downcast_ref::<Decimal128Array>()
                     .expect("Decimal128 column");
-                let v = if a.is_null(row) {
-                    None
-                } else {
-                    let d = Decimal::try_from_i128_with_scale(a.value(row), (*scale).max(0) as u32)
-                        .map_err(|e| crate::error::Error::sql("22003", e.to_string()))?;
-                    Some(Numeric(d))
-                };
+                let v = (!a.is_null(row)).then(|| Numeric(a.value(row), *scale));
                 encoder.encode_field(&v)?;
             } else if let DataType::Float64 | DataType::Float32 = field.data_type() {
                 let v = (!array.is_null(row)).then(|| {

@@ -67,6 +67,27 @@ def test_verify_full_with_channel_binding_is_accepted():
         assert c.execute("select 41 + 1").fetchone() == (42,)
 
 
+@pytest.mark.parametrize("binary", [False, True])
+def test_numeric_past_28_digits_and_scale_28(binary):
+    """numeric(38, s) values the whole width of a Decimal128, text and binary, exact as Python's Decimal reads them."""
+    with connect() as c:
+        row = c.execute(
+            "SELECT 1e-30, -0.000000000000000000000000000000123, 99999999999999999999999999999999999999::numeric(38,0),"
+            " 0.00::numeric(10,2), 1e3, -1234567890123456789012345678.9012345678::numeric(38,10)",
+            binary=binary,
+        ).fetchone()
+    assert list(row) == [
+        Decimal("1e-30"),
+        Decimal("-1.23e-31"),
+        Decimal("99999999999999999999999999999999999999"),
+        Decimal("0"),
+        Decimal("1000"),
+        Decimal("-1234567890123456789012345678.9012345678"),
+    ]
+    # The scale travels too (text: the digits after the point; binary: dscale).
+    assert [v.as_tuple().exponent for v in row] == [-30, -33, 0, -2, 0, -10]
+
+
 @pytest.fixture(scope="module")
 def ddl():
     """Autocommit connection that never prepares statements: used for DDL.
