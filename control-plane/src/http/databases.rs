@@ -200,10 +200,11 @@ async fn audit(
     ))]
 async fn list(State(state): State<AppState>, who: Principal) -> Result<Json<DatabaseList>> {
     let rows = store::databases::list(&state.pool, &who.org_id).await?;
+    let tls = tls(&state);
     Ok(Json(DatabaseList {
         databases: rows
             .iter()
-            .map(|db| view(db, &tls(&state)))
+            .map(|db| view(db, &tls))
             .collect::<Result<_>>()?,
     }))
 }

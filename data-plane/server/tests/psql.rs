@@ -6,7 +6,7 @@ use std::process::Command;
 
 mod common;
 
-use common::require;
+use common::{openssl, require};
 use omendb_server::Config;
 use omendb_server::config::Tls;
 
@@ -35,9 +35,9 @@ async fn scripted_psql_session_matches_transcript() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let ok = Command::new("openssl")
-        .args([
+    openssl(
+        dir.path(),
+        &[
             "req",
             "-x509",
             "-newkey",
@@ -47,18 +47,13 @@ async fn scripted_psql_session_matches_transcript() {
             "2",
             "-subj",
             "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ],
     );
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let mut c = Config::local(&dir.path().join("data"), "omendb", "owner", "pw");
     c.tls = Some(Tls::new(cert, key));
     let s = omendb_server::start(c).await.unwrap();

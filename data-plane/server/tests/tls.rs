@@ -7,22 +7,9 @@ use std::process::{Command, Output};
 
 mod common;
 
-use common::require;
+use common::{openssl, require};
 use omendb_server::Config;
 use omendb_server::config::Tls;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A CA named `name` (`<name>.crt`, `<name>.key`) in `dir`.
 fn ca(dir: &Path, name: &str) {

@@ -33,3 +33,17 @@ pub fn require(tool: &str) -> bool {
     }
     found
 }
+
+/// Runs `openssl args` in `dir`, failing the test with openssl's message.
+pub fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
