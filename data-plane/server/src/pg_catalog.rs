@@ -249,6 +249,10 @@ pub struct Source {
     pub cursors: Arc<parking_lot::Mutex<crate::session::Cursors>>,
     /// The session's functions a column DEFAULT may call besides DataFusion's (`nextval`).
     pub default_functions: Arc<std::sync::OnceLock<Vec<Arc<datafusion::logical_expr::ScalarUDF>>>>,
+    /// Tables that stand in for parts of the statement being planned or run, by name: the rows of its
+    /// locking subqueries (`session/locked_subqueries.rs`).
+    pub stand_ins:
+        Arc<parking_lot::Mutex<std::collections::HashMap<String, Arc<dyn TableProvider>>>>,
 }
 
 impl std::fmt::Debug for Source {
@@ -465,6 +469,11 @@ impl Source {
         schema: Option<&str>,
         name: &str,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
+        if schema.is_none()
+            && let Some(t) = self.stand_ins.lock().get(name)
+        {
+            return Ok(Some(t.clone()));
+        }
         let Some(batch) = self.relation(schema, name)? else {
             return Ok(None);
         };

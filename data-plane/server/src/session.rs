@@ -15,6 +15,8 @@ mod dml;
 mod foreign_keys;
 mod indexes;
 mod joined;
+mod lock_clause;
+mod locked_subqueries;
 mod locking;
 mod maintenance;
 mod prepare;
@@ -155,6 +157,7 @@ impl Session {
             me: activity.clone(),
             functions: functions.clone(),
             default_functions: Default::default(),
+            stand_ins: Default::default(),
         };
         ctx.register_catalog(
             "omendb",
@@ -479,6 +482,9 @@ impl Session {
     async fn run_prepared(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
         if let Some(w) = &p.with_dml {
             return Box::pin(self.execute_with_dml(w.clone(), params)).await;
+        }
+        if let Some(l) = &p.locked_subqueries {
+            return Box::pin(self.execute_locked_subqueries(l.clone(), params)).await;
         }
         if p.plan.is_some() {
             self.execute_advisory(p, params).await

@@ -29,6 +29,13 @@ const KEY_SHARE: &str = "__omendb_key_share";
 /// `sql` with the forms above rewritten, or `None` when there is nothing to rewrite (the common case costs
 /// one case-insensitive scan).
 pub fn rewrite(sql: &str) -> Option<String> {
+    match crate::lock_clauses::rewrite(sql) {
+        Some(locks) => Some(rewrite_forms(&locks).unwrap_or(locks)),
+        None => rewrite_forms(sql),
+    }
+}
+
+fn rewrite_forms(sql: &str) -> Option<String> {
     let upper = sql.to_ascii_uppercase();
     let first = upper.trim_start();
     if first.starts_with("FETCH") || first.starts_with("MOVE") {

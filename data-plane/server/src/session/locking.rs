@@ -1,7 +1,7 @@
 //! Row locks as statements meet them: waiting for a lock (with the deadlock check after `deadlock_timeout`,
 //! and `lock_timeout`), READ COMMITTED's re-check of a row that a concurrent commit changed (PostgreSQL's
-//! EvalPlanQual: the statement's plan re-run for that one row over the newest version), and
-//! `SELECT ... FOR UPDATE | FOR SHARE [NOWAIT | SKIP LOCKED]`.
+//! EvalPlanQual: the statement's plan re-run for that one row over the newest version), and running
+//! `SELECT ... FOR UPDATE | FOR SHARE [NOWAIT | SKIP LOCKED]` (prepared by `lock_clause.rs`).
 //!
 //! Waits are awaited on the connection's runtime, never blocking a thread: a cancel or `statement_timeout`
 //! drops the wait, which withdraws the request.
@@ -13,101 +13,11 @@ use arrow_array::RecordBatch;
 use datafusion::common::Column;
 use datafusion::logical_expr::{Expr, Filter, LogicalPlan, Projection, lit};
 use datafusion::scalar::ScalarValue;
-use datafusion::sql::sqlparser::ast;
 use omendb_storage::{LockMode, LockWait, RowLock, WaitPolicy, WriteTxn};
 
+use super::lock_clause::{RowLocking, key_alias};
 use super::{Output, Prepared, Session, Tx, rename};
 use crate::error::{Error, Result, code};
-
-/// The name of the key column a locking SELECT carries as its last output column.
-pub(super) const LOCK_KEY: &str = "__omendb_lock_key";
-
-/// How a `SELECT ... FOR ...` locks the rows it returns.
-#[derive(Debug)]
-pub struct RowLocking {
-    mode: LockMode,
-    policy: WaitPolicy,
-    /// The tables whose rows are locked, in the order of their key columns (last in the plan's output).
-    tables: Vec<String>,
-    /// `FOR UPDATE` etc., for error messages.
-    clause: &'static str,
-    /// LIMIT and OFFSET, applied after locking (PostgreSQL locks below the limit: a skipped row does not
-    /// count).
-    limit: Count,
-    offset: Count,
-}
-
-#[derive(Debug)]
-enum Count {
-    All,
-    Const(usize),
-    Param(usize),
-}
-
-impl RowLocking {
-    /// The (first) table whose rows are locked: the statement's target.
-    pub fn table(&self) -> &str {
-        &self.tables[0]
-    }
-
-    /// How many key columns the plan appends (one per locked table).
-    pub fn keys(&self) -> usize {
-        self.tables.len()
-    }
-}
-
-/// The name of the key column of the `i`th locked table.
-fn key_alias(i: usize) -> String {
-    if i == 0 {
-        LOCK_KEY.to_string()
-    } else {
-        format!("{LOCK_KEY}_{i}")
-    }
-}
-
-impl Count {
-    fn of(e: Option<&ast::Expr>) -> Result<Count> {
-        let Some(e) = e else { return Ok(Count::All) };
-        let bad = || {
-            Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                format!("LIMIT/OFFSET {e} with a locking clause is not supported"),
-            )
-        };
-        match e {
-            ast::Expr::Value(v) => match &v.value {
-                ast::Value::Number(n, _) => n.parse().map(Count::Const).map_err(|_| bad()),
-                ast::Value::Placeholder(p) => p
-                    .strip_prefix('$')
-                    .and_then(|i| i.parse::<usize>().ok())
-                    .filter(|i| *i > 0)
-                    .map(|i| Count::Param(i - 1))
-                    .ok_or_else(bad),
-                ast::Value::Null => Ok(Count::All),
-                _ => Err(bad()),
-            },
-            _ => Err(bad()),
-        }
-    }
-
-    fn value(&self, params: &[ScalarValue]) -> Result<Option<usize>> {
-        match self {
-            Count::All => Ok(None),
-            Count::Const(n) => Ok(Some(*n)),
-            Count::Param(i) => match params.get(*i) {
-                Some(v) if v.is_null() => Ok(None),
-                Some(v) => match v.cast_to(&arrow_schema::DataType::Int64)? {
-                    ScalarValue::Int64(Some(n)) if n >= 0 => Ok(Some(n as usize)),
-                    _ => Err(Error::sql("2201W", "LIMIT must not be negative")),
-                },
-                None => Err(Error::sql(
-                    code::PROTOCOL_VIOLATION,
-                    "missing LIMIT parameter",
-                )),
-            },
-        }
-    }
-}
 
 impl Session {
     /// Runs `op` on the open transaction until it stops meeting locks: each lock it has to wait for is
@@ -182,170 +92,6 @@ impl Session {
         Ok(r?.1)
     }
 
-    /// Prepares the locking clause of a SELECT: the query is rewritten to carry the locked table's key as
-    /// its last column, without its LIMIT and OFFSET (applied as rows are locked).
-    pub(super) fn locking_query(&self, q: &mut ast::Query) -> Result<Option<RowLocking>> {
-        let Some(first) = q.locks.first().cloned() else {
-            return Ok(None);
-        };
-        let (mode, of) = crate::tokens::lock_strength(
-            first.lock_type == ast::LockType::Update,
-            first.of.as_ref(),
-        );
-        let clause = match mode {
-            LockMode::Update => "FOR UPDATE",
-            LockMode::NoKeyUpdate => "FOR NO KEY UPDATE",
-            LockMode::Share => "FOR SHARE",
-            LockMode::KeyShare => "FOR KEY SHARE",
-        };
-        let policy = match first.nonblock {
-            None => WaitPolicy::Wait,
-            Some(ast::NonBlock::Nowait) => WaitPolicy::NoWait,
-            Some(ast::NonBlock::SkipLocked) => WaitPolicy::Skip,
-        };
-        let unsupported = |what: &str| {
-            Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                format!("{clause} is not allowed with {what}"),
-            )
-        };
-        let ast::SetExpr::Select(select) = q.body.as_mut() else {
-            return Err(unsupported("UNION/INTERSECT/EXCEPT"));
-        };
-        if select.distinct.is_some() {
-            return Err(unsupported("DISTINCT clause"));
-        }
-        if !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty()) {
-            return Err(unsupported("GROUP BY clause"));
-        }
-        if select.having.is_some() {
-            return Err(unsupported("HAVING clause"));
-        }
-        // Every table of FROM (or those OF names), each with its key appended to the output.
-        let mut relations: Vec<(&ast::TableFactor, bool)> = vec![];
-        for from in &select.from {
-            let first = relations.len();
-            relations.push((&from.relation, false));
-            for j in &from.joins {
-                use ast::JoinOperator as J;
-                // RIGHT and FULL joins make everything before them nullable; LEFT and FULL, their right side.
-                if matches!(
-                    j.join_operator,
-                    J::Right(_) | J::RightOuter(_) | J::FullOuter(_)
-                ) {
-                    for r in &mut relations[first..] {
-                        r.1 = true;
-                    }
-                }
-                let nullable = matches!(
-                    j.join_operator,
-                    J::Left(_) | J::LeftOuter(_) | J::FullOuter(_)
-                );
-                relations.push((&j.relation, nullable));
-            }
-        }
-        let of_name = of.as_ref().map(|o| o.to_string());
-        let mut keys = vec![];
-        for (relation, nullable) in relations {
-            let ast::TableFactor::Table { name, alias, .. } = relation else {
-                if of_name.is_none() {
-                    return Err(Error::sql(
-                        code::FEATURE_NOT_SUPPORTED,
-                        format!(
-                            "{clause} over a subquery or function in FROM is not supported yet"
-                        ),
-                    ));
-                }
-                continue;
-            };
-            let table = self.names().lookup(name)?;
-            let visible = alias
-                .as_ref()
-                .map(|a| crate::ddl::ident(&a.name))
-                .unwrap_or_else(|| crate::search_path::split(&table).1.to_string());
-            if of_name.as_ref().is_some_and(|o| *o != visible) {
-                continue;
-            }
-            if nullable {
-                return Err(Error::sql(
-                    code::FEATURE_NOT_SUPPORTED,
-                    format!("{clause} cannot be applied to the nullable side of an outer join"),
-                ));
-            }
-            keys.push((table, alias.clone(), name.clone()));
-        }
-        if let Some(o) = &of_name
-            && keys.is_empty()
-        {
-            return Err(Error::sql(
-                code::UNDEFINED_TABLE,
-                format!("relation \"{o}\" in {clause} clause not found in FROM clause"),
-            ));
-        }
-        let joined = keys.len() > 1 || select.from.len() > 1 || !select.from[0].joins.is_empty();
-        let mut tables = vec![];
-        for (i, (table, alias, _)) in keys.into_iter().enumerate() {
-            let reader = crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &table)?
-                .ok_or_else(|| {
-                Error::sql(
-                    code::UNDEFINED_TABLE,
-                    format!("relation \"{table}\" does not exist"),
-                )
-            })?;
-            let def = reader.def();
-            let key = match def.primary_key {
-                Some(k) => def.columns[k].name.clone(),
-                // A table without a primary key is locked by its hidden row id, which only the
-                // statement's one target table shows.
-                None if !joined => omendb_storage::ROWID_COLUMN.to_string(),
-                None => {
-                    return Err(Error::sql(
-                        code::FEATURE_NOT_SUPPORTED,
-                        format!(
-                            "{clause} over a join of \"{table}\", a table without a primary key, is not supported yet"
-                        ),
-                    ));
-                }
-            };
-            // The relation as the query names it (DataFusion qualifies its columns so).
-            let qualifier = alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| {
-                ast::Ident::new(crate::search_path::split(&table).1.to_string())
-            });
-            select.projection.push(ast::SelectItem::ExprWithAlias {
-                expr: ast::Expr::CompoundIdentifier(vec![
-                    qualifier,
-                    ast::Ident::with_quote('"', key),
-                ]),
-                alias: ast::Ident::with_quote('"', key_alias(i)),
-            });
-            tables.push(table);
-        }
-        let (limit, offset) = match q.limit_clause.take() {
-            None => (Count::All, Count::All),
-            Some(ast::LimitClause::LimitOffset {
-                limit,
-                offset,
-                limit_by,
-            }) if limit_by.is_empty() => (
-                Count::of(limit.as_ref())?,
-                Count::of(offset.as_ref().map(|o| &o.value))?,
-            ),
-            Some(_) => return Err(unsupported("this LIMIT form")),
-        };
-        if q.fetch.is_some() {
-            return Err(unsupported("FETCH"));
-        }
-        q.locks.clear();
-        Ok(Some(RowLocking {
-            mode,
-            policy,
-            tables,
-            clause,
-            limit,
-            offset,
-        }))
-    }
-
     /// Runs a locking SELECT: rows in the query's order, each locked as it comes (skipped, waited for, or
     /// failing at once by the policy), a changed row re-checked under READ COMMITTED, until LIMIT rows.
     pub(super) async fn select_locked(
@@ -413,7 +159,7 @@ impl Session {
                 }
                 // Each locked table's row, in FROM order; a row any of whose locks is skipped is skipped.
                 let mut changed = false;
-                for (k, table) in locking.tables.iter().enumerate() {
+                for (k, (table, mode, policy)) in locking.tables.iter().enumerate() {
                     let column = b.column(first_key + k);
                     let key = omendb_storage::column_key_at(
                         column.as_ref(),
@@ -421,7 +167,7 @@ impl Session {
                         i,
                     );
                     let got = self
-                        .with_locks(|t| t.lock_row(table, &key, locking.mode, locking.policy))
+                        .with_locks(|t| t.lock_row(table, &key, *mode, *policy))
                         .await?;
                     match got {
                         RowLock::Skipped => continue 'row,

@@ -42,6 +42,7 @@ impl Session {
                 returning: None,
                 upsert: None,
                 with_dml: None,
+                locked_subqueries: None,
             }
             .into()),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
@@ -53,12 +54,22 @@ impl Session {
         stmt: Statement,
         declared: &[Option<pgwire::api::Type>],
     ) -> Result<Prepared> {
+        if let Some(write) = crate::dml_ctes::hoist(&stmt) {
+            return Box::pin(self.prepare_stmt(write, declared)).await;
+        }
         let kind = Kind::of(&stmt);
         if kind == Kind::Execute {
             return self.prepare_execute(stmt);
         }
         if let Some(w) = super::with_dml::split(&stmt, declared) {
             return self.prepare_with_dml(w).await;
+        }
+        if matches!(
+            kind,
+            Kind::Select | Kind::Insert | Kind::Update | Kind::Delete
+        ) && let Some(p) = self.prepare_locked_subqueries(&stmt, declared).await?
+        {
+            return Ok(p);
         }
         if let Some(p) = self.prepare_fast(&stmt, kind, declared) {
             return Ok(p);
@@ -127,6 +138,7 @@ impl Session {
                 returning: None,
                 upsert: None,
                 with_dml: None,
+                locked_subqueries: None,
             }
             .into(),
         )
@@ -345,6 +357,7 @@ impl Session {
             returning: returning.map(Arc::new),
             upsert: upsert.map(Arc::new),
             with_dml: None,
+            locked_subqueries: None,
         }
         .into())
     }

@@ -80,6 +80,7 @@ impl Session {
             returning: None,
             upsert: None,
             with_dml: None,
+            locked_subqueries: None,
         }
         .into())
     }

@@ -9,7 +9,6 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::Statement;
 use pgwire::api::results::Tag;
 
-use super::locking;
 use crate::copy::CopyIn;
 
 /// Transaction state, mirrored to the client in every ReadyForQuery.
@@ -145,6 +144,21 @@ impl Prepared {
         s.params = params;
         s.into()
     }
+
+    /// This statement, run after its locking subqueries (`locked_subqueries.rs`); `stmt` is the whole
+    /// statement as written, prepared again if a concurrent DDL overtakes it.
+    pub(super) fn with_locked_subqueries(
+        &self,
+        l: Arc<super::locked_subqueries::LockedSubqueries>,
+        params: Vec<Option<Arrow>>,
+        stmt: Statement,
+    ) -> Prepared {
+        let mut s = (*self.0).clone();
+        s.locked_subqueries = Some(l);
+        s.params = params;
+        s.stmt = Some(stmt);
+        s.into()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -165,7 +179,7 @@ pub struct PreparedStatement {
     /// A fast-path shape: answered from the learned index with no plan (`plan` is `None`).
     pub fast: Option<Arc<crate::fast::Fast>>,
     /// `SELECT ... FOR UPDATE | FOR SHARE`: how its rows are locked (the plan carries the key last).
-    pub locking: Option<Arc<locking::RowLocking>>,
+    pub locking: Option<Arc<super::lock_clause::RowLocking>>,
     /// DECLARE CURSOR: its query, prepared (the DECLARE's parameters are its parameters).
     pub cursor_query: Option<Prepared>,
     /// INSERT / UPDATE / DELETE ... RETURNING: the list (the plan is the write without it).
@@ -174,6 +188,9 @@ pub struct PreparedStatement {
     pub upsert: Option<Arc<super::upsert::Upsert>>,
     /// Data-modifying CTEs that run first (`with_dml.rs`); the plan is the main statement's.
     pub with_dml: Option<Arc<super::with_dml::WithDml>>,
+    /// Locking subqueries that run first (`locked_subqueries.rs`); the plan is the statement's over their
+    /// stand-ins.
+    pub locked_subqueries: Option<Arc<super::locked_subqueries::LockedSubqueries>>,
 }
 
 /// The rest of a large result, computed on the pool while the first rows go to the client: two batches

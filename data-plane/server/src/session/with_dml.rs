@@ -21,6 +21,8 @@ pub struct WithDml {
     subs: Vec<(ast::TableAlias, Statement)>,
     /// The statement without them (its other CTEs kept).
     main: Statement,
+    /// The other CTEs, which the data-modifying ones may read too.
+    plain: Vec<Cte>,
     declared: Vec<Option<pgwire::api::Type>>,
 }
 
@@ -33,8 +35,34 @@ fn with_query(stmt: &mut Statement) -> Option<&mut Query> {
     }
 }
 
-/// `stmt` with `ctes` put first in its WITH (one is made if it has none); a WITH left empty goes.
+/// `stmt` with `ctes` put first in its WITH (one is made if it has none); a WITH left empty goes. An
+/// UPDATE or DELETE is put under a WITH of its own (`dml_ctes.rs` carries it in).
 fn with_ctes(mut stmt: Statement, ctes: &[Cte]) -> Statement {
+    if matches!(stmt, Statement::Update(_) | Statement::Delete(_)) {
+        if ctes.is_empty() {
+            return stmt;
+        }
+        let body = match stmt {
+            Statement::Update(_) => SetExpr::Update(stmt),
+            _ => SetExpr::Delete(stmt),
+        };
+        return Statement::Query(Box::new(Query {
+            with: Some(ast::With {
+                with_token: ast::helpers::attached_token::AttachedToken::empty(),
+                recursive: false,
+                cte_tables: ctes.to_vec(),
+            }),
+            body: Box::new(body),
+            order_by: None,
+            limit_clause: None,
+            fetch: None,
+            locks: vec![],
+            for_clause: None,
+            settings: None,
+            format_clause: None,
+            pipe_operators: vec![],
+        }));
+    }
     if let Some(q) = with_query(&mut stmt) {
         let with = q.with.get_or_insert_with(|| ast::With {
             with_token: ast::helpers::attached_token::AttachedToken::empty(),
@@ -78,6 +106,7 @@ pub fn split(stmt: &Statement, declared: &[Option<pgwire::api::Type>]) -> Option
             kept.push(c);
         }
     }
+    let plain = kept.clone();
     with.cte_tables = kept;
     // `WITH ... INSERT INTO t SELECT ...`: the INSERT is the main statement, the CTEs its source's.
     if let Statement::Query(q) = &mut main
@@ -91,6 +120,7 @@ pub fn split(stmt: &Statement, declared: &[Option<pgwire::api::Type>]) -> Option
     Some(WithDml {
         subs,
         main,
+        plain,
         declared: declared.to_vec(),
     })
 }
@@ -227,18 +257,10 @@ impl Session {
         let mut stand_ins = vec![];
         // The statement's parameters: each one's type from whichever part uses it.
         let mut params: Vec<Option<DataType>> = vec![];
-        let mut merge = |more: &[Option<DataType>]| {
-            if params.len() < more.len() {
-                params.resize(more.len(), None);
-            }
-            for (p, m) in params.iter_mut().zip(more) {
-                if p.is_none() {
-                    *p = m.clone();
-                }
-            }
-        };
+        let mut merge =
+            |more: &[Option<DataType>]| super::locked_subqueries::merge_params(&mut params, more);
         for (alias, stmt) in &w.subs {
-            let stmt = with_ctes(stmt.clone(), &stand_ins);
+            let stmt = with_ctes(stmt.clone(), &[&stand_ins[..], &w.plain[..]].concat());
             let p = Box::pin(self.prepare_stmt(stmt, &w.declared)).await?;
             merge(&p.params);
             if let Some(schema) = &p.result {
@@ -268,8 +290,8 @@ impl Session {
     async fn run_with_dml(&mut self, w: &WithDml, params: Vec<ScalarValue>) -> Result<Output> {
         let mut done: Vec<Cte> = vec![];
         for (alias, stmt) in &w.subs {
-            // An INSERT ... SELECT may read the CTEs before it.
-            let stmt = with_ctes(stmt.clone(), &done);
+            // A sub-statement may read the other CTEs and the data-modifying ones before it.
+            let stmt = with_ctes(stmt.clone(), &[&done[..], &w.plain[..]].concat());
             let p = Box::pin(self.prepare_stmt(stmt, &w.declared)).await?;
             let n = p.params.len().min(params.len());
             let out = Box::pin(self.execute_inner_statement(&p, params[..n].to_vec()))
