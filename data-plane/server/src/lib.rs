@@ -47,6 +47,7 @@ mod search_path;
 mod sequences;
 mod session;
 mod settings;
+mod sleep;
 mod subquery;
 mod system_views;
 mod text;

@@ -179,6 +179,7 @@ impl Session {
         crate::subquery::register(&ctx);
         crate::apply::register(&ctx);
         crate::timestamps::register(&ctx);
+        crate::sleep::register(&ctx);
         crate::typing::register(&ctx);
         let sequences = crate::sequences::Shared::default();
         crate::sequences::register(&ctx, &source, &sequences);

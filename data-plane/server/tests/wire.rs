@@ -555,6 +555,53 @@ async fn statement_timeout_and_cancel_stop_a_running_query() {
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_sleep_sleeps_until_its_time_a_timeout_or_a_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = omendb_server::start(config(dir.path())).await.unwrap();
+    let c = connect(s.pg_addr.port(), PASSWORD).await.unwrap();
+    let started = std::time::Instant::now();
+    let rows = c
+        .query(
+            "SELECT pg_sleep(0.2), pg_sleep_for('100 milliseconds'::interval) IS NULL",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    // void: an empty value, not NULL.
+    assert_eq!(rows[0].get::<_, String>(0), "");
+    assert!(!rows[0].get::<_, bool>(1));
+
+    c.batch_execute("SET statement_timeout = 200")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let e = c
+        .simple_query("SELECT pg_sleep(30)")
+        .await
+        .expect_err("timed out");
+    assert_eq!(state(&e), "57014", "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    c.batch_execute("RESET statement_timeout").await.unwrap();
+
+    let token = c.cancel_token();
+    let cancel = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        token.cancel_query(NoTls).await.unwrap();
+    });
+    let started = std::time::Instant::now();
+    let e = c
+        .simple_query("SELECT pg_sleep(30)")
+        .await
+        .expect_err("cancelled");
+    assert_eq!(state(&e), "57014", "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    cancel.await.unwrap();
+    assert_eq!(int(&c, "SELECT 5").await, 5);
+    s.stop().await;
+}
+
 /// The whole HTTP response to `GET path`.
 /// The text of `/metrics`.
 async fn metrics(http: std::net::SocketAddr) -> String {
