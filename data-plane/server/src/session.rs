@@ -20,6 +20,7 @@ mod locked_subqueries;
 mod locking;
 mod maintenance;
 mod prepare;
+mod replan;
 mod returning;
 mod statement;
 mod upsert;
@@ -494,41 +495,27 @@ impl Session {
         }
     }
 
-    /// An autocommit write that a concurrent DDL overtook (the table took a new definition, or was
-    /// truncated or dropped, between the statement's snapshot and its lock) wrote nothing and was rolled
-    /// back. PostgreSQL would have waited for the DDL's lock before planning, so the statement is planned
-    /// again on the new catalog and run, a few times at most; a dropped table is then 42P01 as there. A
-    /// plan that would take other parameters or return other columns keeps the first error.
-    async fn replan_overtaken(
-        &mut self,
-        p: &Prepared,
-        params: Vec<ScalarValue>,
-        mut r: Result<Output>,
-    ) -> Result<Output> {
-        for _ in 0..3 {
-            if !matches!(r, Err(Error::Storage(omendb_storage::Error::Conflict(_)))) {
-                break;
-            }
-            let Some(stmt) = p.stmt.clone() else { break };
-            let declared = vec![None; p.params.len()];
-            let again = match self.prepare_stmt(stmt, &declared).await {
-                Ok(again) => again,
-                Err(e) => return Err(e),
-            };
-            let same_result = match (&again.result, &p.result) {
-                (Some(a), Some(b)) => a.fields() == b.fields(),
-                (a, b) => a.is_none() && b.is_none(),
-            };
-            if again.params != p.params || !same_result {
-                break;
-            }
-            r = self.run_prepared(&again, params.clone()).await;
-        }
-        r
-    }
-
     /// Executes a prepared statement with bound parameter values.
     pub async fn execute(&mut self, p: &Prepared, params: Vec<ScalarValue>) -> Result<Output> {
+        let replanned = match self.current_plan(p).await {
+            Ok(again) => again,
+            Err(e) => {
+                self.fail();
+                return Err(e);
+            }
+        };
+        let params = match &replanned {
+            // The values were read as the statement first described its parameters.
+            Some(again) => match replan::cast_params(params, again) {
+                Ok(params) => params,
+                Err(e) => {
+                    self.fail();
+                    return Err(e);
+                }
+            },
+            None => params,
+        };
+        let p = replanned.as_ref().unwrap_or(p);
         let started = Instant::now();
         {
             let mut a = self.activity.lock();
@@ -626,14 +613,7 @@ impl Session {
             }
             // Not for the fast path after all (a changed table, a value that needs DataFusion's casts).
             let planned = self.prepare_planned(stmt.clone(), p.kind, &[]).await?;
-            let params = params
-                .into_iter()
-                .zip(&planned.params)
-                .map(|(v, want)| match want {
-                    Some(t) if v.data_type() != *t => v.cast_to(t),
-                    _ => Ok(v),
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let params = replan::cast_params(params, &planned)?;
             return Box::pin(self.execute_inner(&planned, params)).await;
         }
         if p.kind.planned() {

@@ -136,6 +136,7 @@ struct Hot {
     learned_index: bool,
     default_isolation: omendb_storage::Isolation,
     default_read_only: bool,
+    plan_key: u64,
 }
 
 /// The session's parameters. Cheap to clone: clones share the values, so functions such as
@@ -367,6 +368,14 @@ impl Settings {
                 .and_then(omendb_storage::Isolation::parse)
                 .unwrap_or_default(),
             default_read_only: raw("default_transaction_read_only") == Some("on"),
+            plan_key: {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                for k in PLANNED_UNDER {
+                    raw(k).hash(&mut h);
+                }
+                h.finish()
+            },
         };
         s.hot = Some(h);
         h
@@ -402,7 +411,17 @@ impl Settings {
     pub fn default_read_only(&self) -> bool {
         self.hot().default_read_only
     }
+
+    /// The values of the parameters a plan depends on ([`PLANNED_UNDER`]), as one number: a prepared
+    /// statement planned under other values is planned again before it runs, as PostgreSQL does.
+    pub fn plan_key(&self) -> u64 {
+        self.hot().plan_key
+    }
 }
+
+/// The parameters a plan depends on: which table a name means, the zone timestamptz values are cast in,
+/// and whether the learned index is used.
+const PLANNED_UNDER: [&str; 3] = ["search_path", "timezone", "omendb.learned_index"];
 
 impl State {
     fn assign(&mut self, key: String, value: String, local: bool) {

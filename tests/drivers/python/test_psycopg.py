@@ -241,6 +241,38 @@ def test_set_show():
         assert conn.execute("SHOW TimeZone").fetchone()[0] in ("UTC", "Etc/UTC")
 
 
+def test_prepared_statements_are_planned_again_after_search_path_or_timezone_change(ddl):
+    a, b = f"py_{RUN_ID}_sa", f"py_{RUN_ID}_sb"
+    for schema, value, extra in ((a, "in a", ""), (b, "in b", ", more int")):
+        ddl.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        ddl.execute(sql.SQL("CREATE TABLE {}.pt (id int PRIMARY KEY, v text" + extra + ")").format(
+            sql.Identifier(schema)))
+        ddl.execute(sql.SQL("INSERT INTO {}.pt (id, v) VALUES (1, %s)").format(sql.Identifier(schema)), (value,))
+    try:
+        with connect(prepare_threshold=0) as conn:
+            conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(a)))
+            lookup = "SELECT v FROM pt WHERE id = %s"
+            assert conn.execute(lookup, (1,), prepare=True).fetchone() == ("in a",)
+            star = conn.execute("SELECT * FROM pt", prepare=True).fetchall()
+            assert star == [(1, "in a")]
+            zone = "SELECT CAST(%s::timestamptz AS text)"
+            at = dt.datetime(2020, 1, 1, tzinfo=UTC)
+            assert conn.execute(zone, (at,), prepare=True).fetchone() == ("2020-01-01 00:00:00+00",)
+            conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(b)))
+            conn.execute("SET TimeZone = 'America/New_York'")
+            # The same prepared statements, planned again: the other schema's table, the new zone.
+            assert conn.execute(lookup, (1,), prepare=True).fetchone() == ("in b",)
+            assert conn.execute(zone, (at,), prepare=True).fetchone() == ("2019-12-31 19:00:00-05",)
+            # Its columns changed: PostgreSQL refuses to run it.
+            with pytest.raises(errors.FeatureNotSupported, match="cached plan must not change result type"):
+                conn.execute("SELECT * FROM pt", prepare=True)
+            conn.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(a)))
+            assert conn.execute(lookup, (1,), prepare=True).fetchone() == ("in a",)
+    finally:
+        for schema in (a, b):
+            ddl.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
 # --------------------------------------------------------------------------------------------
 # every type, prepared statements, text and binary formats
 # --------------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ impl Session {
                 upsert: None,
                 with_dml: None,
                 locked_subqueries: None,
+                planned_under: self.settings.plan_key(),
+                replanned: Default::default(),
             }
             .into()),
             Some(stmt) => self.prepare_stmt(stmt, declared).await,
@@ -139,6 +141,8 @@ impl Session {
                 upsert: None,
                 with_dml: None,
                 locked_subqueries: None,
+                planned_under: self.settings.plan_key(),
+                replanned: Default::default(),
             }
             .into(),
         )
@@ -358,6 +362,8 @@ impl Session {
             upsert: upsert.map(Arc::new),
             with_dml: None,
             locked_subqueries: None,
+            planned_under: self.settings.plan_key(),
+            replanned: Default::default(),
         }
         .into())
     }

@@ -81,6 +81,8 @@ impl Session {
             upsert: None,
             with_dml: None,
             locked_subqueries: None,
+            planned_under: self.settings.plan_key(),
+            replanned: Default::default(),
         }
         .into())
     }

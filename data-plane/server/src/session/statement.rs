@@ -191,6 +191,10 @@ pub struct PreparedStatement {
     /// Locking subqueries that run first (`locked_subqueries.rs`); the plan is the statement's over their
     /// stand-ins.
     pub locked_subqueries: Option<Arc<super::locked_subqueries::LockedSubqueries>>,
+    /// `Settings::plan_key` when it was planned.
+    pub planned_under: u64,
+    /// The statement planned again under other settings (`Session::execute`), kept for the next run.
+    pub replanned: Arc<parking_lot::Mutex<Option<Prepared>>>,
 }
 
 /// The rest of a large result, computed on the pool while the first rows go to the client: two batches
