@@ -8,6 +8,7 @@ mod apply;
 mod array_out;
 mod arrays;
 mod auth;
+mod avg;
 mod bpchar;
 mod bytea;
 mod catalog;

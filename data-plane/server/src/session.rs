@@ -181,6 +181,7 @@ impl Session {
         crate::apply::register(&ctx);
         crate::timestamps::register(&ctx);
         crate::sleep::register(&ctx);
+        crate::avg::register(&ctx);
         crate::typing::register(&ctx);
         let sequences = crate::sequences::Shared::default();
         crate::sequences::register(&ctx, &source, &sequences);
