@@ -9,15 +9,15 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Decimal128Type, Int64Type, UInt64Type};
-use arrow_array::{Array, ArrayRef};
+use arrow_array::types::{Decimal128Type, Int16Type, Int32Type, Int64Type, UInt64Type};
+use arrow_array::{Array, ArrayRef, BooleanArray, Decimal128Array, UInt64Array};
 use arrow_schema::{DataType, Field, FieldRef};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, ReversedUDAF, Signature,
-    TypeSignature,
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, ReversedUDAF,
+    Signature, TypeSignature,
 };
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
@@ -121,15 +121,26 @@ impl AggregateUDFImpl for PgAvg {
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        exact_input(args.expr_fields[0].data_type()).is_none()
-            && self.inner.groups_accumulator_supported(args)
+        match exact_input(args.expr_fields[0].data_type()) {
+            Some(_) => !args.is_distinct,
+            None => self.inner.groups_accumulator_supported(args),
+        }
     }
 
     fn create_groups_accumulator(
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        self.inner.create_groups_accumulator(args)
+        let input = args.expr_fields[0].data_type();
+        match exact_input(input) {
+            Some(scale) => Ok(Box::new(ExactAvgGroups {
+                input: input.clone(),
+                scale,
+                sums: vec![],
+                counts: vec![],
+            })),
+            None => self.inner.create_groups_accumulator(args),
+        }
     }
 
     fn reverse_expr(&self) -> ReversedUDAF {
@@ -149,34 +160,56 @@ struct ExactAvg {
 }
 
 impl ExactAvg {
-    /// The values of a batch, unscaled (NULLs left out).
-    fn values(&self, a: &ArrayRef) -> Result<Vec<i128>> {
-        Ok(match &self.input {
-            DataType::Decimal128(..) => a
-                .as_primitive::<Decimal128Type>()
-                .iter()
-                .flatten()
-                .collect(),
-            _ => {
-                let a = arrow_cast::cast(a, &DataType::Int64)?;
-                a.as_primitive::<Int64Type>()
-                    .iter()
-                    .flatten()
-                    .map(i128::from)
-                    .collect()
-            }
-        })
-    }
-
-    fn add(&mut self, v: i128, sign: i128) -> Result<()> {
-        self.sum = self.sum.checked_add(sign * v).ok_or_else(overflow)?;
-        if sign > 0 {
-            self.count += 1;
-        } else {
-            self.count -= 1;
+    /// The sum and count of a batch's values (NULLs left out).
+    fn total(&self, a: &ArrayRef) -> Result<(i128, u64)> {
+        let (mut sum, mut fits) = (0i128, true);
+        each_value(a, &self.input, |_, v| match sum.checked_add(v) {
+            Some(s) => sum = s,
+            None => fits = false,
+        })?;
+        if !fits {
+            return Err(overflow());
         }
-        Ok(())
+        Ok((sum, (a.len() - a.null_count()) as u64))
     }
+}
+
+/// Calls `f` with each row's value, unscaled (NULLs passed over), reading integers as they are.
+fn each_value(a: &ArrayRef, input: &DataType, mut f: impl FnMut(usize, i128)) -> Result<()> {
+    fn each<T: arrow_array::ArrowPrimitiveType>(a: &ArrayRef, f: &mut impl FnMut(usize, i128))
+    where
+        T::Native: Into<i128>,
+    {
+        let a = a.as_primitive::<T>();
+        match a.nulls() {
+            None => a
+                .values()
+                .iter()
+                .enumerate()
+                .for_each(|(r, v)| f(r, (*v).into())),
+            Some(n) => a
+                .values()
+                .iter()
+                .enumerate()
+                .filter(|(r, _)| n.is_valid(*r))
+                .for_each(|(r, v)| f(r, (*v).into())),
+        }
+    }
+    match input {
+        DataType::Int16 => each::<Int16Type>(a, &mut f),
+        DataType::Int32 => each::<Int32Type>(a, &mut f),
+        DataType::Int64 => each::<Int64Type>(a, &mut f),
+        _ => each::<Decimal128Type>(a, &mut f),
+    }
+    Ok(())
+}
+
+/// A batch of the input as unscaled 128-bit integers (a Decimal128 array of the input's scale).
+fn unscaled(a: &ArrayRef, input: &DataType) -> Result<ArrayRef> {
+    Ok(match input {
+        DataType::Decimal128(..) => a.clone(),
+        _ => arrow_cast::cast(a, &DataType::Decimal128(38, 0))?,
+    })
 }
 
 fn overflow() -> DataFusionError {
@@ -184,6 +217,14 @@ fn overflow() -> DataFusionError {
         "22003",
         "numeric field overflow",
     )))
+}
+
+/// The average of `count` values summing to `sum` at `scale`, at its own scale (`None` for no values).
+fn average(sum: i128, count: u64, scale: i8) -> Result<Option<i128>> {
+    if count == 0 {
+        return Ok(None);
+    }
+    divide(sum, count, (scale.max(MIN_SCALE) - scale) as u32).map(Some)
 }
 
 /// `sum / count` at `k` more digits of scale, rounded half away from zero.
@@ -205,21 +246,21 @@ fn divide(sum: i128, count: u64, k: u32) -> Result<i128> {
 
 impl Accumulator for ExactAvg {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        for v in self.values(&values[0])? {
-            match &mut self.distinct {
-                Some(set) => {
-                    set.insert(v);
-                }
-                None => self.add(v, 1)?,
-            }
+        if let Some(set) = &mut self.distinct {
+            let a = unscaled(&values[0], &self.input)?;
+            set.extend(a.as_primitive::<Decimal128Type>().iter().flatten());
+            return Ok(());
         }
+        let (sum, count) = self.total(&values[0])?;
+        self.sum = self.sum.checked_add(sum).ok_or_else(overflow)?;
+        self.count += count;
         Ok(())
     }
 
     fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        for v in self.values(&values[0])? {
-            self.add(v, -1)?;
-        }
+        let (sum, count) = self.total(&values[0])?;
+        self.sum = self.sum.checked_sub(sum).ok_or_else(overflow)?;
+        self.count -= count;
         Ok(())
     }
 
@@ -239,11 +280,7 @@ impl Accumulator for ExactAvg {
             None => (self.sum, self.count),
         };
         let scale = self.scale.max(MIN_SCALE);
-        let value = if count == 0 {
-            None
-        } else {
-            Some(divide(sum, count, (scale - self.scale) as u32)?)
-        };
+        let value = average(sum, count, self.scale)?;
         Ok(ScalarValue::Decimal128(value, 38, scale))
     }
 
@@ -293,6 +330,117 @@ impl Accumulator for ExactAvg {
             }
         }
         Ok(())
+    }
+}
+
+/// [`ExactAvg`] for every group of a GROUP BY at once.
+#[derive(Debug)]
+struct ExactAvgGroups {
+    input: DataType,
+    scale: i8,
+    sums: Vec<i128>,
+    counts: Vec<u64>,
+}
+
+impl ExactAvgGroups {
+    /// Adds `values` (unscaled sums, of `counts` values each; one for an input row) to their groups.
+    fn add(
+        &mut self,
+        values: &Decimal128Array,
+        counts: Option<&UInt64Array>,
+        groups: &[usize],
+        filter: Option<&BooleanArray>,
+        total: usize,
+    ) -> Result<()> {
+        self.sums.resize(total, 0);
+        self.counts.resize(total, 0);
+        for (row, &g) in groups.iter().enumerate() {
+            if values.is_null(row) || filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+                continue;
+            }
+            self.sums[g] = self.sums[g]
+                .checked_add(values.value(row))
+                .ok_or_else(overflow)?;
+            self.counts[g] += counts.map_or(1, |c| c.value(row));
+        }
+        Ok(())
+    }
+}
+
+impl GroupsAccumulator for ExactAvgGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        filter: Option<&BooleanArray>,
+        total: usize,
+    ) -> Result<()> {
+        self.sums.resize(total, 0);
+        self.counts.resize(total, 0);
+        let (sums, counts, mut fits) = (&mut self.sums, &mut self.counts, true);
+        each_value(&values[0], &self.input, |row, v| {
+            if filter.is_none_or(|f| f.is_valid(row) && f.value(row)) {
+                let g = groups[row];
+                match sums[g].checked_add(v) {
+                    Some(s) => sums[g] = s,
+                    None => fits = false,
+                }
+                counts[g] += 1;
+            }
+        })?;
+        if fits { Ok(()) } else { Err(overflow()) }
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let sums = emit_to.take_needed(&mut self.sums);
+        let counts = emit_to.take_needed(&mut self.counts);
+        let values = sums
+            .into_iter()
+            .zip(counts)
+            .map(|(s, c)| average(s, c, self.scale))
+            .collect::<Result<Decimal128Array>>()?;
+        Ok(Arc::new(
+            values.with_precision_and_scale(38, self.scale.max(MIN_SCALE))?,
+        ))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let sums = emit_to.take_needed(&mut self.sums);
+        let counts = emit_to.take_needed(&mut self.counts);
+        Ok(vec![
+            Arc::new(UInt64Array::from(counts)),
+            Arc::new(Decimal128Array::from(sums).with_precision_and_scale(38, 0)?),
+        ])
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
+        let counts = values[0].as_primitive::<UInt64Type>();
+        let sums = values[1].as_primitive::<Decimal128Type>();
+        self.add(sums, Some(counts), groups, None, total)
+    }
+
+    /// Each input row as a group's state of its own (one value, or none if NULL or filtered out).
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let a = unscaled(&values[0], &self.input)?;
+        let a = a.as_primitive::<Decimal128Type>();
+        let kept =
+            |row: usize| a.is_valid(row) && filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+        let counts: UInt64Array = (0..a.len()).map(|r| Some(u64::from(kept(r)))).collect();
+        let sums: Decimal128Array = (0..a.len())
+            .map(|r| Some(if kept(r) { a.value(r) } else { 0 }))
+            .collect();
+        Ok(vec![
+            Arc::new(counts),
+            Arc::new(sums.with_precision_and_scale(38, 0)?),
+        ])
+    }
+
+    fn size(&self) -> usize {
+        self.sums.capacity() * 16 + self.counts.capacity() * 8
     }
 }
 
