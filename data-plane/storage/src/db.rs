@@ -103,7 +103,16 @@ impl Database {
                 "metadata store is missing or empty in an initialised directory",
             ));
         }
-        let store = Store::open(&meta_path)?;
+        let store = match Store::open(&meta_path) {
+            // A first start that died while redb was creating the file leaves it without a valid header,
+            // and every later start would fail on it. With no marker (written before the first commit)
+            // and no chunk file, nothing was ever stored in it: it is made again.
+            Err(_) if !marker.exists() && never_written(&chunk_dir)? => {
+                std::fs::remove_file(&meta_path).map_err(|e| Error::io(&meta_path, e))?;
+                Store::open(&meta_path)?
+            }
+            r => r?,
+        };
         if !marker.exists() {
             std::fs::write(&marker, "1\n").map_err(|e| Error::io(&marker, e))?;
             chunk_file::sync_dir(&dir)?;
@@ -289,6 +298,12 @@ fn wait_through<T>(mut op: impl FnMut() -> Result<T>) -> Result<T> {
 
 /// Rebuilds the in-memory state: catalog and manifests from redb, then the WAL (redb's and the commit log's,
 /// merged by LSN) replayed on top.
+/// Whether the chunk directory holds no chunk file.
+fn never_written(chunk_dir: &Path) -> Result<bool> {
+    let mut entries = std::fs::read_dir(chunk_dir).map_err(|e| Error::io(chunk_dir, e))?;
+    Ok(entries.next().is_none())
+}
+
 fn recover(
     store: &Store,
     dir: &Path,

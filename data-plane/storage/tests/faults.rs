@@ -270,6 +270,21 @@ fn corrupt_chunk_files_are_reported_with_their_name() {
 }
 
 #[test]
+fn a_first_start_that_died_creating_the_store_does_not_block_the_next() {
+    // redb killed while writing a new file's header: the bytes are not a redb database.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("meta.redb"), vec![0u8; 512]).unwrap();
+    drop(Database::open(dir.path(), opts()).unwrap());
+    populated(dir.path(), 10);
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert_eq!(all_rows(&db).unwrap().len(), 11);
+    drop(db);
+    // Once initialised, the same damage is an error, never an empty database.
+    std::fs::write(dir.path().join("meta.redb"), vec![0u8; 512]).unwrap();
+    assert!(Database::open(dir.path(), opts()).is_err());
+}
+
+#[test]
 fn corrupt_metadata_store_is_reported_never_silently_wrong() {
     let base = tempfile::tempdir().unwrap();
     populated(base.path(), 500);
