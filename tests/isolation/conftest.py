@@ -107,3 +107,11 @@ def db():
     resources = Db(conninfo, exact=target() == "postgres")
     yield resources
     resources.close()
+
+
+@pytest.fixture
+def orders_customers(db):
+    """Two orders of two customers: the tables the locking-over-joins tests lock parts of."""
+    orders = db.table("ord", "id int PRIMARY KEY, customer int, total int", "(1, 10, 5), (2, 20, 7)")
+    customers = db.table("cust", "id int PRIMARY KEY, name text", "(10, 'ann'), (20, 'bob')")
+    return orders, customers

@@ -97,15 +97,8 @@ def test_for_update_over_a_subquery_in_from_locks_only_the_rows_returned(db, job
     s.step("T2", "ROLLBACK")
 
 
-@pytest.fixture
-def pair(db):
-    orders = db.table("ord", "id int PRIMARY KEY, customer int", "(1, 10), (2, 20)")
-    customers = db.table("cust", "id int PRIMARY KEY, name text", "(10, 'ann'), (20, 'bob')")
-    return orders, customers
-
-
-def test_of_lists_and_clauses_of_different_strength(db, pair):
-    orders, customers = pair
+def test_of_lists_and_clauses_of_different_strength(db, orders_customers):
+    orders, customers = orders_customers
     s = db.sessions("T1", "T2", o=orders, c=customers)
     s.step("T1", "BEGIN")
     s.expect("T1", "SELECT o.id FROM {o} o, {c} c WHERE c.id = o.customer AND o.id = 1 FOR UPDATE OF o, c", [(1,)])
@@ -123,8 +116,8 @@ def test_of_lists_and_clauses_of_different_strength(db, pair):
     s.step("T1", "ROLLBACK")
 
 
-def test_the_strongest_clause_and_nowait_win(db, pair):
-    orders, customers = pair
+def test_the_strongest_clause_and_nowait_win(db, orders_customers):
+    orders, customers = orders_customers
     s = db.sessions("T1", "T2", o=orders, c=customers)
     s.step("T1", "BEGIN")
     s.expect("T1", "SELECT id FROM {o} WHERE id = 1 FOR SHARE", [(1,)])

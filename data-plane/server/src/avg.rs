@@ -365,6 +365,14 @@ impl ExactAvgGroups {
         }
         Ok(())
     }
+
+    /// The sums and counts of the groups `emit_to` names, taken out.
+    fn take(&mut self, emit_to: EmitTo) -> (Vec<i128>, Vec<u64>) {
+        (
+            emit_to.take_needed(&mut self.sums),
+            emit_to.take_needed(&mut self.counts),
+        )
+    }
 }
 
 impl GroupsAccumulator for ExactAvgGroups {
@@ -392,8 +400,7 @@ impl GroupsAccumulator for ExactAvgGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let sums = emit_to.take_needed(&mut self.sums);
-        let counts = emit_to.take_needed(&mut self.counts);
+        let (sums, counts) = self.take(emit_to);
         let values = sums
             .into_iter()
             .zip(counts)
@@ -405,8 +412,7 @@ impl GroupsAccumulator for ExactAvgGroups {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let sums = emit_to.take_needed(&mut self.sums);
-        let counts = emit_to.take_needed(&mut self.counts);
+        let (sums, counts) = self.take(emit_to);
         Ok(vec![
             Arc::new(UInt64Array::from(counts)),
             Arc::new(Decimal128Array::from(sums).with_precision_and_scale(38, 0)?),

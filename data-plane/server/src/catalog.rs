@@ -22,8 +22,9 @@ pub struct View {
     pub txn: Option<WriteTxn>,
     /// The snapshot of the running autocommit statement.
     pub snapshot: Option<Snapshot>,
-    /// Target of the UPDATE or DELETE being planned: resolved with its hidden row id, which the write needs.
-    pub physical: Option<String>,
+    /// Tables the statement being planned reads with their hidden row ids (if they have no primary key):
+    /// an UPDATE's or DELETE's target, which the write needs, and the tables whose rows a SELECT locks.
+    pub physical: Vec<String>,
     /// `SET omendb.learned_index = off`.
     pub no_index: bool,
     /// READ COMMITTED's re-check of a changed row reads the newest committed versions.
@@ -260,7 +261,7 @@ impl SchemaProvider for Tables {
         }
         let storage = self.storage(name);
         let mut v = self.view.lock();
-        let physical = v.physical.as_deref() == Some(storage.as_str());
+        let physical = v.physical.contains(&storage);
         let no_index = v.no_index;
         let reader = resolve(&self.db, &mut v, &storage)
             .map_err(|e| DataFusionError::External(Box::new(e)))?;

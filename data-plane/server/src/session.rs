@@ -358,9 +358,9 @@ impl Session {
     }
 
     /// Plans a query or DML statement against the connection's current view.
-    async fn plan(&mut self, stmt: Statement, target: Option<String>) -> Result<LogicalPlan> {
+    async fn plan(&mut self, stmt: Statement, physical: Vec<String>) -> Result<LogicalPlan> {
         self.sync_zone();
-        self.view.lock().physical = target;
+        self.view.lock().physical = physical;
         self.view.lock().no_index = !self.settings.learned_index();
         let r = self
             .ctx
@@ -369,7 +369,7 @@ impl Session {
                 stmt,
             )))
             .await;
-        self.view.lock().physical = None;
+        self.view.lock().physical = vec![];
         let plan = crate::typing::type_literals(r?)?;
         Ok(crate::typing::coerce(
             plan,
@@ -468,7 +468,7 @@ impl Session {
     pub fn abort_statement(&mut self, was: Tx) {
         let mut v = self.view.lock();
         v.snapshot = None;
-        v.physical = None;
+        v.physical = vec![];
         drop(v);
         if was == Tx::Idle {
             self.rollback();
@@ -819,7 +819,13 @@ impl Session {
                     scan.source = provider_as_source(fresh);
                     return Ok(Transformed::yes(LogicalPlan::TableScan(scan)));
                 };
-                let physical = target.as_deref() == Some(name.as_str());
+                // A scan planned with the hidden row id (a write's target, a locked table) keeps it.
+                let physical = target.as_deref() == Some(name.as_str())
+                    || scan
+                        .source
+                        .schema()
+                        .index_of(omendb_storage::ROWID_COLUMN)
+                        .is_ok();
                 let provider = crate::catalog::provider(
                     reader,
                     physical,

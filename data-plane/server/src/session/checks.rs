@@ -98,7 +98,7 @@ impl Session {
         ]);
         let sql = format!("SELECT 1 FROM {name} WHERE NOT ({expr}) LIMIT 1");
         let stmt = super::parse(&sql)?.remove(0);
-        let plan = self.plan(stmt, None).await?;
+        let plan = self.plan(stmt, vec![]).await?;
         let (_, batches) = self.collect(plan).await?;
         Ok(batches.iter().any(|b| b.num_rows() > 0))
     }

@@ -99,13 +99,40 @@ fn hide_keys(projection: &mut [ast::SelectItem], hidden: &[(ast::Ident, String)]
             Some(ast::ExcludeSelectItem::Multiple(v)) => v,
             None => vec![],
         };
-        excluded.extend(
-            names
-                .into_iter()
-                .map(|k| ast::ObjectName::from(vec![ast::Ident::with_quote('"', k)])),
-        );
+        for k in names {
+            let k = ast::ObjectName::from(vec![ast::Ident::with_quote('"', k)]);
+            // Two tables' hidden row ids share a name.
+            if !excluded.contains(&k) {
+                excluded.push(k);
+            }
+        }
         options.opt_exclude = Some(ast::ExcludeSelectItem::Multiple(excluded));
     }
+}
+
+/// `name`, as `alias`, with its hidden row id renamed `key`: `(SELECT * EXCLUDE (rowid), rowid AS key FROM
+/// name) alias`.
+fn with_rowid_as(
+    name: &ast::ObjectName,
+    alias: &ast::Ident,
+    key: &str,
+) -> Result<ast::TableFactor> {
+    let rowid = omendb_storage::ROWID_COLUMN;
+    // PostgreSQL's grammar has no EXCLUDE: it is set on the parsed wildcard.
+    let sql = format!("SELECT * FROM (SELECT *, \"{rowid}\" AS \"{key}\" FROM {name}) AS {alias}");
+    let Some(ast::Statement::Query(mut q)) = super::parse(&sql)?.pop() else {
+        unreachable!("a query")
+    };
+    let ast::SetExpr::Select(outer) = q.body.as_mut() else {
+        unreachable!("a SELECT")
+    };
+    let mut relation = outer.from.remove(0).relation;
+    if let ast::TableFactor::Derived { subquery, .. } = &mut relation
+        && let ast::SetExpr::Select(inner) = subquery.body.as_mut()
+    {
+        hide_keys(&mut inner.projection, &[(alias.clone(), rowid.to_string())]);
+    }
+    Ok(relation)
 }
 
 impl Count {
@@ -182,7 +209,7 @@ impl Session {
         };
         let of: Option<Vec<String>> = clauses.iter().map(|c| c.2.clone()).collect();
         let mut locked = vec![];
-        self.lock_select(select, of.as_deref(), clause, true, &mut locked)?;
+        self.lock_select(select, of.as_deref(), clause, &mut locked)?;
         for (mode, _, of) in &clauses {
             if let Some(o) = of
                 && !locked.iter().any(|(_, visible)| visible == o)
@@ -255,7 +282,6 @@ impl Session {
         select: &mut ast::Select,
         of: Option<&[String]>,
         clause: &'static str,
-        top: bool,
         tables: &mut Vec<(String, String)>,
     ) -> Result<()> {
         if select.distinct.is_some() {
@@ -291,7 +317,6 @@ impl Session {
                 relations.push((&j.relation, nullable));
             }
         }
-        let joined = relations.len() > 1;
         let nullable_side = || {
             Error::sql(
                 code::FEATURE_NOT_SUPPORTED,
@@ -302,6 +327,7 @@ impl Session {
         let mut keys: Vec<(ast::Ident, String, String)> = vec![];
         // Keys that a subquery's `*` would show: left out of the outer `*`s.
         let mut hidden: Vec<(ast::Ident, String)> = vec![];
+        let joined = relations.len() > 1;
         let mut relations: Vec<(ast::TableFactor, bool)> =
             relations.into_iter().map(|(r, n)| (r.clone(), n)).collect();
         for (relation, nullable) in &mut relations {
@@ -326,7 +352,8 @@ impl Session {
                     }
                 }
                 ast::TableFactor::Table { name, alias, .. } => {
-                    let table = self.names().lookup(name)?;
+                    let (name, alias) = (name.clone(), alias.clone());
+                    let table = self.names().lookup(&name)?;
                     let visible = alias
                         .as_ref()
                         .map(|a| crate::ddl::ident(&a.name))
@@ -337,11 +364,21 @@ impl Session {
                     if *nullable {
                         return Err(nullable_side());
                     }
-                    let key = self.lock_key(&table, joined || !top, clause)?;
+                    let mut key = self.lock_key(&table)?;
                     // The relation as the query names it (DataFusion qualifies its columns so).
                     let qualifier = alias.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| {
                         ast::Ident::new(crate::search_path::split(&table).1.to_string())
                     });
+                    if key == omendb_storage::ROWID_COLUMN {
+                        if joined {
+                            // Two tables' row ids would share a name that EXCLUDE cannot qualify: this
+                            // one's leaves under a name of its own.
+                            key = format!("{}_{}", omendb_storage::ROWID_COLUMN, tables.len());
+                            *relation = with_rowid_as(&name, &qualifier, &key)?;
+                        }
+                        // Read for the lock only: `*` does not show it.
+                        hidden.push((qualifier.clone(), key.clone()));
+                    }
                     keys.push((qualifier, key, key_alias(tables.len())));
                     tables.push((table, visible));
                 }
@@ -374,7 +411,7 @@ impl Session {
                         ));
                     }
                     let first = tables.len();
-                    self.lock_select(inner, None, clause, false, tables)?;
+                    self.lock_select(inner, None, clause, tables)?;
                     for (k, (_, visible)) in tables.iter_mut().enumerate().skip(first) {
                         // `OF s` names every table of the subquery s.
                         *visible = crate::ddl::ident(&alias.name);
@@ -412,9 +449,9 @@ impl Session {
         Ok(())
     }
 
-    /// The column a locked row of `table` is known by: its primary key, or the hidden row id, which only
-    /// a statement's one target table shows (`joined`: not the only table).
-    fn lock_key(&self, table: &str, joined: bool, clause: &str) -> Result<String> {
+    /// The column a locked row of `table` is known by: its primary key, or the hidden row id (PostgreSQL
+    /// locks a row by its place, ctid), which the tables a SELECT locks are planned with.
+    fn lock_key(&self, table: &str) -> Result<String> {
         let reader = crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), table)?
             .ok_or_else(|| {
                 Error::sql(
@@ -423,16 +460,10 @@ impl Session {
                 )
             })?;
         let def = reader.def();
-        match def.primary_key {
-            Some(k) => Ok(def.columns[k].name.clone()),
-            None if !joined => Ok(omendb_storage::ROWID_COLUMN.to_string()),
-            None => Err(Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                format!(
-                    "{clause} over a join or subquery of \"{table}\", a table without a primary key, is not supported yet"
-                ),
-            )),
-        }
+        Ok(match def.primary_key {
+            Some(k) => def.columns[k].name.clone(),
+            None => omendb_storage::ROWID_COLUMN.to_string(),
+        })
     }
 
     /// PostgreSQL's refusal of a locking clause over aggregated or windowed rows.

@@ -16,7 +16,7 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::scalar::ScalarValue;
-use datafusion::sql::sqlparser::ast::{Query, Statement, VisitMut, VisitorMut};
+use datafusion::sql::sqlparser::ast::{Query, Statement, Visit, VisitMut, Visitor, VisitorMut};
 
 use super::{Output, Prepared, Session, Tx};
 use crate::error::{Error, Result, code};
@@ -78,6 +78,37 @@ fn take(stmt: &mut Statement) -> Vec<(String, Query)> {
     v.taken
 }
 
+/// Whether `stmt` has a locking clause that `take` would take out; a read of the tree, so that the
+/// statements without one (nearly all) are not copied.
+fn has_nested_locks(stmt: &Statement) -> bool {
+    struct Find {
+        depth: usize,
+        keep_top: bool,
+    }
+    impl Visitor for Find {
+        type Break = ();
+
+        fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+            self.depth += 1;
+            let top = self.depth == 1 && self.keep_top;
+            if !top && !q.locks.is_empty() {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        }
+
+        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+    }
+    stmt.visit(&mut Find {
+        depth: 0,
+        keep_top: matches!(stmt, Statement::Query(_)),
+    })
+    .is_break()
+}
+
 /// `more`'s parameter types into `params` where `params` knows none (each part of a statement that runs
 /// on its own knows the types of the parameters it uses).
 pub(super) fn merge_params(params: &mut Vec<Option<DataType>>, more: &[Option<DataType>]) {
@@ -116,6 +147,9 @@ impl Session {
         stmt: &Statement,
         declared: &[Option<pgwire::api::Type>],
     ) -> Result<Option<Prepared>> {
+        if !has_nested_locks(stmt) {
+            return Ok(None);
+        }
         let mut main = stmt.clone();
         let taken = take(&mut main);
         if taken.is_empty() {
@@ -219,7 +253,9 @@ mod tests {
 
     fn taken(sql: &str) -> (String, Vec<String>) {
         let mut stmt = super::super::parse(sql).unwrap().pop().unwrap();
+        let found = has_nested_locks(&stmt);
         let t = take(&mut stmt);
+        assert_eq!(found, !t.is_empty(), "{sql}");
         let names: Vec<String> = t.iter().map(|(n, _)| n.clone()).collect();
         let renamed = |mut s: String| {
             for (i, n) in names.iter().enumerate() {

@@ -187,9 +187,9 @@ impl Session {
             if let Statement::Query(q) = &mut planned {
                 locking = self.locking_query(q)?.map(Arc::new);
             }
-            let target = match &locking {
-                Some(l) => Some(l.table().to_string()),
-                None => target.clone(),
+            let physical: Vec<String> = match &locking {
+                Some(l) => l.tables.iter().map(|(t, ..)| t.clone()).collect(),
+                None => target.iter().cloned().collect(),
             };
             {
                 let db = self.engine.db.clone();
@@ -226,7 +226,7 @@ impl Session {
                     statement: Box::new(planned),
                 };
             }
-            let plan = match self.plan(planned, target.clone()).await? {
+            let plan = match self.plan(planned, physical).await? {
                 LogicalPlan::Statement(datafusion::logical_expr::Statement::Prepare(p)) => {
                     Arc::unwrap_or_clone(p.input)
                 }

@@ -709,7 +709,7 @@ impl Session {
     async fn create_as(&mut self, ct: &ast::CreateTable) -> Result<Output> {
         let name = self.names().create(&ct.name)?;
         let query = ct.query.clone().expect("checked by the caller");
-        let (schema, batches) = match self.plan(Statement::Query(query), None).await {
+        let (schema, batches) = match self.plan(Statement::Query(query), vec![]).await {
             Ok(plan) => self.collect(plan).await?,
             Err(e) => return Err(e),
         };
