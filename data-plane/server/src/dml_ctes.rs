@@ -1,8 +1,9 @@
 //! WITH on an INSERT, UPDATE or DELETE (`WITH c AS (SELECT ...) UPDATE t SET ... FROM c WHERE ...`), which
 //! DataFusion plans only on a SELECT. An INSERT's WITH moves to its source query, where the same names are
 //! in scope. An UPDATE's or DELETE's CTEs are put in place of each reference to them as a subquery in FROM,
-//! which is what PostgreSQL itself does with a CTE that has no side effects. A WITH RECURSIVE is left alone
-//! (DataFusion's own error stands), and data-modifying CTEs are `session/with_dml.rs`'s.
+//! which is what PostgreSQL itself does with a CTE that has no side effects; under WITH RECURSIVE that
+//! subquery is the whole WITH over the one CTE (`(WITH RECURSIVE ... SELECT * FROM c) AS c`), since a
+//! recursive CTE cannot be written out. Data-modifying CTEs are `session/with_dml.rs`'s.
 
 use std::ops::ControlFlow;
 
@@ -22,14 +23,14 @@ pub fn hoist(stmt: &Statement) -> Option<Statement> {
             SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_)
         )
     };
-    if with.recursive
-        || q.order_by.is_some()
-        || q.limit_clause.is_some()
-        || with.cte_tables.iter().any(writes)
-    {
+    if q.order_by.is_some() || q.limit_clause.is_some() || with.cte_tables.iter().any(writes) {
         return None;
     }
-    let ctes = inlined(&with.cte_tables);
+    let ctes = if with.recursive {
+        whole(with)
+    } else {
+        inlined(&with.cte_tables)
+    };
     match q.body.as_ref() {
         SetExpr::Insert(Statement::Insert(ins)) => {
             let mut ins = ins.clone();
@@ -39,6 +40,7 @@ pub fn hoist(stmt: &Statement) -> Option<Statement> {
                     let mut all = with.cte_tables.clone();
                     all.append(&mut w.cte_tables);
                     w.cte_tables = all;
+                    w.recursive |= with.recursive;
                 }
                 None => source.with = Some(with.clone()),
             }
@@ -96,6 +98,28 @@ fn inlined(ctes: &[Cte]) -> Vec<Cte> {
         done.push(c);
     }
     done
+}
+
+/// Each CTE of a WITH RECURSIVE as a query of its own: the whole WITH over it.
+fn whole(with: &ast::With) -> Vec<Cte> {
+    with.cte_tables
+        .iter()
+        .map(|c| {
+            let Some(Statement::Query(mut q)) =
+                crate::session::parse(&format!("SELECT * FROM {}", c.alias.name))
+                    .ok()
+                    .and_then(|mut s| s.pop())
+            else {
+                unreachable!("a read of a CTE parses")
+            };
+            q.with = Some(with.clone());
+            let mut c = c.clone();
+            // The WITH names the columns already.
+            c.alias.columns.clear();
+            c.query = q;
+            c
+        })
+        .collect()
 }
 
 /// Every reference to one of `ctes` in `node` as the CTE's query in FROM, under the reference's alias or the
@@ -185,8 +209,12 @@ mod tests {
         );
         assert_eq!(hoisted("WITH c AS (SELECT 1) SELECT * FROM c"), None);
         assert_eq!(
-            hoisted("WITH RECURSIVE c AS (SELECT 1) DELETE FROM t USING c"),
-            None
+            hoisted("WITH RECURSIVE c(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 3) DELETE FROM t USING c WHERE t.id = c.k").as_deref(),
+            Some("DELETE FROM t USING (WITH RECURSIVE c (k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM c WHERE k < 3) SELECT * FROM c) AS c WHERE t.id = c.k")
+        );
+        assert_eq!(
+            hoisted("WITH RECURSIVE n AS (SELECT 1 AS i) INSERT INTO t SELECT i FROM n").as_deref(),
+            Some("INSERT INTO t WITH RECURSIVE n AS (SELECT 1 AS i) SELECT i FROM n")
         );
     }
 }

@@ -19,13 +19,13 @@ use arrow_array::{Array, ArrayRef, Float32Array, Float64Array};
 use arrow_schema::{ArrowError, DataType};
 use datafusion::arrow::compute::kernels::{arity, numeric};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
-use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::expr_rewriter::{NamePreserver, coerce_plan_expr_for_schema};
 use datafusion::logical_expr::{
-    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs,
-    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, RecursiveQuery,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::analyzer::AnalyzerRule;
 use datafusion::prelude::SessionContext;
@@ -118,9 +118,42 @@ fn narrow_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
             Ok(t.update_data(|e| saved.restore(e)))
         })?;
         // The node's output types follow its expressions' and its inputs'.
-        changed.map_data(|n| n.recompute_schema())
+        changed.map_data(|n| match n {
+            LogicalPlan::RecursiveQuery(q) => recursive_types(q),
+            n => n.recompute_schema(),
+        })
     })?;
     Ok(out.data)
+}
+
+/// A recursive CTE's two terms cast to its work table's types, which the planner fixed from the literals
+/// as it typed them: a literal narrowed in one term (`SELECT 10 UNION ALL SELECT i + 1 FROM n`) must not
+/// leave the terms' outputs apart (the CTE's columns stay `bigint` there, where PostgreSQL's are
+/// `integer`).
+fn recursive_types(q: RecursiveQuery) -> Result<LogicalPlan> {
+    let mut work = None;
+    q.recursive_term.apply_with_subqueries(|p| {
+        if let LogicalPlan::TableScan(s) = p
+            && s.table_name.table() == q.name
+        {
+            work = Some(s.source.schema());
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    let Some(work) = work else {
+        return LogicalPlan::RecursiveQuery(q).recompute_schema();
+    };
+    let target = DFSchema::try_from(work.as_ref().clone())?;
+    let cast = |term: Arc<LogicalPlan>| {
+        coerce_plan_expr_for_schema(Arc::unwrap_or_clone(term), &target).map(Arc::new)
+    };
+    Ok(LogicalPlan::RecursiveQuery(RecursiveQuery::try_new(
+        q.name,
+        cast(q.static_term)?,
+        cast(q.recursive_term)?,
+        q.is_distinct,
+    )?))
 }
 
 /// Whether the plan scans a pg_catalog or information_schema relation (anything but a user table).
