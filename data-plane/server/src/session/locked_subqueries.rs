@@ -158,7 +158,12 @@ impl Session {
         let names: Vec<String> = taken.iter().map(|(n, _)| n.clone()).collect();
         let r = self.prepare_parts(taken, main, declared).await;
         self.drop_stand_ins(&names);
-        let (subs, main) = r?;
+        let (subs, main) = match r {
+            Err(e) if matches!(e.sqlstate(), code::UNDEFINED_COLUMN | code::UNDEFINED_TABLE) => {
+                return Err(self.correlated(stmt, declared, e).await);
+            }
+            r => r?,
+        };
         let mut params = vec![];
         for (_, _, p) in &subs {
             merge_params(&mut params, &p.params);
@@ -172,6 +177,35 @@ impl Session {
             params,
             stmt.clone(),
         )))
+    }
+
+    /// The error of a statement whose locking subquery could not be prepared on its own for a name it
+    /// does not know: if the statement prepares without its locking clauses, the name is the outer
+    /// query's (a correlated subquery, which cannot run first), and that is what is not supported.
+    async fn correlated(
+        &mut self,
+        stmt: &Statement,
+        declared: &[Option<pgwire::api::Type>],
+        e: Error,
+    ) -> Error {
+        struct Unlock;
+        impl VisitorMut for Unlock {
+            type Break = ();
+            fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+                q.locks.clear();
+                ControlFlow::Continue(())
+            }
+        }
+        let mut plain = stmt.clone();
+        let _ = VisitMut::visit(&mut plain, &mut Unlock);
+        match Box::pin(self.prepare_stmt(plain, declared)).await {
+            Ok(_) => Error::sql(
+                code::FEATURE_NOT_SUPPORTED,
+                "a locking clause in a subquery that reads the outer query's columns (a correlated \
+                 subquery) is not supported yet",
+            ),
+            Err(_) => e,
+        }
     }
 
     fn drop_stand_ins<'a>(&self, names: impl IntoIterator<Item = &'a String>) {
