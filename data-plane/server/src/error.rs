@@ -224,6 +224,55 @@ fn datafusion_message(e: &DataFusionError) -> String {
     postgres_wording(raw_message(root(e)))
 }
 
+/// "function f(text) does not exist" for DataFusion's "No function matches the given name and argument
+/// types 'f(Utf8)'. ..." (with its candidate list).
+fn no_such_function(m: &str) -> Option<String> {
+    let at = m.find("No function matches the given name and argument types '")?;
+    let call = &m[at + "No function matches the given name and argument types '".len()..];
+    let call = &call[..call.find("'.")?];
+    let (name, args) = call.strip_suffix(')')?.split_once('(')?;
+    // Split at the commas between arguments, not those inside one (`Decimal128(20, 0)`).
+    let (mut parts, mut depth, mut from) = (vec![], 0, 0);
+    for (i, c) in args.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(args[from..i].trim());
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(args[from..].trim());
+    let args: Vec<String> = parts
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            match a {
+                "Int16" => "smallint",
+                "Int32" => "integer",
+                "Int64" => "bigint",
+                "Float32" => "real",
+                "Float64" => "double precision",
+                "Boolean" => "boolean",
+                "Utf8" | "LargeUtf8" | "Utf8View" => "text",
+                "Date32" => "date",
+                "Binary" | "LargeBinary" | "BinaryView" => "bytea",
+                t if t.starts_with("Decimal") => "numeric",
+                t if t.starts_with("Timestamp") => "timestamp",
+                t if t.starts_with("Interval") => "interval",
+                t => t,
+            }
+            .to_string()
+        })
+        .collect();
+    Some(format!(
+        "function {name}({}) does not exist",
+        args.join(", ")
+    ))
+}
+
 /// PostgreSQL's wording for the errors clients see most, so messages read the same as on PostgreSQL.
 fn postgres_wording(m: String) -> String {
     if let Some(name) = m.strip_prefix("Unsupported SQL type ")
@@ -244,6 +293,9 @@ fn postgres_wording(m: String) -> String {
     }
     if m.contains("Divide by zero") || m.contains("Division by zero") {
         return "division by zero".into();
+    }
+    if let Some(call) = no_such_function(&m) {
+        return call;
     }
     if let Some(at) = m.find("No field named ") {
         // "No field named t.nope. Did you mean 't.name'?. Valid fields are ..."
@@ -459,6 +511,27 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_nothing_matches_is_named_as_postgresql_names_it() {
+        assert_eq!(
+            no_such_function(
+                "Execution error: Function 'sum' user-defined coercion failed with: External error: \
+                 x. No function matches the given name and argument types 'sum(Utf8)'. You might \
+                 need to add explicit type casts.\n\tCandidate functions:\n\tsum(UserDefined)"
+            )
+            .as_deref(),
+            Some("function sum(text) does not exist")
+        );
+        assert_eq!(
+            no_such_function(
+                "No function matches the given name and argument types 'f(Decimal128(20, 0), \
+                 Int32, Timestamp(Nanosecond, None))'. You might"
+            )
+            .as_deref(),
+            Some("function f(numeric, integer, timestamp) does not exist")
+        );
+    }
 
     #[test]
     fn storage_errors_keep_their_sqlstate_through_datafusion() {

@@ -50,6 +50,7 @@ mod session;
 mod settings;
 mod sleep;
 mod subquery;
+mod sum;
 mod system_views;
 mod text;
 mod timestamps;

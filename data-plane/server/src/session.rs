@@ -182,6 +182,7 @@ impl Session {
         crate::timestamps::register(&ctx);
         crate::sleep::register(&ctx);
         crate::avg::register(&ctx);
+        crate::sum::register(&ctx);
         crate::typing::register(&ctx);
         let sequences = crate::sequences::Shared::default();
         crate::sequences::register(&ctx, &source, &sequences);

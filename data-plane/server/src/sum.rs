@@ -1,0 +1,275 @@
+//! `sum` typed as PostgreSQL types it: of smallint and integer, bigint; of bigint, numeric (a sum of
+//! bigints can pass bigint's range, and clients read the result as a decimal); of numeric, numeric; of
+//! real and double precision, double precision (PostgreSQL's of real is real). DataFusion's sum does the
+//! adding: a bigint argument is read as numeric(20, 0), whose sum DataFusion keeps exactly in 128 bits.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, BooleanArray};
+use arrow_schema::DataType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, ReversedUDAF,
+    Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+
+/// The numeric a bigint is read as: its 19 digits and a sign's worth of room.
+const BIGINT_AS_NUMERIC: DataType = DataType::Decimal128(20, 0);
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgSum {
+    inner: AggregateUDF,
+    signature: Signature,
+}
+
+impl PgSum {
+    fn new() -> PgSum {
+        PgSum {
+            inner: datafusion::functions_aggregate::sum::sum_udaf()
+                .as_ref()
+                .clone(),
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+/// The types `sum` takes, as they are (an argument cast to bigint would be mistaken for a bigint one).
+fn argument_type(t: &DataType) -> Result<DataType> {
+    use DataType as T;
+    Ok(match t {
+        T::Null => T::Int64,
+        T::UInt8 | T::UInt16 | T::UInt32 | T::UInt64 => T::UInt64,
+        T::Float16 | T::Float32 | T::Float64 => T::Float64,
+        T::Int8
+        | T::Int16
+        | T::Int32
+        | T::Int64
+        | T::Decimal32(..)
+        | T::Decimal64(..)
+        | T::Decimal128(..)
+        | T::Decimal256(..)
+        | T::Interval(_)
+        | T::Duration(_) => t.clone(),
+        T::Dictionary(_, v) => argument_type(v)?,
+        other => {
+            return Err(DataFusionError::External(Box::new(
+                crate::error::Error::sql(
+                    crate::error::code::UNDEFINED_FUNCTION,
+                    format!("function sum({}) does not exist", shown(other)),
+                ),
+            )));
+        }
+    })
+}
+
+/// The type DataFusion's sum adds an argument of type `t` in: bigint for the smaller integers, numeric
+/// for bigint.
+fn adds_in(t: &DataType) -> DataType {
+    match t {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 => DataType::Int64,
+        DataType::Int64 => BIGINT_AS_NUMERIC,
+        t => t.clone(),
+    }
+}
+
+/// A type as PostgreSQL's error names it.
+fn shown(t: &DataType) -> String {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
+        DataType::Boolean => "boolean".into(),
+        t => t.to_string().to_lowercase(),
+    }
+}
+
+impl AggregateUDFImpl for PgSum {
+    fn name(&self) -> &str {
+        "sum"
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        match args {
+            [t] => Ok(vec![argument_type(t)?]),
+            _ => Err(DataFusionError::Plan(format!(
+                "sum takes one argument, not {}",
+                args.len()
+            ))),
+        }
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(&[adds_in(&args[0])])
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        self.with_cast(
+            args,
+            |inner, args| inner.accumulator(args),
+            |a, to| Box::new(CastIn { inner: a, to }) as Box<dyn Accumulator>,
+        )
+    }
+
+    fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        self.with_cast(
+            args,
+            |inner, args| inner.inner().create_sliding_accumulator(args),
+            |a, to| Box::new(CastIn { inner: a, to }) as Box<dyn Accumulator>,
+        )
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<arrow_schema::FieldRef>> {
+        // The states hold sums, of the return type already.
+        self.inner.state_fields(args)
+    }
+
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        self.inner.groups_accumulator_supported(args)
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        args: AccumulatorArgs,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        self.with_cast(
+            args,
+            |inner, args| inner.create_groups_accumulator(args),
+            |a, to| Box::new(CastInGroups { inner: a, to }) as Box<dyn GroupsAccumulator>,
+        )
+    }
+
+    fn reverse_expr(&self) -> ReversedUDAF {
+        ReversedUDAF::Identical
+    }
+
+    fn order_sensitivity(&self) -> datafusion::logical_expr::utils::AggregateOrderSensitivity {
+        self.inner.inner().order_sensitivity()
+    }
+}
+
+impl PgSum {
+    /// DataFusion's accumulator (`make`) for the type it adds this argument in, fed values cast to it
+    /// (`wrap`) where that is not the argument's own.
+    fn with_cast<T>(
+        &self,
+        args: AccumulatorArgs,
+        make: impl FnOnce(&AggregateUDF, AccumulatorArgs) -> Result<T>,
+        wrap: impl FnOnce(T, DataType) -> T,
+    ) -> Result<T> {
+        let input = args.expr_fields[0].data_type().clone();
+        let to = adds_in(&input);
+        if to == input {
+            return make(&self.inner, args);
+        }
+        let fields = [Arc::new(
+            args.expr_fields[0]
+                .as_ref()
+                .clone()
+                .with_data_type(to.clone()),
+        )];
+        let cast_args = AccumulatorArgs {
+            expr_fields: &fields,
+            ..args
+        };
+        Ok(wrap(make(&self.inner, cast_args)?, to))
+    }
+}
+
+/// An accumulator fed its argument cast to the type it adds in.
+#[derive(Debug)]
+struct CastIn {
+    inner: Box<dyn Accumulator>,
+    to: DataType,
+}
+
+impl Accumulator for CastIn {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.inner.update_batch(&[cast(&values[0], &self.to)?])
+    }
+
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.inner.retract_batch(&[cast(&values[0], &self.to)?])
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        self.inner.supports_retract_batch()
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.inner.merge_batch(states)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        self.inner.evaluate()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.inner.state()
+    }
+
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+}
+
+/// [`CastIn`] for a GROUP BY's accumulator.
+struct CastInGroups {
+    inner: Box<dyn GroupsAccumulator>,
+    to: DataType,
+}
+
+impl GroupsAccumulator for CastInGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        filter: Option<&BooleanArray>,
+        total: usize,
+    ) -> Result<()> {
+        self.inner
+            .update_batch(&[cast(&values[0], &self.to)?], groups, filter, total)
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        self.inner.evaluate(emit_to)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        self.inner.state(emit_to)
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
+        self.inner.merge_batch(values, groups, total)
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        self.inner
+            .convert_to_state(&[cast(&values[0], &self.to)?], filter)
+    }
+
+    fn size(&self) -> usize {
+        self.inner.size()
+    }
+}
+
+fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+    Ok(arrow_cast::cast(a, to)?)
+}
+
+/// Registers PostgreSQL's sum in place of DataFusion's.
+pub fn register(ctx: &SessionContext) {
+    ctx.register_udaf(AggregateUDF::new_from_impl(PgSum::new()));
+}
