@@ -4,6 +4,8 @@ OmenDB and PostgreSQL."""
 
 from __future__ import annotations
 
+import psycopg
+import pytest
 import sqlalchemy as sa
 
 
@@ -43,3 +45,36 @@ def test_sqlalchemy_reflects_a_schema_with_comments(db, conn, engine):
     finally:
         conn.execute("RESET search_path")
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_drop_schema_cascade_takes_everything_in_it(db, conn):
+    """DROP SCHEMA ... CASCADE drops the schema's sequences, types, tables (a SERIAL's sequence with its
+    table) and views, so the same objects can be made again; without CASCADE it names them (2BP01)."""
+    schema = db.name("s")
+    ddl = [
+        f"CREATE SCHEMA {schema}",
+        f"CREATE SEQUENCE {schema}.q",
+        f"CREATE TYPE {schema}.mood AS ENUM ('sad', 'ok')",
+        f"CREATE TABLE {schema}.t (id serial PRIMARY KEY, m {schema}.mood, tags text[])",
+        f"CREATE VIEW {schema}.v AS SELECT id, tags FROM {schema}.t",
+        f"INSERT INTO {schema}.t (m, tags) VALUES ('ok', '{{a,b}}')",
+    ]
+    for statement in ddl:
+        conn.execute(statement)
+    try:
+        with pytest.raises(psycopg.errors.DependentObjectsStillExist):
+            conn.execute(f"DROP SCHEMA {schema}")
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        left = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_sequences WHERE schemaname = %(s)s), "
+            "(SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = %(s)s), "
+            "(SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(s)s), "
+            "(SELECT count(*) FROM pg_namespace WHERE nspname = %(s)s)",
+            {"s": schema},
+        ).fetchone()
+        assert left == (0, 0, 0, 0)
+        for statement in ddl:
+            conn.execute(statement)
+        assert conn.execute(f"SELECT id, tags FROM {schema}.v").fetchall() == [(1, ["a", "b"])]
+    finally:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

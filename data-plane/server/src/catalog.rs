@@ -224,6 +224,15 @@ fn defaults(
                 // `'{}'::jsonb` needs the json functions only, not the operators' planner (whose
                 // registration rebuilds the context's state).
                 crate::json::register_functions(&ctx);
+                // pg_dump writes a serial's default as `nextval('s.t_id_seq'::regclass)`: in a default the
+                // name stays a name, which nextval resolves when it runs.
+                ctx.register_udf(datafusion::logical_expr::create_udf(
+                    "omendb_regclass",
+                    vec![arrow_schema::DataType::Utf8],
+                    arrow_schema::DataType::Utf8,
+                    datafusion::logical_expr::Volatility::Immutable,
+                    Arc::new(|args| Ok(args[0].clone())),
+                ));
                 for f in functions {
                     ctx.register_udf(f.as_ref().clone());
                 }

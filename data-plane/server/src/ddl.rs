@@ -580,6 +580,14 @@ pub fn from_arrow(t: &Arrow) -> Result<DataType> {
             precision: *p,
             scale: *s,
         },
+        // A view's or CREATE TABLE AS's array column (`text[]`).
+        Arrow::List(item) | Arrow::LargeList(item)
+            if let Some(elem) = from_field(item)
+                .ok()
+                .and_then(omendb_storage::ArrayElem::of) =>
+        {
+            DataType::Array(elem)
+        }
         other => {
             return Err(Error::unsupported(format!(
                 "storing a column of type {other}"

@@ -45,6 +45,7 @@ mod rows;
 mod runtime;
 pub mod scram;
 mod search_path;
+mod sequence_options;
 mod sequences;
 mod session;
 mod settings;

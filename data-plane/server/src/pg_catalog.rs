@@ -108,8 +108,9 @@ pub fn check_definition(c: &omendb_storage::CheckDef) -> String {
 }
 
 impl ForeignKeyInfo<'_> {
-    /// `pg_get_constraintdef`'s text.
-    pub fn definition(&self, child: &Table) -> String {
+    /// `pg_get_constraintdef`'s text; `qualified`: the referenced table is named with its schema (it is not
+    /// visible by its bare name, as under pg_dump's empty search_path).
+    pub fn definition(&self, child: &Table, qualified: bool) -> String {
         let cols = |t: &Table, c: &[usize]| {
             c.iter()
                 .map(|&i| names::quote_ident(&t.def.columns[i].name))
@@ -125,7 +126,15 @@ impl ForeignKeyInfo<'_> {
         let mut s = format!(
             "FOREIGN KEY ({}) REFERENCES {}({})",
             cols(child, &self.fk.columns),
-            names::quote_ident(&self.parent.relname),
+            if qualified {
+                format!(
+                    "{}.{}",
+                    names::quote_ident(&self.parent.schema),
+                    names::quote_ident(&self.parent.relname)
+                )
+            } else {
+                names::quote_ident(&self.parent.relname)
+            },
             cols(self.parent, &self.fk.ref_columns)
         );
         if let Some(r) = rule(self.fk.on_update) {

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, BooleanArray};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Decimal128Type, Int64Type};
+use arrow_array::{Array, ArrayRef, BooleanArray, Decimal128Array};
 use arrow_schema::DataType;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -112,6 +114,12 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if let Some(precision) = bigint_sum(&args) {
+            return Ok(Box::new(BigintSum {
+                precision,
+                ..Default::default()
+            }));
+        }
         self.with_cast(
             args,
             |inner, args| inner.accumulator(args),
@@ -120,6 +128,12 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        if let Some(precision) = bigint_sum(&args) {
+            return Ok(Box::new(BigintSum {
+                precision,
+                ..Default::default()
+            }));
+        }
         self.with_cast(
             args,
             |inner, args| inner.inner().create_sliding_accumulator(args),
@@ -140,6 +154,13 @@ impl AggregateUDFImpl for PgSum {
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
+        if let Some(precision) = bigint_sum(&args) {
+            return Ok(Box::new(BigintSums {
+                precision,
+                sums: vec![],
+                seen: vec![],
+            }));
+        }
         self.with_cast(
             args,
             |inner, args| inner.create_groups_accumulator(args),
@@ -181,6 +202,171 @@ impl PgSum {
             ..args
         };
         Ok(wrap(make(&self.inner, cast_args)?, to))
+    }
+}
+
+/// The precision of the sum, if this is a sum of bigints that [`BigintSum`] adds (not DISTINCT).
+fn bigint_sum(args: &AccumulatorArgs) -> Option<u8> {
+    match (
+        args.expr_fields[0].data_type(),
+        args.return_field.data_type(),
+    ) {
+        (DataType::Int64, DataType::Decimal128(p, 0)) if !args.is_distinct => Some(*p),
+        _ => None,
+    }
+}
+
+/// A sum of bigints, exact in 128 bits and read as they are: DataFusion's numeric sum would need each
+/// value cast to numeric first, which made `sum(bigint)` four times slower. Its state is DataFusion's (the
+/// sum, NULL over no values).
+#[derive(Debug, Default)]
+struct BigintSum {
+    precision: u8,
+    sum: i128,
+    seen: u64,
+}
+
+impl BigintSum {
+    fn add(&mut self, a: &ArrayRef, sign: i128) {
+        let a = a.as_primitive::<Int64Type>();
+        for v in a.iter().flatten() {
+            self.sum += sign * i128::from(v);
+        }
+        let n = (a.len() - a.null_count()) as u64;
+        if sign > 0 {
+            self.seen += n;
+        } else {
+            self.seen -= n;
+        }
+    }
+}
+
+impl Accumulator for BigintSum {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.add(&values[0], 1);
+        Ok(())
+    }
+
+    fn retract_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.add(&values[0], -1);
+        Ok(())
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        for v in states[0].as_primitive::<Decimal128Type>().iter().flatten() {
+            self.sum += v;
+            self.seen += 1;
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(ScalarValue::Decimal128(
+            (self.seen > 0).then_some(self.sum),
+            self.precision,
+            0,
+        ))
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.evaluate()?])
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+}
+
+/// [`BigintSum`] for every group of a GROUP BY.
+struct BigintSums {
+    precision: u8,
+    sums: Vec<i128>,
+    /// Values added per group (a group of NULLs only sums to NULL).
+    seen: Vec<u64>,
+}
+
+impl BigintSums {
+    fn array(&self, sums: Vec<i128>, seen: Vec<u64>) -> Result<ArrayRef> {
+        let a: Decimal128Array = sums
+            .into_iter()
+            .zip(seen)
+            .map(|(s, n)| (n > 0).then_some(s))
+            .collect();
+        Ok(Arc::new(a.with_precision_and_scale(self.precision, 0)?))
+    }
+
+    fn grow(&mut self, total: usize) {
+        self.sums.resize(total, 0);
+        self.seen.resize(total, 0);
+    }
+}
+
+/// Whether row `r` passes a FILTER clause.
+fn kept(filter: Option<&BooleanArray>, r: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(r) && f.value(r))
+}
+
+impl GroupsAccumulator for BigintSums {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        groups: &[usize],
+        filter: Option<&BooleanArray>,
+        total: usize,
+    ) -> Result<()> {
+        self.grow(total);
+        let a = values[0].as_primitive::<Int64Type>();
+        for (r, &g) in groups.iter().enumerate() {
+            if a.is_valid(r) && kept(filter, r) {
+                self.sums[g] += i128::from(a.value(r));
+                self.seen[g] += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let sums = emit_to.take_needed(&mut self.sums);
+        let seen = emit_to.take_needed(&mut self.seen);
+        self.array(sums, seen)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        Ok(vec![self.evaluate(emit_to)?])
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], groups: &[usize], total: usize) -> Result<()> {
+        self.grow(total);
+        let a = values[0].as_primitive::<Decimal128Type>();
+        for (r, &g) in groups.iter().enumerate() {
+            if a.is_valid(r) {
+                self.sums[g] += a.value(r);
+                self.seen[g] += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        let a = values[0].as_primitive::<Int64Type>();
+        let sums: Decimal128Array = (0..a.len())
+            .map(|r| (a.is_valid(r) && kept(filter, r)).then(|| i128::from(a.value(r))))
+            .collect();
+        Ok(vec![Arc::new(
+            sums.with_precision_and_scale(self.precision, 0)?,
+        )])
+    }
+
+    fn size(&self) -> usize {
+        self.sums.capacity() * 16 + self.seen.capacity() * 8
     }
 }
 

@@ -49,6 +49,12 @@ fn rewrite_forms(sql: &str) -> Option<String> {
     if first.starts_with("COPY") {
         return copy_booleans(sql);
     }
+    if first.starts_with("CREATE")
+        && upper.contains("SEQUENCE")
+        && let Some(rewritten) = crate::sequence_options::rewrite(sql)
+    {
+        return Some(rewritten);
+    }
     if upper.contains("DROP")
         && upper.contains("CONCURRENTLY")
         && let Some(rewritten) = drop_concurrently(sql)

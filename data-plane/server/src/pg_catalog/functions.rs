@@ -138,13 +138,14 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             {
                 return Ok(ScalarValue::Utf8(Some(super::check_definition(c))));
             }
-            if let Some(def) = tables.iter().find_map(|t| {
+            if let Some((t, f)) = tables.iter().find_map(|t| {
                 t.foreign_keys(&tables)
                     .into_iter()
                     .find(|f| f.oid == o)
-                    .map(|f| f.definition(t))
+                    .map(|f| (t, f))
             }) {
-                return Ok(ScalarValue::Utf8(Some(def)));
+                let qualified = !super::names::visible(&c, f.parent.oid)?;
+                return Ok(ScalarValue::Utf8(Some(f.definition(t, qualified))));
             }
             Ok(ScalarValue::Utf8(tables.iter().find_map(|t| {
                 let ix = t

@@ -638,8 +638,8 @@ impl Session {
         }
     }
 
-    /// DROP SCHEMA [IF EXISTS] name [CASCADE | RESTRICT]: CASCADE drops its tables first, in the same
-    /// transaction.
+    /// DROP SCHEMA [IF EXISTS] name [CASCADE | RESTRICT]: CASCADE drops everything in it first (views,
+    /// tables with their sequences, sequences, types), in the same transaction.
     async fn drop_schema(
         &mut self,
         name: &ast::ObjectName,
@@ -670,36 +670,105 @@ impl Session {
             .into_iter()
             .filter(|t| omendb_storage::schema_of(t) == Some(name.as_str()))
             .collect();
-        if !tables.is_empty() && !cascade {
+        let inside = |n: &String| omendb_storage::schema_of(n) == Some(name.as_str());
+        let (views, sequences, types) = {
+            let mut v = self.view.lock();
+            let txn = v.txn.as_mut().expect("DDL runs in a transaction");
+            let views: Vec<String> = txn
+                .views()
+                .into_iter()
+                .map(|d| d.name.clone())
+                .filter(inside)
+                .collect();
+            // A SERIAL column's sequence goes with its table.
+            let owned: Vec<u64> = tables
+                .iter()
+                .filter_map(|t| txn.table(t).ok().map(|r| r.id()))
+                .collect();
+            let sequences: Vec<String> = txn
+                .sequences()
+                .into_iter()
+                .filter(|s| !s.owned_by.as_ref().is_some_and(|(t, _)| owned.contains(t)))
+                .map(|s| s.name.clone())
+                .filter(inside)
+                .collect();
+            let types: Vec<String> = txn
+                .types()
+                .into_iter()
+                .map(|d| d.name.clone())
+                .filter(inside)
+                .collect();
+            (views, sequences, types)
+        };
+        // What PostgreSQL names in its notice (or its refusal), in the order it drops them.
+        let objects: Vec<String> = sequences
+            .iter()
+            .map(|n| format!("sequence {n}"))
+            .chain(types.iter().map(|n| format!("type {n}")))
+            .chain(tables.iter().map(|n| format!("table {n}")))
+            .chain(views.iter().map(|n| format!("view {n}")))
+            .collect();
+        if !objects.is_empty() && !cascade {
             return Err(Error::sql(
                 "2BP01",
-                format!(
-                    "cannot drop schema {name} because other objects depend on it ({}); use DROP ... CASCADE to drop the dependent objects too",
-                    tables
-                        .iter()
-                        .map(|t| format!("table {t} depends on schema {name}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
+                format!("cannot drop schema {name} because other objects depend on it"),
+            )
+            .with_detail(
+                objects
+                    .iter()
+                    .map(|o| format!("{o} depends on schema {name}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
         }
-        for t in &tables {
-            self.with_locks(|txn| txn.drop_table(t)).await?;
-        }
-        match tables.as_slice() {
+        match objects.as_slice() {
             [] => {}
-            [one] => self.notice("00000", format!("drop cascades to table {one}")),
+            [one] => self.notice("00000", format!("drop cascades to {one}")),
             many => self.notice(
                 "00000",
                 format!(
                     "drop cascades to {} other objects: {}",
                     many.len(),
-                    many.iter()
-                        .map(|t| format!("table {t}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    many.join(", ")
                 ),
             ),
+        }
+        // Each through its own DROP ... CASCADE, so that what depends on it elsewhere (a view, a foreign
+        // key, a column of the schema's type) goes too, as PostgreSQL's cascade takes it.
+        let object = |n: &String| {
+            let (schema, relname) = crate::search_path::split(n);
+            ast::ObjectName::from(vec![
+                ast::Ident::with_quote('"', schema),
+                ast::Ident::with_quote('"', relname),
+            ])
+        };
+        let views: Vec<ast::ObjectName> = views.iter().map(object).collect();
+        if !views.is_empty() {
+            self.drop_views(&views, true, true).await?;
+        }
+        for (kind, names) in [
+            (ast::ObjectType::Table, &tables),
+            (ast::ObjectType::Sequence, &sequences),
+        ] {
+            if names.is_empty() {
+                continue;
+            }
+            let drop = Statement::Drop {
+                object_type: kind,
+                if_exists: true,
+                names: names.iter().map(object).collect(),
+                cascade: true,
+                restrict: false,
+                purge: false,
+                temporary: false,
+                table: None,
+            };
+            Box::pin(self.ddl_in_txn(&drop)).await?;
+        }
+        let types: Vec<ast::ObjectName> = types.iter().map(object).collect();
+        if !types.is_empty() {
+            self.drop_types(&types, true, true).await?;
         }
         self.with_locks(|t| t.drop_schema(&name)).await
     }
