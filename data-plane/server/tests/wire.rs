@@ -351,7 +351,7 @@ async fn transactions_commit_rollback_and_aborted_state() {
     assert_eq!(theirs, 0);
     tx.commit().await.unwrap();
     let sum: i64 = b
-        .query_one("SELECT sum(bal) FROM acct", &[])
+        .query_one("SELECT sum(bal)::bigint FROM acct", &[])
         .await
         .unwrap()
         .get(0);
