@@ -352,10 +352,9 @@ impl ExactAvgGroups {
         filter: Option<&BooleanArray>,
         total: usize,
     ) -> Result<()> {
-        self.sums.resize(total, 0);
-        self.counts.resize(total, 0);
+        self.grow(total);
         for (row, &g) in groups.iter().enumerate() {
-            if values.is_null(row) || filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+            if values.is_null(row) || !crate::sum::kept(filter, row) {
                 continue;
             }
             self.sums[g] = self.sums[g]
@@ -364,6 +363,11 @@ impl ExactAvgGroups {
             self.counts[g] += counts.map_or(1, |c| c.value(row));
         }
         Ok(())
+    }
+
+    fn grow(&mut self, total: usize) {
+        self.sums.resize(total, 0);
+        self.counts.resize(total, 0);
     }
 
     /// The sums and counts of the groups `emit_to` names, taken out.
@@ -383,11 +387,10 @@ impl GroupsAccumulator for ExactAvgGroups {
         filter: Option<&BooleanArray>,
         total: usize,
     ) -> Result<()> {
-        self.sums.resize(total, 0);
-        self.counts.resize(total, 0);
+        self.grow(total);
         let (sums, counts, mut fits) = (&mut self.sums, &mut self.counts, true);
         each_value(&values[0], &self.input, |row, v| {
-            if filter.is_none_or(|f| f.is_valid(row) && f.value(row)) {
+            if crate::sum::kept(filter, row) {
                 let g = groups[row];
                 match sums[g].checked_add(v) {
                     Some(s) => sums[g] = s,
@@ -433,8 +436,7 @@ impl GroupsAccumulator for ExactAvgGroups {
     ) -> Result<Vec<ArrayRef>> {
         let a = unscaled(&values[0], &self.input)?;
         let a = a.as_primitive::<Decimal128Type>();
-        let kept =
-            |row: usize| a.is_valid(row) && filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+        let kept = |row: usize| a.is_valid(row) && crate::sum::kept(filter, row);
         let counts: UInt64Array = (0..a.len()).map(|r| Some(u64::from(kept(r)))).collect();
         let sums: Decimal128Array = (0..a.len())
             .map(|r| Some(if kept(r) { a.value(r) } else { 0 }))

@@ -248,29 +248,31 @@ fn no_such_function(m: &str) -> Option<String> {
     let args: Vec<String> = parts
         .into_iter()
         .filter(|a| !a.is_empty())
-        .map(|a| {
-            match a {
-                "Int16" => "smallint",
-                "Int32" => "integer",
-                "Int64" => "bigint",
-                "Float32" => "real",
-                "Float64" => "double precision",
-                "Boolean" => "boolean",
-                "Utf8" | "LargeUtf8" | "Utf8View" => "text",
-                "Date32" => "date",
-                "Binary" | "LargeBinary" | "BinaryView" => "bytea",
-                t if t.starts_with("Decimal") => "numeric",
-                t if t.starts_with("Timestamp") => "timestamp",
-                t if t.starts_with("Interval") => "interval",
-                t => t,
-            }
-            .to_string()
-        })
+        .map(|a| postgres_type_name(a).unwrap_or(a).to_string())
         .collect();
     Some(format!(
         "function {name}({}) does not exist",
         args.join(", ")
     ))
+}
+
+/// PostgreSQL's name for the type Arrow calls `arrow` (`Int32`, `Decimal128(20, 0)`), if it has one.
+pub(crate) fn postgres_type_name(arrow: &str) -> Option<&'static str> {
+    Some(match arrow {
+        "Int16" => "smallint",
+        "Int32" => "integer",
+        "Int64" => "bigint",
+        "Float32" => "real",
+        "Float64" => "double precision",
+        "Boolean" => "boolean",
+        "Utf8" | "LargeUtf8" | "Utf8View" => "text",
+        "Date32" => "date",
+        "Binary" | "LargeBinary" | "BinaryView" => "bytea",
+        t if t.starts_with("Decimal") => "numeric",
+        t if t.starts_with("Timestamp") => "timestamp",
+        t if t.starts_with("Interval") => "interval",
+        _ => return None,
+    })
 }
 
 /// PostgreSQL's wording for the errors clients see most, so messages read the same as on PostgreSQL.
@@ -315,16 +317,7 @@ fn postgres_wording(m: String) -> String {
         let rest = &m[at + "Cannot cast string '".len()..];
         if let Some((value, ty)) = rest.rsplit_once("' to value of ") {
             let ty = ty.trim_end_matches(" type");
-            let pg = match ty {
-                "Int16" => "smallint",
-                "Int32" => "integer",
-                "Int64" => "bigint",
-                "Float32" => "real",
-                "Float64" => "double precision",
-                "Boolean" => "boolean",
-                t if t.starts_with("Decimal") => "numeric",
-                _ => "",
-            };
+            let pg = postgres_type_name(ty).unwrap_or_default();
             if !pg.is_empty() {
                 return format!("invalid input syntax for type {pg}: \"{value}\"");
             }
@@ -354,10 +347,8 @@ fn integer_out_of_range(m: &str) -> Option<String> {
     let at = m.find("Can't cast value ")?;
     let rest = &m[at..];
     let ty = rest.split(" to type ").nth(1)?;
-    let name = match ty.trim_end_matches(|c: char| !c.is_alphanumeric()) {
-        "Int16" => "smallint",
-        "Int32" => "integer",
-        "Int64" => "bigint",
+    let name = match postgres_type_name(ty.trim_end_matches(|c: char| !c.is_alphanumeric()))? {
+        name @ ("smallint" | "integer" | "bigint") => name,
         _ => return None,
     };
     Some(format!("{name} out of range"))

@@ -56,6 +56,7 @@ mod system_views;
 mod text;
 mod timestamps;
 mod to_char;
+mod token_walk;
 mod tokens;
 mod typing;
 mod uuids;

@@ -3,9 +3,10 @@
 //! the clauses before LIMIT / OFFSET / FETCH (`... FOR UPDATE SKIP LOCKED LIMIT 1`, which PostgreSQL's
 //! grammar allows in either order, moved after them).
 
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use crate::token_walk::Tokens;
 
 /// `sql` rewritten, or `None` when it has neither form.
 pub fn rewrite(sql: &str) -> Option<String> {
@@ -13,25 +14,17 @@ pub fn rewrite(sql: &str) -> Option<String> {
     if !upper.contains("FOR") || !(upper.contains("UPDATE") || upper.contains("SHARE")) {
         return None;
     }
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    // Indexes of the tokens that are not whitespace.
-    let sig: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
-        .collect();
-    let kw = |s: usize| match sig.get(s).map(|&i| &tokens[i]) {
-        Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.keyword),
-        _ => None,
-    };
-    let text = |from: usize, to: usize| -> String {
-        tokens[from..to].iter().map(ToString::to_string).collect()
-    };
+    let t = Tokens::new(sql)?;
+    let (tokens, sig) = (&t.all, &t.sig);
+    let kw = |s: usize| t.kw(s);
+    let text = |from: usize, to: usize| t.text(from, to);
     let mut out = String::new();
     // Where the text not yet copied to `out` starts (a token index).
     let mut copied = 0;
     let mut changed = false;
     let mut s = 0;
     while s < sig.len() {
-        let Some((clauses, end, listed)) = clauses_at(s, &kw, &sig, &tokens) else {
+        let Some((clauses, end, listed)) = clauses_at(s, &t) else {
             s += 1;
             continue;
         };
@@ -85,12 +78,8 @@ pub fn rewrite(sql: &str) -> Option<String> {
 /// The locking clauses starting at significant token `s`, if a FOR there starts one: each clause's text
 /// with one relation after OF, the significant token after the last clause, and whether an OF list was
 /// split.
-fn clauses_at(
-    mut s: usize,
-    kw: &impl Fn(usize) -> Option<Keyword>,
-    sig: &[usize],
-    tokens: &[Token],
-) -> Option<(Vec<String>, usize, bool)> {
+fn clauses_at(mut s: usize, t: &Tokens) -> Option<(Vec<String>, usize, bool)> {
+    let kw = |s: usize| t.kw(s);
     let mut clauses = vec![];
     let mut listed = false;
     while kw(s) == Some(Keyword::FOR) {
@@ -108,10 +97,10 @@ fn clauses_at(
             loop {
                 // A name: words joined by periods.
                 let mut name = String::new();
-                while let Some(Token::Word(_)) = sig.get(s).map(|&i| &tokens[i]) {
-                    name.push_str(&tokens[sig[s]].to_string());
+                while let Some(word @ Token::Word(_)) = t.get(s) {
+                    name.push_str(&word.to_string());
                     s += 1;
-                    if matches!(sig.get(s).map(|&i| &tokens[i]), Some(Token::Period)) {
+                    if matches!(t.get(s), Some(Token::Period)) {
                         name.push('.');
                         s += 1;
                     } else {
@@ -122,7 +111,7 @@ fn clauses_at(
                     return None;
                 }
                 names.push(name);
-                if matches!(sig.get(s).map(|&i| &tokens[i]), Some(Token::Comma)) {
+                if matches!(t.get(s), Some(Token::Comma)) {
                     s += 1;
                     listed = true;
                 } else {

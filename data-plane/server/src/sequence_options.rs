@@ -2,21 +2,17 @@
 //! (INCREMENT, MINVALUE, MAXVALUE, START, CACHE, CYCLE, OWNED BY), and pg_dump writes `START WITH` before
 //! `INCREMENT BY`, so a restore stopped at every sequence. The options are put in the parser's order.
 
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+use crate::token_walk::Tokens;
 
 /// `sql` with its sequence options reordered, or `None` when it is not a CREATE SEQUENCE whose options
 /// are out of the parser's order (or has options this does not know: the parser reports those).
 pub fn rewrite(sql: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let sig: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
-        .collect();
-    let kw = |s: usize| match sig.get(s).map(|&i| &tokens[i]) {
-        Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.keyword),
-        _ => None,
-    };
+    let t = Tokens::new(sql)?;
+    let (tokens, sig) = (&t.all, &t.sig);
+    let kw = |s: usize| t.kw(s);
     let mut s = 0;
     if kw(s) != Some(Keyword::CREATE) {
         return None;
@@ -57,10 +53,9 @@ pub fn rewrite(sql: &str) -> Option<String> {
     // (rank in the parser's order, first and last significant token)
     let mut options: Vec<(u8, usize, usize)> = vec![];
     let number = |s: usize| -> Option<usize> {
-        match sig.get(s).map(|&i| &tokens[i]) {
+        match t.get(s) {
             Some(Token::Minus | Token::Plus) => {
-                matches!(sig.get(s + 1).map(|&i| &tokens[i]), Some(Token::Number(..)))
-                    .then_some(s + 1)
+                matches!(t.get(s + 1), Some(Token::Number(..))).then_some(s + 1)
             }
             Some(Token::Number(..)) => Some(s),
             _ => None,

@@ -79,10 +79,10 @@ fn adds_in(t: &DataType) -> DataType {
 
 /// A type as PostgreSQL's error names it.
 fn shown(t: &DataType) -> String {
-    match t {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
-        DataType::Boolean => "boolean".into(),
-        t => t.to_string().to_lowercase(),
+    let arrow = t.to_string();
+    match crate::error::postgres_type_name(&arrow) {
+        Some(name) => name.into(),
+        None => arrow.to_lowercase(),
     }
 }
 
@@ -114,31 +114,14 @@ impl AggregateUDFImpl for PgSum {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if let Some(precision) = bigint_sum(&args) {
-            return Ok(Box::new(BigintSum {
-                precision,
-                ..Default::default()
-            }));
-        }
-        self.with_cast(
-            args,
-            |inner, args| inner.accumulator(args),
-            |a, to| Box::new(CastIn { inner: a, to }) as Box<dyn Accumulator>,
-        )
+        self.one_accumulator(args, |inner, args| inner.accumulator(args))
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        if let Some(precision) = bigint_sum(&args) {
-            return Ok(Box::new(BigintSum {
-                precision,
-                ..Default::default()
-            }));
-        }
-        self.with_cast(
-            args,
-            |inner, args| inner.inner().create_sliding_accumulator(args),
-            |a, to| Box::new(CastIn { inner: a, to }) as Box<dyn Accumulator>,
-        )
+        // BigintSum retracts, so it serves window frames too.
+        self.one_accumulator(args, |inner, args| {
+            inner.inner().create_sliding_accumulator(args)
+        })
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<arrow_schema::FieldRef>> {
@@ -178,6 +161,21 @@ impl AggregateUDFImpl for PgSum {
 }
 
 impl PgSum {
+    /// A bigint sum's own accumulator, or DataFusion's (`make`) fed values cast to the type it adds in.
+    fn one_accumulator(
+        &self,
+        args: AccumulatorArgs,
+        make: impl FnOnce(&AggregateUDF, AccumulatorArgs) -> Result<Box<dyn Accumulator>>,
+    ) -> Result<Box<dyn Accumulator>> {
+        if let Some(precision) = bigint_sum(&args) {
+            return Ok(Box::new(BigintSum {
+                precision,
+                ..Default::default()
+            }));
+        }
+        self.with_cast(args, make, |a, to| Box::new(CastIn { inner: a, to }))
+    }
+
     /// DataFusion's accumulator (`make`) for the type it adds this argument in, fed values cast to it
     /// (`wrap`) where that is not the argument's own.
     fn with_cast<T>(
@@ -306,7 +304,7 @@ impl BigintSums {
 }
 
 /// Whether row `r` passes a FILTER clause.
-fn kept(filter: Option<&BooleanArray>, r: usize) -> bool {
+pub(crate) fn kept(filter: Option<&BooleanArray>, r: usize) -> bool {
     filter.is_none_or(|f| f.is_valid(r) && f.value(r))
 }
 
