@@ -164,6 +164,22 @@ def test_regclass_oid_join(conn, items):
     assert rows == [(items, "r")]
 
 
+def test_reg_casts_print_names_and_bound_parameters_cast(conn, items):
+    # A regclass or regtype a query returns prints as its name; a bound parameter casts like a literal.
+    row = conn.execute(
+        "SELECT %s::regclass, %s::regtype, 'int8'::regtype, %s::regclass::oid = c.oid "
+        "FROM pg_catalog.pg_class c WHERE c.relname = %s",
+        (items, "int4", items, items),
+    ).fetchone()
+    assert row == (items, "integer", "bigint", True)
+    names = [d.name for d in conn.execute("SELECT 'int4'::regtype, %s::regclass", (items,)).description]
+    assert names == ["regtype", "regclass"]
+    with pytest.raises(psycopg.errors.UndefinedTable):
+        conn.execute("SELECT %s::regclass", ("no_such_relation",))
+    with pytest.raises(psycopg.errors.UndefinedObject):
+        conn.execute("SELECT %s::regtype", ("no_such_type",))
+
+
 def test_set_config(conn):
     assert one(conn, "SELECT set_config('application_name', 'x', false)") == "x"
     assert one(conn, "SHOW application_name") == "x"

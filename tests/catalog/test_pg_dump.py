@@ -1,16 +1,22 @@
 """pg_dump, the way a user takes their data out: a table's schema and rows in plain format, and a custom-format
-dump restored by pg_restore into a fresh PostgreSQL database."""
+dump restored by pg_restore into a fresh PostgreSQL database; backups restored into OmenDB itself: a schema's
+into the same server, a whole database's (pg_dump's defaults, owners and all) into a fresh one."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
+import tempfile
+import time
+import uuid
 
 import psycopg
 import pytest
 
-from conftest import conn_params
+from conftest import conn_params, target
 
 
 def test_pg_dump_plain_table(db, items):
@@ -165,15 +171,18 @@ def _without_psql_meta(dump: str) -> str:
     return "\n".join(out)
 
 
-def _client(tool: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    """Runs pg_dump, pg_restore or psql against the server under test (its conninfo, no PG* variables)."""
+def _client(tool: str, *args: str, stdin: bytes | None = None, conninfo: str | None = None
+            ) -> subprocess.CompletedProcess:
+    """Runs pg_dump, pg_restore or psql against the server under test (its conninfo, no PG* variables), or
+    against `conninfo`."""
     exe = shutil.which(tool)
     if exe is None:
         pytest.fail(f"{tool} is not installed (scripts/test installs postgresql-client)")
-    params = conn_params(require_auth=None)  # libpq 15 predates require_auth
-    target = " ".join(f"{k}={v}" for k, v in params.items() if k != "application_name")
+    if conninfo is None:
+        params = conn_params(require_auth=None)  # libpq 15 predates require_auth
+        conninfo = " ".join(f"{k}={v}" for k, v in params.items() if k != "application_name")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return subprocess.run([exe, *args, f"--dbname={target}"], input=stdin, capture_output=True, env=env,
+    return subprocess.run([exe, *args, f"--dbname={conninfo}"], input=stdin, capture_output=True, env=env,
                           timeout=120)
 
 
@@ -226,3 +235,145 @@ def test_a_schema_backup_restores_into_the_same_server(db, conn):
         assert state() == before
     finally:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@contextlib.contextmanager
+def _empty_database():
+    """The conninfo of an empty database owned by the suite's role: on OmenDB a new `omendb server`
+    ($OMENDB_BIN, its own data directory, free ports, no TLS); on PostgreSQL a new database of the cluster."""
+    if target() == "postgres":
+        name = f"cat_dump_{uuid.uuid4().hex[:10]}"
+        params = conn_params()
+        admin = psycopg.connect(**params, autocommit=True)
+        admin.execute(f"CREATE DATABASE {name}")
+        try:
+            yield " ".join(f"{k}={v}" for k, v in {**params, "dbname": name}.items() if k != "application_name")
+        finally:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+            admin.close()
+        return
+    binary = os.environ.get("OMENDB_BIN")
+    if not binary:
+        pytest.fail("OMENDB_BIN is not set (tests/catalog/run.sh passes the binary it tests)")
+    params = conn_params()
+    user, password = params["user"], params["password"]
+    verifier = subprocess.run([binary, "passwd"], input=password.encode(), capture_output=True, check=True,
+                              timeout=60).stdout.decode().strip()
+    with tempfile.TemporaryDirectory(prefix="omendb-dump-") as tmp:
+        log = open(os.path.join(tmp, "server.log"), "w+")
+        server = subprocess.Popen(
+            [binary, "server", "--data-dir", os.path.join(tmp, "data"), "--listen", "127.0.0.1:0",
+             "--http-listen", "127.0.0.1:0", "--database", params["dbname"]],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMENDB_USER": f"{user}:{verifier}"})
+        try:
+            port = None
+            deadline = time.monotonic() + 60
+            while port is None and time.monotonic() < deadline and server.poll() is None:
+                time.sleep(0.1)
+                log.seek(0)
+                found = re.search(r"postgres listening on 127\.0\.0\.1:(\d+)", log.read())
+                port = found and found.group(1)
+            if port is None:
+                log.seek(0)
+                pytest.fail(f"the fresh omendb server did not start: {log.read()[-2000:]}")
+            yield (f"host=127.0.0.1 port={port} user={user} password={password} dbname={params['dbname']} "
+                   "sslmode=disable")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            log.close()
+
+
+def _comparable(dump: bytes) -> list[str]:
+    r"""A plain dump's lines, without its comments and the random `\restrict` key, each COPY's rows sorted (a
+    heap returns rows in insertion order, OmenDB in key order)."""
+    out: list[str] = []
+    rows: list[str] | None = None
+    for line in dump.decode().splitlines():
+        if line.startswith(("--", "\\restrict", "\\unrestrict")) or not line.strip():
+            continue
+        if rows is not None:
+            if line == "\\.":
+                out.extend(sorted(rows))
+                rows = None
+            else:
+                rows.append(line)
+                continue
+        elif line.startswith("COPY ") and line.endswith("FROM stdin;"):
+            rows = []
+        out.append(line)
+    return out
+
+
+# A database's worth of what applications create: an enum type, sequences (one with options, one a SERIAL's),
+# an identity column, defaults that cast to the enum and draw from a sequence, a CHECK, UNIQUE and FOREIGN
+# KEY constraints, indexes, a view over another schema's table, comments, a second schema, and rows with
+# tabs, newlines, backslashes, NULLs, arrays, json, bytea and intervals.
+WHOLE_DATABASE = r"""
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE SEQUENCE ticket_seq START 100 INCREMENT 5;
+CREATE SCHEMA app;
+CREATE TABLE app.settings (k text PRIMARY KEY, v text);
+CREATE TABLE customer (id serial PRIMARY KEY, name text NOT NULL UNIQUE, m mood DEFAULT 'ok', note varchar(20),
+    born date, CHECK (length(name) > 0));
+CREATE TABLE orders (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    customer_id integer REFERENCES customer (id) ON DELETE CASCADE, total numeric(10,2) DEFAULT 0, tags text[],
+    doc jsonb, u uuid, placed timestamptz DEFAULT now(), ticket bigint DEFAULT nextval('ticket_seq'),
+    flag boolean, r real, d double precision, b bytea, i interval, s smallint, c char(3));
+CREATE INDEX orders_cust ON orders (customer_id);
+CREATE UNIQUE INDEX orders_ticket ON orders (ticket);
+CREATE VIEW big_orders AS SELECT o.id, o.total, s.v FROM orders o JOIN app.settings s ON s.k = 'a'
+    WHERE o.total > 10;
+COMMENT ON TABLE customer IS 'people';
+COMMENT ON COLUMN customer.name IS 'their name';
+INSERT INTO app.settings VALUES ('a', 'b'), ('tab', E'x\ty'), ('nl', E'line1\nline2'), ('bs', 'back\slash'),
+    ('null', NULL);
+INSERT INTO customer (name, m, note, born) VALUES ('ann', 'happy', 'x', '1990-01-02'), ('bob', NULL, NULL, NULL),
+    ('cé', 'sad', 'ü', '2000-02-29');
+INSERT INTO orders (customer_id, total, tags, doc, u, placed, flag, r, d, b, i, s, c) VALUES
+    (1, 12.50, '{a,"b c"}', '{"k": [1, 2, {"x": null}]}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+     '2026-01-02 03:04:05+00', true, 1.5, 2.25, '\xdeadbeef', '1 day 02:03:04', 7, 'ab'),
+    (2, 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+    (3, 100.01, '{}', '[]', NULL, '1999-12-31 23:59:59.123456+00', false, -0.5, 1e10, '\x', '-3 months',
+     -32768, 'xyz');
+CREATE TABLE nopk (a int, b text);
+INSERT INTO nopk VALUES (1, 'one'), (1, 'one'), (NULL, NULL);
+"""
+
+
+def test_a_whole_database_backup_restores_into_an_empty_one():
+    """pg_dump of a whole database with its defaults (plain SQL, owners and all), restored by psql into an
+    empty database with ON_ERROR_STOP: every statement runs, and a dump of the restored database is the
+    same dump. On OmenDB both databases are servers of their own, as a tenant's would be."""
+    with _empty_database() as source, _empty_database() as restored:
+        out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=WHOLE_DATABASE.encode(),
+                      conninfo=source)
+        assert out.returncode == 0, out.stderr.decode()
+        dump = _client("pg_dump", conninfo=source)
+        assert dump.returncode == 0, dump.stderr.decode()
+        text = dump.stdout.decode()
+        # pg_dump read the identity column, the SERIAL's sequence and the view's dependencies as PostgreSQL's.
+        assert "ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY" in text
+        assert "ALTER SEQUENCE public.customer_id_seq OWNED BY public.customer.id;" in text
+        assert "m public.mood DEFAULT 'ok'::public.mood" in text
+        assert text.index("CREATE TABLE public.orders") < text.index("CREATE VIEW public.big_orders")
+
+        out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=dump.stdout,
+                      conninfo=restored)
+        assert out.returncode == 0, out.stderr.decode()
+        again = _client("pg_dump", conninfo=restored)
+        assert again.returncode == 0, again.stderr.decode()
+        assert _comparable(again.stdout) == _comparable(dump.stdout)
+
+        with psycopg.connect(restored, autocommit=True) as conn:
+            # The identity column and the sequences carry on where they were; the view reads.
+            assert conn.execute("INSERT INTO orders (customer_id) VALUES (2) RETURNING id, ticket").fetchone() \
+                == (4, 115)
+            assert conn.execute("INSERT INTO customer (name) VALUES ('dee') RETURNING id, m::text").fetchone() \
+                == (4, "ok")
+            assert conn.execute("SELECT attidentity FROM pg_attribute WHERE attrelid = 'orders'::regclass "
+                                "AND attname = 'id'").fetchone() == ("d",)
+            assert conn.execute("SELECT id, total::text, v FROM big_orders ORDER BY id").fetchall() == \
+                [(1, "12.50", "b"), (3, "100.01", "b")]
+            with pytest.raises(psycopg.errors.ForeignKeyViolation):
+                conn.execute("INSERT INTO orders (customer_id) VALUES (99)")

@@ -197,7 +197,8 @@ pub fn owned_sequence_name(table: &str, column: &str) -> String {
     crate::search_path::storage_name(schema, &format!("{relname}_{column}_seq"))
 }
 
-fn nextval_default(table: &str, column: &str) -> String {
+/// The DEFAULT of a SERIAL or identity column: `nextval` of the sequence it owns.
+pub fn nextval_default(table: &str, column: &str) -> String {
     let seq = owned_sequence_name(table, column).replace('\'', "''");
     format!("nextval('{seq}')")
 }

@@ -515,8 +515,11 @@ fn default_operand(sql: &str) -> Option<Operand> {
             Expr::Cast { expr, .. } => expr.as_ref(),
             a => a,
         };
+        // Sequences in the public schema are stored by their bare name (as `nextval` resolves them).
         return match literal(arg)? {
-            Literal::Text(name) => Some(Operand::NextVal(name)),
+            Literal::Text(name) => Some(Operand::NextVal(
+                name.strip_prefix("public.").unwrap_or(&name).to_string(),
+            )),
             _ => None,
         };
     }
@@ -973,23 +976,29 @@ impl Fast {
                 conflict,
             } => {
                 let mut row: Row = vec![omendb_storage::Value::Null; self.def.columns.len()];
+                // Everything that can send the write to DataFusion first: a value drawn from a sequence
+                // here would be drawn again there.
                 for (&c, o) in columns.iter().zip(values) {
-                    let v = match o {
-                        Operand::NextVal(name) => {
-                            let Some(n) = nextval(txn, name)? else {
-                                return Ok(None);
-                            };
-                            match serial_value(n, self.def.columns[c].data_type) {
-                                Some(v) => v,
-                                None => return Ok(None),
-                            }
-                        }
+                    match o {
+                        Operand::NextVal(name) if txn.sequence(name).is_none() => return Ok(None),
+                        Operand::NextVal(_) => {}
                         o => match self.cell(c, o, params, now, zone) {
-                            Some(v) => v,
+                            Some(v) => row[c] = v,
                             None => return Ok(None),
                         },
-                    };
-                    row[c] = v;
+                    }
+                }
+                for (&c, o) in columns.iter().zip(values) {
+                    if let Operand::NextVal(name) = o {
+                        let Some(n) = nextval(txn, name)? else {
+                            return Ok(None);
+                        };
+                        // (A value past the column's type is DataFusion's to report.)
+                        match serial_value(n, self.def.columns[c].data_type) {
+                            Some(v) => row[c] = v,
+                            None => return Ok(None),
+                        }
+                    }
                 }
                 if let Some(c) = conflict {
                     return self.upsert(

@@ -4,6 +4,7 @@
 //! Prometheus metrics.
 
 mod activity;
+mod alter_forms;
 mod apply;
 mod array_out;
 mod arrays;

@@ -46,6 +46,9 @@ pub struct EnumType {
     pub schema: String,
     pub nsp: i64,
     pub typname: String,
+    /// Its name as `format_type` prints it here: schema-qualified when its schema is not on the search
+    /// path (pg_dump empties the path, so every name it reads back is qualified).
+    pub shown: String,
 }
 
 pub struct Table {
@@ -102,9 +105,23 @@ impl Table {
     }
 }
 
-/// `pg_get_constraintdef` of a CHECK: PostgreSQL prints the expression in parentheses of its own.
+/// `pg_get_constraintdef` of a CHECK: PostgreSQL prints an operator expression in parentheses of its
+/// own, inside CHECK's (a call or a column without). Parentheses the stored text has around the whole
+/// (a restored dump's `CHECK ((a > 0))` is stored as `(a > 0)`) are not doubled.
 pub fn check_definition(c: &omendb_storage::CheckDef) -> String {
-    format!("CHECK (({}))", c.sql)
+    use datafusion::sql::sqlparser::ast::Expr;
+    let Ok(mut e) = crate::ddl::parse_expr(&c.sql) else {
+        return format!("CHECK (({}))", c.sql);
+    };
+    while let Expr::Nested(inner) = e {
+        e = *inner;
+    }
+    match e {
+        Expr::Function(_) | Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_) => {
+            format!("CHECK ({e})")
+        }
+        e => format!("CHECK (({e}))"),
+    }
 }
 
 impl ForeignKeyInfo<'_> {
@@ -200,8 +217,35 @@ pub struct Sequence {
 }
 
 /// A view's query as `pg_get_viewdef` gives it.
-pub fn view_definition(view: &omendb_storage::ViewDef) -> String {
-    format!(" {};", view.query)
+/// A view's query as `pg_get_viewdef` prints it: its relations in the public schema qualified when public
+/// is not on the search `path` (pg_dump's restore runs with an empty one); the others are stored
+/// qualified.
+pub fn view_definition(view: &omendb_storage::ViewDef, path: &[String]) -> String {
+    use datafusion::sql::sqlparser::ast::{self, Statement};
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    if path.iter().any(|p| p == omendb_storage::PUBLIC) {
+        return format!(" {};", view.query);
+    }
+    let Ok(mut stmts) = Parser::parse_sql(&PostgreSqlDialect {}, &view.query) else {
+        return format!(" {};", view.query);
+    };
+    let Some(Statement::Query(q)) = stmts.first_mut() else {
+        return format!(" {};", view.query);
+    };
+    let ctes = names::statement_ctes(&Statement::Query(q.clone()));
+    let _ = ast::visit_relations_mut(q.as_mut(), |name: &mut ast::ObjectName| {
+        if let [ast::ObjectNamePart::Identifier(i)] = name.0.as_slice()
+            && !ctes.contains(&crate::ddl::ident(i))
+        {
+            name.0.insert(
+                0,
+                ast::ObjectNamePart::Identifier(ast::Ident::new(omendb_storage::PUBLIC)),
+            );
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    format!(" {q};")
 }
 
 impl Table {
@@ -301,16 +345,22 @@ impl Source {
             };
             (comments, crate::search_path::schemas(&self.db, &v))
         };
-        comments
-            .into_iter()
-            .map(|((id, sub), text)| {
+        // PostgreSQL's own comment on the public schema (pg_dump leaves it out of a dump).
+        let public = (
+            oids::PUBLIC,
+            oids::PG_NAMESPACE_CLASS,
+            0,
+            "standard public schema".to_string(),
+        );
+        std::iter::once(public)
+            .chain(comments.into_iter().map(|((id, sub), text)| {
                 let class = if schemas.iter().any(|(_, s)| *s == id) {
                     oids::PG_NAMESPACE_CLASS
                 } else {
                     oids::PG_CLASS_CLASS
                 };
                 (oids::table(id), class, sub as i32, text)
-            })
+            }))
             .collect()
     }
 
@@ -318,14 +368,17 @@ impl Source {
     pub fn enum_types(&self) -> Vec<EnumType> {
         let defs = crate::enums::visible(&self.db, &self.view.lock());
         let schemas = self.schemas();
+        let names = self.names();
         defs.into_iter()
             .map(|def| {
                 let (schema, typname) = crate::search_path::split(&def.name);
+                let shown = names::qualified_name(schema, typname, names.path());
                 let nsp = match schemas.iter().find(|(n, _)| n == schema) {
                     Some((_, o)) => *o,
                     None => oids::PUBLIC,
                 };
                 EnumType {
+                    shown,
                     oid: oids::table(def.id),
                     schema: schema.to_string(),
                     typname: typname.to_string(),

@@ -268,15 +268,7 @@ pub fn definition(
     data_type: DataType,
     options: &[SequenceOptions],
 ) -> Result<SequenceDef> {
-    let int = |e: &Expr| -> Result<i64> {
-        let text = e.to_string().replace(' ', "");
-        text.parse::<i64>().map_err(|_| {
-            Error::sql(
-                code::SYNTAX_ERROR,
-                format!("sequence option value {e} is not an integer"),
-            )
-        })
-    };
+    let int = option_int;
     let increment = options
         .iter()
         .find_map(|o| match o {
@@ -298,24 +290,46 @@ pub fn definition(
             _ => {}
         }
     }
-    let (lo, hi) = match data_type {
+    check_bounds(&def)?;
+    def.start = start.unwrap_or(if def.increment > 0 { def.min } else { def.max });
+    Ok(def)
+}
+
+/// A sequence option's value (`-5` is a unary minus over 5 to the parser).
+pub fn option_int(e: &Expr) -> Result<i64> {
+    let text = e.to_string().replace(' ', "");
+    text.parse::<i64>().map_err(|_| {
+        Error::sql(
+            code::SYNTAX_ERROR,
+            format!("sequence option value {e} is not an integer"),
+        )
+    })
+}
+
+/// The smallest and largest values of a sequence type.
+pub fn type_bounds(data_type: DataType) -> (i64, i64) {
+    match data_type {
         DataType::SmallInt => (i64::from(i16::MIN), i64::from(i16::MAX)),
         DataType::Integer => (i64::from(i32::MIN), i64::from(i32::MAX)),
         _ => (i64::MIN, i64::MAX),
-    };
+    }
+}
+
+/// MINVALUE and MAXVALUE within the sequence's type (22023 otherwise, PostgreSQL's message).
+pub fn check_bounds(def: &SequenceDef) -> Result<()> {
+    let (lo, hi) = type_bounds(def.data_type);
     for (what, v) in [("MINVALUE", def.min), ("MAXVALUE", def.max)] {
         if v < lo || v > hi {
             return Err(Error::sql(
                 code::INVALID_PARAMETER_VALUE,
                 format!(
                     "{what} ({v}) is out of range for sequence data type {}",
-                    data_type.name()
+                    def.data_type.name()
                 ),
             ));
         }
     }
-    def.start = start.unwrap_or(if def.increment > 0 { def.min } else { def.max });
-    Ok(def)
+    Ok(())
 }
 
 /// The sequence type of `AS type` (smallint, integer, bigint; 22023 otherwise).

@@ -7,6 +7,7 @@
 
 mod advisory;
 mod alter;
+mod alter_sequence;
 mod checks;
 mod cursors;
 mod listen;
@@ -19,6 +20,7 @@ mod lock_clause;
 mod locked_subqueries;
 mod locking;
 mod maintenance;
+mod owners;
 mod prepare;
 mod replan;
 mod returning;

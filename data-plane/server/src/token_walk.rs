@@ -15,10 +15,14 @@ impl Tokens {
     /// `sql`'s tokens, or `None` if it does not tokenize (the parser reports that).
     pub fn new(sql: &str) -> Option<Tokens> {
         let all = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+        Some(Tokens::from(all))
+    }
+
+    pub fn from(all: Vec<Token>) -> Tokens {
         let sig = (0..all.len())
             .filter(|&i| !matches!(all[i], Token::Whitespace(_)))
             .collect();
-        Some(Tokens { all, sig })
+        Tokens { all, sig }
     }
 
     /// Significant token `s`.

@@ -14,6 +14,8 @@
 //! - VACUUM and ANALYZE in PostgreSQL's forms (option lists, several tables, column lists) become
 //!   `VACUUM "__omendb_maintenance"."<verb>"."<options>"."<table>"...`, each part the source text, which
 //!   `session/maintenance.rs` reads back; the parser takes one table and none of the options.
+//! - ALTER SEQUENCE, and OWNER TO on sequences, views and types (`alter_forms.rs`); sequence options in
+//!   any order, in CREATE SEQUENCE and identity columns (`sequence_options.rs`).
 //! - COPY's boolean options (`FREEZE on`, `HEADER 1`) take every spelling of a boolean PostgreSQL takes; the
 //!   parser knows only TRUE and FALSE.
 
@@ -49,9 +51,21 @@ fn rewrite_forms(sql: &str) -> Option<String> {
     if first.starts_with("COPY") {
         return copy_booleans(sql);
     }
+    if first.starts_with("ALTER")
+        && (upper.contains("SEQUENCE") || upper.contains("OWNER"))
+        && let Some(rewritten) = crate::alter_forms::rewrite(sql)
+    {
+        return Some(crate::sequence_options::rewrite(&rewritten).unwrap_or(rewritten));
+    }
     if first.starts_with("CREATE")
         && upper.contains("SEQUENCE")
         && let Some(rewritten) = crate::sequence_options::rewrite(sql)
+    {
+        return Some(rewritten);
+    }
+    if upper.contains("IDENTITY")
+        && (first.starts_with("CREATE") || first.starts_with("ALTER"))
+        && let Some(rewritten) = crate::sequence_options::identity_options(sql)
     {
         return Some(rewritten);
     }

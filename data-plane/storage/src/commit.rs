@@ -149,6 +149,11 @@ pub(crate) enum Ddl {
         text: Option<String>,
     },
     CreateSequence(crate::sequence::SequenceDef),
+    /// ALTER SEQUENCE: `def` in place of `replaces`, which must still be the committed definition.
+    AlterSequence {
+        def: crate::sequence::SequenceDef,
+        replaces: crate::sequence::SequenceDef,
+    },
     DropSequence {
         name: String,
     },
@@ -183,6 +188,7 @@ impl Ddl {
             | Ddl::DropSchema { .. }
             | Ddl::Comment { .. }
             | Ddl::CreateSequence(_)
+            | Ddl::AlterSequence { .. }
             | Ddl::DropSequence { .. }
             | Ddl::CreateView(_)
             | Ddl::DropView { .. }

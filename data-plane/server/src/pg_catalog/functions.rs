@@ -77,7 +77,7 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 })
                 .or_else(|| {
                     c.enum_types().iter().find_map(|t| {
-                        let name = crate::enums::display_name(&t.def);
+                        let name = t.shown.clone();
                         (t.oid == o)
                             .then(|| name.clone())
                             .or_else(|| (t.oid + 1 == o).then(|| format!("{name}[]")))
@@ -165,7 +165,8 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             })))
         }),
     );
-    // pg_rewrite is empty (a view's query is not a rule here): no rule OID has a definition.
+    // pg_rewrite holds only views' `_RETURN` rules, which are their views (`pg_get_viewdef`), not rules
+    // of their own.
     add(
         "pg_get_ruledef",
         exact(&[&[OID], &[OID, BOOL]], Volatility::Stable),
@@ -192,9 +193,10 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 }
                 other => int_arg(other).and_then(|o| tables.iter().find(|t| t.oid == o)),
             };
+            let names = v.names();
             Ok(ScalarValue::Utf8(
                 view.and_then(|t| t.view.as_deref())
-                    .map(super::view_definition),
+                    .map(|d| super::view_definition(d, names.path())),
             ))
         }),
     );
@@ -434,7 +436,7 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                         c.enum_types()
                             .iter()
                             .find(|t| t.oid == o)
-                            .map(|t| crate::enums::display_name(&t.def))
+                            .map(|t| t.shown.clone())
                     })
                     .unwrap_or_else(|| o.to_string())
             })))

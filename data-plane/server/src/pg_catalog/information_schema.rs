@@ -31,7 +31,13 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
     Ok(Some(match name {
         "schemata" => schemata(&db, &src.user(), &src.schemas())?,
         "tables" => tables(&db, &src.tables()?)?,
-        "columns" => columns(&db, &src.tables()?, &src.enum_types())?,
+        "columns" => columns(
+            &db,
+            &src.tables()?,
+            &src.enum_types(),
+            &src.sequences()?,
+            src.names().path(),
+        )?,
         "table_constraints" => table_constraints(&db, &src.tables()?)?,
         "check_constraints" => check_constraints(&db, &src.tables()?)?,
         "key_column_usage" => key_column_usage(&db, &src.tables()?)?,
@@ -80,7 +86,7 @@ pub fn relation(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
                         text(&db),
                         text(t.schema.clone()),
                         text(t.relname.clone()),
-                        text(super::view_definition(v)),
+                        text(super::view_definition(v, src.names().path())),
                         text("NONE"),
                         yes(false),
                         yes(false),
@@ -308,7 +314,13 @@ fn sql_type(t: Col) -> SqlType {
     }
 }
 
-fn columns(db: &str, tables: &[Table], enums: &[super::EnumType]) -> Result<RecordBatch> {
+fn columns(
+    db: &str,
+    tables: &[Table],
+    enums: &[super::EnumType],
+    sequences: &[super::Sequence],
+    path: &[String],
+) -> Result<RecordBatch> {
     let names: &[(&str, DataType)] = &[
         ("table_catalog", TEXT),
         ("table_schema", TEXT),
@@ -384,7 +396,37 @@ fn columns(db: &str, tables: &[Table], enums: &[super::EnumType]) -> Result<Reco
                 Col::Varchar { .. } | Col::Char { .. } => max_chars.map(|n| n.saturating_mul(4)),
                 _ => None,
             };
-            rows.push(vec![
+            // An identity column's sequence: PostgreSQL shows its parameters, not a DEFAULT.
+            let identity = sequences
+                .iter()
+                .map(|s| &s.def)
+                .find(|s| s.identity.is_some() && s.owned_by == Some((t.id, c.name.clone())));
+            let shown = |v: i64| text(v.to_string());
+            let identity_columns = match identity {
+                Some(s) => vec![
+                    yes(true),
+                    text(if s.identity == Some(true) {
+                        "ALWAYS"
+                    } else {
+                        "BY DEFAULT"
+                    }),
+                    shown(s.start),
+                    shown(s.increment),
+                    shown(s.max),
+                    shown(s.min),
+                    yes(s.cycle),
+                ],
+                None => vec![
+                    yes(false),
+                    null(),
+                    null(),
+                    null(),
+                    null(),
+                    null(),
+                    yes(false),
+                ],
+            };
+            let mut row = vec![
                 text(db),
                 text(t.schema.clone()),
                 text(t.relname.clone()),
@@ -393,7 +435,8 @@ fn columns(db: &str, tables: &[Table], enums: &[super::EnumType]) -> Result<Reco
                 opt_text(
                     c.default
                         .as_ref()
-                        .map(|d| super::names::deparse_default(d, c.data_type, enums)),
+                        .filter(|_| identity.is_none())
+                        .map(|d| super::names::deparse_default(d, c.data_type, enums, path)),
                 ),
                 yes(!not_null),
                 text(data_type),
@@ -423,17 +466,10 @@ fn columns(db: &str, tables: &[Table], enums: &[super::EnumType]) -> Result<Reco
                 null(),
                 text((i + 1).to_string()),
                 yes(false),
-                yes(false),
-                null(),
-                null(),
-                null(),
-                null(),
-                null(),
-                yes(false),
-                text("NEVER"),
-                null(),
-                yes(true),
-            ]);
+            ];
+            row.extend(identity_columns);
+            row.extend([text("NEVER"), null(), yes(true)]);
+            rows.push(row);
         }
     }
     batch(names, rows)

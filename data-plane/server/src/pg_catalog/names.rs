@@ -264,12 +264,22 @@ pub fn index_def(t: &Table, ix: &super::Index) -> String {
     )
 }
 
+/// `schema.name` as PostgreSQL prints an object's name: bare when its schema is on the search `path`
+/// (or is pg_catalog), qualified otherwise; each part quoted as needed.
+pub fn qualified_name(schema: &str, name: &str, path: &[String]) -> String {
+    if schema == "pg_catalog" || path.iter().any(|p| p == schema) {
+        quote_ident(name)
+    } else {
+        format!("{}.{}", quote_ident(schema), quote_ident(name))
+    }
+}
+
 /// A column type as `format_type` names it (an enum type by its name).
 pub fn column_type_name(ty: Col, enums: &[super::EnumType]) -> String {
     if let Col::Enum { type_id } = ty
         && let Some(e) = enums.iter().find(|e| e.def.id == type_id)
     {
-        return crate::enums::display_name(&e.def);
+        return e.shown.clone();
     }
     let t = oids::type_info(ty);
     oids::format_type(t.oid, Some(t.typmod)).unwrap_or_else(|| ty.name())
@@ -277,7 +287,7 @@ pub fn column_type_name(ty: Col, enums: &[super::EnumType]) -> String {
 
 /// A column DEFAULT as PostgreSQL prints it back (`pg_get_expr`, `information_schema.columns`): a string
 /// literal carries its cast (`'x'::text`), as does a negative number; anything else prints as written.
-pub fn deparse_default(sql: &str, ty: Col, enums: &[super::EnumType]) -> String {
+pub fn deparse_default(sql: &str, ty: Col, enums: &[super::EnumType], path: &[String]) -> String {
     let Ok(expr) = crate::ddl::parse_expr(sql) else {
         return sql.to_string();
     };
@@ -302,12 +312,54 @@ pub fn deparse_default(sql: &str, ty: Col, enums: &[super::EnumType]) -> String 
         // A SERIAL column's `nextval('t_id_seq')`: PostgreSQL's argument is a regclass.
         Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("nextval") => {
             match sequence_argument(f) {
-                Some(name) => format!("nextval('{}'::regclass)", name.replace('\'', "''")),
+                Some(name) => {
+                    // A bare name is the public schema's (how SERIAL writes it there).
+                    let (schema, rel) = crate::search_path::split(name);
+                    let name = qualified_name(schema, rel, path);
+                    format!("nextval('{}'::regclass)", name.replace('\'', "''"))
+                }
                 None => expr.to_string(),
             }
         }
         _ => expr.to_string(),
     }
+}
+
+/// The names of the common table expressions anywhere in `stmt`: a one-part relation name that is one of
+/// them is the CTE's (a view of the same name is shadowed; resolved per statement, not per scope).
+pub fn statement_ctes(
+    stmt: &datafusion::sql::sqlparser::ast::Statement,
+) -> std::collections::HashSet<String> {
+    struct Ctes(std::collections::HashSet<String>);
+    impl datafusion::sql::sqlparser::ast::Visitor for Ctes {
+        type Break = ();
+        fn pre_visit_query(
+            &mut self,
+            q: &datafusion::sql::sqlparser::ast::Query,
+        ) -> std::ops::ControlFlow<()> {
+            if let Some(w) = &q.with {
+                for c in &w.cte_tables {
+                    self.0.insert(crate::ddl::ident(&c.alias.name));
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut ctes = Ctes(std::collections::HashSet::new());
+    let _ = datafusion::sql::sqlparser::ast::Visit::visit(stmt, &mut ctes);
+    ctes.0
+}
+
+/// The (schema, name) of the sequence a `nextval(...)` DEFAULT draws from, if it is one.
+pub fn default_sequence(sql: &str) -> Option<(String, String)> {
+    let Ok(Expr::Function(f)) = crate::ddl::parse_expr(sql) else {
+        return None;
+    };
+    if !f.name.to_string().eq_ignore_ascii_case("nextval") {
+        return None;
+    }
+    let (schema, rel) = crate::search_path::split(sequence_argument(&f)?);
+    Some((schema.to_string(), rel.to_string()))
 }
 
 /// The sequence name a one-argument call takes: a string literal, maybe cast to regclass.
@@ -340,21 +392,46 @@ mod tests {
 
     #[test]
     fn defaults_print_like_postgres() {
-        assert_eq!(deparse_default("'x'", Col::Text, &[]), "'x'::text");
-        assert_eq!(deparse_default("10", Col::Integer, &[]), "10");
-        assert_eq!(deparse_default("-1", Col::Integer, &[]), "'-1'::integer");
-        assert_eq!(deparse_default("now()", Col::TimestampTz, &[]), "now()");
-        assert_eq!(deparse_default("true", Col::Boolean, &[]), "true");
         assert_eq!(
-            deparse_default("nextval('t_id_seq')", Col::Integer, &[]),
+            deparse_default("'x'", Col::Text, &[], &["public".to_string()]),
+            "'x'::text"
+        );
+        assert_eq!(
+            deparse_default("10", Col::Integer, &[], &["public".to_string()]),
+            "10"
+        );
+        assert_eq!(
+            deparse_default("-1", Col::Integer, &[], &["public".to_string()]),
+            "'-1'::integer"
+        );
+        assert_eq!(
+            deparse_default("now()", Col::TimestampTz, &[], &["public".to_string()]),
+            "now()"
+        );
+        assert_eq!(
+            deparse_default("true", Col::Boolean, &[], &["public".to_string()]),
+            "true"
+        );
+        assert_eq!(
+            deparse_default(
+                "nextval('t_id_seq')",
+                Col::Integer,
+                &[],
+                &["public".to_string()]
+            ),
             "nextval('t_id_seq'::regclass)"
         );
         assert_eq!(
-            deparse_default("nextval('t_id_seq'::regclass)", Col::Integer, &[]),
+            deparse_default(
+                "nextval('t_id_seq'::regclass)",
+                Col::Integer,
+                &[],
+                &["public".to_string()]
+            ),
             "nextval('t_id_seq'::regclass)"
         );
         assert_eq!(
-            deparse_default("'2020-01-01'", Col::Timestamp, &[]),
+            deparse_default("'2020-01-01'", Col::Timestamp, &[], &["public".to_string()]),
             "'2020-01-01'::timestamp without time zone"
         );
     }

@@ -144,7 +144,9 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
                 })
                 .collect(),
         )?,
-        "pg_attribute" => tables::pg_attribute(&src.tables()?)?,
+        "pg_attribute" => tables::pg_attribute(&src.tables()?, &src.sequences()?)?,
+        "pg_depend" => tables::pg_depend(&src.tables()?, &src.sequences()?)?,
+        "pg_rewrite" => tables::pg_rewrite(&src.tables()?)?,
         "pg_type" => tables::pg_type(&src.tables()?, &src.enum_types())?,
         "pg_enum" => batch(
             &[
@@ -169,7 +171,12 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
         )?,
         "pg_index" => tables::pg_index(&src.tables()?)?,
         "pg_constraint" => tables::pg_constraint(&src.tables()?)?,
-        "pg_attrdef" => tables::pg_attrdef(&src.tables()?, &src.enum_types())?,
+        "pg_attrdef" => tables::pg_attrdef(
+            &src.tables()?,
+            &src.enum_types(),
+            &src.sequences()?,
+            src.names().path(),
+        )?,
         "pg_database" => server::pg_database(&src.engine.config.database)?,
         "pg_roles" => server::pg_roles(&src.user())?,
         "pg_user" => server::pg_user(&src.user())?,
@@ -180,7 +187,7 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
         }
         "pg_settings" => server::pg_settings(src)?,
         "pg_tables" => tables::pg_tables(&src.tables()?, &src.user())?,
-        "pg_views" => tables::pg_views(&src.tables()?, &src.user())?,
+        "pg_views" => tables::pg_views(&src.tables()?, &src.user(), src.names().path())?,
         "pg_indexes" => tables::pg_indexes(&src.tables()?)?,
         "pg_stat_user_tables" => tables::pg_stat_user_tables(&src.tables()?)?,
         "pg_stat_user_indexes" => tables::pg_stat_user_indexes(&src.tables()?)?,

@@ -43,9 +43,9 @@ pub fn rewrite(stmt: &mut Statement) {
     let _ = stmt.visit(&mut TableOids);
 }
 
-/// A `::regclass` value a query returns prints as the relation's name (PostgreSQL's regclass output), not
-/// its OID: a select-list cast to regclass is read back through `::text`. Elsewhere (comparisons, joins)
-/// it stays the OID.
+/// A `::regclass` (`::regtype`) value a query returns prints as the relation's (type's) name, PostgreSQL's
+/// output for them, not its OID: a select-list cast to either is read back through `::text`. Elsewhere
+/// (comparisons, joins) it stays the OID.
 struct RegclassOutput;
 
 impl VisitorMut for RegclassOutput {
@@ -57,14 +57,20 @@ impl VisitorMut for RegclassOutput {
             else {
                 continue;
             };
-            if let Expr::Cast { data_type, .. } = e
-                && matches!(catalog_type(data_type), Some(Catalog::Regclass))
+            let Expr::Cast {
+                data_type, expr, ..
+            } = e
+            else {
+                continue;
+            };
+            let kind = match catalog_type(data_type) {
+                Some(Catalog::Regclass) => "regclass",
+                Some(Catalog::Regtype) => "regtype",
+                _ => continue,
+            };
             {
-                let name = match e {
-                    Expr::Cast { expr, .. } => output_name(expr)
-                        .or_else(|| Some(datafusion::sql::sqlparser::ast::Ident::new("regclass"))),
-                    _ => None,
-                };
+                let name = output_name(expr)
+                    .or_else(|| Some(datafusion::sql::sqlparser::ast::Ident::new(kind)));
                 let cast = Expr::Cast {
                     kind: CastKind::DoubleColon,
                     expr: Box::new(e.clone()),

@@ -7,9 +7,9 @@ use datafusion::error::Result;
 use datafusion::scalar::ScalarValue;
 use omendb_storage::DataType as Col;
 
-use super::Table;
 use super::build::*;
 use super::oids::{self, type_info};
+use super::{Sequence, Table};
 
 fn pg_class_columns() -> Vec<(&'static str, arrow_schema::DataType)> {
     vec![
@@ -215,6 +215,7 @@ fn attribute_row(
     num: i16,
     not_null: bool,
     has_default: bool,
+    identity: &str,
 ) -> Vec<ScalarValue> {
     let t = type_info(ty);
     vec![
@@ -234,7 +235,7 @@ fn attribute_row(
         bool(not_null),
         bool(has_default),
         bool(false),
-        text(""),
+        text(identity),
         text(""),
         bool(false),
         bool(true),
@@ -247,18 +248,34 @@ fn attribute_row(
     ]
 }
 
-pub(super) fn pg_attribute(tables: &[Table]) -> Result<RecordBatch> {
+/// `Some(true)` if column `column` of table `table` is GENERATED ALWAYS AS IDENTITY, `Some(false)` if BY
+/// DEFAULT, `None` if it is no identity column. (Its `nextval` default is how OmenDB fills it; PostgreSQL
+/// shows an identity column without one.)
+fn identity(sequences: &[Sequence], table: u64, column: &str) -> Option<bool> {
+    sequences.iter().find_map(|s| match &s.def.owned_by {
+        Some((t, c)) if *t == table && c == column => s.def.identity,
+        _ => None,
+    })
+}
+
+pub(super) fn pg_attribute(tables: &[Table], sequences: &[Sequence]) -> Result<RecordBatch> {
     let mut rows = Vec::new();
     for t in tables {
         for (i, c) in t.def.columns.iter().enumerate() {
             let pk = t.def.primary_key == Some(i);
+            let identity = identity(sequences, t.id, &c.name);
             rows.push(attribute_row(
                 t.oid,
                 &c.name,
                 c.data_type,
                 i as i16 + 1,
                 pk || !c.nullable,
-                c.default.is_some(),
+                c.default.is_some() && identity.is_none(),
+                match identity {
+                    Some(true) => "a",
+                    Some(false) => "d",
+                    None => "",
+                },
             ));
         }
         for ix in t.indexes() {
@@ -271,6 +288,7 @@ pub(super) fn pg_attribute(tables: &[Table]) -> Result<RecordBatch> {
                     n as i16 + 1,
                     false,
                     false,
+                    "",
                 ));
             }
         }
@@ -652,16 +670,23 @@ pub(super) fn pg_constraint(tables: &[Table]) -> Result<RecordBatch> {
     batch(&pg_constraint_columns(), rows)
 }
 
-pub(super) fn pg_attrdef(tables: &[Table], enums: &[super::EnumType]) -> Result<RecordBatch> {
+pub(super) fn pg_attrdef(
+    tables: &[Table],
+    enums: &[super::EnumType],
+    sequences: &[Sequence],
+    path: &[String],
+) -> Result<RecordBatch> {
     let mut rows = Vec::new();
     for t in tables {
         for (i, c) in t.def.columns.iter().enumerate() {
-            if let Some(d) = &c.default {
+            if let Some(d) = &c.default
+                && identity(sequences, t.id, &c.name).is_none()
+            {
                 rows.push(vec![
                     oid(oids::attrdef(t.id, i + 1)),
                     oid(t.oid),
                     int2(i as i16 + 1),
-                    text(super::names::deparse_default(d, c.data_type, enums)),
+                    text(super::names::deparse_default(d, c.data_type, enums, path)),
                 ]);
             }
         }
@@ -708,7 +733,7 @@ pub(super) fn pg_tables(tables: &[Table], user: &str) -> Result<RecordBatch> {
     )
 }
 
-pub(super) fn pg_views(tables: &[Table], user: &str) -> Result<RecordBatch> {
+pub(super) fn pg_views(tables: &[Table], user: &str, path: &[String]) -> Result<RecordBatch> {
     batch(
         &[
             ("schemaname", NAME),
@@ -724,7 +749,7 @@ pub(super) fn pg_views(tables: &[Table], user: &str) -> Result<RecordBatch> {
                     text(t.schema.clone()),
                     text(t.relname.clone()),
                     text(user),
-                    text(super::view_definition(v)),
+                    text(super::view_definition(v, path)),
                 ])
             })
             .collect(),
@@ -837,5 +862,121 @@ pub(super) fn pg_stat_user_indexes(tables: &[Table]) -> Result<RecordBatch> {
                 ]
             })
             .collect(),
+    )
+}
+
+/// pg_depend's rows pg_dump orders a restore by: a SERIAL column's sequence belongs to the column ('a'),
+/// an identity column's to it internally ('i'); a DEFAULT that calls `nextval` needs its sequence ('n');
+/// a view's rule needs the relations it reads ('n').
+pub(super) fn pg_depend(tables: &[Table], sequences: &[Sequence]) -> Result<RecordBatch> {
+    const PG_ATTRDEF: i64 = 2604;
+    const PG_REWRITE: i64 = 2618;
+    let class = oids::PG_CLASS_CLASS;
+    let row = |classid: i64, objid: i64, refobjid: i64, refsub: i32, deptype: &str| {
+        vec![
+            oid(classid),
+            oid(objid),
+            int4(0),
+            oid(class),
+            oid(refobjid),
+            int4(refsub),
+            text(deptype),
+        ]
+    };
+    let mut rows = Vec::new();
+    for s in sequences {
+        let Some((table, column)) = &s.def.owned_by else {
+            continue;
+        };
+        let Some(t) = tables.iter().find(|t| t.id == *table && t.view.is_none()) else {
+            continue;
+        };
+        if let Some(i) = t.def.columns.iter().position(|c| c.name == *column) {
+            let kind = if s.def.identity.is_some() { "i" } else { "a" };
+            rows.push(row(class, s.oid, t.oid, i as i32 + 1, kind));
+        }
+    }
+    for t in tables {
+        if let Some(v) = &t.view {
+            for dep in &v.depends {
+                rows.push(row(
+                    PG_REWRITE,
+                    rewrite_oid(t.id),
+                    oids::table(*dep),
+                    0,
+                    "n",
+                ));
+            }
+            continue;
+        }
+        for (i, c) in t.def.columns.iter().enumerate() {
+            let Some((schema, name)) = c
+                .default
+                .as_deref()
+                .and_then(super::names::default_sequence)
+            else {
+                continue;
+            };
+            if identity(sequences, t.id, &c.name).is_some() {
+                continue;
+            }
+            if let Some(s) = sequences
+                .iter()
+                .find(|s| s.schema == schema && s.relname == name)
+            {
+                rows.push(row(PG_ATTRDEF, oids::attrdef(t.id, i + 1), s.oid, 0, "n"));
+            }
+        }
+    }
+    batch(
+        &[
+            ("classid", OID),
+            ("objid", OID),
+            ("objsubid", INT4),
+            ("refclassid", OID),
+            ("refobjid", OID),
+            ("refobjsubid", INT4),
+            ("deptype", CHAR),
+        ],
+        rows,
+    )
+}
+
+/// The OID of a view's `_RETURN` rule (the OID a view has no primary-key index for).
+fn rewrite_oid(view: u64) -> i64 {
+    oids::pk_index(view)
+}
+
+/// pg_rewrite: each view's `_RETURN` rule (its query is the view's definition), which pg_dump reads to
+/// place a view after the relations it reads.
+pub(super) fn pg_rewrite(tables: &[Table]) -> Result<RecordBatch> {
+    let rows = tables
+        .iter()
+        .filter(|t| t.view.is_some())
+        .map(|t| {
+            vec![
+                oid(rewrite_oid(t.id)),
+                text("_RETURN"),
+                oid(t.oid),
+                text("1"),
+                text("O"),
+                bool(true),
+                null(),
+                null(),
+            ]
+        })
+        .collect();
+    batch(
+        &[
+            ("oid", OID),
+            ("rulename", NAME),
+            ("ev_class", OID),
+            ("ev_type", CHAR),
+            ("ev_enabled", CHAR),
+            ("is_instead", BOOL),
+            ("ev_qual", TEXT),
+            ("ev_action", TEXT),
+        ],
+        rows,
     )
 }

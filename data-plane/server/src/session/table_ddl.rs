@@ -72,7 +72,11 @@ impl Session {
         let command = match stmt {
             Statement::CreateTable(_) => "CREATE TABLE",
             Statement::CreateSchema { .. } => "CREATE SCHEMA",
+            Statement::CreateSequence { name, .. } if altered_sequence(name).is_some() => {
+                "ALTER SEQUENCE"
+            }
             Statement::CreateSequence { .. } => "CREATE SEQUENCE",
+            Statement::AlterSchema(_) => "ALTER SCHEMA",
             Statement::Drop {
                 object_type: ast::ObjectType::Sequence,
                 ..
@@ -230,6 +234,7 @@ impl Session {
                 if_not_exists,
                 ..
             } => self.create_schema(schema_name, *if_not_exists).await,
+            Statement::AlterSchema(a) => self.alter_schema(a),
             Statement::CreateSequence {
                 temporary,
                 if_not_exists,
@@ -238,30 +243,25 @@ impl Session {
                 sequence_options,
                 owned_by,
             } => {
+                if let Some((flags, name)) = altered_sequence(name) {
+                    return self
+                        .alter_sequence(
+                            &flags,
+                            &name,
+                            data_type.as_ref(),
+                            sequence_options,
+                            owned_by.as_ref(),
+                        )
+                        .await;
+                }
                 if *temporary {
                     return Err(Error::unsupported("CREATE TEMPORARY SEQUENCE"));
                 }
                 let storage = self.names().create(name)?;
                 let ty = crate::sequences::sequence_type(data_type.as_ref())?;
                 let mut def = crate::sequences::definition(storage.clone(), ty, sequence_options)?;
-                if let Some(o) = owned_by
-                    && !o.to_string().eq_ignore_ascii_case("none")
-                {
-                    let mut parts = o.0.clone();
-                    let column = match parts.pop() {
-                        Some(ast::ObjectNamePart::Identifier(i)) if !parts.is_empty() => {
-                            ddl::ident(&i)
-                        }
-                        _ => return Err(Error::sql(code::SYNTAX_ERROR, "invalid OWNED BY option")),
-                    };
-                    let table = self.names().lookup(&ast::ObjectName(parts))?;
-                    let reader =
-                        crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &table)?
-                            .ok_or_else(|| {
-                                Error::from(omendb_storage::Error::UnknownTable(table.clone()))
-                            })?;
-                    ddl::column_at(reader.def(), &column)?;
-                    def.owned_by = Some((reader.id(), column));
+                if let Some(o) = owned_by {
+                    def.owned_by = self.owner_column(o)?;
                 }
                 let r = self
                     .with_locks(|t| t.create_sequence(def.clone()).map(drop))
@@ -607,14 +607,11 @@ impl Session {
             ast::SchemaName::NamedAuthorization(n, role) => (schema_ident(n)?, Some(role)),
         };
         if let Some(role) = owner {
-            let role = ddl::ident(role);
-            let me = ["current_user", "session_user", "current_role"].contains(&role.as_str())
-                || role == self.user;
+            // The parser reads `AUTHORIZATION CURRENT_USER` as a name.
+            let me = ["current_user", "session_user", "current_role"]
+                .contains(&ddl::ident(role).to_lowercase().as_str());
             if !me {
-                return Err(Error::sql(
-                    code::UNDEFINED_OBJECT,
-                    format!("role \"{role}\" does not exist"),
-                ));
+                self.check_role(&ast::Owner::Ident(role.clone()))?;
             }
         }
         if name.starts_with("pg_") {
@@ -841,4 +838,17 @@ fn schema_ident(name: &ast::ObjectName) -> Result<String> {
 /// Whether `name` is the mark `tokens.rs` gives `DROP INDEX CONCURRENTLY`.
 fn concurrently_marker(name: &ast::ObjectName) -> bool {
     name.to_string() == crate::tokens::CONCURRENTLY
+}
+
+/// The flags and sequence name of an ALTER SEQUENCE that `alter_forms.rs` wrote as a marked CREATE
+/// SEQUENCE.
+fn altered_sequence(name: &ast::ObjectName) -> Option<(String, ast::ObjectName)> {
+    let ident = |i: usize| name.0.get(i).and_then(|p| p.as_ident());
+    if ident(0)?.value != crate::alter_forms::ALTER_SEQUENCE {
+        return None;
+    }
+    Some((
+        ident(1)?.value.clone(),
+        ast::ObjectName(name.0[2..].to_vec()),
+    ))
 }

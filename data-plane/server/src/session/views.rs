@@ -177,7 +177,8 @@ impl Session {
     /// Qualifies the relations `query` reads outside `public` with their schema, and returns the ids of the
     /// tables and views among them.
     fn qualify_relations(&self, query: &mut ast::Query) -> Result<Vec<u64>> {
-        let ctes = statement_ctes(&Statement::Query(Box::new(query.clone())));
+        let ctes =
+            crate::pg_catalog::names::statement_ctes(&Statement::Query(Box::new(query.clone())));
         let names = self.names();
         let mut depends = vec![];
         let mut failed = None;
@@ -235,7 +236,7 @@ impl Session {
         }
         let mut expander = Expander {
             names: self.names(),
-            ctes: statement_ctes(stmt),
+            ctes: crate::pg_catalog::names::statement_ctes(stmt),
             expanded: 0,
             error: None,
         };
@@ -374,24 +375,4 @@ fn last(name: &ObjectName) -> String {
         Some(ast::ObjectNamePart::Identifier(i)) => ddl::ident(i),
         _ => String::new(),
     }
-}
-
-/// The names of the common table expressions anywhere in `stmt`: a one-part relation name that is one of
-/// them is the CTE's (a view of the same name is shadowed; resolved per statement, not per scope).
-fn statement_ctes(stmt: &Statement) -> HashSet<String> {
-    struct Ctes(HashSet<String>);
-    impl ast::Visitor for Ctes {
-        type Break = ();
-        fn pre_visit_query(&mut self, q: &ast::Query) -> ControlFlow<()> {
-            if let Some(w) = &q.with {
-                for c in &w.cte_tables {
-                    self.0.insert(ddl::ident(&c.alias.name));
-                }
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut ctes = Ctes(HashSet::new());
-    let _ = ast::Visit::visit(stmt, &mut ctes);
-    ctes.0
 }

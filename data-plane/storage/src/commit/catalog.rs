@@ -250,6 +250,17 @@ impl Inner {
                         .sequences
                         .push((def.name.clone(), Some(def.clone())));
                 }
+                Ddl::AlterSequence { def, replaces } => {
+                    let current = head.sequences.get(&def.name);
+                    if current.map(|c| c.as_ref()) != Some(replaces) {
+                        return Err(Error::Conflict(def.name.clone()));
+                    }
+                    head.sequences
+                        .insert(def.name.clone(), Arc::new(def.clone()));
+                    catalog
+                        .sequences
+                        .push((def.name.clone(), Some(def.clone())));
+                }
                 Ddl::DropSequence { name } => {
                     if head.sequences.remove(name).is_none() {
                         return Err(Error::UnknownTable(name.clone()));

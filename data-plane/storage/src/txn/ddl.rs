@@ -459,6 +459,34 @@ impl WriteTxn {
         Ok(id)
     }
 
+    /// `ALTER SEQUENCE`: `def` (the sequence's name and id, changed parameters) replaces the definition
+    /// this transaction sees. A concurrent ALTER or DROP committed first fails this commit.
+    pub fn alter_sequence(&mut self, def: crate::SequenceDef) -> Result<()> {
+        self.writable()?;
+        def.validate()?;
+        let Some(old) = self.snapshot.sequences.get(&def.name).cloned() else {
+            return Err(Error::UnknownTable(def.name));
+        };
+        if old.id != def.id {
+            return Err(Error::UnknownTable(def.name));
+        }
+        let earlier = self.writes.ddl.iter_mut().find_map(|d| match d {
+            Ddl::CreateSequence(s) | Ddl::AlterSequence { def: s, .. } if s.name == def.name => {
+                Some(s)
+            }
+            _ => None,
+        });
+        match earlier {
+            Some(s) => *s = def,
+            None => self.writes.ddl.push(Ddl::AlterSequence {
+                def,
+                replaces: (*old).clone(),
+            }),
+        }
+        self.refresh_view();
+        Ok(())
+    }
+
     /// `DROP SEQUENCE`.
     pub fn drop_sequence(&mut self, name: &str) -> Result<()> {
         self.writable()?;
@@ -554,6 +582,7 @@ impl WriteTxn {
                 | Ddl::DropSchema { .. }
                 | Ddl::Comment { .. }
                 | Ddl::CreateSequence(_)
+                | Ddl::AlterSequence { .. }
                 | Ddl::DropSequence { .. }
                 | Ddl::CreateView(_)
                 | Ddl::DropView { .. }
@@ -698,7 +727,7 @@ impl WriteTxn {
                         None => v.comments.remove(key),
                     };
                 }
-                Ddl::CreateSequence(def) => {
+                Ddl::CreateSequence(def) | Ddl::AlterSequence { def, .. } => {
                     v.sequences.insert(def.name.clone(), Arc::new(def.clone()));
                 }
                 Ddl::DropSequence { name } => {
