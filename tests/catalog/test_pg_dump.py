@@ -377,3 +377,56 @@ def test_a_whole_database_backup_restores_into_an_empty_one():
                 [(1, "12.50", "b"), (3, "100.01", "b")]
             with pytest.raises(psycopg.errors.ForeignKeyViolation):
                 conn.execute("INSERT INTO orders (customer_id) VALUES (99)")
+
+
+def _data(dump: bytes) -> list[str]:
+    """The rows and sequence positions of a plain dump (`_comparable`'s COPY blocks and setval calls)."""
+    out, copying = [], False
+    for line in _comparable(dump):
+        if line.startswith("COPY "):
+            copying = True
+        if copying or line.startswith("SELECT pg_catalog.setval("):
+            out.append(line)
+        if line == "\\.":
+            copying = False
+    return out
+
+
+def test_a_postgresql_backup_restores_into_the_server_under_test():
+    """Moving in: a whole PostgreSQL database, dumped by pg_dump `--no-owner` (its owner is a role of the old
+    cluster, as moving to any other PostgreSQL), restores with psql and ON_ERROR_STOP into an empty
+    database of the server under test, with every row and sequence position, and the application carries
+    on (identity and SERIAL values continue, foreign keys hold)."""
+    pg = os.environ.get("OMENDB_TEST_PG")
+    if not pg:
+        pytest.fail("the PostgreSQL database to move in comes from OMENDB_TEST_PG (scripts/test sets it)")
+    # Reached by OMENDB_TEST_PG alone: the PG* variables name the server under test.
+    pg_params = psycopg.conninfo.conninfo_to_dict(pg)
+    pg_params.setdefault("sslmode", "prefer")
+    name = f"cat_movein_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(**{**pg_params, "dbname": "postgres"}, autocommit=True)
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        source = psycopg.conninfo.make_conninfo(**{**pg_params, "dbname": name})
+        out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=WHOLE_DATABASE.encode(),
+                      conninfo=source)
+        assert out.returncode == 0, out.stderr.decode()
+        dump = _client("pg_dump", "--no-owner", conninfo=source)
+        assert dump.returncode == 0, dump.stderr.decode()
+        with _empty_database() as restored:
+            out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=dump.stdout,
+                          conninfo=restored)
+            assert out.returncode == 0, out.stderr.decode()
+            again = _client("pg_dump", conninfo=restored)
+            assert again.returncode == 0, again.stderr.decode()
+            assert _data(again.stdout) == _data(dump.stdout)
+            with psycopg.connect(restored, autocommit=True) as conn:
+                assert conn.execute("INSERT INTO orders (customer_id) VALUES (2) RETURNING id, ticket"
+                                    ).fetchone() == (4, 115)
+                assert conn.execute("INSERT INTO customer (name) VALUES ('dee') RETURNING id").fetchone() == (4,)
+                assert conn.execute("SELECT count(*) FROM big_orders").fetchone() == (2,)
+                with pytest.raises(psycopg.errors.ForeignKeyViolation):
+                    conn.execute("INSERT INTO orders (customer_id) VALUES (99)")
+    finally:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
