@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, Float32Array, Float64Array};
 use arrow_schema::{ArrowError, DataType};
 use datafusion::arrow::compute::kernels::{arity, numeric};
@@ -25,7 +26,7 @@ use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::expr_rewriter::{NamePreserver, coerce_plan_expr_for_schema};
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, RecursiveQuery,
-    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
 };
 use datafusion::optimizer::analyzer::AnalyzerRule;
 use datafusion::prelude::SessionContext;
@@ -87,10 +88,10 @@ fn narrow_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
     // checked.
     let check = !reads_catalog(&plan);
     let out = plan.transform_up_with_subqueries(|node| {
-        if matches!(
-            node,
-            LogicalPlan::Values(_) | LogicalPlan::Limit(_) | LogicalPlan::Dml(_)
-        ) {
+        if let LogicalPlan::Values(_) = node {
+            return node.map_expressions(|e| e.transform_up(float_literal));
+        }
+        if matches!(node, LogicalPlan::Limit(_) | LogicalPlan::Dml(_)) {
             return Ok(Transformed::no(node));
         }
         // Names stay as planned: a parent node refers to this one's outputs by them.
@@ -109,6 +110,7 @@ fn narrow_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
                         meta,
                     ))),
                 },
+                e @ Expr::Cast(_) => float_literal(e),
                 Expr::BinaryExpr(b) if check => {
                     comparable(&b, &schema)?;
                     Ok(Transformed::no(Expr::BinaryExpr(b)))
@@ -124,6 +126,34 @@ fn narrow_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
         })
     })?;
     Ok(out.data)
+}
+
+/// A numeric literal cast to a float is the nearest float to its decimal text (Arrow's cast multiplies
+/// by a power of ten, which makes `1e30` 1.0000000000000002e30).
+fn float_literal(e: Expr) -> Result<Transformed<Expr>> {
+    let Expr::Cast(c) = e else {
+        return Ok(Transformed::no(e));
+    };
+    match (c.expr.as_ref(), c.field.data_type()) {
+        (Expr::Literal(ScalarValue::Decimal128(Some(v), _, scale), _), DataType::Float64) => {
+            Ok(Transformed::yes(Expr::Literal(
+                ScalarValue::Float64(decimal_text(*v, *scale).parse().ok()),
+                None,
+            )))
+        }
+        (Expr::Literal(ScalarValue::Decimal128(Some(v), _, scale), _), DataType::Float32) => {
+            Ok(Transformed::yes(Expr::Literal(
+                ScalarValue::Float32(decimal_text(*v, *scale).parse().ok()),
+                None,
+            )))
+        }
+        _ => Ok(Transformed::no(Expr::Cast(c))),
+    }
+}
+
+/// A decimal's text: `v` scaled by 10^-scale, in the `1e30` / `1.5e-10` form floats parse exactly.
+fn decimal_text(v: i128, scale: i8) -> String {
+    format!("{v}e{}", -i32::from(scale))
 }
 
 /// A recursive CTE's two terms cast to its work table's types, which the planner fixed from the literals
@@ -247,7 +277,11 @@ impl AnalyzerRule for CheckedArithmetic {
             let names = NamePreserver::new(&node);
             node.map_expressions(|e| {
                 let saved = names.save(&e);
-                let t = e.transform_up(|e| udfs.checked(e, &schema))?;
+                let t = e.transform_up(|e| {
+                    float_over_numeric(e, &schema)?
+                        .transform_data(|e| udfs.float_text(e, &schema))?
+                        .transform_data(|e| udfs.checked(e, &schema))
+                })?;
                 Ok(t.update_data(|e| saved.restore(e)))
             })
         })?;
@@ -255,7 +289,50 @@ impl AnalyzerRule for CheckedArithmetic {
     }
 }
 
+/// A float beside a numeric is computed in double precision, as PostgreSQL casts numeric to float8 there;
+/// DataFusion's coercion casts the float to numeric instead, which fails on a value numeric(38) cannot
+/// hold (`d > 10.5` over a column holding 1e30) and costs a conversion per row.
+fn float_over_numeric(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &e else {
+        return Ok(Transformed::no(e));
+    };
+    let from_float = |x: &Expr| -> Option<Expr> {
+        let Expr::Cast(c) = x else { return None };
+        if !matches!(c.field.data_type(), DataType::Decimal128(..)) {
+            return None;
+        }
+        match c.expr.get_type(schema).ok()? {
+            DataType::Float64 => Some(c.expr.as_ref().clone()),
+            DataType::Float32 => Some(cast(c.expr.as_ref().clone(), DataType::Float64)),
+            _ => None,
+        }
+    };
+    let numeric = |x: &Expr| matches!(x.get_type(schema), Ok(DataType::Decimal128(..)));
+    let as_double = |x: &Expr| -> Expr {
+        let inner = match x {
+            Expr::Cast(c) => c.expr.as_ref().clone(),
+            x => x.clone(),
+        };
+        float_literal(cast(inner, DataType::Float64))
+            .map_or_else(|_| cast(x.clone(), DataType::Float64), |t| t.data)
+    };
+    let (l, r) = match (from_float(left), from_float(right)) {
+        (Some(l), Some(r)) => (l, r),
+        (Some(l), None) if numeric(right) => (l, as_double(right)),
+        (None, Some(r)) if numeric(left) => (as_double(left), r),
+        _ => return Ok(Transformed::no(e)),
+    };
+    Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+        Box::new(l),
+        *op,
+        Box::new(r),
+    ))))
+}
+
 struct Udfs {
+    /// `float8::text` and `float4::text`, spelled as the server sends floats.
+    float8_text: Arc<ScalarUDF>,
+    float4_text: Arc<ScalarUDF>,
     add: Arc<ScalarUDF>,
     sub: Arc<ScalarUDF>,
     mul: Arc<ScalarUDF>,
@@ -266,6 +343,11 @@ impl Default for Udfs {
     fn default() -> Self {
         let udf = |op| Arc::new(ScalarUDF::from(Checked::new(op)));
         Udfs {
+            float8_text: float_text_udf::<arrow_array::types::Float64Type>(
+                "omendb_float8_text",
+                15,
+            ),
+            float4_text: float_text_udf::<arrow_array::types::Float32Type>("omendb_float4_text", 6),
             add: udf(Op::Add),
             sub: udf(Op::Sub),
             mul: udf(Op::Mul),
@@ -274,7 +356,66 @@ impl Default for Udfs {
     }
 }
 
+/// A float's text as PostgreSQL writes it (`1e+30`, `0.1`, `NaN`; Arrow's cast writes `1e30`), with the
+/// server's float writer (`cells::put_float`, `digits` where scientific notation starts).
+fn float_text_udf<T>(name: &str, digits: i32) -> Arc<ScalarUDF>
+where
+    T: arrow_array::ArrowPrimitiveType,
+    T::Native: crate::cells::Shortest,
+{
+    let body = move |args: &[ColumnarValue]| -> Result<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let a = arrays[0].as_primitive::<T>();
+        let mut b = bytes::BytesMut::new();
+        let out: arrow_array::StringArray = (0..a.len())
+            .map(|i| {
+                a.is_valid(i).then(|| {
+                    b.clear();
+                    crate::cells::put_float(&mut b, a.value(i), digits);
+                    String::from_utf8_lossy(&b).into_owned()
+                })
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    };
+    Arc::new(datafusion::logical_expr::create_udf(
+        name,
+        vec![T::DATA_TYPE],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(body),
+    ))
+}
+
 impl Udfs {
+    /// `x::text` of a float through the float writer.
+    fn float_text(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+        let Expr::Cast(c) = &e else {
+            return Ok(Transformed::no(e));
+        };
+        let to = c.field.data_type().clone();
+        if !matches!(
+            to,
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        ) {
+            return Ok(Transformed::no(e));
+        }
+        let udf = match c.expr.get_type(schema) {
+            Ok(DataType::Float64) => &self.float8_text,
+            Ok(DataType::Float32) => &self.float4_text,
+            _ => return Ok(Transformed::no(e)),
+        };
+        let call = Expr::ScalarFunction(ScalarFunction::new_udf(
+            udf.clone(),
+            vec![c.expr.as_ref().clone()],
+        ));
+        Ok(Transformed::yes(if to == DataType::Utf8 {
+            call
+        } else {
+            cast(call, to)
+        }))
+    }
+
     fn checked(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &e else {
             return Ok(Transformed::no(e));

@@ -182,6 +182,19 @@ fn rewrite_expr(e: &mut Expr) {
     crate::json::rewrite_aggregate(e);
     crate::json::rewrite_set_returning(e);
     match e {
+        // A numeric literal past what numeric holds here (38 digits: `1e300`) is read as double
+        // precision, which holds it (PostgreSQL's numeric would; an error would stop the statement).
+        Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if beyond_numeric(n)) => {
+            if let Value::Number(n, _) = &v.value {
+                *e = Expr::Cast {
+                    kind: CastKind::Cast,
+                    expr: Box::new(Expr::Value(Value::SingleQuotedString(n.clone()).into())),
+                    data_type: SqlType::DoublePrecision,
+                    format: None,
+                    array: false,
+                };
+            }
+        }
         // `jsonb '{"a": 1}'`, as the cast.
         Expr::TypedString(ts) if matches!(ts.data_type, SqlType::JSON | SqlType::JSONB) => {
             let f = if matches!(ts.data_type, SqlType::JSON) {
@@ -465,6 +478,22 @@ fn rewrite_expr(e: &mut Expr) {
         }
         _ => {}
     }
+}
+
+/// Whether number literal `n` (`1e300`, `1.5e-200`) needs more than numeric(38)'s digits and scale.
+fn beyond_numeric(n: &str) -> bool {
+    let Some((mantissa, exponent)) = n.split_once(['e', 'E']) else {
+        return false;
+    };
+    let Ok(exponent) = exponent.parse::<i64>() else {
+        return false;
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let whole = whole.trim_start_matches('0');
+    // Digits left of the point once the exponent is applied, and right of it.
+    let left = whole.len() as i64 + exponent;
+    let right = fraction.len() as i64 - exponent;
+    left > 38 || right > 38
 }
 
 fn builtin_operator(name: &str) -> Option<BinaryOperator> {
