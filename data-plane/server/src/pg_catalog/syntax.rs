@@ -53,6 +53,17 @@ impl VisitorMut for RegclassOutput {
 
     fn post_visit_select(&mut self, s: &mut Select) -> ControlFlow<()> {
         for item in &mut s.projection {
+            // A set-returning generate_series keeps its name, PostgreSQL's column name, once it is
+            // unnested (`rewrite_expr`).
+            if let SelectItem::UnnamedExpr(e) = item
+                && is_generate_series(e)
+            {
+                *item = SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias: datafusion::sql::sqlparser::ast::Ident::new("generate_series"),
+                };
+                continue;
+            }
             let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item
             else {
                 continue;
@@ -181,6 +192,12 @@ fn is_name_column(e: &Expr) -> bool {
 fn rewrite_expr(e: &mut Expr) {
     crate::json::rewrite_aggregate(e);
     crate::json::rewrite_set_returning(e);
+    // generate_series outside FROM returns rows, as in PostgreSQL's select lists; DataFusion's function
+    // of that name returns them as one array.
+    if is_generate_series(e) {
+        *e = call("unnest", vec![e.clone()]);
+        return;
+    }
     match e {
         // A numeric literal past what numeric holds here (38 digits: `1e300`) is read as double
         // precision, which holds it (PostgreSQL's numeric would; an error would stop the statement).
@@ -478,6 +495,13 @@ fn rewrite_expr(e: &mut Expr) {
         }
         _ => {}
     }
+}
+
+/// A call of generate_series (not a window function).
+fn is_generate_series(e: &Expr) -> bool {
+    matches!(e, Expr::Function(f) if f.over.is_none()
+        && f.name.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series"))
+        && f.name.0.len() <= 2)
 }
 
 /// Whether number literal `n` (`1e300`, `1.5e-200`) needs more than numeric(38)'s digits and scale.
