@@ -326,6 +326,11 @@ CREATE VIEW big_orders AS SELECT o.id, o.total, s.v FROM orders o JOIN app.setti
     WHERE o.total > 10;
 COMMENT ON TABLE customer IS 'people';
 COMMENT ON COLUMN customer.name IS 'their name';
+COMMENT ON VIEW big_orders IS 'the big ones';
+COMMENT ON TYPE mood IS 'feelings';
+COMMENT ON SEQUENCE ticket_seq IS 'tickets';
+COMMENT ON INDEX orders_cust IS 'by customer';
+COMMENT ON SCHEMA app IS 'the application';
 INSERT INTO app.settings VALUES ('a', 'b'), ('tab', E'x\ty'), ('nl', E'line1\nline2'), ('bs', 'back\slash'),
     ('null', NULL);
 INSERT INTO customer (name, m, note, born) VALUES ('ann', 'happy', 'x', '1990-01-02'), ('bob', NULL, NULL, NULL),

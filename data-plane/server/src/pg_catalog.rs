@@ -345,6 +345,7 @@ impl Source {
             };
             (comments, crate::search_path::schemas(&self.db, &v))
         };
+        let types: Vec<u64> = self.enum_types().iter().map(|t| t.def.id).collect();
         // PostgreSQL's own comment on the public schema (pg_dump leaves it out of a dump).
         let public = (
             oids::PUBLIC,
@@ -356,6 +357,8 @@ impl Source {
             .chain(comments.into_iter().map(|((id, sub), text)| {
                 let class = if schemas.iter().any(|(_, s)| *s == id) {
                     oids::PG_NAMESPACE_CLASS
+                } else if types.contains(&id) {
+                    oids::PG_TYPE_CLASS
                 } else {
                     oids::PG_CLASS_CLASS
                 };

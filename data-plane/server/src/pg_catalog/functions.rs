@@ -279,6 +279,7 @@ pub fn register(ctx: &SessionContext, src: &Source) {
                 Some(Some(c)) => match c.trim_start_matches("pg_catalog.") {
                     "pg_class" => Some(oids::PG_CLASS_CLASS),
                     "pg_namespace" => Some(oids::PG_NAMESPACE_CLASS),
+                    "pg_type" => Some(oids::PG_TYPE_CLASS),
                     _ => return Ok(ScalarValue::Utf8(None)),
                 },
                 Some(None) => return Ok(ScalarValue::Utf8(None)),

@@ -25,6 +25,7 @@ pub const DEFAULT_COLLATION: i64 = 100;
 /// The OIDs of pg_class and pg_namespace themselves (pg_description's `classoid`).
 pub const PG_CLASS_CLASS: i64 = 1259;
 pub const PG_NAMESPACE_CLASS: i64 = 2615;
+pub const PG_TYPE_CLASS: i64 = 1247;
 
 /// Every user table takes eight OIDs from here: the table, its primary-key index, its row type, the row
 /// type's array type, the primary-key constraint, and three spare.

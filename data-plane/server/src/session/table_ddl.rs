@@ -594,6 +594,41 @@ impl Session {
                     .ok_or(omendb_storage::Error::UnknownSchema(schema))?;
                 (id, 0)
             }
+            ast::CommentObject::View | ast::CommentObject::MaterializedView => {
+                let view = self
+                    .names()
+                    .view(name)
+                    .ok_or_else(|| undefined_relation(name))?;
+                (view.id, 0)
+            }
+            ast::CommentObject::Sequence => {
+                let (_, candidates) = self.candidates(name)?;
+                let v = self.view.lock();
+                let txn = v.txn.as_ref().expect("DDL runs in a transaction");
+                let def = candidates.iter().find_map(|c| txn.sequence(c));
+                (def.ok_or_else(|| undefined_relation(name))?.id, 0)
+            }
+            ast::CommentObject::Type => {
+                let def = self.enum_type(name).ok_or_else(|| {
+                    Error::sql(
+                        code::UNDEFINED_OBJECT,
+                        format!("type \"{name}\" does not exist"),
+                    )
+                })?;
+                (def.id, 0)
+            }
+            ast::CommentObject::Index => {
+                let (_, candidates) = self.candidates(name)?;
+                let v = self.view.lock();
+                let txn = v.txn.as_ref().expect("DDL runs in a transaction");
+                let index = txn.indexes().into_iter().find_map(|(table, i)| {
+                    let (schema, _) = crate::search_path::split(&table);
+                    candidates
+                        .contains(&crate::search_path::storage_name(schema, &i.name))
+                        .then_some(i.id)
+                });
+                (index.ok_or_else(|| undefined_relation(name))?, 0)
+            }
             other => return Err(Error::unsupported(format!("COMMENT ON {other}"))),
         };
         self.with_locks(|t| t.comment(key, text.clone())).await
@@ -851,4 +886,13 @@ fn altered_sequence(name: &ast::ObjectName) -> Option<(String, ast::ObjectName)>
         ident(1)?.value.clone(),
         ast::ObjectName(name.0[2..].to_vec()),
     ))
+}
+
+/// PostgreSQL's error for a relation (view, sequence, index) that does not exist.
+fn undefined_relation(name: &ast::ObjectName) -> Error {
+    let relname = name.0.last().map(|p| p.to_string()).unwrap_or_default();
+    Error::sql(
+        code::UNDEFINED_TABLE,
+        format!("relation \"{}\" does not exist", relname.trim_matches('"')),
+    )
 }

@@ -232,10 +232,19 @@ impl Inner {
                     if !known {
                         return Err(Error::UnknownIndex(name.clone()));
                     }
+                    let id = head.tables.get(table_id).and_then(|t| {
+                        t.indexes
+                            .iter()
+                            .find(|i| i.def.name == *name)
+                            .map(|i| i.def.id)
+                    });
                     edit_table(head, *table_id, name, |tv| {
                         tv.indexes.retain(|i| i.def.name != *name);
                         catalog.indexes.push((*table_id, Some(index_defs(tv))));
                     })?;
+                    if let Some(id) = id {
+                        head.drop_comments(id, &mut catalog.comments);
+                    }
                 }
                 Ddl::CreateSequence(def) => {
                     if head.sequences.contains_key(&def.name)
@@ -262,9 +271,10 @@ impl Inner {
                         .push((def.name.clone(), Some(def.clone())));
                 }
                 Ddl::DropSequence { name } => {
-                    if head.sequences.remove(name).is_none() {
+                    let Some(def) = head.sequences.remove(name) else {
                         return Err(Error::UnknownTable(name.clone()));
-                    }
+                    };
+                    head.drop_comments(def.id, &mut catalog.comments);
                     catalog.sequences.push((name.clone(), None));
                 }
                 Ddl::CreateView(def) => {
@@ -353,8 +363,16 @@ impl Inner {
                 }
                 Ddl::Comment { key, text } => {
                     // The object may have been dropped by a commit after this transaction saw it.
-                    let live = head.tables.contains_key(&key.0)
-                        || head.schemas.values().any(|id| *id == key.0);
+                    let id = key.0;
+                    let live = head.tables.contains_key(&id)
+                        || head.schemas.values().any(|s| *s == id)
+                        || head.views.values().any(|v| v.id == id)
+                        || head.sequences.values().any(|s| s.id == id)
+                        || head.types.contains_key(&id)
+                        || head
+                            .tables
+                            .values()
+                            .any(|t| t.indexes.iter().any(|i| i.def.id == id));
                     if !live {
                         return Err(Error::Conflict(format!("object {} of a comment", key.0)));
                     }

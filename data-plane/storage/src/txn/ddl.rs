@@ -710,6 +710,10 @@ impl WriteTxn {
                         continue;
                     };
                     let mut t = (*t).clone();
+                    if let Some(i) = t.indexes.iter().find(|i| i.def.name == *name) {
+                        let id = i.def.id;
+                        v.drop_comments(id, &mut Vec::new());
+                    }
                     t.indexes.retain(|i| i.def.name != *name);
                     v.tables.insert(*table_id, Arc::new(t));
                 }
@@ -731,13 +735,17 @@ impl WriteTxn {
                     v.sequences.insert(def.name.clone(), Arc::new(def.clone()));
                 }
                 Ddl::DropSequence { name } => {
-                    v.sequences.remove(name);
+                    if let Some(def) = v.sequences.remove(name) {
+                        v.drop_comments(def.id, &mut Vec::new());
+                    }
                 }
                 Ddl::CreateView(def) => {
                     v.views.insert(def.name.clone(), Arc::new(def.clone()));
                 }
                 Ddl::DropView { name } => {
-                    v.views.remove(name);
+                    if let Some(def) = v.views.remove(name) {
+                        v.drop_comments(def.id, &mut Vec::new());
+                    }
                 }
                 Ddl::CreateType { def, .. } => {
                     v.types.insert(def.id, Arc::new(def.clone()));
