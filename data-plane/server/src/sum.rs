@@ -453,7 +453,14 @@ fn cast(a: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     Ok(arrow_cast::cast(a, to)?)
 }
 
-/// Registers PostgreSQL's sum in place of DataFusion's.
+/// Registers PostgreSQL's sum in place of DataFusion's, and `variance`, PostgreSQL's name for the sample
+/// variance (computed in double precision: PostgreSQL's of integers and numeric is numeric).
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::new_from_impl(PgSum::new()));
+    ctx.register_udaf(
+        datafusion::functions_aggregate::variance::var_samp_udaf()
+            .as_ref()
+            .clone()
+            .with_aliases(["variance"]),
+    );
 }
