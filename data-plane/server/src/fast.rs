@@ -1095,6 +1095,11 @@ impl Fast {
         } else if matches!(column, T::Timestamp | T::TimestampTz) && !zone.is_utc() {
             // A wall time to read in the session's zone: the zone rules (timestamps.rs) do it.
             return None;
+        } else if let ScalarValue::Decimal128(Some(d), _, scale) = v
+            && let Some(f) = crate::typing::decimal_float(d, scale, &ty)
+        {
+            // A numeric literal into a float column: the nearest float, as the planner's fold gives.
+            f
         } else if matches!(o, Operand::Lit(_))
             && ty != Arrow::Binary
             && !matches!(column, T::Array(_) | T::Interval)

@@ -135,25 +135,25 @@ fn float_literal(e: Expr) -> Result<Transformed<Expr>> {
         return Ok(Transformed::no(e));
     };
     match (c.expr.as_ref(), c.field.data_type()) {
-        (Expr::Literal(ScalarValue::Decimal128(Some(v), _, scale), _), DataType::Float64) => {
-            Ok(Transformed::yes(Expr::Literal(
-                ScalarValue::Float64(decimal_text(*v, *scale).parse().ok()),
-                None,
-            )))
-        }
-        (Expr::Literal(ScalarValue::Decimal128(Some(v), _, scale), _), DataType::Float32) => {
-            Ok(Transformed::yes(Expr::Literal(
-                ScalarValue::Float32(decimal_text(*v, *scale).parse().ok()),
-                None,
-            )))
+        (Expr::Literal(ScalarValue::Decimal128(Some(v), _, scale), _), to) => {
+            match decimal_float(*v, *scale, to) {
+                Some(f) => Ok(Transformed::yes(Expr::Literal(f, None))),
+                None => Ok(Transformed::no(Expr::Cast(c))),
+            }
         }
         _ => Ok(Transformed::no(Expr::Cast(c))),
     }
 }
 
-/// A decimal's text: `v` scaled by 10^-scale, in the `1e30` / `1.5e-10` form floats parse exactly.
-fn decimal_text(v: i128, scale: i8) -> String {
-    format!("{v}e{}", -i32::from(scale))
+/// The decimal `v` scaled by 10^-scale as a float of type `to` (the nearest one, parsed from its text),
+/// or `None` when `to` is no float type.
+pub fn decimal_float(v: i128, scale: i8, to: &DataType) -> Option<ScalarValue> {
+    let text = format!("{v}e{}", -i32::from(scale));
+    match to {
+        DataType::Float64 => Some(ScalarValue::Float64(text.parse().ok())),
+        DataType::Float32 => Some(ScalarValue::Float32(text.parse().ok())),
+        _ => None,
+    }
 }
 
 /// A recursive CTE's two terms cast to its work table's types, which the planner fixed from the literals

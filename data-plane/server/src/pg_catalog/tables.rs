@@ -961,11 +961,10 @@ pub(super) fn pg_rewrite(tables: &[Table]) -> Result<RecordBatch> {
                 text("1"),
                 text("O"),
                 bool(true),
-                null(),
-                null(),
             ]
         })
         .collect();
+    // ev_qual and ev_action (NULL) are appended by `empty::complete`.
     batch(
         &[
             ("oid", OID),
@@ -974,8 +973,6 @@ pub(super) fn pg_rewrite(tables: &[Table]) -> Result<RecordBatch> {
             ("ev_type", CHAR),
             ("ev_enabled", CHAR),
             ("is_instead", BOOL),
-            ("ev_qual", TEXT),
-            ("ev_action", TEXT),
         ],
         rows,
     )

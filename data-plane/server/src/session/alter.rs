@@ -172,6 +172,19 @@ fn old_column(name: &str) -> Expr {
 
 impl Session {
     /// ALTER TABLE, in the open transaction.
+    /// An ALTER of relation `relname`, which does not exist: PostgreSQL's NOTICE and nothing done under IF
+    /// EXISTS, 42P01 otherwise.
+    pub(super) fn missing_relation(&mut self, relname: &str, if_exists: bool) -> Result<()> {
+        if if_exists {
+            self.notice(
+                "00000",
+                format!("relation \"{relname}\" does not exist, skipping"),
+            );
+            return Ok(());
+        }
+        Err(undefined_relation(relname))
+    }
+
     pub(super) async fn alter_table(&mut self, at: &ast::AlterTable) -> Result<()> {
         if at.location.is_some() || at.on_cluster.is_some() || at.table_type.is_some() {
             return Err(Error::unsupported(format!(
@@ -199,17 +212,7 @@ impl Session {
         let relname = crate::search_path::split(&storage).1.to_string();
         let reader = crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &storage)?;
         let Some(reader) = reader else {
-            if at.if_exists {
-                self.notice(
-                    "00000",
-                    format!("relation \"{relname}\" does not exist, skipping"),
-                );
-                return Ok(());
-            }
-            return Err(Error::sql(
-                code::UNDEFINED_TABLE,
-                format!("relation \"{relname}\" does not exist"),
-            ));
+            return self.missing_relation(&relname, at.if_exists);
         };
         let old = reader.def().clone();
         let table_id = reader.id();
@@ -754,4 +757,12 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// PostgreSQL's error for a relation that does not exist.
+pub(super) fn undefined_relation(relname: &str) -> Error {
+    Error::sql(
+        code::UNDEFINED_TABLE,
+        format!("relation \"{relname}\" does not exist"),
+    )
 }

@@ -32,17 +32,7 @@ impl Session {
             candidates.iter().find_map(|c| txn.sequence(c))
         };
         let Some(old) = old else {
-            if flags.contains(&"if_exists") {
-                self.notice(
-                    "00000",
-                    format!("relation \"{relname}\" does not exist, skipping"),
-                );
-                return Ok(());
-            }
-            return Err(Error::sql(
-                code::UNDEFINED_TABLE,
-                format!("relation \"{relname}\" does not exist"),
-            ));
+            return self.missing_relation(&relname, flags.contains(&"if_exists"));
         };
         let mut def = changed(&old, data_type, options)?;
         if let Some(o) = owned_by {

@@ -39,17 +39,7 @@ impl Session {
             })
         };
         if !exists {
-            if at.if_exists {
-                self.notice(
-                    "00000",
-                    format!("relation \"{relname}\" does not exist, skipping"),
-                );
-                return Ok(());
-            }
-            return Err(Error::sql(
-                code::UNDEFINED_TABLE,
-                format!("relation \"{relname}\" does not exist"),
-            ));
+            return self.missing_relation(&relname, at.if_exists);
         }
         self.check_role(owner)
     }
@@ -63,13 +53,7 @@ impl Session {
                 .and_then(|p| p.as_ident())
                 .ok_or_else(|| Error::sql(code::SYNTAX_ERROR, "invalid schema name"))?,
         );
-        let exists = {
-            let v = self.view.lock();
-            crate::search_path::schemas(&self.engine.db, &v)
-                .iter()
-                .any(|(n, _)| *n == name)
-        };
-        if !exists {
+        if !self.schema_exists(&name) {
             if a.if_exists {
                 self.notice(
                     "00000",
@@ -91,6 +75,14 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Whether schema `name` exists for this transaction.
+    pub(super) fn schema_exists(&self, name: &str) -> bool {
+        let v = self.view.lock();
+        crate::search_path::schemas(&self.engine.db, &v)
+            .iter()
+            .any(|(n, _)| n == name)
     }
 
     /// The role an OWNER TO or AUTHORIZATION names must be this database's (the session's) role.

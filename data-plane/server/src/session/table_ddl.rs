@@ -682,13 +682,7 @@ impl Session {
         if name == omendb_storage::PUBLIC {
             return Err(Error::unsupported("DROP SCHEMA public"));
         }
-        let exists = {
-            let v = self.view.lock();
-            crate::search_path::schemas(&self.engine.db, &v)
-                .iter()
-                .any(|(n, _)| *n == name)
-        };
-        if !exists {
+        if !self.schema_exists(&name) {
             if if_exists {
                 self.notice(
                     "00000",
@@ -891,8 +885,5 @@ fn altered_sequence(name: &ast::ObjectName) -> Option<(String, ast::ObjectName)>
 /// PostgreSQL's error for a relation (view, sequence, index) that does not exist.
 fn undefined_relation(name: &ast::ObjectName) -> Error {
     let relname = name.0.last().map(|p| p.to_string()).unwrap_or_default();
-    Error::sql(
-        code::UNDEFINED_TABLE,
-        format!("relation \"{}\" does not exist", relname.trim_matches('"')),
-    )
+    super::alter::undefined_relation(relname.trim_matches('"'))
 }
