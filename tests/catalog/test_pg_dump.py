@@ -324,6 +324,7 @@ CREATE INDEX orders_cust ON orders (customer_id);
 CREATE UNIQUE INDEX orders_ticket ON orders (ticket);
 CREATE VIEW big_orders AS SELECT o.id, o.total, s.v FROM orders o JOIN app.settings s ON s.k = 'a'
     WHERE o.total > 10;
+CREATE VIEW week AS SELECT d FROM generate_series(1, 7) d;
 COMMENT ON TABLE customer IS 'people';
 COMMENT ON COLUMN customer.name IS 'their name';
 COMMENT ON VIEW big_orders IS 'the big ones';

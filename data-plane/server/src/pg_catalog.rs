@@ -233,18 +233,30 @@ pub fn view_definition(view: &omendb_storage::ViewDef, path: &[String]) -> Strin
     let Some(Statement::Query(q)) = stmts.first_mut() else {
         return format!(" {};", view.query);
     };
-    let ctes = names::statement_ctes(&Statement::Query(q.clone()));
-    let _ = ast::visit_relations_mut(q.as_mut(), |name: &mut ast::ObjectName| {
-        if let [ast::ObjectNamePart::Identifier(i)] = name.0.as_slice()
-            && !ctes.contains(&crate::ddl::ident(i))
-        {
-            name.0.insert(
-                0,
-                ast::ObjectNamePart::Identifier(ast::Ident::new(omendb_storage::PUBLIC)),
-            );
+    // Relations only: a table function in FROM (`generate_series(1, 3)`) is no relation to qualify.
+    struct Qualify(std::collections::HashSet<String>);
+    impl ast::VisitorMut for Qualify {
+        type Break = ();
+        fn pre_visit_table_factor(
+            &mut self,
+            t: &mut ast::TableFactor,
+        ) -> std::ops::ControlFlow<()> {
+            if let ast::TableFactor::Table {
+                name, args: None, ..
+            } = t
+                && let [ast::ObjectNamePart::Identifier(i)] = name.0.as_slice()
+                && !self.0.contains(&crate::ddl::ident(i))
+            {
+                name.0.insert(
+                    0,
+                    ast::ObjectNamePart::Identifier(ast::Ident::new(omendb_storage::PUBLIC)),
+                );
+            }
+            std::ops::ControlFlow::Continue(())
         }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
+    }
+    let ctes = names::statement_ctes(&Statement::Query(q.clone()));
+    let _ = ast::VisitMut::visit(q.as_mut(), &mut Qualify(ctes));
     format!(" {q};")
 }
 
