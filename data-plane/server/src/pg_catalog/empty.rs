@@ -129,15 +129,6 @@ pub fn relation(name: &str) -> Result<Option<RecordBatch>> {
             ("objsubid", INT4),
             ("description", TEXT),
         ],
-        "pg_depend" => vec![
-            ("classid", OID),
-            ("objid", OID),
-            ("objsubid", INT4),
-            ("refclassid", OID),
-            ("refobjid", OID),
-            ("refobjsubid", INT4),
-            ("deptype", CHAR),
-        ],
         "pg_enum" => vec![
             ("oid", OID),
             ("enumtypid", OID),
@@ -256,16 +247,6 @@ pub fn relation(name: &str) -> Result<Option<RecordBatch>> {
             ("prrelid", OID),
             ("prqual", TEXT),
             ("prattrs", int2_list()),
-        ],
-        "pg_rewrite" => vec![
-            ("oid", OID),
-            ("rulename", NAME),
-            ("ev_class", OID),
-            ("ev_type", CHAR),
-            ("ev_enabled", CHAR),
-            ("is_instead", BOOL),
-            ("ev_qual", TEXT),
-            ("ev_action", TEXT),
         ],
         "pg_statistic_ext" => vec![
             ("oid", OID),
