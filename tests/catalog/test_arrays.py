@@ -9,6 +9,7 @@ import datetime
 import decimal
 
 import psycopg
+import psycopg.types.string
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -40,6 +41,20 @@ def test_lists_as_parameters_and_results(conn, db, binary):
     assert cur.fetchall() == [(1,)]
     with pytest.raises(psycopg.errors.InvalidTextRepresentation):
         conn.execute(f"INSERT INTO {table} (id, ints) VALUES (9, '{{1,x}}')")
+
+
+def test_array_text_is_array_out(conn, db):
+    """The text of an array result is array_out's, element by element: floats in PostgreSQL's notation,
+    timestamps quoted with their significant fraction digits (read raw, not parsed into lists)."""
+    table = db.create("t", "CREATE TABLE {name} (id integer PRIMARY KEY, t timestamp[], f float8[], s text[])")
+    conn.execute(f"INSERT INTO {table} VALUES (1, '{{2024-01-01 10:00:00.5}}', '{{1.5,1e30,0.1}}', "
+                 "'{\"a b\",NULL,c}')")
+    cur = conn.cursor()
+    for oid in (1115, 1022, 1009):
+        cur.adapters.register_loader(oid, psycopg.types.string.TextLoader)
+    for prepare in (False, True):
+        cur.execute(f"SELECT t, f, s FROM {table}", prepare=prepare)
+        assert cur.fetchone() == ('{"2024-01-01 10:00:00.5"}', "{1.5,1e+30,0.1}", '{"a b",NULL,c}')
 
 
 def test_copy_text_and_binary(conn, db):

@@ -171,6 +171,14 @@ assert Order.objects.get(pk=o2.pk).lead_time == timedelta(hours=5)
 Order.objects.filter(pk=o2.pk).update(lead_time=F("lead_time") + timedelta(hours=1), tags=["y", "z"])
 o2 = Order.objects.get(pk=o2.pk)
 assert o2.lead_time == timedelta(hours=6) and o2.tags == ["y", "z"]
+# TimeField: stored, compared, ordered.
+from datetime import time
+Order.objects.filter(pk=o1.pk).update(ships_at=time(17, 30))
+Order.objects.filter(pk=o2.pk).update(ships_at=time(9, 5, 0, 250000))
+assert Order.objects.get(pk=o2.pk).ships_at == time(9, 5, 0, 250000)
+assert Order.objects.filter(ships_at__gte=time(12, 0)).get().pk == o1.pk
+assert list(Order.objects.filter(ships_at__isnull=False).order_by("ships_at")
+            .values_list("ships_at", flat=True)) == [time(9, 5, 0, 250000), time(17, 30)]
 Order.objects.filter(pk__in=[o1.pk, o2.pk]).delete()
 assert Order.objects.count() == 3
 User.objects.create_user("ada", password="pw")
@@ -235,6 +243,7 @@ def test_django_migrate_orm_flush_and_unmigrate(database):
     assert "Applying shop.0003_order... OK" in out
     assert "Applying shop.0004_order_details... OK" in out
     assert "Applying shop.0005_order_tags_lead_time... OK" in out
+    assert "Applying shop.0006_order_ships_at... OK" in out
     assert "Applying admin.0001_initial... OK" in out
     with psycopg.connect(conninfo(dbname=database), autocommit=True) as c:
         columns = [r[0] for r in c.execute(

@@ -64,7 +64,14 @@ fn list_value(a: &dyn Array, i: usize) -> Result<ArrayRef> {
     }
 }
 
-fn is_list(t: &DataType) -> bool {
+/// Row `i` of a list array as array_out writes it.
+pub fn list_text(a: &dyn Array, i: usize, zone: &Zone) -> Result<String> {
+    let mut s = String::new();
+    put_list(&mut s, &list_value(a, i)?, zone)?;
+    Ok(s)
+}
+
+pub fn is_list(t: &DataType) -> bool {
     matches!(
         t,
         DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
@@ -141,6 +148,11 @@ fn element_texts(items: &ArrayRef, zone: &Zone) -> Result<Vec<Option<Element>>> 
                     .value(i);
                 interval_text(v.months, v.days, v.nanoseconds)
             }
+            DataType::Time64(TimeUnit::Nanosecond) => crate::times::text(
+                items
+                    .as_primitive::<arrow_array::types::Time64NanosecondType>()
+                    .value(i),
+            ),
             _ => arrow_cast::display::array_value_to_string(items, i)?,
         })
     };

@@ -107,6 +107,7 @@ fn element(s: &str, t: DataType, zone: &Zone) -> Option<Value> {
         DataType::Boolean => Value::Bool(parse_bool(s)?),
         DataType::Uuid => Value::Text(omendb_storage::canonical_uuid(s)?),
         DataType::Date => Value::Date(crate::copy::parse_date(s)?),
+        DataType::Time => Value::Time(crate::times::parse(s).ok()?),
         DataType::Timestamp => Value::Timestamp(parse_timestamp(s)?),
         DataType::TimestampTz => Value::Timestamp(parse_timestamptz(s, zone)?),
         DataType::Numeric { scale, .. } => Value::Decimal(parse_decimal(s, scale)?),

@@ -205,6 +205,8 @@ enum Cells {
     /// PostgreSQL's interval_out, or its binary form (microseconds, days, months); arrow-pg's sends a
     /// NULL interval as a zero one.
     Interval(arrow_array::IntervalMonthDayNanoArray),
+    /// PostgreSQL's time_out (arrow-pg's prints six fractional digits always), or microseconds.
+    Time(arrow_array::Time64NanosecondArray),
 }
 
 impl Cells {
@@ -226,6 +228,10 @@ impl Cells {
                 a.as_primitive::<arrow_array::types::IntervalMonthDayNanoType>()
                     .clone(),
             ),
+            DataType::Time64(TimeUnit::Nanosecond) => Cells::Time(
+                a.as_primitive::<arrow_array::types::Time64NanosecondType>()
+                    .clone(),
+            ),
             _ => return None,
         })
     }
@@ -244,6 +250,7 @@ impl Cells {
             Cells::View(a) => a,
             Cells::Timestamp(a, ..) => a.as_ref(),
             Cells::Interval(a) => a,
+            Cells::Time(a) => a,
         };
         if a.is_null(i) {
             return out.put_i32(-1);
@@ -284,6 +291,8 @@ impl Cells {
                     crate::array_out::interval_text(v.months, v.days, v.nanoseconds).as_bytes(),
                 )
             }
+            Cells::Time(a) if binary => out.put_i64(a.value(i).div_euclid(1000)),
+            Cells::Time(a) => out.put_slice(crate::times::text(a.value(i)).as_bytes()),
         }
         let len = (out.len() - at - 4) as i32;
         out[at..at + 4].copy_from_slice(&len.to_be_bytes());

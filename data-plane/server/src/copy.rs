@@ -90,6 +90,7 @@ fn builder(t: DataType) -> Box<dyn ArrayBuilder> {
         DataType::Bytea => Box::new(BinaryBuilder::new()),
         DataType::Interval => Box::new(arrow_array::builder::IntervalMonthDayNanoBuilder::new()),
         DataType::Date => Box::new(Date32Builder::new()),
+        DataType::Time => Box::new(arrow_array::builder::Time64NanosecondBuilder::new()),
         DataType::Timestamp => Box::new(TimestampMicrosecondBuilder::new()),
         DataType::TimestampTz => Box::new(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
         DataType::Numeric { precision, scale } => Box::new(
@@ -753,6 +754,12 @@ impl CopyIn {
                     s.map(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                         .map(|d| (d - EPOCH).num_days() as i32)
                         .map_err(|_| invalid(s, "date")))
+                        .transpose()?
+                ),
+                DataType::Time => push!(
+                    b,
+                    arrow_array::builder::Time64NanosecondBuilder,
+                    s.map(|s| crate::times::parse(s).map_err(|_| invalid(s, "time")))
                         .transpose()?
                 ),
                 DataType::Timestamp => push!(

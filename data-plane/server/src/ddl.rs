@@ -110,6 +110,10 @@ pub fn column_type(t: &SqlType) -> Result<DataType> {
             DataType::TimestampTz
         }
         SqlType::Timestamp(_, _) => DataType::Timestamp,
+        SqlType::Time(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => {
+            return Err(Error::unsupported("the type time with time zone"));
+        }
+        SqlType::Time(_, _) => DataType::Time,
         SqlType::Numeric(info) | SqlType::Decimal(info) => {
             let (p, s) = match info {
                 // Unconstrained numeric: the widest fixed-point type we have.
@@ -575,6 +579,7 @@ pub fn from_arrow(t: &Arrow) -> Result<DataType> {
         Arrow::Binary | Arrow::LargeBinary | Arrow::BinaryView => DataType::Bytea,
         Arrow::Date32 | Arrow::Date64 => DataType::Date,
         Arrow::Interval(_) => DataType::Interval,
+        Arrow::Time32(_) | Arrow::Time64(_) => DataType::Time,
         Arrow::Timestamp(_, None) => DataType::Timestamp,
         Arrow::Timestamp(_, Some(_)) => DataType::TimestampTz,
         Arrow::Decimal128(p, s) if *s >= 0 => DataType::Numeric {

@@ -1100,6 +1100,13 @@ impl Fast {
         {
             // A numeric literal into a float column: the nearest float, as the planner's fold gives.
             f
+        } else if column == T::Time {
+            // Text into a time: time_in's reading (Arrow's cast reads other forms); a refusal is
+            // DataFusion's to report.
+            let ScalarValue::Utf8(Some(s)) = &v else {
+                return None;
+            };
+            return crate::times::parse(s).ok().map(omendb_storage::Value::Time);
         } else if matches!(o, Operand::Lit(_))
             && ty != Arrow::Binary
             && !matches!(column, T::Array(_) | T::Interval)

@@ -55,6 +55,7 @@ mod subquery;
 mod sum;
 mod system_views;
 mod text;
+mod times;
 mod timestamps;
 mod to_char;
 mod token_walk;

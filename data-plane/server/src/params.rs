@@ -93,6 +93,18 @@ pub fn decode<S: Clone>(
                 .map(|t| t.and_utc().timestamp_micros()),
             None,
         ),
+        // A time travels as microseconds since midnight in binary.
+        Type::TIME if portal.parameter_format.is_binary(i) => ScalarValue::Time64Nanosecond(
+            raw(portal, i)?
+                .map(|b| {
+                    let micros = i64::from_be_bytes(
+                        b.try_into()
+                            .map_err(|_| bad(i, ty, "incorrect binary data format"))?,
+                    );
+                    Ok::<_, Error>(micros * 1000)
+                })
+                .transpose()?,
+        ),
         Type::TIMESTAMPTZ if !portal.parameter_format.is_binary(i) => {
             let s = text(portal, i, ty)?;
             ScalarValue::TimestampMicrosecond(
@@ -201,6 +213,12 @@ pub fn decode<S: Clone>(
                 i,
             )
         }
+        // Text into a time: PostgreSQL's time input (Arrow's refuses `24:00`, `1:05 PM`).
+        (Some(Arrow::Time64(_)), ScalarValue::Utf8(Some(s))) => cast(
+            ScalarValue::Time64Nanosecond(Some(crate::times::parse(&s)?)),
+            want.expect("matched"),
+            i,
+        ),
         // Text into an interval: PostgreSQL's interval input, which Arrow's parser reads little of.
         (Some(Arrow::Interval(_)), ScalarValue::Utf8(Some(s))) => {
             let v = crate::intervals::parse(&s)?;

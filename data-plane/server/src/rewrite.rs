@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AssignmentTarget, DataType as SqlType, Expr, FromTable, Ident, ObjectName, ObjectNamePart,
-    SelectItem, SetExpr, Statement, TableFactor, TableObject, Value, visit_expressions,
-    visit_expressions_mut,
+    AssignmentTarget, DataType as SqlType, Expr, FromTable, FunctionArguments, Ident, ObjectName,
+    ObjectNamePart, SelectItem, SetExpr, Statement, TableFactor, TableObject, Value,
+    visit_expressions, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -344,6 +344,21 @@ fn session_functions(stmt: &mut Statement, login: &Login<'_>) {
                     return ControlFlow::Continue(());
                 }
             },
+            // The wall clock in the session's zone (the analyzer's cast from now()).
+            "localtime" | "localtimestamp"
+                if matches!(e, Expr::Identifier(_))
+                    || matches!(e, Expr::Function(f) if f.args == FunctionArguments::None) =>
+            {
+                let t = if name == "localtime" {
+                    "TIME"
+                } else {
+                    "TIMESTAMP"
+                };
+                if let Ok(parsed) = crate::ddl::parse_expr(&format!("CAST(now() AS {t})")) {
+                    *e = parsed;
+                }
+                return ControlFlow::Continue(());
+            }
             "version" if matches!(e, Expr::Function(_)) => format!(
                 "PostgreSQL {} on x86_64-pc-linux-gnu, compiled by rustc, 64-bit",
                 crate::SERVER_VERSION
@@ -389,8 +404,20 @@ fn unique_output_names(projection: &mut [SelectItem]) {
                 },
                 _ => e.to_string(),
             },
-            // DataFusion's names drop parentheses: `2 + 3 * 4` and `(2 + 3) * 4` collide.
-            other => other.to_string().replace(['(', ')'], ""),
+            // DataFusion names a cast after what it casts: `now()::time` and `now()::date` collide.
+            Expr::Cast { expr, .. } => key(expr),
+            // DataFusion's names drop parentheses (`2 + 3 * 4` and `(2 + 3) * 4` collide) and casts
+            // within (`max(id)` and `max(id::bigint)`).
+            other => {
+                let mut bare = other.clone();
+                let _ = visit_expressions_mut(&mut bare, |e| {
+                    while let Expr::Cast { expr, .. } = e {
+                        *e = std::mem::replace(expr.as_mut(), Expr::Value(Value::Null.into()));
+                    }
+                    ControlFlow::<()>::Continue(())
+                });
+                bare.to_string().replace(['(', ')'], "")
+            }
         }
     }
     let keys: Vec<Option<(String, bool)>> = projection
@@ -526,6 +553,7 @@ fn sql_type(t: &Type) -> Option<SqlType> {
         }
         Type::BYTEA => SqlType::Bytea,
         Type::DATE => SqlType::Date,
+        Type::TIME => SqlType::Time(None, TimezoneInfo::None),
         Type::TIMESTAMP => SqlType::Timestamp(None, TimezoneInfo::None),
         Type::TIMESTAMPTZ => SqlType::Timestamp(None, TimezoneInfo::WithTimeZone),
         _ => match t.kind() {

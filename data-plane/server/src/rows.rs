@@ -189,12 +189,13 @@ pub fn encode(
     } else {
         crate::text::timestamps_as_text(batch, &text_times, zone)
     };
-    Box::new(general(fields, batch))
+    Box::new(general(fields, batch, zone.clone()))
 }
 
 fn general(
     fields: Arc<Vec<FieldInfo>>,
     batch: RecordBatch,
+    zone: crate::zone::Zone,
 ) -> impl Iterator<Item = PgWireResult<DataRow>> + Send {
     let mut encoder = DataRowEncoder::new(fields.clone());
     (0..batch.num_rows()).map(move |row| {
@@ -271,8 +272,44 @@ fn general(
                         &FormatOptions::default(),
                     )?;
                 }
+            } else if let DataType::Time64(arrow_schema::TimeUnit::Nanosecond) = field.data_type() {
+                // time_out's text (arrow-pg prints six fractional digits, and no 24:00:00), or
+                // microseconds.
+                let a = array.as_primitive::<arrow_array::types::Time64NanosecondType>();
+                let v = (!a.is_null(row)).then(|| a.value(row));
+                if fields[col].format() == FieldFormat::Binary {
+                    let bytes = v.map(|v| v.div_euclid(1000).to_be_bytes().to_vec());
+                    encoder.encode_field_with_type_and_format(
+                        &bytes,
+                        &Type::BYTEA,
+                        FieldFormat::Binary,
+                        &FormatOptions::default(),
+                    )?;
+                } else {
+                    encoder.encode_field_with_type_and_format(
+                        &v.map(crate::times::text),
+                        &Type::TEXT,
+                        FieldFormat::Text,
+                        &FormatOptions::default(),
+                    )?;
+                }
             } else if Vector::of(field).is_some() && fields[col].format() == FieldFormat::Text {
                 let v = vector_text(array, row);
+                encoder.encode_field_with_type_and_format(
+                    &v,
+                    &Type::TEXT,
+                    FieldFormat::Text,
+                    &FormatOptions::default(),
+                )?;
+            } else if crate::array_out::is_list(field.data_type())
+                && fields[col].format() == FieldFormat::Text
+            {
+                // array_out's text: arrow-pg's writes its elements' own way (`1e30`, timestamps
+                // unquoted with six fractional digits).
+                let v = (!array.is_null(row))
+                    .then(|| crate::array_out::list_text(array.as_ref(), row, &zone))
+                    .transpose()
+                    .map_err(|e| pgwire::error::PgWireError::ApiError(Box::new(e)))?;
                 encoder.encode_field_with_type_and_format(
                     &v,
                     &Type::TEXT,
@@ -290,7 +327,9 @@ fn general(
 /// The general encoder's rows, collected (the direct writers are tested against it).
 #[cfg(test)]
 pub fn general_for_tests(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> Vec<DataRow> {
-    general(fields, batch).map(|r| r.unwrap()).collect()
+    general(fields, batch, crate::zone::Zone::default())
+        .map(|r| r.unwrap())
+        .collect()
 }
 
 #[cfg(test)]

@@ -226,6 +226,7 @@ pub fn postgres_text_casts(plan: LogicalPlan) -> datafusion::error::Result<Logic
     let intervals = Arc::new(ScalarUDF::from(crate::array_out::IntervalText {
         signature: Signature::any(1, Volatility::Immutable),
     }));
+    let times = crate::times::text_udf();
     crate::plan_exprs::rewrite(
         plan,
         &|e, schema| match e {
@@ -237,6 +238,7 @@ pub fn postgres_text_casts(plan: LogicalPlan) -> datafusion::error::Result<Logic
                     expr.get_type(schema),
                     Ok(DataType::Timestamp(..)
                         | DataType::Interval(_)
+                        | DataType::Time64(_)
                         | DataType::List(_)
                         | DataType::LargeList(_)
                         | DataType::FixedSizeList(..))
@@ -246,6 +248,7 @@ pub fn postgres_text_casts(plan: LogicalPlan) -> datafusion::error::Result<Logic
                 let f = match expr.get_type(schema) {
                     Ok(DataType::Timestamp(..)) => &udf,
                     Ok(DataType::Interval(_)) => &intervals,
+                    Ok(DataType::Time64(_)) => &times,
                     _ => &arrays,
                 };
                 Ok(Transformed::yes(datafusion::logical_expr::cast(

@@ -101,8 +101,10 @@ fn mentions_timestamps(plan: &LogicalPlan) -> Result<bool> {
         let mut found = false;
         n.apply_expressions(|e| {
             found |= e.exists(|e| {
+                // A cast to a wall-time type may read an instant (`now()::time`).
                 Ok(matches!(e, Expr::Cast(Cast { field, .. }) | Expr::TryCast(TryCast { field, .. })
-                    if is_timestamp(field.data_type())))
+                    if is_timestamp(field.data_type())
+                        || matches!(field.data_type(), DataType::Date32 | DataType::Time64(_))))
             })?;
             Ok(if found {
                 datafusion::common::tree_node::TreeNodeRecursion::Stop

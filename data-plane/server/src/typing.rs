@@ -279,7 +279,7 @@ impl AnalyzerRule for CheckedArithmetic {
                 let saved = names.save(&e);
                 let t = e.transform_up(|e| {
                     float_over_numeric(e, &schema)?
-                        .transform_data(|e| udfs.float_text(e, &schema))?
+                        .transform_data(|e| udfs.text_casts(e, &schema))?
                         .transform_data(|e| udfs.checked(e, &schema))
                 })?;
                 Ok(t.update_data(|e| saved.restore(e)))
@@ -333,6 +333,8 @@ struct Udfs {
     /// `float8::text` and `float4::text`, spelled as the server sends floats.
     float8_text: Arc<ScalarUDF>,
     float4_text: Arc<ScalarUDF>,
+    /// `text::time`, PostgreSQL's time input (`times.rs`).
+    time_in: Arc<ScalarUDF>,
     add: Arc<ScalarUDF>,
     sub: Arc<ScalarUDF>,
     mul: Arc<ScalarUDF>,
@@ -348,6 +350,7 @@ impl Default for Udfs {
                 15,
             ),
             float4_text: float_text_udf::<arrow_array::types::Float32Type>("omendb_float4_text", 6),
+            time_in: crate::times::input_udf(),
             add: udf(Op::Add),
             sub: udf(Op::Sub),
             mul: udf(Op::Mul),
@@ -388,19 +391,32 @@ where
 }
 
 impl Udfs {
-    /// `x::text` of a float through the float writer.
-    fn float_text(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    /// Casts between text and types whose text is PostgreSQL's, not Arrow's: `x::text` of a float through
+    /// the float writer, text to time through time_in (other types' text: `text.rs`).
+    fn text_casts(&self, e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         let Expr::Cast(c) = &e else {
             return Ok(Transformed::no(e));
         };
         let to = c.field.data_type().clone();
-        if !matches!(
-            to,
-            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
-        ) {
+        let text =
+            |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
+        let from = c.expr.get_type(schema);
+        if let (DataType::Time64(unit), Ok(from)) = (&to, &from)
+            && text(from)
+        {
+            let call = self.time_in.call(vec![c.expr.as_ref().clone()]);
+            return Ok(Transformed::yes(
+                if *unit == arrow_schema::TimeUnit::Nanosecond {
+                    call
+                } else {
+                    cast(call, to)
+                },
+            ));
+        }
+        if !text(&to) {
             return Ok(Transformed::no(e));
         }
-        let udf = match c.expr.get_type(schema) {
+        let udf = match from {
             Ok(DataType::Float64) => &self.float8_text,
             Ok(DataType::Float32) => &self.float4_text,
             _ => return Ok(Transformed::no(e)),

@@ -30,6 +30,7 @@ fn literal_key(v: &ScalarValue, kind: KeyKind) -> Option<Key> {
         ScalarValue::UInt64(Some(x)) => Key::Int(i64::try_from(*x).ok()?),
         ScalarValue::Date32(Some(x)) => Key::Int(i64::from(*x)),
         ScalarValue::TimestampMicrosecond(Some(x), _) => Key::Int(*x),
+        ScalarValue::Time64Nanosecond(Some(x)) => Key::Int(*x),
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))
         | ScalarValue::Utf8View(Some(s)) => Key::Bytes(s.as_bytes().to_vec()),
@@ -145,6 +146,7 @@ fn index_value(v: &ScalarValue) -> Option<Value> {
         ScalarValue::Boolean(Some(b)) => Value::Bool(*b),
         ScalarValue::Date32(Some(x)) => Value::Date(*x),
         ScalarValue::TimestampMicrosecond(Some(x), _) => Value::Timestamp(*x),
+        ScalarValue::Time64Nanosecond(Some(x)) => Value::Time(*x),
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))
         | ScalarValue::Utf8View(Some(s)) => Value::Text(s.clone()),

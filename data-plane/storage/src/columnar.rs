@@ -5,12 +5,12 @@ use std::sync::Arc;
 use arrow_array::builder::{
     BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder,
     Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Time64NanosecondBuilder, TimestampMicrosecondBuilder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-    TimestampMicrosecondType,
+    Time64NanosecondType, TimestampMicrosecondType,
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, SchemaRef};
@@ -61,6 +61,7 @@ fn build_column<'a>(dt: &ArrowType, n: usize, vals: impl Iterator<Item = &'a Val
         ArrowType::Float64 => build_prim!(Float64Builder, n, vals, Value::Float64(x) => *x),
         ArrowType::Boolean => build_prim!(BooleanBuilder, n, vals, Value::Bool(x) => *x),
         ArrowType::Date32 => build_prim!(Date32Builder, n, vals, Value::Date(x) => *x),
+        ArrowType::Time64(_) => build_prim!(Time64NanosecondBuilder, n, vals, Value::Time(x) => *x),
         ArrowType::Utf8 => {
             let mut b = StringBuilder::with_capacity(n, n * 16);
             for v in vals {
@@ -160,6 +161,9 @@ pub fn value_at(array: &dyn Array, row: usize) -> Value {
         ArrowType::Float64 => Value::Float64(array.as_primitive::<Float64Type>().value(row)),
         ArrowType::Boolean => Value::Bool(array.as_boolean().value(row)),
         ArrowType::Date32 => Value::Date(array.as_primitive::<Date32Type>().value(row)),
+        ArrowType::Time64(_) => {
+            Value::Time(array.as_primitive::<Time64NanosecondType>().value(row))
+        }
         ArrowType::Utf8 => Value::Text(array.as_string::<i32>().value(row).to_owned()),
         ArrowType::Binary => Value::Bytes(array.as_binary::<i32>().value(row).to_vec()),
         ArrowType::Timestamp(_, _) => {
@@ -230,6 +234,12 @@ pub(crate) fn int_key_values(col: &dyn Array) -> Box<dyn Iterator<Item = i64> + 
                 .iter()
                 .copied(),
         ),
+        ArrowType::Time64(_) => Box::new(
+            col.as_primitive::<Time64NanosecondType>()
+                .values()
+                .iter()
+                .copied(),
+        ),
         _ => Box::new(col.as_primitive::<Int64Type>().values().iter().copied()),
     }
 }
@@ -260,6 +270,7 @@ pub fn column_key_at(col: &dyn Array, kind: KeyKind, i: usize) -> Key {
             ArrowType::Int32 => i64::from(col.as_primitive::<Int32Type>().value(i)),
             ArrowType::Date32 => i64::from(col.as_primitive::<Date32Type>().value(i)),
             ArrowType::Timestamp(_, _) => col.as_primitive::<TimestampMicrosecondType>().value(i),
+            ArrowType::Time64(_) => col.as_primitive::<Time64NanosecondType>().value(i),
             _ => col.as_primitive::<Int64Type>().value(i),
         }),
     }

@@ -83,6 +83,7 @@ impl SortValue {
             Value::Int64(v) => (2, *v as i128),
             Value::Timestamp(v) => (2, *v as i128),
             Value::Date(v) => (2, *v as i128),
+            Value::Time(v) => (2, *v as i128),
             Value::Decimal(v) => (3, *v),
             Value::Float32(_) | Value::Float64(_) => (4, 0),
             Value::Text(_) | Value::Bytes(_) => (5, 0),

@@ -27,6 +27,9 @@ pub enum DataType {
     TimestampTz,
     /// Days since the Unix epoch.
     Date,
+    /// `time` (without time zone): nanoseconds since midnight, whole microseconds (PostgreSQL's
+    /// precision); nanoseconds because DataFusion's `time` is, so columns and expressions share one type.
+    Time,
     /// Fixed-point decimal stored as an i128 scaled by `10^scale`.
     Numeric {
         precision: u8,
@@ -73,6 +76,7 @@ pub enum ArrayElem {
     Varchar { max: Option<u32> },
     Numeric { precision: u8, scale: i8 },
     Date,
+    Time,
     Timestamp,
     TimestampTz,
     Uuid,
@@ -92,6 +96,7 @@ impl ArrayElem {
             ArrayElem::Varchar { max } => DataType::Varchar { max },
             ArrayElem::Numeric { precision, scale } => DataType::Numeric { precision, scale },
             ArrayElem::Date => DataType::Date,
+            ArrayElem::Time => DataType::Time,
             ArrayElem::Timestamp => DataType::Timestamp,
             ArrayElem::TimestampTz => DataType::TimestampTz,
             ArrayElem::Uuid => DataType::Uuid,
@@ -111,6 +116,7 @@ impl ArrayElem {
             DataType::Varchar { max } => ArrayElem::Varchar { max },
             DataType::Numeric { precision, scale } => ArrayElem::Numeric { precision, scale },
             DataType::Date => ArrayElem::Date,
+            DataType::Time => ArrayElem::Time,
             DataType::Timestamp => ArrayElem::Timestamp,
             DataType::TimestampTz => ArrayElem::TimestampTz,
             DataType::Uuid => ArrayElem::Uuid,
@@ -155,6 +161,7 @@ impl DataType {
                 ArrowType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
             }
             DataType::Date => ArrowType::Date32,
+            DataType::Time => ArrowType::Time64(TimeUnit::Nanosecond),
             DataType::Numeric { precision, scale } => ArrowType::Decimal128(*precision, *scale),
             DataType::Array(elem) => {
                 ArrowType::List(Arc::new(Field::new_list_field(elem.scalar().arrow(), true)))
@@ -171,7 +178,8 @@ impl DataType {
             | DataType::BigInt
             | DataType::Timestamp
             | DataType::TimestampTz
-            | DataType::Date => Some(KeyKind::Int),
+            | DataType::Date
+            | DataType::Time => Some(KeyKind::Int),
             DataType::Text
             | DataType::Varchar { .. }
             | DataType::Char { .. }
@@ -195,6 +203,7 @@ impl DataType {
             DataType::Timestamp => "timestamp".into(),
             DataType::TimestampTz => "timestamptz".into(),
             DataType::Date => "date".into(),
+            DataType::Time => "time without time zone".into(),
             DataType::Numeric { precision, scale } => format!("numeric({precision},{scale})"),
             DataType::Varchar { max: Some(n) } => format!("character varying({n})"),
             DataType::Varchar { max: None } => "character varying".into(),
@@ -314,6 +323,7 @@ impl DataType {
                     Value::Timestamp(_)
                 )
                 | (DataType::Date, Value::Date(_))
+                | (DataType::Time, Value::Time(_))
                 | (DataType::Numeric { .. }, Value::Decimal(_))
                 | (DataType::Interval, Value::Interval(..))
         )
@@ -334,6 +344,8 @@ pub enum Value {
     Bytes(Vec<u8>),
     Timestamp(i64),
     Date(i32),
+    /// Nanoseconds since midnight (see [`DataType::Time`]).
+    Time(i64),
     Decimal(i128),
     /// A one-dimensional array's elements (of the column's element type, or Null).
     Array(Vec<Value>),
@@ -355,6 +367,7 @@ impl Value {
             Value::Bytes(_) => "bytea",
             Value::Timestamp(_) => "timestamp",
             Value::Date(_) => "date",
+            Value::Time(_) => "time without time zone",
             Value::Decimal(_) => "numeric",
             Value::Array(_) => "array",
             Value::Interval(..) => "interval",
@@ -436,7 +449,7 @@ impl Key {
         Some(match v {
             Value::Int16(x) => Key::Int(i64::from(*x)),
             Value::Int32(x) => Key::Int(i64::from(*x)),
-            Value::Int64(x) | Value::Timestamp(x) => Key::Int(*x),
+            Value::Int64(x) | Value::Timestamp(x) | Value::Time(x) => Key::Int(*x),
             Value::Date(x) => Key::Int(i64::from(*x)),
             Value::Text(s) => Key::Bytes(s.as_bytes().to_vec()),
             Value::Bytes(b) => Key::Bytes(b.clone()),

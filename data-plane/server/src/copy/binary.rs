@@ -152,6 +152,13 @@ fn text_of(v: &[u8], ty: DataType) -> Result<Vec<u8>> {
                 .ok_or_else(|| Error::sql("22008", "date out of range"))?;
             date.format("%Y-%m-%d").to_string().into_bytes()
         }
+        DataType::Time => {
+            let micros = i64::from_be_bytes(fixed(v, "time")?);
+            if !(0..=crate::times::DAY / 1000).contains(&micros) {
+                return Err(Error::sql("22008", "time out of range"));
+            }
+            crate::times::text(micros * 1000).into_bytes()
+        }
         DataType::Timestamp | DataType::TimestampTz => {
             let micros = i64::from_be_bytes(fixed(v, "timestamp")?)
                 .checked_add(EPOCH_MICROS)

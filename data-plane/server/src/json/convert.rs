@@ -80,6 +80,7 @@ pub fn scalar_to_jsonb(s: &ScalarValue, zone: &Zone) -> Result<Jsonb> {
         | ScalarValue::LargeUtf8(Some(v))
         | ScalarValue::Utf8View(Some(v)) => Jsonb::String(v.clone()),
         ScalarValue::Date32(Some(_)) => Jsonb::String(cast_text(s)),
+        ScalarValue::Time64Nanosecond(Some(v)) => Jsonb::String(crate::times::text(*v)),
         ScalarValue::TimestampMicrosecond(Some(v), tz) => {
             Jsonb::String(iso_timestamp(*v, tz.as_ref().map(|_| zone)))
         }

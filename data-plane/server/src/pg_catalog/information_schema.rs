@@ -303,6 +303,7 @@ fn sql_type(t: Col) -> SqlType {
             Some(6),
         ),
         Col::Date => ("date", "date", None, None, None, Some(0)),
+        Col::Time => ("time without time zone", "time", None, None, None, Some(6)),
         Col::Numeric { precision, scale } => (
             "numeric",
             "numeric",

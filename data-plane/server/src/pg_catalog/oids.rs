@@ -151,6 +151,7 @@ pub fn type_info(t: DataType) -> TypeInfo {
         DataType::Timestamp => (1114, 8, true, 'd', 'p'),
         DataType::TimestampTz => (1184, 8, true, 'd', 'p'),
         DataType::Date => (1082, 4, true, 'i', 'p'),
+        DataType::Time => (1083, 8, true, 'd', 'p'),
         DataType::Numeric { .. } => (1700, -1, false, 'i', 'm'),
         DataType::Varchar { .. } => (1043, -1, false, 'i', 'x'),
         DataType::Char { .. } => (1042, -1, false, 'i', 'x'),

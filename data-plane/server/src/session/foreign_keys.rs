@@ -42,6 +42,7 @@ fn class(t: DataType) -> u64 {
         // Arrays compare with arrays of the same element class.
         T::Array(e) => (1 << 40) | class(e.scalar()),
         T::Interval => 1 << 41,
+        T::Time => 1 << 42,
     }
 }
 

@@ -197,6 +197,7 @@ fn sql_type(f: &Field) -> Result<String> {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
         DataType::Binary | DataType::LargeBinary => "bytea".into(),
         DataType::Date32 => "date".into(),
+        DataType::Time64(_) => "time".into(),
         DataType::Timestamp(_, None) => "timestamp".into(),
         DataType::Timestamp(_, Some(_)) => "timestamp with time zone".into(),
         DataType::Decimal128(p, s) => format!("numeric({p},{s})"),

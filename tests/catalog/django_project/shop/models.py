@@ -33,3 +33,5 @@ class Order(models.Model):
     # An array column and an interval column (0005), added to a table with rows.
     tags = ArrayField(models.CharField(max_length=20), default=list)
     lead_time = models.DurationField(null=True)
+    # A time column (0006).
+    ships_at = models.TimeField(null=True)
