@@ -18,9 +18,9 @@ use crate::error::{Error, Result, code};
 
 /// One relation in scope: the name it is referred to by (its alias, else its own name) and its columns,
 /// each with its type (a subquery's columns have none, as far as this knows).
-struct Scoped {
-    name: String,
-    columns: Vec<(String, Option<DataType>)>,
+pub(crate) struct Scoped {
+    pub name: String,
+    pub columns: Vec<(String, Option<DataType>)>,
 }
 
 impl Scoped {
@@ -340,6 +340,10 @@ fn exprs(e: &mut Expr, scope: &mut Vec<Scoped>, def: Lookup<'_>) -> Result<()> {
                     (None, Some(t)) => typed(Some(t), left),
                     _ => Ok(()),
                 },
+                Expr::Function(_) => {
+                    crate::whole_rows::expand(e, self.scope);
+                    Ok(())
+                }
                 Expr::InList { expr, list, .. } => {
                     let t = column_type(expr, self.scope);
                     list.iter_mut().try_for_each(|e| typed(t, e))

@@ -24,6 +24,8 @@ use datafusion::sql::sqlparser::ast;
 use omendb_storage::{EXTENSION_KEY, JSON_EXTENSION, JSONB_EXTENSION};
 
 pub use aggregates::rewrite as rewrite_aggregate;
+pub use functions::RECORD_JSON;
+pub use lists::RECORD_LIST;
 pub use set_returning::{
     from_factor as rewrite_from_function, select_list as rewrite_set_returning,
 };
@@ -146,7 +148,9 @@ pub fn binary_cell(array: &arrow_array::ArrayRef, row: usize, jsonb: bool) -> Op
 }
 
 /// A call's positional arguments (`None` when it has no argument list).
-fn positional_args(f: &datafusion::sql::sqlparser::ast::Function) -> Option<Vec<ast::Expr>> {
+pub(crate) fn positional_args(
+    f: &datafusion::sql::sqlparser::ast::Function,
+) -> Option<Vec<ast::Expr>> {
     let ast::FunctionArguments::List(list) = &f.args else {
         return None;
     };

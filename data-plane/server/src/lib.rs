@@ -62,6 +62,7 @@ mod token_walk;
 mod tokens;
 mod typing;
 mod uuids;
+mod whole_rows;
 mod wire;
 pub mod zone;
 

@@ -325,6 +325,16 @@ pub fn register(ctx: &SessionContext) -> HashMap<&'static str, Arc<ScalarUDF>> {
             Arc::new(move |a, row| build_object(a, row, kind).map(Out::Text)),
         );
     }
+    // A whole row's JSON (`row_to_json(t)`, `to_json(t)`: `whole_rows.rs` spells the row out as names
+    // and values), written as PostgreSQL writes a record: `{"a":1,"b":"x"}`.
+    add(
+        ctx,
+        RECORD_JSON,
+        Signature::variadic_any(Volatility::Stable),
+        Ret::Kind(Kind::Json),
+        false,
+        Arc::new(|a, row| record(a, row).map(Out::Text)),
+    );
     for (name, kind) in [
         ("jsonb_build_array", Kind::Jsonb),
         ("json_build_array", Kind::Json),
@@ -483,6 +493,24 @@ fn build_object(a: &Args, row: usize, kind: Kind) -> Result<String> {
             Ok(out)
         }
     }
+}
+
+/// The function `whole_rows.rs` spells a row's JSON with: alternating column names and values.
+pub const RECORD_JSON: &str = "omendb_record_json";
+
+/// A record's json text: composite_to_json's, with no spaces.
+fn record(a: &Args, row: usize) -> Result<String> {
+    let mut out = String::from("{");
+    for i in (0..a.len()).step_by(2) {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&quoted(&key_text(a.array(i), row, i + 1)?));
+        out.push(':');
+        out.push_str(&to_json_text(a.array(i + 1), a.kind(i + 1), row, &a.zone)?);
+    }
+    out.push('}');
+    Ok(out)
 }
 
 /// `x::json` of a value that is not text: PostgreSQL has no such cast.

@@ -15,6 +15,9 @@ use super::udf::{Out, Ret, any_of};
 use super::{Kind, parse_error, sql_error};
 
 /// Registers them into `registered` (by name).
+/// `json_agg` of whole rows (`whole_rows.rs`).
+pub const RECORD_LIST: &str = "omendb_json_record_list";
+
 pub fn register(ctx: &SessionContext, registered: &mut HashMap<&'static str, Arc<ScalarUDF>>) {
     let mut add = |name: &'static str, signature, ret, strict, body| {
         registered.insert(
@@ -43,16 +46,18 @@ pub fn register(ctx: &SessionContext, registered: &mut HashMap<&'static str, Arc
             }),
         );
     }
-    for (name, kind) in [
-        ("omendb_json_list", Kind::Json),
-        ("omendb_jsonb_list", Kind::Jsonb),
+    // json_agg's separator: a record or an array after the first starts a new line (json_agg_transfn).
+    for (name, kind, separator) in [
+        ("omendb_json_list", Kind::Json, ", "),
+        (RECORD_LIST, Kind::Json, ", \n "),
+        ("omendb_jsonb_list", Kind::Jsonb, ", "),
     ] {
         add(
             name,
             any_of(&[1], imm),
             Ret::Kind(kind),
             true,
-            Arc::new(|a, row| {
+            Arc::new(move |a, row| {
                 let Some(items) = a.list(0, row)? else {
                     return Ok(Out::Null);
                 };
@@ -63,7 +68,7 @@ pub fn register(ctx: &SessionContext, registered: &mut HashMap<&'static str, Arc
                         .iter()
                         .map(|t| t.as_deref().unwrap_or("null"))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(separator)
                 )))
             }),
         );
