@@ -287,6 +287,19 @@ impl Session {
                 &named_constraints,
             )?;
         }
+        let renamed: Vec<(String, String)> = plan
+            .columns
+            .iter()
+            .filter_map(|c| {
+                let from = &old.columns[c.origin?].name;
+                (*from != c.def.name).then(|| (from.clone(), c.def.name.clone()))
+            })
+            .collect();
+        let (drop, add) =
+            super::checks::following_columns(&old, &reader.checks(), &renamed, &plan.dropped);
+        plan.drop_fk.extend(drop);
+        plan.add_check
+            .extend(add.into_iter().map(|(name, e)| (Some(name), e, false)));
         for name in &plan.drop_unique {
             self.with_locks(|t| t.drop_index(name)).await?;
         }

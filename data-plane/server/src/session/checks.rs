@@ -1,7 +1,11 @@
 //! CHECK constraints: named as PostgreSQL names them, existing rows validated when one is added to a table
 //! (unless NOT VALID), then kept by the engine, which has every write evaluate them (`crate::checks`).
 
-use datafusion::sql::sqlparser::ast::{self, Expr, ObjectName, ObjectNamePart, Visit, Visitor};
+use std::sync::Arc;
+
+use datafusion::sql::sqlparser::ast::{
+    self, Expr, ObjectName, ObjectNamePart, Visit, VisitMut, Visitor, VisitorMut,
+};
 use omendb_storage::{CheckDef, TableDef};
 
 use super::Session;
@@ -31,6 +35,61 @@ fn mentioned(def: &TableDef, expr: &Expr) -> Vec<String> {
     let mut v = Columns(def, vec![]);
     let _ = expr.visit(&mut v);
     v.1
+}
+
+/// What an ALTER TABLE that renames or drops columns does to the table's CHECK constraints, as PostgreSQL
+/// (which keeps column numbers, not names): a constraint on a dropped column goes with it; one on a renamed
+/// column names it anew. Returns the constraints to drop and those to add back (renamed) afterwards.
+pub(super) fn following_columns(
+    old: &TableDef,
+    checks: &[Arc<CheckDef>],
+    renamed: &[(String, String)],
+    dropped: &[String],
+) -> (Vec<String>, Vec<(String, Expr)>) {
+    let (mut drop, mut add) = (vec![], vec![]);
+    for c in checks {
+        let Ok(mut expr) = ddl::parse_expr(&c.sql) else {
+            continue;
+        };
+        let cols = mentioned(old, &expr);
+        if cols.iter().any(|n| dropped.contains(n)) {
+            drop.push(c.name.clone());
+        } else if cols
+            .iter()
+            .any(|n| renamed.iter().any(|(from, _)| from == n))
+        {
+            rename_columns(&mut expr, renamed);
+            drop.push(c.name.clone());
+            add.push((c.name.clone(), expr));
+        }
+    }
+    (drop, add)
+}
+
+/// `expr` with its column references renamed (`from` to `to`).
+fn rename_columns(expr: &mut Expr, renamed: &[(String, String)]) {
+    struct Rename<'a>(&'a [(String, String)]);
+    impl VisitorMut for Rename<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> std::ops::ControlFlow<()> {
+            let ident = match e {
+                Expr::Identifier(i) => Some(i),
+                Expr::CompoundIdentifier(p) => p.last_mut(),
+                _ => None,
+            };
+            if let Some(i) = ident
+                && let Some((_, to)) = self.0.iter().find(|(from, _)| *from == ddl::ident(i))
+            {
+                // Quoted only where it must be, as PostgreSQL prints it.
+                *i = match crate::pg_catalog::names::quote_ident(to) {
+                    q if q == *to => ast::Ident::new(to.clone()),
+                    _ => ast::Ident::with_quote('"', to.clone()),
+                };
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = expr.visit(&mut Rename(renamed));
 }
 
 impl Session {
