@@ -179,6 +179,18 @@ assert Order.objects.get(pk=o2.pk).ships_at == time(9, 5, 0, 250000)
 assert Order.objects.filter(ships_at__gte=time(12, 0)).get().pk == o1.pk
 assert list(Order.objects.filter(ships_at__isnull=False).order_by("ships_at")
             .values_list("ships_at", flat=True)) == [time(9, 5, 0, 250000), time(17, 30)]
+# UniqueConstraint with a condition (a partial unique index): one live order per product and slot.
+live = Order.objects.create(product=kite, ships_at=time(10, 0), quantity=1)
+idle = Order.objects.create(product=kite, ships_at=time(10, 0), quantity=0)
+try:
+    with transaction.atomic():
+        Order.objects.create(product=kite, ships_at=time(10, 0), quantity=2)
+    raise AssertionError("a second live order in one slot was accepted")
+except IntegrityError:
+    pass
+Order.objects.filter(pk=live.pk).update(quantity=0)
+other = Order.objects.create(product=kite, ships_at=time(10, 0), quantity=2)
+Order.objects.filter(pk__in=[live.pk, idle.pk, other.pk]).delete()
 Order.objects.filter(pk__in=[o1.pk, o2.pk]).delete()
 assert Order.objects.count() == 3
 User.objects.create_user("ada", password="pw")
@@ -244,6 +256,7 @@ def test_django_migrate_orm_flush_and_unmigrate(database):
     assert "Applying shop.0004_order_details... OK" in out
     assert "Applying shop.0005_order_tags_lead_time... OK" in out
     assert "Applying shop.0006_order_ships_at... OK" in out
+    assert "Applying shop.0007_order_one_live_per_slot... OK" in out
     assert "Applying admin.0001_initial... OK" in out
     with psycopg.connect(conninfo(dbname=database), autocommit=True) as c:
         columns = [r[0] for r in c.execute(

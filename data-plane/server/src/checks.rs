@@ -1,5 +1,7 @@
 //! The engine's CHECK evaluator: each constraint's SQL compiled once (per table definition) into a
-//! DataFusion physical expression and evaluated over the rows every write hands the engine.
+//! DataFusion physical expression and evaluated over the rows every write hands the engine; and the
+//! predicates of partial indexes, compiled the same way and evaluated row by row as the engine maintains
+//! the index.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
-use omendb_storage::{CheckDef, CheckHook, Error, Result, TableShape};
+use omendb_storage::{CheckDef, CheckHook, Error, Result, Row, RowPredicate, TableShape};
 use parking_lot::Mutex;
 
 /// A compiled constraint and the schema it was compiled for (held, so the pointer it is keyed by stays
@@ -44,11 +46,21 @@ impl Checks {
         {
             return Ok(e.clone());
         }
+        let what = format!("check constraint \"{}\"", check.name);
+        let physical = self.physical(schema, &check.sql, &what)?;
+        self.compiled
+            .lock()
+            .insert(key, (schema.clone(), physical.clone()));
+        Ok(physical)
+    }
+
+    /// `sql` over the columns of `schema`, planned into a physical expression (`what` names it in errors).
+    fn physical(&self, schema: &SchemaRef, sql: &str, what: &str) -> Result<Arc<dyn PhysicalExpr>> {
         let invalid = |e: datafusion::error::DataFusionError| {
-            Error::InvalidDefinition(format!("check constraint \"{}\": {e}", check.name))
+            Error::InvalidDefinition(format!("{what}: {e}"))
         };
         let df = DFSchema::try_from(schema.as_ref().clone()).map_err(invalid)?;
-        let sql = crate::pg_catalog::syntax::expression_sql(&check.sql);
+        let sql = crate::pg_catalog::syntax::expression_sql(sql);
         let expr = self.ctx.parse_sql_expr(&sql, &df).map_err(invalid)?;
         let state = self.ctx.state();
         let simplifier = ExprSimplifier::new(
@@ -61,12 +73,43 @@ impl Checks {
         let expr = simplifier
             .simplify(simplifier.coerce(expr, &df).map_err(invalid)?)
             .map_err(invalid)?;
-        let physical = state.create_physical_expr(expr, &df).map_err(invalid)?;
-        self.compiled
-            .lock()
-            .insert(key, (schema.clone(), physical.clone()));
-        Ok(physical)
+        state.create_physical_expr(expr, &df).map_err(invalid)
     }
+}
+
+/// Checks a partial index's WHERE: a boolean over `schema`'s columns (42804 as PostgreSQL words it
+/// otherwise; 42703 for an unknown column).
+pub fn predicate_type(schema: &SchemaRef, sql: &str) -> crate::error::Result<()> {
+    let checks = Checks::default();
+    let physical = checks
+        .physical(schema, sql, "index predicate")
+        .map_err(|e| {
+            let text = e.to_string();
+            match text.find("No field named ") {
+                Some(at) => {
+                    let name = text[at + 15..]
+                        .split(['.', ' '])
+                        .next()
+                        .unwrap_or_default()
+                        .trim_matches('"')
+                        .to_string();
+                    crate::error::Error::sql(
+                        crate::error::code::UNDEFINED_COLUMN,
+                        format!("column \"{name}\" does not exist"),
+                    )
+                }
+                None => crate::error::Error::from(e),
+            }
+        })?;
+    let t = physical.data_type(schema)?;
+    if t != arrow_schema::DataType::Boolean {
+        let name = crate::error::postgres_type_name(&t.to_string()).unwrap_or("unknown");
+        return Err(crate::error::Error::sql(
+            "42804",
+            format!("argument of WHERE must be type boolean, not type {name}"),
+        ));
+    }
+    Ok(())
 }
 
 /// A row as PostgreSQL prints it in "Failing row contains (...)".
@@ -116,5 +159,32 @@ impl CheckHook for Checks {
             }
         }
         Ok(())
+    }
+
+    fn index_predicate(&self, table: &TableShape, sql: &str) -> Result<RowPredicate> {
+        let schema = table.user.clone();
+        let expr = self.physical(&schema, sql, &format!("index predicate ({sql})"))?;
+        Ok(Arc::new(move |row: &Row| {
+            let columns = schema
+                .fields()
+                .iter()
+                .zip(row.iter())
+                .map(|(f, v)| omendb_storage::values_array(f.data_type(), std::slice::from_ref(v)))
+                .collect();
+            let Ok(batch) = RecordBatch::try_new(schema.clone(), columns) else {
+                return false;
+            };
+            // An error evaluating it (PostgreSQL's predicates are immutable, so it would be one on
+            // every write of the row) leaves the row out.
+            expr.evaluate(&batch)
+                .and_then(|v| v.into_array(1))
+                .ok()
+                .and_then(|a| {
+                    a.as_any()
+                        .downcast_ref::<BooleanArray>()
+                        .map(|b| b.is_valid(0) && b.value(0))
+                })
+                .unwrap_or(false)
+        }))
     }
 }

@@ -54,8 +54,11 @@ impl Engine {
         // Retraining builds one chunk at a time: an eighth of the cache bounds what it holds.
         opts.chunk_build_bytes = (opts.chunk_cache_bytes / 8).max(8 << 20);
         std::fs::create_dir_all(&config.data_dir)?;
-        let db = Arc::new(Database::open(&config.data_dir, opts)?);
-        db.set_check_hook(Box::new(crate::checks::Checks::default()));
+        let db = Arc::new(Database::open_with_hook(
+            &config.data_dir,
+            opts,
+            Box::new(crate::checks::Checks::default()),
+        )?);
         // Sorts, aggregates and joins share the query memory fairly and spill past their share, to a
         // directory beside the data (emptied at start: spill files never outlive a process).
         let spill = config.data_dir.join("spill");

@@ -704,7 +704,9 @@ fn secondary_keys(
         ),
         _ => return None,
     };
-    let index = indexes.iter().find(|i| i.columns.first() == Some(&col))?;
+    let index = indexes
+        .iter()
+        .find(|i| i.columns.first() == Some(&col) && i.predicate.is_none())?;
     Some(Keys::Secondary {
         index: index.name.clone(),
         column: col,

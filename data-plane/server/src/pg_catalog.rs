@@ -109,18 +109,24 @@ impl Table {
 /// own, inside CHECK's (a call or a column without). Parentheses the stored text has around the whole
 /// (a restored dump's `CHECK ((a > 0))` is stored as `(a > 0)`) are not doubled.
 pub fn check_definition(c: &omendb_storage::CheckDef) -> String {
+    format!("CHECK ({})", expression_text(&c.sql))
+}
+
+/// A stored boolean expression as PostgreSQL deparses it (a CHECK's, a partial index's WHERE): an
+/// operator expression in parentheses of its own, a call or a column without.
+pub fn expression_text(sql: &str) -> String {
     use datafusion::sql::sqlparser::ast::Expr;
-    let Ok(mut e) = crate::ddl::parse_expr(&c.sql) else {
-        return format!("CHECK (({}))", c.sql);
+    let Ok(mut e) = crate::ddl::parse_expr(sql) else {
+        return format!("({sql})");
     };
     while let Expr::Nested(inner) = e {
         e = *inner;
     }
     match e {
         Expr::Function(_) | Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_) => {
-            format!("CHECK ({e})")
+            e.to_string()
         }
-        e => format!("CHECK (({e}))"),
+        e => format!("({e})"),
     }
 }
 
@@ -203,6 +209,8 @@ pub struct Index {
     pub constraint: Option<(i64, String)>,
     /// `indoption` per column (1: DESC, 2: NULLS FIRST).
     pub options: Vec<i16>,
+    /// A partial index's WHERE, as stored.
+    pub predicate: Option<String>,
 }
 
 /// A sequence as the catalogs show it.
@@ -277,6 +285,7 @@ impl Table {
                 primary: true,
                 constraint: Some((oids::pk_constraint(self.id), self.pk_name())),
                 options: vec![0],
+                predicate: None,
             });
         }
         for i in &self.secondary {
@@ -293,6 +302,7 @@ impl Table {
                     .constraint
                     .as_ref()
                     .map(|c| (oids::pk_constraint(i.id), c.clone())),
+                predicate: i.predicate.clone(),
             });
         }
         out

@@ -137,9 +137,11 @@ impl LearnedTable {
             ordering,
             counters: Arc::default(),
             index: true,
+            // A partial index holds only some rows: lookups go through full indexes only.
             secondary: reader
                 .indexes()
                 .iter()
+                .filter(|i| i.predicate.is_none())
                 .map(|i| {
                     let columns = i.columns.iter().map(|&c| def.columns[c].name.clone());
                     (i.name.clone(), columns.collect())

@@ -9,7 +9,7 @@ use arrow_array::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::types::TableShape;
+use crate::types::{Row, TableShape};
 
 /// A CHECK constraint of a table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +26,14 @@ pub struct CheckDef {
 pub trait CheckHook: Send + Sync {
     fn check(&self, table: &TableShape, checks: &[Arc<CheckDef>], rows: &RecordBatch)
     -> Result<()>;
+
+    /// A partial index's WHERE (`sql`) compiled for `table`'s definition: whether a physical row of it
+    /// has an entry (true, not false or NULL).
+    fn index_predicate(&self, table: &TableShape, sql: &str) -> Result<RowPredicate>;
 }
+
+/// Whether a row satisfies a partial index's predicate (see [`CheckHook::index_predicate`]).
+pub type RowPredicate = Arc<dyn Fn(&Row) -> bool + Send + Sync>;
 
 /// Without a hook (the engine used on its own), a table with CHECK constraints cannot be written: nothing
 /// could evaluate them.
@@ -39,5 +46,11 @@ impl CheckHook for NoHook {
             constraint: checks.first().map(|c| c.name.clone()).unwrap_or_default(),
             row: "no CHECK evaluator is installed".into(),
         })
+    }
+
+    fn index_predicate(&self, _: &TableShape, sql: &str) -> Result<RowPredicate> {
+        Err(Error::InvalidDefinition(format!(
+            "partial index predicate ({sql}): no evaluator is installed"
+        )))
     }
 }

@@ -78,6 +78,16 @@ impl Database {
 
     /// Opens (or creates) the database in `dir`, replaying the WAL after the manifest.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {
+        Database::open_with_hook(dir, opts, Box::new(crate::check::NoHook))
+    }
+
+    /// `open` with the SQL layer's evaluator of CHECK constraints and partial indexes' predicates, which
+    /// recovery needs to rebuild partial indexes.
+    pub fn open_with_hook(
+        dir: impl AsRef<Path>,
+        opts: Options,
+        hook: Box<dyn crate::CheckHook>,
+    ) -> Result<Database> {
         let dir = dir.as_ref().to_path_buf();
         let chunk_dir = dir.join("chunks");
         std::fs::create_dir_all(&chunk_dir).map_err(|e| Error::io(&chunk_dir, e))?;
@@ -118,7 +128,7 @@ impl Database {
             chunk_file::sync_dir(&dir)?;
         }
         let cache = crate::page_cache::PageCache::new(opts.chunk_cache_bytes);
-        let (version, state) = recover(&store, &dir, &chunk_dir, &opts, &cache)?;
+        let (version, state) = recover(&store, &dir, &chunk_dir, &opts, &cache, hook.as_ref())?;
         let table_ids = state.next_table_id;
         let inner = Arc::new(Inner {
             dir,
@@ -139,7 +149,7 @@ impl Database {
             next_id: AtomicU64::new(1),
             table_ids: AtomicU64::new(table_ids),
             sequence_values: Default::default(),
-            check_hook: arc_swap::ArcSwap::from_pointee(Box::new(crate::check::NoHook)),
+            check_hook: arc_swap::ArcSwap::from_pointee(hook),
         });
         // Tails longer than the seal threshold after replay become chunks before anyone reads.
         inner.seal_long_tails(&mut inner.commit.lock());
@@ -310,6 +320,7 @@ fn recover(
     chunk_dir: &Path,
     opts: &Options,
     cache: &Arc<crate::page_cache::PageCache>,
+    hook: &dyn crate::CheckHook,
 ) -> Result<(DbVersion, CommitState)> {
     let mut loaded = store.load()?;
     let meta = |k: &str| loaded.meta.get(k).copied();
@@ -458,7 +469,8 @@ fn recover(
         next,
         |d| d.id,
         |tv, d| {
-            let index = crate::index::SecondaryIndex::build(Arc::new(d), tv, |_| false)?;
+            let empty = crate::index::SecondaryIndex::empty(Arc::new(d), &tv.shape, hook)?;
+            let index = crate::index::SecondaryIndex::build(empty, tv, |_| false)?;
             tv.indexes.push(index);
             Ok(())
         },

@@ -37,10 +37,44 @@ pub struct IndexDef {
     /// PostgreSQL's `indoption` per column (1: DESC, 2: NULLS FIRST); empty when all are 0. The entries are
     /// kept in ascending order either way: a lookup's answer does not depend on it.
     pub options: Vec<i16>,
+    /// A partial index's WHERE, as SQL over the table's columns: only rows for which it is true have
+    /// entries (and only they conflict in a UNIQUE one). The SQL layer evaluates it (`CheckHook`).
+    pub predicate: Option<String>,
 }
 
-/// The layout index definitions are stored in (`store::encode_layout`): 2 added `primary` and `options`.
-pub(crate) const INDEX_LAYOUT: u8 = 2;
+/// The layout index definitions are stored in (`store::encode_layout`): 2 added `primary` and `options`,
+/// 3 `predicate`.
+pub(crate) const INDEX_LAYOUT: u8 = 3;
+
+/// An index definition as layout 2 stored it.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct IndexDefV2 {
+    pub id: u64,
+    pub name: String,
+    pub table_id: u64,
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    pub constraint: Option<String>,
+    pub primary: bool,
+    pub options: Vec<i16>,
+}
+
+impl From<IndexDefV2> for IndexDef {
+    fn from(v: IndexDefV2) -> IndexDef {
+        IndexDef {
+            id: v.id,
+            name: v.name,
+            table_id: v.table_id,
+            columns: v.columns,
+            unique: v.unique,
+            constraint: v.constraint,
+            primary: v.primary,
+            options: v.options,
+            predicate: None,
+        }
+    }
+}
 
 /// An index definition as the first layout stored it.
 #[derive(Deserialize)]
@@ -65,6 +99,7 @@ impl From<IndexDefV1> for IndexDef {
             constraint: v.constraint,
             primary: false,
             options: vec![],
+            predicate: None,
         }
     }
 }
@@ -148,6 +183,8 @@ pub(crate) type Entry = (Box<[SortValue]>, Key);
 #[derive(Clone)]
 pub(crate) struct SecondaryIndex {
     pub def: Arc<IndexDef>,
+    /// A partial index's predicate, compiled for the table's definition (`None`: every row).
+    pub predicate: Option<crate::check::RowPredicate>,
     pub entries: imbl::OrdSet<Entry>,
     /// False where the entries do not describe the version (a transaction's own view of an index it
     /// creates, or of a table it wrote): reads must not use it then.
@@ -155,12 +192,52 @@ pub(crate) struct SecondaryIndex {
 }
 
 impl SecondaryIndex {
-    pub fn empty(def: Arc<IndexDef>) -> SecondaryIndex {
-        SecondaryIndex {
+    /// An empty index of `def`, its predicate (if partial) compiled by `hook` for `shape`.
+    pub fn empty(
+        def: Arc<IndexDef>,
+        shape: &TableShape,
+        hook: &dyn crate::check::CheckHook,
+    ) -> Result<SecondaryIndex> {
+        let predicate = match &def.predicate {
+            Some(sql) => Some(hook.index_predicate(shape, sql)?),
+            None => None,
+        };
+        Ok(SecondaryIndex {
             def,
+            predicate,
             entries: imbl::OrdSet::new(),
             complete: true,
+        })
+    }
+
+    /// `empty` for a transaction's own view, which cannot fail: a predicate that does not compile leaves
+    /// the index incomplete there (reads and own-write checks pass it by); the commit compiles it again and
+    /// fails.
+    pub fn in_view(
+        def: Arc<IndexDef>,
+        shape: &TableShape,
+        hook: &dyn crate::check::CheckHook,
+    ) -> SecondaryIndex {
+        SecondaryIndex::empty(def.clone(), shape, hook).unwrap_or_else(|_| SecondaryIndex {
+            def,
+            predicate: Some(Arc::new(|_: &Row| false)),
+            entries: imbl::OrdSet::new(),
+            complete: false,
+        })
+    }
+
+    /// The same index with no entries (TRUNCATE: the definition, hence the predicate, stays).
+    pub fn emptied(&self) -> SecondaryIndex {
+        SecondaryIndex {
+            entries: imbl::OrdSet::new(),
+            complete: true,
+            ..self.clone()
         }
+    }
+
+    /// Whether `row` has an entry: every row, or in a partial index those its predicate holds for.
+    pub fn holds(&self, row: &Row) -> bool {
+        self.predicate.as_ref().is_none_or(|p| p(row))
     }
 
     pub fn values(&self, row: &Row) -> Box<[SortValue]> {
@@ -172,11 +249,15 @@ impl SecondaryIndex {
     }
 
     pub fn insert(&mut self, row: &Row, key: Key) {
-        self.entries.insert((self.values(row), key));
+        if self.holds(row) {
+            self.entries.insert((self.values(row), key));
+        }
     }
 
     pub fn remove(&mut self, row: &Row, key: &Key) {
-        self.entries.remove(&(self.values(row), key.clone()));
+        if self.holds(row) {
+            self.entries.remove(&(self.values(row), key.clone()));
+        }
     }
 
     /// The entries whose first `prefix.len()` values equal `prefix`, in index order.
@@ -214,7 +295,7 @@ impl SecondaryIndex {
     /// in the indexed columns never conflict, as in PostgreSQL).
     pub fn conflict(&self, row: &Row, key: &Key) -> Option<Key> {
         let values = self.values(row);
-        if !self.def.unique || values.iter().any(SortValue::is_null) {
+        if !self.def.unique || values.iter().any(SortValue::is_null) || !self.holds(row) {
             return None;
         }
         self.matching(&values)
@@ -222,14 +303,14 @@ impl SecondaryIndex {
             .map(|(_, k)| k.clone())
     }
 
-    /// The index of every row of `tv`; a UNIQUE index with two equal rows is an error naming them, unless
-    /// one of them is `exempt` (a row the creating transaction rewrites, judged after its writes).
+    /// `index` (empty) filled with every row of `tv`; a UNIQUE index with two equal rows is an error naming
+    /// them, unless one of them is `exempt` (a row the creating transaction rewrites, judged after its
+    /// writes).
     pub fn build(
-        def: Arc<IndexDef>,
+        mut index: SecondaryIndex,
         tv: &TableVersion,
         exempt: impl Fn(&Key) -> bool,
     ) -> Result<SecondaryIndex> {
-        let mut index = SecondaryIndex::empty(def);
         for batch in crate::version::ScanIter::new(Arc::new(tv.clone()), KeyRange::all()) {
             let batch = batch?;
             for i in 0..batch.num_rows() {

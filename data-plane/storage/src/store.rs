@@ -247,7 +247,22 @@ fn read_lists<T: DeserializeOwned>(
     Ok(out)
 }
 
-/// Each table's index definitions: layout 2 (with `primary` and `options`), or the first.
+/// A table's index definitions in layout 3 (with `predicate`), 2 (with `primary` and `options`) or the
+/// first.
+fn decode_index_list(p: &Path, bytes: &[u8]) -> Result<Vec<crate::index::IndexDef>> {
+    use crate::index::{INDEX_LAYOUT, IndexDefV1, IndexDefV2};
+    let first = |v: Vec<IndexDefV1>| v.into_iter().map(Into::into).collect();
+    if bytes.len() >= 7 && bytes[4..6] == LAYOUT && bytes[6] == 2 {
+        let second: Vec<IndexDefV2> =
+            decode_layout(p, "indexes", bytes, 2, |_: Vec<IndexDefV1>| {
+                unreachable!("a layout header was read")
+            })?;
+        return Ok(second.into_iter().map(Into::into).collect());
+    }
+    decode_layout(p, "indexes", bytes, INDEX_LAYOUT, first)
+}
+
+/// Each table's index definitions, in any layout.
 fn read_index_lists(
     tx: &redb::ReadTransaction,
     p: &Path,
@@ -261,14 +276,7 @@ fn read_index_lists(
         .map_err(|x| e(x.into()))?
     {
         let (k, v) = item.map_err(|x| e(x.into()))?;
-        let list = decode_layout(
-            p,
-            "indexes",
-            v.value(),
-            crate::index::INDEX_LAYOUT,
-            |first: Vec<crate::index::IndexDefV1>| first.into_iter().map(Into::into).collect(),
-        )?;
-        out.push((k.value(), list));
+        out.push((k.value(), decode_index_list(p, v.value())?));
     }
     Ok(out)
 }
@@ -568,7 +576,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::{INDEX_LAYOUT, IndexDef, IndexDefV1};
+    use crate::index::{INDEX_LAYOUT, IndexDef, IndexDefV1, IndexDefV2};
 
     #[test]
     fn catalog_entries_of_the_first_layout_still_read() {
@@ -653,6 +661,27 @@ mod tests {
             })
             .unwrap();
         assert_eq!(again, now);
+        assert_eq!(decode_index_list(p, &bytes).unwrap(), now);
+        // Layout 2 (before partial indexes) reads with no predicate.
+        let second = encode_layout(
+            2,
+            &vec![IndexDefV2 {
+                id: 7,
+                name: "t_a_key".into(),
+                table_id: 3,
+                columns: vec![0, 2],
+                unique: true,
+                constraint: Some("t_a_key".into()),
+                primary: true,
+                options: vec![3, 0],
+            }],
+        );
+        assert_eq!(decode_index_list(p, &second).unwrap(), now);
+        assert_eq!(decode_index_list(p, &first).unwrap(), read);
+        let mut partial = now.clone();
+        partial[0].predicate = Some("a > 0".into());
+        let third = encode_layout(INDEX_LAYOUT, &partial);
+        assert_eq!(decode_index_list(p, &third).unwrap(), partial);
         // A flipped byte is caught in either layout.
         let mut bad = bytes.clone();
         *bad.last_mut().unwrap() ^= 1;

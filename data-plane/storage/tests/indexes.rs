@@ -40,6 +40,7 @@ fn index(name: &str, columns: Vec<usize>, unique: bool) -> IndexDef {
         constraint: None,
         primary: false,
         options: vec![],
+        predicate: None,
     }
 }
 
@@ -313,4 +314,128 @@ fn unique_index_refuses_duplicates_and_survives_reopen() {
         )),
         vec![1, 13]
     );
+}
+
+/// Evaluates the one predicate the partial-index test uses, `grp = 0`, as the SQL layer's hook would.
+struct GroupZero;
+
+impl omendb_storage::CheckHook for GroupZero {
+    fn check(
+        &self,
+        _: &omendb_storage::TableShape,
+        _: &[std::sync::Arc<omendb_storage::CheckDef>],
+        _: &RecordBatch,
+    ) -> omendb_storage::Result<()> {
+        Ok(())
+    }
+
+    fn index_predicate(
+        &self,
+        _: &omendb_storage::TableShape,
+        sql: &str,
+    ) -> omendb_storage::Result<omendb_storage::RowPredicate> {
+        assert_eq!(sql, "grp = 0");
+        Ok(std::sync::Arc::new(|row: &omendb_storage::Row| {
+            matches!(row[1], Value::Int64(0))
+        }))
+    }
+}
+
+fn open_partial(dir: &std::path::Path) -> Database {
+    Database::open_with_hook(dir, opts(), Box::new(GroupZero)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// A partial UNIQUE index (`tag` WHERE `grp = 0`) refuses exactly the writes a model says would give
+    /// two rows of group 0 the same tag, through updates that move rows in and out of the predicate,
+    /// deletes, bulk loads, retrains and reopens (which rebuild it through the hook).
+    #[test]
+    fn a_partial_unique_index_refuses_what_the_model_does(ops in proptest::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = open_partial(dir.path());
+        let mut t = db.begin();
+        t.create_table(table()).unwrap();
+        t.commit().unwrap();
+        let mut t = db.begin();
+        t.create_index("t", IndexDef {
+            predicate: Some("grp = 0".into()),
+            ..index("t_tag_live", vec![2], true)
+        }).unwrap();
+        t.commit().unwrap();
+        let mut model: BTreeMap<i64, (i64, Value)> = BTreeMap::new();
+        let mut next_bulk = 1000i64;
+        let taken = |model: &BTreeMap<i64, (i64, Value)>, k: i64, v: &Value| {
+            !matches!(v, Value::Null) && model.iter().any(|(kk, (g, t))| *kk != k && *g == 0 && t == v)
+        };
+        for op in ops {
+            match op {
+                Op::Put(k, g, tg) => {
+                    let refused = g == 0 && taken(&model, k, &tag(tg));
+                    let mut t = db.begin();
+                    let row = vec![Value::Int64(k), Value::Int64(g), tag(tg)];
+                    let r = if model.contains_key(&k) {
+                        t.update("t", &Key::Int(k), row).map(drop)
+                    } else {
+                        t.insert("t", row)
+                    }
+                    .and_then(|()| t.commit().map(drop));
+                    match r {
+                        Ok(()) => {
+                            prop_assert!(!refused, "put {k} {g} {tg:?} was let through");
+                            model.insert(k, (g, tag(tg)));
+                        }
+                        Err(Error::UniqueViolation { .. }) => prop_assert!(refused, "put {k} {g} {tg:?} refused"),
+                        Err(e) => panic!("{e:?}"),
+                    }
+                }
+                Op::Delete(k) => {
+                    let mut t = db.begin();
+                    t.delete("t", &Key::Int(k)).unwrap();
+                    t.commit().unwrap();
+                    model.remove(&k);
+                }
+                Op::Bulk(g, tg) => {
+                    // A hundred rows with one tag: refused in group 0 only.
+                    let keys: Vec<i64> = (next_bulk..next_bulk + 100).collect();
+                    next_bulk += 100;
+                    let batch = RecordBatch::try_new(
+                        db.table("t").unwrap().schema(),
+                        vec![
+                            std::sync::Arc::new(Int64Array::from(keys.clone())),
+                            std::sync::Arc::new(Int64Array::from(vec![g; keys.len()])),
+                            std::sync::Arc::new(StringArray::from(vec![format!("tag{tg}"); keys.len()])),
+                        ],
+                    )
+                    .unwrap();
+                    let mut t = db.begin();
+                    let r = t.insert_batch("t", &batch).and_then(|_| t.commit().map(drop));
+                    if g == 0 {
+                        prop_assert!(matches!(r, Err(Error::UniqueViolation { .. })), "{r:?}");
+                    } else {
+                        r.unwrap();
+                        for k in keys {
+                            model.insert(k, (g, tag(Some(tg))));
+                        }
+                    }
+                }
+                Op::Retrain => {
+                    db.retrain("t").unwrap();
+                }
+                Op::Reopen => {
+                    drop(db);
+                    db = open_partial(dir.path());
+                }
+            }
+            let scanned: usize = db
+                .table("t")
+                .unwrap()
+                .scan(KeyRange::all())
+                .unwrap()
+                .map(|b| b.unwrap().num_rows())
+                .sum();
+            prop_assert_eq!(scanned, model.len());
+        }
+    }
 }

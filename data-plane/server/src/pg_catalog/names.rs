@@ -254,8 +254,13 @@ pub fn index_def(t: &Table, ix: &super::Index) -> String {
             format!("{}{desc}{order}", quote_ident(&t.def.columns[c].name))
         })
         .collect();
+    let predicate = ix
+        .predicate
+        .as_deref()
+        .map(|p| format!(" WHERE {}", super::expression_text(p)))
+        .unwrap_or_default();
     format!(
-        "CREATE {}INDEX {} ON {}.{} USING learned ({})",
+        "CREATE {}INDEX {} ON {}.{} USING learned ({}){predicate}",
         if ix.unique { "UNIQUE " } else { "" },
         quote_ident(&ix.name),
         quote_ident(&t.schema),

@@ -517,7 +517,11 @@ pub(super) fn pg_index(tables: &[Table]) -> Result<RecordBatch> {
                 oids(&vec![0; n]),
                 int2s(&ix.options),
                 null(),
-                null(),
+                // pg_get_expr reads it back as is.
+                match &ix.predicate {
+                    Some(p) => text(super::expression_text(p)),
+                    None => null(),
+                },
             ]);
         }
     }

@@ -59,6 +59,8 @@ struct Plan {
     drop_fk: Vec<String>,
     /// CHECK constraints added here: name, expression, whether existing rows are validated.
     add_check: Vec<(Option<String>, ast::Expr, bool)>,
+    /// Partial indexes made again (dropped first) with a WHERE that names renamed columns.
+    remade_indexes: Vec<omendb_storage::IndexDef>,
     /// An action that changes the rows or the definition (not only constraints backed by indexes).
     rewrite: bool,
 }
@@ -251,6 +253,7 @@ impl Session {
             add_fk: vec![],
             drop_fk: vec![],
             add_check: vec![],
+            remade_indexes: vec![],
             rewrite: false,
         };
         let named_constraints: Vec<String> = reader
@@ -295,11 +298,37 @@ impl Session {
                 (*from != c.def.name).then(|| (from.clone(), c.def.name.clone()))
             })
             .collect();
-        let (drop, add) =
-            super::checks::following_columns(&old, &reader.checks(), &renamed, &plan.dropped);
+        let checks = reader.checks();
+        let (drop, add) = super::checks::following_columns(
+            &old,
+            checks.iter().map(|c| (c.name.as_str(), c.sql.as_str())),
+            &renamed,
+            &plan.dropped,
+        );
         plan.drop_fk.extend(drop);
         plan.add_check
             .extend(add.into_iter().map(|(name, e)| (Some(name), e, false)));
+        // Partial indexes: their WHERE follows its columns the same way.
+        let indexes = reader.indexes();
+        let (drop, add) = super::checks::following_columns(
+            &old,
+            indexes
+                .iter()
+                .filter_map(|i| Some((i.name.as_str(), i.predicate.as_deref()?))),
+            &renamed,
+            &plan.dropped,
+        );
+        plan.drop_unique.extend(drop);
+        plan.remade_indexes
+            .extend(add.into_iter().filter_map(|(name, e)| {
+                let def = indexes.iter().find(|i| i.name == name)?;
+                Some(omendb_storage::IndexDef {
+                    id: 0,
+                    table_id: 0,
+                    predicate: Some(e.to_string()),
+                    ..(**def).clone()
+                })
+            }));
         for name in &plan.drop_unique {
             self.with_locks(|t| t.drop_index(name)).await?;
         }
@@ -367,6 +396,10 @@ impl Session {
         }
         for (name, expr, validate) in &plan.add_check {
             self.add_check(&plan.name, &def, name.clone(), expr, *validate)
+                .await?;
+        }
+        for index in &plan.remade_indexes {
+            self.with_locks(|t| t.create_index(&plan.name, index.clone()))
                 .await?;
         }
         Ok(())

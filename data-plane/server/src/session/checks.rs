@@ -1,8 +1,6 @@
 //! CHECK constraints: named as PostgreSQL names them, existing rows validated when one is added to a table
 //! (unless NOT VALID), then kept by the engine, which has every write evaluate them (`crate::checks`).
 
-use std::sync::Arc;
-
 use datafusion::sql::sqlparser::ast::{
     self, Expr, ObjectName, ObjectNamePart, Visit, VisitMut, Visitor, VisitorMut,
 };
@@ -37,30 +35,32 @@ fn mentioned(def: &TableDef, expr: &Expr) -> Vec<String> {
     v.1
 }
 
-/// What an ALTER TABLE that renames or drops columns does to the table's CHECK constraints, as PostgreSQL
-/// (which keeps column numbers, not names): a constraint on a dropped column goes with it; one on a renamed
-/// column names it anew. Returns the constraints to drop and those to add back (renamed) afterwards.
-pub(super) fn following_columns(
+/// What an ALTER TABLE that renames or drops columns does to expressions stored as SQL over the table's
+/// columns (CHECK constraints, partial indexes' WHERE), as PostgreSQL, which keeps column numbers, not
+/// names: an object whose expression names a dropped column goes with it; one that names a renamed column
+/// names it anew. Of `(name, sql)` pairs, returns those to drop and those to make again (renamed)
+/// afterwards.
+pub(super) fn following_columns<'a>(
     old: &TableDef,
-    checks: &[Arc<CheckDef>],
+    stored: impl Iterator<Item = (&'a str, &'a str)>,
     renamed: &[(String, String)],
     dropped: &[String],
 ) -> (Vec<String>, Vec<(String, Expr)>) {
     let (mut drop, mut add) = (vec![], vec![]);
-    for c in checks {
-        let Ok(mut expr) = ddl::parse_expr(&c.sql) else {
+    for (name, sql) in stored {
+        let Ok(mut expr) = ddl::parse_expr(sql) else {
             continue;
         };
         let cols = mentioned(old, &expr);
         if cols.iter().any(|n| dropped.contains(n)) {
-            drop.push(c.name.clone());
+            drop.push(name.to_string());
         } else if cols
             .iter()
             .any(|n| renamed.iter().any(|(from, _)| from == n))
         {
             rename_columns(&mut expr, renamed);
-            drop.push(c.name.clone());
-            add.push((c.name.clone(), expr));
+            drop.push(name.to_string());
+            add.push((name.to_string(), expr));
         }
     }
     (drop, add)

@@ -37,11 +37,6 @@ impl Session {
                 return Err(Error::unsupported(format!("index access method {method}")));
             }
         }
-        if ci.predicate.is_some() {
-            return Err(Error::unsupported(
-                "partial indexes (CREATE INDEX ... WHERE)",
-            ));
-        }
         if ci.nulls_distinct == Some(false) {
             return Err(Error::unsupported("NULLS NOT DISTINCT"));
         }
@@ -56,6 +51,10 @@ impl Session {
                 )
             })?;
         let (columns, options) = ddl::sorted_index_columns(reader.def(), &ci.columns)?;
+        let predicate = match &ci.predicate {
+            Some(p) => Some(self.index_predicate(&reader, p)?),
+            None => None,
+        };
         for i in &ci.include {
             ddl::column_at(reader.def(), &ddl::ident(i))?;
         }
@@ -80,6 +79,7 @@ impl Session {
             constraint: None,
             primary: false,
             options,
+            predicate,
         };
         let r = self
             .with_locks(|t| t.create_index(&table, def.clone()))
@@ -94,6 +94,36 @@ impl Session {
             }
             r => r,
         }
+    }
+
+    /// A partial index's WHERE as stored: checked to be a boolean over the table's columns that PostgreSQL
+    /// would take (no subquery, aggregate or window, 0A000 / 42P17 as it words them).
+    fn index_predicate(
+        &self,
+        reader: &omendb_storage::TableReader,
+        p: &ast::Expr,
+    ) -> Result<String> {
+        let sql = p.to_string();
+        let mut bad = None;
+        let _ = ast::visit_expressions(p, |e| {
+            match e {
+                ast::Expr::Subquery(_)
+                | ast::Expr::Exists { .. }
+                | ast::Expr::InSubquery { .. } => {
+                    bad = Some(Error::sql(
+                        code::FEATURE_NOT_SUPPORTED,
+                        "cannot use subquery in index predicate",
+                    ));
+                }
+                _ => {}
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        if let Some(e) = bad {
+            return Err(e);
+        }
+        crate::checks::predicate_type(&reader.schema(), &sql)?;
+        Ok(sql)
     }
 
     /// A UNIQUE constraint on `columns` of `table` (storage name): its index, named `name` or
@@ -123,6 +153,7 @@ impl Session {
             constraint: Some(name),
             primary,
             options: vec![],
+            predicate: None,
         };
         self.with_locks(|t| t.create_index(table, index.clone()))
             .await

@@ -118,7 +118,8 @@ impl Upsert {
                     Arbiter::PrimaryKey
                 } else if let Some(ix) = indexes
                     .iter()
-                    .find(|ix| ix.unique && sorted(&ix.columns) == at)
+                    // PostgreSQL infers a partial index only from a conflict target with its WHERE.
+                    .find(|ix| ix.unique && ix.predicate.is_none() && sorted(&ix.columns) == at)
                 {
                     index(ix)
                 } else {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{Ddl, TableWrites};
 use crate::chunk::Chunk;
 use crate::error::{Error, Result};
+use crate::index::SecondaryIndex;
 use crate::shared::Inner;
 use crate::store::{CatalogEntry, Manifest, StoreBatch};
 use crate::version::{DbVersion, TableVersion};
@@ -142,6 +143,13 @@ impl Inner {
                     let fresh = if *keep_rows {
                         old.redefined(shape.clone())
                     } else {
+                        let hook = self.check_hook.load();
+                        let indexes = indexes
+                            .iter()
+                            .map(|d| {
+                                SecondaryIndex::empty(d.clone(), shape, hook.as_ref().as_ref())
+                            })
+                            .collect::<Result<Vec<_>>>()?;
                         let mut fresh = old.reshaped(shape.clone(), indexes, self.opts.epsilon);
                         fresh.checkpoint_lsn = checkpoint;
                         fresh
@@ -189,7 +197,10 @@ impl Inner {
                         .ok_or_else(|| Error::Conflict(def.name.clone()))?;
                     // Rows this transaction rewrites are judged after its writes (`check_unique`).
                     let written = rows.get(&def.table_id).map(|w| &w.map);
-                    let index = crate::index::SecondaryIndex::build(def.clone(), &tv, |k| {
+                    let hook = self.check_hook.load();
+                    let empty =
+                        SecondaryIndex::empty(def.clone(), &tv.shape, hook.as_ref().as_ref())?;
+                    let index = SecondaryIndex::build(empty, &tv, |k| {
                         written.is_some_and(|m| m.contains_key(k))
                     })?;
                     let mut tv = (*tv).clone();

@@ -655,6 +655,13 @@ impl WriteTxn {
                     let next = if *keep_rows {
                         t.redefined(shape.clone())
                     } else {
+                        let hook = self.inner.check_hook.load();
+                        let indexes = indexes
+                            .iter()
+                            .map(|d| {
+                                SecondaryIndex::in_view(d.clone(), shape, hook.as_ref().as_ref())
+                            })
+                            .collect();
                         t.reshaped(shape.clone(), indexes, eps)
                     };
                     v.tables.insert(*id, Arc::new(next));
@@ -699,7 +706,9 @@ impl WriteTxn {
                         continue;
                     };
                     let mut t = (*t).clone();
-                    let mut index = SecondaryIndex::empty(def.clone());
+                    let hook = self.inner.check_hook.load();
+                    let mut index =
+                        SecondaryIndex::in_view(def.clone(), &t.shape, hook.as_ref().as_ref());
                     // Its entries are made at commit; until then this transaction's reads do not use it.
                     index.complete = false;
                     t.indexes.push(index);
@@ -766,11 +775,7 @@ impl TableVersion {
         let mut fresh = TableVersion::empty(self.shape.clone(), epsilon, self.checkpoint_lsn);
         fresh.epoch = self.epoch + 1;
         fresh.counters = self.counters.clone();
-        fresh.indexes = self
-            .indexes
-            .iter()
-            .map(|i| SecondaryIndex::empty(i.def.clone()))
-            .collect();
+        fresh.indexes = self.indexes.iter().map(SecondaryIndex::emptied).collect();
         fresh.foreign_keys = self.foreign_keys.clone();
         fresh.checks = self.checks.clone();
         fresh
@@ -813,16 +818,13 @@ impl TableVersion {
     pub(crate) fn reshaped(
         &self,
         shape: Arc<TableShape>,
-        indexes: &[Arc<IndexDef>],
+        indexes: Vec<SecondaryIndex>,
         epsilon: usize,
     ) -> TableVersion {
         let mut fresh = TableVersion::empty(shape, epsilon, self.checkpoint_lsn);
         fresh.epoch = self.epoch + 1;
         fresh.counters = self.counters.clone();
-        fresh.indexes = indexes
-            .iter()
-            .map(|d| SecondaryIndex::empty(d.clone()))
-            .collect();
+        fresh.indexes = indexes;
         fresh.foreign_keys = self.foreign_keys.clone();
         fresh.checks = self.checks.clone();
         fresh

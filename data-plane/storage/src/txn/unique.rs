@@ -32,7 +32,7 @@ impl WriteTxn {
         }
         for index in latest.indexes.iter().filter(unique) {
             let values = index.values(row);
-            if values.iter().any(SortValue::is_null) {
+            if values.iter().any(SortValue::is_null) || !index.holds(row) {
                 continue;
             }
             if let Some(other) = self.unique_holder(latest, index, &values, Some(old))? {
@@ -50,7 +50,7 @@ impl WriteTxn {
         let tw = self.writes_for(base);
         for index in latest.indexes.iter().filter(unique) {
             let values = index.values(row);
-            if !values.iter().any(SortValue::is_null) {
+            if !values.iter().any(SortValue::is_null) && index.holds(row) {
                 tw.unique.insert((index.def.id, values), new.clone());
             }
         }
@@ -86,7 +86,7 @@ impl WriteTxn {
             Ok(Some(k) != except
                 && self
                     .lookup(latest, k)?
-                    .is_some_and(|r| *index.values(&r) == *values))
+                    .is_some_and(|r| index.holds(&r) && *index.values(&r) == *values))
         };
         for (_, k) in index.matching(values) {
             if holds(k)? {
@@ -120,14 +120,14 @@ impl WriteTxn {
             return Err(Error::UnknownIndex(index.to_string()));
         };
         let values = ix.values(row);
-        if values.iter().any(SortValue::is_null) {
+        if values.iter().any(SortValue::is_null) || !ix.holds(row) {
             return Ok(None);
         }
         if !ix.complete {
             // Created by this transaction: no entries to look through yet, so look at every row.
             let reader = self.table_latest(table)?;
             for (k, r) in reader.rows(crate::version::KeyRange::all())? {
-                if *ix.values(&r) == *values {
+                if ix.holds(&r) && *ix.values(&r) == *values {
                     return Ok(Some(k));
                 }
             }

@@ -35,3 +35,13 @@ class Order(models.Model):
     lead_time = models.DurationField(null=True)
     # A time column (0006).
     ships_at = models.TimeField(null=True)
+
+    class Meta:
+        # A partial unique index (0007): one live order per product and slot.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "ships_at"],
+                condition=models.Q(quantity__gt=0),
+                name="shop_order_one_live_per_slot",
+            ),
+        ]

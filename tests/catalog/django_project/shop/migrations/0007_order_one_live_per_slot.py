@@ -1,0 +1,15 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("shop", "0006_order_ships_at")]
+    operations = [
+        migrations.AddConstraint(
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                fields=["product", "ships_at"],
+                condition=models.Q(quantity__gt=0),
+                name="shop_order_one_live_per_slot",
+            ),
+        ),
+    ]
