@@ -191,6 +191,18 @@ except IntegrityError:
 Order.objects.filter(pk=live.pk).update(quantity=0)
 other = Order.objects.create(product=kite, ships_at=time(10, 0), quantity=2)
 Order.objects.filter(pk__in=[live.pk, idle.pk, other.pk]).delete()
+# UniqueConstraint(Lower("name")) (an expression index): names unique whatever their case.
+kites = Category.objects.create(name="Kites")
+try:
+    with transaction.atomic():
+        Category.objects.create(name="KITES")
+    raise AssertionError("a category differing only in case was accepted")
+except IntegrityError as e:
+    # PostgreSQL's deparse adds the cast to text it applies to a varchar.
+    assert e.__cause__.diag.message_detail in (
+        "Key (lower(name::text))=(kites) already exists.", "Key (lower(name))=(kites) already exists."
+    ), e.__cause__.diag.message_detail
+kites.delete()
 Order.objects.filter(pk__in=[o1.pk, o2.pk]).delete()
 assert Order.objects.count() == 3
 User.objects.create_user("ada", password="pw")

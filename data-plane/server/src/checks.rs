@@ -13,7 +13,9 @@ use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
-use omendb_storage::{CheckDef, CheckHook, Error, Result, Row, RowPredicate, TableShape};
+use omendb_storage::{
+    CheckDef, CheckHook, Error, Result, Row, RowPredicate, RowValue, TableShape, Value,
+};
 use parking_lot::Mutex;
 
 /// A compiled constraint and the schema it was compiled for (held, so the pointer it is keyed by stays
@@ -80,9 +82,26 @@ impl Checks {
 /// Checks a partial index's WHERE: a boolean over `schema`'s columns (42804 as PostgreSQL words it
 /// otherwise; 42703 for an unknown column).
 pub fn predicate_type(schema: &SchemaRef, sql: &str) -> crate::error::Result<()> {
+    let t = expression_type(schema, sql)?;
+    if t != arrow_schema::DataType::Boolean {
+        let name = crate::error::postgres_type_name(&t.to_string()).unwrap_or("unknown");
+        return Err(crate::error::Error::sql(
+            "42804",
+            format!("argument of WHERE must be type boolean, not type {name}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The type of an expression over `schema`'s columns (an index's), planned as the engine will evaluate
+/// it (42703 for an unknown column).
+pub fn expression_type(
+    schema: &SchemaRef,
+    sql: &str,
+) -> crate::error::Result<arrow_schema::DataType> {
     let checks = Checks::default();
     let physical = checks
-        .physical(schema, sql, "index predicate")
+        .physical(schema, sql, "index expression")
         .map_err(|e| {
             let text = e.to_string();
             match text.find("No field named ") {
@@ -101,15 +120,7 @@ pub fn predicate_type(schema: &SchemaRef, sql: &str) -> crate::error::Result<()>
                 None => crate::error::Error::from(e),
             }
         })?;
-    let t = physical.data_type(schema)?;
-    if t != arrow_schema::DataType::Boolean {
-        let name = crate::error::postgres_type_name(&t.to_string()).unwrap_or("unknown");
-        return Err(crate::error::Error::sql(
-            "42804",
-            format!("argument of WHERE must be type boolean, not type {name}"),
-        ));
-    }
-    Ok(())
+    Ok(physical.data_type(schema)?)
 }
 
 /// A row as PostgreSQL prints it in "Failing row contains (...)".
@@ -185,6 +196,36 @@ impl CheckHook for Checks {
                         .map(|b| b.is_valid(0) && b.value(0))
                 })
                 .unwrap_or(false)
+        }))
+    }
+
+    fn index_expression(&self, table: &TableShape, sql: &str) -> Result<RowValue> {
+        let schema = table.user.clone();
+        let expr = self.physical(&schema, sql, &format!("index expression ({sql})"))?;
+        // Held in the type a column of it would have, so that entries compare as stored values do.
+        let stored = expr
+            .data_type(&schema)
+            .ok()
+            .and_then(|t| crate::ddl::from_arrow(&t).ok())
+            .map(|t| t.arrow());
+        Ok(Arc::new(move |row: &Row| {
+            let columns = schema
+                .fields()
+                .iter()
+                .zip(row.iter())
+                .map(|(f, v)| omendb_storage::values_array(f.data_type(), std::slice::from_ref(v)))
+                .collect();
+            let Ok(batch) = RecordBatch::try_new(schema.clone(), columns) else {
+                return Value::Null;
+            };
+            let value = expr.evaluate(&batch).and_then(|v| v.into_array(1));
+            let value = match (value, &stored) {
+                (Ok(a), Some(t)) => arrow_cast::cast(&a, t).ok(),
+                _ => None,
+            };
+            // An error evaluating it (an immutable expression's error would come on every write of the
+            // row) indexes NULL, which never conflicts.
+            value.map_or(Value::Null, |a| omendb_storage::value_at(a.as_ref(), 0))
         }))
     }
 }

@@ -706,7 +706,7 @@ fn secondary_keys(
     };
     let index = indexes
         .iter()
-        .find(|i| i.columns.first() == Some(&col) && i.predicate.is_none())?;
+        .find(|i| i.columns.first() == Some(&col) && i.plain())?;
     Some(Keys::Secondary {
         index: index.name.clone(),
         column: col,

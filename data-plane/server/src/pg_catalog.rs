@@ -211,6 +211,8 @@ pub struct Index {
     pub options: Vec<i16>,
     /// A partial index's WHERE, as stored.
     pub predicate: Option<String>,
+    /// Per position, the expression indexed there, as stored (empty: columns only).
+    pub expressions: Vec<Option<String>>,
 }
 
 /// A sequence as the catalogs show it.
@@ -286,6 +288,7 @@ impl Table {
                 constraint: Some((oids::pk_constraint(self.id), self.pk_name())),
                 options: vec![0],
                 predicate: None,
+                expressions: vec![],
             });
         }
         for i in &self.secondary {
@@ -303,6 +306,7 @@ impl Table {
                     .as_ref()
                     .map(|c| (oids::pk_constraint(i.id), c.clone())),
                 predicate: i.predicate.clone(),
+                expressions: i.expressions.clone(),
             });
         }
         out

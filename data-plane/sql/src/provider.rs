@@ -141,7 +141,7 @@ impl LearnedTable {
             secondary: reader
                 .indexes()
                 .iter()
-                .filter(|i| i.predicate.is_none())
+                .filter(|i| i.plain())
                 .map(|i| {
                     let columns = i.columns.iter().map(|&c| def.columns[c].name.clone());
                     (i.name.clone(), columns.collect())

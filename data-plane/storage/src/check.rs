@@ -30,7 +30,14 @@ pub trait CheckHook: Send + Sync {
     /// A partial index's WHERE (`sql`) compiled for `table`'s definition: whether a physical row of it
     /// has an entry (true, not false or NULL).
     fn index_predicate(&self, table: &TableShape, sql: &str) -> Result<RowPredicate>;
+
+    /// An expression an index holds (`lower(email)`), compiled for `table`'s definition: its value for a
+    /// physical row of it.
+    fn index_expression(&self, table: &TableShape, sql: &str) -> Result<RowValue>;
 }
+
+/// An indexed expression's value for a row (see [`CheckHook::index_expression`]).
+pub type RowValue = Arc<dyn Fn(&Row) -> crate::types::Value + Send + Sync>;
 
 /// Whether a row satisfies a partial index's predicate (see [`CheckHook::index_predicate`]).
 pub type RowPredicate = Arc<dyn Fn(&Row) -> bool + Send + Sync>;
@@ -51,6 +58,12 @@ impl CheckHook for NoHook {
     fn index_predicate(&self, _: &TableShape, sql: &str) -> Result<RowPredicate> {
         Err(Error::InvalidDefinition(format!(
             "partial index predicate ({sql}): no evaluator is installed"
+        )))
+    }
+
+    fn index_expression(&self, _: &TableShape, sql: &str) -> Result<RowValue> {
+        Err(Error::InvalidDefinition(format!(
+            "index expression ({sql}): no evaluator is installed"
         )))
     }
 }

@@ -90,7 +90,7 @@ fn has_row(parent: &TableVersion, columns: &[usize], vals: &[Value]) -> Result<b
     if let Some(index) = parent
         .indexes
         .iter()
-        .find(|i| i.def.columns.starts_with(columns) && i.predicate.is_none())
+        .find(|i| i.def.columns.starts_with(columns) && i.def.plain())
     {
         let prefix: Vec<SortValue> = vals.iter().cloned().map(SortValue).collect();
         return Ok(index.matching(&prefix).next().is_some());
@@ -103,7 +103,7 @@ fn rows_where(tv: &TableVersion, columns: &[usize], vals: &[Value]) -> Result<Ve
     if let Some(index) = tv
         .indexes
         .iter()
-        .find(|i| i.def.columns.starts_with(columns) && i.predicate.is_none())
+        .find(|i| i.def.columns.starts_with(columns) && i.def.plain())
     {
         let prefix: Vec<SortValue> = vals.iter().cloned().map(SortValue).collect();
         let keys: Vec<Key> = index.matching(&prefix).map(|(_, k)| k.clone()).collect();

@@ -40,6 +40,23 @@ pub struct IndexDef {
     /// A partial index's WHERE, as SQL over the table's columns: only rows for which it is true have
     /// entries (and only they conflict in a UNIQUE one). The SQL layer evaluates it (`CheckHook`).
     pub predicate: Option<String>,
+    /// Per indexed position, the expression indexed there as SQL (`lower(email)`), where `columns` then
+    /// holds the first column it names; empty when every position is a plain column. The SQL layer
+    /// evaluates them (`CheckHook`).
+    pub expressions: Vec<Option<String>>,
+}
+
+impl IndexDef {
+    /// Whether lookups by column values may go through it: every row has an entry (not partial) and each
+    /// position holds a column's own value (no expression).
+    pub fn plain(&self) -> bool {
+        self.predicate.is_none() && self.expressions.iter().all(Option::is_none)
+    }
+
+    /// The expression indexed at position `i`, if it is one.
+    pub fn expression(&self, i: usize) -> Option<&str> {
+        self.expressions.get(i).and_then(|e| e.as_deref())
+    }
 }
 
 /// The layout index definitions are stored in (`store::encode_layout`): 2 added `primary` and `options`,
@@ -72,6 +89,7 @@ impl From<IndexDefV2> for IndexDef {
             primary: v.primary,
             options: v.options,
             predicate: None,
+            expressions: vec![],
         }
     }
 }
@@ -100,6 +118,7 @@ impl From<IndexDefV1> for IndexDef {
             primary: false,
             options: vec![],
             predicate: None,
+            expressions: vec![],
         }
     }
 }
@@ -185,6 +204,8 @@ pub(crate) struct SecondaryIndex {
     pub def: Arc<IndexDef>,
     /// A partial index's predicate, compiled for the table's definition (`None`: every row).
     pub predicate: Option<crate::check::RowPredicate>,
+    /// The indexed expressions, compiled likewise, by position (`None`: the column's value).
+    pub expressions: Vec<Option<crate::check::RowValue>>,
     pub entries: imbl::OrdSet<Entry>,
     /// False where the entries do not describe the version (a transaction's own view of an index it
     /// creates, or of a table it wrote): reads must not use it then.
@@ -202,9 +223,18 @@ impl SecondaryIndex {
             Some(sql) => Some(hook.index_predicate(shape, sql)?),
             None => None,
         };
+        let expressions = def
+            .expressions
+            .iter()
+            .map(|e| match e {
+                Some(sql) => hook.index_expression(shape, sql).map(Some),
+                None => Ok(None),
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(SecondaryIndex {
             def,
             predicate,
+            expressions,
             entries: imbl::OrdSet::new(),
             complete: true,
         })
@@ -221,6 +251,7 @@ impl SecondaryIndex {
         SecondaryIndex::empty(def.clone(), shape, hook).unwrap_or_else(|_| SecondaryIndex {
             def,
             predicate: Some(Arc::new(|_: &Row| false)),
+            expressions: vec![],
             entries: imbl::OrdSet::new(),
             complete: false,
         })
@@ -244,7 +275,11 @@ impl SecondaryIndex {
         self.def
             .columns
             .iter()
-            .map(|&c| SortValue(row[c].clone()))
+            .enumerate()
+            .map(|(i, &c)| match self.expressions.get(i) {
+                Some(Some(f)) => SortValue(f(row)),
+                _ => SortValue(row[c].clone()),
+            })
             .collect()
     }
 
@@ -335,14 +370,14 @@ impl SecondaryIndex {
             .def
             .columns
             .iter()
-            .map(|&c| shape.def.columns[c].name.as_str())
+            .enumerate()
+            .map(|(i, &c)| {
+                self.def
+                    .expression(i)
+                    .unwrap_or(shape.def.columns[c].name.as_str())
+            })
             .collect();
-        let values: Vec<String> = self
-            .def
-            .columns
-            .iter()
-            .map(|&c| value_text(&row[c]))
-            .collect();
+        let values: Vec<String> = self.values(row).iter().map(|v| value_text(&v.0)).collect();
         Error::UniqueViolation {
             index: self.def.name.clone(),
             key: format!("({})=({})", names.join(", "), values.join(", ")),

@@ -51,7 +51,7 @@ mod version;
 mod view;
 mod wal_log;
 
-pub use check::{CheckDef, CheckHook, RowPredicate};
+pub use check::{CheckDef, CheckHook, RowPredicate, RowValue};
 /// Arrow rows back to engine values, for the SQL layer's writes.
 pub use columnar::{column_key_at, row_at, value_at, values_array};
 pub use commit::CommitInfo;

@@ -170,7 +170,7 @@ impl TableReader {
             .version
             .indexes
             .iter()
-            .find(|i| i.def.name == name && i.complete && i.predicate.is_none())
+            .find(|i| i.def.name == name && i.complete && i.def.plain())
         else {
             return Ok(None);
         };

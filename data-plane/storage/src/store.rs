@@ -680,6 +680,7 @@ mod tests {
         assert_eq!(decode_index_list(p, &first).unwrap(), read);
         let mut partial = now.clone();
         partial[0].predicate = Some("a > 0".into());
+        partial[0].expressions = vec![Some("lower(a)".into()), None];
         let third = encode_layout(INDEX_LAYOUT, &partial);
         assert_eq!(decode_index_list(p, &third).unwrap(), partial);
         // A flipped byte is caught in either layout.

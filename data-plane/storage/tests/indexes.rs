@@ -41,6 +41,7 @@ fn index(name: &str, columns: Vec<usize>, unique: bool) -> IndexDef {
         primary: false,
         options: vec![],
         predicate: None,
+        expressions: vec![],
     }
 }
 
@@ -338,6 +339,14 @@ impl omendb_storage::CheckHook for GroupZero {
         Ok(std::sync::Arc::new(|row: &omendb_storage::Row| {
             matches!(row[1], Value::Int64(0))
         }))
+    }
+
+    fn index_expression(
+        &self,
+        _: &omendb_storage::TableShape,
+        sql: &str,
+    ) -> omendb_storage::Result<omendb_storage::RowValue> {
+        panic!("no expression indexes here: {sql}")
     }
 }
 

@@ -244,14 +244,23 @@ pub fn index_def(t: &Table, ix: &super::Index) -> String {
         .columns
         .iter()
         .zip(&ix.options)
-        .map(|(&c, &o)| {
+        .enumerate()
+        .map(|(i, (&c, &o))| {
             let order = match (o & 1 != 0, o & 2 != 0) {
                 (false, false) | (true, true) => "",
                 (false, true) => " NULLS FIRST",
                 (true, false) => " NULLS LAST",
             };
             let desc = if o & 1 != 0 { " DESC" } else { "" };
-            format!("{}{desc}{order}", quote_ident(&t.def.columns[c].name))
+            let key = match ix.expressions.get(i).and_then(|e| e.as_deref()) {
+                // PostgreSQL's own parentheses around an operator expression, then the deparse's.
+                Some(e) => match super::expression_text(e) {
+                    t if t.starts_with('(') => format!("({t})"),
+                    t => t,
+                },
+                None => quote_ident(&t.def.columns[c].name),
+            };
+            format!("{key}{desc}{order}")
         })
         .collect();
     let predicate = ix

@@ -490,7 +490,21 @@ pub(super) fn pg_index(tables: &[Table]) -> Result<RecordBatch> {
     for t in tables {
         for ix in t.indexes() {
             let n = ix.columns.len();
-            let keys: Vec<i16> = ix.columns.iter().map(|&c| c as i16 + 1).collect();
+            // An expression's position is 0 in indkey, its text in indexprs.
+            let expression = |i: usize| ix.expressions.get(i).and_then(|e| e.as_deref());
+            let keys: Vec<i16> = ix
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| {
+                    if expression(i).is_some() {
+                        0
+                    } else {
+                        c as i16 + 1
+                    }
+                })
+                .collect();
+            let exprs: Vec<&str> = (0..n).filter_map(expression).collect();
             let collations: Vec<i64> = ix
                 .columns
                 .iter()
@@ -516,7 +530,11 @@ pub(super) fn pg_index(tables: &[Table]) -> Result<RecordBatch> {
                 oids(&collations),
                 oids(&vec![0; n]),
                 int2s(&ix.options),
-                null(),
+                if exprs.is_empty() {
+                    null()
+                } else {
+                    text(exprs.join(", "))
+                },
                 // pg_get_expr reads it back as is.
                 match &ix.predicate {
                     Some(p) => text(super::expression_text(p)),

@@ -298,37 +298,47 @@ impl Session {
                 (*from != c.def.name).then(|| (from.clone(), c.def.name.clone()))
             })
             .collect();
-        let checks = reader.checks();
-        let (drop, add) = super::checks::following_columns(
-            &old,
-            checks.iter().map(|c| (c.name.as_str(), c.sql.as_str())),
-            &renamed,
-            &plan.dropped,
-        );
-        plan.drop_fk.extend(drop);
-        plan.add_check
-            .extend(add.into_iter().map(|(name, e)| (Some(name), e, false)));
-        // Partial indexes: their WHERE follows its columns the same way.
-        let indexes = reader.indexes();
-        let (drop, add) = super::checks::following_columns(
-            &old,
-            indexes
-                .iter()
-                .filter_map(|i| Some((i.name.as_str(), i.predicate.as_deref()?))),
-            &renamed,
-            &plan.dropped,
-        );
-        plan.drop_unique.extend(drop);
-        plan.remade_indexes
-            .extend(add.into_iter().filter_map(|(name, e)| {
-                let def = indexes.iter().find(|i| i.name == name)?;
-                Some(omendb_storage::IndexDef {
+        use super::checks::{Follow, follow};
+        for c in reader.checks().iter() {
+            match follow(&old, &c.sql, &renamed, &plan.dropped) {
+                Follow::Keep => {}
+                Follow::Drop => plan.drop_fk.push(c.name.clone()),
+                Follow::Renamed(e) => {
+                    plan.drop_fk.push(c.name.clone());
+                    plan.add_check.push((Some(c.name.clone()), *e, false));
+                }
+            }
+        }
+        // Partial indexes' WHERE and indexed expressions follow their columns the same way: the index
+        // goes, or is made again with the new names.
+        for ix in reader.indexes().iter().filter(|i| !i.plain()) {
+            let mut def = (**ix).clone();
+            let (mut gone, mut changed) = (false, false);
+            for sql in def
+                .predicate
+                .iter_mut()
+                .chain(def.expressions.iter_mut().flatten())
+            {
+                match follow(&old, sql, &renamed, &plan.dropped) {
+                    Follow::Keep => {}
+                    Follow::Drop => gone = true,
+                    Follow::Renamed(e) => {
+                        *sql = e.to_string();
+                        changed = true;
+                    }
+                }
+            }
+            if gone || changed {
+                plan.drop_unique.push(ix.name.clone());
+            }
+            if changed && !gone {
+                plan.remade_indexes.push(omendb_storage::IndexDef {
                     id: 0,
                     table_id: 0,
-                    predicate: Some(e.to_string()),
-                    ..(**def).clone()
-                })
-            }));
+                    ..def
+                });
+            }
+        }
         for name in &plan.drop_unique {
             self.with_locks(|t| t.drop_index(name)).await?;
         }

@@ -11,7 +11,7 @@ use crate::ddl;
 use crate::error::{Error, Result};
 
 /// The table's columns `expr` mentions, in order of first mention.
-fn mentioned(def: &TableDef, expr: &Expr) -> Vec<String> {
+pub(super) fn mentioned(def: &TableDef, expr: &Expr) -> Vec<String> {
     struct Columns<'a>(&'a TableDef, Vec<String>);
     impl Visitor for Columns<'_> {
         type Break = ();
@@ -35,35 +35,73 @@ fn mentioned(def: &TableDef, expr: &Expr) -> Vec<String> {
     v.1
 }
 
-/// What an ALTER TABLE that renames or drops columns does to expressions stored as SQL over the table's
-/// columns (CHECK constraints, partial indexes' WHERE), as PostgreSQL, which keeps column numbers, not
-/// names: an object whose expression names a dropped column goes with it; one that names a renamed column
-/// names it anew. Of `(name, sql)` pairs, returns those to drop and those to make again (renamed)
-/// afterwards.
-pub(super) fn following_columns<'a>(
+/// What an ALTER TABLE that renames or drops columns does to an expression stored as SQL over the
+/// table's columns (a CHECK constraint, a partial index's WHERE, an indexed expression), as PostgreSQL,
+/// which keeps column numbers, not names: what names a dropped column goes with it; what names a renamed
+/// column names it anew.
+pub(super) enum Follow {
+    Keep,
+    Drop,
+    Renamed(Box<Expr>),
+}
+
+pub(super) fn follow(
     old: &TableDef,
-    stored: impl Iterator<Item = (&'a str, &'a str)>,
+    sql: &str,
     renamed: &[(String, String)],
     dropped: &[String],
-) -> (Vec<String>, Vec<(String, Expr)>) {
-    let (mut drop, mut add) = (vec![], vec![]);
-    for (name, sql) in stored {
-        let Ok(mut expr) = ddl::parse_expr(sql) else {
-            continue;
-        };
-        let cols = mentioned(old, &expr);
-        if cols.iter().any(|n| dropped.contains(n)) {
-            drop.push(name.to_string());
-        } else if cols
-            .iter()
-            .any(|n| renamed.iter().any(|(from, _)| from == n))
-        {
-            rename_columns(&mut expr, renamed);
-            drop.push(name.to_string());
-            add.push((name.to_string(), expr));
+) -> Follow {
+    let Ok(mut expr) = ddl::parse_expr(sql) else {
+        return Follow::Keep;
+    };
+    let cols = mentioned(old, &expr);
+    if cols.iter().any(|n| dropped.contains(n)) {
+        Follow::Drop
+    } else if cols
+        .iter()
+        .any(|n| renamed.iter().any(|(from, _)| from == n))
+    {
+        rename_columns(&mut expr, renamed);
+        Follow::Renamed(Box::new(expr))
+    } else {
+        Follow::Keep
+    }
+}
+
+/// `expr` as PostgreSQL would print its names back: unquoted function names in lower case, identifiers
+/// quoted only where they must be (`LOWER("name")` is stored as `lower(name)`).
+pub(super) fn normalized(expr: &Expr) -> String {
+    struct Names;
+    impl VisitorMut for Names {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> std::ops::ControlFlow<()> {
+            let plain = |i: &mut ast::Ident| {
+                let name = ddl::ident(i);
+                *i = match crate::pg_catalog::names::quote_ident(&name) {
+                    q if q == name => ast::Ident::new(name),
+                    _ => ast::Ident::with_quote('"', name),
+                };
+            };
+            match e {
+                Expr::Identifier(i) => plain(i),
+                Expr::CompoundIdentifier(parts) => parts.iter_mut().for_each(plain),
+                Expr::Function(f) => {
+                    for part in &mut f.name.0 {
+                        if let ObjectNamePart::Identifier(i) = part
+                            && i.quote_style.is_none()
+                        {
+                            i.value = i.value.to_lowercase();
+                        }
+                    }
+                }
+                _ => {}
+            }
+            std::ops::ControlFlow::Continue(())
         }
     }
-    (drop, add)
+    let mut e = expr.clone();
+    let _ = VisitMut::visit(&mut e, &mut Names);
+    e.to_string()
 }
 
 /// `expr` with its column references renamed (`from` to `to`).

@@ -134,7 +134,7 @@ impl Session {
             || reader.indexes().iter().any(|i| {
                 let mut cols = i.columns.clone();
                 cols.sort();
-                i.unique && i.predicate.is_none() && cols == sorted
+                i.unique && i.plain() && cols == sorted
             });
         if !unique {
             return Err(Error::sql(

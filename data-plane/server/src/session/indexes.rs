@@ -27,6 +27,65 @@ pub fn generated_name(relname: &str, def: &TableDef, columns: &[usize], suffix: 
     format!("{name}_{suffix}")
 }
 
+/// An index's keys: per position the column it holds (for an expression, the first column it names), the
+/// options (DESC, NULLS FIRST) and, where the key is an expression (`lower(email)`, `(a + b)`), its SQL,
+/// checked to plan over the table's columns and to have a type columns can have.
+fn index_keys(
+    reader: &omendb_storage::TableReader,
+    keys: &[ast::IndexColumn],
+) -> Result<IndexKeys> {
+    let def = reader.def();
+    let mut plain = vec![];
+    let mut exprs: Vec<Option<String>> = vec![];
+    let mut columns = vec![];
+    for k in keys {
+        let mut e = &k.column.expr;
+        while let ast::Expr::Nested(inner) = e {
+            e = inner;
+        }
+        if let ast::Expr::Identifier(_) = e {
+            let mut one = k.clone();
+            one.column.expr = e.clone();
+            let (c, _) = ddl::sorted_index_columns(def, std::slice::from_ref(&one))?;
+            columns.push(c[0]);
+            exprs.push(None);
+        } else {
+            let sql = super::checks::normalized(e);
+            let t = crate::checks::expression_type(&reader.schema(), &sql)?;
+            ddl::from_arrow(&t)?;
+            let first = super::checks::mentioned(def, e)
+                .first()
+                .and_then(|n| def.columns.iter().position(|c| c.name == *n))
+                .ok_or_else(|| {
+                    Error::unsupported(format!("an index on {sql}, which names no column"))
+                })?;
+            columns.push(first);
+            exprs.push(Some(sql));
+        }
+        let mut bare = k.clone();
+        let column = &def.columns[columns[columns.len() - 1]].name;
+        bare.column.expr = ast::Expr::Identifier(ast::Ident::with_quote('"', column));
+        plain.push(bare);
+    }
+    // The options, as for plain columns.
+    let (_, options) = ddl::sorted_index_columns(def, &plain)?;
+    if exprs.iter().all(Option::is_none) {
+        exprs.clear();
+    }
+    Ok(IndexKeys {
+        columns,
+        options,
+        expressions: exprs,
+    })
+}
+
+/// What `index_keys` reads: `IndexDef`'s fields of the same names.
+struct IndexKeys {
+    columns: Vec<usize>,
+    options: Vec<i16>,
+    expressions: Vec<Option<String>>,
+}
+
 impl Session {
     /// CREATE [UNIQUE] INDEX, in the open transaction.
     pub(super) async fn create_index(&mut self, ci: &ast::CreateIndex) -> Result<()> {
@@ -50,7 +109,11 @@ impl Session {
                     format!("relation \"{relname}\" does not exist"),
                 )
             })?;
-        let (columns, options) = ddl::sorted_index_columns(reader.def(), &ci.columns)?;
+        let IndexKeys {
+            columns,
+            options,
+            expressions,
+        } = index_keys(&reader, &ci.columns)?;
         let predicate = match &ci.predicate {
             Some(p) => Some(self.index_predicate(&reader, p)?),
             None => None,
@@ -80,6 +143,7 @@ impl Session {
             primary: false,
             options,
             predicate,
+            expressions,
         };
         let r = self
             .with_locks(|t| t.create_index(&table, def.clone()))
@@ -103,7 +167,7 @@ impl Session {
         reader: &omendb_storage::TableReader,
         p: &ast::Expr,
     ) -> Result<String> {
-        let sql = p.to_string();
+        let sql = super::checks::normalized(p);
         let mut bad = None;
         let _ = ast::visit_expressions(p, |e| {
             match e {
@@ -154,6 +218,7 @@ impl Session {
             primary,
             options: vec![],
             predicate: None,
+            expressions: vec![],
         };
         self.with_locks(|t| t.create_index(table, index.clone()))
             .await

@@ -119,7 +119,7 @@ impl Upsert {
                 } else if let Some(ix) = indexes
                     .iter()
                     // PostgreSQL infers a partial index only from a conflict target with its WHERE.
-                    .find(|ix| ix.unique && ix.predicate.is_none() && sorted(&ix.columns) == at)
+                    .find(|ix| ix.unique && ix.plain() && sorted(&ix.columns) == at)
                 {
                     index(ix)
                 } else {

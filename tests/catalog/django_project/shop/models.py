@@ -2,10 +2,15 @@ import uuid
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Category(models.Model):
     name = models.CharField(max_length=50, unique=True)
+
+    class Meta:
+        # An expression index (0007).
+        constraints = [models.UniqueConstraint(Lower("name"), name="shop_category_name_ci")]
 
 
 class Product(models.Model):

@@ -1,4 +1,5 @@
 from django.db import migrations, models
+from django.db.models.functions import Lower
 
 
 class Migration(migrations.Migration):
@@ -11,5 +12,10 @@ class Migration(migrations.Migration):
                 condition=models.Q(quantity__gt=0),
                 name="shop_order_one_live_per_slot",
             ),
+        ),
+        # An expression index: category names unique whatever their case.
+        migrations.AddConstraint(
+            model_name="category",
+            constraint=models.UniqueConstraint(Lower("name"), name="shop_category_name_ci"),
         ),
     ]
