@@ -123,6 +123,18 @@ pub fn expression_type(
     Ok(physical.data_type(schema)?)
 }
 
+/// A physical row's user columns (`schema`'s) as a batch of one row, what an index's expression is
+/// evaluated over.
+fn one_row(schema: &SchemaRef, row: &Row) -> Option<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(row.iter())
+        .map(|(f, v)| omendb_storage::values_array(f.data_type(), std::slice::from_ref(v)))
+        .collect();
+    RecordBatch::try_new(schema.clone(), columns).ok()
+}
+
 /// A row as PostgreSQL prints it in "Failing row contains (...)".
 fn row_text(rows: &RecordBatch, i: usize) -> String {
     let values: Vec<String> = rows
@@ -176,13 +188,7 @@ impl CheckHook for Checks {
         let schema = table.user.clone();
         let expr = self.physical(&schema, sql, &format!("index predicate ({sql})"))?;
         Ok(Arc::new(move |row: &Row| {
-            let columns = schema
-                .fields()
-                .iter()
-                .zip(row.iter())
-                .map(|(f, v)| omendb_storage::values_array(f.data_type(), std::slice::from_ref(v)))
-                .collect();
-            let Ok(batch) = RecordBatch::try_new(schema.clone(), columns) else {
+            let Some(batch) = one_row(&schema, row) else {
                 return false;
             };
             // An error evaluating it (PostgreSQL's predicates are immutable, so it would be one on
@@ -209,13 +215,7 @@ impl CheckHook for Checks {
             .and_then(|t| crate::ddl::from_arrow(&t).ok())
             .map(|t| t.arrow());
         Ok(Arc::new(move |row: &Row| {
-            let columns = schema
-                .fields()
-                .iter()
-                .zip(row.iter())
-                .map(|(f, v)| omendb_storage::values_array(f.data_type(), std::slice::from_ref(v)))
-                .collect();
-            let Ok(batch) = RecordBatch::try_new(schema.clone(), columns) else {
+            let Some(batch) = one_row(&schema, row) else {
                 return Value::Null;
             };
             let value = expr.evaluate(&batch).and_then(|v| v.into_array(1));

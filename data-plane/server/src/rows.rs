@@ -161,6 +161,19 @@ fn vector_text(array: &dyn Array, row: usize) -> Option<String> {
     )
 }
 
+/// A cell this module writes itself: text as text, a binary form as the bytes it is.
+fn put<T: ToSql + ToSqlText>(
+    encoder: &mut DataRowEncoder,
+    value: &T,
+    format: FieldFormat,
+) -> PgWireResult<()> {
+    let ty = match format {
+        FieldFormat::Text => Type::TEXT,
+        FieldFormat::Binary => Type::BYTEA,
+    };
+    encoder.encode_field_with_type_and_format(value, &ty, format, &FormatOptions::default())
+}
+
 /// The rows of one batch, encoded for `fields`: written directly when every column has a direct form
 /// (`cells.rs`), else through arrow-pg's encoder with PostgreSQL's timestamp text.
 pub fn encode(
@@ -235,12 +248,7 @@ fn general(
                     Type::UUID => crate::uuids::binary_cell(array, row)?,
                     ref t => crate::json::binary_cell(array, row, *t == Type::JSONB),
                 };
-                encoder.encode_field_with_type_and_format(
-                    &v,
-                    &Type::BYTEA,
-                    FieldFormat::Binary,
-                    &FormatOptions::default(),
-                )?;
+                put(&mut encoder, &v, FieldFormat::Binary)?;
             } else if let DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano) =
                 field.data_type()
             {
@@ -256,21 +264,11 @@ fn general(
                         b.extend_from_slice(&v.months.to_be_bytes());
                         b
                     });
-                    encoder.encode_field_with_type_and_format(
-                        &bytes,
-                        &Type::BYTEA,
-                        FieldFormat::Binary,
-                        &FormatOptions::default(),
-                    )?;
+                    put(&mut encoder, &bytes, FieldFormat::Binary)?;
                 } else {
                     let text =
                         v.map(|v| crate::array_out::interval_text(v.months, v.days, v.nanoseconds));
-                    encoder.encode_field_with_type_and_format(
-                        &text,
-                        &Type::TEXT,
-                        FieldFormat::Text,
-                        &FormatOptions::default(),
-                    )?;
+                    put(&mut encoder, &text, FieldFormat::Text)?;
                 }
             } else if let DataType::Time64(arrow_schema::TimeUnit::Nanosecond) = field.data_type() {
                 // time_out's text (arrow-pg prints six fractional digits, and no 24:00:00), or
@@ -279,28 +277,13 @@ fn general(
                 let v = (!a.is_null(row)).then(|| a.value(row));
                 if fields[col].format() == FieldFormat::Binary {
                     let bytes = v.map(|v| v.div_euclid(1000).to_be_bytes().to_vec());
-                    encoder.encode_field_with_type_and_format(
-                        &bytes,
-                        &Type::BYTEA,
-                        FieldFormat::Binary,
-                        &FormatOptions::default(),
-                    )?;
+                    put(&mut encoder, &bytes, FieldFormat::Binary)?;
                 } else {
-                    encoder.encode_field_with_type_and_format(
-                        &v.map(crate::times::text),
-                        &Type::TEXT,
-                        FieldFormat::Text,
-                        &FormatOptions::default(),
-                    )?;
+                    put(&mut encoder, &v.map(crate::times::text), FieldFormat::Text)?;
                 }
             } else if Vector::of(field).is_some() && fields[col].format() == FieldFormat::Text {
                 let v = vector_text(array, row);
-                encoder.encode_field_with_type_and_format(
-                    &v,
-                    &Type::TEXT,
-                    FieldFormat::Text,
-                    &FormatOptions::default(),
-                )?;
+                put(&mut encoder, &v, FieldFormat::Text)?;
             } else if crate::array_out::is_list(field.data_type())
                 && fields[col].format() == FieldFormat::Text
             {
@@ -310,12 +293,7 @@ fn general(
                     .then(|| crate::array_out::list_text(array.as_ref(), row, &zone))
                     .transpose()
                     .map_err(|e| pgwire::error::PgWireError::ApiError(Box::new(e)))?;
-                encoder.encode_field_with_type_and_format(
-                    &v,
-                    &Type::TEXT,
-                    FieldFormat::Text,
-                    &FormatOptions::default(),
-                )?;
+                put(&mut encoder, &v, FieldFormat::Text)?;
             } else {
                 arrow_pg::encoder::encode_value(&mut encoder, array, row, field, &fields[col])?;
             }

@@ -108,7 +108,7 @@ pub(crate) struct IndexDefV1 {
 
 impl From<IndexDefV1> for IndexDef {
     fn from(v: IndexDefV1) -> IndexDef {
-        IndexDef {
+        IndexDefV2 {
             id: v.id,
             name: v.name,
             table_id: v.table_id,
@@ -117,9 +117,8 @@ impl From<IndexDefV1> for IndexDef {
             constraint: v.constraint,
             primary: false,
             options: vec![],
-            predicate: None,
-            expressions: vec![],
         }
+        .into()
     }
 }
 

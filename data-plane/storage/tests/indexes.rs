@@ -68,6 +68,19 @@ fn tag(t: Option<u8>) -> Value {
     t.map_or(Value::Null, |t| Value::Text(format!("tag{t}")))
 }
 
+/// Rows `keys` of group `g`, all tagged `tg`, as one batch (the bulk path).
+fn bulk(db: &Database, keys: &[i64], g: i64, tg: u8) -> RecordBatch {
+    RecordBatch::try_new(
+        db.table("t").unwrap().schema(),
+        vec![
+            std::sync::Arc::new(Int64Array::from(keys.to_vec())),
+            std::sync::Arc::new(Int64Array::from(vec![g; keys.len()])),
+            std::sync::Arc::new(StringArray::from(vec![format!("tag{tg}"); keys.len()])),
+        ],
+    )
+    .unwrap()
+}
+
 /// The primary keys of an index lookup's rows (which come in key order).
 fn ids(found: omendb_storage::Result<Option<RecordBatch>>) -> Vec<i64> {
     let batch = found.unwrap().expect("complete index");
@@ -168,15 +181,7 @@ proptest! {
                     // Above every key: the bulk path straight to chunk files.
                     let keys: Vec<i64> = (next_bulk..next_bulk + 100).collect();
                     next_bulk += 100;
-                    let batch = RecordBatch::try_new(
-                        db.table("t").unwrap().schema(),
-                        vec![
-                            std::sync::Arc::new(Int64Array::from(keys.clone())),
-                            std::sync::Arc::new(Int64Array::from(vec![g; keys.len()])),
-                            std::sync::Arc::new(StringArray::from(vec![format!("tag{tg}"); keys.len()])),
-                        ],
-                    )
-                    .unwrap();
+                    let batch = bulk(&db, &keys, g, tg);
                     let mut t = db.begin();
                     t.insert_batch("t", &batch).unwrap();
                     t.commit().unwrap();
@@ -409,15 +414,7 @@ proptest! {
                     // A hundred rows with one tag: refused in group 0 only.
                     let keys: Vec<i64> = (next_bulk..next_bulk + 100).collect();
                     next_bulk += 100;
-                    let batch = RecordBatch::try_new(
-                        db.table("t").unwrap().schema(),
-                        vec![
-                            std::sync::Arc::new(Int64Array::from(keys.clone())),
-                            std::sync::Arc::new(Int64Array::from(vec![g; keys.len()])),
-                            std::sync::Arc::new(StringArray::from(vec![format!("tag{tg}"); keys.len()])),
-                        ],
-                    )
-                    .unwrap();
+                    let batch = bulk(&db, &keys, g, tg);
                     let mut t = db.begin();
                     let r = t.insert_batch("t", &batch).and_then(|_| t.commit().map(drop));
                     if g == 0 {
