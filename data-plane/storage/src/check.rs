@@ -1,5 +1,5 @@
 //! CHECK constraints. The engine stores each as SQL text and has every write evaluate it, through a
-//! `CheckHook` the SQL layer installs (the engine does not evaluate SQL itself): INSERT, UPDATE, upsert and
+//! `CheckHook` the SQL layer gives at `Database::open_with_hook` (the engine does not evaluate SQL itself): INSERT, UPDATE, upsert and
 //! batch inserts (COPY, INSERT ... SELECT, ALTER TABLE's rewrite) all pass through it, so no write path can
 //! skip a constraint.
 

@@ -149,7 +149,7 @@ impl Database {
             next_id: AtomicU64::new(1),
             table_ids: AtomicU64::new(table_ids),
             sequence_values: Default::default(),
-            check_hook: arc_swap::ArcSwap::from_pointee(hook),
+            check_hook: hook,
         });
         // Tails longer than the seal threshold after replay become chunks before anyone reads.
         inner.seal_long_tails(&mut inner.commit.lock());
@@ -237,11 +237,6 @@ impl Database {
         let mut t = self.begin();
         wait_through(|| t.truncate_table(name))?;
         t.commit().map(drop)
-    }
-
-    /// Installs what evaluates CHECK constraints on every write (the SQL layer's).
-    pub fn set_check_hook(&self, hook: Box<dyn crate::CheckHook>) {
-        self.inner.check_hook.store(Arc::new(hook));
     }
 
     /// Merges the table's delta, tombstones and in-memory chunks into new chunk files with new models, now.

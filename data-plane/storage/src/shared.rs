@@ -57,7 +57,7 @@ pub(crate) struct Inner {
     /// Sequence values (not transactional).
     pub sequence_values: crate::sequence::Values,
     /// Evaluates CHECK constraints (installed by the SQL layer).
-    pub check_hook: arc_swap::ArcSwap<Box<dyn crate::check::CheckHook>>,
+    pub check_hook: Box<dyn crate::check::CheckHook>,
 }
 
 impl Inner {

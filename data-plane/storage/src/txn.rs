@@ -256,7 +256,6 @@ impl WriteTxn {
         }
         self.inner
             .check_hook
-            .load()
             .check(&base.shape, &base.checks, batch)
     }
 

@@ -479,20 +479,23 @@ fn build_object(a: &Args, row: usize, kind: Kind) -> Result<String> {
             }
             Ok(Jsonb::object(pairs).to_string())
         }
-        Kind::Json => {
-            let mut out = String::from("{");
-            for i in (0..a.len()).step_by(2) {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&quoted(&key_text(a.array(i), row, i + 1)?));
-                out.push_str(" : ");
-                out.push_str(&to_json_text(a.array(i + 1), a.kind(i + 1), row, &a.zone)?);
-            }
-            out.push('}');
-            Ok(out)
-        }
+        Kind::Json => object_text(a, row, ", ", " : "),
     }
+}
+
+/// A json object of alternating keys and values, its pairs and each key and value separated as given.
+fn object_text(a: &Args, row: usize, between: &str, colon: &str) -> Result<String> {
+    let mut out = String::from("{");
+    for i in (0..a.len()).step_by(2) {
+        if i > 0 {
+            out.push_str(between);
+        }
+        out.push_str(&quoted(&key_text(a.array(i), row, i + 1)?));
+        out.push_str(colon);
+        out.push_str(&to_json_text(a.array(i + 1), a.kind(i + 1), row, &a.zone)?);
+    }
+    out.push('}');
+    Ok(out)
 }
 
 /// The function `whole_rows.rs` spells a row's JSON with: alternating column names and values.
@@ -500,17 +503,7 @@ pub const RECORD_JSON: &str = "omendb_record_json";
 
 /// A record's json text: composite_to_json's, with no spaces.
 fn record(a: &Args, row: usize) -> Result<String> {
-    let mut out = String::from("{");
-    for i in (0..a.len()).step_by(2) {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&quoted(&key_text(a.array(i), row, i + 1)?));
-        out.push(':');
-        out.push_str(&to_json_text(a.array(i + 1), a.kind(i + 1), row, &a.zone)?);
-    }
-    out.push('}');
-    Ok(out)
+    object_text(a, row, ",", ":")
 }
 
 /// `x::json` of a value that is not text: PostgreSQL has no such cast.

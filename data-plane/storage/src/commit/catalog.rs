@@ -143,12 +143,10 @@ impl Inner {
                     let fresh = if *keep_rows {
                         old.redefined(shape.clone())
                     } else {
-                        let hook = self.check_hook.load();
+                        let hook = self.check_hook.as_ref();
                         let indexes = indexes
                             .iter()
-                            .map(|d| {
-                                SecondaryIndex::empty(d.clone(), shape, hook.as_ref().as_ref())
-                            })
+                            .map(|d| SecondaryIndex::empty(d.clone(), shape, hook))
                             .collect::<Result<Vec<_>>>()?;
                         let mut fresh = old.reshaped(shape.clone(), indexes, self.opts.epsilon);
                         fresh.checkpoint_lsn = checkpoint;
@@ -197,9 +195,8 @@ impl Inner {
                         .ok_or_else(|| Error::Conflict(def.name.clone()))?;
                     // Rows this transaction rewrites are judged after its writes (`check_unique`).
                     let written = rows.get(&def.table_id).map(|w| &w.map);
-                    let hook = self.check_hook.load();
-                    let empty =
-                        SecondaryIndex::empty(def.clone(), &tv.shape, hook.as_ref().as_ref())?;
+                    let hook = self.check_hook.as_ref();
+                    let empty = SecondaryIndex::empty(def.clone(), &tv.shape, hook)?;
                     let index = SecondaryIndex::build(empty, &tv, |k| {
                         written.is_some_and(|m| m.contains_key(k))
                     })?;

@@ -655,12 +655,10 @@ impl WriteTxn {
                     let next = if *keep_rows {
                         t.redefined(shape.clone())
                     } else {
-                        let hook = self.inner.check_hook.load();
+                        let hook = self.inner.check_hook.as_ref();
                         let indexes = indexes
                             .iter()
-                            .map(|d| {
-                                SecondaryIndex::in_view(d.clone(), shape, hook.as_ref().as_ref())
-                            })
+                            .map(|d| SecondaryIndex::in_view(d.clone(), shape, hook))
                             .collect();
                         t.reshaped(shape.clone(), indexes, eps)
                     };
@@ -706,9 +704,8 @@ impl WriteTxn {
                         continue;
                     };
                     let mut t = (*t).clone();
-                    let hook = self.inner.check_hook.load();
-                    let mut index =
-                        SecondaryIndex::in_view(def.clone(), &t.shape, hook.as_ref().as_ref());
+                    let hook = self.inner.check_hook.as_ref();
+                    let mut index = SecondaryIndex::in_view(def.clone(), &t.shape, hook);
                     // Its entries are made at commit; until then this transaction's reads do not use it.
                     index.complete = false;
                     t.indexes.push(index);
