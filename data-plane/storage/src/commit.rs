@@ -1,7 +1,8 @@
 //! Group commit. Transactions queue their write sets (`queue.rs` decides who commits a group); the leader
-//! validates every queued transaction in order against the newest state, writes all accepted ones in ONE
-//! append to the commit log (one fsync for the group; a group that also names new chunk files commits through
-//! redb instead), and only then publishes the new version and answers everyone.
+//! validates every queued transaction in order against the newest state and applies the accepted ones. A
+//! group that only writes rows is staged for the commit log, where one append and one fsync make every staged
+//! group durable (`flush.rs`); a group that also names new chunk files or changes the catalog commits through
+//! redb. Only then is the new version published and everyone answered.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -25,9 +26,11 @@ use crate::types::{Key, Row, TableShape};
 use crate::version::{DbVersion, DeltaEntry, TableVersion};
 
 mod catalog;
+mod flush;
 mod queue;
 
-pub(crate) use queue::{Answers, CommitQueue, Pending, committer};
+pub(crate) use flush::{Flush, Staged, Written};
+pub(crate) use queue::{Answers, CommitQueue, Pending, Waiter, committer};
 
 /// A buffered write on one key.
 #[derive(Clone, Debug)]
@@ -230,17 +233,56 @@ impl TxnEnd {
     }
 }
 
+/// A group once the commit lock is released: who was refused, and who is answered by the outcome.
+pub(crate) struct Applied {
+    pub answers: Answers,
+    /// Accepted transactions and their LSNs.
+    pub accepted: Vec<(Waiter, u64)>,
+    pub ends: Vec<TxnEnd>,
+    pub outcome: Outcome,
+}
+
+pub(crate) enum Outcome {
+    /// Staged: durable once the log holds this LSN.
+    Staged(u64),
+    /// Durable and published already (or nothing was accepted).
+    Committed,
+    Failed(Error),
+}
+
 impl Inner {
-    /// Commits a group; the answers are given out by the caller after the commit lock is released.
-    fn commit_group(&self, state: &mut CommitState, group: Vec<Pending>) -> (Answers, Vec<TxnEnd>) {
-        let mut head = (**self.current.load()).clone();
-        let mut batch = StoreBatch::default();
+    /// Validates and applies a group under the commit lock. A group that only writes rows is staged for the
+    /// log (`flush.rs`); one that also changes the catalog or names chunk files commits through the metadata
+    /// store here, after everything staged before it.
+    fn commit_group(&self, state: &mut CommitState, group: Vec<Pending>) -> Applied {
         let mut answers = Vec::with_capacity(group.len());
-        let mut accepted = Vec::with_capacity(group.len());
         let mut ends = Vec::with_capacity(group.len());
+        if self.flush_poisoned() {
+            let _ = self.drain(state);
+        }
+        // A serializable transaction is validated against the recorded writes of every commit after its
+        // snapshot; staged groups are recorded when published.
+        if group.iter().any(|p| p.end.reads.is_some())
+            && let Err(e) = self.drain(state)
+        {
+            for p in group {
+                answers.push((p.done, Err(e.duplicate())));
+                ends.push(p.end);
+            }
+            return Applied {
+                answers,
+                accepted: Vec::new(),
+                ends,
+                outcome: Outcome::Committed,
+            };
+        }
+        let staged_before = state.next_lsn - 1;
+        let mut head = (*state.head).clone();
+        let mut batch = StoreBatch::default();
+        let mut accepted = Vec::with_capacity(group.len());
         let mut undo = Undo::default();
         // Writes are summarised only while serializable transactions are in flight; one that starts during
-        // this group is told "everything" about the group's commits (see `publish` below).
+        // this group is told "everything" about the group's commits (see `publish`).
         let summarise = self.serial.lock().any_active();
         let mut summaries: Vec<(u64, WriteSummary)> = Vec::new();
         for p in group {
@@ -284,8 +326,21 @@ impl Inner {
             ends.push(p.end);
         }
         if accepted.is_empty() {
-            return (answers, ends);
+            return Applied {
+                answers,
+                accepted,
+                ends,
+                outcome: Outcome::Committed,
+            };
         }
+        let last = state.next_lsn - 1;
+        head.lsn = last;
+        self.seal_long_tails(&mut head);
+        let written = if summarise {
+            Written::Summaries(summaries)
+        } else {
+            Written::Unsummarised(accepted.iter().map(|(_, l)| *l).collect())
+        };
         let only_rows = batch.manifests.is_empty()
             && batch.catalog.is_empty()
             && batch.schemas.is_empty()
@@ -296,47 +351,54 @@ impl Inner {
             && batch.indexes.is_empty()
             && batch.foreign_keys.is_empty()
             && batch.checks.is_empty();
-        let written = if only_rows {
-            // Only rows: one append to the commit log. (A group that wrote chunk files names them in a
-            // manifest, and one with DDL changes the catalog: those take the redb path below.)
-            state.log.append(&batch.wal)
-        } else {
-            batch.meta.push((META_NEXT_LSN, state.next_lsn));
-            batch.meta.push((META_NEXT_FILE, state.next_file_id));
-            let synced = if undo.files.is_empty() {
-                Ok(())
-            } else {
-                chunk_file::sync_dir(&self.chunk_dir)
+        if only_rows {
+            // Only rows: staged for one append to the commit log, made durable outside the commit lock.
+            let head = Arc::new(head);
+            state.head = head.clone();
+            self.flush.stage(Staged {
+                last,
+                wal: batch.wal,
+                head,
+                written,
+                tails: undo.tails.into_values().collect(),
+            });
+            return Applied {
+                answers,
+                accepted,
+                ends,
+                outcome: Outcome::Staged(last),
             };
-            synced.and_then(|()| self.store.commit(batch))
-        };
-        match written {
-            Ok(()) => {
-                head.lsn = state.next_lsn - 1;
-                // Recorded and published under the validator's lock: a serializable transaction that starts
-                // now either sees this group in its snapshot or finds it in the log.
-                let mut serial = self.serial.lock();
-                if serial.any_active() {
-                    if summarise {
-                        for (lsn, s) in summaries {
-                            serial.record(lsn, s);
-                        }
-                    } else {
-                        for (_, lsn) in &accepted {
-                            serial.record(*lsn, WriteSummary::Everything);
-                        }
-                    }
+        }
+        // A group that wrote chunk files names them in a manifest, and one with DDL changes the catalog: both
+        // commit through the metadata store, after the groups staged before them.
+        batch.meta.push((META_NEXT_LSN, state.next_lsn));
+        batch.meta.push((META_NEXT_FILE, state.next_file_id));
+        let stored = self
+            .make_durable(staged_before)
+            .and_then(|()| {
+                if undo.files.is_empty() {
+                    Ok(())
+                } else {
+                    chunk_file::sync_dir(&self.chunk_dir)
                 }
-                self.current.store(Arc::new(head));
-                drop(serial);
+            })
+            .and_then(|()| self.store.commit(batch));
+        let outcome = match stored {
+            Ok(()) => {
+                let head = Arc::new(head);
+                state.head = head.clone();
+                self.publish(vec![Staged {
+                    last,
+                    wal: Vec::new(),
+                    head,
+                    written,
+                    tails: Vec::new(),
+                }]);
+                self.flush.advance(last);
                 for c in &undo.dropped {
                     c.mark_obsolete();
                 }
-                answers.extend(
-                    accepted
-                        .into_iter()
-                        .map(|(done, lsn)| (done, Ok(CommitInfo { lsn }))),
-                );
+                Outcome::Committed
             }
             Err(e) => {
                 // Nothing was published: undo tail appends nobody could see, drop files nobody names.
@@ -347,16 +409,17 @@ impl Inner {
                 for f in undo.files {
                     let _ = std::fs::remove_file(f);
                 }
-                // The LSNs stay used: a failed log write may still have reached the disk, and recovery must
+                // The LSNs stay used: a failed write may still have reached the disk, and recovery must
                 // never meet two records under one LSN.
-                answers.extend(
-                    accepted
-                        .into_iter()
-                        .map(|(done, _)| (done, Err(e.duplicate()))),
-                );
+                Outcome::Failed(e)
             }
+        };
+        Applied {
+            answers,
+            accepted,
+            ends,
+            outcome,
         }
-        (answers, ends)
     }
 
     /// Validates one transaction against `head` and applies it there under the next LSN. On error `head` is

@@ -128,7 +128,16 @@ impl Database {
             chunk_file::sync_dir(&dir)?;
         }
         let cache = crate::page_cache::PageCache::new(opts.chunk_cache_bytes);
-        let (version, state) = recover(&store, &dir, &chunk_dir, &opts, &cache, hook.as_ref())?;
+        let (version, counters, log) =
+            recover(&store, &dir, &chunk_dir, &opts, &cache, hook.as_ref())?;
+        let version = Arc::new(version);
+        let state = CommitState {
+            next_lsn: counters.next_lsn,
+            next_file_id: counters.next_file_id,
+            next_table_id: counters.next_table_id,
+            head: version.clone(),
+        };
+        let flush = crate::commit::Flush::new(log, state.next_lsn - 1);
         let table_ids = state.next_table_id;
         let inner = Arc::new(Inner {
             dir,
@@ -136,8 +145,9 @@ impl Database {
             opts,
             cache,
             store,
-            current: ArcSwap::from_pointee(version),
+            current: ArcSwap::new(version),
             commit: Mutex::new(state),
+            flush,
             queue: Mutex::new(CommitQueue::default()),
             queue_cv: Condvar::new(),
             retrain_lock: Mutex::new(()),
@@ -152,7 +162,14 @@ impl Database {
             check_hook: hook,
         });
         // Tails longer than the seal threshold after replay become chunks before anyone reads.
-        inner.seal_long_tails(&mut inner.commit.lock());
+        {
+            let mut state = inner.commit.lock();
+            let mut v = (*state.head).clone();
+            inner.seal_long_tails(&mut v);
+            let v = Arc::new(v);
+            state.head = v.clone();
+            inner.current.store(v);
+        }
         let worker = inner
             .opts
             .background
@@ -309,6 +326,13 @@ fn never_written(chunk_dir: &Path) -> Result<bool> {
     Ok(entries.next().is_none())
 }
 
+/// What recovery hands to the commit state besides the version.
+struct Counters {
+    next_lsn: u64,
+    next_file_id: u64,
+    next_table_id: u64,
+}
+
 fn recover(
     store: &Store,
     dir: &Path,
@@ -316,7 +340,7 @@ fn recover(
     opts: &Options,
     cache: &Arc<crate::page_cache::PageCache>,
     hook: &dyn crate::CheckHook,
-) -> Result<(DbVersion, CommitState)> {
+) -> Result<(DbVersion, Counters, WalLog)> {
     let mut loaded = store.load()?;
     let meta = |k: &str| loaded.meta.get(k).copied();
     let (stored_next, next_file_id, next_table_id) = (
@@ -343,11 +367,10 @@ fn recover(
         loaded.wal.sort_by_key(|(lsn, _)| *lsn);
     }
     let last_wal = loaded.wal.last().map_or(0, |(l, _)| *l).max(log.newest());
-    let mut state = CommitState {
+    let mut state = Counters {
         next_lsn: stored_next.max(last_wal + 1),
         next_file_id,
         next_table_id,
-        log,
     };
     let mut version = DbVersion {
         lsn: state.next_lsn - 1,
@@ -475,7 +498,7 @@ fn recover(
             tv.shape.next_rowid.store(max + 1, Ordering::Relaxed);
         }
     }
-    Ok((version, state))
+    Ok((version, state, log))
 }
 
 /// Gives each table its stored list (foreign keys, checks, indexes), keeping ids handed out past theirs.
@@ -501,7 +524,7 @@ fn attach<T>(
 }
 
 /// Deletes chunk files no manifest names (written before a crash, or replaced before one).
-fn remove_orphans(chunk_dir: &Path, live: &HashSet<u64>, state: &mut CommitState) -> Result<()> {
+fn remove_orphans(chunk_dir: &Path, live: &HashSet<u64>, state: &mut Counters) -> Result<()> {
     let entries = std::fs::read_dir(chunk_dir).map_err(|e| Error::io(chunk_dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(chunk_dir, e))?;

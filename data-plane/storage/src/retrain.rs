@@ -119,15 +119,16 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
     let started = Instant::now();
     // 1. Seal the tail so the snapshot's rows all sit in chunks + delta, and remember the LSN it includes.
     let (snap, snap_lsn) = {
-        let state = inner.commit.lock();
-        let cur = inner.current.load_full();
+        let mut state = inner.commit.lock();
+        inner.drain(&mut state)?;
+        let cur = state.head.clone();
         let tv = cur
             .tables
             .get(&id)
             .ok_or_else(|| Error::UnknownTable(format!("#{id}")))?;
         let sealed = seal_tail(tv, inner.opts.epsilon);
         if tv.tail_len > 0 {
-            inner.publish_table(sealed.clone());
+            inner.publish_table(&mut state, sealed.clone());
         }
         (Arc::new(sealed), state.next_lsn - 1)
     };
@@ -232,7 +233,13 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
 
     // 4. Swap: under the commit lock, graft what committed meanwhile onto the new chunks.
     let mut state = inner.commit.lock();
-    let cur_db = inner.current.load_full();
+    if let Err(e) = inner.drain(&mut state) {
+        for f in &written {
+            let _ = std::fs::remove_file(f);
+        }
+        return Err(e);
+    }
+    let cur_db = state.head.clone();
     let Some(cur) = cur_db.tables.get(&id).filter(|t| t.epoch == snap.epoch) else {
         for f in &written {
             let _ = std::fs::remove_file(f);
@@ -288,7 +295,7 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
         }
         return Err(e);
     }
-    state.log.truncate(floor);
+    inner.flush.log.lock().truncate(floor);
     let micros = started.elapsed().as_micros() as u64;
     if mode == Mode::Full {
         next.counters.retrains.fetch_add(1, Ordering::Relaxed);
@@ -307,7 +314,7 @@ pub(crate) fn retrain_table(inner: &Arc<Inner>, id: u64, mode: Mode) -> Result<R
         .filter(|c| !next.chunks.iter().any(|n| Arc::ptr_eq(n, c)))
         .cloned()
         .collect();
-    inner.publish_table(next);
+    inner.publish_table(&mut state, next);
     drop(state);
     for c in &replaced {
         c.mark_obsolete();

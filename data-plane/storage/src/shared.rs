@@ -12,21 +12,21 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::chunk::Chunk;
 use crate::chunk_file;
-use crate::commit::CommitQueue;
+use crate::commit::{CommitQueue, Flush};
 use crate::isolation::SerialState;
 use crate::locks::LockTable;
 use crate::options::Options;
 use crate::store::Store;
 use crate::version::{DbVersion, TableVersion};
-use crate::wal_log::WalLog;
 
 /// Counters that only the commit leader (holder of `Inner::commit`) changes.
 pub(crate) struct CommitState {
     pub next_lsn: u64,
     pub next_file_id: u64,
     pub next_table_id: u64,
-    /// Where commit groups that only write rows are logged.
-    pub log: WalLog,
+    /// The newest version applied, which the next group builds on: `current` once everything staged is
+    /// published.
+    pub head: Arc<DbVersion>,
 }
 
 pub(crate) struct Inner {
@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     pub current: ArcSwap<DbVersion>,
     /// The commit leader's lock: whoever holds it writes the store and publishes versions.
     pub commit: Mutex<CommitState>,
+    /// Staged groups on their way to the commit log.
+    pub flush: Flush,
     pub queue: Mutex<CommitQueue>,
     pub queue_cv: Condvar,
     /// One retrain at a time (background or explicit).
@@ -76,20 +78,27 @@ impl Inner {
         chunk_file::path_for(&self.chunk_dir, id)
     }
 
-    /// Publishes a new version of one table (caller holds the commit lock).
-    pub fn publish_table(&self, tv: TableVersion) {
-        let mut v = (**self.current.load()).clone();
+    /// Publishes a new version of one table (caller holds the commit lock and has drained the staged
+    /// groups, so `state.head` is `current`).
+    pub fn publish_table(&self, state: &mut CommitState, tv: TableVersion) {
+        let mut v = (*state.head).clone();
         v.tables.insert(tv.shape.id, Arc::new(tv));
-        self.current.store(Arc::new(v));
+        let v = Arc::new(v);
+        state.head = v.clone();
+        self.current.store(v);
     }
 
-    /// Seals tails that reached the threshold into in-memory chunks (caller holds the commit lock).
-    pub fn seal_long_tails(&self, _state: &mut CommitState) {
-        let v = self.current.load_full();
-        for tv in v.tables.values() {
-            if tv.tail_len >= self.opts.tail_seal_rows {
-                self.publish_table(seal_tail(tv, self.opts.epsilon));
-            }
+    /// Seals tails that reached the threshold into in-memory chunks.
+    pub fn seal_long_tails(&self, v: &mut DbVersion) {
+        let long: Vec<u64> = v
+            .tables
+            .values()
+            .filter(|tv| tv.tail_len >= self.opts.tail_seal_rows)
+            .map(|tv| tv.shape.id)
+            .collect();
+        for id in long {
+            let sealed = seal_tail(&v.tables[&id], self.opts.epsilon);
+            v.tables.insert(id, Arc::new(sealed));
         }
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use super::{CommitInfo, TxnEnd, TxnWrites};
+use super::{Applied, CommitInfo, Outcome, TxnEnd, TxnWrites};
 use crate::error::{Error, Result};
 use crate::shared::Inner;
 
@@ -221,14 +221,14 @@ impl Inner {
         self.queue_cv.notify_all();
     }
 
-    /// Commits everything queued (the caller has set `leading`), hands the queue on, then answers the group:
-    /// the next leader's fsync starts while this one wakes its followers.
+    /// Applies everything queued (the caller has set `leading`), hands the queue on, then waits for the
+    /// group to be durable and answers it: the next leader applies its group during this one's fsync.
     fn lead(&self) {
         let _unwind = Leading(self);
         let group = std::mem::take(&mut self.queue.lock().waiting);
-        let answers = self.commit_now(group);
+        let applied = self.apply_group(group);
         self.hand_over();
-        answer(answers);
+        answer(self.settle(applied));
         self.maybe_wake_retrain();
     }
 
@@ -264,21 +264,34 @@ impl Inner {
 
     /// Commits `group` and answers everyone in it.
     fn run_group(&self, group: Vec<Pending>) {
-        answer(self.commit_now(group));
+        let applied = self.apply_group(group);
+        answer(self.settle(applied));
         self.maybe_wake_retrain();
     }
 
-    /// Commits `group` (durable and published, its locks released) and returns everyone's answer.
-    fn commit_now(&self, group: Vec<Pending>) -> Answers {
-        let (answers, ends) = {
-            let mut state = self.commit.lock();
-            let out = self.commit_group(&mut state, group);
-            self.seal_long_tails(&mut state);
-            out
+    fn apply_group(&self, group: Vec<Pending>) -> Applied {
+        self.commit_group(&mut self.commit.lock(), group)
+    }
+
+    /// Waits until an applied group is durable and published, releases its transactions' locks and returns
+    /// everyone's answer.
+    fn settle(&self, applied: Applied) -> Answers {
+        let outcome = match applied.outcome {
+            Outcome::Staged(last) => self.make_durable(last),
+            Outcome::Committed => Ok(()),
+            Outcome::Failed(e) => Err(e),
         };
-        for end in ends {
+        for end in applied.ends {
             end.finish(self);
         }
+        let mut answers = applied.answers;
+        answers.extend(applied.accepted.into_iter().map(|(done, lsn)| {
+            let r = match &outcome {
+                Ok(()) => Ok(CommitInfo { lsn }),
+                Err(e) => Err(e.duplicate()),
+            };
+            (done, r)
+        }));
         answers
     }
 }
