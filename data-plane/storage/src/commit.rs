@@ -355,17 +355,20 @@ impl Inner {
             // Only rows: staged for one append to the commit log, made durable outside the commit lock.
             let head = Arc::new(head);
             state.head = head.clone();
+            // Whoever publishes the group releases its transactions' locks, so that a transaction waiting
+            // for one of its rows goes on without waiting for this thread to wake.
             self.flush.stage(Staged {
                 last,
                 wal: batch.wal,
                 head,
                 written,
                 tails: undo.tails.into_values().collect(),
+                ends,
             });
             return Applied {
                 answers,
                 accepted,
-                ends,
+                ends: Vec::new(),
                 outcome: Outcome::Staged(last),
             };
         }
@@ -393,6 +396,7 @@ impl Inner {
                     head,
                     written,
                     tails: Vec::new(),
+                    ends: Vec::new(),
                 }]);
                 self.flush.advance(last);
                 for c in &undo.dropped {

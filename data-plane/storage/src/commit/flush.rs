@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
+use super::TxnEnd;
 use crate::error::{Error, Result};
 use crate::isolation::WriteSummary;
 use crate::shared::{CommitState, Inner};
@@ -38,6 +39,8 @@ pub(crate) struct Staged {
     pub written: Written,
     /// Tail lengths before the group appended: a failed write truncates back to them.
     pub tails: Vec<(Arc<Tail>, usize)>,
+    /// The group's transactions' locks, released once it is published or has failed.
+    pub ends: Vec<TxnEnd>,
 }
 
 /// What a published group tells the serializable validator.
@@ -159,10 +162,14 @@ impl Inner {
         };
         let mut s = match written {
             Ok(()) => {
-                self.publish(groups);
+                let ends = self.publish(groups);
                 let mut s = flush.state.lock();
                 s.durable = newest;
-                s
+                drop(s);
+                for end in ends {
+                    end.finish(self);
+                }
+                flush.state.lock()
             }
             Err(e) => {
                 tracing::error!("commit failed: {e}");
@@ -171,6 +178,9 @@ impl Inner {
                     for (tail, len) in &g.tails {
                         tail.truncate(*len);
                     }
+                }
+                for end in groups.into_iter().flat_map(|g| g.ends) {
+                    end.finish(self);
                 }
                 let mut s = flush.state.lock();
                 s.failed_upto = newest;
@@ -207,17 +217,22 @@ impl Inner {
     /// Publishes groups in order: their writes are recorded for serializable validation and the newest
     /// version becomes `current`, under the validator's lock, so that a serializable transaction starting
     /// now either sees a group in its snapshot or finds it recorded.
-    pub(crate) fn publish(&self, groups: Vec<Staged>) {
+    /// Returns the groups' transaction ends, to be finished once published.
+    pub(crate) fn publish(&self, groups: Vec<Staged>) -> Vec<TxnEnd> {
         let Some(head) = groups.last().map(|g| g.head.clone()) else {
-            return;
+            return Vec::new();
         };
+        let mut ends = Vec::new();
         let mut serial = self.serial.lock();
-        if serial.any_active() {
-            for g in groups {
+        let record = serial.any_active();
+        for g in groups {
+            if record {
                 g.written.record(&mut serial);
             }
+            ends.extend(g.ends);
         }
         self.current.store(head);
+        ends
     }
 
     /// True when a failed write left versions that must not be built on.
