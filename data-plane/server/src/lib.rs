@@ -12,6 +12,7 @@ mod auth;
 mod avg;
 mod bpchar;
 mod bytea;
+mod call_names;
 mod catalog;
 mod cells;
 mod channel_binding;

@@ -41,6 +41,7 @@ pub fn rewrite(
     crate::column_literals::rewrite(stmt, &def)?;
     overlap_operator(stmt);
     crate::intervals::rewrite_literals(stmt)?;
+    crate::call_names::distinguish(stmt);
     match stmt {
         Statement::Insert(ins) => {
             let TableObject::TableName(name) = &ins.table else {

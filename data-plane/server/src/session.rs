@@ -183,6 +183,7 @@ impl Session {
         crate::apply::register(&ctx);
         crate::timestamps::register(&ctx);
         crate::sleep::register(&ctx);
+        crate::call_names::register(&ctx);
         crate::avg::register(&ctx);
         crate::sum::register(&ctx);
         crate::typing::register(&ctx);
