@@ -36,6 +36,7 @@ mod lock_clauses;
 mod metrics;
 mod names;
 mod notify;
+mod number_template;
 mod numeric_out;
 mod origins;
 mod params;

@@ -1,12 +1,12 @@
 //! `to_char(timestamp | timestamptz | date, template)` with PostgreSQL's template patterns (`YYYY-MM-DD
 //! HH24:MI:SS`, `FMMonth`, `Dy`, `DDth`, `"quoted text"`, ...). DataFusion's `to_char` reads a chrono
 //! format (`%Y`) and printed PostgreSQL's `YYYY` as is: a wrong answer, not an error. A number as the first
-//! argument (`to_char(1.5, '9D9')`) is not built yet: 0A000 rather than DataFusion's answer.
+//! argument (`to_char(1.5, '9D9')`) is printed by number_template.rs.
 
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, ArrayRef, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike};
@@ -54,12 +54,16 @@ impl ScalarUDFImpl for ToChar {
             DataType::Date32 | DataType::Date64 | DataType::Null => {
                 DataType::Timestamp(TimeUnit::Microsecond, None)
             }
-            t if t.is_numeric() => {
-                return Err(error(
-                    "0A000",
-                    "to_char of a number is not supported yet".into(),
-                ));
-            }
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32 => DataType::Int64,
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => DataType::Float64,
+            DataType::Decimal128(p, s) => DataType::Decimal128(*p, *s),
+            t if t.is_numeric() => DataType::Float64,
             t => {
                 return Err(error(
                     "42883",
@@ -90,6 +94,14 @@ impl ScalarUDFImpl for ToChar {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        if !matches!(arrays[0].data_type(), DataType::Timestamp(..)) {
+            let out = numbers(&arrays[0], arrays[1].as_string::<i32>())?;
+            return Ok(if scalar {
+                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&out, 0)?)
+            } else {
+                ColumnarValue::Array(out)
+            });
+        }
         let with_zone = matches!(arrays[0].data_type(), DataType::Timestamp(_, Some(_)));
         let times = arrays[0].as_primitive::<TimestampMicrosecondType>();
         let templates = arrays[1].as_string::<i32>();
@@ -117,6 +129,31 @@ impl ScalarUDFImpl for ToChar {
             ColumnarValue::Array(out)
         })
     }
+}
+
+/// `to_char` of integers, floats and numerics.
+fn numbers(values: &ArrayRef, templates: &StringArray) -> Result<ArrayRef> {
+    use crate::number_template::Number;
+    let number = |i: usize| -> Number {
+        match values.data_type() {
+            DataType::Int64 => Number::Int(values.as_primitive::<Int64Type>().value(i)),
+            DataType::Decimal128(_, s) => {
+                Number::Decimal(values.as_primitive::<Decimal128Type>().value(i), *s)
+            }
+            _ => Number::Float(values.as_primitive::<Float64Type>().value(i)),
+        }
+    };
+    let out = (0..values.len())
+        .map(|i| {
+            if values.is_null(i) || templates.is_null(i) {
+                return Ok(None);
+            }
+            crate::number_template::format(&number(i), templates.value(i))
+                .map(Some)
+                .map_err(|m| error("0A000", m))
+        })
+        .collect::<Result<StringArray>>()?;
+    Ok(Arc::new(out))
 }
 
 const MONTHS: [&str; 12] = [
@@ -208,7 +245,7 @@ pub fn format(t: &NaiveDateTime, offset: Option<(i32, String)>, template: &str) 
     out
 }
 
-fn ordinal(n: i64) -> &'static str {
+pub(crate) fn ordinal(n: i64) -> &'static str {
     match (n % 100, n % 10) {
         (11..=13, _) => "th",
         (_, 1) => "st",
