@@ -16,8 +16,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
-    ObjectName, ObjectNamePart, Statement, Value, visit_expressions, visit_expressions_mut,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value,
+    visit_expressions, visit_expressions_mut,
 };
 
 const SAME: &str = "omendb_same";
@@ -27,9 +27,7 @@ pub fn distinguish(stmt: &mut Statement) {
     // Calls by their name without casts, each with the distinct texts it is written in.
     let mut by_name: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let _ = visit_expressions(stmt, |e| {
-        if let Expr::Function(f) = e
-            && simple(f)
-        {
+        if matches!(e, Expr::Function(_)) && simple(e) {
             by_name.entry(uncast(e)).or_default().insert(e.to_string());
         }
         ControlFlow::<()>::Continue(())
@@ -55,26 +53,15 @@ pub fn distinguish(stmt: &mut Statement) {
     });
 }
 
-/// A call whose arguments call nothing: rewriting it cannot change the text of another call the map names.
-fn simple(f: &Function) -> bool {
-    let mut nested = false;
-    if let FunctionArguments::List(list) = &f.args {
-        for a in &list.args {
-            let (FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
-            | FunctionArg::Named {
-                arg: FunctionArgExpr::Expr(e),
-                ..
-            }) = a
-            else {
-                continue;
-            };
-            let _ = visit_expressions(e, |inner| {
-                nested |= matches!(inner, Expr::Function(_) | Expr::Subquery(_));
-                ControlFlow::<()>::Continue(())
-            });
-        }
-    }
-    !nested
+/// A call that calls nothing else (in its arguments, FILTER or OVER): rewriting it cannot change the text of
+/// another call the map names.
+fn simple(call: &Expr) -> bool {
+    let mut calls = 0;
+    let _ = visit_expressions(call, |inner| {
+        calls += usize::from(matches!(inner, Expr::Function(_) | Expr::Subquery(_)));
+        ControlFlow::<()>::Continue(())
+    });
+    calls == 1
 }
 
 /// The call's text with every cast replaced by what it casts, and without parentheses.
@@ -106,29 +93,12 @@ fn wrap_casts(f: &mut Function, n: usize) {
             if matches!(inner, Expr::Cast { .. }) {
                 for _ in 0..n {
                     let cast = std::mem::replace(inner, Expr::Value(Value::Null.into()));
-                    *inner = same(cast);
+                    *inner = crate::ddl::call(SAME, vec![cast]);
                 }
             }
             ControlFlow::<()>::Continue(())
         });
     }
-}
-
-fn same(arg: Expr) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(SAME))]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))],
-            clauses: Vec::new(),
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: Vec::new(),
-    })
 }
 
 /// The identity function the rewrite names casts with.
