@@ -140,7 +140,7 @@ impl Inner {
         s.flushing = true;
         let poisoned = s.poisoned;
         drop(s);
-        let groups = std::mem::take(&mut *flush.staged.lock());
+        let mut groups = std::mem::take(&mut *flush.staged.lock());
         let Some(newest) = groups.last().map(|g| g.last) else {
             // Nothing staged and nobody writing: what is not durable up to `last` failed or was never staged
             // (LSNs that the metadata store's commits used).
@@ -155,8 +155,8 @@ impl Inner {
             ))
         } else {
             let records: Vec<(u64, Vec<u8>)> = groups
-                .iter()
-                .flat_map(|g| g.wal.iter().map(|(l, r)| (*l, r.clone())))
+                .iter_mut()
+                .flat_map(|g| std::mem::take(&mut g.wal))
                 .collect();
             flush.log.lock().append(&records)
         };
