@@ -313,7 +313,7 @@ def test_name_columns_are_type_name(conn, items):
 
 def test_index_column_options(conn, db):
     """DESC / NULLS FIRST / NULLS LAST of CREATE INDEX: pg_index.indoption (1 DESC, 2 NULLS FIRST) and
-    pg_get_indexdef, as PostgreSQL keeps them (ours says `learned` where PostgreSQL says `btree`)."""
+    pg_get_indexdef, as PostgreSQL keeps them."""
     t = db.create("opts", "CREATE TABLE {name} (id int PRIMARY KEY, created int, tag text)")
     conn.execute(f"CREATE INDEX {t}_a ON {t} (created DESC, tag NULLS FIRST)")
     conn.execute(f"CREATE INDEX {t}_b ON {t} (tag DESC NULLS LAST, id)")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HERE, conn_params, target
+from conftest import HERE, conn_params
 
 JARS = ("/usr/share/java/postgresql.jar",)
 PROBE = HERE / "jdbc" / "JdbcProbe.java"
@@ -147,8 +147,8 @@ def test_jdbc_primary_keys_and_index_info(jdbc, db):
     ]
     assert all(r["NON_UNIQUE"] is False for r in index_rows)
     assert all(r["TYPE"] == 3 for r in index_rows)  # DatabaseMetaData.tableIndexOther
-    # pgjdbc reports a direction for btree indexes only; OmenDB's primary key is its learned index.
-    assert all(r["ASC_OR_DESC"] == ("A" if target() == "postgres" else None) for r in index_rows)
+    # pgjdbc reports a direction for btree indexes only: OmenDB's learned indexes are btree in the catalog.
+    assert all(r["ASC_OR_DESC"] == "A" for r in index_rows)
     assert rows(unique_only) == index_rows
 
 

@@ -438,3 +438,48 @@ def test_a_postgresql_backup_restores_into_the_server_under_test():
     finally:
         admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
         admin.close()
+
+
+def test_a_whole_database_backup_restores_into_postgresql():
+    """Moving out: a whole database of the server under test, dumped by pg_dump `--no-owner`, restores with
+    psql and ON_ERROR_STOP into an empty PostgreSQL database (indexes included: the catalog writes them
+    `USING btree`), with every row and sequence position, and the application carries on there."""
+    pg = os.environ.get("OMENDB_TEST_PG")
+    if not pg:
+        pytest.fail("the PostgreSQL database to move out to comes from OMENDB_TEST_PG (scripts/test sets it)")
+    pg_params = psycopg.conninfo.conninfo_to_dict(pg)
+    pg_params.setdefault("sslmode", "prefer")
+    name = f"cat_moveout_{uuid.uuid4().hex[:10]}"
+    with _empty_database() as source:
+        out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=WHOLE_DATABASE.encode(),
+                      conninfo=source)
+        assert out.returncode == 0, out.stderr.decode()
+        dump = _client("pg_dump", "--no-owner", conninfo=source)
+        assert dump.returncode == 0, dump.stderr.decode()
+    admin = psycopg.connect(**{**pg_params, "dbname": "postgres"}, autocommit=True)
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        restored = psycopg.conninfo.make_conninfo(**{**pg_params, "dbname": name})
+        out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=dump.stdout,
+                      conninfo=restored)
+        assert out.returncode == 0, out.stderr.decode()
+        again = _client("pg_dump", "--no-owner", conninfo=restored)
+        assert again.returncode == 0, again.stderr.decode()
+        assert _data(again.stdout) == _data(dump.stdout)
+        with psycopg.connect(restored, autocommit=True) as conn:
+            indexes = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public' "
+                                   "ORDER BY indexname").fetchall()
+            assert [i for (i,) in indexes] == ["customer_name_ci", "customer_name_key", "customer_note_live",
+                                               "customer_pkey", "orders_cust", "orders_pkey", "orders_ticket"]
+            assert conn.execute("INSERT INTO orders (customer_id) VALUES (2) RETURNING id, ticket").fetchone() \
+                == (4, 115)
+            assert conn.execute("INSERT INTO customer (name) VALUES ('dee') RETURNING id").fetchone() == (4,)
+            assert conn.execute("SELECT id, total::text, v FROM big_orders ORDER BY id").fetchall() == \
+                [(1, "12.50", "b"), (3, "100.01", "b")]
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute("INSERT INTO customer (name) VALUES ('ANN')")
+            with pytest.raises(psycopg.errors.ForeignKeyViolation):
+                conn.execute("INSERT INTO orders (customer_id) VALUES (99)")
+    finally:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()

@@ -269,7 +269,7 @@ pub fn index_def(t: &Table, ix: &super::Index) -> String {
         .map(|p| format!(" WHERE {}", super::expression_text(p)))
         .unwrap_or_default();
     format!(
-        "CREATE {}INDEX {} ON {}.{} USING learned ({}){predicate}",
+        "CREATE {}INDEX {} ON {}.{} USING btree ({}){predicate}",
         if ix.unique { "UNIQUE " } else { "" },
         quote_ident(&ix.name),
         quote_ident(&t.schema),

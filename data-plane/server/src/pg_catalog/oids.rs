@@ -18,8 +18,11 @@ pub const DATABASE: i64 = 16384;
 /// The tenant's login role (every tenant connection logs in as the database's owner).
 pub const TENANT_ROLE: i64 = 16385;
 pub const HEAP_AM: i64 = 2;
-/// Primary keys are learned indexes: an access method of ours (what psql's `\d` and `pg_indexes` show).
-pub const LEARNED_AM: i64 = 9900;
+/// Every index is a learned index with a btree's semantics (ordered, unique or not, range scans): the
+/// catalog gives it PostgreSQL's btree access method, so that pg_dump writes `USING btree`, which
+/// restores into PostgreSQL as into OmenDB, and drivers that ask `amname = 'btree'` (pgjdbc's
+/// ASC_OR_DESC) answer as there.
+pub const BTREE_AM: i64 = 403;
 pub const DEFAULT_TABLESPACE: i64 = 1663;
 pub const DEFAULT_COLLATION: i64 = 100;
 /// The OIDs of pg_class and pg_namespace themselves (pg_description's `classoid`).

@@ -192,16 +192,7 @@ fn built(src: &Source, name: &str) -> Result<Option<RecordBatch>> {
         "pg_stat_user_tables" => tables::pg_stat_user_tables(&src.tables()?)?,
         "pg_stat_user_indexes" => tables::pg_stat_user_indexes(&src.tables()?)?,
         "pg_proc" => server::pg_proc(src)?,
-        "pg_am" => {
-            let mut rows = tsv_rows(include_str!("data/pg_am.tsv"), PG_AM);
-            rows.push(vec![
-                oid(oids::LEARNED_AM),
-                text("learned"),
-                text("omendb_learned_handler"),
-                text("i"),
-            ]);
-            batch(PG_AM, rows)?
-        }
+        "pg_am" => static_table(include_str!("data/pg_am.tsv"), PG_AM)?,
         "pg_collation" => static_table(include_str!("data/pg_collation.tsv"), PG_COLLATION)?,
         "pg_cast" => static_table(include_str!("data/pg_cast.tsv"), PG_CAST)?,
         "pg_operator" => static_table(include_str!("data/pg_operator.tsv"), PG_OPERATOR)?,

@@ -152,7 +152,7 @@ pub(super) fn pg_class(tables: &[Table], sequences: &[super::Sequence]) -> Resul
                 t.nsp,
                 0,
                 oids::TENANT_ROLE,
-                oids::LEARNED_AM,
+                oids::BTREE_AM,
                 t.rows as f32,
                 false,
                 'i',

@@ -91,7 +91,8 @@ impl Session {
     pub(super) async fn create_index(&mut self, ci: &ast::CreateIndex) -> Result<()> {
         if let Some(using) = &ci.using {
             let method = using.to_string().to_lowercase();
-            // `learned` is the access method the catalog shows ours under, so pg_dump writes it.
+            // Every index is a learned one; `learned` names it so, and dumps of servers before the
+            // catalog said btree carry it.
             if !matches!(method.as_str(), "btree" | "hash" | "learned") {
                 return Err(Error::unsupported(format!("index access method {method}")));
             }
