@@ -3,10 +3,15 @@
 //! - `ALTER SEQUENCE [IF EXISTS] name option ...` becomes `CREATE SEQUENCE "__omendb_alter_sequence"."flags".name
 //!   option ...`: the options are CREATE SEQUENCE's, parsed as such. `RESTART [[WITH] n]`, which CREATE
 //!   SEQUENCE lacks, moves into the flags (`if_exists`, `restart`, `restart=n`), and a form this does not take
-//!   (RENAME TO, SET SCHEMA) into `unsupported=...`; `session/alter_sequence.rs` reads them back.
+//!   (SET LOGGED, ...) into `unsupported=...`; `session/alter_sequence.rs` reads them back.
 //! - `ALTER SEQUENCE | VIEW | MATERIALIZED VIEW name OWNER TO role` is `ALTER TABLE name OWNER TO role`
 //!   (PostgreSQL takes ALTER TABLE for every kind of relation there), and `ALTER TYPE name OWNER TO role` is
 //!   `ALTER TABLE "__omendb_type".name OWNER TO role`. pg_dump writes one such statement per object.
+//! - `ALTER SEQUENCE | VIEW name RENAME TO new` is `ALTER TABLE "__omendb_relkind_sequence".name RENAME TO
+//!   new` (`..._view`): PostgreSQL renames any relation through ALTER TABLE, but ALTER SEQUENCE / VIEW
+//!   insist on their kind. `ALTER TABLE | SEQUENCE | VIEW name SET SCHEMA s`, which the parser lacks, is the
+//!   same rename to `"__omendb_set_schema".s` (a qualified new name is no PostgreSQL syntax, so the marker
+//!   cannot be a user's).
 
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::Token;
@@ -17,6 +22,11 @@ use crate::token_walk::Tokens;
 pub const ALTER_SEQUENCE: &str = "__omendb_alter_sequence";
 /// The first part of the name an `ALTER TYPE ... OWNER TO` is rewritten to.
 pub const TYPE_OWNER: &str = "__omendb_type";
+/// The first part of the relation's name in a rewritten `ALTER SEQUENCE` / `ALTER VIEW` rename.
+pub const RELKIND_SEQUENCE: &str = "__omendb_relkind_sequence";
+pub const RELKIND_VIEW: &str = "__omendb_relkind_view";
+/// The first part of the new name in a rewritten `SET SCHEMA`.
+pub const SET_SCHEMA: &str = "__omendb_set_schema";
 
 /// `sql` with each statement of the forms above rewritten, or `None` when none is.
 pub fn rewrite(sql: &str) -> Option<String> {
@@ -44,6 +54,7 @@ fn rewrite_one(t: &Tokens) -> Option<String> {
         (Some(Keyword::VIEW), _) => (Keyword::VIEW, 2),
         (Some(Keyword::MATERIALIZED), Some(Keyword::VIEW)) => (Keyword::VIEW, 3),
         (Some(Keyword::TYPE), _) => (Keyword::TYPE, 2),
+        (Some(Keyword::TABLE), _) => (Keyword::TABLE, 2),
         _ => return None,
     };
     let if_exists = t.kw(s) == Some(Keyword::IF) && t.kw(s + 1) == Some(Keyword::EXISTS);
@@ -71,6 +82,11 @@ fn rewrite_one(t: &Tokens) -> Option<String> {
     let stop = t.sig.get(end).copied().unwrap_or(t.all.len());
     let tail = t.text(stop, t.all.len());
     let exists = if if_exists { "IF EXISTS " } else { "" };
+    let renames = t.kw(s) == Some(Keyword::RENAME) && t.kw(s + 1) == Some(Keyword::TO);
+    let moves = t.kw(s) == Some(Keyword::SET) && t.kw(s + 1) == Some(Keyword::SCHEMA);
+    if kind == Keyword::TABLE && !moves {
+        return None;
+    }
     if t.kw(s) == Some(Keyword::OWNER) && t.kw(s + 1) == Some(Keyword::TO) {
         let from = t.sig.get(s + 2).copied().unwrap_or(stop).min(stop);
         let role = t.text(from, stop);
@@ -80,6 +96,23 @@ fn rewrite_one(t: &Tokens) -> Option<String> {
             }
             _ => format!("ALTER TABLE {exists}{name} OWNER TO {role}{tail}"),
         });
+    }
+    if (renames || moves) && kind != Keyword::TYPE {
+        let relation = match kind {
+            Keyword::SEQUENCE => format!("\"{RELKIND_SEQUENCE}\".{name}"),
+            Keyword::VIEW => format!("\"{RELKIND_VIEW}\".{name}"),
+            _ => name,
+        };
+        let from = t.sig.get(s + 2).copied().unwrap_or(stop).min(stop);
+        let target = t.text(from, stop);
+        let target = if moves {
+            format!("\"{SET_SCHEMA}\".{}", target.trim())
+        } else {
+            target
+        };
+        return Some(format!(
+            "ALTER TABLE {exists}{relation} RENAME TO {target}{tail}"
+        ));
     }
     if kind != Keyword::SEQUENCE {
         return None;
@@ -158,8 +191,20 @@ mod tests {
         );
         assert_eq!(
             rewrite("ALTER SEQUENCE s RENAME TO t").as_deref(),
-            Some("CREATE SEQUENCE \"__omendb_alter_sequence\".\"unsupported=RENAME TO\".s ")
+            Some("ALTER TABLE \"__omendb_relkind_sequence\".s RENAME TO t")
         );
+        assert_eq!(
+            rewrite("ALTER VIEW IF EXISTS a.v SET SCHEMA \"B\";").as_deref(),
+            Some(
+                "ALTER TABLE IF EXISTS \"__omendb_relkind_view\".a.v RENAME TO \"__omendb_set_schema\".\"B\";"
+            )
+        );
+        assert_eq!(
+            rewrite("ALTER TABLE t SET SCHEMA s").as_deref(),
+            Some("ALTER TABLE t RENAME TO \"__omendb_set_schema\".s")
+        );
+        assert_eq!(rewrite("ALTER TABLE t RENAME TO u"), None);
+        assert_eq!(rewrite("ALTER TABLE t RENAME COLUMN a TO b"), None);
         assert_eq!(
             rewrite("ALTER TYPE public.mood OWNER TO postgres;\nSELECT 1").as_deref(),
             Some("ALTER TABLE \"__omendb_type\".public.mood OWNER TO postgres;\nSELECT 1")

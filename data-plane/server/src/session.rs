@@ -22,6 +22,7 @@ mod locking;
 mod maintenance;
 mod owners;
 mod prepare;
+mod rename;
 mod replan;
 mod returning;
 mod statement;

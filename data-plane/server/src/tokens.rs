@@ -52,7 +52,10 @@ fn rewrite_forms(sql: &str) -> Option<String> {
         return copy_booleans(sql);
     }
     if first.starts_with("ALTER")
-        && (upper.contains("SEQUENCE") || upper.contains("OWNER"))
+        && (upper.contains("SEQUENCE")
+            || upper.contains("OWNER")
+            || upper.contains("VIEW")
+            || upper.contains("SCHEMA"))
         && let Some(rewritten) = crate::alter_forms::rewrite(sql)
     {
         return Some(crate::sequence_options::rewrite(&rewritten).unwrap_or(rewritten));

@@ -152,7 +152,8 @@ pub(crate) enum Ddl {
         text: Option<String>,
     },
     CreateSequence(crate::sequence::SequenceDef),
-    /// ALTER SEQUENCE: `def` in place of `replaces`, which must still be the committed definition.
+    /// ALTER SEQUENCE: `def` in place of `replaces`, which must still be the committed definition (under
+    /// another name when it renames the sequence).
     AlterSequence {
         def: crate::sequence::SequenceDef,
         replaces: crate::sequence::SequenceDef,

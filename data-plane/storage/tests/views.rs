@@ -119,3 +119,69 @@ fn views_are_transactional_durable_and_guard_their_tables() {
     assert!(id > table_id + 1);
     t.commit().unwrap();
 }
+
+#[test]
+fn renamed_views_and_sequences_keep_their_ids_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (view_id, seq_id);
+    {
+        let db = Database::open(dir.path(), opts()).unwrap();
+        let mut t = db.begin();
+        view_id = t.create_view(view("v", "SELECT 1", vec![]), false).unwrap();
+        seq_id = t
+            .create_sequence(omendb_storage::SequenceDef::new("s", DataType::BigInt, 1))
+            .unwrap();
+        t.commit().unwrap();
+
+        // Renamed and rolled back: as before.
+        let mut t = db.begin();
+        let renamed = ViewDef {
+            name: "w".into(),
+            ..(*t.views()[0]).clone()
+        };
+        t.replace_view("v", renamed.clone()).unwrap();
+        t.rename_sequence("s", "s2").unwrap();
+        assert_eq!(t.views()[0].name, "w");
+        assert!(t.sequence("s").is_none() && t.sequence("s2").is_some());
+        t.rollback();
+        assert_eq!(names(&db), vec![("v".into(), "SELECT 1".into())]);
+
+        // Renamed onto a taken name: refused.
+        let mut t = db.begin();
+        assert!(matches!(
+            t.rename_sequence("s", "v"),
+            Err(Error::TableExists(_))
+        ));
+        assert!(matches!(
+            t.replace_view(
+                "v",
+                ViewDef {
+                    name: "s".into(),
+                    ..renamed.clone()
+                }
+            ),
+            Err(Error::TableExists(_))
+        ));
+        t.rollback();
+
+        // Renamed twice in one transaction, then altered under the new name: one rename at commit.
+        let mut t = db.begin();
+        t.replace_view("v", renamed.clone()).unwrap();
+        t.rename_sequence("s", "s1").unwrap();
+        t.rename_sequence("s1", "s2").unwrap();
+        let mut altered = (*t.sequence("s2").unwrap()).clone();
+        altered.increment = 5;
+        t.alter_sequence(altered).unwrap();
+        t.commit().unwrap();
+        let snap = db.snapshot();
+        assert_eq!(names(&db), vec![("w".into(), "SELECT 1".into())]);
+        assert_eq!(snap.views()[0].id, view_id);
+    }
+    let db = Database::open(dir.path(), opts()).unwrap();
+    assert_eq!(names(&db), vec![("w".into(), "SELECT 1".into())]);
+    assert_eq!(db.snapshot().views()[0].id, view_id);
+    let t = db.begin();
+    assert!(t.sequence("s").is_none() && t.sequence("s1").is_none());
+    let s = t.sequence("s2").unwrap();
+    assert_eq!((s.id, s.increment), (seq_id, 5));
+}

@@ -187,7 +187,8 @@ impl Session {
         Err(undefined_relation(relname))
     }
 
-    pub(super) async fn alter_table(&mut self, at: &ast::AlterTable) -> Result<()> {
+    /// ALTER TABLE's actions on the table's definition (`rename.rs` routes here).
+    pub(super) async fn alter_table_definition(&mut self, at: &ast::AlterTable) -> Result<()> {
         if at.location.is_some() || at.on_cluster.is_some() || at.table_type.is_some() {
             return Err(Error::unsupported(format!(
                 "ALTER TABLE form {}",
@@ -515,14 +516,13 @@ impl Session {
                 }
             }
             Op::RenameTable { table_name } => {
-                let (ast::RenameTableNameKind::To(name) | ast::RenameTableNameKind::As(name)) =
-                    table_name;
-                let Some(ast::ObjectNamePart::Identifier(last)) = name.0.last() else {
-                    return Err(Error::sql(code::SYNTAX_ERROR, "invalid table name"));
+                let (schema, relname) = crate::search_path::split(&plan.name);
+                let (schema, relname) = match super::rename::target(table_name)? {
+                    super::rename::Target::Name(n) => (schema.to_string(), n),
+                    super::rename::Target::Schema(s) => (s, relname.to_string()),
                 };
-                let schema = crate::search_path::split(&plan.name).0.to_string();
-                plan.relname = ddl::ident(last);
-                plan.name = crate::search_path::storage_name(&schema, &plan.relname);
+                plan.name = crate::search_path::storage_name(&schema, &relname);
+                plan.relname = relname;
             }
             Op::AlterColumn { column_name, op } => {
                 let name = ddl::ident(column_name);

@@ -102,7 +102,11 @@ impl Session {
             Statement::CreateType { .. } => "CREATE TYPE",
             Statement::AlterType(_) => "ALTER TYPE",
             Statement::Truncate(_) => "TRUNCATE TABLE",
-            Statement::AlterTable(_) => "ALTER TABLE",
+            Statement::AlterTable(at) => match at.name.0.first().and_then(|p| p.as_ident()) {
+                Some(i) if i.value == crate::alter_forms::RELKIND_SEQUENCE => "ALTER SEQUENCE",
+                Some(i) if i.value == crate::alter_forms::RELKIND_VIEW => "ALTER VIEW",
+                _ => "ALTER TABLE",
+            },
             Statement::CreateIndex(_) => "CREATE INDEX",
             Statement::CreateView(_) => "CREATE VIEW",
             other => {

@@ -268,9 +268,19 @@ impl Inner {
                         .push((def.name.clone(), Some(def.clone())));
                 }
                 Ddl::AlterSequence { def, replaces } => {
-                    let current = head.sequences.get(&def.name);
+                    let current = head.sequences.get(&replaces.name);
                     if current.map(|c| c.as_ref()) != Some(replaces) {
-                        return Err(Error::Conflict(def.name.clone()));
+                        return Err(Error::Conflict(replaces.name.clone()));
+                    }
+                    if def.name != replaces.name {
+                        if head.sequences.contains_key(&def.name)
+                            || head.names.contains_key(&def.name)
+                            || head.views.contains_key(&def.name)
+                        {
+                            return Err(Error::TableExists(def.name.clone()));
+                        }
+                        head.sequences.remove(&replaces.name);
+                        catalog.sequences.push((replaces.name.clone(), None));
                     }
                     head.sequences
                         .insert(def.name.clone(), Arc::new(def.clone()));
@@ -299,6 +309,15 @@ impl Inner {
                     }
                     if gone {
                         return Err(Error::Conflict(def.name.clone()));
+                    }
+                    let renamed = head
+                        .views
+                        .iter()
+                        .find(|(name, v)| v.id == def.id && **name != def.name)
+                        .map(|(name, _)| name.clone());
+                    if let Some(old) = renamed {
+                        head.views.remove(&old);
+                        catalog.views.push((old, None));
                     }
                     head.views.insert(def.name.clone(), Arc::new(def.clone()));
                     catalog.views.push((def.name.clone(), Some(def.clone())));

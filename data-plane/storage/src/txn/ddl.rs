@@ -470,7 +470,9 @@ impl WriteTxn {
         if old.id != def.id {
             return Err(Error::UnknownTable(def.name));
         }
-        let earlier = self.writes.ddl.iter_mut().find_map(|d| match d {
+        // The newest write naming it: an earlier one may have renamed the sequence, or a created one have
+        // been renamed away before another took its name.
+        let earlier = self.writes.ddl.iter_mut().rev().find_map(|d| match d {
             Ddl::CreateSequence(s) | Ddl::AlterSequence { def: s, .. } if s.name == def.name => {
                 Some(s)
             }
@@ -483,6 +485,31 @@ impl WriteTxn {
                 replaces: (*old).clone(),
             }),
         }
+        self.refresh_view();
+        Ok(())
+    }
+
+    /// `ALTER SEQUENCE ... RENAME TO` and `SET SCHEMA`: the sequence `from` takes the storage name `to`; its
+    /// id, and so its value, stay. A concurrent ALTER or DROP committed first fails this commit.
+    pub fn rename_sequence(&mut self, from: &str, to: &str) -> Result<()> {
+        self.writable()?;
+        let Some(old) = self.snapshot.sequences.get(from).cloned() else {
+            return Err(Error::UnknownTable(from.to_string()));
+        };
+        if let Some(schema) = crate::types::schema_of(to)
+            && !self.snapshot.schemas.contains_key(schema)
+        {
+            return Err(Error::UnknownSchema(schema.to_string()));
+        }
+        if self.relation_exists(to) {
+            return Err(Error::TableExists(to.to_string()));
+        }
+        let mut def = (*old).clone();
+        def.name = to.to_string();
+        self.writes.ddl.push(Ddl::AlterSequence {
+            def,
+            replaces: (*old).clone(),
+        });
         self.refresh_view();
         Ok(())
     }
@@ -737,7 +764,11 @@ impl WriteTxn {
                         None => v.comments.remove(key),
                     };
                 }
-                Ddl::CreateSequence(def) | Ddl::AlterSequence { def, .. } => {
+                Ddl::CreateSequence(def) => {
+                    v.sequences.insert(def.name.clone(), Arc::new(def.clone()));
+                }
+                Ddl::AlterSequence { def, replaces } => {
+                    v.sequences.remove(&replaces.name);
                     v.sequences.insert(def.name.clone(), Arc::new(def.clone()));
                 }
                 Ddl::DropSequence { name } => {
@@ -746,6 +777,15 @@ impl WriteTxn {
                     }
                 }
                 Ddl::CreateView(def) => {
+                    // Under another name than before: renamed.
+                    let renamed = v
+                        .views
+                        .iter()
+                        .find(|(name, old)| old.id == def.id && **name != def.name)
+                        .map(|(name, _)| name.clone());
+                    if let Some(name) = renamed {
+                        v.views.remove(&name);
+                    }
                     v.views.insert(def.name.clone(), Arc::new(def.clone()));
                 }
                 Ddl::DropView { name } => {

@@ -35,6 +35,32 @@ impl WriteTxn {
         Ok(id)
     }
 
+    /// `def` in place of the view named `from`, keeping its id (and so its OID and comments): ALTER VIEW
+    /// ... RENAME TO / SET SCHEMA, and a query rewritten because a relation it reads was renamed.
+    pub fn replace_view(&mut self, from: &str, mut def: ViewDef) -> Result<()> {
+        self.writable()?;
+        let Some(old) = self.snapshot.views.get(from).cloned() else {
+            return Err(Error::UnknownTable(from.to_string()));
+        };
+        if def.name != from {
+            if let Some(schema) = schema_of(&def.name)
+                && !self.snapshot.schemas.contains_key(schema)
+            {
+                return Err(Error::UnknownSchema(schema.to_string()));
+            }
+            if self.relation_exists(&def.name) {
+                return Err(Error::TableExists(def.name));
+            }
+        }
+        def.id = old.id;
+        self.writes
+            .ddl
+            .retain(|d| !matches!(d, Ddl::CreateView(v) if v.id == def.id));
+        self.writes.ddl.push(Ddl::CreateView(def));
+        self.refresh_view();
+        Ok(())
+    }
+
     /// `DROP VIEW` (the SQL layer drops or refuses the views that depend on it first).
     pub fn drop_view(&mut self, name: &str) -> Result<()> {
         self.writable()?;
