@@ -118,6 +118,13 @@ pub(crate) enum Ddl {
         /// table being emptied for a rewrite.
         keep_rows: bool,
     },
+    /// ALTER INDEX ... RENAME TO, ALTER TABLE ... RENAME CONSTRAINT: the table's index named `from` (its
+    /// constraint too) or its CHECK or foreign key named `from` takes the name `to`.
+    Rename {
+        table_id: u64,
+        from: String,
+        to: String,
+    },
     /// ALTER TABLE ... ADD CHECK (the SQL layer validates existing rows first).
     AddCheck {
         table_id: u64,
@@ -187,7 +194,7 @@ impl Ddl {
             Ddl::AddForeignKey(f) => Some(f.table_id),
             Ddl::AddCheck { table_id, .. } | Ddl::DropCheck { table_id, .. } => Some(*table_id),
             Ddl::DropForeignKey { table_id, .. } => Some(*table_id),
-            Ddl::DropIndex { table_id, .. } => Some(*table_id),
+            Ddl::DropIndex { table_id, .. } | Ddl::Rename { table_id, .. } => Some(*table_id),
             Ddl::CreateSchema { .. }
             | Ddl::DropSchema { .. }
             | Ddl::Comment { .. }

@@ -65,6 +65,61 @@ pub(crate) struct TableVersion {
 }
 
 impl TableVersion {
+    /// Renames the table's index named `from` (by its storage name, or by the name of the constraint it
+    /// implements: the two go together, as in PostgreSQL), or its CHECK or foreign key named `from`, to
+    /// `to`. Whether one was.
+    pub fn rename_object(&mut self, from: &str, to: &str) -> bool {
+        let unqualified = |n: &str| n.rsplit_once('.').map_or(n, |(_, r)| r).to_string();
+        let mut done = false;
+        for ix in &mut self.indexes {
+            let by_name = ix.def.name == from;
+            if !by_name && ix.def.constraint.as_deref() != Some(from) {
+                continue;
+            }
+            let mut d = (*ix.def).clone();
+            if by_name {
+                d.name = to.to_string();
+                if d.constraint.is_some() {
+                    d.constraint = Some(unqualified(to));
+                }
+            } else {
+                d.constraint = Some(to.to_string());
+                d.name = match crate::types::schema_of(&d.name) {
+                    Some(schema) => format!("{schema}.{to}"),
+                    None => to.to_string(),
+                };
+            }
+            ix.def = Arc::new(d);
+            done = true;
+        }
+        for c in &mut self.checks {
+            if c.name == from {
+                let mut d = (**c).clone();
+                d.name = to.to_string();
+                *c = Arc::new(d);
+                done = true;
+            }
+        }
+        for f in &mut self.foreign_keys {
+            if f.name == from {
+                let mut d = (**f).clone();
+                d.name = to.to_string();
+                *f = Arc::new(d);
+                done = true;
+            }
+        }
+        done
+    }
+
+    /// Whether one of the table's constraints (or an index's) is named `name`.
+    pub fn has_object(&self, name: &str) -> bool {
+        self.indexes
+            .iter()
+            .any(|i| i.def.constraint.as_deref() == Some(name))
+            || self.checks.iter().any(|c| c.name == name)
+            || self.foreign_keys.iter().any(|f| f.name == name)
+    }
+
     pub fn empty(shape: Arc<TableShape>, epsilon: usize, checkpoint_lsn: u64) -> TableVersion {
         TableVersion {
             tail: Tail::new(shape.clone(), epsilon),

@@ -445,3 +445,53 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_renamed_index_and_its_constraint_keep_their_entries_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Database::open(dir.path(), opts()).unwrap();
+        let mut t = db.begin();
+        t.create_table(table()).unwrap();
+        t.commit().unwrap();
+        let mut t = db.begin();
+        let mut unique = index("t_tag_key", vec![2], true);
+        unique.constraint = Some("t_tag_key".into());
+        t.create_index("t", unique).unwrap();
+        t.create_index("t", index("by_grp", vec![1], false))
+            .unwrap();
+        t.insert(
+            "t",
+            vec![Value::Int64(1), Value::Int64(7), Value::Text("a".into())],
+        )
+        .unwrap();
+        t.commit().unwrap();
+
+        let mut t = db.begin();
+        t.rename_index("by_grp", "by_group").unwrap();
+        assert!(
+            t.rename_constraint("t", "t_tag_key", "t_tag_unique")
+                .unwrap()
+        );
+        assert!(!t.rename_constraint("t", "nosuch", "x").unwrap());
+        assert!(matches!(
+            t.rename_index("by_group", "t"),
+            Err(Error::TableExists(_))
+        ));
+        t.commit().unwrap();
+        // The unique index still refuses a duplicate under its new name.
+        let mut t = db.begin();
+        let dup = t.insert(
+            "t",
+            vec![Value::Int64(2), Value::Int64(8), Value::Text("a".into())],
+        );
+        assert!(matches!(dup, Err(Error::UniqueViolation { .. })), "{dup:?}");
+    }
+    let db = Database::open(dir.path(), opts()).unwrap();
+    let t = db.begin();
+    let by_group = t.index("by_group").unwrap();
+    assert_eq!(by_group.columns, vec![1]);
+    assert!(t.index("by_grp").is_none());
+    let unique = t.index("t_tag_unique").unwrap();
+    assert_eq!(unique.constraint.as_deref(), Some("t_tag_unique"));
+}

@@ -42,6 +42,10 @@ pub(super) enum Target {
 /// schema `alter_forms.rs` writes for SET SCHEMA.
 pub(super) fn target(kind: &RenameTableNameKind) -> Result<Target> {
     let (RenameTableNameKind::To(name) | RenameTableNameKind::As(name)) = kind;
+    target_name(name)
+}
+
+fn target_name(name: &ObjectName) -> Result<Target> {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -263,6 +267,9 @@ impl Session {
     pub(super) async fn alter_table(&mut self, at: &ast::AlterTable) -> Result<()> {
         match at.operations.as_slice() {
             [Op::RenameTable { table_name }] => return self.rename_relation(at, table_name).await,
+            [Op::RenameConstraint { old_name, new_name }] => {
+                return self.rename_constraint(at, old_name, new_name).await;
+            }
             // Also ALTER TYPE's (`alter_forms.rs`): no relation's definition changes.
             [Op::OwnerTo { .. }] => return self.alter_table_definition(at).await,
             _ => {}
@@ -320,6 +327,97 @@ impl Session {
                 .await?;
         }
         Ok(())
+    }
+
+    /// ALTER TABLE ... RENAME CONSTRAINT: a UNIQUE constraint (and its index), a CHECK or a foreign key.
+    async fn rename_constraint(
+        &mut self,
+        at: &ast::AlterTable,
+        old: &ast::Ident,
+        new: &ast::Ident,
+    ) -> Result<()> {
+        let relname = crate::search_path::parts(&at.name)?.1;
+        let Some((RelKind::Table, storage)) = self.find_relation(&at.name)? else {
+            return self.missing_relation(&relname, at.if_exists);
+        };
+        let (from, to) = (ddl::ident(old), ddl::ident(new));
+        let reader = crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &storage)?
+            .ok_or_else(|| super::alter::undefined_relation(&relname))?;
+        let names: Vec<String> = reader
+            .indexes()
+            .iter()
+            .filter_map(|i| i.constraint.clone())
+            .chain(reader.checks().iter().map(|c| c.name.clone()))
+            .chain(reader.foreign_keys().iter().map(|f| f.name.clone()))
+            .collect();
+        let learned_key = reader.def().primary_key.is_some() && from == format!("{relname}_pkey");
+        if learned_key && !names.contains(&from) {
+            return Err(Error::unsupported(
+                "renaming the constraint of a primary key that is the table's learned key",
+            ));
+        }
+        if !names.contains(&from) {
+            return Err(Error::sql(
+                code::UNDEFINED_OBJECT,
+                format!("constraint \"{from}\" for table \"{relname}\" does not exist"),
+            ));
+        }
+        if names.contains(&to) {
+            return Err(Error::sql(
+                "42710",
+                format!("constraint \"{to}\" for relation \"{relname}\" already exists"),
+            ));
+        }
+        self.with_locks(|t| t.rename_constraint(&storage, &from, &to))
+            .await?;
+        Ok(())
+    }
+
+    /// ALTER INDEX name RENAME TO new (SET SCHEMA is not taken: an index lives in its table's schema).
+    pub(super) async fn alter_index(
+        &mut self,
+        name: &ObjectName,
+        op: &ast::AlterIndexOperation,
+    ) -> Result<()> {
+        let ast::AlterIndexOperation::RenameIndex { index_name } = op;
+        let Target::Name(new) = target_name(index_name)? else {
+            return Err(Error::unsupported("ALTER INDEX ... SET SCHEMA"));
+        };
+        let (relname, candidates) = self.candidates(name)?;
+        if let (Some(_), _) = crate::search_path::parts(name)? {
+            self.names().lookup(name)?;
+        }
+        let found = {
+            let v = self.view.lock();
+            let txn = v.txn.as_ref().expect("DDL runs in a transaction");
+            candidates.into_iter().find(|c| txn.index(c).is_some())
+        };
+        let Some(storage) = found else {
+            let table = relname.strip_suffix("_pkey").unwrap_or_default();
+            let keyed = self
+                .find_relation(&ObjectName::from(vec![ast::Ident::new(table)]))?
+                .is_some_and(|(k, _)| k == RelKind::Table);
+            if keyed {
+                return Err(Error::unsupported(
+                    "renaming the index of a primary key that is the table's learned key",
+                ));
+            }
+            return Err(super::alter::undefined_relation(&relname));
+        };
+        let to = storage_name(split(&storage).0, &new);
+        if self
+            .find_relation(&ObjectName::from(vec![
+                ast::Ident::new(split(&storage).0),
+                ast::Ident::new(&new),
+            ]))?
+            .is_some()
+        {
+            return Err(Error::sql(
+                code::DUPLICATE_TABLE,
+                format!("relation \"{new}\" already exists"),
+            ));
+        }
+        self.with_locks(|t| t.rename_index(&storage, &to)).await
     }
 
     /// `view` reading `query` from now on (same name, id and columns).

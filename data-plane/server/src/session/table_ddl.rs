@@ -108,6 +108,7 @@ impl Session {
                 _ => "ALTER TABLE",
             },
             Statement::CreateIndex(_) => "CREATE INDEX",
+            Statement::AlterIndex { .. } => "ALTER INDEX",
             Statement::CreateView(_) => "CREATE VIEW",
             other => {
                 return Err(Error::sql(
@@ -467,6 +468,7 @@ impl Session {
                 Ok(())
             }
             Statement::AlterTable(at) => self.alter_table(at).await,
+            Statement::AlterIndex { name, operation } => self.alter_index(name, operation).await,
             Statement::CreateIndex(ci) => self.create_index(ci).await,
             _ => Err(Error::sql(code::INTERNAL, "not DDL")),
         }

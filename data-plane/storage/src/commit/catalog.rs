@@ -232,6 +232,28 @@ impl Inner {
                         catalog.checks.push((*table_id, Some(check_defs(tv))));
                     })?;
                 }
+                Ddl::Rename { table_id, from, to } => {
+                    let taken = head.names.contains_key(to)
+                        || head.sequences.contains_key(to)
+                        || head.views.contains_key(to)
+                        || head.tables.values().any(|t| {
+                            t.indexes.iter().any(|i| i.def.name == *to)
+                                || (t.shape.id == *table_id && t.has_object(to))
+                        });
+                    if taken {
+                        return Err(Error::TableExists(to.clone()));
+                    }
+                    let mut renamed = None;
+                    edit_table(head, *table_id, from, |tv| {
+                        renamed = Some(tv.rename_object(from, to));
+                        catalog.indexes.push((*table_id, Some(index_defs(tv))));
+                        catalog.checks.push((*table_id, Some(check_defs(tv))));
+                        catalog.foreign_keys.push((*table_id, Some(fk_defs(tv))));
+                    })?;
+                    if renamed != Some(true) {
+                        return Err(Error::Conflict(from.clone()));
+                    }
+                }
                 Ddl::DropIndex { table_id, name } => {
                     let known = head
                         .tables

@@ -280,6 +280,65 @@ impl WriteTxn {
         Ok(())
     }
 
+    /// `ALTER INDEX from RENAME TO to` (storage names): the index, and the constraint it implements.
+    pub fn rename_index(&mut self, from: &str, to: &str) -> Result<()> {
+        self.writable()?;
+        let table_id = self
+            .snapshot
+            .tables
+            .values()
+            .find(|t| t.indexes.iter().any(|i| i.def.name == from))
+            .map(|t| t.shape.id)
+            .ok_or_else(|| Error::UnknownIndex(from.to_string()))?;
+        if let Some(schema) = crate::types::schema_of(to)
+            && !self.snapshot.schemas.contains_key(schema)
+        {
+            return Err(Error::UnknownSchema(schema.to_string()));
+        }
+        if self.relation_exists(to) {
+            return Err(Error::TableExists(to.to_string()));
+        }
+        self.rename_in(table_id, from, to)
+    }
+
+    /// `ALTER TABLE table RENAME CONSTRAINT from TO to`: a UNIQUE constraint (with its index), a CHECK or a
+    /// foreign key. Whether the table had one named `from`.
+    pub fn rename_constraint(&mut self, table: &str, from: &str, to: &str) -> Result<bool> {
+        self.writable()?;
+        let base = self.base(table)?;
+        if !base.has_object(from) {
+            return Ok(false);
+        }
+        if base.has_object(to) {
+            return Err(Error::TableExists(to.to_string()));
+        }
+        let index_name = match crate::types::schema_of(table) {
+            Some(schema) => format!("{schema}.{to}"),
+            None => to.to_string(),
+        };
+        let renames_index = base
+            .indexes
+            .iter()
+            .any(|i| i.def.constraint.as_deref() == Some(from));
+        if renames_index && self.relation_exists(&index_name) {
+            return Err(Error::TableExists(index_name));
+        }
+        self.rename_in(base.shape.id, from, to)?;
+        Ok(true)
+    }
+
+    fn rename_in(&mut self, table_id: u64, from: &str, to: &str) -> Result<()> {
+        let base = self.snapshot.tables[&table_id].clone();
+        self.lock_table(&base, LockMode::Update)?;
+        self.writes.ddl.push(Ddl::Rename {
+            table_id,
+            from: from.to_string(),
+            to: to.to_string(),
+        });
+        self.refresh_view();
+        Ok(())
+    }
+
     /// ALTER TABLE ... ADD FOREIGN KEY: the referencing table's existing rows are checked at commit.
     pub fn add_foreign_key(&mut self, table: &str, mut fk: ForeignKey) -> Result<()> {
         self.writable()?;
@@ -538,6 +597,16 @@ impl WriteTxn {
         Ok(())
     }
 
+    /// The index named `name` (its storage name) as this transaction sees it.
+    pub fn index(&self, name: &str) -> Option<Arc<crate::index::IndexDef>> {
+        self.snapshot
+            .tables
+            .values()
+            .flat_map(|t| t.indexes.iter())
+            .find(|i| i.def.name == name)
+            .map(|i| i.def.clone())
+    }
+
     /// The sequences this transaction sees.
     pub fn sequences(&self) -> Vec<Arc<crate::SequenceDef>> {
         self.snapshot.sequences.values().cloned().collect()
@@ -600,6 +669,7 @@ impl WriteTxn {
                 Ddl::Truncate { id: t, .. } | Ddl::Reshape { id: t, .. } => *t == id,
                 Ddl::CreateIndex(_)
                 | Ddl::DropIndex { .. }
+                | Ddl::Rename { .. }
                 | Ddl::AddForeignKey(_)
                 | Ddl::DropForeignKey { .. }
                 | Ddl::AddCheck { .. }
@@ -737,6 +807,14 @@ impl WriteTxn {
                     index.complete = false;
                     t.indexes.push(index);
                     v.tables.insert(id, Arc::new(t));
+                }
+                Ddl::Rename { table_id, from, to } => {
+                    let Some(t) = v.tables.get(table_id).cloned() else {
+                        continue;
+                    };
+                    let mut t = (*t).clone();
+                    t.rename_object(from, to);
+                    v.tables.insert(*table_id, Arc::new(t));
                 }
                 Ddl::DropIndex { table_id, name } => {
                     let Some(t) = v.tables.get(table_id).cloned() else {
