@@ -14,3 +14,21 @@ def test_duplicate_and_unaliased_names(conn, items):
         assert [d.name for d in cur.description] == ["id", "id", "?column?", "?column?", "count", "x", "x", "created"]
         row = cur.fetchone()
         assert row[0] == row[1] == 1 and row[2] == row[3] == 1
+
+
+def test_names_of_casts_follow_postgresql_figure_colname(conn):
+    """A cast keeps a column's or function's name through any number of casts, and is named after its type
+    otherwise (`'t'::regclass::oid` is `oid`, `(1 + 2)::int` is `int4`); reg* values print as names
+    (regnamespace too)."""
+    for prepare in (False, True):
+        cur = conn.execute(
+            "SELECT oid::regclass::text, relnamespace::regnamespace::text, relnamespace::regnamespace, "
+            "'pg_class'::regclass::oid, (1 + 2)::int, CASE WHEN true THEN 1 END::text, "
+            "'public'::regnamespace::oid, upper(relname)::varchar "
+            "FROM pg_class WHERE relname = 'pg_class'",
+            prepare=prepare,
+        )
+        assert [d.name for d in cur.description] == [
+            "oid", "relnamespace", "relnamespace", "oid", "int4", "text", "oid", "upper",
+        ]
+        assert cur.fetchone() == ("pg_class", "pg_catalog", "pg_catalog", 1259, 3, "1", 2200, "PG_CLASS")

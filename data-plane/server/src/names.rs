@@ -6,52 +6,56 @@ use datafusion::sql::sqlparser::ast::{Expr, Ident, SelectItem, SetExpr, Statemen
 use crate::ddl::ident;
 
 pub fn expr_name(e: &Expr) -> String {
+    figure(e).0
+}
+
+/// PostgreSQL's FigureColname: a name and how strongly it names the expression (2: a column or function,
+/// 1: a type or `case`, 0: nothing, `?column?`). A cast keeps a stronger name of what it casts, else is
+/// named after its type, so `oid::regclass::text` is `oid`, `'t'::regclass::oid` is `oid` and
+/// `(a + b)::int` is `int4`.
+fn figure(e: &Expr) -> (String, u8) {
+    let nothing = || ("?column?".to_string(), 0);
     match e {
-        Expr::Identifier(i) => ident(i),
-        Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
-        Expr::Function(f) => f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(|i| i.value.to_lowercase())
-            .unwrap_or_else(|| "?column?".into()),
-        Expr::Nested(inner) => expr_name(inner),
+        Expr::Identifier(i) => (ident(i), 2),
+        Expr::CompoundIdentifier(parts) => (parts.last().map(ident).unwrap_or_default(), 2),
+        Expr::Function(f) => match f.name.0.last().and_then(|p| p.as_ident()) {
+            Some(i) => (i.value.to_lowercase(), 2),
+            None => nothing(),
+        },
+        Expr::Nested(inner) => figure(inner),
         // A scalar subquery is named after its one column.
         Expr::Subquery(q) => match q.body.as_ref() {
             SetExpr::Select(s) => match s.projection.first() {
-                Some(SelectItem::UnnamedExpr(e)) => expr_name(e),
-                Some(SelectItem::ExprWithAlias { alias, .. }) => ident(alias),
-                _ => "?column?".into(),
+                Some(SelectItem::UnnamedExpr(e)) => figure(e),
+                Some(SelectItem::ExprWithAlias { alias, .. }) => (ident(alias), 2),
+                _ => nothing(),
             },
-            _ => "?column?".into(),
+            _ => nothing(),
         },
         Expr::Cast {
             expr, data_type, ..
-        } => match expr.as_ref() {
-            Expr::Identifier(_)
-            | Expr::CompoundIdentifier(_)
-            | Expr::Function(_)
-            | Expr::Array(_)
-            | Expr::Subquery(_) => expr_name(expr),
-            Expr::Value(_) | Expr::UnaryOp { .. } => cast_name(data_type),
-            _ => "?column?".into(),
+        } => match figure(expr) {
+            (name, 2) => (name, 2),
+            inner => match cast_name(data_type) {
+                Some(name) => (name, 1),
+                None => inner,
+            },
         },
-        Expr::Case { .. } => "case".into(),
-        Expr::Array(_) => "array".into(),
-        Expr::Exists { .. } => "exists".into(),
-        Expr::Extract { .. } => "extract".into(),
-        Expr::Substring { .. } => "substring".into(),
-        Expr::Position { .. } => "position".into(),
-        Expr::Ceil { .. } => "ceil".into(),
-        Expr::Floor { .. } => "floor".into(),
-        _ => "?column?".into(),
+        Expr::Case { .. } => ("case".into(), 1),
+        Expr::Array(_) => ("array".into(), 2),
+        Expr::Exists { .. } => ("exists".into(), 2),
+        Expr::Extract { .. } => ("extract".into(), 2),
+        Expr::Substring { .. } => ("substring".into(), 2),
+        Expr::Position { .. } => ("position".into(), 2),
+        Expr::Ceil { .. } => ("ceil".into(), 2),
+        Expr::Floor { .. } => ("floor".into(), 2),
+        _ => nothing(),
     }
 }
 
 /// A cast constant is named after the type as written (its last name part), a built-in type by its
 /// internal name (`'1'::integer` is `int4`): PostgreSQL's FigureColname.
-fn cast_name(t: &datafusion::sql::sqlparser::ast::DataType) -> String {
+fn cast_name(t: &datafusion::sql::sqlparser::ast::DataType) -> Option<String> {
     use datafusion::sql::sqlparser::ast::DataType as T;
     let t = match t {
         T::Array(datafusion::sql::sqlparser::ast::ArrayElemTypeDef::SquareBracket(e, _))
@@ -59,12 +63,7 @@ fn cast_name(t: &datafusion::sql::sqlparser::ast::DataType) -> String {
         t => t,
     };
     if let T::Custom(name, _) = t {
-        return name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(ident)
-            .unwrap_or_else(|| "?column?".into());
+        return name.0.last().and_then(|p| p.as_ident()).map(ident);
     }
     let written = t.to_string().to_lowercase();
     let base = written.split('(').next().unwrap_or_default().trim();
@@ -74,7 +73,6 @@ fn cast_name(t: &datafusion::sql::sqlparser::ast::DataType) -> String {
                 .get(&o)
                 .map(|(n, _)| n.clone())
         })
-        .unwrap_or_else(|| "?column?".into())
 }
 
 /// Names for the result columns of a SELECT, when they can be matched to its select list one to one.

@@ -465,6 +465,28 @@ pub fn register(ctx: &SessionContext, src: &Source) {
             reg_cast(move |n| Ok(s.namespace(n)), "3F000", "schema")
         },
     );
+    let s = src.clone();
+    add(
+        "omendb_regnamespace_name",
+        exact(&[&[OID]], Volatility::Stable),
+        TEXT,
+        Arc::new(move |a| {
+            Ok(ScalarValue::Utf8(int_arg(&a[0]).map(|o| {
+                ["pg_catalog", "public", "information_schema", "pg_toast"]
+                    .into_iter()
+                    .map(|n| (n.to_string(), oids::namespace(n)))
+                    .find(|(_, oid)| *oid == Some(o))
+                    .map(|(n, _)| n)
+                    .or_else(|| {
+                        s.schemas()
+                            .into_iter()
+                            .find(|(_, oid)| *oid == o)
+                            .map(|(n, _)| quote_ident(&n))
+                    })
+                    .unwrap_or_else(|| o.to_string())
+            })))
+        }),
+    );
     add(
         "quote_ident",
         exact(&[&[TEXT]], Volatility::Immutable),

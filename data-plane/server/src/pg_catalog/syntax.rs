@@ -77,6 +77,7 @@ impl VisitorMut for RegclassOutput {
             let kind = match catalog_type(data_type) {
                 Some(Catalog::Regclass) => "regclass",
                 Some(Catalog::Regtype) => "regtype",
+                Some(Catalog::Regnamespace) => "regnamespace",
                 _ => continue,
             };
             {
@@ -483,7 +484,10 @@ fn rewrite_expr(e: &mut Expr) {
                     // The name behind a reg* value, as PostgreSQL prints it.
                     if let Expr::Function(f) = &inner {
                         let name = f.name.to_string();
-                        if name == "omendb_regclass" || name == "omendb_regtype" {
+                        if matches!(
+                            name.as_str(),
+                            "omendb_regclass" | "omendb_regtype" | "omendb_regnamespace"
+                        ) {
                             *e = call(&format!("{name}_name"), vec![inner]);
                             return;
                         }
