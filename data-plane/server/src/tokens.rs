@@ -70,7 +70,8 @@ fn rewrite_forms(sql: &str) -> Option<String> {
         && (first.starts_with("CREATE") || first.starts_with("ALTER"))
         && let Some(rewritten) = crate::sequence_options::identity_options(sql)
     {
-        return Some(rewritten);
+        // A SEQUENCE NAME other than the usual one is an ALTER SEQUENCE after the statement.
+        return Some(crate::alter_forms::rewrite(&rewritten).unwrap_or(rewritten));
     }
     if upper.contains("DROP")
         && upper.contains("CONCURRENTLY")
