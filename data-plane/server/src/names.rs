@@ -67,12 +67,11 @@ fn cast_name(t: &datafusion::sql::sqlparser::ast::DataType) -> Option<String> {
     }
     let written = t.to_string().to_lowercase();
     let base = written.split('(').next().unwrap_or_default().trim();
-    crate::pg_catalog::oids::type_by_name(base)
-        .and_then(|o| {
-            crate::pg_catalog::oids::TYPES
-                .get(&o)
-                .map(|(n, _)| n.clone())
-        })
+    crate::pg_catalog::oids::type_by_name(base).and_then(|o| {
+        crate::pg_catalog::oids::TYPES
+            .get(&o)
+            .map(|(n, _)| n.clone())
+    })
 }
 
 /// Names for the result columns of a SELECT, when they can be matched to its select list one to one.

@@ -536,11 +536,20 @@ impl Session {
             }
             RelKind::Table => {
                 let owned = self.owned_sequences(&storage);
+                let indexes: Vec<String> =
+                    crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), &storage)?
+                        .map(|r| r.indexes().iter().map(|i| i.name.clone()).collect())
+                        .unwrap_or_default();
                 self.alter_table_definition(at).await?;
+                // Its indexes and its own sequences go with it, as in PostgreSQL.
                 if let Target::Schema(s) = &target {
                     for seq in owned {
                         let moved = storage_name(s, split(&seq).1);
                         self.rename_sequence(&seq, &moved).await?;
+                    }
+                    for index in indexes {
+                        let moved = storage_name(s, split(&index).1);
+                        self.with_locks(|t| t.rename_index(&index, &moved)).await?;
                     }
                 }
             }
