@@ -32,3 +32,15 @@ def test_names_of_casts_follow_postgresql_figure_colname(conn):
             "oid", "relnamespace", "relnamespace", "oid", "int4", "text", "oid", "upper",
         ]
         assert cur.fetchone() == ("pg_class", "pg_catalog", "pg_catalog", 1259, 3, "1", 2200, "PG_CLASS")
+
+
+def test_regnamespace_reads_an_identifier(conn, db):
+    """`::regnamespace` reads its text as an identifier: quoted as written, unquoted folded to lower case."""
+    schema = f"{db.prefix}_Quoted S"
+    conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        oid = conn.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()[0]
+        assert conn.execute(f"""SELECT '"{schema}"'::regnamespace::oid, 'PUBLIC'::regnamespace::oid""").fetchone() \
+            == (oid, 2200)
+    finally:
+        conn.execute(f'DROP SCHEMA "{schema}"')

@@ -97,6 +97,14 @@ fn rewrite_one(t: &Tokens) -> Option<String> {
             _ => format!("ALTER TABLE {exists}{name} OWNER TO {role}{tail}"),
         });
     }
+    // `ALTER VIEW v RENAME [COLUMN] a TO b`: the ALTER TABLE form, marked as the view's.
+    if kind == Keyword::VIEW && t.kw(s) == Some(Keyword::RENAME) && !renames {
+        let from = t.sig.get(s).copied().unwrap_or(stop).min(stop);
+        return Some(format!(
+            "ALTER TABLE {exists}\"{RELKIND_VIEW}\".{name} {}{tail}",
+            t.text(from, stop)
+        ));
+    }
     if (renames || moves) && kind != Keyword::TYPE {
         let relation = match kind {
             Keyword::SEQUENCE => format!("\"{RELKIND_SEQUENCE}\".{name}"),
@@ -204,6 +212,10 @@ mod tests {
             Some("ALTER TABLE t RENAME TO \"__omendb_set_schema\".s")
         );
         assert_eq!(rewrite("ALTER TABLE t RENAME TO u"), None);
+        assert_eq!(
+            rewrite("ALTER VIEW v RENAME COLUMN a TO b").as_deref(),
+            Some("ALTER TABLE \"__omendb_relkind_view\".v RENAME COLUMN a TO b")
+        );
         assert_eq!(rewrite("ALTER TABLE t RENAME COLUMN a TO b"), None);
         assert_eq!(
             rewrite("ALTER TYPE public.mood OWNER TO postgres;\nSELECT 1").as_deref(),

@@ -462,7 +462,15 @@ pub fn register(ctx: &SessionContext, src: &Source) {
         OID,
         {
             let s = src.clone();
-            reg_cast(move |n| Ok(s.namespace(n)), "3F000", "schema")
+            // The text is an identifier: `"My S"` as written, `Public` folded to `public`.
+            reg_cast(
+                move |n| match super::names::split_name(n).as_slice() {
+                    [one] => Ok(s.namespace(one)),
+                    _ => Ok(None),
+                },
+                "3F000",
+                "schema",
+            )
         },
     );
     let s = src.clone();

@@ -274,10 +274,52 @@ impl Session {
             [Op::OwnerTo { .. }] => return self.alter_table_definition(at).await,
             _ => {}
         }
-        let (storage, dependents) = match self.find_relation(&at.name)? {
+        let (kind, name) = unmarked(&at.name);
+        let (storage, dependents) = match self.find_relation(&name)? {
+            // PostgreSQL renames a table's column through ALTER VIEW too.
+            Some((RelKind::Table, _)) if kind == Some(RelKind::View) => {
+                let unmarked = ast::AlterTable {
+                    name: name.clone(),
+                    ..at.clone()
+                };
+                return Box::pin(self.alter_table(&unmarked)).await;
+            }
             Some((RelKind::Table, storage)) => {
                 let views = self.views_reading(&storage);
                 (storage, views)
+            }
+            Some((RelKind::View, storage)) => {
+                let [
+                    Op::RenameColumn {
+                        old_column_name,
+                        new_column_name,
+                    },
+                ] = at.operations.as_slice()
+                else {
+                    let relname = crate::search_path::parts(&name)?.1;
+                    let action = match at.operations.first() {
+                        Some(Op::AddColumn { .. }) => "ADD COLUMN",
+                        Some(Op::DropColumn { .. }) => "DROP COLUMN",
+                        Some(Op::AddConstraint { .. }) => "ADD CONSTRAINT",
+                        Some(Op::DropConstraint { .. }) => "DROP CONSTRAINT",
+                        _ => {
+                            return Err(Error::unsupported(format!(
+                                "ALTER VIEW form {}",
+                                super::first_words(&at.to_string())
+                            )));
+                        }
+                    };
+                    return Err(Error::sql(
+                        "42809",
+                        format!(
+                            "ALTER action {action} cannot be performed on relation \"{relname}\""
+                        ),
+                    )
+                    .with_detail("This operation is not supported for views."));
+                };
+                return self
+                    .rename_view_column(&storage, old_column_name, new_column_name)
+                    .await;
             }
             _ => return self.alter_table_definition(at).await,
         };
@@ -418,6 +460,46 @@ impl Session {
             ));
         }
         self.with_locks(|t| t.rename_index(&storage, &to)).await
+    }
+
+    /// ALTER VIEW (or TABLE) v RENAME COLUMN a TO b: the view's output column; the views reading it read
+    /// it under its old name, as a renamed table column.
+    async fn rename_view_column(
+        &mut self,
+        storage: &str,
+        old: &ast::Ident,
+        new: &ast::Ident,
+    ) -> Result<()> {
+        let (from, to) = (ddl::ident(old), ddl::ident(new));
+        let relname = split(storage).1.to_string();
+        let view = crate::search_path::views(&self.engine.db, &self.view.lock())
+            .into_iter()
+            .find(|v| v.name == storage)
+            .ok_or_else(|| super::alter::undefined_relation(&relname))?;
+        let Some(i) = view.columns.iter().position(|c| c.name == from) else {
+            return Err(Error::sql(
+                "42703",
+                format!("column \"{from}\" does not exist"),
+            ));
+        };
+        if view.columns.iter().any(|c| c.name == to) {
+            return Err(Error::sql(
+                "42701",
+                format!("column \"{to}\" of relation \"{relname}\" already exists"),
+            ));
+        }
+        let mut def = (*view).clone();
+        def.columns[i].name = to.clone();
+        let columns: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
+        self.with_locks(|t| t.replace_view(storage, def.clone()))
+            .await?;
+        for reader in self.views_reading(storage) {
+            if let Some(query) = column_renamed_query(&reader.query, storage, &columns, &from, &to)
+            {
+                self.rewrite_view(&reader, query).await?;
+            }
+        }
+        Ok(())
     }
 
     /// `view` reading `query` from now on (same name, id and columns).
