@@ -43,6 +43,7 @@ mod params;
 mod pg_catalog;
 mod plan_exprs;
 mod precedence;
+mod relation_refs;
 mod rewrite;
 mod rows;
 mod runtime;

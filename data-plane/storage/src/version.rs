@@ -629,6 +629,18 @@ pub(crate) struct DbVersion {
 }
 
 impl DbVersion {
+    /// The view `def` is, under another name than `def`'s (it is being renamed): removed, its old name
+    /// returned.
+    pub fn take_renamed_view(&mut self, def: &crate::view::ViewDef) -> Option<String> {
+        let old = self
+            .views
+            .iter()
+            .find(|(name, v)| v.id == def.id && **name != def.name)
+            .map(|(name, _)| name.clone())?;
+        self.views.remove(&old);
+        Some(old)
+    }
+
     /// Forgets the comments of object `id` (it was dropped), noting each removal in `out`.
     pub fn drop_comments(&mut self, id: u64, out: &mut Vec<((u64, u32), Option<String>)>) {
         let keys: Vec<(u64, u32)> = self

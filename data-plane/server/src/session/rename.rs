@@ -3,26 +3,22 @@
 //! TO). PostgreSQL's references are OIDs, so a rename carries everything along; ours are names in text,
 //! so what names the relation follows it here: column defaults naming a sequence (`nextval('s')`), the
 //! queries of views reading a renamed table or view, a table's own sequences when it changes schema.
-//! Any other ALTER TABLE is checked against the views that read the table: one that no longer plans, or
+//! Any other ALTER TABLE is checked against the views that read the table (`views.rs`): one that no longer plans, or
 //! plans to other column types, fails the statement (PostgreSQL: 2BP01 for a dropped column, 0A000 for a
 //! changed type), instead of leaving a view that cannot be read.
 
-use std::ops::ControlFlow;
-use std::sync::Arc;
-
 use datafusion::sql::sqlparser::ast::{
-    self, AlterTableOperation as Op, Expr, ObjectName, RenameTableNameKind, Statement, TableAlias,
-    TableFactor, Value, VisitMut, VisitorMut,
+    self, AlterTableOperation as Op, Expr, ObjectName, RenameTableNameKind, Statement, VisitMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use omendb_storage::{PUBLIC, ViewDef};
+use omendb_storage::ViewDef;
 
 use super::Session;
-use super::statement::Kind;
 use crate::alter_forms::{RELKIND_SEQUENCE, RELKIND_VIEW, SET_SCHEMA};
 use crate::ddl;
 use crate::error::{Error, Result, code};
+use crate::relation_refs::{NextvalRenamer, column_renamed_query, renamed_query, written_name};
 use crate::search_path::{split, storage_name};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -76,189 +72,6 @@ fn unmarked(name: &ObjectName) -> (Option<RelKind>, ObjectName) {
         _ => return (None, name.clone()),
     };
     (Some(kind), ObjectName(name.0[1..].to_vec()))
-}
-
-/// How a view's query names the relation stored as `storage` (`views.rs` qualifies all but public's).
-fn written_name(storage: &str) -> ObjectName {
-    let (schema, relname) = split(storage);
-    let rel = ast::Ident::with_quote('"', relname);
-    if schema == PUBLIC {
-        ObjectName::from(vec![rel])
-    } else {
-        ObjectName::from(vec![ast::Ident::with_quote('"', schema), rel])
-    }
-}
-
-/// The storage name a relation of a view's query refers to (bare names are public's, as stored).
-fn stored_name(name: &ObjectName) -> Option<String> {
-    match crate::search_path::parts(name).ok()? {
-        (None, rel) => Some(rel),
-        (Some(schema), rel) => Some(storage_name(&schema, &rel)),
-    }
-}
-
-/// What a view's query reads in place of a relation.
-enum Replacement<'a> {
-    /// The relation under its new storage name.
-    Renamed(&'a str),
-    /// A derived table over the relation (its columns under the names the query knows).
-    Derived(&'a ast::Query),
-}
-
-/// Replaces the relations of a view's query that name `from` (CTE names left alone). One without an
-/// alias is given its old name as one, so that the columns it qualifies (`t.a`) still find it.
-struct RelationRenamer<'a> {
-    ctes: std::collections::HashSet<String>,
-    from: &'a str,
-    to: Replacement<'a>,
-    changed: bool,
-}
-
-impl VisitorMut for RelationRenamer<'_> {
-    type Break = ();
-
-    // After the factor's own children: a derived table put in its place is not visited again.
-    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        let TableFactor::Table {
-            name, alias, args, ..
-        } = factor
-        else {
-            return ControlFlow::Continue(());
-        };
-        let Ok((_, relname)) = crate::search_path::parts(name) else {
-            return ControlFlow::Continue(());
-        };
-        let cte = name.0.len() == 1 && self.ctes.contains(&relname);
-        if args.is_some() || cte || stored_name(name).as_deref() != Some(self.from) {
-            return ControlFlow::Continue(());
-        }
-        let alias = alias.take().unwrap_or_else(|| TableAlias {
-            explicit: true,
-            name: ast::Ident::with_quote('"', relname),
-            columns: vec![],
-            at: None,
-        });
-        match self.to {
-            Replacement::Renamed(to) => {
-                *name = written_name(to);
-                let TableFactor::Table { alias: a, .. } = factor else {
-                    unreachable!("matched above")
-                };
-                *a = Some(alias);
-            }
-            Replacement::Derived(query) => {
-                *factor = TableFactor::Derived {
-                    lateral: false,
-                    subquery: Box::new(query.clone()),
-                    alias: Some(alias),
-                    sample: None,
-                };
-            }
-        }
-        self.changed = true;
-        ControlFlow::Continue(())
-    }
-}
-
-/// `query` with every relation that names `from` naming `to` instead, if any did.
-fn renamed_query(query: &str, from: &str, to: &str) -> Option<String> {
-    replaced_query(query, from, Replacement::Renamed(to))
-}
-
-/// `query` reading, in place of the table `table`, a derived table that gives its column `new` the old
-/// name `old` (and every other column its own), if it read the table.
-fn column_renamed_query(
-    query: &str,
-    table: &str,
-    columns: &[String],
-    old: &str,
-    new: &str,
-) -> Option<String> {
-    let quote = crate::pg_catalog::names::quote_ident;
-    let list: Vec<String> = columns
-        .iter()
-        .map(|c| match c == new {
-            true => format!("{} AS {}", quote(c), quote(old)),
-            false => quote(c),
-        })
-        .collect();
-    let sql = format!("SELECT {} FROM {}", list.join(", "), written_name(table));
-    let derived = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&sql)
-        .and_then(|mut p| p.parse_query())
-        .ok()?;
-    replaced_query(query, table, Replacement::Derived(&derived))
-}
-
-fn replaced_query(query: &str, from: &str, to: Replacement<'_>) -> Option<String> {
-    let mut stmt = Statement::Query(
-        Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(query)
-            .and_then(|mut p| p.parse_query())
-            .ok()?,
-    );
-    let mut renamer = RelationRenamer {
-        ctes: crate::pg_catalog::names::statement_ctes(&stmt),
-        from,
-        to,
-        changed: false,
-    };
-    let _ = stmt.visit(&mut renamer);
-    let Statement::Query(q) = stmt else {
-        return None;
-    };
-    renamer.changed.then(|| q.to_string())
-}
-
-/// Rewrites `nextval('<from>')` (with or without `::regclass`) to name `to`.
-struct NextvalRenamer<'a> {
-    /// The storage name a text argument resolves to.
-    resolve: &'a dyn Fn(&str) -> String,
-    from: &'a str,
-    to: &'a str,
-    changed: bool,
-}
-
-impl VisitorMut for NextvalRenamer<'_> {
-    type Break = ();
-
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        let Expr::Function(f) = expr else {
-            return ControlFlow::Continue(());
-        };
-        if !f.name.to_string().eq_ignore_ascii_case("nextval") {
-            return ControlFlow::Continue(());
-        }
-        let ast::FunctionArguments::List(list) = &mut f.args else {
-            return ControlFlow::Continue(());
-        };
-        let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = list.args.as_mut_slice()
-        else {
-            return ControlFlow::Continue(());
-        };
-        let arg = match arg {
-            Expr::Cast { expr, .. } => expr.as_mut(),
-            other => other,
-        };
-        if let Expr::Value(v) = arg
-            && let Value::SingleQuotedString(s) = &mut v.value
-            && (self.resolve)(s) == self.from
-        {
-            let (schema, rel) = split(self.to);
-            let written = if schema == PUBLIC {
-                crate::pg_catalog::names::quote_ident(rel)
-            } else {
-                format!(
-                    "{}.{}",
-                    crate::pg_catalog::names::quote_ident(schema),
-                    crate::pg_catalog::names::quote_ident(rel)
-                )
-            };
-            *s = written;
-            self.changed = true;
-        }
-        ControlFlow::Continue(())
-    }
 }
 
 impl Session {
@@ -462,56 +275,6 @@ impl Session {
         self.with_locks(|t| t.rename_index(&storage, &to)).await
     }
 
-    /// ALTER VIEW (or TABLE) v RENAME COLUMN a TO b: the view's output column; the views reading it read
-    /// it under its old name, as a renamed table column.
-    async fn rename_view_column(
-        &mut self,
-        storage: &str,
-        old: &ast::Ident,
-        new: &ast::Ident,
-    ) -> Result<()> {
-        let (from, to) = (ddl::ident(old), ddl::ident(new));
-        let relname = split(storage).1.to_string();
-        let view = crate::search_path::views(&self.engine.db, &self.view.lock())
-            .into_iter()
-            .find(|v| v.name == storage)
-            .ok_or_else(|| super::alter::undefined_relation(&relname))?;
-        let Some(i) = view.columns.iter().position(|c| c.name == from) else {
-            return Err(Error::sql(
-                "42703",
-                format!("column \"{from}\" does not exist"),
-            ));
-        };
-        if view.columns.iter().any(|c| c.name == to) {
-            return Err(Error::sql(
-                "42701",
-                format!("column \"{to}\" of relation \"{relname}\" already exists"),
-            ));
-        }
-        let mut def = (*view).clone();
-        def.columns[i].name = to.clone();
-        let columns: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
-        self.with_locks(|t| t.replace_view(storage, def.clone()))
-            .await?;
-        for reader in self.views_reading(storage) {
-            if let Some(query) = column_renamed_query(&reader.query, storage, &columns, &from, &to)
-            {
-                self.rewrite_view(&reader, query).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// `view` reading `query` from now on (same name, id and columns).
-    async fn rewrite_view(&mut self, view: &ViewDef, query: String) -> Result<()> {
-        let def = ViewDef {
-            query,
-            ..view.clone()
-        };
-        self.with_locks(|t| t.replace_view(&view.name, def.clone()))
-            .await
-    }
-
     /// The relation `name` resolves to (through the search path: the first schema holding any relation of
     /// that name), with its kind and storage name.
     fn find_relation(&self, name: &ObjectName) -> Result<Option<(RelKind, String)>> {
@@ -536,25 +299,6 @@ impl Session {
             }
         }
         Ok(None)
-    }
-
-    /// The views whose queries read the relation stored as `storage`.
-    fn views_reading(&self, storage: &str) -> Vec<Arc<ViewDef>> {
-        let views = crate::search_path::views(&self.engine.db, &self.view.lock());
-        let id = match views.iter().find(|v| v.name == storage) {
-            Some(v) => Some(v.id),
-            None => crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), storage)
-                .ok()
-                .flatten()
-                .map(|r| r.id()),
-        };
-        let Some(id) = id else {
-            return vec![];
-        };
-        views
-            .into_iter()
-            .filter(|v| v.depends.contains(&id))
-            .collect()
     }
 
     async fn rename_relation(
@@ -744,101 +488,5 @@ impl Session {
             }
         }
         out
-    }
-
-    /// After an ALTER TABLE: `view` still plans, to the columns it had. PostgreSQL refuses a dropped
-    /// column a view reads (2BP01) and a changed type (0A000) up front. A view whose `*` now reaches an
-    /// added column keeps the columns it had, as PostgreSQL's (which expands `*` at CREATE VIEW).
-    async fn check_view(&mut self, view: &ViewDef, table: &str, ops: &[Op]) -> Result<()> {
-        let name = split(&view.name).1.to_string();
-        let table = split(table).1.to_string();
-        let refuse = |why: String| match ops.first() {
-            Some(Op::DropColumn { column_names, .. }) => {
-                let column = column_names.first().map(ddl::ident).unwrap_or_default();
-                Error::sql(
-                    "2BP01",
-                    format!(
-                        "cannot drop column {column} of table {table} because other objects depend on it"
-                    ),
-                )
-                .with_detail(format!("view {name} depends on column {column} of table {table}"))
-                .with_hint("Use DROP ... CASCADE to drop the dependent objects too.")
-            }
-            Some(Op::AlterColumn { column_name, .. }) => Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                "cannot alter type of a column used by a view or rule",
-            )
-            .with_detail(format!(
-                "rule _RETURN on view {name} depends on column \"{}\"",
-                ddl::ident(column_name)
-            )),
-            _ => Error::sql(
-                code::FEATURE_NOT_SUPPORTED,
-                format!("cannot change table {table}: view {name} {why}"),
-            ),
-        };
-        let Ok(query) = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&view.query)
-            .and_then(|mut p| p.parse_query())
-        else {
-            return Ok(());
-        };
-        let planned =
-            Box::pin(self.prepare_planned(Statement::Query(query), Kind::Select, &[])).await;
-        let schema = match planned {
-            Ok(p) => p.result.clone(),
-            Err(e) => return Err(refuse(format!("would fail: {e}"))),
-        };
-        let Some(schema) = schema else {
-            return Ok(());
-        };
-        let kept = schema.fields().len() >= view.columns.len()
-            && schema
-                .fields()
-                .iter()
-                .zip(&view.columns)
-                .all(|(f, c)| ddl::from_field(f).is_ok_and(|t| t == c.data_type));
-        if !kept {
-            return Err(refuse("would change its columns".into()));
-        }
-        if schema.fields().len() > view.columns.len() {
-            let quote = crate::pg_catalog::names::quote_ident;
-            let list: Vec<String> = schema
-                .fields()
-                .iter()
-                .take(view.columns.len())
-                .map(|f| quote(f.name()))
-                .collect();
-            let query = format!(
-                "SELECT {} FROM ({}) AS {}",
-                list.join(", "),
-                view.query,
-                quote(&name)
-            );
-            self.rewrite_view(view, query).await?;
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::renamed_query;
-
-    #[test]
-    fn a_view_query_follows_a_renamed_relation_but_not_a_cte_of_its_name() {
-        assert_eq!(
-            renamed_query("SELECT t.a FROM t JOIN u ON t.a = u.a", "t", "s.t2").as_deref(),
-            Some("SELECT t.a FROM \"s\".\"t2\" AS \"t\" JOIN u ON t.a = u.a")
-        );
-        assert_eq!(
-            renamed_query("SELECT * FROM \"s\".\"v\" AS x", "s.v", "w").as_deref(),
-            Some("SELECT * FROM \"w\" AS x")
-        );
-        assert_eq!(
-            renamed_query("WITH t AS (SELECT 1) SELECT * FROM t", "t", "t2"),
-            None
-        );
-        assert_eq!(renamed_query("SELECT * FROM other", "t", "t2"), None);
     }
 }

@@ -9,7 +9,8 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::{
-    self, ObjectName, Statement, TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+    self, AlterTableOperation as Op, ObjectName, Statement, TableAlias, TableAliasColumnDef,
+    TableFactor, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -19,6 +20,8 @@ use super::Session;
 use super::statement::Kind;
 use crate::ddl;
 use crate::error::{Error, Result, code};
+use crate::relation_refs::column_renamed_query;
+use crate::search_path::split;
 
 /// More view expansions than this in one statement are taken for a cycle (a view replaced to read itself).
 const MAX_EXPANSIONS: usize = 1000;
@@ -374,5 +377,156 @@ fn last(name: &ObjectName) -> String {
     match name.0.last() {
         Some(ast::ObjectNamePart::Identifier(i)) => ddl::ident(i),
         _ => String::new(),
+    }
+}
+
+/// Views following the relations they read (`rename.rs` calls these after a rename or an ALTER TABLE).
+impl Session {
+    /// ALTER VIEW (or TABLE) v RENAME COLUMN a TO b: the view's output column; the views reading it read
+    /// it under its old name, as a renamed table column.
+    pub(super) async fn rename_view_column(
+        &mut self,
+        storage: &str,
+        old: &ast::Ident,
+        new: &ast::Ident,
+    ) -> Result<()> {
+        let (from, to) = (ddl::ident(old), ddl::ident(new));
+        let relname = split(storage).1.to_string();
+        let view = crate::search_path::views(&self.engine.db, &self.view.lock())
+            .into_iter()
+            .find(|v| v.name == storage)
+            .ok_or_else(|| super::alter::undefined_relation(&relname))?;
+        let Some(i) = view.columns.iter().position(|c| c.name == from) else {
+            return Err(Error::sql(
+                "42703",
+                format!("column \"{from}\" does not exist"),
+            ));
+        };
+        if view.columns.iter().any(|c| c.name == to) {
+            return Err(Error::sql(
+                "42701",
+                format!("column \"{to}\" of relation \"{relname}\" already exists"),
+            ));
+        }
+        let mut def = (*view).clone();
+        def.columns[i].name = to.clone();
+        let columns: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
+        self.with_locks(|t| t.replace_view(storage, def.clone()))
+            .await?;
+        for reader in self.views_reading(storage) {
+            if let Some(query) = column_renamed_query(&reader.query, storage, &columns, &from, &to)
+            {
+                self.rewrite_view(&reader, query).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `view` reading `query` from now on (same name, id and columns).
+    pub(super) async fn rewrite_view(&mut self, view: &ViewDef, query: String) -> Result<()> {
+        let def = ViewDef {
+            query,
+            ..view.clone()
+        };
+        self.with_locks(|t| t.replace_view(&view.name, def.clone()))
+            .await
+    }
+
+    /// The views whose queries read the relation stored as `storage`.
+    pub(super) fn views_reading(&self, storage: &str) -> Vec<Arc<ViewDef>> {
+        let views = crate::search_path::views(&self.engine.db, &self.view.lock());
+        let id = match views.iter().find(|v| v.name == storage) {
+            Some(v) => Some(v.id),
+            None => crate::catalog::resolve(&self.engine.db, &mut self.view.lock(), storage)
+                .ok()
+                .flatten()
+                .map(|r| r.id()),
+        };
+        let Some(id) = id else {
+            return vec![];
+        };
+        views
+            .into_iter()
+            .filter(|v| v.depends.contains(&id))
+            .collect()
+    }
+
+    /// After an ALTER TABLE: `view` still plans, to the columns it had. PostgreSQL refuses a dropped
+    /// column a view reads (2BP01) and a changed type (0A000) up front. A view whose `*` now reaches an
+    /// added column keeps the columns it had, as PostgreSQL's (which expands `*` at CREATE VIEW).
+    pub(super) async fn check_view(
+        &mut self,
+        view: &ViewDef,
+        table: &str,
+        ops: &[Op],
+    ) -> Result<()> {
+        let name = split(&view.name).1.to_string();
+        let table = split(table).1.to_string();
+        let refuse = |why: String| match ops.first() {
+            Some(Op::DropColumn { column_names, .. }) => {
+                let column = column_names.first().map(ddl::ident).unwrap_or_default();
+                Error::sql(
+                    "2BP01",
+                    format!(
+                        "cannot drop column {column} of table {table} because other objects depend on it"
+                    ),
+                )
+                .with_detail(format!("view {name} depends on column {column} of table {table}"))
+                .with_hint("Use DROP ... CASCADE to drop the dependent objects too.")
+            }
+            Some(Op::AlterColumn { column_name, .. }) => Error::sql(
+                code::FEATURE_NOT_SUPPORTED,
+                "cannot alter type of a column used by a view or rule",
+            )
+            .with_detail(format!(
+                "rule _RETURN on view {name} depends on column \"{}\"",
+                ddl::ident(column_name)
+            )),
+            _ => Error::sql(
+                code::FEATURE_NOT_SUPPORTED,
+                format!("cannot change table {table}: view {name} {why}"),
+            ),
+        };
+        let Ok(query) = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&view.query)
+            .and_then(|mut p| p.parse_query())
+        else {
+            return Ok(());
+        };
+        let planned =
+            Box::pin(self.prepare_planned(Statement::Query(query), Kind::Select, &[])).await;
+        let schema = match planned {
+            Ok(p) => p.result.clone(),
+            Err(e) => return Err(refuse(format!("would fail: {e}"))),
+        };
+        let Some(schema) = schema else {
+            return Ok(());
+        };
+        let kept = schema.fields().len() >= view.columns.len()
+            && schema
+                .fields()
+                .iter()
+                .zip(&view.columns)
+                .all(|(f, c)| ddl::from_field(f).is_ok_and(|t| t == c.data_type));
+        if !kept {
+            return Err(refuse("would change its columns".into()));
+        }
+        if schema.fields().len() > view.columns.len() {
+            let quote = crate::pg_catalog::names::quote_ident;
+            let list: Vec<String> = schema
+                .fields()
+                .iter()
+                .take(view.columns.len())
+                .map(|f| quote(f.name()))
+                .collect();
+            let query = format!(
+                "SELECT {} FROM ({}) AS {}",
+                list.join(", "),
+                view.query,
+                quote(&name)
+            );
+            self.rewrite_view(view, query).await?;
+        }
+        Ok(())
     }
 }

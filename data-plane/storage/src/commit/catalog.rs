@@ -332,13 +332,7 @@ impl Inner {
                     if gone {
                         return Err(Error::Conflict(def.name.clone()));
                     }
-                    let renamed = head
-                        .views
-                        .iter()
-                        .find(|(name, v)| v.id == def.id && **name != def.name)
-                        .map(|(name, _)| name.clone());
-                    if let Some(old) = renamed {
-                        head.views.remove(&old);
+                    if let Some(old) = head.take_renamed_view(def) {
                         catalog.views.push((old, None));
                     }
                     head.views.insert(def.name.clone(), Arc::new(def.clone()));

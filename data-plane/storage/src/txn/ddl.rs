@@ -252,13 +252,7 @@ impl WriteTxn {
     /// DROP INDEX.
     pub fn drop_index(&mut self, name: &str) -> Result<()> {
         self.writable()?;
-        let table_id = self
-            .snapshot
-            .tables
-            .values()
-            .find(|t| t.indexes.iter().any(|i| i.def.name == name))
-            .map(|t| t.shape.id)
-            .ok_or_else(|| Error::UnknownIndex(name.to_string()))?;
+        let table_id = self.table_of_index(name)?;
         let base = self.snapshot.tables[&table_id].clone();
         self.lock_table(&base, LockMode::Update)?;
         let created_here = self
@@ -280,16 +274,20 @@ impl WriteTxn {
         Ok(())
     }
 
+    /// The id of the table the index `name` is on.
+    fn table_of_index(&self, name: &str) -> Result<u64> {
+        self.snapshot
+            .tables
+            .values()
+            .find(|t| t.indexes.iter().any(|i| i.def.name == name))
+            .map(|t| t.shape.id)
+            .ok_or_else(|| Error::UnknownIndex(name.to_string()))
+    }
+
     /// `ALTER INDEX from RENAME TO to` (storage names): the index, and the constraint it implements.
     pub fn rename_index(&mut self, from: &str, to: &str) -> Result<()> {
         self.writable()?;
-        let table_id = self
-            .snapshot
-            .tables
-            .values()
-            .find(|t| t.indexes.iter().any(|i| i.def.name == from))
-            .map(|t| t.shape.id)
-            .ok_or_else(|| Error::UnknownIndex(from.to_string()))?;
+        let table_id = self.table_of_index(from)?;
         if let Some(schema) = crate::types::schema_of(to)
             && !self.snapshot.schemas.contains_key(schema)
         {
@@ -855,15 +853,7 @@ impl WriteTxn {
                     }
                 }
                 Ddl::CreateView(def) => {
-                    // Under another name than before: renamed.
-                    let renamed = v
-                        .views
-                        .iter()
-                        .find(|(name, old)| old.id == def.id && **name != def.name)
-                        .map(|(name, _)| name.clone());
-                    if let Some(name) = renamed {
-                        v.views.remove(&name);
-                    }
+                    v.take_renamed_view(def);
                     v.views.insert(def.name.clone(), Arc::new(def.clone()));
                 }
                 Ddl::DropView { name } => {
