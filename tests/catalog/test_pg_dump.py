@@ -284,6 +284,25 @@ def _empty_database():
             log.close()
 
 
+@contextlib.contextmanager
+def _reference_database(prefix: str, what: str):
+    """The conninfo of an empty database of the reference PostgreSQL, reached by OMENDB_TEST_PG alone (the PG*
+    variables name the server under test); dropped afterwards."""
+    pg = os.environ.get("OMENDB_TEST_PG")
+    if not pg:
+        pytest.fail(f"{what} comes from OMENDB_TEST_PG (scripts/test sets it)")
+    params = psycopg.conninfo.conninfo_to_dict(pg)
+    params.setdefault("sslmode", "prefer")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True)
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield psycopg.conninfo.make_conninfo(**{**params, "dbname": name})
+    finally:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.close()
+
+
 def _comparable(dump: bytes) -> list[str]:
     r"""A plain dump's lines, without its comments and the random `\restrict` key, each COPY's rows sorted (a
     heap returns rows in insertion order, OmenDB in key order)."""
@@ -410,17 +429,7 @@ def test_a_postgresql_backup_restores_into_the_server_under_test():
     cluster, as moving to any other PostgreSQL), restores with psql and ON_ERROR_STOP into an empty
     database of the server under test, with every row and sequence position, and the application carries
     on (identity and SERIAL values continue, foreign keys hold)."""
-    pg = os.environ.get("OMENDB_TEST_PG")
-    if not pg:
-        pytest.fail("the PostgreSQL database to move in comes from OMENDB_TEST_PG (scripts/test sets it)")
-    # Reached by OMENDB_TEST_PG alone: the PG* variables name the server under test.
-    pg_params = psycopg.conninfo.conninfo_to_dict(pg)
-    pg_params.setdefault("sslmode", "prefer")
-    name = f"cat_movein_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect(**{**pg_params, "dbname": "postgres"}, autocommit=True)
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        source = psycopg.conninfo.make_conninfo(**{**pg_params, "dbname": name})
+    with _reference_database("cat_movein", "the PostgreSQL database to move in") as source:
         out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=WHOLE_DATABASE.encode(),
                       conninfo=source)
         assert out.returncode == 0, out.stderr.decode()
@@ -444,31 +453,19 @@ def test_a_postgresql_backup_restores_into_the_server_under_test():
                     ("public.ticket_old_id_seq",)
                 with pytest.raises(psycopg.errors.ForeignKeyViolation):
                     conn.execute("INSERT INTO orders (customer_id) VALUES (99)")
-    finally:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.close()
 
 
 def test_a_whole_database_backup_restores_into_postgresql():
     """Moving out: a whole database of the server under test, dumped by pg_dump `--no-owner`, restores with
     psql and ON_ERROR_STOP into an empty PostgreSQL database (indexes included: the catalog writes them
     `USING btree`), with every row and sequence position, and the application carries on there."""
-    pg = os.environ.get("OMENDB_TEST_PG")
-    if not pg:
-        pytest.fail("the PostgreSQL database to move out to comes from OMENDB_TEST_PG (scripts/test sets it)")
-    pg_params = psycopg.conninfo.conninfo_to_dict(pg)
-    pg_params.setdefault("sslmode", "prefer")
-    name = f"cat_moveout_{uuid.uuid4().hex[:10]}"
     with _empty_database() as source:
         out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=WHOLE_DATABASE.encode(),
                       conninfo=source)
         assert out.returncode == 0, out.stderr.decode()
         dump = _client("pg_dump", "--no-owner", conninfo=source)
         assert dump.returncode == 0, dump.stderr.decode()
-    admin = psycopg.connect(**{**pg_params, "dbname": "postgres"}, autocommit=True)
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        restored = psycopg.conninfo.make_conninfo(**{**pg_params, "dbname": name})
+    with _reference_database("cat_moveout", "the PostgreSQL database to move out to") as restored:
         out = _client("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-", stdin=dump.stdout,
                       conninfo=restored)
         assert out.returncode == 0, out.stderr.decode()
@@ -491,6 +488,3 @@ def test_a_whole_database_backup_restores_into_postgresql():
                 conn.execute("INSERT INTO customer (name) VALUES ('ANN')")
             with pytest.raises(psycopg.errors.ForeignKeyViolation):
                 conn.execute("INSERT INTO orders (customer_id) VALUES (99)")
-    finally:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.close()
